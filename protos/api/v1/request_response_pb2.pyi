@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -221,15 +222,19 @@ class DeleteDagRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DAG_ID_FIELD_NUMBER: _builtins.int
+    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
+    allow_missing: _builtins.bool
+    """Succeed when it does not exist (so a retried delete is not an error)."""
     def __init__(
         self,
         *,
         dag_id: _builtins.str = ...,
+        allow_missing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "dag_id", b"dag_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -331,17 +336,20 @@ class ListDagRunsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     DAG_ID_FIELD_NUMBER: _builtins.int
     STATES_FIELD_NUMBER: _builtins.int
-    RUN_TYPE_FIELD_NUMBER: _builtins.int
+    RUN_TYPES_FIELD_NUMBER: _builtins.int
     LOGICAL_DATE_GTE_FIELD_NUMBER: _builtins.int
     LOGICAL_DATE_LT_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     dag_id: _builtins.str
     """Empty: runs of every DAG."""
-    run_type: _dag_run_pb2.DagRunType.ValueType
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[_dag_run_pb2.DagRunState.ValueType]:
         """Empty: every state."""
+
+    @_builtins.property
+    def run_types(self) -> _containers.RepeatedScalarFieldContainer[_dag_run_pb2.DagRunType.ValueType]:
+        """Empty: every run type."""
 
     @_builtins.property
     def logical_date_gte(self) -> _timestamp_pb2.Timestamp:
@@ -358,13 +366,13 @@ class ListDagRunsRequest(_message.Message):
         page_token: _builtins.str = ...,
         dag_id: _builtins.str = ...,
         states: _abc.Iterable[_dag_run_pb2.DagRunState.ValueType] | None = ...,
-        run_type: _dag_run_pb2.DagRunType.ValueType = ...,
+        run_types: _abc.Iterable[_dag_run_pb2.DagRunType.ValueType] | None = ...,
         logical_date_gte: _timestamp_pb2.Timestamp | None = ...,
         logical_date_lt: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt", "page_size", b"page_size", "page_token", b"page_token", "run_type", b"run_type", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt", "page_size", b"page_size", "page_token", b"page_token", "run_types", b"run_types", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -493,16 +501,20 @@ class DeleteDagRunRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
+    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
+    allow_missing: _builtins.bool
+    """Succeed when it does not exist (so a retried delete is not an error)."""
     @_builtins.property
     def key(self) -> _message_pb2_1.DagRunKey: ...
     def __init__(
         self,
         *,
         key: _message_pb2_1.DagRunKey | None = ...,
+        allow_missing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "key", b"key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -535,11 +547,18 @@ class ListTaskInstancesRequest(_message.Message):
     RUN_ID_FIELD_NUMBER: _builtins.int
     TASK_IDS_FIELD_NUMBER: _builtins.int
     STATES_FIELD_NUMBER: _builtins.int
+    POOL_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     dag_id: _builtins.str
+    """Empty: task instances of every DAG."""
     run_id: _builtins.str
     """Empty: task instances of every run of the DAG."""
+    pool: _builtins.str
+    """Only task instances of this pool."""
+    queue: _builtins.str
+    """Only task instances of this queue."""
     @_builtins.property
     def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Empty: every task."""
@@ -557,10 +576,12 @@ class ListTaskInstancesRequest(_message.Message):
         run_id: _builtins.str = ...,
         task_ids: _abc.Iterable[_builtins.str] | None = ...,
         states: _abc.Iterable[_task_instance_pb2.TaskInstanceState.ValueType] | None = ...,
+        pool: _builtins.str = ...,
+        queue: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "states", b"states", "task_ids", b"task_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "pool", b"pool", "queue", b"queue", "run_id", b"run_id", "states", b"states", "task_ids", b"task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -636,17 +657,32 @@ Global___GetTaskInstanceResponse: _TypeAlias = GetTaskInstanceResponse  # noqa: 
 class ListTaskInstanceTriesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    KEY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    TASK_IDS_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    dag_id: _builtins.str
+    run_id: _builtins.str
+    """Empty: tries of every run of the DAG."""
     @_builtins.property
-    def key(self) -> _message_pb2_1.TaskInstanceKey: ...
+    def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: every task."""
+
     def __init__(
         self,
         *,
-        key: _message_pb2_1.TaskInstanceKey | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        dag_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        task_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -657,18 +693,24 @@ class ListTaskInstanceTriesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    total_size: _builtins.int
     @_builtins.property
     def tries(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.TaskInstanceTry]:
-        """Oldest try first."""
+        """By run, task and try number, oldest try first."""
 
     def __init__(
         self,
         *,
         tries: _abc.Iterable[_message_pb2_1.TaskInstanceTry] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tries", b"tries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "total_size", b"total_size", "tries", b"tries"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -933,20 +975,26 @@ class ListXComsRequest(_message.Message):
     DAG_ID_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
     TASK_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     task_id: _builtins.str
     """Empty: every task of the run."""
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         dag_id: _builtins.str = ...,
         run_id: _builtins.str = ...,
         task_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -957,16 +1005,22 @@ class ListXComsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     XCOMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    total_size: _builtins.int
     @_builtins.property
     def xcoms(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.XCom]: ...
     def __init__(
         self,
         *,
         xcoms: _abc.Iterable[_message_pb2_1.XCom] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["xcoms", b"xcoms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "total_size", b"total_size", "xcoms", b"xcoms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -980,17 +1034,21 @@ class ListVariablesRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    KEY_CONTAINS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
+    key_contains: _builtins.str
+    """Only variables whose key contains this substring (case-insensitive)."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        key_contains: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_contains", b"key_contains", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1108,15 +1166,19 @@ class DeleteVariableRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
+    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    allow_missing: _builtins.bool
+    """Succeed when it does not exist (so a retried delete is not an error)."""
     def __init__(
         self,
         *,
         key: _builtins.str = ...,
+        allow_missing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "key", b"key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1145,17 +1207,21 @@ class ListConnectionsRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CONN_ID_CONTAINS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
+    conn_id_contains: _builtins.str
+    """Only connections whose id contains this substring (case-insensitive)."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        conn_id_contains: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conn_id_contains", b"conn_id_contains", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1239,18 +1305,26 @@ class SetConnectionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CONNECTION_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def connection(self) -> _message_pb2_2.Connection:
-        """Created when absent, replaced when present."""
+        """Created when absent; when present, the fields named by update_mask are replaced."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to replace, e.g. "host,port"; empty replaces every field. Leave "password" and
+        "extra_json" out to keep the stored secrets when writing back a redacted connection.
+        """
 
     def __init__(
         self,
         *,
         connection: _message_pb2_2.Connection | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1283,15 +1357,19 @@ class DeleteConnectionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CONN_ID_FIELD_NUMBER: _builtins.int
+    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
     conn_id: _builtins.str
+    allow_missing: _builtins.bool
+    """Succeed when it does not exist (so a retried delete is not an error)."""
     def __init__(
         self,
         *,
         conn_id: _builtins.str = ...,
+        allow_missing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conn_id", b"conn_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "conn_id", b"conn_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1320,17 +1398,21 @@ class ListPoolsRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    NAME_CONTAINS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
+    name_contains: _builtins.str
+    """Only pools whose name contains this substring (case-insensitive)."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        name_contains: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name_contains", b"name_contains", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1448,15 +1530,19 @@ class DeletePoolRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    allow_missing: _builtins.bool
+    """Succeed when it does not exist (so a retried delete is not an error)."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        allow_missing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1476,6 +1562,56 @@ class DeletePoolResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeletePoolResponse: _TypeAlias = DeletePoolResponse  # noqa: Y015
+
+@_typing.final
+class ListDagFilesRequest(_message.Message):
+    """---- DAG files ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDagFilesRequest: _TypeAlias = ListDagFilesRequest  # noqa: Y015
+
+@_typing.final
+class ListDagFilesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_FILES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    total_size: _builtins.int
+    @_builtins.property
+    def dag_files(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.DagFile]: ...
+    def __init__(
+        self,
+        *,
+        dag_files: _abc.Iterable[_message_pb2.DagFile] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_files", b"dag_files", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDagFilesResponse: _TypeAlias = ListDagFilesResponse  # noqa: Y015
 
 @_typing.final
 class ListImportErrorsRequest(_message.Message):

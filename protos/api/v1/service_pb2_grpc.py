@@ -189,6 +189,11 @@ class ApiServiceStub:
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.DeletePoolRequest.SerializeToString,
                 response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.DeletePoolResponse.FromString,
                 _registered_method=True)
+        self.ListDagFiles = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListDagFiles',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagFilesRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagFilesResponse.FromString,
+                _registered_method=True)
         self.ListImportErrors = channel.unary_unary(
                 '/tradewind.api.v1.ApiService/ListImportErrors',
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsRequest.SerializeToString,
@@ -244,7 +249,8 @@ class ApiServiceServicer:
     def TriggerDagRun(self, request, context):
         """Creates a manual run of a DAG, queued under the DAG's max_active_runs. NOT_FOUND for an
         unknown DAG; INVALID_ARGUMENT when conf_json is not a JSON object; ALREADY_EXISTS when
-        the run id or logical date is taken by a run made from another request id.
+        the run id or logical date is taken by a run made from another request id. Retries are
+        safe only with a request id, which the Python client always sends.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -295,7 +301,8 @@ class ApiServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTaskInstanceTries(self, request, context):
-        """Lists every try of a task instance, oldest first. NOT_FOUND when unknown.
+        """Lists the tries of the task instances of a DAG, of one run, or of some tasks, oldest try
+        first (run records of every try: start, end, executor, outcome). Paged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -420,6 +427,14 @@ class ApiServiceServicer:
     def DeletePool(self, request, context):
         """Deletes a pool. NOT_FOUND when unknown; FAILED_PRECONDITION for default_pool or a pool
         that task instances are using.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDagFiles(self, request, context):
+        """Lists the DAG files the processors know, with who parsed them last and how long it took.
+        Paged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -584,6 +599,11 @@ def add_ApiServiceServicer_to_server(servicer, server):
                     servicer.DeletePool,
                     request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.DeletePoolRequest.FromString,
                     response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.DeletePoolResponse.SerializeToString,
+            ),
+            'ListDagFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDagFiles,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagFilesRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagFilesResponse.SerializeToString,
             ),
             'ListImportErrors': grpc.unary_unary_rpc_method_handler(
                     servicer.ListImportErrors,
@@ -1406,6 +1426,33 @@ class ApiService:
             '/tradewind.api.v1.ApiService/DeletePool',
             protos_dot_api_dot_v1_dot_request__response__pb2.DeletePoolRequest.SerializeToString,
             protos_dot_api_dot_v1_dot_request__response__pb2.DeletePoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDagFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListDagFiles',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListDagFilesRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListDagFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

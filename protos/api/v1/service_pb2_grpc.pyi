@@ -55,7 +55,8 @@ class ApiServiceStub:
     TriggerDagRun: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.TriggerDagRunRequest, _request_response_pb2.TriggerDagRunResponse]
     """Creates a manual run of a DAG, queued under the DAG's max_active_runs. NOT_FOUND for an
     unknown DAG; INVALID_ARGUMENT when conf_json is not a JSON object; ALREADY_EXISTS when
-    the run id or logical date is taken by a run made from another request id.
+    the run id or logical date is taken by a run made from another request id. Retries are
+    safe only with a request id, which the Python client always sends.
     """
     ListDagRuns: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListDagRunsRequest, _request_response_pb2.ListDagRunsResponse]
     """Lists runs, newest first, with filters. Paged."""
@@ -74,7 +75,9 @@ class ApiServiceStub:
     GetTaskInstance: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskInstanceRequest, _request_response_pb2.GetTaskInstanceResponse]
     """Describes one task instance and its current try. NOT_FOUND when unknown."""
     ListTaskInstanceTries: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListTaskInstanceTriesRequest, _request_response_pb2.ListTaskInstanceTriesResponse]
-    """Lists every try of a task instance, oldest first. NOT_FOUND when unknown."""
+    """Lists the tries of the task instances of a DAG, of one run, or of some tasks, oldest try
+    first (run records of every try: start, end, executor, outcome). Paged.
+    """
     ClearTaskInstances: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClearTaskInstancesRequest, _request_response_pb2.ClearTaskInstancesResponse]
     """Resets task instances so they run again (Airflow's "clear"): state none, try number kept,
     max tries extended; their runs go back to queued. A running try is told to stop.
@@ -119,6 +122,10 @@ class ApiServiceStub:
     """Deletes a pool. NOT_FOUND when unknown; FAILED_PRECONDITION for default_pool or a pool
     that task instances are using.
     """
+    ListDagFiles: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListDagFilesRequest, _request_response_pb2.ListDagFilesResponse]
+    """Lists the DAG files the processors know, with who parsed them last and how long it took.
+    Paged.
+    """
     ListImportErrors: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListImportErrorsRequest, _request_response_pb2.ListImportErrorsResponse]
     """Lists the DAG files that failed to import, with their tracebacks. Paged."""
 
@@ -149,7 +156,8 @@ class ApiServiceAsyncStub(ApiServiceStub):
     TriggerDagRun: _aio.UnaryUnaryMultiCallable[_request_response_pb2.TriggerDagRunRequest, _request_response_pb2.TriggerDagRunResponse]  # type: ignore[assignment]
     """Creates a manual run of a DAG, queued under the DAG's max_active_runs. NOT_FOUND for an
     unknown DAG; INVALID_ARGUMENT when conf_json is not a JSON object; ALREADY_EXISTS when
-    the run id or logical date is taken by a run made from another request id.
+    the run id or logical date is taken by a run made from another request id. Retries are
+    safe only with a request id, which the Python client always sends.
     """
     ListDagRuns: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListDagRunsRequest, _request_response_pb2.ListDagRunsResponse]  # type: ignore[assignment]
     """Lists runs, newest first, with filters. Paged."""
@@ -168,7 +176,9 @@ class ApiServiceAsyncStub(ApiServiceStub):
     GetTaskInstance: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskInstanceRequest, _request_response_pb2.GetTaskInstanceResponse]  # type: ignore[assignment]
     """Describes one task instance and its current try. NOT_FOUND when unknown."""
     ListTaskInstanceTries: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListTaskInstanceTriesRequest, _request_response_pb2.ListTaskInstanceTriesResponse]  # type: ignore[assignment]
-    """Lists every try of a task instance, oldest first. NOT_FOUND when unknown."""
+    """Lists the tries of the task instances of a DAG, of one run, or of some tasks, oldest try
+    first (run records of every try: start, end, executor, outcome). Paged.
+    """
     ClearTaskInstances: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClearTaskInstancesRequest, _request_response_pb2.ClearTaskInstancesResponse]  # type: ignore[assignment]
     """Resets task instances so they run again (Airflow's "clear"): state none, try number kept,
     max tries extended; their runs go back to queued. A running try is told to stop.
@@ -212,6 +222,10 @@ class ApiServiceAsyncStub(ApiServiceStub):
     DeletePool: _aio.UnaryUnaryMultiCallable[_request_response_pb2.DeletePoolRequest, _request_response_pb2.DeletePoolResponse]  # type: ignore[assignment]
     """Deletes a pool. NOT_FOUND when unknown; FAILED_PRECONDITION for default_pool or a pool
     that task instances are using.
+    """
+    ListDagFiles: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListDagFilesRequest, _request_response_pb2.ListDagFilesResponse]  # type: ignore[assignment]
+    """Lists the DAG files the processors know, with who parsed them last and how long it took.
+    Paged.
     """
     ListImportErrors: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListImportErrorsRequest, _request_response_pb2.ListImportErrorsResponse]  # type: ignore[assignment]
     """Lists the DAG files that failed to import, with their tracebacks. Paged."""
@@ -276,7 +290,8 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_request_response_pb2.TriggerDagRunResponse, _abc.Awaitable[_request_response_pb2.TriggerDagRunResponse]]:
         """Creates a manual run of a DAG, queued under the DAG's max_active_runs. NOT_FOUND for an
         unknown DAG; INVALID_ARGUMENT when conf_json is not a JSON object; ALREADY_EXISTS when
-        the run id or logical date is taken by a run made from another request id.
+        the run id or logical date is taken by a run made from another request id. Retries are
+        safe only with a request id, which the Python client always sends.
         """
 
     @_abc_1.abstractmethod
@@ -337,7 +352,9 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _request_response_pb2.ListTaskInstanceTriesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ListTaskInstanceTriesResponse, _abc.Awaitable[_request_response_pb2.ListTaskInstanceTriesResponse]]:
-        """Lists every try of a task instance, oldest first. NOT_FOUND when unknown."""
+        """Lists the tries of the task instances of a DAG, of one run, or of some tasks, oldest try
+        first (run records of every try: start, end, executor, outcome). Paged.
+        """
 
     @_abc_1.abstractmethod
     def ClearTaskInstances(
@@ -483,6 +500,16 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_request_response_pb2.DeletePoolResponse, _abc.Awaitable[_request_response_pb2.DeletePoolResponse]]:
         """Deletes a pool. NOT_FOUND when unknown; FAILED_PRECONDITION for default_pool or a pool
         that task instances are using.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDagFiles(
+        self,
+        request: _request_response_pb2.ListDagFilesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListDagFilesResponse, _abc.Awaitable[_request_response_pb2.ListDagFilesResponse]]:
+        """Lists the DAG files the processors know, with who parsed them last and how long it took.
+        Paged.
         """
 
     @_abc_1.abstractmethod

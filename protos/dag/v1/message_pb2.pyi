@@ -370,6 +370,55 @@ class Dag(_message.Message):
 Global___Dag: _TypeAlias = Dag  # noqa: Y015
 
 @_typing.final
+class DagFile(_message.Message):
+    """A DAG file as the processors last saw it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIVE_FILELOC_FIELD_NUMBER: _builtins.int
+    FILELOC_FIELD_NUMBER: _builtins.int
+    DAG_IDS_FIELD_NUMBER: _builtins.int
+    LAST_PARSED_AT_FIELD_NUMBER: _builtins.int
+    LAST_PARSE_DURATION_FIELD_NUMBER: _builtins.int
+    LAST_PARSED_BY_FIELD_NUMBER: _builtins.int
+    LEASE_OWNER_FIELD_NUMBER: _builtins.int
+    HAS_IMPORT_ERROR_FIELD_NUMBER: _builtins.int
+    relative_fileloc: _builtins.str
+    fileloc: _builtins.str
+    last_parsed_by: _builtins.str
+    """The processor that parsed it last."""
+    lease_owner: _builtins.str
+    """The processor holding its lease now, empty when none."""
+    has_import_error: _builtins.bool
+    @_builtins.property
+    def dag_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The DAG ids the file defined at its last successful parse."""
+
+    @_builtins.property
+    def last_parsed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_parse_duration(self) -> _duration_pb2.Duration: ...
+    def __init__(
+        self,
+        *,
+        relative_fileloc: _builtins.str = ...,
+        fileloc: _builtins.str = ...,
+        dag_ids: _abc.Iterable[_builtins.str] | None = ...,
+        last_parsed_at: _timestamp_pb2.Timestamp | None = ...,
+        last_parse_duration: _duration_pb2.Duration | None = ...,
+        last_parsed_by: _builtins.str = ...,
+        lease_owner: _builtins.str = ...,
+        has_import_error: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_parse_duration", b"last_parse_duration", "last_parsed_at", b"last_parsed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_ids", b"dag_ids", "fileloc", b"fileloc", "has_import_error", b"has_import_error", "last_parse_duration", b"last_parse_duration", "last_parsed_at", b"last_parsed_at", "last_parsed_by", b"last_parsed_by", "lease_owner", b"lease_owner", "relative_fileloc", b"relative_fileloc"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DagFile: _TypeAlias = DagFile  # noqa: Y015
+
+@_typing.final
 class ImportError(_message.Message):
     """A DAG file that failed to import, with what the parser saw."""
 

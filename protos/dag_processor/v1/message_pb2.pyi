@@ -109,6 +109,7 @@ class FileParseOutcome(_message.Message):
     ACCEPTED_FIELD_NUMBER: _builtins.int
     UPDATED_DAG_IDS_FIELD_NUMBER: _builtins.int
     DEACTIVATED_DAG_IDS_FIELD_NUMBER: _builtins.int
+    CONFLICTING_DAG_IDS_FIELD_NUMBER: _builtins.int
     relative_fileloc: _builtins.str
     accepted: _builtins.bool
     """False when the caller no longer holds the file's lease; nothing was changed."""
@@ -120,6 +121,12 @@ class FileParseOutcome(_message.Message):
     def deactivated_dag_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """DAGs this file defined before and no longer does; marked inactive."""
 
+    @_builtins.property
+    def conflicting_dag_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """DAGs the file defines whose id another file already defines; they were not stored, and the
+        file gets an import error saying so.
+        """
+
     def __init__(
         self,
         *,
@@ -127,10 +134,11 @@ class FileParseOutcome(_message.Message):
         accepted: _builtins.bool = ...,
         updated_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
         deactivated_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
+        conflicting_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "deactivated_dag_ids", b"deactivated_dag_ids", "relative_fileloc", b"relative_fileloc", "updated_dag_ids", b"updated_dag_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "conflicting_dag_ids", b"conflicting_dag_ids", "deactivated_dag_ids", b"deactivated_dag_ids", "relative_fileloc", b"relative_fileloc", "updated_dag_ids", b"updated_dag_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

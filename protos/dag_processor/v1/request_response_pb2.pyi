@@ -62,8 +62,10 @@ class AcquireDagFileLeasesResponse(_message.Message):
     """How many processors hold at least one live lease, the caller included."""
     @_builtins.property
     def leases(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.DagFileLease]:
-        """The files the caller owns now: renewals of its live leases plus new grants. Free files
-        are shared out so each live processor owns about as many as the others.
+        """The files the caller owns now: renewals of its live leases plus new grants. Files are
+        shared out so each live processor owns about as many as the others: leases over the
+        caller's share are not renewed, so a new replica gets files. A file the caller held and
+        that is missing here is no longer its own.
         """
 
     def __init__(

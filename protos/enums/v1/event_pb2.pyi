@@ -34,6 +34,10 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED: _EventType.ValueType  # 6
     EVENT_TYPE_POOL_CHANGED: _EventType.ValueType  # 7
     """A pool was created, resized or deleted."""
+    EVENT_TYPE_DAG_RUN_CLAIM_RELEASED: _EventType.ValueType  # 8
+    """A scheduler gave back its claim on a run; other schedulers may claim it at once."""
+    EVENT_TYPE_DAG_FILE_LEASES_RELEASED: _EventType.ValueType  # 9
+    """A DAG processor gave back file leases; other processors may take the files at once."""
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """The kind of change an event reports."""
@@ -50,4 +54,8 @@ EVENT_TYPE_DAG_RUN_STATE_CHANGED: EventType.ValueType  # 5
 EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED: EventType.ValueType  # 6
 EVENT_TYPE_POOL_CHANGED: EventType.ValueType  # 7
 """A pool was created, resized or deleted."""
+EVENT_TYPE_DAG_RUN_CLAIM_RELEASED: EventType.ValueType  # 8
+"""A scheduler gave back its claim on a run; other schedulers may claim it at once."""
+EVENT_TYPE_DAG_FILE_LEASES_RELEASED: EventType.ValueType  # 9
+"""A DAG processor gave back file leases; other processors may take the files at once."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015

@@ -42,6 +42,10 @@ class _TaskInstanceStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Tas
     """Waiting on an external trigger (reserved for deferrable operators)."""
     TASK_INSTANCE_STATE_REMOVED: _TaskInstanceState.ValueType  # 11
     """The task is no longer in the DAG's current version."""
+    TASK_INSTANCE_STATE_RESTARTING: _TaskInstanceState.ValueType  # 12
+    """Cleared or marked while a try was running: waiting for that try to stop (or its lease to
+    expire) before the instance moves on, so two tries never overlap.
+    """
 
 class TaskInstanceState(_TaskInstanceState, metaclass=_TaskInstanceStateEnumTypeWrapper):
     """The state of one task instance, as in Airflow."""
@@ -66,6 +70,10 @@ TASK_INSTANCE_STATE_DEFERRED: TaskInstanceState.ValueType  # 10
 """Waiting on an external trigger (reserved for deferrable operators)."""
 TASK_INSTANCE_STATE_REMOVED: TaskInstanceState.ValueType  # 11
 """The task is no longer in the DAG's current version."""
+TASK_INSTANCE_STATE_RESTARTING: TaskInstanceState.ValueType  # 12
+"""Cleared or marked while a try was running: waiting for that try to stop (or its lease to
+expire) before the instance moves on, so two tries never overlap.
+"""
 Global___TaskInstanceState: _TypeAlias = TaskInstanceState  # noqa: Y015
 
 class _TryOutcome:
@@ -88,6 +96,10 @@ class _TryOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TryOutcome
     """The executor was stopping and terminated the try; retried while tries remain."""
     TRY_OUTCOME_LEASE_EXPIRED: _TryOutcome.ValueType  # 7
     """The executor's lease expired before a result arrived (set by the scheduler, never reported)."""
+    TRY_OUTCOME_STOPPED: _TryOutcome.ValueType  # 8
+    """The executor stopped the try because its lease said STOP_REQUESTED (cleared or marked by
+    a person); the report never changes the task instance's state.
+    """
 
 class TryOutcome(_TryOutcome, metaclass=_TryOutcomeEnumTypeWrapper):
     """How one try of a task instance ended, as reported by the executor."""
@@ -106,6 +118,10 @@ TRY_OUTCOME_TERMINATED: TryOutcome.ValueType  # 6
 """The executor was stopping and terminated the try; retried while tries remain."""
 TRY_OUTCOME_LEASE_EXPIRED: TryOutcome.ValueType  # 7
 """The executor's lease expired before a result arrived (set by the scheduler, never reported)."""
+TRY_OUTCOME_STOPPED: TryOutcome.ValueType  # 8
+"""The executor stopped the try because its lease said STOP_REQUESTED (cleared or marked by
+a person); the report never changes the task instance's state.
+"""
 Global___TryOutcome: _TypeAlias = TryOutcome  # noqa: Y015
 
 class _PriorityWeightRule:

@@ -37,6 +37,10 @@ class _TransitionRefusalEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Tra
     """The transition is not allowed from the current state (e.g. success -> queued)."""
     TRANSITION_REFUSAL_NOT_FOUND: _TransitionRefusal.ValueType  # 7
     """The task instance or run does not exist any more."""
+    TRANSITION_REFUSAL_DAG_PAUSED: _TransitionRefusal.ValueType  # 8
+    """The DAG is paused: nothing of it is queued."""
+    TRANSITION_REFUSAL_STALE_GENERATION: _TransitionRefusal.ValueType  # 9
+    """The run was cleared, marked or re-queued since the caller's snapshot (its generation moved)."""
 
 class TransitionRefusal(_TransitionRefusal, metaclass=_TransitionRefusalEnumTypeWrapper):
     """Why the state service refused one item of a batched transition."""
@@ -56,6 +60,10 @@ TRANSITION_REFUSAL_ILLEGAL_TRANSITION: TransitionRefusal.ValueType  # 6
 """The transition is not allowed from the current state (e.g. success -> queued)."""
 TRANSITION_REFUSAL_NOT_FOUND: TransitionRefusal.ValueType  # 7
 """The task instance or run does not exist any more."""
+TRANSITION_REFUSAL_DAG_PAUSED: TransitionRefusal.ValueType  # 8
+"""The DAG is paused: nothing of it is queued."""
+TRANSITION_REFUSAL_STALE_GENERATION: TransitionRefusal.ValueType  # 9
+"""The run was cleared, marked or re-queued since the caller's snapshot (its generation moved)."""
 Global___TransitionRefusal: _TypeAlias = TransitionRefusal  # noqa: Y015
 
 class _LeaseStatus:

@@ -26,19 +26,19 @@ from protos.enums.v1 import event_pb2 as protos_dot_enums_dot_v1_dot_event__pb2
 from protos.event.v1 import message_pb2 as protos_dot_event_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&protos/event/v1/request_response.proto\x12\x12tradewind.event.v1\x1a\x1bprotos/enums/v1/event.proto\x1a\x1dprotos/event/v1/message.proto\"y\n\x12WatchEventsRequest\x12\x14\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\x03\x12,\n\x05types\x18\x02 \x03(\x0e\x32\x1d.tradewind.enums.v1.EventType\x12\x0f\n\x07\x64\x61g_ids\x18\x03 \x03(\t\x12\x0e\n\x06queues\x18\x04 \x03(\t\"W\n\x13WatchEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.tradewind.event.v1.Event\x12\x15\n\rlatest_cursor\x18\x02 \x01(\x03\"\x18\n\x16GetLatestCursorRequest\"@\n\x17GetLatestCursorResponse\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x03\x12\x15\n\roldest_cursor\x18\x02 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&protos/event/v1/request_response.proto\x12\x12tradewind.event.v1\x1a\x1bprotos/enums/v1/event.proto\x1a\x1dprotos/event/v1/message.proto\"\x8f\x01\n\x12WatchEventsRequest\x12\x19\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12,\n\x05types\x18\x02 \x03(\x0e\x32\x1d.tradewind.enums.v1.EventType\x12\x0f\n\x07\x64\x61g_ids\x18\x03 \x03(\t\x12\x0e\n\x06queues\x18\x04 \x03(\tB\x0f\n\r_after_cursor\"W\n\x13WatchEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.tradewind.event.v1.Event\x12\x15\n\rlatest_cursor\x18\x02 \x01(\x03\"\x18\n\x16GetLatestCursorRequest\"@\n\x17GetLatestCursorResponse\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x03\x12\x15\n\roldest_cursor\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.event.v1.request_response_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=122
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=243
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=245
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=332
-  _globals['_GETLATESTCURSORREQUEST']._serialized_start=334
-  _globals['_GETLATESTCURSORREQUEST']._serialized_end=358
-  _globals['_GETLATESTCURSORRESPONSE']._serialized_start=360
-  _globals['_GETLATESTCURSORRESPONSE']._serialized_end=424
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=123
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=266
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=268
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=355
+  _globals['_GETLATESTCURSORREQUEST']._serialized_start=357
+  _globals['_GETLATESTCURSORREQUEST']._serialized_end=381
+  _globals['_GETLATESTCURSORRESPONSE']._serialized_start=383
+  _globals['_GETLATESTCURSORRESPONSE']._serialized_end=447
 # @@protoc_insertion_point(module_scope)

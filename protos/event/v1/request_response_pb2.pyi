@@ -29,8 +29,9 @@ class WatchEventsRequest(_message.Message):
     DAG_IDS_FIELD_NUMBER: _builtins.int
     QUEUES_FIELD_NUMBER: _builtins.int
     after_cursor: _builtins.int
-    """Deliver events after this cursor. 0 means "from now": only events committed after the
-    subscription starts. A cursor older than the retained history fails with OUT_OF_RANGE.
+    """Deliver events after this cursor (0: from the oldest retained event). Unset means "from
+    now": only events committed after the subscription starts. A cursor older than the retained
+    history fails with OUT_OF_RANGE.
     """
     @_builtins.property
     def types(self) -> _containers.RepeatedScalarFieldContainer[_event_pb2.EventType.ValueType]:
@@ -47,16 +48,18 @@ class WatchEventsRequest(_message.Message):
     def __init__(
         self,
         *,
-        after_cursor: _builtins.int = ...,
+        after_cursor: _builtins.int | None = ...,
         types: _abc.Iterable[_event_pb2.EventType.ValueType] | None = ...,
         dag_ids: _abc.Iterable[_builtins.str] | None = ...,
         queues: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after_cursor", b"_after_cursor", "after_cursor", b"after_cursor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_cursor", b"after_cursor", "dag_ids", b"dag_ids", "queues", b"queues", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after_cursor", b"_after_cursor", "after_cursor", b"after_cursor", "dag_ids", b"dag_ids", "queues", b"queues", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__after_cursor: _TypeAlias = _typing.Literal["after_cursor"]  # noqa: Y015
+    _WhichOneofArgType__after_cursor: _TypeAlias = _typing.Literal["_after_cursor", b"_after_cursor"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__after_cursor) -> _WhichOneofReturnType__after_cursor | None: ...
 
 Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
 

@@ -24,37 +24,6 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class TryLease(_message.Message):
-    """Identifies one leased try. Every write about the try carries it, and the state service
-    refuses it once the lease has expired or moved on (fencing).
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    KEY_FIELD_NUMBER: _builtins.int
-    TRY_NUMBER_FIELD_NUMBER: _builtins.int
-    LEASE_ID_FIELD_NUMBER: _builtins.int
-    try_number: _builtins.int
-    lease_id: _builtins.str
-    """Random, made by the state service when it granted the lease."""
-    @_builtins.property
-    def key(self) -> _message_pb2.TaskInstanceKey: ...
-    def __init__(
-        self,
-        *,
-        key: _message_pb2.TaskInstanceKey | None = ...,
-        try_number: _builtins.int = ...,
-        lease_id: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "lease_id", b"lease_id", "try_number", b"try_number"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___TryLease: _TypeAlias = TryLease  # noqa: Y015
-
-@_typing.final
 class LeasedTry(_message.Message):
     """A queued task instance handed to an executor: everything needed to run the try."""
 
@@ -88,7 +57,7 @@ class LeasedTry(_message.Message):
     """The run's context for templates and the task's context."""
     conf_json: _builtins.str
     @_builtins.property
-    def lease(self) -> Global___TryLease: ...
+    def lease(self) -> _message_pb2.TryLease: ...
     @_builtins.property
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -110,7 +79,7 @@ class LeasedTry(_message.Message):
     def __init__(
         self,
         *,
-        lease: Global___TryLease | None = ...,
+        lease: _message_pb2.TryLease | None = ...,
         lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
         max_tries: _builtins.int = ...,
         operator: _builtins.str = ...,
@@ -144,21 +113,27 @@ class TryHeartbeat(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     PID_FIELD_NUMBER: _builtins.int
     HOSTNAME_FIELD_NUMBER: _builtins.int
+    PROCESS_STARTED_AT_FIELD_NUMBER: _builtins.int
     pid: _builtins.int
     """The task process, once started."""
     hostname: _builtins.str
     @_builtins.property
-    def lease(self) -> Global___TryLease: ...
+    def lease(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def process_started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the task process started (the executor's clock); unset before it has."""
+
     def __init__(
         self,
         *,
-        lease: Global___TryLease | None = ...,
+        lease: _message_pb2.TryLease | None = ...,
         pid: _builtins.int = ...,
         hostname: _builtins.str = ...,
+        process_started_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "process_started_at", b"process_started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hostname", b"hostname", "lease", b"lease", "pid", b"pid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hostname", b"hostname", "lease", b"lease", "pid", b"pid", "process_started_at", b"process_started_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -173,13 +148,13 @@ class TryHeartbeatOutcome(_message.Message):
     LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     status: _transition_pb2.LeaseStatus.ValueType
     @_builtins.property
-    def lease(self) -> Global___TryLease: ...
+    def lease(self) -> _message_pb2.TryLease: ...
     @_builtins.property
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
-        lease: Global___TryLease | None = ...,
+        lease: _message_pb2.TryLease | None = ...,
         status: _transition_pb2.LeaseStatus.ValueType = ...,
         lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
@@ -199,19 +174,25 @@ class TryLogChunk(_message.Message):
 
     LEASE_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
+    CHUNK_INDEX_FIELD_NUMBER: _builtins.int
+    chunk_index: _builtins.int
+    """Counts from 1 per try; a chunk whose index was already stored is ignored, so resending
+    after a timeout never duplicates lines.
+    """
     @_builtins.property
-    def lease(self) -> Global___TryLease: ...
+    def lease(self) -> _message_pb2.TryLease: ...
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.LogLine]: ...
     def __init__(
         self,
         *,
-        lease: Global___TryLease | None = ...,
+        lease: _message_pb2.TryLease | None = ...,
         lines: _abc.Iterable[_message_pb2.LogLine] | None = ...,
+        chunk_index: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease", "lines", b"lines"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_index", b"chunk_index", "lease", b"lease", "lines", b"lines"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

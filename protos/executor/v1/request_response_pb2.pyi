@@ -29,13 +29,13 @@ class LeaseTaskInstancesRequest(_message.Message):
 
     EXECUTOR_ID_FIELD_NUMBER: _builtins.int
     QUEUES_FIELD_NUMBER: _builtins.int
-    MAX_TRIES_FIELD_NUMBER: _builtins.int
+    MAX_LEASES_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
     WAIT_FIELD_NUMBER: _builtins.int
     HOSTNAME_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     """The caller's instance id (ServerInfo.instance_id)."""
-    max_tries: _builtins.int
+    max_leases: _builtins.int
     """At most this many tries (the caller's free slots); must be positive."""
     hostname: _builtins.str
     @_builtins.property
@@ -55,14 +55,14 @@ class LeaseTaskInstancesRequest(_message.Message):
         *,
         executor_id: _builtins.str = ...,
         queues: _abc.Iterable[_builtins.str] | None = ...,
-        max_tries: _builtins.int = ...,
+        max_leases: _builtins.int = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
         wait: _duration_pb2.Duration | None = ...,
         hostname: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "wait", b"wait"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["executor_id", b"executor_id", "hostname", b"hostname", "lease_duration", b"lease_duration", "max_tries", b"max_tries", "queues", b"queues", "wait", b"wait"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["executor_id", b"executor_id", "hostname", b"hostname", "lease_duration", b"lease_duration", "max_leases", b"max_leases", "queues", b"queues", "wait", b"wait"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -75,7 +75,9 @@ class LeaseTaskInstancesResponse(_message.Message):
     TRIES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def tries(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.LeasedTry]:
-        """Each moved from queued to running with a new try number, highest priority first."""
+        """Each moved from queued to running with a new try number, highest priority first. XComs
+        that earlier tries of the task instance pushed are cleared.
+        """
 
     def __init__(
         self,
@@ -152,10 +154,16 @@ class CompleteTaskInstanceRequest(_message.Message):
     START_DATE_FIELD_NUMBER: _builtins.int
     END_DATE_FIELD_NUMBER: _builtins.int
     SKIP_TASK_IDS_FIELD_NUMBER: _builtins.int
+    XCOMS_FIELD_NUMBER: _builtins.int
+    LAST_LOG_CHUNK_INDEX_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     outcome: _task_instance_pb2.TryOutcome.ValueType
+    last_log_chunk_index: _builtins.int
+    """The sequence number of the try's last log chunk sent (its chunk_index), 0 for none; the
+    log counts as complete once that chunk is stored.
+    """
     @_builtins.property
-    def lease(self) -> _message_pb2.TryLease: ...
+    def lease(self) -> _message_pb2_1.TryLease: ...
     @_builtins.property
     def error(self) -> _message_pb2_1.TryError:
         """Set for failed, timed out and terminated tries."""
@@ -167,23 +175,31 @@ class CompleteTaskInstanceRequest(_message.Message):
     @_builtins.property
     def skip_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Downstream tasks to skip in the same transaction (a branch's unfollowed paths, a short
-        circuit's downstream).
+        circuit's downstream); only those still in state none or scheduled are skipped.
+        """
+
+    @_builtins.property
+    def xcoms(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.XCom]:
+        """XComs of the try stored in the same transaction (the task's return value, usually), so a
+        task's end costs one round trip.
         """
 
     def __init__(
         self,
         *,
         executor_id: _builtins.str = ...,
-        lease: _message_pb2.TryLease | None = ...,
+        lease: _message_pb2_1.TryLease | None = ...,
         outcome: _task_instance_pb2.TryOutcome.ValueType = ...,
         error: _message_pb2_1.TryError | None = ...,
         start_date: _timestamp_pb2.Timestamp | None = ...,
         end_date: _timestamp_pb2.Timestamp | None = ...,
         skip_task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        xcoms: _abc.Iterable[_message_pb2_1.XCom] | None = ...,
+        last_log_chunk_index: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "lease", b"lease", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "lease", b"lease", "outcome", b"outcome", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -219,14 +235,14 @@ class ReturnTaskInstancesRequest(_message.Message):
     LEASES_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     @_builtins.property
-    def leases(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.TryLease]:
+    def leases(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.TryLease]:
         """Leased tries that never started; they go back to queued with their try number restored."""
 
     def __init__(
         self,
         *,
         executor_id: _builtins.str = ...,
-        leases: _abc.Iterable[_message_pb2.TryLease] | None = ...,
+        leases: _abc.Iterable[_message_pb2_1.TryLease] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -257,6 +273,10 @@ Global___ReturnTaskInstancesResponse: _TypeAlias = ReturnTaskInstancesResponse  
 
 @_typing.final
 class AppendTaskLogsRequest(_message.Message):
+    """Chunks are accepted for any try that was leased, also after its lease was lost, so the tail
+    of a killed or timed-out try is kept.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EXECUTOR_ID_FIELD_NUMBER: _builtins.int

@@ -73,7 +73,7 @@ class ExecutorServiceServicer:
     def LeaseTaskInstances(self, request, context):
         """Leases queued task instances of the given queues, moving each to running with a new try
         number. Long-polls when there is nothing to lease. Concurrent callers never get the same
-        try. INVALID_ARGUMENT for a non-positive max_tries or lease duration.
+        try. INVALID_ARGUMENT for a non-positive max_leases or lease duration.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

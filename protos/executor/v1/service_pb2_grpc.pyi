@@ -39,7 +39,7 @@ class ExecutorServiceStub:
     LeaseTaskInstances: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.LeaseTaskInstancesRequest, _request_response_pb2.LeaseTaskInstancesResponse]
     """Leases queued task instances of the given queues, moving each to running with a new try
     number. Long-polls when there is nothing to lease. Concurrent callers never get the same
-    try. INVALID_ARGUMENT for a non-positive max_tries or lease duration.
+    try. INVALID_ARGUMENT for a non-positive max_leases or lease duration.
     """
     HeartbeatTaskInstances: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.HeartbeatTaskInstancesRequest, _request_response_pb2.HeartbeatTaskInstancesResponse]
     """Renews the leases of running tries and reports each one's status (lost, stop requested).
@@ -67,7 +67,7 @@ class ExecutorServiceAsyncStub(ExecutorServiceStub):
     LeaseTaskInstances: _aio.UnaryUnaryMultiCallable[_request_response_pb2.LeaseTaskInstancesRequest, _request_response_pb2.LeaseTaskInstancesResponse]  # type: ignore[assignment]
     """Leases queued task instances of the given queues, moving each to running with a new try
     number. Long-polls when there is nothing to lease. Concurrent callers never get the same
-    try. INVALID_ARGUMENT for a non-positive max_tries or lease duration.
+    try. INVALID_ARGUMENT for a non-positive max_leases or lease duration.
     """
     HeartbeatTaskInstances: _aio.UnaryUnaryMultiCallable[_request_response_pb2.HeartbeatTaskInstancesRequest, _request_response_pb2.HeartbeatTaskInstancesResponse]  # type: ignore[assignment]
     """Renews the leases of running tries and reports each one's status (lost, stop requested).
@@ -98,7 +98,7 @@ class ExecutorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_request_response_pb2.LeaseTaskInstancesResponse, _abc.Awaitable[_request_response_pb2.LeaseTaskInstancesResponse]]:
         """Leases queued task instances of the given queues, moving each to running with a new try
         number. Long-polls when there is nothing to lease. Concurrent callers never get the same
-        try. INVALID_ARGUMENT for a non-positive max_tries or lease duration.
+        try. INVALID_ARGUMENT for a non-positive max_leases or lease duration.
         """
 
     @_abc_1.abstractmethod

@@ -68,6 +68,7 @@ class Connection(_message.Message):
     login: _builtins.str
     password: _builtins.str
     port: _builtins.int
+    """Unset when the connection has no port."""
     extra_json: _builtins.str
     """Provider-specific settings, a JSON object."""
     description: _builtins.str
@@ -80,15 +81,17 @@ class Connection(_message.Message):
         schema: _builtins.str = ...,
         login: _builtins.str = ...,
         password: _builtins.str = ...,
-        port: _builtins.int = ...,
+        port: _builtins.int | None = ...,
         extra_json: _builtins.str = ...,
         description: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_port", b"_port", "port", b"port"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conn_id", b"conn_id", "conn_type", b"conn_type", "description", b"description", "extra_json", b"extra_json", "host", b"host", "login", b"login", "password", b"password", "port", b"port", "schema", b"schema"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_port", b"_port", "conn_id", b"conn_id", "conn_type", b"conn_type", "description", b"description", "extra_json", b"extra_json", "host", b"host", "login", b"login", "password", b"password", "port", b"port", "schema", b"schema"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__port: _TypeAlias = _typing.Literal["port"]  # noqa: Y015
+    _WhichOneofArgType__port: _TypeAlias = _typing.Literal["_port", b"_port"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__port) -> _WhichOneofReturnType__port | None: ...
 
 Global___Connection: _TypeAlias = Connection  # noqa: Y015
 

@@ -75,30 +75,66 @@ class TaskInstanceKey(_message.Message):
 Global___TaskInstanceKey: _TypeAlias = TaskInstanceKey  # noqa: Y015
 
 @_typing.final
+class TryLease(_message.Message):
+    """Identifies one leased try. Every write about the try carries it, and the state service
+    refuses it once the lease has expired or moved on (fencing). The lease id is random and
+    secret: a task process presents it as its credential to TaskService.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    TRY_NUMBER_FIELD_NUMBER: _builtins.int
+    LEASE_ID_FIELD_NUMBER: _builtins.int
+    try_number: _builtins.int
+    lease_id: _builtins.str
+    """Random, made by the state service when it granted the lease."""
+    @_builtins.property
+    def key(self) -> Global___TaskInstanceKey: ...
+    def __init__(
+        self,
+        *,
+        key: Global___TaskInstanceKey | None = ...,
+        try_number: _builtins.int = ...,
+        lease_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "lease_id", b"lease_id", "try_number", b"try_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TryLease: _TypeAlias = TryLease  # noqa: Y015
+
+@_typing.final
+class StateCount(_message.Message):
+    """How many task instances are in one state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    state: _task_instance_pb2.TaskInstanceState.ValueType
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        state: _task_instance_pb2.TaskInstanceState.ValueType = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateCount: _TypeAlias = StateCount  # noqa: Y015
+
+@_typing.final
 class DagRun(_message.Message):
     """One run of a DAG."""
 
     DESCRIPTOR: _descriptor.Descriptor
-
-    @_typing.final
-    class TaskInstanceCountsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.int
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.int = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     DAG_ID_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
@@ -116,6 +152,7 @@ class DagRun(_message.Message):
     CLAIM_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     TASK_INSTANCE_COUNTS_FIELD_NUMBER: _builtins.int
+    GENERATION_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     """Unique within the DAG, e.g. "scheduled__2026-01-01T00:00:00+00:00" or "manual__..."."""
@@ -129,6 +166,10 @@ class DagRun(_message.Message):
     """The scheduler instance that holds the run's claim, empty when unclaimed."""
     note: _builtins.str
     """A note a person attached when triggering or marking the run."""
+    generation: _builtins.int
+    """Bumped whenever a person clears, marks or re-queues the run or its task instances, so
+    that scheduler decisions made from an older snapshot are refused.
+    """
     @_builtins.property
     def logical_date(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -144,8 +185,8 @@ class DagRun(_message.Message):
     @_builtins.property
     def claim_expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
-    def task_instance_counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
-        """How many of the run's task instances are in each state, keyed by the state's enum name."""
+    def task_instance_counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateCount]:
+        """How many of the run's task instances are in each state (states with none are left out)."""
 
     def __init__(
         self,
@@ -165,11 +206,12 @@ class DagRun(_message.Message):
         claimed_by: _builtins.str = ...,
         claim_expires_at: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
-        task_instance_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        task_instance_counts: _abc.Iterable[Global___StateCount] | None = ...,
+        generation: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "logical_date", b"logical_date", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "claimed_by", b"claimed_by", "conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "dag_id", b"dag_id", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "logical_date", b"logical_date", "note", b"note", "queued_at", b"queued_at", "run_id", b"run_id", "run_type", b"run_type", "start_date", b"start_date", "state", b"state", "task_instance_counts", b"task_instance_counts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "claimed_by", b"claimed_by", "conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "dag_id", b"dag_id", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "generation", b"generation", "logical_date", b"logical_date", "note", b"note", "queued_at", b"queued_at", "run_id", b"run_id", "run_type", b"run_type", "start_date", b"start_date", "state", b"state", "task_instance_counts", b"task_instance_counts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -312,11 +354,14 @@ class TaskInstanceTry(_message.Message):
     HOSTNAME_FIELD_NUMBER: _builtins.int
     PID_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    QUEUED_AT_FIELD_NUMBER: _builtins.int
+    PROCESS_STARTED_AT_FIELD_NUMBER: _builtins.int
     try_number: _builtins.int
     state: _task_instance_pb2.TaskInstanceState.ValueType
     """The state the task instance reached at the end of this try (or RUNNING while it runs)."""
     outcome: _task_instance_pb2.TryOutcome.ValueType
     executor_id: _builtins.str
+    """The executor instance that ran the try."""
     hostname: _builtins.str
     pid: _builtins.int
     @_builtins.property
@@ -329,6 +374,14 @@ class TaskInstanceTry(_message.Message):
     def duration(self) -> _duration_pb2.Duration: ...
     @_builtins.property
     def error(self) -> Global___TryError: ...
+    @_builtins.property
+    def queued_at(self) -> _timestamp_pb2.Timestamp:
+        """When the task instance was queued for this try (the state service's clock)."""
+
+    @_builtins.property
+    def process_started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the task process started (the executor's clock); unset if it never started."""
+
     def __init__(
         self,
         *,
@@ -343,10 +396,12 @@ class TaskInstanceTry(_message.Message):
         hostname: _builtins.str = ...,
         pid: _builtins.int = ...,
         error: Global___TryError | None = ...,
+        queued_at: _timestamp_pb2.Timestamp | None = ...,
+        process_started_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "end_date", b"end_date", "error", b"error", "key", b"key", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "end_date", b"end_date", "error", b"error", "key", b"key", "process_started_at", b"process_started_at", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "hostname", b"hostname", "key", b"key", "outcome", b"outcome", "pid", b"pid", "start_date", b"start_date", "state", b"state", "try_number", b"try_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "hostname", b"hostname", "key", b"key", "outcome", b"outcome", "pid", b"pid", "process_started_at", b"process_started_at", "queued_at", b"queued_at", "start_date", b"start_date", "state", b"state", "try_number", b"try_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -398,7 +453,9 @@ class LogLine(_message.Message):
     LEVEL_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
-    """Increases by one per line within a try, from 1; resume reading after the last one seen."""
+    """Assigned by the state service when the line is stored: increases by one per line within a
+    try, from 1. Resume reading after the last one seen. Ignored when sent by an executor.
+    """
     stream: _log_pb2.LogStream.ValueType
     level: _builtins.str
     """Set for LOG_STREAM_LOGGING: "INFO", "WARNING", ..."""

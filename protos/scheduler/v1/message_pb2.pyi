@@ -173,9 +173,14 @@ class ScheduleAdvance(_message.Message):
 
     DAG_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_NEXT_LOGICAL_DATE_FIELD_NUMBER: _builtins.int
+    EXPECTED_CONTENT_HASH_FIELD_NUMBER: _builtins.int
     RUN_FIELD_NUMBER: _builtins.int
     NEXT_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
+    expected_content_hash: _builtins.str
+    """The DAG version the caller computed the step from; a mismatch (the schedule may have
+    changed) refuses the step. Steps for paused or inactive DAGs are refused too.
+    """
     @_builtins.property
     def expected_next_logical_date(self) -> _timestamp_pb2.Timestamp:
         """The pointer the caller read; unset means the caller saw none. A mismatch refuses the step."""
@@ -193,12 +198,13 @@ class ScheduleAdvance(_message.Message):
         *,
         dag_id: _builtins.str = ...,
         expected_next_logical_date: _timestamp_pb2.Timestamp | None = ...,
+        expected_content_hash: _builtins.str = ...,
         run: Global___NewDagRun | None = ...,
         next: Global___NextDagRun | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expected_next_logical_date", b"expected_next_logical_date", "next", b"next", "run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "expected_next_logical_date", b"expected_next_logical_date", "next", b"next", "run", b"run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "expected_content_hash", b"expected_content_hash", "expected_next_logical_date", b"expected_next_logical_date", "next", b"next", "run", b"run"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -210,9 +216,12 @@ class ScheduleAdvanceOutcome(_message.Message):
 
     DAG_ID_FIELD_NUMBER: _builtins.int
     APPLIED_FIELD_NUMBER: _builtins.int
+    REFUSAL_FIELD_NUMBER: _builtins.int
     DAG_RUN_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     applied: _builtins.bool
+    refusal: _transition_pb2.TransitionRefusal.ValueType
+    """Why not, when not applied."""
     @_builtins.property
     def dag_run(self) -> _message_pb2.DagRun:
         """The run created, when applied and one was asked for."""
@@ -222,11 +231,12 @@ class ScheduleAdvanceOutcome(_message.Message):
         *,
         dag_id: _builtins.str = ...,
         applied: _builtins.bool = ...,
+        refusal: _transition_pb2.TransitionRefusal.ValueType = ...,
         dag_run: _message_pb2.DagRun | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["dag_run", b"dag_run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "dag_id", b"dag_id", "dag_run", b"dag_run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "dag_id", b"dag_id", "dag_run", b"dag_run", "refusal", b"refusal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -269,11 +279,14 @@ class DagConcurrency(_message.Message):
     MAX_ACTIVE_TASKS_FIELD_NUMBER: _builtins.int
     RUNNING_DAG_RUNS_FIELD_NUMBER: _builtins.int
     MAX_ACTIVE_RUNS_FIELD_NUMBER: _builtins.int
+    IS_PAUSED_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     active_task_instances: _builtins.int
     max_active_tasks: _builtins.int
     running_dag_runs: _builtins.int
     max_active_runs: _builtins.int
+    is_paused: _builtins.bool
+    """Nothing of a paused DAG is queued."""
     def __init__(
         self,
         *,
@@ -282,10 +295,11 @@ class DagConcurrency(_message.Message):
         max_active_tasks: _builtins.int = ...,
         running_dag_runs: _builtins.int = ...,
         max_active_runs: _builtins.int = ...,
+        is_paused: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_task_instances", b"active_task_instances", "dag_id", b"dag_id", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "running_dag_runs", b"running_dag_runs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_task_instances", b"active_task_instances", "dag_id", b"dag_id", "is_paused", b"is_paused", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "running_dag_runs", b"running_dag_runs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -304,6 +318,7 @@ class TaskInstanceTransition(_message.Message):
     NEXT_RETRY_AT_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    EXPECTED_RUN_GENERATION_FIELD_NUMBER: _builtins.int
     expected_state: _task_instance_pb2.TaskInstanceState.ValueType
     expected_try_number: _builtins.int
     new_state: _task_instance_pb2.TaskInstanceState.ValueType
@@ -311,6 +326,8 @@ class TaskInstanceTransition(_message.Message):
     """For a running try that the scheduler ends (lease expired, timed out): how it ended."""
     reason: _builtins.str
     """Why, for the try's log and history, e.g. "executor lease expired"."""
+    expected_run_generation: _builtins.int
+    """The run's generation in the caller's snapshot; the item is refused when it moved."""
     @_builtins.property
     def key(self) -> _message_pb2.TaskInstanceKey: ...
     @_builtins.property
@@ -327,10 +344,11 @@ class TaskInstanceTransition(_message.Message):
         next_retry_at: _timestamp_pb2.Timestamp | None = ...,
         outcome: _task_instance_pb2.TryOutcome.ValueType = ...,
         reason: _builtins.str = ...,
+        expected_run_generation: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "next_retry_at", b"next_retry_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_state", b"expected_state", "expected_try_number", b"expected_try_number", "key", b"key", "new_state", b"new_state", "next_retry_at", b"next_retry_at", "outcome", b"outcome", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_run_generation", b"expected_run_generation", "expected_state", b"expected_state", "expected_try_number", b"expected_try_number", "key", b"key", "new_state", b"new_state", "next_retry_at", b"next_retry_at", "outcome", b"outcome", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -345,8 +363,11 @@ class DagRunTransition(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     EXPECTED_STATE_FIELD_NUMBER: _builtins.int
     NEW_STATE_FIELD_NUMBER: _builtins.int
+    EXPECTED_RUN_GENERATION_FIELD_NUMBER: _builtins.int
     expected_state: _dag_run_pb2.DagRunState.ValueType
     new_state: _dag_run_pb2.DagRunState.ValueType
+    expected_run_generation: _builtins.int
+    """The run's generation in the caller's snapshot; the item is refused when it moved."""
     @_builtins.property
     def key(self) -> _message_pb2.DagRunKey: ...
     def __init__(
@@ -355,10 +376,11 @@ class DagRunTransition(_message.Message):
         key: _message_pb2.DagRunKey | None = ...,
         expected_state: _dag_run_pb2.DagRunState.ValueType = ...,
         new_state: _dag_run_pb2.DagRunState.ValueType = ...,
+        expected_run_generation: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_state", b"expected_state", "key", b"key", "new_state", b"new_state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_run_generation", b"expected_run_generation", "expected_state", b"expected_state", "key", b"key", "new_state", b"new_state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

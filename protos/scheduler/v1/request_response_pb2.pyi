@@ -291,6 +291,9 @@ class GetSchedulingSnapshotResponse(_message.Message):
     POOLS_FIELD_NUMBER: _builtins.int
     DAG_CONCURRENCY_FIELD_NUMBER: _builtins.int
     SERVER_TIME_FIELD_NUMBER: _builtins.int
+    EVENT_CURSOR_FIELD_NUMBER: _builtins.int
+    event_cursor: _builtins.int
+    """The change feed's cursor when the snapshot was read: events after it are newer."""
     @_builtins.property
     def dag_runs(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.DagRunSnapshot]: ...
     @_builtins.property
@@ -312,10 +315,11 @@ class GetSchedulingSnapshotResponse(_message.Message):
         pools: _abc.Iterable[_message_pb2_3.Pool] | None = ...,
         dag_concurrency: _abc.Iterable[_message_pb2.DagConcurrency] | None = ...,
         server_time: _timestamp_pb2.Timestamp | None = ...,
+        event_cursor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["server_time", b"server_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_concurrency", b"dag_concurrency", "dag_runs", b"dag_runs", "pools", b"pools", "server_time", b"server_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_concurrency", b"dag_concurrency", "dag_runs", b"dag_runs", "event_cursor", b"event_cursor", "pools", b"pools", "server_time", b"server_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

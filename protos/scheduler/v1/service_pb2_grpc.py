@@ -82,7 +82,9 @@ class SchedulerServiceServicer:
 
     def ClaimDagRuns(self, request, context):
         """Renews the caller's claims and claims unclaimed or expired queued/running runs, oldest
-        first, up to max_runs. Concurrent callers never get the same run.
+        first, up to max_runs and up to a fair share when other schedulers are live (claims over
+        the share are not renewed, so a new replica gets work). Concurrent callers never get the
+        same run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,8 +128,10 @@ class SchedulerServiceServicer:
 
     def ApplyTransitions(self, request, context):
         """Applies a batch of task instance and run transitions, each a compare-and-set on the
-        expected state and try number, refused per item when stale, over a limit, or when the
-        caller's claim on the run is gone. INVALID_ARGUMENT for a malformed item fails the batch.
+        expected state, try number and run generation, refused per item when stale, over a limit,
+        or when the caller's claim on the run is gone. A transition that ends a running try with
+        outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+        INVALID_ARGUMENT for a malformed item fails the batch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

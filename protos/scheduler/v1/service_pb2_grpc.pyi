@@ -38,7 +38,9 @@ class SchedulerServiceStub:
     def __new__(cls, channel: _aio.Channel) -> SchedulerServiceAsyncStub: ...
     ClaimDagRuns: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClaimDagRunsRequest, _request_response_pb2.ClaimDagRunsResponse]
     """Renews the caller's claims and claims unclaimed or expired queued/running runs, oldest
-    first, up to max_runs. Concurrent callers never get the same run.
+    first, up to max_runs and up to a fair share when other schedulers are live (claims over
+    the share are not renewed, so a new replica gets work). Concurrent callers never get the
+    same run.
     """
     ReleaseDagRunClaims: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ReleaseDagRunClaimsRequest, _request_response_pb2.ReleaseDagRunClaimsResponse]
     """Gives claims back (on shutdown) so other replicas take the runs at once."""
@@ -54,8 +56,10 @@ class SchedulerServiceStub:
     """Everything needed to decide for the claimed runs: runs, task instances, pool and DAG usage."""
     ApplyTransitions: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ApplyTransitionsRequest, _request_response_pb2.ApplyTransitionsResponse]
     """Applies a batch of task instance and run transitions, each a compare-and-set on the
-    expected state and try number, refused per item when stale, over a limit, or when the
-    caller's claim on the run is gone. INVALID_ARGUMENT for a malformed item fails the batch.
+    expected state, try number and run generation, refused per item when stale, over a limit,
+    or when the caller's claim on the run is gone. A transition that ends a running try with
+    outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+    INVALID_ARGUMENT for a malformed item fails the batch.
     """
 
 @_typing.type_check_only
@@ -68,7 +72,9 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ClaimDagRuns: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClaimDagRunsRequest, _request_response_pb2.ClaimDagRunsResponse]  # type: ignore[assignment]
     """Renews the caller's claims and claims unclaimed or expired queued/running runs, oldest
-    first, up to max_runs. Concurrent callers never get the same run.
+    first, up to max_runs and up to a fair share when other schedulers are live (claims over
+    the share are not renewed, so a new replica gets work). Concurrent callers never get the
+    same run.
     """
     ReleaseDagRunClaims: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ReleaseDagRunClaimsRequest, _request_response_pb2.ReleaseDagRunClaimsResponse]  # type: ignore[assignment]
     """Gives claims back (on shutdown) so other replicas take the runs at once."""
@@ -84,8 +90,10 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Everything needed to decide for the claimed runs: runs, task instances, pool and DAG usage."""
     ApplyTransitions: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ApplyTransitionsRequest, _request_response_pb2.ApplyTransitionsResponse]  # type: ignore[assignment]
     """Applies a batch of task instance and run transitions, each a compare-and-set on the
-    expected state and try number, refused per item when stale, over a limit, or when the
-    caller's claim on the run is gone. INVALID_ARGUMENT for a malformed item fails the batch.
+    expected state, try number and run generation, refused per item when stale, over a limit,
+    or when the caller's claim on the run is gone. A transition that ends a running try with
+    outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+    INVALID_ARGUMENT for a malformed item fails the batch.
     """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -101,7 +109,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ClaimDagRunsResponse, _abc.Awaitable[_request_response_pb2.ClaimDagRunsResponse]]:
         """Renews the caller's claims and claims unclaimed or expired queued/running runs, oldest
-        first, up to max_runs. Concurrent callers never get the same run.
+        first, up to max_runs and up to a fair share when other schedulers are live (claims over
+        the share are not renewed, so a new replica gets work). Concurrent callers never get the
+        same run.
         """
 
     @_abc_1.abstractmethod
@@ -153,8 +163,10 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ApplyTransitionsResponse, _abc.Awaitable[_request_response_pb2.ApplyTransitionsResponse]]:
         """Applies a batch of task instance and run transitions, each a compare-and-set on the
-        expected state and try number, refused per item when stale, over a limit, or when the
-        caller's claim on the run is gone. INVALID_ARGUMENT for a malformed item fails the batch.
+        expected state, try number and run generation, refused per item when stale, over a limit,
+        or when the caller's claim on the run is gone. A transition that ends a running try with
+        outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+        INVALID_ARGUMENT for a malformed item fails the batch.
         """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,40 +22,39 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from protos.executor.v1 import message_pb2 as protos_dot_executor_dot_v1_dot_message__pb2
 from protos.resource.v1 import message_pb2 as protos_dot_resource_dot_v1_dot_message__pb2
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/task/v1/request_response.proto\x12\x11tradewind.task.v1\x1a protos/executor/v1/message.proto\x1a protos/resource/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"f\n\x0fGetXComsRequest\x12/\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1f.tradewind.executor.v1.TryLease\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x10\n\x08xcom_key\x18\x03 \x01(\t\"9\n\x10GetXComsResponse\x12%\n\x05xcoms\x18\x01 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\"h\n\x0fPushXComRequest\x12/\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1f.tradewind.executor.v1.TryLease\x12\x10\n\x08xcom_key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\"\x12\n\x10PushXComResponse\"V\n\x16GetTaskVariableRequest\x12/\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1f.tradewind.executor.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"[\n\x17GetTaskVariableResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"|\n\x16SetTaskVariableRequest\x12/\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1f.tradewind.executor.v1.TryLease\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"\x19\n\x17SetTaskVariableResponse\"Y\n\x19\x44\x65leteTaskVariableRequest\x12/\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1f.tradewind.executor.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteTaskVariableResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\\\n\x18GetTaskConnectionRequest\x12/\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1f.tradewind.executor.v1.TryLease\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\t\"R\n\x19GetTaskConnectionResponse\x12\x35\n\nconnection\x18\x01 \x01(\x0b\x32!.tradewind.resource.v1.Connectionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/task/v1/request_response.proto\x12\x11tradewind.task.v1\x1a protos/resource/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"a\n\x0fGetXComsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x10\n\x08xcom_key\x18\x03 \x01(\t\"9\n\x10GetXComsResponse\x12%\n\x05xcoms\x18\x01 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\"c\n\x0fPushXComRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08xcom_key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\"\x12\n\x10PushXComResponse\"Q\n\x16GetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"[\n\x17GetTaskVariableResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"w\n\x16SetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"\x19\n\x17SetTaskVariableResponse\"T\n\x19\x44\x65leteTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteTaskVariableResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"W\n\x18GetTaskConnectionRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\t\"R\n\x19GetTaskConnectionResponse\x12\x35\n\nconnection\x18\x01 \x01(\x0b\x32!.tradewind.resource.v1.Connectionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.task.v1.request_response_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETXCOMSREQUEST']._serialized_start=157
-  _globals['_GETXCOMSREQUEST']._serialized_end=259
-  _globals['_GETXCOMSRESPONSE']._serialized_start=261
-  _globals['_GETXCOMSRESPONSE']._serialized_end=318
-  _globals['_PUSHXCOMREQUEST']._serialized_start=320
-  _globals['_PUSHXCOMREQUEST']._serialized_end=424
-  _globals['_PUSHXCOMRESPONSE']._serialized_start=426
-  _globals['_PUSHXCOMRESPONSE']._serialized_end=444
-  _globals['_GETTASKVARIABLEREQUEST']._serialized_start=446
-  _globals['_GETTASKVARIABLEREQUEST']._serialized_end=532
-  _globals['_GETTASKVARIABLERESPONSE']._serialized_start=534
-  _globals['_GETTASKVARIABLERESPONSE']._serialized_end=625
-  _globals['_SETTASKVARIABLEREQUEST']._serialized_start=627
-  _globals['_SETTASKVARIABLEREQUEST']._serialized_end=751
-  _globals['_SETTASKVARIABLERESPONSE']._serialized_start=753
-  _globals['_SETTASKVARIABLERESPONSE']._serialized_end=778
-  _globals['_DELETETASKVARIABLEREQUEST']._serialized_start=780
-  _globals['_DELETETASKVARIABLEREQUEST']._serialized_end=869
-  _globals['_DELETETASKVARIABLERESPONSE']._serialized_start=871
-  _globals['_DELETETASKVARIABLERESPONSE']._serialized_end=916
-  _globals['_GETTASKCONNECTIONREQUEST']._serialized_start=918
-  _globals['_GETTASKCONNECTIONREQUEST']._serialized_end=1010
-  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_start=1012
-  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_end=1094
+  _globals['_GETXCOMSREQUEST']._serialized_start=123
+  _globals['_GETXCOMSREQUEST']._serialized_end=220
+  _globals['_GETXCOMSRESPONSE']._serialized_start=222
+  _globals['_GETXCOMSRESPONSE']._serialized_end=279
+  _globals['_PUSHXCOMREQUEST']._serialized_start=281
+  _globals['_PUSHXCOMREQUEST']._serialized_end=380
+  _globals['_PUSHXCOMRESPONSE']._serialized_start=382
+  _globals['_PUSHXCOMRESPONSE']._serialized_end=400
+  _globals['_GETTASKVARIABLEREQUEST']._serialized_start=402
+  _globals['_GETTASKVARIABLEREQUEST']._serialized_end=483
+  _globals['_GETTASKVARIABLERESPONSE']._serialized_start=485
+  _globals['_GETTASKVARIABLERESPONSE']._serialized_end=576
+  _globals['_SETTASKVARIABLEREQUEST']._serialized_start=578
+  _globals['_SETTASKVARIABLEREQUEST']._serialized_end=697
+  _globals['_SETTASKVARIABLERESPONSE']._serialized_start=699
+  _globals['_SETTASKVARIABLERESPONSE']._serialized_end=724
+  _globals['_DELETETASKVARIABLEREQUEST']._serialized_start=726
+  _globals['_DELETETASKVARIABLEREQUEST']._serialized_end=810
+  _globals['_DELETETASKVARIABLERESPONSE']._serialized_start=812
+  _globals['_DELETETASKVARIABLERESPONSE']._serialized_end=857
+  _globals['_GETTASKCONNECTIONREQUEST']._serialized_start=859
+  _globals['_GETTASKCONNECTIONREQUEST']._serialized_end=946
+  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_start=948
+  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_end=1030
 # @@protoc_insertion_point(module_scope)

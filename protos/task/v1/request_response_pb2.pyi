@@ -7,9 +7,8 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
-from protos.executor.v1 import message_pb2 as _message_pb2
-from protos.resource.v1 import message_pb2 as _message_pb2_2
-from protos.run.v1 import message_pb2 as _message_pb2_1
+from protos.resource.v1 import message_pb2 as _message_pb2_1
+from protos.run.v1 import message_pb2 as _message_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -23,8 +22,9 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class GetXComsRequest(_message.Message):
-    """Every request names the calling try; the state service refuses calls from a try whose lease
-    is gone (FAILED_PRECONDITION) and scopes writes to that try.
+    """Every request names the calling try by its lease, which is the task process's credential:
+    the state service refuses calls whose lease id does not match a leased try (PERMISSION_DENIED)
+    or whose lease is gone (FAILED_PRECONDITION), and scopes writes to that try.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -61,13 +61,13 @@ class GetXComsResponse(_message.Message):
 
     XCOMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def xcoms(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.XCom]:
+    def xcoms(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.XCom]:
         """One per task that has a value under the key, in the order of task_ids."""
 
     def __init__(
         self,
         *,
-        xcoms: _abc.Iterable[_message_pb2_1.XCom] | None = ...,
+        xcoms: _abc.Iterable[_message_pb2.XCom] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -152,12 +152,12 @@ class GetTaskVariableResponse(_message.Message):
     found: _builtins.bool
     """False when no variable has the key (the SDK then uses the caller's default)."""
     @_builtins.property
-    def variable(self) -> _message_pb2_2.Variable: ...
+    def variable(self) -> _message_pb2_1.Variable: ...
     def __init__(
         self,
         *,
         found: _builtins.bool = ...,
-        variable: _message_pb2_2.Variable | None = ...,
+        variable: _message_pb2_1.Variable | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["variable", b"variable"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -176,12 +176,12 @@ class SetTaskVariableRequest(_message.Message):
     @_builtins.property
     def caller(self) -> _message_pb2.TryLease: ...
     @_builtins.property
-    def variable(self) -> _message_pb2_2.Variable: ...
+    def variable(self) -> _message_pb2_1.Variable: ...
     def __init__(
         self,
         *,
         caller: _message_pb2.TryLease | None = ...,
-        variable: _message_pb2_2.Variable | None = ...,
+        variable: _message_pb2_1.Variable | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "variable", b"variable"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -277,13 +277,13 @@ class GetTaskConnectionResponse(_message.Message):
 
     CONNECTION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def connection(self) -> _message_pb2_2.Connection:
+    def connection(self) -> _message_pb2_1.Connection:
         """With secrets in clear: the task needs them to connect."""
 
     def __init__(
         self,
         *,
-        connection: _message_pb2_2.Connection | None = ...,
+        connection: _message_pb2_1.Connection | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -28,7 +28,8 @@ if _version_not_supported:
 class TaskServiceStub:
     """What a running task process may ask for. Task processes hold no database address or
     credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try.
+    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
+    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     def __init__(self, channel):
@@ -72,7 +73,8 @@ class TaskServiceStub:
 class TaskServiceServicer:
     """What a running task process may ask for. Task processes hold no database address or
     credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try.
+    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
+    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     def GetXComs(self, request, context):
@@ -84,6 +86,7 @@ class TaskServiceServicer:
 
     def PushXCom(self, request, context):
         """Stores an XCom value under the caller's own task instance, replacing one with the same key.
+        INVALID_ARGUMENT when value_json is not JSON.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -161,7 +164,8 @@ def add_TaskServiceServicer_to_server(servicer, server):
 class TaskService:
     """What a running task process may ask for. Task processes hold no database address or
     credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try.
+    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
+    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     @staticmethod

@@ -29,7 +29,8 @@ GRPC_VERSION: str
 class TaskServiceStub:
     """What a running task process may ask for. Task processes hold no database address or
     credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try.
+    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
+    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     @_typing.overload
@@ -39,7 +40,9 @@ class TaskServiceStub:
     GetXComs: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetXComsRequest, _request_response_pb2.GetXComsResponse]
     """Reads XCom values of tasks of the caller's own run."""
     PushXCom: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.PushXComRequest, _request_response_pb2.PushXComResponse]
-    """Stores an XCom value under the caller's own task instance, replacing one with the same key."""
+    """Stores an XCom value under the caller's own task instance, replacing one with the same key.
+    INVALID_ARGUMENT when value_json is not JSON.
+    """
     GetTaskVariable: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskVariableRequest, _request_response_pb2.GetTaskVariableResponse]
     """Reads a variable."""
     SetTaskVariable: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.SetTaskVariableRequest, _request_response_pb2.SetTaskVariableResponse]
@@ -53,14 +56,17 @@ class TaskServiceStub:
 class TaskServiceAsyncStub(TaskServiceStub):
     """What a running task process may ask for. Task processes hold no database address or
     credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try.
+    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
+    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetXComs: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetXComsRequest, _request_response_pb2.GetXComsResponse]  # type: ignore[assignment]
     """Reads XCom values of tasks of the caller's own run."""
     PushXCom: _aio.UnaryUnaryMultiCallable[_request_response_pb2.PushXComRequest, _request_response_pb2.PushXComResponse]  # type: ignore[assignment]
-    """Stores an XCom value under the caller's own task instance, replacing one with the same key."""
+    """Stores an XCom value under the caller's own task instance, replacing one with the same key.
+    INVALID_ARGUMENT when value_json is not JSON.
+    """
     GetTaskVariable: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskVariableRequest, _request_response_pb2.GetTaskVariableResponse]  # type: ignore[assignment]
     """Reads a variable."""
     SetTaskVariable: _aio.UnaryUnaryMultiCallable[_request_response_pb2.SetTaskVariableRequest, _request_response_pb2.SetTaskVariableResponse]  # type: ignore[assignment]
@@ -73,7 +79,8 @@ class TaskServiceAsyncStub(TaskServiceStub):
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """What a running task process may ask for. Task processes hold no database address or
     credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try.
+    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
+    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     @_abc_1.abstractmethod
@@ -90,7 +97,9 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _request_response_pb2.PushXComRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.PushXComResponse, _abc.Awaitable[_request_response_pb2.PushXComResponse]]:
-        """Stores an XCom value under the caller's own task instance, replacing one with the same key."""
+        """Stores an XCom value under the caller's own task instance, replacing one with the same key.
+        INVALID_ARGUMENT when value_json is not JSON.
+        """
 
     @_abc_1.abstractmethod
     def GetTaskVariable(

@@ -1,0 +1,1 @@
+"""The scheduler service: decides which DAG runs and task instances move next."""

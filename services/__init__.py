@@ -1,0 +1,1 @@
+"""Tradewind's services: the state service and the runtime every service shares."""

@@ -1,0 +1,353 @@
+"""The gRPC server every Tradewind service runs on.
+
+:func:`run_service` takes a :class:`ServiceApp` (the service's own gRPC servicers and
+background work) and a :class:`ServerConfig`, and provides the rest: the standard health
+service (NOT_SERVING while starting and while draining), server reflection, ServerInfoService,
+the interceptors (metrics, logs, auth, error mapping), the Prometheus endpoint, TLS, and a
+graceful shutdown on SIGTERM/SIGINT that lets in-flight RPCs finish within a grace period and
+exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from protos.runtime.v1 import service_pb2 as runtime_service_pb2
+from protos.runtime.v1 import service_pb2_grpc as runtime_service_pb2_grpc
+from services.runtime import config as cfg
+from services.runtime.auth import AuthConfig
+from services.runtime.errors import ConfigError
+from services.runtime.info import ProcessIdentity, ServerInfoServicer
+from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
+from services.runtime.logs import configure_logging
+from services.runtime.metrics import BUILD_INFO, SERVING, MetricsEndpoint, start_metrics_endpoint
+from services.runtime.tls import ServerTLSConfig, server_credentials
+
+logger = logging.getLogger("tradewind.server")
+
+#: Seconds that in-flight RPCs get to finish after SIGTERM before they are cancelled.
+DEFAULT_GRACE_SECONDS = 10.0
+#: Exit status for bad configuration (as for a command-line usage error).
+EXIT_CONFIG_ERROR = 2
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    """One gRPC service an app serves: its full name and how to add its servicer."""
+
+    full_name: str
+    register: Callable[[aio.Server], None]
+
+
+@dataclass
+class RuntimeContext:
+    """What the runtime hands to an app when it starts."""
+
+    identity: ProcessIdentity
+    config: ServerConfig
+    _health: health.aio.HealthServicer
+    _service_names: Sequence[str]
+    #: Set when shutdown begins; long-lived streams should end when it is set.
+    shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report SERVING or NOT_SERVING on the health service (e.g. while a dependency is down)."""
+        if self.shutting_down.is_set():
+            return
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self._service_names):
+            await self._health.set(name, status)
+        SERVING.labels(self.identity.service).set(1 if serving else 0)
+
+
+class ServiceApp(Protocol):
+    """A Tradewind service: its servicers plus the work it does in the background."""
+
+    #: "state", "scheduler", "executor", "dag_processor".
+    service_name: str
+
+    def grpc_services(self) -> Sequence[GrpcService]:
+        """The gRPC services to serve besides health, reflection and server info."""
+
+    async def start(self, context: RuntimeContext) -> None:
+        """Prepare and start background work; the service reports SERVING once this returns."""
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop background work within ``grace_seconds``; called after the server stopped."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """How a service listens and reports."""
+
+    service: str
+    host: str
+    port: int
+    metrics_port: int
+    grace_seconds: float
+    log_level: str
+    log_format: str
+    tls: ServerTLSConfig | None
+    auth: AuthConfig
+
+    @property
+    def address(self) -> str:
+        """``host:port`` as gRPC binds it."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+HOST = cfg.Setting(
+    name="host",
+    parse=cfg.parse_text,
+    default="127.0.0.1",
+    help="address to listen on for gRPC and metrics (0.0.0.0 for every interface)",
+)
+GRACE = cfg.Setting(
+    name="grace_period",
+    parse=cfg.parse_seconds,
+    default=DEFAULT_GRACE_SECONDS,
+    help="seconds that in-flight work gets to finish after SIGTERM",
+)
+TLS_CERT = cfg.Setting(
+    name="tls_cert", parse=cfg.parse_optional_path, default=None, help="PEM certificate; enables TLS"
+)
+TLS_KEY = cfg.Setting(
+    name="tls_key", parse=cfg.parse_optional_path, default=None, help="PEM private key of --tls-cert"
+)
+TLS_CLIENT_CA = cfg.Setting(
+    name="tls_client_ca",
+    parse=cfg.parse_optional_path,
+    default=None,
+    help="PEM CA bundle; clients must present a certificate it signed (mutual TLS)",
+)
+API_TOKENS = cfg.Setting(
+    name="api_tokens",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated tokens accepted for the public API; enables authentication",
+)
+SERVICE_TOKENS = cfg.Setting(
+    name="service_tokens",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated tokens accepted for every RPC, internal ones included",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """The settings of a service's server, with that service's default ports."""
+
+    port: cfg.Setting[int]
+    metrics_port: cfg.Setting[int]
+
+    @classmethod
+    def with_defaults(cls, *, port: int, metrics_port: int) -> ServerSettings:
+        """Settings whose ports default to the given ones."""
+        return cls(
+            port=cfg.Setting(name="port", parse=cfg.parse_port, default=port, help="gRPC port"),
+            metrics_port=cfg.Setting(
+                name="metrics_port",
+                parse=cfg.parse_optional_port,
+                default=metrics_port,
+                help="Prometheus metrics port (0 disables the endpoint)",
+            ),
+        )
+
+    def all(self) -> tuple[cfg.Setting[Any], ...]:
+        """Every setting, in the order shown by --help."""
+        return (
+            HOST,
+            self.port,
+            self.metrics_port,
+            GRACE,
+            cfg.LOG_LEVEL,
+            cfg.LOG_FORMAT,
+            TLS_CERT,
+            TLS_KEY,
+            TLS_CLIENT_CA,
+            API_TOKENS,
+            SERVICE_TOKENS,
+        )
+
+    def config(self, service: str, values: cfg.Settings) -> ServerConfig:
+        """Build a :class:`ServerConfig` from resolved values.
+
+        Raises:
+            ConfigError: TLS settings that do not go together.
+        """
+        cert, key, client_ca = values[TLS_CERT], values[TLS_KEY], values[TLS_CLIENT_CA]
+        if (cert is None) != (key is None):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key (TRADEWIND_TLS_CERT/_KEY)")
+        if client_ca is not None and cert is None:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key as well")
+        tls = (
+            ServerTLSConfig(cert_file=cert, key_file=key, client_ca_file=client_ca)
+            if cert is not None and key is not None
+            else None
+        )
+        return ServerConfig(
+            service=service,
+            host=values[HOST],
+            port=values[self.port],
+            metrics_port=values[self.metrics_port],
+            grace_seconds=values[GRACE],
+            log_level=values[cfg.LOG_LEVEL],
+            log_format=values[cfg.LOG_FORMAT],
+            tls=tls,
+            auth=AuthConfig(
+                api_tokens=frozenset(values[API_TOKENS]),
+                service_tokens=frozenset(values[SERVICE_TOKENS]),
+            ),
+        )
+
+
+def _bind(server: aio.Server, config: ServerConfig) -> None:
+    credentials = server_credentials(config.tls) if config.tls else None
+    try:
+        if credentials is None:
+            bound = server.add_insecure_port(config.address)
+        else:
+            bound = server.add_secure_port(config.address, credentials)
+    except RuntimeError as err:
+        bound = 0
+        reason = str(err)
+    else:
+        reason = ""
+    if bound == 0:
+        raise ConfigError(
+            f"cannot listen on {config.address}: the port is in use or the address is not "
+            f"available (use --port / TRADEWIND_PORT to pick another){f'; {reason}' if reason else ''}"
+        )
+
+
+async def serve(app: ServiceApp, config: ServerConfig) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then drain and return.
+
+    Raises:
+        ConfigError: the ports cannot be bound or the TLS files cannot be read.
+    """
+    identity = ProcessIdentity.create(config.service)
+    server = aio.server(
+        interceptors=[ObservabilityInterceptor(), AuthInterceptor(config.auth), ErrorInterceptor()],
+        options=[
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ],
+    )
+    services = list(app.grpc_services())
+    health_servicer = health.aio.HealthServicer()
+    names = [s.full_name for s in services] + [
+        runtime_service_pb2.DESCRIPTOR.services_by_name["ServerInfoService"].full_name
+    ]
+    for service in services:
+        service.register(server)
+    runtime_service_pb2_grpc.add_ServerInfoServiceServicer_to_server(
+        ServerInfoServicer(identity, grpc_address=config.address, metrics_port=config.metrics_port),
+        server,
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    context = RuntimeContext(identity, config, health_servicer, names)
+    for name in ("", *names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    _bind(server, config)
+    metrics: MetricsEndpoint | None = None
+    if config.metrics_port:
+        metrics = start_metrics_endpoint(config.host, config.metrics_port)
+    BUILD_INFO.labels(identity.service, identity.version, identity.instance_id).set(1)
+
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop_requested.set)
+
+    await server.start()
+    try:
+        await app.start(context)
+        await context.set_serving(True)
+        logger.info(
+            "serving",
+            extra={
+                "action": "serve",
+                "address": config.address,
+                "metrics_port": config.metrics_port,
+                "instance_id": identity.instance_id,
+                "tls": config.tls is not None,
+                "auth": config.auth.enabled,
+            },
+        )
+        await stop_requested.wait()
+    finally:
+        logger.info("draining", extra={"action": "drain", "grace_seconds": config.grace_seconds})
+        context.shutting_down.set()
+        SERVING.labels(identity.service).set(0)
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(config.grace_seconds)
+        await app.stop(config.grace_seconds)
+        if metrics is not None:
+            metrics.close()
+        logger.info("stopped", extra={"action": "stop"})
+
+
+AppFactory = Callable[[ServerConfig, cfg.Settings], ServiceApp]
+
+
+def service_main(
+    service: str,
+    argv: Sequence[str],
+    app_factory: AppFactory,
+    *,
+    port: int,
+    metrics_port: int,
+    description: str = "",
+    extra_settings: Sequence[cfg.Setting[Any]] = (),
+) -> int:
+    """Parse a service's flags and ``TRADEWIND_*`` variables, then serve it until stopped.
+
+    Args:
+        service: the service's name, e.g. "state".
+        argv: the command-line arguments after the command name.
+        app_factory: builds the app from the server config and every resolved setting.
+        port: the default gRPC port.
+        metrics_port: the default metrics port.
+        description: the --help text.
+        extra_settings: the service's own settings, besides the server's.
+
+    Returns:
+        The exit status: 0 after a graceful stop, 2 for bad configuration, which is printed
+        as one line naming the problem.
+    """
+    server_settings = ServerSettings.with_defaults(port=port, metrics_port=metrics_port)
+    settings = (*server_settings.all(), *extra_settings)
+    try:
+        parser = cfg.build_parser(f"tradewind {service}", description, settings)
+        values = cfg.resolve_settings(parser.parse_args(argv), settings)
+        config = server_settings.config(service, values)
+        app = app_factory(config, values)
+        configure_logging(service=service, level=config.log_level, fmt=config.log_format)
+        asyncio.run(serve(app, config))
+    except ConfigError as err:
+        print(f"tradewind {service}: error: {err}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    return 0

@@ -1,0 +1,1 @@
+"""The state service: Tradewind's system of record and the only owner of the database."""

@@ -1,0 +1,131 @@
+"""Start real service processes on free loopback ports and wait for them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def assert_eventually(
+    check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05, message: str = ""
+) -> T:
+    """Call ``check`` until it returns a truthy value without raising; return that value."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as err:  # noqa: BLE001 - retried until the deadline
+            last_error = err
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"not true within {timeout}s: {message or check}"
+                + (f" (last error: {last_error!r})" if last_error else "")
+            )
+        time.sleep(interval)
+
+
+def health_status(address: str, service: str = "") -> int:
+    """The health status of ``service`` at ``address`` (raises when unreachable)."""
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return int(stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status)
+
+
+def test_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: no TRADEWIND_* leaking in, the repo importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class ServiceProcess:
+    """A service running as a real child process."""
+
+    args: Sequence[str]
+    port: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>``."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        """Start the process (stderr is kept for failure messages)."""
+        self.process = subprocess.Popen(
+            [sys.executable, *self.args],
+            env=test_environment(self.env),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return self
+
+    def wait_serving(self, timeout: float = 20.0) -> ServiceProcess:
+        """Wait until the health service reports SERVING."""
+
+        def serving() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"process exited {self.process.returncode}: {self.output()}")
+            return health_status(self.address) == health_pb2.HealthCheckResponse.SERVING
+
+        assert_eventually(serving, timeout=timeout, message=f"{self.args} serving")
+        return self
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        """Send a signal to the process."""
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        """Wait for the process to exit; return its exit status."""
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def output(self) -> str:
+        """Everything the process wrote to stderr (only once it has exited)."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            return "<still running>"
+        _, stderr = self.process.communicate()
+        return stderr
+
+    def stop(self) -> None:
+        """Stop the process, killing it when it does not stop in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

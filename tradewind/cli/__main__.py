@@ -1,0 +1,7 @@
+"""``python -m tradewind.cli``."""
+
+import sys
+
+from tradewind.cli import main
+
+sys.exit(main())

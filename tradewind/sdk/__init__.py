@@ -1,0 +1,1 @@
+"""The DAG authoring SDK: what DAG files import. It never imports server code."""
