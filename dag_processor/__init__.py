@@ -1,1 +1,1 @@
-"""The DAG processor service: parses DAG files in isolation and registers them with the state service."""
+"""The DAG processor service: parses DAG files in isolation and registers their DAGs."""

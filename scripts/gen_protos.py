@@ -32,7 +32,7 @@ def proto_files() -> list[Path]:
 
 def generated_files(root: Path) -> set[Path]:
     """Return the generated files under ``root/protos``, relative to ``root``."""
-    found = set()
+    found: set[Path] = set()
     for suffix in GENERATED_SUFFIXES:
         found.update(p.relative_to(root) for p in (root / "protos").rglob(f"*{suffix}"))
     return found

@@ -1,5 +1,7 @@
-"""What every Tradewind service shares: server bootstrap, health, reflection, metrics, config,
-auth, TLS and client channels."""
+"""What every Tradewind service shares.
+
+Server bootstrap, health, reflection, metrics, config, auth, TLS and client channels.
+"""
 
 from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.config import Setting, Settings

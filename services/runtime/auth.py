@@ -13,7 +13,9 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-PUBLIC_SERVICES = frozenset({"tradewind.api.v1.ApiService", "tradewind.runtime.v1.ServerInfoService"})
+PUBLIC_SERVICES = frozenset(
+    {"tradewind.api.v1.ApiService", "tradewind.runtime.v1.ServerInfoService"}
+)
 OPEN_SERVICES = frozenset(
     {
         "grpc.health.v1.Health",
@@ -63,9 +65,12 @@ def service_of(method: str) -> str:
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
     """Return the bearer token of the call's metadata, if any."""
     for key, value in metadata:
-        if key.lower() == AUTHORIZATION_HEADER and isinstance(value, str):
-            if value.lower().startswith(BEARER_PREFIX):
-                return value[len(BEARER_PREFIX) :].strip()
+        if (
+            key.lower() == AUTHORIZATION_HEADER
+            and isinstance(value, str)
+            and value.lower().startswith(BEARER_PREFIX)
+        ):
+            return value[len(BEARER_PREFIX) :].strip()
     return None
 
 

@@ -14,9 +14,8 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
@@ -63,6 +62,7 @@ def channel_target(targets: Sequence[str]) -> str:
 
     Raises:
         ConfigError: no target, a malformed address, or a name that does not resolve.
+
     """
     cleaned = [t.strip() for t in targets if t.strip()]
     if not cleaned:
@@ -89,6 +89,7 @@ def split_host_port(address: str) -> tuple[str, int]:
 
     Raises:
         ConfigError: the address has no valid port.
+
     """
     host, sep, port_text = address.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -137,12 +138,19 @@ def service_config(services: Iterable[ServiceDescriptor]) -> str:
     return json.dumps(config)
 
 
-class _TokenInterceptor(
-    aio.UnaryUnaryClientInterceptor,
-    aio.UnaryStreamClientInterceptor,
-    aio.StreamUnaryClientInterceptor,
-    aio.StreamStreamClientInterceptor,
-):
+if TYPE_CHECKING:  # grpc-stubs makes these generic; at run time they are plain classes
+    _UnaryUnary = aio.UnaryUnaryClientInterceptor[Any, Any]
+    _UnaryStream = aio.UnaryStreamClientInterceptor[Any, Any]
+    _StreamUnary = aio.StreamUnaryClientInterceptor[Any, Any]
+    _StreamStream = aio.StreamStreamClientInterceptor[Any, Any]
+else:
+    _UnaryUnary = aio.UnaryUnaryClientInterceptor
+    _UnaryStream = aio.UnaryStreamClientInterceptor
+    _StreamUnary = aio.StreamUnaryClientInterceptor
+    _StreamStream = aio.StreamStreamClientInterceptor
+
+
+class _TokenInterceptor(_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream):
     """Adds ``authorization: Bearer <token>`` to every call."""
 
     def __init__(self, token: str) -> None:
@@ -154,10 +162,14 @@ class _TokenInterceptor(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
-    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
         return await continuation(self._details(client_call_details), request)
 
-    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
         return await continuation(self._details(client_call_details), request)
 
     async def intercept_stream_unary(
@@ -181,6 +193,7 @@ def create_channel(config: ChannelConfig, services: Iterable[ServiceDescriptor])
 
     Raises:
         ConfigError: a malformed address or an unreadable TLS file.
+
     """
     options: list[tuple[str, Any]] = [
         ("grpc.service_config", service_config(services)),
@@ -192,7 +205,7 @@ def create_channel(config: ChannelConfig, services: Iterable[ServiceDescriptor])
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ]
-    interceptors = [_TokenInterceptor(config.token)] if config.token else None
+    interceptors: Any = [_TokenInterceptor(config.token)] if config.token else None
     target = channel_target(config.targets)
     if config.tls is None:
         return aio.insecure_channel(target, options=options, interceptors=interceptors)

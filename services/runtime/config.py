@@ -95,6 +95,7 @@ def resolve_settings(
 
     Raises:
         ConfigError: a value does not parse; the message names the flag and the variable.
+
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -103,7 +104,9 @@ def resolve_settings(
         if isinstance(given, bool):
             values[setting.name] = given
             continue
-        source, text = (setting.flag, given) if given is not None else (setting.env, env.get(setting.env))
+        source, text = (
+            (setting.flag, given) if given is not None else (setting.env, env.get(setting.env))
+        )
         if text is None:
             values[setting.name] = setting.default
             continue
@@ -111,8 +114,7 @@ def resolve_settings(
             values[setting.name] = setting.parse(text)
         except ValueError as err:
             raise ConfigError(
-                f"invalid value {text!r} for {source}"
-                f" ({setting.flag} / {setting.env}): {err}"
+                f"invalid value {text!r} for {source} ({setting.flag} / {setting.env}): {err}"
             ) from err
     return Settings(values)
 
@@ -243,7 +245,9 @@ LOG_FORMAT = Setting(
 )
 
 
-def build_parser(prog: str, description: str, settings: Sequence[Setting[Any]]) -> OneLineArgumentParser:
+def build_parser(
+    prog: str, description: str, settings: Sequence[Setting[Any]]
+) -> OneLineArgumentParser:
     """Return a parser with one flag per setting, raising ConfigError on usage errors."""
     parser = OneLineArgumentParser(prog=prog, description=description)
     add_settings(parser, settings)

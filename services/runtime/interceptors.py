@@ -5,7 +5,7 @@
 3. :class:`ErrorInterceptor`: turns :class:`ServiceError` into its status code and typed detail,
    and any other exception into INTERNAL with a pointer to the server log.
 
-Streaming handlers must be async generators (``yield`` responses, never ``context.write``).
+Streaming handlers may be async generators or coroutines that call ``context.write``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc import aio
@@ -26,15 +26,23 @@ from services.runtime.metrics import RPC_HANDLED, RPC_SECONDS, RPC_STARTED
 
 logger = logging.getLogger("tradewind.rpc")
 
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
+if TYPE_CHECKING:  # grpc-stubs makes these generic; at run time they are plain classes
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    _ServerInterceptor = aio.ServerInterceptor[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+    _ServerInterceptor = aio.ServerInterceptor
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 #: Runs the wrapped behaviour once; the wrapper decides what happens around it.
-UnaryAround = Callable[[Callable[[], Awaitable[Any]], aio.ServicerContext[Any, Any]], Awaitable[Any]]
+UnaryAround = Callable[
+    [Callable[[], Awaitable[Any]], aio.ServicerContext[Any, Any]], Awaitable[Any]
+]
 StreamAround = Callable[
     [Callable[[], AsyncIterator[Any]], aio.ServicerContext[Any, Any]], AsyncIterator[Any]
 ]
 
 
-def rpc_type(handler: grpc.RpcMethodHandler) -> str:
+def rpc_type(handler: Handler) -> str:
     """Return the RPC's kind with the labels go-grpc-prometheus uses."""
     if handler.request_streaming and handler.response_streaming:
         return "bidi_stream"
@@ -45,70 +53,61 @@ def rpc_type(handler: grpc.RpcMethodHandler) -> str:
     return "unary"
 
 
-def wrap_handler(
-    handler: grpc.RpcMethodHandler, unary: UnaryAround, stream: StreamAround
-) -> grpc.RpcMethodHandler:
-    """Return a handler whose behaviour runs inside ``unary`` or ``stream``."""
+def wrap_handler(handler: Handler, unary: UnaryAround, stream: StreamAround) -> Handler:
+    """Return a handler whose behaviour runs inside ``unary`` or ``stream``.
+
+    Streaming behaviours written as async generators run inside ``stream``; those written as
+    coroutines that call ``context.write`` (the health service's Watch) run inside ``unary``.
+    """
     kwargs = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
-    if handler.unary_unary:
-        unary_unary = handler.unary_unary
+    streaming = handler.response_streaming
+    behaviour: Callable[..., Any] = (
+        handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream  # type: ignore[assignment]
+    )
+    if streaming and inspect.isasyncgenfunction(behaviour):
 
-        async def unary_unary_wrapped(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            return await unary(lambda: unary_unary(request, context), context)
-
-        return grpc.unary_unary_rpc_method_handler(unary_unary_wrapped, **kwargs)
-    if handler.stream_unary:
-        stream_unary = handler.stream_unary
-
-        async def stream_unary_wrapped(requests: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            return await unary(lambda: stream_unary(requests, context), context)
-
-        return grpc.stream_unary_rpc_method_handler(stream_unary_wrapped, **kwargs)
-    if handler.unary_stream:
-        unary_stream = handler.unary_stream
-
-        async def unary_stream_wrapped(
-            request: Any, context: aio.ServicerContext[Any, Any]
+        async def generator(
+            first: Any, context: aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            async for response in stream(lambda: _responses(unary_stream(request, context)), context):
+            async for response in stream(lambda: behaviour(first, context), context):
                 yield response
 
-        return grpc.unary_stream_rpc_method_handler(unary_stream_wrapped, **kwargs)
-    stream_stream = handler.stream_stream
+        wrapped: Callable[..., Any] = generator
+    else:
 
-    async def stream_stream_wrapped(
-        requests: Any, context: aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
-        async for response in stream(lambda: _responses(stream_stream(requests, context)), context):
-            yield response
+        async def coroutine(first: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            return await unary(lambda: behaviour(first, context), context)
 
-    return grpc.stream_stream_rpc_method_handler(stream_stream_wrapped, **kwargs)
-
-
-def _responses(result: Any) -> AsyncIterator[Any]:
-    if not inspect.isasyncgen(result):
-        raise TypeError("streaming handlers must be async generators that yield responses")
-    return result  # type: ignore[no-any-return]
+        wrapped = coroutine
+    if handler.request_streaming and streaming:
+        return grpc.stream_stream_rpc_method_handler(wrapped, **kwargs)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(wrapped, **kwargs)
+    if streaming:
+        return grpc.unary_stream_rpc_method_handler(wrapped, **kwargs)
+    return grpc.unary_unary_rpc_method_handler(wrapped, **kwargs)
 
 
-class ObservabilityInterceptor(aio.ServerInterceptor):
+class ObservabilityInterceptor(_ServerInterceptor):
     """Counts and times every RPC by method and status code, and logs it."""
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler:
         """Wrap the handler with metrics and a log line."""
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None:  # not a method of this server: let gRPC answer UNIMPLEMENTED
+            return handler
         method = handler_call_details.method
         service, _, name = method.lstrip("/").partition("/")
         labels = (rpc_type(handler), service, name)
 
-        async def unary(run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]) -> Any:
+        async def unary(
+            run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
+        ) -> Any:
             start = self._started(labels)
             try:
                 return await run()
@@ -166,7 +165,7 @@ def _status_code(context: aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-class AuthInterceptor(aio.ServerInterceptor):
+class AuthInterceptor(_ServerInterceptor):
     """Refuses calls whose bearer token is missing, unknown, or not allowed for the RPC."""
 
     def __init__(self, config: AuthConfig) -> None:
@@ -174,11 +173,11 @@ class AuthInterceptor(aio.ServerInterceptor):
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler:
         """Pass allowed calls on; answer the others with UNAUTHENTICATED or PERMISSION_DENIED."""
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None:  # not a method of this server: let gRPC answer UNIMPLEMENTED
+            return handler
         method = handler_call_details.method
         metadata = handler_call_details.invocation_metadata or ()
         decision = authorize(method, bearer_token(metadata), self._config)
@@ -207,22 +206,24 @@ class AuthInterceptor(aio.ServerInterceptor):
         return wrap_handler(handler, refuse_unary, refuse_stream)
 
 
-class ErrorInterceptor(aio.ServerInterceptor):
+class ErrorInterceptor(_ServerInterceptor):
     """Maps exceptions raised by handlers to status codes with actionable messages."""
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler:
         """Wrap the handler so that exceptions become proper statuses."""
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None:  # not a method of this server: let gRPC answer UNIMPLEMENTED
+            return handler
         method = handler_call_details.method
 
-        async def unary(run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]) -> Any:
+        async def unary(
+            run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
+        ) -> Any:
             try:
                 return await run()
-            except Exception as err:  # noqa: BLE001 - every error must become a status
+            except Exception as err:
                 await _abort_with(err, method, context)
 
         async def stream(
@@ -231,7 +232,7 @@ class ErrorInterceptor(aio.ServerInterceptor):
             try:
                 async for response in run():
                     yield response
-            except Exception as err:  # noqa: BLE001 - every error must become a status
+            except Exception as err:
                 await _abort_with(err, method, context)
 
         return wrap_handler(handler, unary, stream)
@@ -246,9 +247,6 @@ async def _abort_with(err: Exception, method: str, context: aio.ServicerContext[
         logger.exception(
             "unexpected error in %s", method, extra={"action": "rpc_error", "method": method}
         )
-        status = rpc_status.to_status(
-            ServiceError(
-                f"internal error in {method} ({type(err).__name__}); the service log has the details"
-            ).to_status()
-        )
+        message = f"internal error in {method} ({type(err).__name__}); see the service log"
+        status = rpc_status.to_status(ServiceError(message).to_status())
     await context.abort(status.code, status.details, status.trailing_metadata)

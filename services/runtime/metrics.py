@@ -18,9 +18,7 @@ from services.runtime.errors import ConfigError
 
 RPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
 
-RPC_STARTED = Counter(
-    "grpc_server_started_total", "RPCs started on the server.", RPC_LABELS
-)
+RPC_STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", RPC_LABELS)
 RPC_HANDLED = Counter(
     "grpc_server_handled_total",
     "RPCs completed on the server, by status code.",
@@ -68,6 +66,7 @@ def start_metrics_endpoint(host: str, port: int) -> MetricsEndpoint:
 
     Raises:
         ConfigError: the port cannot be bound (in use, or not allowed).
+
     """
     try:
         server, thread = start_http_server(port, addr=host)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -29,12 +29,18 @@ from services.runtime import config as cfg
 from services.runtime.auth import AuthConfig
 from services.runtime.errors import ConfigError
 from services.runtime.info import ProcessIdentity, ServerInfoServicer
-from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
+from services.runtime.interceptors import (
+    AuthInterceptor,
+    ErrorInterceptor,
+    ObservabilityInterceptor,
+)
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import BUILD_INFO, SERVING, MetricsEndpoint, start_metrics_endpoint
 from services.runtime.tls import ServerTLSConfig, server_credentials
 
 logger = logging.getLogger("tradewind.server")
+# The asyncio health servicer; grpc-stubs only describe the synchronous one.
+AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 #: Seconds that in-flight RPCs get to finish after SIGTERM before they are cancelled.
 DEFAULT_GRACE_SECONDS = 10.0
@@ -56,7 +62,7 @@ class RuntimeContext:
 
     identity: ProcessIdentity
     config: ServerConfig
-    _health: health.aio.HealthServicer
+    _health: Any
     _service_names: Sequence[str]
     #: Set when shutdown begins; long-lived streams should end when it is set.
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
@@ -124,10 +130,16 @@ GRACE = cfg.Setting(
     help="seconds that in-flight work gets to finish after SIGTERM",
 )
 TLS_CERT = cfg.Setting(
-    name="tls_cert", parse=cfg.parse_optional_path, default=None, help="PEM certificate; enables TLS"
+    name="tls_cert",
+    parse=cfg.parse_optional_path,
+    default=None,
+    help="PEM certificate; enables TLS",
 )
 TLS_KEY = cfg.Setting(
-    name="tls_key", parse=cfg.parse_optional_path, default=None, help="PEM private key of --tls-cert"
+    name="tls_key",
+    parse=cfg.parse_optional_path,
+    default=None,
+    help="PEM private key of --tls-cert",
 )
 TLS_CLIENT_CA = cfg.Setting(
     name="tls_client_ca",
@@ -135,13 +147,13 @@ TLS_CLIENT_CA = cfg.Setting(
     default=None,
     help="PEM CA bundle; clients must present a certificate it signed (mutual TLS)",
 )
-API_TOKENS = cfg.Setting(
+API_TOKENS = cfg.Setting[tuple[str, ...]](
     name="api_tokens",
     parse=cfg.parse_list,
     default=(),
     help="comma-separated tokens accepted for the public API; enables authentication",
 )
-SERVICE_TOKENS = cfg.Setting(
+SERVICE_TOKENS = cfg.Setting[tuple[str, ...]](
     name="service_tokens",
     parse=cfg.parse_list,
     default=(),
@@ -190,6 +202,7 @@ class ServerSettings:
 
         Raises:
             ConfigError: TLS settings that do not go together.
+
         """
         cert, key, client_ca = values[TLS_CERT], values[TLS_KEY], values[TLS_CLIENT_CA]
         if (cert is None) != (key is None):
@@ -201,6 +214,8 @@ class ServerSettings:
             if cert is not None and key is not None
             else None
         )
+        api_tokens: tuple[str, ...] = values[API_TOKENS]
+        service_tokens: tuple[str, ...] = values[SERVICE_TOKENS]
         return ServerConfig(
             service=service,
             host=values[HOST],
@@ -211,29 +226,39 @@ class ServerSettings:
             log_format=values[cfg.LOG_FORMAT],
             tls=tls,
             auth=AuthConfig(
-                api_tokens=frozenset(values[API_TOKENS]),
-                service_tokens=frozenset(values[SERVICE_TOKENS]),
+                api_tokens=frozenset(api_tokens), service_tokens=frozenset(service_tokens)
             ),
         )
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Bind and release the address first, so a busy port gives one clear error."""
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[
+            0
+        ]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(sockaddr)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {err.strerror or err}"
+            " (use --port / TRADEWIND_PORT to pick another port)"
+        ) from err
+
+
 def _bind(server: aio.Server, config: ServerConfig) -> None:
+    _check_port_free(config.host, config.port)
     credentials = server_credentials(config.tls) if config.tls else None
     try:
         if credentials is None:
             bound = server.add_insecure_port(config.address)
         else:
             bound = server.add_secure_port(config.address, credentials)
-    except RuntimeError as err:
+    except RuntimeError:
         bound = 0
-        reason = str(err)
-    else:
-        reason = ""
     if bound == 0:
-        raise ConfigError(
-            f"cannot listen on {config.address}: the port is in use or the address is not "
-            f"available (use --port / TRADEWIND_PORT to pick another){f'; {reason}' if reason else ''}"
-        )
+        raise ConfigError(f"cannot listen on {config.address}: gRPC could not bind the address")
 
 
 async def serve(app: ServiceApp, config: ServerConfig) -> None:
@@ -241,11 +266,14 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
 
     Raises:
         ConfigError: the ports cannot be bound or the TLS files cannot be read.
+
     """
     identity = ProcessIdentity.create(config.service)
     server = aio.server(
         interceptors=[ObservabilityInterceptor(), AuthInterceptor(config.auth), ErrorInterceptor()],
         options=[
+            # Without this, a second process could bind the same port and silently share it.
+            ("grpc.so_reuseport", 0),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -253,7 +281,7 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
         ],
     )
     services = list(app.grpc_services())
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = AsyncHealthServicer()
     names = [s.full_name for s in services] + [
         runtime_service_pb2.DESCRIPTOR.services_by_name["ServerInfoService"].full_name
     ]
@@ -337,6 +365,7 @@ def service_main(
     Returns:
         The exit status: 0 after a graceful stop, 2 for bad configuration, which is printed
         as one line naming the problem.
+
     """
     server_settings = ServerSettings.with_defaults(port=port, metrics_port=metrics_port)
     settings = (*server_settings.all(), *extra_settings)

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ def assert_eventually(
             result = check()
             if result:
                 return result
-        except Exception as err:  # noqa: BLE001 - retried until the deadline
+        except Exception as err:
             last_error = err
         if time.monotonic() > deadline:
             raise AssertionError(
@@ -55,7 +56,7 @@ def health_status(address: str, service: str = "") -> int:
         return int(stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status)
 
 
-def test_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a child process: no TRADEWIND_* leaking in, the repo importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -70,7 +71,9 @@ class ServiceProcess:
     args: Sequence[str]
     port: int
     env: Mapping[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[str] | None = None
+    process: subprocess.Popen[bytes] | None = None
+    #: Where the process's stdout and stderr go (a file, so a chatty process never blocks).
+    log_path: Path | None = None
 
     @property
     def address(self) -> str:
@@ -78,15 +81,16 @@ class ServiceProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
-        """Start the process (stderr is kept for failure messages)."""
-        self.process = subprocess.Popen(
-            [sys.executable, *self.args],
-            env=test_environment(self.env),
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        """Start the process; its output goes to :attr:`log_path`."""
+        with tempfile.NamedTemporaryFile(prefix="tradewind-", suffix=".log", delete=False) as log:
+            self.log_path = Path(log.name)
+            self.process = subprocess.Popen(
+                [sys.executable, *self.args],
+                env=child_environment(self.env),
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def wait_serving(self, timeout: float = 20.0) -> ServiceProcess:
@@ -96,7 +100,7 @@ class ServiceProcess:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"process exited {self.process.returncode}: {self.output()}")
-            return health_status(self.address) == health_pb2.HealthCheckResponse.SERVING
+            return bool(health_status(self.address) == health_pb2.HealthCheckResponse.SERVING)
 
         assert_eventually(serving, timeout=timeout, message=f"{self.args} serving")
         return self
@@ -112,12 +116,9 @@ class ServiceProcess:
         return self.process.wait(timeout=timeout)
 
     def output(self) -> str:
-        """Everything the process wrote to stderr (only once it has exited)."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            return "<still running>"
-        _, stderr = self.process.communicate()
-        return stderr
+        """Everything the process has written so far."""
+        assert self.log_path is not None
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         """Stop the process, killing it when it does not stop in time."""
