@@ -76,3 +76,4 @@ def configure_logging(*, service: str, level: str, fmt: str) -> None:
     # gRPC's own debug lines (event-loop bookkeeping) drown ours; keep its warnings.
     logging.getLogger("grpc").setLevel(max(root.level, logging.INFO))
     logging.getLogger("asyncio").setLevel(max(root.level, logging.INFO))
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))

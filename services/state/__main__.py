@@ -1,0 +1,7 @@
+"""``python -m services.state``."""
+
+import sys
+
+from services.state.main import main
+
+sys.exit(main())

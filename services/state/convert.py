@@ -1,0 +1,239 @@
+"""Conversions at the edge: database rows to protobuf messages, and protobuf times to Python."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.event.v1 import message_pb2 as event_pb2
+from protos.resource.v1 import message_pb2 as resource_pb2
+from protos.run.v1 import message_pb2 as run_pb2
+from services.state import enums
+from services.state.db import models
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    """A Timestamp for an aware datetime; None stays unset."""
+    if value is None:
+        return None
+    result = Timestamp()
+    result.FromDatetime(value.astimezone(UTC))
+    return result
+
+
+def duration(seconds: float | None) -> Duration | None:
+    """A Duration of ``seconds``; None stays unset."""
+    if seconds is None:
+        return None
+    result = Duration()
+    result.FromTimedelta(timedelta(seconds=seconds))
+    return result
+
+
+def to_datetime(message: object, field: str) -> datetime | None:
+    """The aware UTC datetime in ``message.field``, or None when the field is unset."""
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        return None
+    value: Timestamp = getattr(message, field)
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def to_seconds(message: object, field: str) -> float | None:
+    """The seconds in the Duration ``message.field``, or None when the field is unset."""
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        return None
+    value: Duration = getattr(message, field)
+    return value.ToTimedelta().total_seconds()
+
+
+def dag_to_proto(row: models.Dag, definition: dag_pb2.DagDefinition | None = None) -> dag_pb2.Dag:
+    """The public view of a DAG; the definition is attached when given."""
+    message = dag_pb2.Dag(
+        dag_id=row.dag_id,
+        is_paused=row.is_paused,
+        is_active=row.is_active,
+        description=row.description,
+        fileloc=row.fileloc,
+        relative_fileloc=row.relative_fileloc,
+        owners=json.loads(row.owners_json),
+        tags=json.loads(row.tags_json),
+        max_active_runs=row.max_active_runs,
+        max_active_tasks=row.max_active_tasks,
+        next_dagrun_logical_date=timestamp(row.next_dagrun_logical_date),
+        next_dagrun_data_interval_start=timestamp(row.next_dagrun_data_interval_start),
+        next_dagrun_data_interval_end=timestamp(row.next_dagrun_data_interval_end),
+        next_dagrun_create_after=timestamp(row.next_dagrun_create_after),
+        last_parsed_at=timestamp(row.last_parsed_at),
+        content_hash=row.content_hash,
+        task_count=row.task_count,
+    )
+    if definition is not None:
+        message.schedule.CopyFrom(definition.schedule)
+        message.definition.CopyFrom(definition)
+    return message
+
+
+def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) -> run_pb2.DagRun:
+    """The public view of a DAG run, with task instance counts by state when given."""
+    return run_pb2.DagRun(
+        dag_id=row.dag_id,
+        run_id=row.run_id,
+        run_type=enums.RUN_TYPES.value(row.run_type),
+        state=enums.RUN_STATES.value(row.state),
+        logical_date=timestamp(row.logical_date),
+        data_interval_start=timestamp(row.data_interval_start),
+        data_interval_end=timestamp(row.data_interval_end),
+        conf_json=row.conf_json,
+        queued_at=timestamp(row.queued_at),
+        start_date=timestamp(row.start_date),
+        end_date=timestamp(row.end_date),
+        dag_content_hash=row.dag_content_hash,
+        claimed_by=row.claimed_by or "",
+        claim_expires_at=timestamp(row.claim_expires_at),
+        note=row.note,
+        task_instance_counts=[
+            run_pb2.StateCount(state=enums.TI_STATES.value(state), count=count)
+            for state, count in sorted((counts or {}).items())
+        ],
+        generation=row.generation,
+    )
+
+
+def ti_key(row: models.TaskInstance | models.TaskInstanceTry | models.XCom) -> run_pb2.TaskInstanceKey:
+    """The key of the task instance a row belongs to."""
+    return run_pb2.TaskInstanceKey(dag_id=row.dag_id, run_id=row.run_id, task_id=row.task_id)
+
+
+def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
+    """The public view of a task instance."""
+    error = (
+        run_pb2.TryError(
+            exception_type=row.error_type, message=row.error_message, traceback=row.error_traceback
+        )
+        if row.error_type or row.error_message
+        else None
+    )
+    return run_pb2.TaskInstance(
+        key=ti_key(row),
+        state=enums.TI_STATES.value(row.state),
+        try_number=row.try_number,
+        max_tries=row.max_tries,
+        pool=row.pool,
+        pool_slots=row.pool_slots,
+        queue=row.queue,
+        priority_weight=row.priority_weight,
+        operator=row.operator,
+        queued_at=timestamp(row.queued_at),
+        start_date=timestamp(row.start_date),
+        end_date=timestamp(row.end_date),
+        duration=duration(row.duration_seconds),
+        lease_owner=row.lease_owner or "",
+        lease_expires_at=timestamp(row.lease_expires_at),
+        hostname=row.hostname,
+        pid=row.pid or 0,
+        next_retry_at=timestamp(row.next_retry_at),
+        last_error=error,
+    )
+
+
+def try_to_proto(row: models.TaskInstanceTry) -> run_pb2.TaskInstanceTry:
+    """The record of one try."""
+    error = (
+        run_pb2.TryError(
+            exception_type=row.error_type, message=row.error_message, traceback=row.error_traceback
+        )
+        if row.error_type or row.error_message
+        else None
+    )
+    return run_pb2.TaskInstanceTry(
+        key=ti_key(row),
+        try_number=row.try_number,
+        state=enums.TI_STATES.value(row.state),
+        outcome=enums.OUTCOMES.value(row.outcome) if row.outcome else 0,
+        start_date=timestamp(row.start_date),
+        end_date=timestamp(row.end_date),
+        duration=duration(row.duration_seconds),
+        executor_id=row.executor_id,
+        hostname=row.hostname,
+        pid=row.pid or 0,
+        error=error,
+        queued_at=timestamp(row.queued_at),
+        process_started_at=timestamp(row.process_started_at),
+    )
+
+
+def xcom_to_proto(row: models.XCom) -> run_pb2.XCom:
+    """One XCom value."""
+    return run_pb2.XCom(
+        key=ti_key(row),
+        xcom_key=row.key,
+        value_json=row.value_json,
+        timestamp=timestamp(row.timestamp),
+    )
+
+
+def log_to_proto(row: models.TaskLog) -> run_pb2.LogLine:
+    """One log line."""
+    return run_pb2.LogLine(
+        sequence=row.sequence,
+        timestamp=timestamp(row.timestamp),
+        stream=row.stream,  # type: ignore[arg-type]
+        level=row.level,
+        message=row.message,
+    )
+
+
+def event_to_proto(row: models.Event) -> event_pb2.Event:
+    """One change event."""
+    return event_pb2.Event(
+        cursor=row.id,
+        type=row.type,  # type: ignore[arg-type]
+        time=timestamp(row.time),
+        dag_id=row.dag_id,
+        run_id=row.run_id,
+        task_id=row.task_id,
+        try_number=row.try_number,
+        task_instance_state=row.task_instance_state,  # type: ignore[arg-type]
+        previous_task_instance_state=row.previous_task_instance_state,  # type: ignore[arg-type]
+        dag_run_state=row.dag_run_state,  # type: ignore[arg-type]
+        previous_dag_run_state=row.previous_dag_run_state,  # type: ignore[arg-type]
+        queue=row.queue,
+        pool=row.pool,
+    )
+
+
+def variable_to_proto(row: models.Variable) -> resource_pb2.Variable:
+    """One variable."""
+    return resource_pb2.Variable(key=row.key, value=row.value, description=row.description)
+
+
+def import_error_to_proto(row: models.ImportError) -> dag_pb2.ImportError:
+    """One import error."""
+    return dag_pb2.ImportError(
+        filename=row.fileloc,
+        relative_filename=row.relative_fileloc,
+        message=row.message,
+        line_number=row.line_number,
+        stacktrace=row.stacktrace,
+        timestamp=timestamp(row.timestamp),
+        processor_id=row.processor_id,
+    )
+
+
+def dag_file_to_proto(row: models.DagFile, *, has_import_error: bool) -> dag_pb2.DagFile:
+    """One DAG file with its last parse."""
+    return dag_pb2.DagFile(
+        relative_fileloc=row.relative_fileloc,
+        fileloc=row.fileloc,
+        dag_ids=json.loads(row.dag_ids_json),
+        last_parsed_at=timestamp(row.last_parsed_at),
+        last_parse_duration=duration(row.last_parse_seconds),
+        last_parsed_by=row.last_parsed_by,
+        lease_owner=row.lease_owner or "",
+        has_import_error=has_import_error,
+    )

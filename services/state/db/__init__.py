@@ -1,0 +1,1 @@
+"""The state service's database layer: models, engines, migrations."""

@@ -1,0 +1,354 @@
+"""The schema of Tradewind's database, as SQLAlchemy 2 declarative models.
+
+States and types are stored as their lower-case names ("queued", "manual"); timestamps are
+timezone-aware UTC; JSON documents (conf, params) are stored as text exactly as received.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID_LENGTH = 250
+STATE_LENGTH = 20
+HASH_LENGTH = 64
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class Base(DeclarativeBase):
+    """Base of every model; constraint names are deterministic for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Dag(Base):
+    """A DAG's latest structure pointer and its operational state."""
+
+    __tablename__ = "dag"
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    fileloc: Mapped[str] = mapped_column(Text, default="")
+    relative_fileloc: Mapped[str] = mapped_column(String(1000), default="", index=True)
+    owners_json: Mapped[str] = mapped_column(Text, default="[]")
+    tags_json: Mapped[str] = mapped_column(Text, default="[]")
+    #: Content hash of the current version (a row of dag_version).
+    content_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    has_schedule: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_active_runs: Mapped[int] = mapped_column(Integer, default=16)
+    max_active_tasks: Mapped[int] = mapped_column(Integer, default=16)
+    task_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_dagrun_logical_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_dagrun_data_interval_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_dagrun_data_interval_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_dagrun_create_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: True once the schedule has nothing more to create (end_date passed, @once done).
+    schedule_exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_parsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DagVersion(Base):
+    """One serialised structure of a DAG, by content hash; runs point at the one they ran."""
+
+    __tablename__ = "dag_version"
+
+    content_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    #: The serialised tradewind.dag.v1.DagDefinition.
+    definition: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DagFile(Base):
+    """A DAG file the processors know: who owns it now and how its last parse went."""
+
+    __tablename__ = "dag_file"
+
+    relative_fileloc: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text, default="")
+    dag_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    last_parsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_parse_seconds: Mapped[float | None] = mapped_column(Float)
+    last_parsed_by: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    lease_owner: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportError(Base):  # noqa: A001 - the Airflow name of the thing
+    """A DAG file that failed to import at its last parse."""
+
+    __tablename__ = "import_error"
+
+    relative_fileloc: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    line_number: Mapped[int] = mapped_column(Integer, default=0)
+    stacktrace: Mapped[str] = mapped_column(Text, default="")
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    processor_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+
+
+class DagRun(Base):
+    """One run of a DAG."""
+
+    __tablename__ = "dag_run"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id"),
+        Index("ix_dag_run_dag_id_state", "dag_id", "state"),
+        Index("ix_dag_run_state_claim_expires_at", "state", "claim_expires_at"),
+        Index("ix_dag_run_dag_id_logical_date", "dag_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(ForeignKey("dag.dag_id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    run_type: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    state: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    logical_date: Mapped[datetime] = mapped_column(UTCDateTime)
+    data_interval_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data_interval_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    conf_json: Mapped[str] = mapped_column(Text, default="{}")
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dag_content_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    claimed_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: Bumped by clear, mark and re-queue, so stale scheduler decisions are refused.
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The client-made id of the trigger that created it, for idempotent retries.
+    request_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TaskInstance(Base):
+    """A task inside one DAG run, with its current try."""
+
+    __tablename__ = "task_instance"
+    __table_args__ = (
+        UniqueConstraint("dag_run_id", "task_id"),
+        Index("ix_task_instance_state_queue_priority", "state", "queue", "priority_weight"),
+        Index("ix_task_instance_dag_id_state", "dag_id", "state"),
+        Index("ix_task_instance_pool_state", "pool", "state"),
+        Index("ix_task_instance_dag_id_run_id_task_id", "dag_id", "run_id", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_run_id: Mapped[int] = mapped_column(ForeignKey("dag_run.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    state: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=1)
+    pool: Mapped[str] = mapped_column(String(ID_LENGTH), default="default_pool")
+    pool_slots: Mapped[int] = mapped_column(Integer, default=1)
+    queue: Mapped[str] = mapped_column(String(ID_LENGTH), default="default")
+    priority_weight: Mapped[int] = mapped_column(Integer, default=1)
+    operator: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    lease_id: Mapped[str | None] = mapped_column(String(64))
+    lease_owner: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set by a person's clear or mark of a running try: tells its executor to stop it.
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    hostname: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_type: Mapped[str] = mapped_column(Text, default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    error_traceback: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TaskInstanceTry(Base):
+    """The record of one try of a task instance, kept after later tries."""
+
+    __tablename__ = "task_instance_try"
+    __table_args__ = (UniqueConstraint("task_instance_id", "try_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("task_instance.id", ondelete="CASCADE"), index=True
+    )
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    try_number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    outcome: Mapped[str] = mapped_column(String(STATE_LENGTH), default="")
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    process_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    executor_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    lease_id: Mapped[str] = mapped_column(String(64), index=True)
+    hostname: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    error_type: Mapped[str] = mapped_column(Text, default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    error_traceback: Mapped[str] = mapped_column(Text, default="")
+    #: The last log chunk stored, and the number of lines stored (the next line's sequence - 1).
+    log_chunk_index: Mapped[int] = mapped_column(BigInteger, default=0)
+    log_line_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The chunk index the executor said was its last; 0 until the try has ended.
+    final_log_chunk_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TaskLog(Base):
+    """One captured log line of a try."""
+
+    __tablename__ = "task_log"
+    __table_args__ = (UniqueConstraint("task_instance_id", "try_number", "sequence"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    task_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("task_instance.id", ondelete="CASCADE")
+    )
+    try_number: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    stream: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(STATE_LENGTH), default="")
+    message: Mapped[str] = mapped_column(Text)
+
+
+class XCom(Base):
+    """A value a task pushed for other tasks of its run."""
+
+    __tablename__ = "xcom"
+
+    task_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    value_json: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Variable(Base):
+    """A named value tasks read at run time."""
+
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Connection(Base):
+    """How to reach an external system; password and extras are encrypted at rest."""
+
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(String(ID_LENGTH))
+    host: Mapped[str] = mapped_column(Text, default="")
+    schema: Mapped[str] = mapped_column(Text, default="")
+    login: Mapped[str] = mapped_column(Text, default="")
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    port: Mapped[int | None] = mapped_column(Integer)
+    extra_encrypted: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Pool(Base):
+    """A limit on the slots that running task instances take at once."""
+
+    __tablename__ = "slot_pool"
+
+    name: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    include_deferred: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ServiceInstance(Base):
+    """A live replica of a service, known from its last lease or claim call (for fair shares)."""
+
+    __tablename__ = "service_instance"
+
+    instance_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(STATE_LENGTH), index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """One committed change; its id is the change feed's cursor."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    type: Mapped[int] = mapped_column(Integer)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    task_instance_state: Mapped[int] = mapped_column(Integer, default=0)
+    previous_task_instance_state: Mapped[int] = mapped_column(Integer, default=0)
+    dag_run_state: Mapped[int] = mapped_column(Integer, default=0)
+    previous_dag_run_state: Mapped[int] = mapped_column(Integer, default=0)
+    queue: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    pool: Mapped[str] = mapped_column(String(ID_LENGTH), default="")

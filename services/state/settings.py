@@ -1,0 +1,60 @@
+"""The state service's own settings, besides the server's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.runtime import config as cfg
+
+DEFAULT_PORT = 50051
+DEFAULT_METRICS_PORT = 9151
+SQLITE_FILE = "tradewind.db"
+
+DATABASE_URL = cfg.Setting(
+    name="database_url",
+    parse=cfg.parse_text,
+    default="",
+    help=(
+        "SQLAlchemy URL of the database: postgresql://user:pass@host/db, or sqlite:///path;"
+        f" unset means SQLite at $TRADEWIND_HOME/{SQLITE_FILE}"
+    ),
+)
+DATABASE_POOL_SIZE = cfg.Setting(
+    name="database_pool_size",
+    parse=cfg.parse_positive_int,
+    default=10,
+    help="database connections per replica (PostgreSQL)",
+)
+MIGRATE = cfg.Setting(
+    name="migrate",
+    parse=cfg.parse_bool,
+    default=False,
+    switch=True,
+    help="migrate the database to the newest schema at start (else refuse an old schema)",
+)
+SECRET_KEY = cfg.Setting(
+    name="secret_key",
+    parse=cfg.parse_text,
+    default="",
+    help=(
+        "Fernet key that encrypts connection secrets at rest; every replica needs the same one."
+        " Unset: a key file in $TRADEWIND_HOME, made on first start"
+    ),
+)
+EVENT_RETENTION = cfg.Setting(
+    name="event_retention",
+    parse=cfg.parse_seconds,
+    default=24 * 3600.0,
+    help="seconds that change events are kept for subscribers to resume from",
+)
+
+STATE_SETTINGS = (cfg.HOME, DATABASE_URL, DATABASE_POOL_SIZE, MIGRATE, SECRET_KEY, EVENT_RETENTION)
+
+
+def database_url(values: cfg.Settings) -> str:
+    """The configured database URL, or the SQLite file under the home folder."""
+    url = values[DATABASE_URL]
+    if url:
+        return url
+    home: Path = values[cfg.HOME].expanduser()
+    return f"sqlite:///{home / SQLITE_FILE}"

@@ -1,0 +1,65 @@
+"""Checks of request fields; each failure is an INVALID_ARGUMENT naming the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+from services.runtime.errors import InvalidArgument
+from services.state.enums import EnumNames
+
+MAX_ID_LENGTH = 250
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def identifier(value: str, field: str) -> str:
+    """A non-empty id of at most 250 characters without control characters."""
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(field, f"is longer than {MAX_ID_LENGTH} characters")
+    if _CONTROL.search(value):
+        raise InvalidArgument(field, "contains control characters")
+    return value
+
+
+def optional_identifier(value: str, field: str) -> str:
+    """An id as in :func:`identifier`, or the empty string."""
+    return identifier(value, field) if value else value
+
+
+def json_object(text: str, field: str) -> str:
+    """A JSON object as text; the empty string means ``{}``."""
+    if not text:
+        return "{}"
+    parsed = json_value(text, field)
+    if not isinstance(parsed, dict):
+        raise InvalidArgument(field, "must be a JSON object")
+    return text
+
+
+def json_value(text: str, field: str) -> Any:
+    """Any JSON value, parsed."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise InvalidArgument(field, f"is not valid JSON ({err})") from err
+
+
+def enum_name(value: int, names: EnumNames, field: str, allowed: Collection[str] = ()) -> str:
+    """The stored name of an enum value, refusing UNSPECIFIED and values outside ``allowed``."""
+    if value not in names:
+        raise InvalidArgument(field, "must be set to a known value")
+    name = names.name(value)
+    if allowed and name not in allowed:
+        raise InvalidArgument(field, f"must be one of {', '.join(sorted(allowed))}")
+    return name
+
+
+def positive_seconds(seconds: float | None, field: str) -> float:
+    """A duration that must be set and positive."""
+    if seconds is None or seconds <= 0:
+        raise InvalidArgument(field, "must be a positive duration")
+    return seconds
