@@ -43,7 +43,9 @@ class StateApp:
         )
         key = load_or_create_key(values[settings.SECRET_KEY], values[cfg.HOME])
         self.hub = EventHub(self.db)
-        self.services = StateServices(db=self.db, hub=self.hub, secrets=SecretBox(key))
+        self.services = StateServices(
+            db=self.db, hub=self.hub, secrets=SecretBox(key), auth=config.auth
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def grpc_services(self) -> Sequence[GrpcService]:

@@ -104,7 +104,9 @@ def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) ->
     )
 
 
-def ti_key(row: models.TaskInstance | models.TaskInstanceTry | models.XCom) -> run_pb2.TaskInstanceKey:
+def ti_key(
+    row: models.TaskInstance | models.TaskInstanceTry | models.XCom,
+) -> run_pb2.TaskInstanceKey:
     """The key of the task instance a row belongs to."""
     return run_pb2.TaskInstanceKey(dag_id=row.dag_id, run_id=row.run_id, task_id=row.task_id)
 
@@ -154,7 +156,11 @@ def try_to_proto(row: models.TaskInstanceTry) -> run_pb2.TaskInstanceTry:
         key=ti_key(row),
         try_number=row.try_number,
         state=enums.TI_STATES.value(row.state),
-        outcome=enums.OUTCOMES.value(row.outcome) if row.outcome else 0,
+        outcome=(
+            enums.OUTCOMES.value(row.outcome)
+            if row.outcome
+            else enums.TryOutcome.TRY_OUTCOME_UNSPECIFIED
+        ),
         start_date=timestamp(row.start_date),
         end_date=timestamp(row.end_date),
         duration=duration(row.duration_seconds),

@@ -33,6 +33,7 @@ class SecretBox:
 
         Raises:
             FailedPrecondition: the value was encrypted with another key.
+
         """
         if not token:
             return ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from protos.enums.v1 import dag_run_pb2, event_pb2, task_instance_pb2
@@ -16,7 +18,7 @@ EventType = event_pb2.EventType
 class EnumNames:
     """Two-way mapping between one enum's values and their stored names."""
 
-    def __init__(self, enum: EnumTypeWrapper, prefix: str) -> None:
+    def __init__(self, enum: EnumTypeWrapper | Any, prefix: str) -> None:
         self._to_name: dict[int, str] = {}
         self._to_value: dict[str, int] = {}
         for name, value in enum.items():
@@ -30,8 +32,8 @@ class EnumNames:
         """The stored name of ``value``; KeyError for UNSPECIFIED or an unknown value."""
         return self._to_name[value]
 
-    def value(self, name: str) -> int:
-        """The enum value of a stored name."""
+    def value(self, name: str) -> Any:
+        """The enum value of a stored name (typed Any: it fits the enum's ValueType)."""
         return self._to_value[name]
 
     def __contains__(self, value: object) -> bool:

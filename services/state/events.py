@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
@@ -103,12 +103,16 @@ class EventHub:
             try:
                 await self._read_new()
             except Unavailable as err:
-                logger.warning("cannot read events", extra={"action": "read_events", "error": str(err)})
+                logger.warning(
+                    "cannot read events", extra={"action": "read_events", "error": str(err)}
+                )
 
     async def _read_new(self) -> None:
         while True:
             after = self.latest
-            rows = await self.db.read(lambda s: _events_after(s, after, READ_BATCH), name="read_events")
+            rows = await self.db.read(
+                lambda s: _events_after(s, after, READ_BATCH), name="read_events"
+            )
             if not rows:
                 return
             for event in rows:
@@ -133,19 +137,23 @@ class EventHub:
                         self._wakeup.set()
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # noqa: BLE001 - reconnect on any connection failure
-                logger.warning("event listener lost its connection", extra={"action": "listen", "error": str(err)})
+            except Exception as err:
+                logger.warning(
+                    "event listener lost its connection",
+                    extra={"action": "listen", "error": str(err)},
+                )
                 await asyncio.sleep(1.0)
 
     async def subscribe(
         self, after_cursor: int | None, event_filter: EventFilter
-    ) -> AsyncIterator[tuple[list[event_pb2.Event], int]]:
+    ) -> AsyncGenerator[tuple[list[event_pb2.Event], int]]:
         """Yield ``(events, latest_cursor)`` batches after ``after_cursor``, forever.
 
         ``after_cursor=None`` starts from now. An empty batch is a keepalive.
 
         Raises:
             OutOfRange: the cursor is older than the retained history.
+
         """
         cursor = self.latest if after_cursor is None else after_cursor
         if after_cursor:
@@ -176,7 +184,9 @@ class EventHub:
         if self._buffer and self._buffer[0].cursor <= cursor + 1:
             return [e for e in self._buffer if e.cursor > cursor][:READ_BATCH]
         # Behind the in-memory window: read from the database.
-        return await self.db.read(lambda s: _events_after(s, cursor, READ_BATCH), name="catch_up_events")
+        return await self.db.read(
+            lambda s: _events_after(s, cursor, READ_BATCH), name="catch_up_events"
+        )
 
     async def _wait_for_news(self, cursor: int) -> bool:
         async with self._changed:

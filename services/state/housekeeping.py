@@ -16,9 +16,7 @@ DEFAULT_POOL_SLOTS = 128
 def ensure_default_pool(session: Session) -> None:
     """Create ``default_pool`` when it is missing (as Airflow does)."""
     if session.get(Pool, DEFAULT_POOL) is None:
-        session.add(
-            Pool(name=DEFAULT_POOL, slots=DEFAULT_POOL_SLOTS, description="Default pool")
-        )
+        session.add(Pool(name=DEFAULT_POOL, slots=DEFAULT_POOL_SLOTS, description="Default pool"))
 
 
 def prune_events(session: Session, retention_seconds: float) -> int:

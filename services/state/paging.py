@@ -25,6 +25,7 @@ def page_size(requested: int) -> int:
 
     Raises:
         InvalidArgument: a negative size.
+
     """
     if requested < 0:
         raise InvalidArgument("page_size", "must not be negative")
@@ -55,6 +56,7 @@ def decode_token(token: str, filters: Any) -> list[Any] | None:
 
     Raises:
         InvalidArgument: the token is malformed or was made with other filters.
+
     """
     if not token:
         return None

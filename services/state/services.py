@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from services.runtime.auth import AuthConfig
 from services.runtime.info import ProcessIdentity
 from services.state.crypto import SecretBox
 from services.state.db.engine import Database
@@ -18,6 +19,8 @@ class StateServices:
     db: Database
     hub: EventHub
     secrets: SecretBox
+    #: The tokens the server accepts; decides who may reveal connection secrets.
+    auth: AuthConfig = field(default_factory=AuthConfig)
     #: Set by the runtime when the process starts.
     identity: ProcessIdentity | None = None
     #: Set when shutdown begins; streams end when it is.

@@ -44,7 +44,7 @@ def postgres_problem() -> str | None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as err:  # noqa: BLE001 - any failure means "not usable"
+    except Exception as err:
         return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}"
     return None
 

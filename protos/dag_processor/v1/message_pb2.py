@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.dag.v1 import message_pb2 as protos_dot_dag_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/dag_processor/v1/message.proto\x12\x1atradewind.dag_processor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\"X\n\x0c\x44\x61gFileLease\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x02\n\x0f\x46ileParseResult\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12\x0f\n\x07\x66ileloc\x18\x02 \x01(\t\x12-\n\x04\x64\x61gs\x18\x03 \x03(\x0b\x32\x1f.tradewind.dag.v1.SerializedDag\x12\x19\n\x11unchanged_dag_ids\x18\x04 \x03(\t\x12\x33\n\x0cimport_error\x18\x05 \x01(\x0b\x32\x1d.tradewind.dag.v1.ImportError\x12\x31\n\x0eparse_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\tparsed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x01\n\x10\x46ileParseOutcome\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x08\x12\x17\n\x0fupdated_dag_ids\x18\x03 \x03(\t\x12\x1b\n\x13\x64\x65\x61\x63tivated_dag_ids\x18\x04 \x03(\t\x12\x1b\n\x13\x63onflicting_dag_ids\x18\x05 \x03(\t\"\xb5\x01\n\rFileDagHashes\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12T\n\x0e\x63ontent_hashes\x18\x02 \x03(\x0b\x32<.tradewind.dag_processor.v1.FileDagHashes.ContentHashesEntry\x1a\x34\n\x12\x43ontentHashesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/dag_processor/v1/message.proto\x12\x1atradewind.dag_processor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\"X\n\x0c\x44\x61gFileLease\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x02\n\x0f\x46ileParseResult\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12\x0f\n\x07\x66ileloc\x18\x02 \x01(\t\x12-\n\x04\x64\x61gs\x18\x03 \x03(\x0b\x32\x1f.tradewind.dag.v1.SerializedDag\x12\x19\n\x11unchanged_dag_ids\x18\x04 \x03(\t\x12\x33\n\x0cimport_error\x18\x05 \x01(\x0b\x32\x1d.tradewind.dag.v1.ImportError\x12\x31\n\x0eparse_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\tparsed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x10\x46ileParseOutcome\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x08\x12\x17\n\x0fupdated_dag_ids\x18\x03 \x03(\t\x12\x1b\n\x13\x64\x65\x61\x63tivated_dag_ids\x18\x04 \x03(\t\x12\x1b\n\x13\x63onflicting_dag_ids\x18\x05 \x03(\t\x12\x16\n\x0eresend_dag_ids\x18\x06 \x03(\t\"\xb5\x01\n\rFileDagHashes\x12\x18\n\x10relative_fileloc\x18\x01 \x01(\t\x12T\n\x0e\x63ontent_hashes\x18\x02 \x03(\x0b\x32<.tradewind.dag_processor.v1.FileDagHashes.ContentHashesEntry\x1a\x34\n\x12\x43ontentHashesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,9 +41,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILEPARSERESULT']._serialized_start=254
   _globals['_FILEPARSERESULT']._serialized_end=539
   _globals['_FILEPARSEOUTCOME']._serialized_start=542
-  _globals['_FILEPARSEOUTCOME']._serialized_end=687
-  _globals['_FILEDAGHASHES']._serialized_start=690
-  _globals['_FILEDAGHASHES']._serialized_end=871
-  _globals['_FILEDAGHASHES_CONTENTHASHESENTRY']._serialized_start=819
-  _globals['_FILEDAGHASHES_CONTENTHASHESENTRY']._serialized_end=871
+  _globals['_FILEPARSEOUTCOME']._serialized_end=711
+  _globals['_FILEDAGHASHES']._serialized_start=714
+  _globals['_FILEDAGHASHES']._serialized_end=895
+  _globals['_FILEDAGHASHES_CONTENTHASHESENTRY']._serialized_start=843
+  _globals['_FILEDAGHASHES_CONTENTHASHESENTRY']._serialized_end=895
 # @@protoc_insertion_point(module_scope)

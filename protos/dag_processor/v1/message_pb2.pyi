@@ -110,6 +110,7 @@ class FileParseOutcome(_message.Message):
     UPDATED_DAG_IDS_FIELD_NUMBER: _builtins.int
     DEACTIVATED_DAG_IDS_FIELD_NUMBER: _builtins.int
     CONFLICTING_DAG_IDS_FIELD_NUMBER: _builtins.int
+    RESEND_DAG_IDS_FIELD_NUMBER: _builtins.int
     relative_fileloc: _builtins.str
     accepted: _builtins.bool
     """False when the caller no longer holds the file's lease; nothing was changed."""
@@ -127,6 +128,12 @@ class FileParseOutcome(_message.Message):
         file gets an import error saying so.
         """
 
+    @_builtins.property
+    def resend_dag_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids sent as unchanged that the state service does not hold (deleted meanwhile): send them
+        in full with the next result.
+        """
+
     def __init__(
         self,
         *,
@@ -135,10 +142,11 @@ class FileParseOutcome(_message.Message):
         updated_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
         deactivated_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
         conflicting_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
+        resend_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "conflicting_dag_ids", b"conflicting_dag_ids", "deactivated_dag_ids", b"deactivated_dag_ids", "relative_fileloc", b"relative_fileloc", "updated_dag_ids", b"updated_dag_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "conflicting_dag_ids", b"conflicting_dag_ids", "deactivated_dag_ids", b"deactivated_dag_ids", "relative_fileloc", b"relative_fileloc", "resend_dag_ids", b"resend_dag_ids", "updated_dag_ids", b"updated_dag_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -69,10 +69,11 @@ def normalise_url(url: str) -> URL:
 
     Raises:
         ConfigError: the URL is malformed or names an unsupported backend.
+
     """
     try:
         parsed = make_url(url)
-    except Exception as err:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
+    except Exception as err:
         raise ConfigError(f"invalid database URL {url!r}: {err}") from err
     if parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", "psycopg2"):
@@ -177,7 +178,11 @@ class Database:
                 if _sqlstate(err) in RETRYABLE_SQLSTATES and attempt < WRITE_ATTEMPTS:
                     logger.info(
                         "retrying transaction",
-                        extra={"action": "db_retry", "operation": operation_name, "attempt": attempt},
+                        extra={
+                            "action": "db_retry",
+                            "operation": operation_name,
+                            "attempt": attempt,
+                        },
                     )
                     continue
                 raise translate(err) from err

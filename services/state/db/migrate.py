@@ -48,7 +48,9 @@ def upgrade(db: Database) -> str:
     """Migrate the database to the newest revision; return that revision."""
     with db.write_engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(alembic_config(connection), "head")
     head = head_revision()

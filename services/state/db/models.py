@@ -122,7 +122,7 @@ class DagFile(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ImportError(Base):  # noqa: A001 - the Airflow name of the thing
+class ImportError(Base):
     """A DAG file that failed to import at its last parse."""
 
     __tablename__ = "import_error"

@@ -43,7 +43,9 @@ def grpc_services(services: StateServices) -> list[GrpcService]:
         ),
         GrpcService(
             service(processor_service, "DagProcessorService"),
-            lambda server: processor_grpc.add_DagProcessorServiceServicer_to_server(processor, server),
+            lambda server: processor_grpc.add_DagProcessorServiceServicer_to_server(
+                processor, server
+            ),
         ),
         GrpcService(
             service(scheduler_service, "SchedulerService"),

@@ -1,13 +1,15 @@
-"""ApiService."""
+"""ApiService: the public API, assembled from its two halves."""
 
 from __future__ import annotations
 
 from protos.api.v1 import service_pb2_grpc
+from services.state.servicers.api_catalog import CatalogApi
+from services.state.servicers.api_runs import RunsApi
 from services.state.services import StateServices
 
 
-class ApiServicer(service_pb2_grpc.ApiServiceServicer):
-    """ApiService on the state service."""
+class ApiServicer(CatalogApi, RunsApi, service_pb2_grpc.ApiServiceServicer):
+    """The public API that people, the CLI and the Python client use."""
 
     def __init__(self, services: StateServices) -> None:
         self._services = services
