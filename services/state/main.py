@@ -18,6 +18,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_app,
         port=DEFAULT_PORT,
         metrics_port=DEFAULT_METRICS_PORT,
-        description="The state service: Tradewind's system of record, the only owner of the database.",
+        description="The state service: the system of record, the only owner of the database.",
         extra_settings=STATE_SETTINGS,
     )

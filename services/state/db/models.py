@@ -46,6 +46,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes and store everything in UTC."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -53,6 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return aware UTC datetimes, also from SQLite, which keeps no zone."""
         if value is None:
             return None
         if value.tzinfo is None:

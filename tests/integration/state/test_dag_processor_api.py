@@ -30,7 +30,8 @@ async def test_registering_stores_dags_and_reports_changes(client: StateClient) 
     assert sorted(outcome.updated_dag_ids) == sorted([first, second])
 
     (again,) = await register_dags(client, dags)
-    assert again.accepted and list(again.updated_dag_ids) == []
+    assert again.accepted
+    assert list(again.updated_dag_ids) == []
 
     hashes = await client.processor.ListDagContentHashes(
         rr.ListDagContentHashesRequest(relative_filelocs=[file])
