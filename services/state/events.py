@@ -109,10 +109,7 @@ class EventHub:
 
     async def _read_new(self) -> None:
         while True:
-            after = self.latest
-            rows = await self.db.read(
-                lambda s: _events_after(s, after, READ_BATCH), name="read_events"
-            )
+            rows = await self._read_after(self.latest)
             if not rows:
                 return
             for event in rows:
@@ -123,6 +120,11 @@ class EventHub:
                 self._changed.notify_all()
             if len(rows) < READ_BATCH:
                 return
+
+    async def _read_after(self, cursor: int) -> list[event_pb2.Event]:
+        return await self.db.read(
+            lambda s: _events_after(s, cursor, READ_BATCH), name="read_events"
+        )
 
     async def _listen_loop(self) -> None:
         import psycopg  # only the state service uses the driver directly
