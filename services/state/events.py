@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
@@ -190,12 +190,31 @@ class EventHub:
             lambda s: _events_after(s, cursor, READ_BATCH), name="catch_up_events"
         )
 
-    async def _wait_for_news(self, cursor: int) -> bool:
+    async def wait_for(
+        self, predicate: Callable[[event_pb2.Event], bool], *, after: int, within: float
+    ) -> bool:
+        """Wait until an event after cursor ``after`` matches ``predicate``; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        cursor = after
+        while True:
+            if self.latest > cursor:
+                fresh = []
+                for event in reversed(self._buffer):
+                    if event.cursor <= cursor:
+                        break
+                    fresh.append(event)
+                cursor = self.latest
+                if any(predicate(e) for e in fresh):
+                    return True
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not await self._wait_for_news(cursor, remaining):
+                return False
+
+    async def _wait_for_news(self, cursor: int, within: float = KEEPALIVE_SECONDS) -> bool:
         async with self._changed:
             try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.latest > cursor), KEEPALIVE_SECONDS
-                )
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.latest > cursor), within)
             except TimeoutError:
                 return False
         return True

@@ -22,8 +22,11 @@ def state_service(
     if backend == "postgresql":
         require_postgres(postgres_status)
     process = start_state(template_databases.new_url(backend))
+    failures_before = request.session.testsfailed
     yield process
     process.stop()
+    if request.session.testsfailed > failures_before:
+        print(f"--- state service log ({backend}) ---\n{process.output()[-20000:]}")
 
 
 @pytest.fixture

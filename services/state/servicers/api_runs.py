@@ -2,10 +2,249 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from grpc import aio
+
+from protos.api.v1 import request_response_pb2 as rr
+from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.errors import InvalidArgument
+from services.state import enums
+from services.state.clock import utcnow
+from services.state.convert import run_to_proto, ti_to_proto, to_datetime
 from services.state.services import StateServices
+from services.state.store import execution, runs, task_instances
+from services.state.store.runs import run_counts
+from services.state.validation import (
+    enum_name,
+    identifier,
+    json_object,
+    optional_identifier,
+)
+
+#: Log lines per read when the caller does not say.
+DEFAULT_LOG_LINES = 1000
+#: How often a followed log is checked for new lines.
+LOG_FOLLOW_SECONDS = 0.25
+
+MARKABLE_STATES = frozenset({enums.SUCCESS, enums.FAILED, enums.SKIPPED})
+SETTABLE_RUN_STATES = frozenset({enums.RUN_SUCCESS, enums.RUN_FAILED, enums.RUN_QUEUED})
+
+
+def check_ti_key(key: run_pb2.TaskInstanceKey, field: str = "key") -> run_pb2.TaskInstanceKey:
+    """Refuse a task instance key with a missing or malformed part."""
+    identifier(key.dag_id, f"{field}.dag_id")
+    identifier(key.run_id, f"{field}.run_id")
+    identifier(key.task_id, f"{field}.task_id")
+    return key
+
+
+def check_run_key(key: run_pb2.DagRunKey, field: str = "key") -> run_pb2.DagRunKey:
+    """Refuse a run key with a missing or malformed part."""
+    identifier(key.dag_id, f"{field}.dag_id")
+    identifier(key.run_id, f"{field}.run_id")
+    return key
 
 
 class RunsApi:
     """The run RPCs of ApiService (mixed into ApiServicer)."""
 
     _services: StateServices
+
+    async def TriggerDagRun(
+        self, request: rr.TriggerDagRunRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.TriggerDagRunResponse:
+        """Create a manual run."""
+        dag_id = identifier(request.dag_id, "dag_id")
+        run_id = optional_identifier(request.run_id, "run_id")
+        conf_json = json_object(request.conf_json, "conf_json")
+        request_id = optional_identifier(request.request_id, "request_id")
+        now = utcnow()
+        logical_date = to_datetime(request, "logical_date") or now
+        dag_run, created = await self._services.db.write(
+            lambda s: runs.trigger_dag_run(
+                s,
+                dag_id,
+                run_id=run_id,
+                logical_date=logical_date,
+                conf_json=conf_json,
+                note=request.note,
+                request_id=request_id,
+                now=now,
+            ),
+            name="trigger_dag_run",
+        )
+        return rr.TriggerDagRunResponse(dag_run=dag_run, created=created)
+
+    async def ListDagRuns(
+        self, request: rr.ListDagRunsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListDagRunsResponse:
+        """A page of runs."""
+        optional_identifier(request.dag_id, "dag_id")
+        states = [enum_name(s, enums.RUN_STATES, "states") for s in request.states]
+        run_types = [enum_name(t, enums.RUN_TYPES, "run_types") for t in request.run_types]
+        return await self._services.db.read(
+            lambda s: runs.list_runs(s, request, states, run_types), name="list_runs"
+        )
+
+    async def GetDagRun(
+        self, request: rr.GetDagRunRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetDagRunResponse:
+        """One run with its task instance counts."""
+        key = check_run_key(request.key)
+
+        def read(session: Any) -> run_pb2.DagRun:
+            run = runs.get_run(session, key.dag_id, key.run_id)
+            return run_to_proto(run, run_counts(session, run.id))
+
+        return rr.GetDagRunResponse(dag_run=await self._services.db.read(read, name="get_run"))
+
+    async def SetDagRunState(
+        self, request: rr.SetDagRunStateRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.SetDagRunStateResponse:
+        """Mark a run, or queue it again."""
+        key = check_run_key(request.key)
+        state = enum_name(request.state, enums.RUN_STATES, "state", SETTABLE_RUN_STATES)
+        now = utcnow()
+
+        def write(session: Any) -> run_pb2.DagRun:
+            run = runs.set_run_state(session, key.dag_id, key.run_id, state, request.note, now)
+            session.flush()
+            return run_to_proto(run, run_counts(session, run.id))
+
+        return rr.SetDagRunStateResponse(
+            dag_run=await self._services.db.write(write, name="set_run_state")
+        )
+
+    async def DeleteDagRun(
+        self, request: rr.DeleteDagRunRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.DeleteDagRunResponse:
+        """Delete a run and everything of it."""
+        key = check_run_key(request.key)
+        await self._services.db.write(
+            lambda s: runs.delete_run(s, key.dag_id, key.run_id, request.allow_missing),
+            name="delete_run",
+        )
+        return rr.DeleteDagRunResponse()
+
+    async def ListTaskInstances(
+        self, request: rr.ListTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListTaskInstancesResponse:
+        """A page of task instances."""
+        optional_identifier(request.dag_id, "dag_id")
+        optional_identifier(request.run_id, "run_id")
+        states = [enum_name(s, enums.TI_STATES, "states") for s in request.states]
+        return await self._services.db.read(
+            lambda s: task_instances.list_task_instances(s, request, states),
+            name="list_task_instances",
+        )
+
+    async def GetTaskInstance(
+        self, request: rr.GetTaskInstanceRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetTaskInstanceResponse:
+        """One task instance."""
+        key = check_ti_key(request.key)
+        ti = await self._services.db.read(
+            lambda s: ti_to_proto(task_instances.get_ti(s, key)), name="get_task_instance"
+        )
+        return rr.GetTaskInstanceResponse(task_instance=ti)
+
+    async def ListTaskInstanceTries(
+        self, request: rr.ListTaskInstanceTriesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListTaskInstanceTriesResponse:
+        """A page of try records."""
+        identifier(request.dag_id, "dag_id")
+        optional_identifier(request.run_id, "run_id")
+        return await self._services.db.read(
+            lambda s: task_instances.list_tries(s, request), name="list_tries"
+        )
+
+    async def ClearTaskInstances(
+        self, request: rr.ClearTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ClearTaskInstancesResponse:
+        """Make task instances run again."""
+        identifier(request.dag_id, "dag_id")
+        optional_identifier(request.run_id, "run_id")
+        now = utcnow()
+        run_write = self._services.db.read if request.dry_run else self._services.db.write
+        cleared = await run_write(
+            lambda s: task_instances.clear_task_instances(s, request, now),
+            name="clear_task_instances",
+        )
+        return rr.ClearTaskInstancesResponse(task_instances=cleared)
+
+    async def SetTaskInstanceState(
+        self, request: rr.SetTaskInstanceStateRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.SetTaskInstanceStateResponse:
+        """Mark task instances by hand."""
+        check_ti_key(request.key)
+        state = enum_name(request.state, enums.TI_STATES, "state", MARKABLE_STATES)
+        now = utcnow()
+        run_write = self._services.db.read if request.dry_run else self._services.db.write
+        changed = await run_write(
+            lambda s: task_instances.set_task_instance_state(s, request, state, now),
+            name="set_task_instance_state",
+        )
+        return rr.SetTaskInstanceStateResponse(task_instances=changed)
+
+    async def GetTaskInstanceLogs(
+        self, request: rr.GetTaskInstanceLogsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetTaskInstanceLogsResponse:
+        """Log lines of one try."""
+        key = check_ti_key(request.key)
+        if request.try_number < 0:
+            raise InvalidArgument("try_number", "must not be negative")
+        limit = min(request.max_lines or DEFAULT_LOG_LINES, DEFAULT_LOG_LINES)
+        lines, number, complete = await self._services.db.read(
+            lambda s: execution.read_logs(
+                s, key, request.try_number, request.after_sequence, limit
+            ),
+            name="read_logs",
+        )
+        return rr.GetTaskInstanceLogsResponse(lines=lines, try_number=number, complete=complete)
+
+    async def WatchTaskInstanceLogs(
+        self, request: rr.WatchTaskInstanceLogsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[rr.WatchTaskInstanceLogsResponse]:
+        """Follow the log of one try until the try ends."""
+        key = check_ti_key(request.key)
+        if request.try_number < 0:
+            raise InvalidArgument("try_number", "must not be negative")
+        after = request.after_sequence
+        number = request.try_number
+        stopping = self._services.shutting_down
+        while not stopping.is_set():
+            lines, found, complete = await self._read_logs(key, number, after)
+            number = number or found
+            if lines:
+                after = lines[-1].sequence
+            if lines or complete:
+                yield rr.WatchTaskInstanceLogsResponse(
+                    lines=lines, try_number=number, complete=complete
+                )
+            if complete:
+                return
+            if not lines:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), LOG_FOLLOW_SECONDS)
+
+    async def _read_logs(
+        self, key: run_pb2.TaskInstanceKey, number: int, after: int
+    ) -> tuple[list[run_pb2.LogLine], int, bool]:
+        return await self._services.db.read(
+            lambda s: execution.read_logs(s, key, number, after, DEFAULT_LOG_LINES),
+            name="read_logs",
+        )
+
+    async def ListXComs(
+        self, request: rr.ListXComsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListXComsResponse:
+        """A page of a run's XComs."""
+        identifier(request.dag_id, "dag_id")
+        identifier(request.run_id, "run_id")
+        return await self._services.db.read(
+            lambda s: execution.list_xcoms(s, request), name="list_xcoms"
+        )

@@ -1,13 +1,169 @@
-"""ExecutorService."""
+"""ExecutorService: leases, heartbeats, results and logs of tries."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from datetime import timedelta
+from typing import Any
+
+from grpc import aio
+
+from protos.enums.v1 import event_pb2, task_instance_pb2
+from protos.executor.v1 import request_response_pb2 as rr
 from protos.executor.v1 import service_pb2_grpc
+from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.errors import InvalidArgument
+from services.state import enums
+from services.state.clock import utcnow
+from services.state.convert import to_datetime, to_seconds
 from services.state.services import StateServices
+from services.state.store import execution
+from services.state.store.transitions import TryEnding
+from services.state.validation import identifier, json_value, positive_seconds
+
+#: The longest a LeaseTaskInstances call waits for work.
+MAX_WAIT_SECONDS = 60.0
+#: Outcomes an executor may report (the scheduler sets lease_expired itself).
+REPORTABLE_OUTCOMES = frozenset(
+    {"success", "failed", "skipped", "failed_no_retry", "timed_out", "terminated", "stopped"}
+)
+QUEUED = task_instance_pb2.TASK_INSTANCE_STATE_QUEUED
+
+
+def check_lease(lease: run_pb2.TryLease, field: str) -> run_pb2.TryLease:
+    """Refuse a malformed try lease."""
+    identifier(lease.key.dag_id, f"{field}.key.dag_id")
+    identifier(lease.key.run_id, f"{field}.key.run_id")
+    identifier(lease.key.task_id, f"{field}.key.task_id")
+    if lease.try_number <= 0:
+        raise InvalidArgument(f"{field}.try_number", "must be positive")
+    if not lease.lease_id:
+        raise InvalidArgument(f"{field}.lease_id", "is required")
+    return lease
 
 
 class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
-    """ExecutorService on the state service."""
+    """What executor replicas call."""
 
     def __init__(self, services: StateServices) -> None:
         self._services = services
+
+    async def LeaseTaskInstances(
+        self, request: rr.LeaseTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.LeaseTaskInstancesResponse:
+        """Lease queued tries; long-poll until some are queued or the wait is over."""
+        executor_id = identifier(request.executor_id, "executor_id")
+        if request.max_leases <= 0:
+            raise InvalidArgument("max_leases", "must be positive")
+        seconds = positive_seconds(to_seconds(request, "lease_duration"), "lease_duration")
+        wait = min(max(0.0, to_seconds(request, "wait") or 0.0), MAX_WAIT_SECONDS)
+        queues = sorted(set(request.queues)) or ["default"]
+        hostname = request.hostname or socket.gethostname()
+        hub = self._services.hub
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        wanted = frozenset(queues)
+
+        def queued_here(event: Any) -> bool:
+            return bool(
+                event.type == event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED
+                and event.task_instance_state == QUEUED
+                and event.queue in wanted
+            )
+
+        duration = timedelta(seconds=seconds)
+
+        def lease(session: Any) -> list[Any]:
+            return execution.lease_task_instances(
+                session, executor_id, queues, request.max_leases, duration, hostname, utcnow()
+            )
+
+        while True:
+            cursor = hub.latest
+            tries = await self._services.db.write(lease, name="lease_task_instances")
+            remaining = deadline - loop.time()
+            if tries or remaining <= 0 or self._services.shutting_down.is_set():
+                return rr.LeaseTaskInstancesResponse(tries=tries)
+            await hub.wait_for(queued_here, after=cursor, within=remaining)
+
+    async def HeartbeatTaskInstances(
+        self, request: rr.HeartbeatTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.HeartbeatTaskInstancesResponse:
+        """Renew leases of running tries."""
+        executor_id = identifier(request.executor_id, "executor_id")
+        seconds = positive_seconds(to_seconds(request, "lease_duration"), "lease_duration")
+        for index, beat in enumerate(request.heartbeats):
+            check_lease(beat.lease, f"heartbeats[{index}].lease")
+        beats = list(request.heartbeats)
+        now = utcnow()
+        outcomes = await self._services.db.write(
+            lambda s: execution.heartbeat(s, executor_id, beats, timedelta(seconds=seconds), now),
+            name="heartbeat",
+        )
+        return rr.HeartbeatTaskInstancesResponse(outcomes=outcomes)
+
+    async def CompleteTaskInstance(
+        self, request: rr.CompleteTaskInstanceRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.CompleteTaskInstanceResponse:
+        """Apply a try's result, refused once its lease is lost."""
+        executor_id = identifier(request.executor_id, "executor_id")
+        lease = check_lease(request.lease, "lease")
+        if request.outcome not in enums.OUTCOMES:
+            raise InvalidArgument("outcome", "must be set")
+        outcome = enums.OUTCOMES.name(request.outcome)
+        if outcome not in REPORTABLE_OUTCOMES:
+            raise InvalidArgument("outcome", f"{outcome} is decided by the scheduler, not reported")
+        xcoms = []
+        for index, xcom in enumerate(request.xcoms):
+            json_value(xcom.value_json, f"xcoms[{index}].value_json")
+            xcoms.append((xcom.xcom_key or "return_value", xcom.value_json))
+        now = utcnow()
+        completion = execution.Completion(
+            executor_id=executor_id,
+            lease=lease,
+            ending=TryEnding(
+                outcome=outcome,
+                end_date=to_datetime(request, "end_date") or now,
+                error_type=request.error.exception_type,
+                error_message=request.error.message,
+                error_traceback=request.error.traceback,
+                final_log_chunk_index=request.last_log_chunk_index,
+            ),
+            process_started_at=to_datetime(request, "start_date"),
+            skip_task_ids=list(request.skip_task_ids),
+            xcoms=xcoms,
+        )
+        task_instance = await self._services.db.write(
+            lambda s: execution.complete_task_instance(s, completion, now),
+            name="complete_task_instance",
+        )
+        return rr.CompleteTaskInstanceResponse(task_instance=task_instance)
+
+    async def ReturnTaskInstances(
+        self, request: rr.ReturnTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ReturnTaskInstancesResponse:
+        """Put never-started tries back in the queue."""
+        executor_id = identifier(request.executor_id, "executor_id")
+        leases = [check_lease(lease, f"leases[{i}]") for i, lease in enumerate(request.leases)]
+        now = utcnow()
+        returned = await self._services.db.write(
+            lambda s: execution.return_task_instances(s, executor_id, leases, now),
+            name="return_task_instances",
+        )
+        return rr.ReturnTaskInstancesResponse(returned=returned)
+
+    async def AppendTaskLogs(
+        self, request: rr.AppendTaskLogsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.AppendTaskLogsResponse:
+        """Store log chunks."""
+        identifier(request.executor_id, "executor_id")
+        for index, chunk in enumerate(request.chunks):
+            check_lease(chunk.lease, f"chunks[{index}].lease")
+            if chunk.chunk_index <= 0:
+                raise InvalidArgument(f"chunks[{index}].chunk_index", "must be positive")
+        chunks = list(request.chunks)
+        stored = await self._services.db.write(
+            lambda s: execution.append_logs(s, chunks), name="append_logs"
+        )
+        return rr.AppendTaskLogsResponse(stored_lines=stored)

@@ -1,13 +1,117 @@
-"""TaskService."""
+"""TaskService: what running task processes may read and write, scoped to their try."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from grpc import aio
+
+from protos.resource.v1 import message_pb2 as resource_pb2
+from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2_grpc
+from services.runtime.errors import NotFound
+from services.state.clock import utcnow
+from services.state.servicers.executor import check_lease
 from services.state.services import StateServices
+from services.state.store import execution, resources
+from services.state.validation import identifier, json_value
+
+RETURN_VALUE = "return_value"
 
 
 class TaskServicer(service_pb2_grpc.TaskServiceServicer):
-    """TaskService on the state service."""
+    """XCom, variables and connections for task processes."""
 
     def __init__(self, services: StateServices) -> None:
         self._services = services
+
+    async def GetXComs(
+        self, request: rr.GetXComsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetXComsResponse:
+        """XComs of tasks of the caller's run."""
+        lease = check_lease(request.caller, "caller")
+        task_ids = list(request.task_ids)
+        key = request.xcom_key or RETURN_VALUE
+        now = utcnow()
+        xcoms = await self._services.db.read(
+            lambda s: execution.get_xcoms(s, lease, task_ids, key, now), name="get_xcoms"
+        )
+        return rr.GetXComsResponse(xcoms=xcoms)
+
+    async def PushXCom(
+        self, request: rr.PushXComRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.PushXComResponse:
+        """Store an XCom of the caller's task instance."""
+        lease = check_lease(request.caller, "caller")
+        key = identifier(request.xcom_key or RETURN_VALUE, "xcom_key")
+        json_value(request.value_json, "value_json")
+        now = utcnow()
+        await self._services.db.write(
+            lambda s: execution.push_xcom(s, lease, key, request.value_json, now), name="push_xcom"
+        )
+        return rr.PushXComResponse()
+
+    async def GetTaskVariable(
+        self, request: rr.GetTaskVariableRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetTaskVariableResponse:
+        """Read a variable."""
+        lease = check_lease(request.caller, "caller")
+        key = identifier(request.key, "key")
+        now = utcnow()
+
+        def read(session: Any) -> resource_pb2.Variable | None:
+            execution.verify_caller(session, lease, now)
+            return resources.find_variable(session, key)
+
+        variable = await self._services.db.read(read, name="get_task_variable")
+        if variable is None:
+            return rr.GetTaskVariableResponse(found=False)
+        return rr.GetTaskVariableResponse(found=True, variable=variable)
+
+    async def SetTaskVariable(
+        self, request: rr.SetTaskVariableRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.SetTaskVariableResponse:
+        """Create or replace a variable."""
+        lease = check_lease(request.caller, "caller")
+        identifier(request.variable.key, "variable.key")
+        now = utcnow()
+
+        def write(session: Any) -> None:
+            execution.verify_caller(session, lease, now)
+            resources.upsert_variable(session, request.variable)
+
+        await self._services.db.write(write, name="set_task_variable")
+        return rr.SetTaskVariableResponse()
+
+    async def DeleteTaskVariable(
+        self, request: rr.DeleteTaskVariableRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.DeleteTaskVariableResponse:
+        """Delete a variable."""
+        lease = check_lease(request.caller, "caller")
+        key = identifier(request.key, "key")
+        now = utcnow()
+
+        def write(session: Any) -> bool:
+            execution.verify_caller(session, lease, now)
+            return resources.remove_variable(session, key)
+
+        deleted = await self._services.db.write(write, name="delete_task_variable")
+        return rr.DeleteTaskVariableResponse(deleted=deleted)
+
+    async def GetTaskConnection(
+        self, request: rr.GetTaskConnectionRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetTaskConnectionResponse:
+        """Read a connection with its secrets."""
+        lease = check_lease(request.caller, "caller")
+        conn_id = identifier(request.conn_id, "conn_id")
+        now = utcnow()
+        secrets = self._services.secrets
+
+        def read(session: Any) -> resource_pb2.Connection | None:
+            execution.verify_caller(session, lease, now)
+            return resources.find_connection(session, conn_id, secrets, reveal=True)
+
+        connection = await self._services.db.read(read, name="get_task_connection")
+        if connection is None:
+            raise NotFound("connection", conn_id)
+        return rr.GetTaskConnectionResponse(connection=connection)

@@ -1,0 +1,461 @@
+"""What executors and task processes do through the state service: leases, results, logs, XCom.
+
+A try's lease (task instance key, try number, random lease id) fences every write about it:
+once the lease has expired or moved on, heartbeats and results are refused and change nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from protos.api.v1 import request_response_pb2 as api_rr
+from protos.enums.v1 import transition_pb2
+from protos.executor.v1 import message_pb2 as executor_pb2
+from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
+from services.state import enums, paging
+from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
+from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
+from services.state.graph import tasks_by_id
+from services.state.store.instances import touch_instance
+from services.state.store.runs import get_run
+from services.state.store.task_instances import get_ti
+from services.state.store.transitions import TryEnding, change_ti_state, definition_of, end_try
+
+EXECUTOR_KIND = "executor"
+LEASE_ID_BYTES = 16
+
+
+def lease_task_instances(
+    session: Session,
+    executor_id: str,
+    queues: Sequence[str],
+    max_leases: int,
+    lease_duration: timedelta,
+    hostname: str,
+    now: datetime,
+) -> list[executor_pb2.LeasedTry]:
+    """Lease the highest-priority queued task instances of ``queues`` and start their tries."""
+    touch_instance(session, executor_id, EXECUTOR_KIND, now, lease_duration)
+    tis = list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.state == enums.QUEUED, TaskInstance.queue.in_(list(queues)))
+            .order_by(TaskInstance.priority_weight.desc(), TaskInstance.queued_at, TaskInstance.id)
+            .limit(max_leases)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not tis:
+        return []
+    runs = {
+        r.id: r
+        for r in session.scalars(select(DagRun).where(DagRun.id.in_({t.dag_run_id for t in tis})))
+    }
+    dags = {
+        d.dag_id: d
+        for d in session.scalars(select(Dag).where(Dag.dag_id.in_({t.dag_id for t in tis})))
+    }
+    session.execute(delete(XCom).where(XCom.task_instance_id.in_([t.id for t in tis])))
+    expires = now + lease_duration
+    leased = []
+    for ti in tis:
+        run = runs[ti.dag_run_id]
+        task = tasks_by_id(definition_of(session, run.dag_content_hash)).get(ti.task_id)
+        ti.try_number += 1
+        ti.lease_id = secrets.token_hex(LEASE_ID_BYTES)
+        ti.lease_owner = executor_id
+        ti.lease_expires_at = expires
+        ti.start_date = now
+        ti.end_date = None
+        ti.duration_seconds = None
+        ti.hostname = hostname
+        ti.pid = None
+        ti.stop_requested = False
+        ti.error_type = ti.error_message = ti.error_traceback = ""
+        session.add(
+            TaskInstanceTry(
+                task_instance_id=ti.id,
+                dag_id=ti.dag_id,
+                run_id=ti.run_id,
+                task_id=ti.task_id,
+                try_number=ti.try_number,
+                state=enums.RUNNING,
+                queued_at=ti.queued_at,
+                start_date=now,
+                executor_id=executor_id,
+                lease_id=ti.lease_id,
+                hostname=hostname,
+            )
+        )
+        change_ti_state(session, ti, enums.RUNNING, now)
+        dag = dags.get(ti.dag_id)
+        leased.append(
+            executor_pb2.LeasedTry(
+                lease=run_pb2.TryLease(
+                    key=run_pb2.TaskInstanceKey(
+                        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id
+                    ),
+                    try_number=ti.try_number,
+                    lease_id=ti.lease_id,
+                ),
+                lease_expires_at=timestamp(expires),
+                max_tries=ti.max_tries,
+                operator=ti.operator,
+                queue=ti.queue,
+                pool=ti.pool,
+                execution_timeout=(
+                    task.execution_timeout
+                    if task is not None and task.HasField("execution_timeout")
+                    else None
+                ),
+                relative_fileloc=dag.relative_fileloc if dag is not None else "",
+                dag_content_hash=run.dag_content_hash,
+                run_type=enums.RUN_TYPES.value(run.run_type),
+                logical_date=timestamp(run.logical_date),
+                data_interval_start=timestamp(run.data_interval_start),
+                data_interval_end=timestamp(run.data_interval_end),
+                conf_json=run.conf_json,
+                run_start_date=timestamp(run.start_date),
+                queued_at=timestamp(ti.queued_at),
+            )
+        )
+    return leased
+
+
+def _ti_of(session: Session, lease: run_pb2.TryLease) -> TaskInstance | None:
+    return session.scalar(
+        select(TaskInstance)
+        .where(
+            TaskInstance.dag_id == lease.key.dag_id,
+            TaskInstance.run_id == lease.key.run_id,
+            TaskInstance.task_id == lease.key.task_id,
+        )
+        .with_for_update()
+    )
+
+
+def _lease_is_live(ti: TaskInstance | None, lease: run_pb2.TryLease, now: datetime) -> bool:
+    return (
+        ti is not None
+        and ti.lease_id == lease.lease_id
+        and ti.try_number == lease.try_number
+        and ti.lease_expires_at is not None
+        and ti.lease_expires_at > now
+    )
+
+
+def _lost(ti: TaskInstance | None, lease: run_pb2.TryLease, presented_owner: str) -> LeaseLost:
+    key = lease.key
+    return LeaseLost(
+        "task_instance",
+        f"{key.dag_id}/{key.run_id}/{key.task_id} try {lease.try_number}",
+        presented_owner=presented_owner,
+        current_owner=(ti.lease_owner or "") if ti is not None else "",
+    )
+
+
+def heartbeat(
+    session: Session,
+    executor_id: str,
+    beats: Sequence[executor_pb2.TryHeartbeat],
+    lease_duration: timedelta,
+    now: datetime,
+) -> list[executor_pb2.TryHeartbeatOutcome]:
+    """Renew live leases; report lost ones (never renewed) and stop requests."""
+    touch_instance(session, executor_id, EXECUTOR_KIND, now, lease_duration)
+    outcomes = []
+    for beat in beats:
+        ti = _ti_of(session, beat.lease)
+        outcome = executor_pb2.TryHeartbeatOutcome(lease=beat.lease)
+        if not _lease_is_live(ti, beat.lease, now) or ti is None or ti.lease_owner != executor_id:
+            outcome.status = transition_pb2.LEASE_STATUS_LOST
+            outcomes.append(outcome)
+            continue
+        ti.lease_expires_at = now + lease_duration
+        if beat.pid:
+            ti.pid = beat.pid
+        if beat.hostname:
+            ti.hostname = beat.hostname
+        if beat.HasField("process_started_at"):
+            attempt = _try_record(session, ti)
+            if attempt is not None:
+                attempt.pid = beat.pid or attempt.pid
+                attempt.hostname = beat.hostname or attempt.hostname
+                attempt.process_started_at = to_datetime(beat, "process_started_at")
+        outcome.status = (
+            transition_pb2.LEASE_STATUS_STOP_REQUESTED
+            if ti.stop_requested or ti.state == enums.RESTARTING
+            else transition_pb2.LEASE_STATUS_ACTIVE
+        )
+        outcome.lease_expires_at.FromDatetime(ti.lease_expires_at)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _try_record(session: Session, ti: TaskInstance) -> TaskInstanceTry | None:
+    return session.scalar(
+        select(TaskInstanceTry).where(
+            TaskInstanceTry.task_instance_id == ti.id, TaskInstanceTry.try_number == ti.try_number
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Completion:
+    """An executor's report of how a try ended."""
+
+    executor_id: str
+    lease: run_pb2.TryLease
+    ending: TryEnding
+    process_started_at: datetime | None
+    skip_task_ids: Sequence[str]
+    xcoms: Sequence[tuple[str, str]]
+
+
+def complete_task_instance(
+    session: Session, completion: Completion, now: datetime
+) -> run_pb2.TaskInstance:
+    """Apply a try's result, fenced by its lease; a repeated accepted result is answered again."""
+    lease = completion.lease
+    ti = _ti_of(session, lease)
+    if ti is not None and not _lease_is_live(ti, lease, now):
+        attempt = session.scalar(
+            select(TaskInstanceTry).where(
+                TaskInstanceTry.task_instance_id == ti.id,
+                TaskInstanceTry.try_number == lease.try_number,
+                TaskInstanceTry.lease_id == lease.lease_id,
+            )
+        )
+        if attempt is not None and attempt.outcome == completion.ending.outcome:
+            return ti_to_proto(ti)  # the same result, repeated after a lost answer
+    if ti is None or not _lease_is_live(ti, lease, now) or ti.lease_owner != completion.executor_id:
+        raise _lost(ti, lease, completion.executor_id)
+    if completion.process_started_at is not None:
+        attempt = _try_record(session, ti)
+        if attempt is not None and attempt.process_started_at is None:
+            attempt.process_started_at = completion.process_started_at
+    for key, value in completion.xcoms:
+        _put_xcom(session, ti, key, value, now)
+    new_state = end_try(session, ti, completion.ending, now)
+    if new_state in (enums.SUCCESS, enums.SKIPPED) and completion.skip_task_ids:
+        for other in session.scalars(
+            select(TaskInstance)
+            .where(
+                TaskInstance.dag_run_id == ti.dag_run_id,
+                TaskInstance.task_id.in_(list(completion.skip_task_ids)),
+                TaskInstance.state.in_([enums.NONE, enums.SCHEDULED]),
+            )
+            .with_for_update()
+        ):
+            other.end_date = now
+            change_ti_state(session, other, enums.SKIPPED, now)
+    return ti_to_proto(ti)
+
+
+def return_task_instances(
+    session: Session, executor_id: str, leases: Sequence[run_pb2.TryLease], now: datetime
+) -> int:
+    """Put leased tries that never started back in the queue."""
+    returned = 0
+    for lease in leases:
+        ti = _ti_of(session, lease)
+        if ti is None or not _lease_is_live(ti, lease, now) or ti.lease_owner != executor_id:
+            continue
+        if ti.state != enums.RUNNING:
+            continue
+        session.execute(
+            delete(TaskInstanceTry).where(
+                TaskInstanceTry.task_instance_id == ti.id,
+                TaskInstanceTry.try_number == ti.try_number,
+            )
+        )
+        ti.try_number -= 1
+        ti.lease_id = ti.lease_owner = None
+        ti.lease_expires_at = None
+        ti.start_date = None
+        change_ti_state(session, ti, enums.QUEUED, now)
+        returned += 1
+    return returned
+
+
+def append_logs(session: Session, chunks: Sequence[executor_pb2.TryLogChunk]) -> int:
+    """Store log chunks of tries that were leased (also after the lease was lost)."""
+    stored = 0
+    for chunk in chunks:
+        key = chunk.lease.key
+        attempt = session.scalar(
+            select(TaskInstanceTry)
+            .where(
+                TaskInstanceTry.dag_id == key.dag_id,
+                TaskInstanceTry.run_id == key.run_id,
+                TaskInstanceTry.task_id == key.task_id,
+                TaskInstanceTry.try_number == chunk.lease.try_number,
+                TaskInstanceTry.lease_id == chunk.lease.lease_id,
+            )
+            .with_for_update()
+        )
+        if attempt is None or chunk.chunk_index <= attempt.log_chunk_index:
+            continue
+        rows = [
+            {
+                "task_instance_id": attempt.task_instance_id,
+                "try_number": attempt.try_number,
+                "sequence": attempt.log_line_count + offset,
+                "timestamp": to_datetime(line, "timestamp") or attempt.start_date,
+                "stream": int(line.stream),
+                "level": line.level,
+                "message": line.message,
+            }
+            for offset, line in enumerate(chunk.lines, start=1)
+        ]
+        if rows:
+            session.execute(insert(TaskLog), rows)
+        attempt.log_line_count += len(rows)
+        attempt.log_chunk_index = chunk.chunk_index
+        stored += len(rows)
+    return stored
+
+
+def read_logs(
+    session: Session, key: run_pb2.TaskInstanceKey, try_number: int, after: int, limit: int
+) -> tuple[list[run_pb2.LogLine], int, bool]:
+    """Log lines of one try after a sequence; return (lines, try number, complete)."""
+    ti = get_ti(session, key)
+    number = try_number or ti.try_number
+    attempt = session.scalar(
+        select(TaskInstanceTry).where(
+            TaskInstanceTry.task_instance_id == ti.id, TaskInstanceTry.try_number == number
+        )
+    )
+    if attempt is None:
+        if try_number == 0 and ti.try_number == 0:
+            return [], 0, False
+        raise NotFound("try", f"{key.dag_id}/{key.run_id}/{key.task_id} try {number}")
+    rows = list(
+        session.scalars(
+            select(TaskLog)
+            .where(
+                TaskLog.task_instance_id == ti.id,
+                TaskLog.try_number == number,
+                TaskLog.sequence > after,
+            )
+            .order_by(TaskLog.sequence)
+            .limit(limit)
+        )
+    )
+    last_seen = rows[-1].sequence if rows else after
+    ended = attempt.outcome != ""
+    complete = (
+        ended
+        and last_seen >= attempt.log_line_count
+        and (
+            attempt.final_log_chunk_index is None
+            or attempt.log_chunk_index >= attempt.final_log_chunk_index
+        )
+    )
+    return [log_to_proto(r) for r in rows], number, complete
+
+
+# ---- the task API (task processes) ----
+
+
+def verify_caller(session: Session, lease: run_pb2.TryLease, now: datetime) -> TaskInstance:
+    """The task instance of a calling try, or PERMISSION_DENIED / FAILED_PRECONDITION."""
+    ti = session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == lease.key.dag_id,
+            TaskInstance.run_id == lease.key.run_id,
+            TaskInstance.task_id == lease.key.task_id,
+        )
+    )
+    known = ti is not None and session.scalar(
+        select(func.count())
+        .select_from(TaskInstanceTry)
+        .where(
+            TaskInstanceTry.task_instance_id == ti.id, TaskInstanceTry.lease_id == lease.lease_id
+        )
+    )
+    if not lease.lease_id or ti is None or not known:
+        raise PermissionDenied("the call does not come from a leased try (unknown lease id)")
+    if not _lease_is_live(ti, lease, now):
+        raise _lost(ti, lease, "task process")
+    return ti
+
+
+def _put_xcom(session: Session, ti: TaskInstance, key: str, value_json: str, now: datetime) -> None:
+    row = session.get(XCom, (ti.id, key))
+    if row is None:
+        session.add(
+            XCom(
+                task_instance_id=ti.id,
+                key=key,
+                dag_id=ti.dag_id,
+                run_id=ti.run_id,
+                task_id=ti.task_id,
+                value_json=value_json,
+                timestamp=now,
+            )
+        )
+    else:
+        row.value_json = value_json
+        row.timestamp = now
+
+
+def push_xcom(
+    session: Session, lease: run_pb2.TryLease, key: str, value_json: str, now: datetime
+) -> None:
+    """Store an XCom under the calling try's task instance."""
+    ti = verify_caller(session, lease, now)
+    _put_xcom(session, ti, key, value_json, now)
+
+
+def get_xcoms(
+    session: Session, lease: run_pb2.TryLease, task_ids: Sequence[str], key: str, now: datetime
+) -> list[run_pb2.XCom]:
+    """XComs of tasks of the caller's run; no task ids means its direct upstream tasks."""
+    ti = verify_caller(session, lease, now)
+    if not task_ids:
+        run = session.get(DagRun, ti.dag_run_id)
+        assert run is not None
+        task = tasks_by_id(definition_of(session, run.dag_content_hash)).get(ti.task_id)
+        task_ids = sorted(task.upstream_task_ids) if task is not None else []
+    rows = {
+        row.task_id: row
+        for row in session.scalars(
+            select(XCom).where(
+                XCom.dag_id == ti.dag_id,
+                XCom.run_id == ti.run_id,
+                XCom.key == key,
+                XCom.task_id.in_(list(task_ids)),
+            )
+        )
+    }
+    return [xcom_to_proto(rows[t]) for t in task_ids if t in rows]
+
+
+def list_xcoms(session: Session, request: api_rr.ListXComsRequest) -> api_rr.ListXComsResponse:
+    """A page of the XComs of a run (or of one of its tasks), by task and key."""
+    size = paging.page_size(request.page_size)
+    get_run(session, request.dag_id, request.run_id)
+    filters = [request.dag_id, request.run_id, request.task_id]
+    conditions = [XCom.dag_id == request.dag_id, XCom.run_id == request.run_id]
+    if request.task_id:
+        conditions.append(XCom.task_id == request.task_id)
+    total = session.scalar(select(func.count()).select_from(XCom).where(*conditions))
+    query = select(XCom).where(*conditions)
+    last = paging.decode_token(request.page_token, filters)
+    if last is not None:
+        query = query.where(tuple_(XCom.task_id, XCom.key) > (str(last[0]), str(last[1])))
+    rows = list(session.scalars(query.order_by(XCom.task_id, XCom.key).limit(size + 1)))
+    return api_rr.ListXComsResponse(
+        xcoms=[xcom_to_proto(r) for r in rows[:size]],
+        next_page_token=paging.next_token(rows, size, lambda r: (r.task_id, r.key), filters),
+        total_size=int(total or 0),
+    )

@@ -1,0 +1,293 @@
+"""DAG runs: creating them with their task instances, reading, marking and deleting them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from protos.api.v1 import request_response_pb2 as api_rr
+from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.enums.v1 import event_pb2
+from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+from services.state import enums, paging
+from services.state.convert import run_to_proto, to_datetime
+from services.state.db.event_log import record_event
+from services.state.db.models import Dag, DagRun, TaskInstance
+from services.state.graph import priority_weights
+from services.state.store.transitions import (
+    change_run_state,
+    change_ti_state,
+    clear_task_instance_rows,
+    definition_of,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRun:
+    """What a new run is made of."""
+
+    run_id: str
+    run_type: str
+    logical_date: datetime
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    conf_json: str = "{}"
+    note: str = ""
+    request_id: str | None = None
+
+
+def create_run(
+    session: Session,
+    dag: Dag,
+    definition: dag_pb2.DagDefinition,
+    content_hash: str,
+    new: NewRun,
+    now: datetime,
+) -> DagRun:
+    """Insert a queued run and a task instance in state none for each of its tasks."""
+    run = DagRun(
+        dag_id=dag.dag_id,
+        run_id=new.run_id,
+        run_type=new.run_type,
+        state=enums.RUN_QUEUED,
+        logical_date=new.logical_date,
+        data_interval_start=new.data_interval_start,
+        data_interval_end=new.data_interval_end,
+        conf_json=new.conf_json,
+        queued_at=now,
+        dag_content_hash=content_hash,
+        note=new.note,
+        generation=0,
+        request_id=new.request_id,
+        created_at=now,
+    )
+    session.add(run)
+    session.flush()
+    weights = priority_weights(definition)
+    rows = [
+        {
+            "dag_run_id": run.id,
+            "dag_id": dag.dag_id,
+            "run_id": new.run_id,
+            "task_id": task.task_id,
+            "state": enums.NONE,
+            "try_number": 0,
+            "max_tries": task.retries + 1,
+            "pool": task.pool or "default_pool",
+            "pool_slots": max(1, task.pool_slots),
+            "queue": task.queue or "default",
+            "priority_weight": weights[task.task_id],
+            "operator": task.operator,
+            "updated_at": now,
+        }
+        for task in definition.tasks
+    ]
+    if rows:
+        session.execute(insert(TaskInstance), rows)
+    record_event(
+        session,
+        type=event_pb2.EVENT_TYPE_DAG_RUN_CREATED,
+        time=now,
+        dag_id=dag.dag_id,
+        run_id=new.run_id,
+        dag_run_state=enums.RUN_STATES.value(enums.RUN_QUEUED),
+    )
+    return run
+
+
+def trigger_dag_run(
+    session: Session,
+    dag_id: str,
+    *,
+    run_id: str,
+    logical_date: datetime,
+    conf_json: str,
+    note: str,
+    request_id: str,
+    now: datetime,
+) -> tuple[run_pb2.DagRun, bool]:
+    """Create a manual run; return it and whether it was created (False for a repeated request)."""
+    dag = session.get(Dag, dag_id)
+    if dag is None:
+        raise NotFound("dag", dag_id)
+    if request_id:
+        existing = session.scalar(
+            select(DagRun).where(DagRun.dag_id == dag_id, DagRun.request_id == request_id)
+        )
+        if existing is not None:
+            return run_to_proto(existing, run_counts(session, existing.id)), False
+    if not dag.is_active:
+        raise FailedPrecondition(
+            f"DAG {dag_id!r} is not active: its file no longer defines it (see import errors)"
+        )
+    run_id = run_id or f"manual__{logical_date.isoformat()}"
+    taken = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if taken is not None:
+        raise AlreadyExists(
+            "dag_run", f"{dag_id}/{run_id}", existing_request_id=taken.request_id or ""
+        )
+    definition = definition_of(session, dag.content_hash)
+    run = create_run(
+        session,
+        dag,
+        definition,
+        dag.content_hash,
+        NewRun(
+            run_id=run_id,
+            run_type="manual",
+            logical_date=logical_date,
+            data_interval_start=logical_date,
+            data_interval_end=logical_date,
+            conf_json=conf_json,
+            note=note,
+            request_id=request_id or None,
+        ),
+        now,
+    )
+    return run_to_proto(run, run_counts(session, run.id)), True
+
+
+def run_counts(session: Session, dag_run_id: int) -> dict[str, int]:
+    """How many of a run's task instances are in each state."""
+    rows = session.execute(
+        select(TaskInstance.state, func.count())
+        .where(TaskInstance.dag_run_id == dag_run_id)
+        .group_by(TaskInstance.state)
+    )
+    return {state: int(count) for state, count in rows}
+
+
+def counts_of_runs(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Task instance counts by state for several runs, in one query."""
+    result: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    if not run_ids:
+        return result
+    rows = session.execute(
+        select(TaskInstance.dag_run_id, TaskInstance.state, func.count())
+        .where(TaskInstance.dag_run_id.in_(run_ids))
+        .group_by(TaskInstance.dag_run_id, TaskInstance.state)
+    )
+    for run_id, state, count in rows:
+        result[run_id][state] = int(count)
+    return result
+
+
+def get_run(session: Session, dag_id: str, run_id: str, *, for_update: bool = False) -> DagRun:
+    """One run, or NotFound."""
+    query = select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    if for_update:
+        query = query.with_for_update()
+    run = session.scalar(query)
+    if run is None:
+        if session.get(Dag, dag_id) is None:
+            raise NotFound("dag", dag_id)
+        raise NotFound("dag_run", f"{dag_id}/{run_id}")
+    return run
+
+
+def list_runs(
+    session: Session,
+    request: api_rr.ListDagRunsRequest,
+    states: Sequence[str],
+    run_types: Sequence[str],
+) -> api_rr.ListDagRunsResponse:
+    """A page of runs, newest logical date first."""
+    size = paging.page_size(request.page_size)
+    gte = to_datetime(request, "logical_date_gte")
+    lt = to_datetime(request, "logical_date_lt")
+    filters = [request.dag_id, sorted(states), sorted(run_types), str(gte), str(lt)]
+    conditions = []
+    if request.dag_id:
+        if session.get(Dag, request.dag_id) is None:
+            raise NotFound("dag", request.dag_id)
+        conditions.append(DagRun.dag_id == request.dag_id)
+    if states:
+        conditions.append(DagRun.state.in_(states))
+    if run_types:
+        conditions.append(DagRun.run_type.in_(run_types))
+    if gte is not None:
+        conditions.append(DagRun.logical_date >= gte)
+    if lt is not None:
+        conditions.append(DagRun.logical_date < lt)
+    total = session.scalar(select(func.count()).select_from(DagRun).where(*conditions))
+    query = select(DagRun).where(*conditions)
+    last = paging.decode_token(request.page_token, filters)
+    if last is not None:
+        last_date, last_id = datetime.fromisoformat(last[0]), int(last[1])
+        query = query.where(
+            or_(
+                DagRun.logical_date < last_date,
+                and_(DagRun.logical_date == last_date, DagRun.id < last_id),
+            )
+        )
+    rows = list(
+        session.scalars(
+            query.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(size + 1)
+        )
+    )
+    counts = counts_of_runs(session, [r.id for r in rows[:size]])
+    return api_rr.ListDagRunsResponse(
+        dag_runs=[run_to_proto(r, counts[r.id]) for r in rows[:size]],
+        next_page_token=paging.next_token(
+            rows, size, lambda r: (r.logical_date.isoformat(), r.id), filters
+        ),
+        total_size=int(total or 0),
+    )
+
+
+def set_run_state(
+    session: Session, dag_id: str, run_id: str, state: str, note: str, now: datetime
+) -> DagRun:
+    """Mark a run success or failed (its unfinished task instances follow), or queue it again."""
+    run = get_run(session, dag_id, run_id, for_update=True)
+    if note:
+        run.note = note
+    tis = list(
+        session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_run_id == run.id).with_for_update()
+        )
+    )
+    if state == enums.RUN_QUEUED:
+        clear_task_instance_rows(session, run, tis, now)
+    else:
+        for ti in tis:
+            if ti.state in enums.FINISHED_TI_STATES:
+                continue
+            if ti.state in enums.LEASED_STATES:
+                target = enums.SUCCESS if state == enums.RUN_SUCCESS else enums.FAILED
+                ti.stop_requested = True
+                ti.end_date = now
+                change_ti_state(session, ti, target, now)
+            else:
+                target = enums.SUCCESS if state == enums.RUN_SUCCESS else enums.SKIPPED
+                ti.end_date = now
+                change_ti_state(session, ti, target, now)
+        if run.state != state:
+            change_run_state(session, run, state, now)
+        run.generation += 1
+    return run
+
+
+def delete_run(session: Session, dag_id: str, run_id: str, allow_missing: bool) -> None:
+    """Delete a run with its task instances, tries, XCom and logs."""
+    try:
+        run = get_run(session, dag_id, run_id, for_update=True)
+    except NotFound:
+        if allow_missing:
+            return
+        raise
+    session.execute(delete(DagRun).where(DagRun.id == run.id))
+
+
+def release_finished_claims(session: Session, now: datetime) -> None:
+    """Drop claims on runs that are no longer active (kept tidy for listings)."""
+    session.execute(
+        update(DagRun)
+        .where(DagRun.state.not_in(enums.ACTIVE_RUN_STATES), DagRun.claimed_by.is_not(None))
+        .values(claimed_by=None, claim_expires_at=None)
+    )

@@ -1,0 +1,199 @@
+"""State changes shared by every writer: each one also records its change event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.enums.v1 import event_pb2
+from services.state import enums
+from services.state.db.event_log import record_event
+from services.state.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceTry
+from services.state.graph import parse_definition, tasks_by_id
+from tradewind.sdk.retries import retry_delay_seconds
+
+
+def change_ti_state(session: Session, ti: TaskInstance, new_state: str, now: datetime) -> None:
+    """Move a task instance to ``new_state`` and publish the change."""
+    previous = ti.state
+    ti.state = new_state
+    ti.updated_at = now
+    record_event(
+        session,
+        type=event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED,
+        time=now,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        try_number=ti.try_number,
+        task_instance_state=enums.TI_STATES.value(new_state),
+        previous_task_instance_state=enums.TI_STATES.value(previous),
+        queue=ti.queue,
+        pool=ti.pool,
+    )
+
+
+def change_run_state(session: Session, run: DagRun, new_state: str, now: datetime) -> None:
+    """Move a run to ``new_state``, keeping its dates and claim in step, and publish it."""
+    previous = run.state
+    run.state = new_state
+    if new_state == enums.RUN_RUNNING and run.start_date is None:
+        run.start_date = now
+    if new_state in (enums.RUN_SUCCESS, enums.RUN_FAILED):
+        run.end_date = now
+        run.claimed_by = None
+        run.claim_expires_at = None
+    else:
+        run.end_date = None
+    if new_state == enums.RUN_QUEUED:
+        run.queued_at = now
+        run.start_date = None
+    record_event(
+        session,
+        type=event_pb2.EVENT_TYPE_DAG_RUN_STATE_CHANGED,
+        time=now,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        dag_run_state=enums.RUN_STATES.value(new_state),
+        previous_dag_run_state=enums.RUN_STATES.value(previous),
+    )
+
+
+def definition_of(session: Session, content_hash: str) -> dag_pb2.DagDefinition:
+    """The DAG definition with this content hash (decoded once per process)."""
+    blob = session.scalar(
+        select(DagVersion.definition).where(DagVersion.content_hash == content_hash)
+    )
+    if blob is None:
+        raise LookupError(f"DAG version {content_hash} is missing")
+    return parse_definition(blob)
+
+
+def task_definition(session: Session, run: DagRun, task_id: str) -> dag_pb2.TaskDefinition | None:
+    """The definition of one task in the version a run was created with."""
+    return tasks_by_id(definition_of(session, run.dag_content_hash)).get(task_id)
+
+
+@dataclass(frozen=True)
+class TryEnding:
+    """How a try ended, from the executor's report or from the scheduler."""
+
+    outcome: str
+    end_date: datetime
+    error_type: str = ""
+    error_message: str = ""
+    error_traceback: str = ""
+    final_log_chunk_index: int | None = None
+
+
+def state_after_try(
+    ti: TaskInstance, task: dag_pb2.TaskDefinition | None, ending: TryEnding
+) -> tuple[str, datetime | None]:
+    """The state a task instance moves to after a try, and when a retry becomes due."""
+    outcome = ending.outcome
+    if outcome == "success":
+        return enums.SUCCESS, None
+    if outcome == "skipped":
+        return enums.SKIPPED, None
+    if outcome == "failed_no_retry" or ti.try_number >= ti.max_tries:
+        return enums.FAILED, None
+    delay = 0.0
+    if task is not None:
+        delay = retry_delay_seconds(
+            try_number=ti.try_number,
+            retry_delay=task.retry_delay.ToTimedelta().total_seconds(),
+            exponential_backoff=task.retry_exponential_backoff,
+            max_retry_delay=(
+                task.max_retry_delay.ToTimedelta().total_seconds()
+                if task.HasField("max_retry_delay")
+                else None
+            ),
+            identity=f"{ti.dag_id}#{ti.task_id}#{ti.run_id}",
+        )
+    return enums.UP_FOR_RETRY, ending.end_date + timedelta(seconds=delay)
+
+
+def end_try(
+    session: Session,
+    ti: TaskInstance,
+    ending: TryEnding,
+    now: datetime,
+    *,
+    new_state: str | None = None,
+    next_retry_at: datetime | None = None,
+) -> str:
+    """Close the current try: its record, the lease, and the task instance's next state.
+
+    Without ``new_state``, the retry rules decide it. A task instance that a person cleared
+    (restarting) goes back to none; one a person marked keeps the state they chose.
+    """
+    attempt = session.scalar(
+        select(TaskInstanceTry).where(
+            TaskInstanceTry.task_instance_id == ti.id, TaskInstanceTry.try_number == ti.try_number
+        )
+    )
+    if new_state is None:
+        if ti.state == enums.RESTARTING:
+            new_state, next_retry_at = enums.NONE, None
+        elif ti.stop_requested:
+            new_state, next_retry_at = ti.state, None
+        else:
+            run = session.get(DagRun, ti.dag_run_id)
+            task = task_definition(session, run, ti.task_id) if run is not None else None
+            new_state, next_retry_at = state_after_try(ti, task, ending)
+    start = ti.start_date or ending.end_date
+    seconds = max(0.0, (ending.end_date - start).total_seconds())
+    if attempt is not None:
+        attempt.state = new_state
+        attempt.outcome = ending.outcome
+        attempt.end_date = ending.end_date
+        attempt.duration_seconds = seconds
+        attempt.error_type = ending.error_type
+        attempt.error_message = ending.error_message
+        attempt.error_traceback = ending.error_traceback
+        if ending.final_log_chunk_index is not None:
+            attempt.final_log_chunk_index = ending.final_log_chunk_index
+    if not ti.stop_requested or ti.state in enums.LEASED_STATES:
+        ti.end_date = ending.end_date
+        ti.duration_seconds = seconds
+    ti.error_type = ending.error_type
+    ti.error_message = ending.error_message
+    ti.error_traceback = ending.error_traceback
+    ti.next_retry_at = next_retry_at
+    ti.lease_id = None
+    ti.lease_owner = None
+    ti.lease_expires_at = None
+    ti.stop_requested = False
+    if new_state != ti.state:
+        change_ti_state(session, ti, new_state, now)
+    return new_state
+
+
+def clear_task_instance_rows(
+    session: Session, run: DagRun, tis: list[TaskInstance], now: datetime
+) -> None:
+    """Make task instances run again (Airflow's clear), and queue their run again.
+
+    A running try is asked to stop (restarting) and its task instance returns to none once it
+    has stopped, so two tries never overlap. Cleared task instances get their retries back.
+    """
+    tasks = tasks_by_id(definition_of(session, run.dag_content_hash))
+    for ti in tis:
+        task = tasks.get(ti.task_id)
+        ti.max_tries = ti.try_number + (task.retries if task is not None else 0) + 1
+        ti.next_retry_at = None
+        if ti.state in enums.LEASED_STATES:
+            ti.stop_requested = True
+            if ti.state != enums.RESTARTING:
+                change_ti_state(session, ti, enums.RESTARTING, now)
+        elif ti.state != enums.NONE:
+            ti.end_date = None
+            ti.error_type = ti.error_message = ti.error_traceback = ""
+            change_ti_state(session, ti, enums.NONE, now)
+    if run.state != enums.RUN_QUEUED:
+        change_run_state(session, run, enums.RUN_QUEUED, now)
+    run.generation += 1
