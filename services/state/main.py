@@ -1,13 +1,24 @@
-"""``tradewind state``: run the state service."""
+"""``tradewind state`` and ``tradewind db migrate``."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-from services.runtime.server import service_main
+from services.runtime import config as cfg
+from services.runtime.errors import ConfigError, Unavailable
+from services.runtime.logs import configure_logging
+from services.runtime.server import EXIT_CONFIG_ERROR, service_main
 from services.state.app import build_app
-from services.state.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT, STATE_SETTINGS
+from services.state.db.engine import Database, DatabaseSettings
+from services.state.db.migrate import upgrade
+from services.state.settings import (
+    DATABASE_URL,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_PORT,
+    STATE_SETTINGS,
+    database_url,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,3 +32,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="The state service: the system of record, the only owner of the database.",
         extra_settings=STATE_SETTINGS,
     )
+
+
+def migrate_main(argv: Sequence[str]) -> int:
+    """``tradewind db migrate``: bring the database to the newest schema; return the status."""
+    settings = (cfg.HOME, DATABASE_URL, cfg.LOG_LEVEL)
+    try:
+        parser = cfg.build_parser(
+            "tradewind db migrate", "Migrate the database to the newest schema.", settings
+        )
+        values = cfg.resolve_settings(parser.parse_args(argv), settings)
+        configure_logging(service="db", level=values[cfg.LOG_LEVEL], fmt="text")
+        db = Database(DatabaseSettings(url=database_url(values)))
+        try:
+            revision = upgrade(db)
+        finally:
+            db.dispose()
+    except (ConfigError, Unavailable) as err:
+        print(f"tradewind db migrate: error: {err}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    print(f"database {db.url.render_as_string(hide_password=True)} is at revision {revision}")
+    return 0

@@ -14,6 +14,7 @@ from protos.dag_processor.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
 from services.state.clock import utcnow
 from services.state.convert import timestamp, to_seconds
+from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import dag_files
 from services.state.validation import identifier, positive_seconds
@@ -63,6 +64,7 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
             ),
             name="acquire_file_leases",
         )
+        LEASES.labels("dag_file", "granted").inc(len(grant.leases))
         return rr.AcquireDagFileLeasesResponse(
             leases=[
                 processor_pb2.DagFileLease(relative_fileloc=path, expires_at=timestamp(expires))

@@ -9,14 +9,15 @@ from typing import Any
 
 from grpc import aio
 
-from protos.enums.v1 import event_pb2, task_instance_pb2
+from protos.enums.v1 import event_pb2, task_instance_pb2, transition_pb2
 from protos.executor.v1 import request_response_pb2 as rr
 from protos.executor.v1 import service_pb2_grpc
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import InvalidArgument, LeaseLost
 from services.state import enums
 from services.state.clock import utcnow
 from services.state.convert import to_datetime, to_seconds
+from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import execution
 from services.state.store.transitions import TryEnding
@@ -84,6 +85,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             tries = await self._services.db.write(lease, name="lease_task_instances")
             remaining = deadline - loop.time()
             if tries or remaining <= 0 or self._services.shutting_down.is_set():
+                LEASES.labels("task", "granted").inc(len(tries))
                 return rr.LeaseTaskInstancesResponse(tries=tries)
             await hub.wait_for(queued_here, after=cursor, within=remaining)
 
@@ -101,6 +103,9 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             lambda s: execution.heartbeat(s, executor_id, beats, timedelta(seconds=seconds), now),
             name="heartbeat",
         )
+        lost = sum(1 for o in outcomes if o.status == transition_pb2.LEASE_STATUS_LOST)
+        LEASES.labels("task", "renewed").inc(len(outcomes) - lost)
+        LEASES.labels("task", "refused").inc(lost)
         return rr.HeartbeatTaskInstancesResponse(outcomes=outcomes)
 
     async def CompleteTaskInstance(
@@ -134,10 +139,14 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             skip_task_ids=list(request.skip_task_ids),
             xcoms=xcoms,
         )
-        task_instance = await self._services.db.write(
-            lambda s: execution.complete_task_instance(s, completion, now),
-            name="complete_task_instance",
-        )
+        try:
+            task_instance = await self._services.db.write(
+                lambda s: execution.complete_task_instance(s, completion, now),
+                name="complete_task_instance",
+            )
+        except LeaseLost:
+            LEASES.labels("task", "refused").inc()
+            raise
         return rr.CompleteTaskInstanceResponse(task_instance=task_instance)
 
     async def ReturnTaskInstances(

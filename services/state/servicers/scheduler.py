@@ -7,6 +7,7 @@ from typing import Any
 
 from grpc import aio
 
+from protos.enums.v1 import task_instance_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as rr
@@ -15,9 +16,12 @@ from services.runtime.errors import InvalidArgument
 from services.state import enums
 from services.state.clock import utcnow
 from services.state.convert import timestamp, to_seconds
+from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import scheduling
 from services.state.validation import enum_name, identifier, positive_seconds
+
+TI_RUNNING = task_instance_pb2.TASK_INSTANCE_STATE_RUNNING
 
 
 def check_transitions(request: rr.ApplyTransitionsRequest) -> None:
@@ -60,6 +64,8 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
             ),
             name="claim_dag_runs",
         )
+        LEASES.labels("run_claim", "granted").inc(len(claims))
+        LEASES.labels("run_claim", "refused").inc(len(lost))
         return rr.ClaimDagRunsResponse(
             claims=[
                 scheduler_pb2.DagRunClaim(
@@ -143,6 +149,15 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         identifier(request.scheduler_id, "scheduler_id")
         check_transitions(request)
         now = utcnow()
-        return await self._services.db.write(
+        response = await self._services.db.write(
             lambda s: scheduling.apply_transitions(s, request, now), name="apply_transitions"
         )
+        expired = sum(
+            1
+            for item, outcome in zip(
+                request.task_instance_transitions, response.task_instance_outcomes, strict=True
+            )
+            if outcome.applied and item.expected_state == TI_RUNNING
+        )
+        LEASES.labels("task", "expired").inc(expired)
+        return response
