@@ -2,10 +2,324 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
+from grpc import aio
+
+from protos.api.v1 import request_response_pb2 as rr
+from protos.dag.v1 import message_pb2 as dag_pb2
+from services.runtime.auth import Role, bearer_token, role_of
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.state.clock import utcnow
 from services.state.services import StateServices
+from services.state.store import catalog, resources
+from services.state.store.catalog import DagFilter, page_request
+from services.state.store.resources import UNLIMITED_SLOTS
+from services.state.validation import identifier
 
 
 class CatalogApi:
     """The catalog RPCs of ApiService (mixed into ApiServicer)."""
 
     _services: StateServices
+
+    # ---- DAGs ----
+
+    async def ListDags(
+        self, request: rr.ListDagsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListDagsResponse:
+        """List DAGs by id, filtered by id substring, tags, paused state and activity."""
+        dag_filter = DagFilter(
+            dag_id_contains=request.dag_id_contains,
+            tags=tuple(sorted(set(request.tags))),
+            paused=request.paused if request.HasField("paused") else None,
+            include_inactive=request.include_inactive,
+        )
+        page = page_request("ListDags", request.page_size, request.page_token, asdict(dag_filter))
+        found = await self._services.db.read(
+            lambda s: catalog.list_dags(s, dag_filter, page), name="list_dags"
+        )
+        return rr.ListDagsResponse(
+            dags=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
+        )
+
+    async def GetDag(
+        self, request: rr.GetDagRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetDagResponse:
+        """Describe one DAG, with its tasks and edges when asked. NOT_FOUND when unknown."""
+        dag_id = identifier(request.dag_id, "dag_id")
+        include = request.include_definition
+        dag = await self._services.db.read(
+            lambda s: catalog.get_dag(s, dag_id, include_definition=include), name="get_dag"
+        )
+        if dag is None:
+            raise NotFound("dag", dag_id)
+        return rr.GetDagResponse(dag=dag)
+
+    async def PauseDag(
+        self, request: rr.PauseDagRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.PauseDagResponse:
+        """Pause a DAG; pausing a paused DAG changes nothing. NOT_FOUND when unknown."""
+        return rr.PauseDagResponse(dag=await self._set_paused(request.dag_id, paused=True))
+
+    async def UnpauseDag(
+        self, request: rr.UnpauseDagRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.UnpauseDagResponse:
+        """Unpause a DAG; unpausing an unpaused DAG changes nothing. NOT_FOUND when unknown."""
+        return rr.UnpauseDagResponse(dag=await self._set_paused(request.dag_id, paused=False))
+
+    async def _set_paused(self, requested_id: str, *, paused: bool) -> dag_pb2.Dag:
+        dag_id = identifier(requested_id, "dag_id")
+        now = utcnow()
+        dag = await self._services.db.write(
+            lambda s: catalog.set_dag_paused(s, dag_id, paused, now), name="set_dag_paused"
+        )
+        if dag is None:
+            raise NotFound("dag", dag_id)
+        return dag
+
+    async def DeleteDag(
+        self, request: rr.DeleteDagRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.DeleteDagResponse:
+        """Delete a DAG with its whole history. NOT_FOUND when unknown, unless allow_missing."""
+        dag_id = identifier(request.dag_id, "dag_id")
+        runs = await self._services.db.write(
+            lambda s: catalog.delete_dag(s, dag_id), name="delete_dag"
+        )
+        if runs is None and not request.allow_missing:
+            raise NotFound("dag", dag_id)
+        return rr.DeleteDagResponse(deleted_dag_runs=runs or 0)
+
+    # ---- DAG files and import errors ----
+
+    async def ListDagFiles(
+        self, request: rr.ListDagFilesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListDagFilesResponse:
+        """List the DAG files the processors know, by relative path."""
+        page = page_request("ListDagFiles", request.page_size, request.page_token)
+        found = await self._services.db.read(
+            lambda s: catalog.list_dag_files(s, page), name="list_dag_files"
+        )
+        return rr.ListDagFilesResponse(
+            dag_files=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
+        )
+
+    async def ListImportErrors(
+        self, request: rr.ListImportErrorsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListImportErrorsResponse:
+        """List the files that failed to import, by relative path."""
+        contains = request.filename_contains
+        page = page_request(
+            "ListImportErrors",
+            request.page_size,
+            request.page_token,
+            {"filename_contains": contains},
+        )
+        found = await self._services.db.read(
+            lambda s: catalog.list_import_errors(s, contains, page), name="list_import_errors"
+        )
+        return rr.ListImportErrorsResponse(
+            import_errors=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
+        )
+
+    # ---- Variables ----
+
+    async def ListVariables(
+        self, request: rr.ListVariablesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListVariablesResponse:
+        """List variables by key, filtered by key substring."""
+        contains = request.key_contains
+        page = page_request(
+            "ListVariables", request.page_size, request.page_token, {"key_contains": contains}
+        )
+        found = await self._services.db.read(
+            lambda s: resources.list_variables(s, contains, page), name="list_variables"
+        )
+        return rr.ListVariablesResponse(
+            variables=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
+        )
+
+    async def GetVariable(
+        self, request: rr.GetVariableRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetVariableResponse:
+        """Read one variable. NOT_FOUND when unknown."""
+        key = identifier(request.key, "key")
+        variable = await self._services.db.read(
+            lambda s: resources.find_variable(s, key), name="get_variable"
+        )
+        if variable is None:
+            raise NotFound("variable", key)
+        return rr.GetVariableResponse(variable=variable)
+
+    async def SetVariable(
+        self, request: rr.SetVariableRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.SetVariableResponse:
+        """Create or replace a variable. INVALID_ARGUMENT for an empty key."""
+        variable = request.variable
+        identifier(variable.key, "variable.key")
+        stored = await self._services.db.write(
+            lambda s: resources.upsert_variable(s, variable), name="set_variable"
+        )
+        return rr.SetVariableResponse(variable=stored)
+
+    async def DeleteVariable(
+        self, request: rr.DeleteVariableRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.DeleteVariableResponse:
+        """Delete a variable. NOT_FOUND when unknown, unless allow_missing."""
+        key = identifier(request.key, "key")
+        deleted = await self._services.db.write(
+            lambda s: resources.remove_variable(s, key), name="delete_variable"
+        )
+        if not deleted and not request.allow_missing:
+            raise NotFound("variable", key)
+        return rr.DeleteVariableResponse()
+
+    # ---- Connections ----
+
+    async def ListConnections(
+        self, request: rr.ListConnectionsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListConnectionsResponse:
+        """List connections by id, filtered by id substring, secrets redacted."""
+        contains = request.conn_id_contains
+        page = page_request(
+            "ListConnections",
+            request.page_size,
+            request.page_token,
+            {"conn_id_contains": contains},
+        )
+        found = await self._services.db.read(
+            lambda s: resources.list_connections(s, contains, page), name="list_connections"
+        )
+        return rr.ListConnectionsResponse(
+            connections=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
+        )
+
+    async def GetConnection(
+        self, request: rr.GetConnectionRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetConnectionResponse:
+        """Read one connection, redacted unless reveal_secrets.
+
+        With authentication on, only a service token may reveal secrets (PERMISSION_DENIED
+        otherwise). NOT_FOUND when unknown.
+        """
+        conn_id = identifier(request.conn_id, "conn_id")
+        if request.reveal_secrets and not self._may_reveal_secrets(context):
+            raise PermissionDenied(
+                "revealing connection secrets needs a service token; call without"
+                " reveal_secrets for the redacted connection"
+            )
+        secrets, reveal = self._services.secrets, request.reveal_secrets
+        connection = await self._services.db.read(
+            lambda s: resources.find_connection(s, conn_id, secrets, reveal=reveal),
+            name="get_connection",
+        )
+        if connection is None:
+            raise NotFound("connection", conn_id)
+        return rr.GetConnectionResponse(connection=connection)
+
+    def _may_reveal_secrets(self, context: aio.ServicerContext[Any, Any]) -> bool:
+        auth = self._services.auth
+        if not auth.enabled:
+            return True
+        token = bearer_token(context.invocation_metadata() or ())
+        return token is not None and role_of(token, auth) is Role.SERVICE
+
+    async def SetConnection(
+        self, request: rr.SetConnectionRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.SetConnectionResponse:
+        """Create a connection, or replace the fields named by update_mask (all when empty).
+
+        The password and extras are encrypted at rest; the response is redacted.
+        INVALID_ARGUMENT for an empty id or type, extras that are not a JSON object, or a
+        mask naming an unknown field.
+        """
+        connection = request.connection
+        identifier(connection.conn_id, "connection.conn_id")
+        fields = resources.connection_fields(list(request.update_mask.paths))
+        secrets = self._services.secrets
+        stored = await self._services.db.write(
+            lambda s: resources.upsert_connection(s, connection, fields, secrets),
+            name="set_connection",
+        )
+        return rr.SetConnectionResponse(connection=stored)
+
+    async def DeleteConnection(
+        self, request: rr.DeleteConnectionRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.DeleteConnectionResponse:
+        """Delete a connection. NOT_FOUND when unknown, unless allow_missing."""
+        conn_id = identifier(request.conn_id, "conn_id")
+        deleted = await self._services.db.write(
+            lambda s: resources.remove_connection(s, conn_id), name="delete_connection"
+        )
+        if not deleted and not request.allow_missing:
+            raise NotFound("connection", conn_id)
+        return rr.DeleteConnectionResponse()
+
+    # ---- Pools ----
+
+    async def ListPools(
+        self, request: rr.ListPoolsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListPoolsResponse:
+        """List pools by name with their slot usage, filtered by name substring."""
+        contains = request.name_contains
+        page = page_request(
+            "ListPools", request.page_size, request.page_token, {"name_contains": contains}
+        )
+        found = await self._services.db.read(
+            lambda s: resources.list_pools(s, contains, page), name="list_pools"
+        )
+        return rr.ListPoolsResponse(
+            pools=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
+        )
+
+    async def GetPool(
+        self, request: rr.GetPoolRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.GetPoolResponse:
+        """Describe one pool with its slot usage. NOT_FOUND when unknown."""
+        name = identifier(request.name, "name")
+        pool = await self._services.db.read(lambda s: resources.find_pool(s, name), name="get_pool")
+        if pool is None:
+            raise NotFound("pool", name)
+        return rr.GetPoolResponse(pool=pool)
+
+    async def SetPool(
+        self, request: rr.SetPoolRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.SetPoolResponse:
+        """Create or resize a pool. INVALID_ARGUMENT for slots below -1."""
+        pool = request.pool
+        identifier(pool.name, "pool.name")
+        if pool.slots < UNLIMITED_SLOTS:
+            raise InvalidArgument("pool.slots", "must be -1 (unlimited) or at least 0")
+        stored = await self._services.db.write(
+            lambda s: resources.upsert_pool(s, pool), name="set_pool"
+        )
+        return rr.SetPoolResponse(pool=stored)
+
+    async def DeletePool(
+        self, request: rr.DeletePoolRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.DeletePoolResponse:
+        """Delete a pool. NOT_FOUND when unknown, unless allow_missing.
+
+        FAILED_PRECONDITION for default_pool, or a pool whose slots queued or running task
+        instances hold.
+        """
+        name = identifier(request.name, "name")
+        deleted = await self._services.db.write(
+            lambda s: resources.remove_pool(s, name), name="delete_pool"
+        )
+        if not deleted and not request.allow_missing:
+            raise NotFound("pool", name)
+        return rr.DeletePoolResponse()
