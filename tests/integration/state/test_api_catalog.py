@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -16,7 +18,7 @@ import grpc
 import pytest
 from cryptography.fernet import Fernet
 from google.protobuf.field_mask_pb2 import FieldMask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from protos.api.v1 import request_response_pb2 as rr
@@ -29,11 +31,11 @@ from protos.resource.v1 import message_pb2 as resource_pb2
 from services.runtime.errors import FailedPrecondition
 from services.state.crypto import SecretBox
 from services.state.db import models
-from services.state.db.engine import Database
+from services.state.db.engine import Database, DatabaseSettings
 from services.state.store import catalog, resources
 from tests.helpers.dags import make_dag, register_dags, seconds
 from tests.helpers.databases import BACKENDS, TemplateDatabases, require_postgres
-from tests.helpers.processes import ServiceProcess
+from tests.helpers.processes import ServiceProcess, assert_eventually
 from tests.helpers.state import StateClient, start_state, state_client
 
 T = TypeVar("T")
@@ -937,3 +939,51 @@ def test_delete_dag_takes_its_runs_task_instances_and_versions(database: Databas
     )
     assert event is not None
     assert (event.type, event.dag_id) == (event_enums.EVENT_TYPE_DAG_DEACTIVATED, "doomed")
+
+
+def test_two_replicas_creating_one_variable_at_once_both_succeed(
+    template_databases: TemplateDatabases, postgres_status: str | None
+) -> None:
+    # Only PostgreSQL runs writers side by side (SQLite has one writer, so no insert race).
+    require_postgres(postgres_status)
+    database = Database(DatabaseSettings(url=template_databases.new_url("postgresql"), pool_size=4))
+    inserted, release = threading.Event(), threading.Event()
+
+    def first(session: Session) -> None:
+        resources.upsert_variable(session, resource_pb2.Variable(key="race", value="first"))
+        session.flush()
+        inserted.set()
+        assert release.wait(EVENT_WAIT_SECONDS)
+
+    def waiting_on_a_lock() -> bool:
+        waiting = database.run_write(
+            lambda s: s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        )
+        return bool(waiting)
+
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            winner = threads.submit(database.run_write, first)
+            assert inserted.wait(EVENT_WAIT_SECONDS)
+            loser = threads.submit(
+                database.run_write,
+                lambda s: resources.upsert_variable(
+                    s, resource_pb2.Variable(key="race", value="second")
+                ),
+            )
+            # The second insert waits for the first transaction, then finds the key taken.
+            assert_eventually(waiting_on_a_lock, message="the second insert waits on a lock")
+            release.set()
+            winner.result(EVENT_WAIT_SECONDS)
+            assert loser.result(EVENT_WAIT_SECONDS).value == "second"
+        stored = database.run_write(lambda s: resources.find_variable(s, "race"))
+        assert stored is not None
+        assert stored.value == "second"
+    finally:
+        release.set()
+        database.dispose()
