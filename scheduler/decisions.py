@@ -112,7 +112,11 @@ def _topological(tasks: Mapping[str, TaskSpec]) -> list[str]:
     placed: set[str] = set()
     remaining = dict(tasks)
     while remaining:
-        ready = sorted(t for t, spec in remaining.items() if spec.upstream <= placed | (spec.upstream - set(tasks)))
+        ready = sorted(
+            t
+            for t, spec in remaining.items()
+            if spec.upstream <= placed | (spec.upstream - set(tasks))
+        )
         if not ready:  # a cycle cannot come from a validated DAG; keep going deterministically
             ready = sorted(remaining)[:1]
         for task_id in ready:
@@ -145,7 +149,9 @@ class _Plan:
         self.states[ti.task_id] = new_state
 
 
-def _end_try_state(ti: TaskInstanceView, task: TaskSpec | None, now: datetime, identity: str) -> tuple[str, datetime | None]:
+def _end_try_state(
+    ti: TaskInstanceView, task: TaskSpec | None, now: datetime, identity: str
+) -> tuple[str, datetime | None]:
     if ti.state == RESTARTING:
         return NONE, None
     if ti.try_number >= ti.max_tries:
@@ -162,19 +168,38 @@ def _end_try_state(ti: TaskInstanceView, task: TaskSpec | None, now: datetime, i
     return UP_FOR_RETRY, now + timedelta(seconds=delay)
 
 
-def _check_leased(plan: _Plan, run: RunView, ti: TaskInstanceView, task: TaskSpec | None, now: datetime) -> None:
+def _check_leased(
+    plan: _Plan, run: RunView, ti: TaskInstanceView, task: TaskSpec | None, now: datetime
+) -> None:
     identity = f"{run.dag_id}#{ti.task_id}#{run.run_id}"
     if ti.lease_expires_at is not None and ti.lease_expires_at <= now:
         state, retry_at = _end_try_state(ti, task, now, identity)
-        plan.move(ti, state, next_retry_at=retry_at, outcome="lease_expired", reason="executor lease expired")
+        plan.move(
+            ti,
+            state,
+            next_retry_at=retry_at,
+            outcome="lease_expired",
+            reason="executor lease expired",
+        )
         return
     if ti.lease_expires_at is not None:
         plan.wake(ti.lease_expires_at)
-    if ti.state == RUNNING and task is not None and task.execution_timeout and ti.start_date is not None:
+    if (
+        ti.state == RUNNING
+        and task is not None
+        and task.execution_timeout
+        and ti.start_date is not None
+    ):
         limit = ti.start_date + timedelta(seconds=task.execution_timeout) + TIMEOUT_GRACE
         if limit <= now:
             state, retry_at = _end_try_state(ti, task, now, identity)
-            plan.move(ti, state, next_retry_at=retry_at, outcome="timed_out", reason="execution_timeout exceeded")
+            plan.move(
+                ti,
+                state,
+                next_retry_at=retry_at,
+                outcome="timed_out",
+                reason="execution_timeout exceeded",
+            )
         else:
             plan.wake(limit)
 
@@ -191,13 +216,13 @@ def decide_run(
     if run.state != RUN_RUNNING:
         return RunDecision()
     plan = _Plan(states={t: ti.state for t, ti in task_instances.items()})
-    for task_id, ti in sorted(task_instances.items()):
-        if task_id not in tasks and ti.state in WAITING:
-            plan.move(ti, REMOVED)  # the run's DAG version has no such task
+    for task_id, orphan in sorted(task_instances.items()):
+        if task_id not in tasks and orphan.state in WAITING:
+            plan.move(orphan, REMOVED)  # the run's DAG version has no such task
     for task_id in _topological(tasks):
-        ti = task_instances.get(task_id)
-        if ti is None:
+        if task_id not in task_instances:
             continue
+        ti = task_instances[task_id]
         task = tasks[task_id]
         if ti.state in (RUNNING, RESTARTING):
             _check_leased(plan, run, ti, task, now)

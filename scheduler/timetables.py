@@ -103,7 +103,9 @@ def _interval_starting(spec: ScheduleSpec, start: datetime) -> DataInterval:
     return DataInterval(start, start + spec.interval)
 
 
-def _latest_complete(spec: ScheduleSpec, start_date: datetime, now: datetime) -> DataInterval | None:
+def _latest_complete(
+    spec: ScheduleSpec, start_date: datetime, now: datetime
+) -> DataInterval | None:
     """The newest interval that has ended by ``now``."""
     if spec.cron:
         end = cron_at_or_before(spec.cron, now, spec.timezone)
@@ -138,6 +140,7 @@ def next_interval(
         catchup: True creates every missed interval in turn; False skips to the latest.
         last_interval_end: the end of the last scheduled run's interval, or None.
         now: the current time (the state service's clock).
+
     """
     if spec.once:
         if last_interval_end is not None:
@@ -145,10 +148,7 @@ def next_interval(
         return DataInterval(start_date, start_date)
     if not spec.cron and spec.interval is None:
         return None
-    if spec.cron:
-        first = cron_at_or_after(spec.cron, start_date, spec.timezone)
-    else:
-        first = start_date
+    first = cron_at_or_after(spec.cron, start_date, spec.timezone) if spec.cron else start_date
     earliest = max(first, last_interval_end) if last_interval_end is not None else first
     candidate = _interval_starting(spec, earliest)
     if not catchup:

@@ -1,4 +1,4 @@
-"""Airflow's trigger rules: given the states of a task's direct upstream tasks, what now?
+"""Airflow's trigger rules: what the states of a task's direct upstream tasks mean for it.
 
 :func:`evaluate` returns RUN (the rule is met), WAIT (not decidable yet), SKIP or
 UPSTREAM_FAILED (the rule can no longer be met), exactly as Airflow's TriggerRuleDep decides
@@ -50,6 +50,7 @@ def evaluate(rule: str, upstream_states: Iterable[str]) -> Verdict:
 
     Raises:
         ValueError: an unknown rule.
+
     """
     if rule not in TRIGGER_RULES:
         raise ValueError(f"unknown trigger rule {rule!r}")

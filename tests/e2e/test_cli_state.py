@@ -37,7 +37,17 @@ def test_state_refuses_an_unmigrated_database_then_serves_after_migrate(tmp_path
     assert "is at revision" in migrated.stdout
 
     state = ServiceProcess(
-        args=["-m", "tradewind.cli", "state", "--home", str(home), "--port", str(port), "--metrics-port", "0"],
+        args=[
+            "-m",
+            "tradewind.cli",
+            "state",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--metrics-port",
+            "0",
+        ],
         port=port,
     ).start()
     try:
@@ -58,4 +68,8 @@ def test_db_migrate_on_postgresql(backend: str, template_databases: TemplateData
 def test_db_migrate_reports_a_bad_url_in_one_line() -> None:
     result = run_cli("db", "migrate", "--database-url", "mysql://nowhere/db")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("tradewind db migrate: error: unsupported database")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("tradewind db migrate: error: unsupported database")
+    )

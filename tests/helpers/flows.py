@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.rpc import status_pb2
@@ -32,24 +32,33 @@ async def trigger(client: StateClient, dag_id: str, **fields: object) -> run_pb2
     return response.dag_run
 
 
-async def claim(client: StateClient, scheduler_id: str, max_runs: int = 100, duration: float = 30) -> list[run_pb2.DagRunKey]:
+async def claim(
+    client: StateClient, scheduler_id: str, max_runs: int = 100, duration: float = 30
+) -> list[run_pb2.DagRunKey]:
     response = await client.scheduler.ClaimDagRuns(
-        scheduler_rr.ClaimDagRunsRequest(scheduler_id=scheduler_id, max_runs=max_runs, claim_duration=seconds(duration))
+        scheduler_rr.ClaimDagRunsRequest(
+            scheduler_id=scheduler_id, max_runs=max_runs, claim_duration=seconds(duration)
+        )
     )
     return [c.key for c in response.claims]
 
 
-async def snapshot(client: StateClient, scheduler_id: str, run: run_pb2.DagRun) -> scheduler_pb2.DagRunSnapshot:
+async def snapshot(
+    client: StateClient, scheduler_id: str, run: run_pb2.DagRun
+) -> scheduler_pb2.DagRunSnapshot:
     response = await client.scheduler.GetSchedulingSnapshot(
         scheduler_rr.GetSchedulingSnapshotRequest(
-            scheduler_id=scheduler_id, keys=[run_pb2.DagRunKey(dag_id=run.dag_id, run_id=run.run_id)]
+            scheduler_id=scheduler_id,
+            keys=[run_pb2.DagRunKey(dag_id=run.dag_id, run_id=run.run_id)],
         )
     )
     (result,) = response.dag_runs
     return result
 
 
-async def start_run(client: StateClient, scheduler_id: str, run: run_pb2.DagRun) -> scheduler_pb2.TransitionOutcome:
+async def start_run(
+    client: StateClient, scheduler_id: str, run: run_pb2.DagRun
+) -> scheduler_pb2.TransitionOutcome:
     response = await client.scheduler.ApplyTransitions(
         scheduler_rr.ApplyTransitionsRequest(
             scheduler_id=scheduler_id,
@@ -81,7 +90,9 @@ async def move(
             scheduler_id=scheduler_id,
             task_instance_transitions=[
                 scheduler_pb2.TaskInstanceTransition(
-                    key=run_pb2.TaskInstanceKey(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id),
+                    key=run_pb2.TaskInstanceKey(
+                        dag_id=run.dag_id, run_id=run.run_id, task_id=task_id
+                    ),
                     expected_state=expected_state,  # type: ignore[arg-type]
                     expected_try_number=expected_try_number,
                     new_state=new_state,  # type: ignore[arg-type]
@@ -95,7 +106,13 @@ async def move(
 
 
 async def lease(
-    client: StateClient, executor_id: str, max_leases: int = 10, *, duration: float = 30, wait: float = 0, queues: list[str] | None = None
+    client: StateClient,
+    executor_id: str,
+    max_leases: int = 10,
+    *,
+    duration: float = 30,
+    wait: float = 0,
+    queues: list[str] | None = None,
 ) -> list[executor_pb2.LeasedTry]:
     response = await client.executor.LeaseTaskInstances(
         executor_rr.LeaseTaskInstancesRequest(
@@ -110,11 +127,18 @@ async def lease(
 
 
 async def complete(
-    client: StateClient, executor_id: str, leased: executor_pb2.LeasedTry, outcome: int, **fields: object
+    client: StateClient,
+    executor_id: str,
+    leased: executor_pb2.LeasedTry,
+    outcome: int,
+    **fields: object,
 ) -> run_pb2.TaskInstance:
     response = await client.executor.CompleteTaskInstance(
         executor_rr.CompleteTaskInstanceRequest(
-            executor_id=executor_id, lease=leased.lease, outcome=outcome, **fields  # type: ignore[arg-type]
+            executor_id=executor_id,
+            lease=leased.lease,
+            outcome=outcome,  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]
         )
     )
     return response.task_instance
@@ -122,11 +146,12 @@ async def complete(
 
 def error_detail(error: grpc.aio.AioRpcError, detail_type: type[T]) -> T:
     """The typed detail a failed call carries in its google.rpc.Status."""
-    for key, value in error.trailing_metadata() or ():
+    metadata: Any = error.trailing_metadata() or ()
+    for key, value in metadata:
         if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)  # type: ignore[arg-type]
+            status = status_pb2.Status.FromString(value)
             for packed in status.details:
-                detail = detail_type()
-                if packed.Unpack(detail):  # type: ignore[arg-type]
-                    return detail
+                detail: Any = detail_type()
+                if packed.Unpack(detail):
+                    return cast(T, detail)
     raise AssertionError(f"no {detail_type.__name__} in the error's details")

@@ -6,6 +6,7 @@ as the ``postgres`` user when the tests run as root, since PostgreSQL refuses to
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -55,7 +56,17 @@ class PrivatePostgres:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir / "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         """Stop the server at once (open connections are cut)."""
@@ -63,8 +74,6 @@ class PrivatePostgres:
 
     def destroy(self) -> None:
         """Stop the server if it runs and delete its files."""
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -17,7 +17,7 @@ from services.state.db.engine import Database, DatabaseSettings
 from services.state.db.migrate import upgrade
 from tests.helpers.dags import make_dag, register_dags
 from tests.helpers.databases import TemplateDatabases, require_postgres
-from tests.helpers.flows import TI, claim, lease, move, start_run, trigger, unique
+from tests.helpers.flows import TI, claim, lease, move, trigger, unique
 from tests.helpers.private_postgres import PrivatePostgres, server_binaries
 from tests.helpers.processes import ServiceProcess, assert_eventually, health_status
 from tests.helpers.state import StateClient, start_state, state_client
@@ -42,7 +42,7 @@ async def test_concurrent_leases_through_two_replicas_never_grant_a_try_twice(
 ) -> None:
     first, second = replicas
     dag_id = unique("hammer")
-    tasks = {f"t{i:03d}": [] for i in range(120)}
+    tasks: dict[str, list[str]] = {f"t{i:03d}": [] for i in range(120)}
     async with state_client(first.address) as a, state_client(second.address) as b:
         await register_dags(a, [make_dag(dag_id, tasks, max_active_tasks=500)])
         run = await trigger(a, dag_id)
@@ -60,7 +60,9 @@ async def test_concurrent_leases_through_two_replicas_never_grant_a_try_twice(
                     return
                 granted.extend((t.lease.key.task_id, t.lease.try_number) for t in tries)
 
-        await asyncio.gather(*(executor(a if i % 2 else b, unique(f"e{i}")) for i in range(CLIENTS)))
+        await asyncio.gather(
+            *(executor(a if i % 2 else b, unique(f"e{i}")) for i in range(CLIENTS))
+        )
     duplicates = [key for key, count in collections.Counter(granted).items() if count > 1]
     assert duplicates == []
     assert sorted(task for task, _ in granted) == sorted(tasks)
@@ -101,7 +103,9 @@ async def test_an_event_written_through_one_replica_reaches_the_other(
         async def first_three() -> list[str]:
             seen: list[str] = []
             async for batch in stream:
-                seen += [e.run_id for e in batch.events if e.type == event_pb2.EVENT_TYPE_DAG_RUN_CREATED]
+                seen += [
+                    e.run_id for e in batch.events if e.type == event_pb2.EVENT_TYPE_DAG_RUN_CREATED
+                ]
                 if len(seen) >= 3:
                     return seen
             return seen
@@ -110,10 +114,14 @@ async def test_an_event_written_through_one_replica_reaches_the_other(
         stream.cancel()
 
         # A subscriber that reconnects with a cursor gets everything after it, in order.
-        replay = b.events.WatchEvents(event_rr.WatchEventsRequest(after_cursor=start, dag_ids=[dag_id]))
+        replay = b.events.WatchEvents(
+            event_rr.WatchEventsRequest(after_cursor=start, dag_ids=[dag_id])
+        )
         cursors: list[int] = []
         async for batch in replay:
-            cursors += [e.cursor for e in batch.events if e.type == event_pb2.EVENT_TYPE_DAG_RUN_CREATED]
+            cursors += [
+                e.cursor for e in batch.events if e.type == event_pb2.EVENT_TYPE_DAG_RUN_CREATED
+            ]
             if len(cursors) >= 3:
                 break
         replay.cancel()

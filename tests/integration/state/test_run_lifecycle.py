@@ -58,7 +58,9 @@ async def test_a_run_goes_from_trigger_to_failure(client: StateClient) -> None:
     assert extract.lease.try_number == 1
     assert extract.relative_fileloc == f"{dag_id}.py"
 
-    await client.task.PushXCom(task_rr.PushXComRequest(caller=extract.lease, value_json='{"rows": 3}'))
+    await client.task.PushXCom(
+        task_rr.PushXComRequest(caller=extract.lease, value_json='{"rows": 3}')
+    )
     await client.executor.AppendTaskLogs(
         executor_rr.AppendTaskLogsRequest(
             executor_id=executor,
@@ -79,7 +81,9 @@ async def test_a_run_goes_from_trigger_to_failure(client: StateClient) -> None:
         )
     )
     assert beat.outcomes[0].status == transition_pb2.LEASE_STATUS_ACTIVE
-    done = await complete(client, executor, extract, ti_enums.TRY_OUTCOME_SUCCESS, last_log_chunk_index=1)
+    done = await complete(
+        client, executor, extract, ti_enums.TRY_OUTCOME_SUCCESS, last_log_chunk_index=1
+    )
     assert done.state == TI.TASK_INSTANCE_STATE_SUCCESS
 
     logs = await client.api.GetTaskInstanceLogs(
@@ -93,7 +97,9 @@ async def test_a_run_goes_from_trigger_to_failure(client: StateClient) -> None:
     assert queued.applied
     (load,) = await lease(client, executor)
     xcoms = await client.task.GetXComs(task_rr.GetXComsRequest(caller=load.lease))
-    assert [(x.key.task_id, json.loads(x.value_json)) for x in xcoms.xcoms] == [("extract", {"rows": 3})]
+    assert [(x.key.task_id, json.loads(x.value_json)) for x in xcoms.xcoms] == [
+        ("extract", {"rows": 3})
+    ]
     failed = await complete(
         client,
         executor,
@@ -104,14 +110,18 @@ async def test_a_run_goes_from_trigger_to_failure(client: StateClient) -> None:
     assert failed.state == TI.TASK_INSTANCE_STATE_FAILED
     assert failed.last_error.exception_type == "ValueError"
 
-    tries = await client.api.ListTaskInstanceTries(api_rr.ListTaskInstanceTriesRequest(dag_id=dag_id))
+    tries = await client.api.ListTaskInstanceTries(
+        api_rr.ListTaskInstanceTriesRequest(dag_id=dag_id)
+    )
     assert [(t.key.task_id, t.try_number, t.executor_id) for t in tries.tries] == [
         ("extract", 1, executor),
         ("load", 1, executor),
     ]
     assert tries.tries[0].HasField("end_date")
 
-    events = client.events.WatchEvents(event_rr.WatchEventsRequest(after_cursor=cursor, dag_ids=[dag_id]))
+    events = client.events.WatchEvents(
+        event_rr.WatchEventsRequest(after_cursor=cursor, dag_ids=[dag_id])
+    )
     seen: list[tuple[str, int]] = []
     async for batch in events:
         for event in batch.events:
@@ -151,7 +161,9 @@ async def test_a_result_from_an_expired_lease_is_refused(client: StateClient) ->
 
     beat = await client.executor.HeartbeatTaskInstances(
         executor_rr.HeartbeatTaskInstancesRequest(
-            executor_id=slow, heartbeats=[executor_pb2.TryHeartbeat(lease=stale.lease)], lease_duration=seconds(30)
+            executor_id=slow,
+            heartbeats=[executor_pb2.TryHeartbeat(lease=stale.lease)],
+            lease_duration=seconds(30),
         )
     )
     assert beat.outcomes[0].status == transition_pb2.LEASE_STATUS_LOST
@@ -202,20 +214,28 @@ async def test_stale_and_unclaimed_transitions_are_refused(client: StateClient) 
     (illegal,) = await move(client, owner, run, ["b"], TI.TASK_INSTANCE_STATE_SUCCESS)
     assert illegal.refusal == transition_pb2.TRANSITION_REFUSAL_ILLEGAL_TRANSITION
 
-    await client.api.ClearTaskInstances(api_rr.ClearTaskInstancesRequest(dag_id=dag_id, run_id=run.run_id))
+    await client.api.ClearTaskInstances(
+        api_rr.ClearTaskInstancesRequest(dag_id=dag_id, run_id=run.run_id)
+    )
     (old_generation,) = await move(client, owner, run, ["b"], TI.TASK_INSTANCE_STATE_SCHEDULED)
     assert old_generation.refusal == transition_pb2.TRANSITION_REFUSAL_STALE_GENERATION
 
 
 async def test_queueing_respects_max_active_tasks(client: StateClient) -> None:
     dag_id = unique("limits")
-    await register_dags(client, [make_dag(dag_id, {f"t{i}": [] for i in range(5)}, max_active_tasks=2)])
+    await register_dags(
+        client, [make_dag(dag_id, {f"t{i}": [] for i in range(5)}, max_active_tasks=2)]
+    )
     run = await trigger(client, dag_id)
     scheduler = unique("s")
     await claim(client, scheduler)
-    outcomes = await move(client, scheduler, run, [f"t{i}" for i in range(5)], TI.TASK_INSTANCE_STATE_QUEUED)
+    outcomes = await move(
+        client, scheduler, run, [f"t{i}" for i in range(5)], TI.TASK_INSTANCE_STATE_QUEUED
+    )
     assert [o.applied for o in outcomes] == [True, True, False, False, False]
-    assert {o.refusal for o in outcomes[2:]} == {transition_pb2.TRANSITION_REFUSAL_DAG_CONCURRENCY_LIMIT}
+    assert {o.refusal for o in outcomes[2:]} == {
+        transition_pb2.TRANSITION_REFUSAL_DAG_CONCURRENCY_LIMIT
+    }
 
 
 async def test_malformed_internal_requests_name_the_field(client: StateClient) -> None:
@@ -228,7 +248,9 @@ async def test_malformed_internal_requests_name_the_field(client: StateClient) -
             executor_rr.CompleteTaskInstanceRequest(
                 executor_id="e",
                 lease=run_pb2.TryLease(
-                    key=run_pb2.TaskInstanceKey(dag_id="d", run_id="r", task_id="t"), try_number=1, lease_id="x"
+                    key=run_pb2.TaskInstanceKey(dag_id="d", run_id="r", task_id="t"),
+                    try_number=1,
+                    lease_id="x",
                 ),
             )
         )
@@ -238,7 +260,9 @@ async def test_malformed_internal_requests_name_the_field(client: StateClient) -
         await client.task.PushXCom(
             task_rr.PushXComRequest(
                 caller=run_pb2.TryLease(
-                    key=run_pb2.TaskInstanceKey(dag_id="d", run_id="r", task_id="t"), try_number=1, lease_id="forged"
+                    key=run_pb2.TaskInstanceKey(dag_id="d", run_id="r", task_id="t"),
+                    try_number=1,
+                    lease_id="forged",
                 ),
                 value_json="1",
             )

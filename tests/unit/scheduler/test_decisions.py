@@ -35,7 +35,9 @@ def moves(decision: object) -> dict[str, str]:
 
 
 def test_a_queued_run_is_started_first() -> None:
-    decision = decide_run(RunView(dag_id="d", run_id="r", state="queued"), chain("a"), tis(a="none"), NOW)
+    decision = decide_run(
+        RunView(dag_id="d", run_id="r", state="queued"), chain("a"), tis(a="none"), NOW
+    )
     assert decision.run_state == ("queued", "running")
     assert not decision.transitions
 
@@ -47,13 +49,17 @@ def test_roots_are_queued_and_downstream_waits() -> None:
 
 
 def test_failure_propagates_down_the_chain_in_one_pass() -> None:
-    decision = decide_run(RUNNING_RUN, chain("a", "b", "c"), tis(a="failed", b="none", c="none"), NOW)
+    decision = decide_run(
+        RUNNING_RUN, chain("a", "b", "c"), tis(a="failed", b="none", c="none"), NOW
+    )
     assert moves(decision) == {"b": "upstream_failed", "c": "upstream_failed"}
     assert decision.run_state == ("running", "failed")
 
 
 def test_skips_propagate_and_the_run_succeeds() -> None:
-    decision = decide_run(RUNNING_RUN, chain("a", "b", "c"), tis(a="skipped", b="none", c="none"), NOW)
+    decision = decide_run(
+        RUNNING_RUN, chain("a", "b", "c"), tis(a="skipped", b="none", c="none"), NOW
+    )
     assert moves(decision) == {"b": "skipped", "c": "skipped"}
     assert decision.run_state == ("running", "success")
 
@@ -74,15 +80,25 @@ def test_branch_join_with_none_failed_min_one_success() -> None:
         "branch": TaskSpec(task_id="branch"),
         "left": TaskSpec(task_id="left", upstream=frozenset({"branch"})),
         "right": TaskSpec(task_id="right", upstream=frozenset({"branch"})),
-        "join": TaskSpec(task_id="join", upstream=frozenset({"left", "right"}), trigger_rule="none_failed_min_one_success"),
+        "join": TaskSpec(
+            task_id="join",
+            upstream=frozenset({"left", "right"}),
+            trigger_rule="none_failed_min_one_success",
+        ),
     }
-    decision = decide_run(RUNNING_RUN, tasks, tis(branch="success", left="success", right="skipped", join="none"), NOW)
+    decision = decide_run(
+        RUNNING_RUN, tasks, tis(branch="success", left="success", right="skipped", join="none"), NOW
+    )
     assert moves(decision) == {"join": "queued"}
 
 
 def test_retry_waits_for_its_delay_then_queues() -> None:
     later = NOW + timedelta(seconds=30)
-    waiting = {"a": TaskInstanceView(task_id="a", state="up_for_retry", try_number=1, max_tries=3, next_retry_at=later)}
+    waiting = {
+        "a": TaskInstanceView(
+            task_id="a", state="up_for_retry", try_number=1, max_tries=3, next_retry_at=later
+        )
+    }
     decision = decide_run(RUNNING_RUN, chain("a"), waiting, NOW)
     assert not decision.transitions
     assert decision.wake_at == later
@@ -93,18 +109,45 @@ def test_retry_waits_for_its_delay_then_queues() -> None:
 def test_an_expired_lease_retries_with_the_delay_or_fails_on_the_last_try() -> None:
     tasks = {"a": TaskSpec(task_id="a", retry_delay=60)}
     expired = NOW - timedelta(seconds=1)
-    retrying = decide_run(RUNNING_RUN, tasks, {"a": TaskInstanceView(task_id="a", state="running", try_number=1, max_tries=2, lease_expires_at=expired)}, NOW)
+    retrying = decide_run(
+        RUNNING_RUN,
+        tasks,
+        {
+            "a": TaskInstanceView(
+                task_id="a", state="running", try_number=1, max_tries=2, lease_expires_at=expired
+            )
+        },
+        NOW,
+    )
     (transition,) = retrying.transitions
     assert (transition.new_state, transition.outcome) == ("up_for_retry", "lease_expired")
     assert transition.next_retry_at == NOW + timedelta(seconds=60)
-    failing = decide_run(RUNNING_RUN, tasks, {"a": TaskInstanceView(task_id="a", state="running", try_number=2, max_tries=2, lease_expires_at=expired)}, NOW)
+    failing = decide_run(
+        RUNNING_RUN,
+        tasks,
+        {
+            "a": TaskInstanceView(
+                task_id="a", state="running", try_number=2, max_tries=2, lease_expires_at=expired
+            )
+        },
+        NOW,
+    )
     assert moves(failing) == {"a": "failed"}
     assert failing.run_state == ("running", "failed")
 
 
 def test_a_live_lease_sets_a_timer() -> None:
     expiry = NOW + timedelta(seconds=10)
-    decision = decide_run(RUNNING_RUN, chain("a"), {"a": TaskInstanceView(task_id="a", state="running", try_number=1, lease_expires_at=expiry)}, NOW)
+    decision = decide_run(
+        RUNNING_RUN,
+        chain("a"),
+        {
+            "a": TaskInstanceView(
+                task_id="a", state="running", try_number=1, lease_expires_at=expiry
+            )
+        },
+        NOW,
+    )
     assert not decision.transitions
     assert decision.wake_at == expiry
 
@@ -112,14 +155,23 @@ def test_a_live_lease_sets_a_timer() -> None:
 def test_execution_timeout_is_enforced_after_a_grace() -> None:
     tasks = {"a": TaskSpec(task_id="a", execution_timeout=5)}
     started = NOW - timedelta(seconds=5) - TIMEOUT_GRACE - timedelta(seconds=1)
-    view = TaskInstanceView(task_id="a", state="running", try_number=1, max_tries=1, start_date=started, lease_expires_at=NOW + timedelta(seconds=20))
+    view = TaskInstanceView(
+        task_id="a",
+        state="running",
+        try_number=1,
+        max_tries=1,
+        start_date=started,
+        lease_expires_at=NOW + timedelta(seconds=20),
+    )
     decision = decide_run(RUNNING_RUN, tasks, {"a": view}, NOW)
     (transition,) = decision.transitions
     assert (transition.new_state, transition.outcome) == ("failed", "timed_out")
 
 
 def test_a_cleared_try_goes_back_to_none_once_its_lease_expires() -> None:
-    view = TaskInstanceView(task_id="a", state="restarting", try_number=1, lease_expires_at=NOW - timedelta(seconds=1))
+    view = TaskInstanceView(
+        task_id="a", state="restarting", try_number=1, lease_expires_at=NOW - timedelta(seconds=1)
+    )
     assert moves(decide_run(RUNNING_RUN, chain("a"), {"a": view}, NOW)) == {"a": "none"}
 
 
@@ -130,7 +182,15 @@ def test_task_instances_of_tasks_no_longer_in_the_dag_are_removed() -> None:
 
 
 FINAL = ["success", "failed", "skipped", "upstream_failed"]
-RULES = ["all_success", "all_done", "one_success", "none_failed", "none_failed_min_one_success", "always", "one_failed"]
+RULES = [
+    "all_success",
+    "all_done",
+    "one_success",
+    "none_failed",
+    "none_failed_min_one_success",
+    "always",
+    "one_failed",
+]
 
 
 @settings(max_examples=200)
@@ -141,10 +201,19 @@ def test_driving_any_dag_to_the_end_always_finishes_the_run(data: st.DataObject,
     tasks = {}
     for index, name in enumerate(names):
         upstream = data.draw(st.sets(st.sampled_from(names[:index])) if index else st.just(set()))
-        tasks[name] = TaskSpec(task_id=name, upstream=frozenset(upstream), trigger_rule=data.draw(st.sampled_from(RULES)))
+        tasks[name] = TaskSpec(
+            task_id=name,
+            upstream=frozenset(upstream),
+            trigger_rule=data.draw(st.sampled_from(RULES)),
+        )
     states = dict.fromkeys(names, "none")
     for _ in range(4 * size + 4):
-        decision = decide_run(RUNNING_RUN, tasks, {n: TaskInstanceView(task_id=n, state=s) for n, s in states.items()}, NOW)
+        decision = decide_run(
+            RUNNING_RUN,
+            tasks,
+            {n: TaskInstanceView(task_id=n, state=s) for n, s in states.items()},
+            NOW,
+        )
         for transition in decision.transitions:
             assert transition.expected_state == states[transition.task_id]
             states[transition.task_id] = transition.new_state
@@ -152,7 +221,9 @@ def test_driving_any_dag_to_the_end_always_finishes_the_run(data: st.DataObject,
             final = decision.run_state[1]
             assert all(s in FINAL for s in states.values())
             leaves = [n for n in names if not any(n in t.upstream for t in tasks.values())]
-            assert (final == "failed") == any(states[leaf] in ("failed", "upstream_failed") for leaf in leaves)
+            assert (final == "failed") == any(
+                states[leaf] in ("failed", "upstream_failed") for leaf in leaves
+            )
             return
         for name, state in states.items():
             if state == "queued":

@@ -83,15 +83,27 @@ def test_verdict_is_final_once_every_upstream_is_done(rule: str, upstream: list[
         assert verdict is not WAIT
 
 
-@given(rule=st.sampled_from(sorted(TRIGGER_RULES)), upstream=st.lists(STATES, max_size=8), order=st.randoms())
-def test_verdict_does_not_depend_on_upstream_order(rule: str, upstream: list[str], order: object) -> None:
+@given(
+    rule=st.sampled_from(sorted(TRIGGER_RULES)),
+    upstream=st.lists(STATES, max_size=8),
+    order=st.randoms(),
+)
+def test_verdict_does_not_depend_on_upstream_order(
+    rule: str, upstream: list[str], order: object
+) -> None:
     shuffled = list(upstream)
     order.shuffle(shuffled)  # type: ignore[attr-defined]
     assert evaluate(rule, shuffled) is evaluate(rule, upstream)
 
 
-@given(rule=st.sampled_from(sorted(TRIGGER_RULES)), done=st.lists(st.sampled_from(sorted(DONE_STATES)), max_size=6), pending=st.lists(st.sampled_from([R, "queued", "none"]), min_size=1, max_size=3))
-def test_a_final_verdict_never_changes_when_pending_upstream_finish(rule: str, done: list[str], pending: list[str]) -> None:
+@given(
+    rule=st.sampled_from(sorted(TRIGGER_RULES)),
+    done=st.lists(st.sampled_from(sorted(DONE_STATES)), max_size=6),
+    pending=st.lists(st.sampled_from([R, "queued", "none"]), min_size=1, max_size=3),
+)
+def test_a_final_verdict_never_changes_when_pending_upstream_finish(
+    rule: str, done: list[str], pending: list[str]
+) -> None:
     """Deciding early is safe: whether the task runs cannot change once decided."""
     early = evaluate(rule, done + pending)
     if early is WAIT:
