@@ -37,10 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tradewind {tradewind_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("version", help="print the installed release")
-    commands.add_parser("state", help="run the state service (tradewind state --help)", add_help=False)
+    commands.add_parser(
+        "state", help="run the state service (tradewind state --help)", add_help=False
+    )
     db = commands.add_parser("db", help="database commands")
     db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND")
-    db_commands.add_parser("migrate", help="migrate the database to the newest schema", add_help=False)
+    db_commands.add_parser(
+        "migrate", help="migrate the database to the newest schema", add_help=False
+    )
     return parser
 
 

@@ -29,6 +29,7 @@ def retry_delay_seconds(
         exponential_backoff: whether the delay doubles per try.
         max_retry_delay: the cap in seconds, or None.
         identity: a stable id of the task instance (dag, task, run), for the jitter.
+
     """
     delay = max(0.0, retry_delay)
     if exponential_backoff and delay > 0:
