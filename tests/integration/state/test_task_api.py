@@ -15,8 +15,8 @@ from protos.executor.v1.message_pb2 import LeasedTry
 from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.task.v1 import request_response_pb2 as task_rr
 from tests.helpers.dags import make_dag, register_dags
-from tests.helpers.flows import TI, claim, complete, lease, move, start_run, trigger, unique
 from tests.helpers.databases import TemplateDatabases
+from tests.helpers.flows import TI, claim, complete, lease, move, start_run, trigger, unique
 from tests.helpers.processes import free_port
 from tests.helpers.state import StateClient, start_state
 
