@@ -1,0 +1,26 @@
+"""The scheduler's Prometheus metrics."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PASS_SECONDS = Histogram(
+    "tradewind_scheduler_pass_seconds",
+    "Time of one scheduling pass: snapshot, decisions, transitions.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+RUNS_CLAIMED = Gauge("tradewind_scheduler_runs_claimed", "DAG runs this scheduler holds claims on.")
+TRANSITIONS = Counter(
+    "tradewind_scheduler_transitions_total",
+    "Task instance transitions sent, by new state and outcome (applied or the refusal).",
+    ("new_state", "outcome"),
+)
+RUNS_CREATED = Counter("tradewind_scheduler_runs_created_total", "Scheduled DAG runs created.")
+POOL_SLOTS = Gauge(
+    "tradewind_scheduler_pool_slots",
+    "Pool slots by pool and kind (open, running, queued).",
+    ("pool", "kind"),
+)
+UPSTREAM_TO_QUEUED = Histogram(
+    "tradewind_scheduler_upstream_success_to_queued_seconds",
+    "Time from the last upstream task's end to its downstream task being queued.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

@@ -1,0 +1,90 @@
+"""Which scheduled runs to create now: pure decisions on a DAG's schedule and its pointer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from scheduler.timetables import DataInterval, ScheduleSpec, interval_of, next_interval
+
+RUN_ID_PREFIX = "scheduled__"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DagSchedule:
+    """A DAG's schedule and where it stands, as the state service reports it."""
+
+    dag_id: str
+    content_hash: str
+    spec: ScheduleSpec
+    start_date: datetime
+    end_date: datetime | None
+    catchup: bool
+    max_active_runs: int
+    active_runs: int
+    #: The next-run pointer (None: not computed yet).
+    next_run: DataInterval | None
+    latest_scheduled_logical_date: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Advance:
+    """One step of a DAG's schedule to send to the state service."""
+
+    dag_id: str
+    content_hash: str
+    expected_next_logical_date: datetime | None
+    run: DataInterval | None
+    next_run: DataInterval | None
+
+
+def scheduled_run_id(logical_date: datetime) -> str:
+    """Airflow's run id of a scheduled run: ``scheduled__<logical date in ISO 8601>``."""
+    return RUN_ID_PREFIX + logical_date.astimezone(UTC).isoformat()
+
+
+def plan_schedule(dag: DagSchedule, now: datetime) -> tuple[Advance | None, datetime | None]:
+    """The step to take now (or None), and when to look at the DAG again (or None).
+
+    The first call computes the pointer; once the pointed-at interval has ended and
+    max_active_runs allows, the run is created and the pointer moves to the next interval.
+    """
+
+    def following(after: DataInterval | None) -> DataInterval | None:
+        return next_interval(
+            dag.spec,
+            start_date=dag.start_date,
+            end_date=dag.end_date,
+            catchup=dag.catchup,
+            last_interval_end=after.end if after is not None else None,
+            now=now,
+        )
+
+    if dag.next_run is None:
+        last = (
+            interval_of(dag.spec, dag.latest_scheduled_logical_date)
+            if dag.latest_scheduled_logical_date is not None
+            else None
+        )
+        pointer = following(last)
+        advance = Advance(
+            dag_id=dag.dag_id,
+            content_hash=dag.content_hash,
+            expected_next_logical_date=None,
+            run=None,
+            next_run=pointer,
+        )
+        return advance, None
+    due = dag.next_run.create_after
+    if due > now:
+        return None, due
+    if dag.active_runs >= dag.max_active_runs:
+        return None, None  # a run finishing wakes the scheduler
+    advance = Advance(
+        dag_id=dag.dag_id,
+        content_hash=dag.content_hash,
+        expected_next_logical_date=dag.next_run.logical_date,
+        run=dag.next_run,
+        next_run=following(dag.next_run),
+    )
+    return advance, None

@@ -1,0 +1,463 @@
+"""The scheduler service: claims runs, reacts to change events, applies its decisions.
+
+The loop only fetches snapshots, calls the pure :func:`scheduler.decisions.decide_run` and
+:func:`scheduler.planning.plan_schedule`, and sends the results to the state service. Runs are
+looked at again when an event touches them, when a timer they asked for fires (retry delays,
+lease expiries, timeouts), and on a slow safety-net sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from grpc import aio
+
+from protos.enums.v1 import event_pb2, task_instance_pb2, transition_pb2
+from protos.event.v1 import request_response_pb2 as event_rr
+from protos.event.v1 import service_pb2 as event_service
+from protos.event.v1 import service_pb2_grpc as event_grpc
+from protos.run.v1 import message_pb2 as run_pb2
+from protos.scheduler.v1 import request_response_pb2 as rr
+from protos.scheduler.v1 import service_pb2 as scheduler_service
+from protos.scheduler.v1 import service_pb2_grpc as scheduler_grpc
+from scheduler import convert, metrics
+from scheduler.decisions import QUEUED, SCHEDULED, RunView, TaskSpec, Transition, decide_run
+from scheduler.planning import plan_schedule
+from scheduler.settings import CLAIM_DURATION, MAX_RUNS, STATE, SWEEP_INTERVAL
+from services.runtime import config as cfg
+from services.runtime.channels import ChannelConfig, create_channel
+from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+
+logger = logging.getLogger("tradewind.scheduler")
+
+RunKey = tuple[str, str]
+#: Runs decided per snapshot call.
+BATCH_RUNS = 200
+#: Refusals after which a task instance waits in "scheduled" for capacity.
+CAPACITY_REFUSALS = frozenset(
+    {
+        transition_pb2.TRANSITION_REFUSAL_POOL_FULL,
+        transition_pb2.TRANSITION_REFUSAL_DAG_CONCURRENCY_LIMIT,
+        transition_pb2.TRANSITION_REFUSAL_DAG_PAUSED,
+    }
+)
+#: Refusals after which the run is looked at again with a fresh snapshot.
+STALE_REFUSALS = frozenset(
+    {
+        transition_pb2.TRANSITION_REFUSAL_STATE_CONFLICT,
+        transition_pb2.TRANSITION_REFUSAL_STALE_GENERATION,
+    }
+)
+FINISHED_TI = frozenset(
+    {
+        task_instance_pb2.TASK_INSTANCE_STATE_SUCCESS,
+        task_instance_pb2.TASK_INSTANCE_STATE_FAILED,
+        task_instance_pb2.TASK_INSTANCE_STATE_SKIPPED,
+        task_instance_pb2.TASK_INSTANCE_STATE_UPSTREAM_FAILED,
+        task_instance_pb2.TASK_INSTANCE_STATE_UP_FOR_RETRY,
+    }
+)
+RETRY_SECONDS = 0.5
+SCHEDULE_IDLE_SECONDS = 30.0
+
+
+class SchedulerApp:
+    """The scheduler: any number of replicas share the runs through claims."""
+
+    service_name = "scheduler"
+
+    def __init__(self, config: ServerConfig, values: cfg.Settings) -> None:
+        self._state: ChannelConfig = STATE.config(values)
+        self._claim_duration = max(1.0, values[CLAIM_DURATION])
+        self._max_runs = values[MAX_RUNS]
+        self._sweep_interval = max(0.5, values[SWEEP_INTERVAL])
+        self.scheduler_id = ""
+        self._claimed: set[RunKey] = set()
+        self._dirty: set[RunKey] = set()
+        self._waiting_for_capacity: set[RunKey] = set()
+        self._wake = asyncio.Event()
+        self._claim_now = asyncio.Event()
+        self._schedule_now = asyncio.Event()
+        self._timers: dict[RunKey, asyncio.TimerHandle] = {}
+        self._specs: dict[str, dict[str, TaskSpec]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._channel: aio.Channel | None = None
+
+    def grpc_services(self) -> Sequence[GrpcService]:
+        """The scheduler serves only health, reflection and server info."""
+        return ()
+
+    async def start(self, context: RuntimeContext) -> None:
+        """Connect to the state service and start the loops."""
+        self.scheduler_id = context.identity.instance_id
+        self._channel = create_channel(
+            self._state,
+            [
+                scheduler_service.DESCRIPTOR.services_by_name["SchedulerService"],
+                event_service.DESCRIPTOR.services_by_name["EventService"],
+            ],
+        )
+        self._scheduler = scheduler_grpc.SchedulerServiceStub(self._channel)
+        self._events = event_grpc.EventServiceStub(self._channel)
+        for loop in (
+            self._claim_loop,
+            self._watch_loop,
+            self._process_loop,
+            self._schedule_loop,
+            self._sweep_loop,
+        ):
+            self._tasks.append(asyncio.create_task(self._guard(loop), name=loop.__name__))
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop the loops and give the claims back so other schedulers take the runs at once."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for timer in self._timers.values():
+            timer.cancel()
+        if self._channel is not None:
+            with contextlib.suppress(grpc.RpcError):
+                await self._scheduler.ReleaseDagRunClaims(
+                    rr.ReleaseDagRunClaimsRequest(scheduler_id=self.scheduler_id),
+                    timeout=min(5.0, grace_seconds or 5.0),
+                )
+            await self._channel.close(None)
+
+    async def _guard(self, loop: Any) -> None:
+        """Keep a loop alive through the state service's outages."""
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except grpc.RpcError as err:
+                code = err.code() if isinstance(err, aio.AioRpcError) else None
+                logger.warning(
+                    "state service call failed", extra={"action": loop.__name__, "code": str(code)}
+                )
+            except Exception:
+                logger.exception("scheduler loop failed", extra={"action": loop.__name__})
+            await asyncio.sleep(RETRY_SECONDS)
+
+    # ---- what needs a look ----
+
+    def _mark(self, keys: Sequence[RunKey] | set[RunKey]) -> None:
+        self._dirty.update(keys)
+        if self._dirty:
+            self._wake.set()
+
+    def _timer(self, key: RunKey, at: datetime, now: datetime) -> None:
+        delay = max(0.0, (at - now).total_seconds()) + 0.01
+        loop = asyncio.get_running_loop()
+        current = self._timers.get(key)
+        if current is not None and current.when() <= loop.time() + delay:
+            return
+        if current is not None:
+            current.cancel()
+        self._timers[key] = loop.call_later(delay, self._fire, key)
+
+    def _fire(self, key: RunKey) -> None:
+        self._timers.pop(key, None)
+        self._mark([key])
+
+    # ---- loops ----
+
+    async def _claim_loop(self) -> None:
+        while True:
+            response = await self._scheduler.ClaimDagRuns(
+                rr.ClaimDagRunsRequest(
+                    scheduler_id=self.scheduler_id,
+                    max_runs=self._max_runs,
+                    claim_duration=_seconds(self._claim_duration),
+                ),
+                timeout=self._claim_duration / 3,
+            )
+            claimed = {(c.key.dag_id, c.key.run_id) for c in response.claims}
+            gained = claimed - self._claimed
+            self._claimed = claimed
+            metrics.RUNS_CLAIMED.set(len(claimed))
+            self._mark(gained)
+            self._claim_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._claim_now.wait(), self._claim_duration / 3)
+
+    async def _watch_loop(self) -> None:
+        cursor: int | None = None
+        while True:
+            request = event_rr.WatchEventsRequest()
+            if cursor is not None:
+                request.after_cursor = cursor
+            try:
+                async for batch in self._events.WatchEvents(request):
+                    for event in batch.events:
+                        self._on_event(event)
+                    cursor = batch.latest_cursor or cursor
+            except aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.OUT_OF_RANGE:
+                    cursor = None
+                    self._mark(self._claimed)
+                    continue
+                raise
+
+    def _on_event(self, event: Any) -> None:
+        key = (event.dag_id, event.run_id)
+        kind = event.type
+        if kind == event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED:
+            if key in self._claimed:
+                self._mark([key])
+            if event.task_instance_state in FINISHED_TI and self._waiting_for_capacity:
+                self._mark(self._waiting_for_capacity & self._claimed)
+        elif kind == event_pb2.EVENT_TYPE_DAG_RUN_STATE_CHANGED:
+            if key in self._claimed:
+                self._mark([key])
+            self._schedule_now.set()
+        elif kind in (
+            event_pb2.EVENT_TYPE_DAG_RUN_CREATED,
+            event_pb2.EVENT_TYPE_DAG_RUN_CLAIM_RELEASED,
+        ):
+            self._claim_now.set()
+        elif kind in (event_pb2.EVENT_TYPE_DAG_UPDATED, event_pb2.EVENT_TYPE_DAG_PAUSED_CHANGED):
+            self._schedule_now.set()
+            self._mark({k for k in self._claimed if k[0] == event.dag_id})
+        elif kind == event_pb2.EVENT_TYPE_POOL_CHANGED:
+            self._mark(self._waiting_for_capacity & self._claimed)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            self._mark(self._claimed)
+
+    async def _process_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._dirty:
+                wanted = [key for key in self._dirty if key in self._claimed][:BATCH_RUNS]
+                self._dirty.difference_update(wanted)
+                self._dirty.intersection_update(self._claimed)
+                if not wanted:
+                    break
+                try:
+                    with metrics.PASS_SECONDS.time():
+                        await self._process(wanted)
+                except BaseException:
+                    self._mark(wanted)
+                    raise
+
+    # ---- one pass ----
+
+    async def _definitions(self, hashes: set[str]) -> None:
+        missing = sorted(h for h in hashes if h not in self._specs)
+        if not missing:
+            return
+        response = await self._scheduler.GetDagDefinitions(
+            rr.GetDagDefinitionsRequest(content_hashes=missing)
+        )
+        for serialized in response.dags:
+            self._specs[serialized.content_hash] = convert.task_specs(serialized.definition)
+
+    async def _process(self, keys: Sequence[RunKey]) -> None:
+        snapshot = await self._scheduler.GetSchedulingSnapshot(
+            rr.GetSchedulingSnapshotRequest(
+                scheduler_id=self.scheduler_id,
+                keys=[run_pb2.DagRunKey(dag_id=d, run_id=r) for d, r in keys],
+            )
+        )
+        now = snapshot.server_time.ToDatetime(tzinfo=UTC)
+        seen = {(s.dag_run.dag_id, s.dag_run.run_id) for s in snapshot.dag_runs}
+        self._claimed.difference_update(set(keys) - seen)
+        for pool in snapshot.pools:
+            metrics.POOL_SLOTS.labels(pool.name, "open").set(pool.open_slots)
+            metrics.POOL_SLOTS.labels(pool.name, "running").set(pool.running_slots)
+            metrics.POOL_SLOTS.labels(pool.name, "queued").set(pool.queued_slots)
+        await self._definitions({s.dag_run.dag_content_hash for s in snapshot.dag_runs})
+
+        ti_items: list[tuple[tuple[int, int, int, datetime, str], RunView, Transition]] = []
+        run_items = []
+        ends: dict[tuple[str, str, str], datetime] = {}
+        per_dag: dict[str, int] = defaultdict(int)
+        for snap in snapshot.dag_runs:
+            run = convert.run_view(snap.dag_run)
+            key = (run.dag_id, run.run_id)
+            specs = self._specs.get(snap.dag_run.dag_content_hash)
+            if specs is None:
+                continue
+            views = {ti.key.task_id: convert.ti_view(ti) for ti in snap.task_instances}
+            for ti in snap.task_instances:
+                end = convert.when(ti, "end_date")
+                if end is not None:
+                    ends[(run.dag_id, run.run_id, ti.key.task_id)] = end
+            decision = decide_run(run, specs, views, now)
+            for transition in decision.transitions:
+                if transition.new_state == QUEUED:
+                    per_dag[run.dag_id] += 1
+                    order = (1, -transition.priority_weight, per_dag[run.dag_id])
+                else:
+                    order = (0, 0, 0)
+                ti_items.append(
+                    ((*order, run.logical_date or now, transition.task_id), run, transition)
+                )
+            if decision.run_state is not None:
+                run_items.append((run, decision.run_state))
+            if decision.wake_at is not None:
+                self._timer(key, decision.wake_at, now)
+        if not ti_items and not run_items:
+            return
+        ti_items.sort(key=lambda item: item[0])
+        response = await self._scheduler.ApplyTransitions(
+            rr.ApplyTransitionsRequest(
+                scheduler_id=self.scheduler_id,
+                task_instance_transitions=[
+                    convert.transition_message(run, t) for _, run, t in ti_items
+                ],
+                dag_run_transitions=[
+                    convert.run_transition_message(run, expected, new)
+                    for run, (expected, new) in run_items
+                ],
+            )
+        )
+        await self._after_apply(ti_items, run_items, response, ends, now)
+
+    async def _after_apply(
+        self,
+        ti_items: list[tuple[Any, RunView, Transition]],
+        run_items: list[tuple[RunView, tuple[str, str]]],
+        response: rr.ApplyTransitionsResponse,
+        ends: dict[tuple[str, str, str], datetime],
+        now: datetime,
+    ) -> None:
+        waiting: list[tuple[RunView, Transition]] = []
+        for (_, run, transition), outcome in zip(
+            ti_items, response.task_instance_outcomes, strict=True
+        ):
+            key = (run.dag_id, run.run_id)
+            label = (
+                "applied"
+                if outcome.applied
+                else transition_pb2.TransitionRefusal.Name(outcome.refusal)
+            )
+            metrics.TRANSITIONS.labels(transition.new_state, label).inc()
+            if outcome.applied:
+                if transition.new_state == QUEUED:
+                    self._observe_latency(run, transition, ends, now)
+                continue
+            if outcome.refusal in CAPACITY_REFUSALS:
+                self._waiting_for_capacity.add(key)
+                if transition.expected_state == "none" and transition.new_state == QUEUED:
+                    waiting.append((run, transition))
+            elif outcome.refusal in STALE_REFUSALS:
+                self._mark([key])
+            elif outcome.refusal == transition_pb2.TRANSITION_REFUSAL_RUN_NOT_CLAIMED:
+                self._claimed.discard(key)
+        for (run, (_, new)), outcome in zip(run_items, response.dag_run_outcomes, strict=True):
+            key = (run.dag_id, run.run_id)
+            if outcome.applied and new == "running":
+                self._mark([key])
+            elif outcome.applied:
+                self._claimed.discard(key)
+                self._waiting_for_capacity.discard(key)
+                self._schedule_now.set()
+            elif outcome.refusal in STALE_REFUSALS:
+                self._mark([key])
+        if waiting:
+            # Show that their dependencies are met while they wait for a slot, as Airflow does.
+            await self._scheduler.ApplyTransitions(
+                rr.ApplyTransitionsRequest(
+                    scheduler_id=self.scheduler_id,
+                    task_instance_transitions=[
+                        convert.transition_message(
+                            run,
+                            Transition(
+                                task_id=t.task_id,
+                                expected_state="none",
+                                expected_try_number=t.expected_try_number,
+                                new_state=SCHEDULED,
+                            ),
+                        )
+                        for run, t in waiting
+                    ],
+                )
+            )
+
+    def _observe_latency(
+        self,
+        run: RunView,
+        transition: Transition,
+        ends: dict[tuple[str, str, str], datetime],
+        now: datetime,
+    ) -> None:
+        specs = next((s for s in self._specs.values() if transition.task_id in s), None)
+        upstream = specs[transition.task_id].upstream if specs is not None else frozenset()
+        times = [
+            ends[(run.dag_id, run.run_id, u)]
+            for u in upstream
+            if (run.dag_id, run.run_id, u) in ends
+        ]
+        if times:
+            metrics.UPSTREAM_TO_QUEUED.observe(max(0.0, (now - max(times)).total_seconds()))
+
+    async def _schedule_loop(self) -> None:
+        while True:
+            wake_at = await self._schedule_pass()
+            self._schedule_now.clear()
+            idle = SCHEDULE_IDLE_SECONDS
+            if wake_at is not None:
+                idle = min(idle, max(0.0, (wake_at - datetime.now(UTC)).total_seconds()) + 0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._schedule_now.wait(), idle)
+
+    async def _schedule_pass(self) -> datetime | None:
+        """Create the scheduled runs that are due; return when the next one is."""
+        wake_at: datetime | None = None
+        while True:
+            now = datetime.now(UTC)
+            advances = []
+            token = ""
+            while True:
+                page = await self._scheduler.ListSchedulableDags(
+                    rr.ListSchedulableDagsRequest(page_size=500, page_token=token)
+                )
+                for item in page.dags:
+                    schedule = convert.dag_schedule(item)
+                    if schedule is None:
+                        continue
+                    advance, wake = plan_schedule(schedule, now)
+                    if advance is not None:
+                        advances.append(convert.advance_message(advance))
+                    if wake is not None:
+                        wake_at = wake if wake_at is None else min(wake_at, wake)
+                token = page.next_page_token
+                if not token:
+                    break
+            if not advances:
+                return wake_at
+            response = await self._scheduler.AdvanceDagSchedules(
+                rr.AdvanceDagSchedulesRequest(scheduler_id=self.scheduler_id, advances=advances)
+            )
+            created = sum(1 for o in response.outcomes if o.applied and o.dag_run.run_id)
+            metrics.RUNS_CREATED.inc(created)
+            if created:
+                self._claim_now.set()
+            if not any(o.applied for o in response.outcomes):
+                return wake_at
+
+
+def _seconds(value: float) -> Duration:
+    duration = Duration()
+    duration.FromTimedelta(timedelta(seconds=value))
+    return duration
+
+
+def build_app(config: ServerConfig, values: cfg.Settings) -> SchedulerApp:
+    """The app factory for :func:`services.runtime.server.service_main`."""
+    return SchedulerApp(config, values)

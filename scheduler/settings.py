@@ -1,0 +1,31 @@
+"""The scheduler's settings."""
+
+from __future__ import annotations
+
+from services.runtime import config as cfg
+from services.runtime.channels import ClientSettings
+
+DEFAULT_PORT = 50052
+DEFAULT_METRICS_PORT = 9152
+
+STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
+CLAIM_DURATION = cfg.Setting(
+    name="claim_duration",
+    parse=cfg.parse_seconds,
+    default=30.0,
+    help="seconds a claim on a DAG run lasts; it is renewed every third of it",
+)
+MAX_RUNS = cfg.Setting(
+    name="max_runs",
+    parse=cfg.parse_positive_int,
+    default=1000,
+    help="the most DAG runs this scheduler claims at once",
+)
+SWEEP_INTERVAL = cfg.Setting(
+    name="sweep_interval",
+    parse=cfg.parse_seconds,
+    default=10.0,
+    help="seconds between safety-net passes over every claimed run (events drive the rest)",
+)
+
+SCHEDULER_SETTINGS = (*STATE.all(), CLAIM_DURATION, MAX_RUNS, SWEEP_INTERVAL)

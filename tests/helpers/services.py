@@ -1,0 +1,27 @@
+"""Start the non-state services as real processes pointed at a state service."""
+
+from __future__ import annotations
+
+from tests.helpers.processes import ServiceProcess, free_port
+
+
+def start_service(module: str, state_address: str, *flags: str) -> ServiceProcess:
+    """Start ``python -m <module>`` (scheduler, executor, dag_processor) and wait until it serves."""
+    port = free_port()
+    process = ServiceProcess(
+        args=[
+            "-m",
+            module,
+            "--port",
+            str(port),
+            "--metrics-port",
+            "0",
+            "--state-address",
+            state_address,
+            "--grace-period",
+            "3",
+            *flags,
+        ],
+        port=port,
+    )
+    return process.start().wait_serving()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from scheduler.planning import DagSchedule, plan_schedule, scheduled_run_id
+from scheduler.timetables import DataInterval, ScheduleSpec
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def dag(**fields: object) -> DagSchedule:
+    values: dict[str, object] = {
+        "dag_id": "d",
+        "content_hash": "h",
+        "spec": ScheduleSpec(cron="0 0 * * *"),
+        "start_date": START,
+        "end_date": None,
+        "catchup": True,
+        "max_active_runs": 16,
+        "active_runs": 0,
+        "next_run": None,
+        "latest_scheduled_logical_date": None,
+    }
+    values.update(fields)
+    return DagSchedule(**values)  # type: ignore[arg-type]
+
+
+def test_first_look_computes_the_pointer_without_creating_a_run() -> None:
+    advance, wake = plan_schedule(dag(), START + timedelta(days=3))
+    assert advance is not None
+    assert advance.run is None
+    assert advance.next_run == DataInterval(START, START + timedelta(days=1))
+    assert wake is None
+
+
+def test_pointer_resumes_after_the_latest_scheduled_run() -> None:
+    advance, _ = plan_schedule(
+        dag(latest_scheduled_logical_date=START + timedelta(days=1)), START + timedelta(days=5)
+    )
+    assert advance is not None
+    assert advance.next_run is not None
+    assert advance.next_run.start == START + timedelta(days=2)
+
+
+def test_a_due_interval_creates_its_run_and_moves_the_pointer() -> None:
+    first = DataInterval(START, START + timedelta(days=1))
+    advance, _ = plan_schedule(dag(next_run=first), START + timedelta(days=1, hours=1))
+    assert advance is not None
+    assert advance.run == first
+    assert advance.expected_next_logical_date == START
+    assert advance.next_run == DataInterval(START + timedelta(days=1), START + timedelta(days=2))
+
+
+def test_an_interval_not_yet_ended_sets_a_timer() -> None:
+    first = DataInterval(START, START + timedelta(days=1))
+    advance, wake = plan_schedule(dag(next_run=first), START + timedelta(hours=5))
+    assert advance is None
+    assert wake == START + timedelta(days=1)
+
+
+def test_max_active_runs_holds_back_new_runs() -> None:
+    first = DataInterval(START, START + timedelta(days=1))
+    advance, wake = plan_schedule(
+        dag(next_run=first, active_runs=1, max_active_runs=1), START + timedelta(days=2)
+    )
+    assert (advance, wake) == (None, None)
+
+
+def test_run_ids_follow_airflow() -> None:
+    assert scheduled_run_id(START) == "scheduled__2026-01-01T00:00:00+00:00"
