@@ -6,7 +6,7 @@ from tests.helpers.processes import ServiceProcess, free_port
 
 
 def start_service(module: str, state_address: str, *flags: str) -> ServiceProcess:
-    """Start ``python -m <module>`` (scheduler, executor, dag_processor) and wait until it serves."""
+    """Start ``python -m <module>`` and wait until it serves."""
     port = free_port()
     process = ServiceProcess(
         args=[
