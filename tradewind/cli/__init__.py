@@ -15,6 +15,12 @@ def _state(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _scheduler(argv: Sequence[str]) -> int:
+    from scheduler.main import main
+
+    return main(argv)
+
+
 def _db_migrate(argv: Sequence[str]) -> int:
     from services.state.main import migrate_main
 
@@ -24,8 +30,13 @@ def _db_migrate(argv: Sequence[str]) -> int:
 #: Commands that take their own flags: ``tradewind state --port 50051``.
 SERVICE_COMMANDS: dict[tuple[str, ...], Callable[[Sequence[str]], int]] = {
     ("state",): _state,
+    ("scheduler",): _scheduler,
     ("db", "migrate"): _db_migrate,
 }
+
+
+#: The services the command runs, for its overview.
+SERVICE_HELP = {"state": "the state service", "scheduler": "a scheduler"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,9 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tradewind {tradewind_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("version", help="print the installed release")
-    commands.add_parser(
-        "state", help="run the state service (tradewind state --help)", add_help=False
-    )
+    for name, what in SERVICE_HELP.items():
+        commands.add_parser(name, help=f"run {what} (tradewind {name} --help)", add_help=False)
     db = commands.add_parser("db", help="database commands")
     db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND")
     db_commands.add_parser(
