@@ -1,7 +1,94 @@
-"""Tradewind: Airflow-style Python DAGs, run by a suite of gRPC services."""
+"""Tradewind: Airflow-style Python DAGs, run by a suite of gRPC services.
+
+DAG files import what they need from here; porting an Airflow DAG means rewriting its
+import lines (``from tradewind import DAG, task, BashOperator``) and nothing else.
+"""
 
 from tradewind._version import tradewind_version
+from tradewind.sdk.baseoperator import BaseOperator, WeightRule
+from tradewind.sdk.connection import Connection
+from tradewind.sdk.context import Context, get_current_context
+from tradewind.sdk.dag import DAG, dag
+from tradewind.sdk.dependencies import chain, cross_downstream
+from tradewind.sdk.exceptions import (
+    AirflowDagCycleException,
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    ConnectionNotFound,
+    DagCycleError,
+    DagDefinitionError,
+    DuplicateTaskIdError,
+    DuplicateTaskIdFound,
+    NotFound,
+    TaskFailedNoRetry,
+    TaskSkipped,
+    TaskTimedOut,
+    TemplateRenderError,
+    TradewindException,
+    VariableNotFound,
+    XComNotFound,
+)
+from tradewind.sdk.operators.bash import BashOperator
+from tradewind.sdk.operators.empty import EmptyOperator
+from tradewind.sdk.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
+from tradewind.sdk.params import Param, ParamValidationError
+from tradewind.sdk.taskflow import task
+from tradewind.sdk.taskgroup import TaskGroup, task_group
+from tradewind.sdk.trigger_rules import TaskInstanceState, TriggerRule
+from tradewind.sdk.variable import Variable
+from tradewind.sdk.xcom_arg import XComArg
 
 __version__ = tradewind_version()
 
-__all__ = ["__version__"]
+__all__ = [
+    "DAG",
+    "AirflowDagCycleException",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
+    "BaseOperator",
+    "BashOperator",
+    "BranchPythonOperator",
+    "Connection",
+    "ConnectionNotFound",
+    "Context",
+    "DagCycleError",
+    "DagDefinitionError",
+    "DuplicateTaskIdError",
+    "DuplicateTaskIdFound",
+    "EmptyOperator",
+    "NotFound",
+    "Param",
+    "ParamValidationError",
+    "PythonOperator",
+    "ShortCircuitOperator",
+    "TaskFailedNoRetry",
+    "TaskGroup",
+    "TaskInstanceState",
+    "TaskSkipped",
+    "TaskTimedOut",
+    "TemplateRenderError",
+    "TradewindException",
+    "TriggerRule",
+    "Variable",
+    "VariableNotFound",
+    "WeightRule",
+    "XComArg",
+    "XComNotFound",
+    "__version__",
+    "chain",
+    "cross_downstream",
+    "dag",
+    "get_current_context",
+    "task",
+    "task_group",
+]

@@ -1,0 +1,79 @@
+"""The public names of ``tradewind`` are pinned: adding or removing one is a deliberate act."""
+
+from __future__ import annotations
+
+import tradewind
+from tradewind import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    TaskFailedNoRetry,
+    TaskSkipped,
+    TradewindException,
+)
+
+EXPECTED = [
+    "DAG",
+    "AirflowDagCycleException",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
+    "BaseOperator",
+    "BashOperator",
+    "BranchPythonOperator",
+    "Connection",
+    "ConnectionNotFound",
+    "Context",
+    "DagCycleError",
+    "DagDefinitionError",
+    "DuplicateTaskIdError",
+    "DuplicateTaskIdFound",
+    "EmptyOperator",
+    "NotFound",
+    "Param",
+    "ParamValidationError",
+    "PythonOperator",
+    "ShortCircuitOperator",
+    "TaskFailedNoRetry",
+    "TaskGroup",
+    "TaskInstanceState",
+    "TaskSkipped",
+    "TaskTimedOut",
+    "TemplateRenderError",
+    "TradewindException",
+    "TriggerRule",
+    "Variable",
+    "VariableNotFound",
+    "WeightRule",
+    "XComArg",
+    "XComNotFound",
+    "__version__",
+    "chain",
+    "cross_downstream",
+    "dag",
+    "get_current_context",
+    "task",
+    "task_group",
+]
+
+
+def test_exports_are_pinned() -> None:
+    assert tradewind.__all__ == EXPECTED
+
+
+def test_every_export_exists() -> None:
+    for name in tradewind.__all__:
+        assert hasattr(tradewind, name), name
+
+
+def test_airflow_names_are_aliases() -> None:
+    assert AirflowException is TradewindException
+    assert AirflowSkipException is TaskSkipped
+    assert AirflowFailException is TaskFailedNoRetry
+
+
+def test_version_is_kept() -> None:
+    assert isinstance(tradewind.__version__, str)
+    assert tradewind.__version__

@@ -1,0 +1,405 @@
+"""BaseOperator: a task of a DAG, with Airflow's arguments and ``default_args`` handling."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tradewind.sdk.arguments import ArgumentChecker, Callback
+from tradewind.sdk.dag_context import current_dag, current_task_group
+from tradewind.sdk.dependencies import DependencyMixin
+from tradewind.sdk.exceptions import DagDefinitionError
+from tradewind.sdk.graph import reachable
+from tradewind.sdk.trigger_rules import TriggerRule
+from tradewind.sdk.xcom_arg import XComArg, iter_xcom_args
+
+if TYPE_CHECKING:
+    from tradewind.sdk.dag import DAG
+    from tradewind.sdk.taskgroup import TaskGroup
+
+#: Airflow's defaults.
+DEFAULT_OWNER = "airflow"
+DEFAULT_POOL = "default_pool"
+DEFAULT_QUEUE = "default"
+DEFAULT_RETRY_DELAY = timedelta(seconds=300)
+DEFAULT_PRIORITY_WEIGHT = 1
+
+_Init = TypeVar("_Init", bound=Callable[..., None])
+
+
+class WeightRule(StrEnum):
+    """How a task's effective priority is computed from ``priority_weight``."""
+
+    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream"
+    ABSOLUTE = "absolute"
+
+
+def _apply_default_args(init: _Init) -> _Init:
+    """Fill the parameters of ``init`` left out by the caller from the DAG's ``default_args``.
+
+    Each operator class's ``__init__`` is wrapped, so every level of a class hierarchy takes
+    the defaults of its own parameters; explicit arguments always win, as in Airflow.
+    """
+    parameters = inspect.signature(init).parameters
+    names = {
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    } - {"self", "default_args"}
+    passes_default_args = "default_args" in parameters or any(
+        parameter.kind is parameter.VAR_KEYWORD for parameter in parameters.values()
+    )
+
+    @functools.wraps(init)
+    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
+        if args:
+            raise DagDefinitionError(
+                f"use keyword arguments when creating a {type(self).__name__}",
+                task_id=kwargs.get("task_id"),
+            )
+        dag = kwargs.get("dag")
+        dag = current_dag() if dag is None else dag
+        group = kwargs.get("task_group")
+        group = current_task_group(dag) if group is None else group
+        defaults: dict[str, Any] = dict(dag.default_args) if dag is not None else {}
+        if group is not None:
+            defaults.update(group.default_args)
+        defaults.update(kwargs.get("default_args") or {})
+        for name in names:
+            if name not in kwargs and name in defaults:
+                kwargs[name] = defaults[name]
+        if passes_default_args:
+            kwargs["default_args"] = defaults
+        outermost = not self.__dict__.get("_tw_initialising", False)
+        self.__dict__["_tw_initialising"] = True
+        try:
+            init(self, **kwargs)
+        finally:
+            if outermost:
+                del self.__dict__["_tw_initialising"]
+        if outermost:
+            self.set_xcom_arg_dependencies()
+
+    return wrapper  # type: ignore[return-value]
+
+
+class BaseOperator(DependencyMixin):
+    """A task: subclasses implement ``execute(context)``.
+
+    Every argument is keyword-only, as in Airflow; arguments not given are taken from the
+    DAG's (and task group's) ``default_args``.
+    """
+
+    #: Attributes rendered with Jinja2 before ``execute``.
+    template_fields: Sequence[str] = ()
+    #: A templated string ending with one of these is the name of a template file.
+    template_ext: Sequence[str] = ()
+    #: Operator attributes shown in the serialised DAG besides the template fields.
+    display_fields: Sequence[str] = ()
+    ui_color: str = "#fff"
+    ui_fgcolor: str = "#000"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _apply_default_args(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    @_apply_default_args
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        owner: str = DEFAULT_OWNER,
+        email: str | Sequence[str] | None = None,
+        email_on_retry: bool = True,
+        email_on_failure: bool = True,
+        retries: int | None = 0,
+        retry_delay: timedelta | float = DEFAULT_RETRY_DELAY,
+        retry_exponential_backoff: bool = False,
+        max_retry_delay: timedelta | float | None = None,
+        start_date: Any = None,
+        end_date: Any = None,
+        depends_on_past: bool = False,
+        ignore_first_depends_on_past: bool = True,
+        wait_for_past_depends_before_skipping: bool = False,
+        wait_for_downstream: bool = False,
+        dag: DAG | None = None,
+        params: Mapping[str, Any] | None = None,
+        default_args: Mapping[str, Any] | None = None,
+        priority_weight: int = DEFAULT_PRIORITY_WEIGHT,
+        weight_rule: str = WeightRule.DOWNSTREAM,
+        queue: str = DEFAULT_QUEUE,
+        pool: str | None = None,
+        pool_slots: int = 1,
+        execution_timeout: timedelta | None = None,
+        on_execute_callback: Callback | Sequence[Callback] | None = None,
+        on_failure_callback: Callback | Sequence[Callback] | None = None,
+        on_success_callback: Callback | Sequence[Callback] | None = None,
+        on_retry_callback: Callback | Sequence[Callback] | None = None,
+        on_skipped_callback: Callback | Sequence[Callback] | None = None,
+        trigger_rule: str = TriggerRule.ALL_SUCCESS,
+        max_active_tis_per_dag: int | None = None,
+        max_active_tis_per_dagrun: int | None = None,
+        executor_config: Mapping[str, Any] | None = None,
+        run_as_user: str | None = None,
+        do_xcom_push: bool = True,
+        multiple_outputs: bool = False,
+        task_group: TaskGroup | None = None,
+        doc: str | None = None,
+        doc_md: str | None = None,
+        doc_json: str | None = None,
+        doc_yaml: str | None = None,
+        doc_rst: str | None = None,
+        task_display_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        dag = current_dag() if dag is None else dag
+        group = current_task_group(dag) if task_group is None else task_group
+        if dag is None and group is not None:
+            dag = group.dag
+        dag_id = dag.dag_id if dag is not None else None
+        ArgumentChecker(dag_id=dag_id, task_id=str(task_id)).identifier("task_id", task_id)
+        self.task_id = group.child_id(task_id) if group is not None else task_id
+        check = ArgumentChecker(dag_id=dag_id, task_id=self.task_id)
+        if kwargs:
+            raise check.fail(
+                f"invalid arguments were passed to {type(self).__name__}:"
+                f" {', '.join(sorted(kwargs))}"
+            )
+        self.owner = check.non_empty_text("owner", owner)
+        self.email = email
+        self.email_on_retry = email_on_retry
+        self.email_on_failure = email_on_failure
+        self.retries = check.integer("retries", 0 if retries is None else retries, minimum=0)
+        self.retry_delay: timedelta = check.duration("retry_delay", retry_delay)  # type: ignore[assignment]
+        self.retry_exponential_backoff = check.boolean(
+            "retry_exponential_backoff", retry_exponential_backoff
+        )
+        self.max_retry_delay = check.duration("max_retry_delay", max_retry_delay, optional=True)
+        self.execution_timeout = check.duration(
+            "execution_timeout", execution_timeout, optional=True, numbers=False
+        )
+        self.start_date = start_date
+        self.end_date = end_date
+        self.depends_on_past = depends_on_past
+        self.ignore_first_depends_on_past = ignore_first_depends_on_past
+        self.wait_for_past_depends_before_skipping = wait_for_past_depends_before_skipping
+        self.wait_for_downstream = wait_for_downstream
+        self.params: dict[str, Any] = dict(params or {})
+        self.default_args: dict[str, Any] = dict(default_args or {})
+        self.priority_weight = check.integer("priority_weight", priority_weight)
+        self.weight_rule = WeightRule(check.choice("weight_rule", weight_rule, list(WeightRule)))
+        self.queue = check.non_empty_text("queue", queue)
+        self.pool = check.non_empty_text("pool", DEFAULT_POOL if pool is None else pool)
+        self.pool_slots = check.integer("pool_slots", pool_slots, minimum=1)
+        self.on_execute_callback = check.callbacks("on_execute_callback", on_execute_callback)
+        self.on_failure_callback = check.callbacks("on_failure_callback", on_failure_callback)
+        self.on_success_callback = check.callbacks("on_success_callback", on_success_callback)
+        self.on_retry_callback = check.callbacks("on_retry_callback", on_retry_callback)
+        self.on_skipped_callback = check.callbacks("on_skipped_callback", on_skipped_callback)
+        self.trigger_rule = TriggerRule(
+            check.choice("trigger_rule", trigger_rule, list(TriggerRule))
+        )
+        self.max_active_tis_per_dag = max_active_tis_per_dag
+        self.max_active_tis_per_dagrun = max_active_tis_per_dagrun
+        self.executor_config = dict(executor_config or {})
+        self.run_as_user = run_as_user
+        self.do_xcom_push = check.boolean("do_xcom_push", do_xcom_push)
+        self.multiple_outputs = check.boolean("multiple_outputs", multiple_outputs)
+        self.doc = doc
+        self.doc_md = check.text("doc_md", doc_md, optional=True)
+        self.doc_json = doc_json
+        self.doc_yaml = doc_yaml
+        self.doc_rst = doc_rst
+        self.task_display_name = task_display_name
+        self.upstream_task_ids: set[str] = set()
+        self.downstream_task_ids: set[str] = set()
+        self._dag: DAG | None = None
+        self.task_group: TaskGroup | None = group
+        if dag is not None:
+            self.dag = dag
+        if group is not None:
+            group.add(self)
+
+    def __repr__(self) -> str:
+        return f"<Task({type(self).__name__}): {self.task_id}>"
+
+    # -- membership -------------------------------------------------------------------------
+
+    @property
+    def dag(self) -> DAG | None:
+        """The DAG of the task, None until it joins one."""
+        return self._dag
+
+    @dag.setter
+    def dag(self, dag: DAG) -> None:
+        if self._dag is dag:
+            return
+        if self._dag is not None:
+            raise DagDefinitionError(
+                f"the task already belongs to DAG {self._dag.dag_id!r};"
+                " a task can belong to one DAG only",
+                dag_id=dag.dag_id,
+                task_id=self.task_id,
+            )
+        dag.add_task(self)
+
+    def _attach(self, dag: DAG) -> None:
+        """Called by ``DAG.add_task`` once the DAG accepted the task."""
+        self._dag = dag
+        if self.task_group is None:
+            self.task_group = dag.task_group
+            dag.task_group.add(self)
+
+    @property
+    def dag_id(self) -> str:
+        """The id of the task's DAG, or "adhoc_<owner>" outside any DAG (as in Airflow)."""
+        return self._dag.dag_id if self._dag is not None else f"adhoc_{self.owner}"
+
+    @property
+    def label(self) -> str:
+        """The task id without the task group prefix."""
+        group_id = self.task_group.group_id if self.task_group is not None else None
+        if group_id and self.task_group is not None and self.task_group.prefix_group_id:
+            return self.task_id[len(group_id) + 1 :]
+        return self.task_id
+
+    @property
+    def log(self) -> logging.Logger:
+        """The task's logger."""
+        return logging.getLogger(f"tradewind.task.operators.{type(self).__name__}")
+
+    @property
+    def output(self) -> XComArg:
+        """A reference to the task's return value, for use as another task's argument."""
+        return XComArg(self)
+
+    # -- dependencies -----------------------------------------------------------------------
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        """The task itself."""
+        return [self]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        """The task itself."""
+        return [self]
+
+    def add_downstream_task(self, other: BaseOperator) -> None:
+        """Record that ``other`` runs after this task, joining both to one DAG.
+
+        Args:
+            other: the downstream task.
+
+        """
+        if self._dag is None and other._dag is None:
+            raise DagDefinitionError(
+                "tried to set a relationship between tasks that belong to no DAG yet;"
+                f" set the DAG of {self.task_id!r} or {other.task_id!r} first",
+                task_id=self.task_id,
+            )
+        if self._dag is not None and other._dag is not None and self._dag is not other._dag:
+            raise DagDefinitionError(
+                f"tried to set a relationship with task {other.task_id!r} of another DAG"
+                f" ({other._dag.dag_id!r})",
+                dag_id=self._dag.dag_id,
+                task_id=self.task_id,
+            )
+        if self._dag is None and other._dag is not None:
+            self.dag = other._dag
+        elif other._dag is None and self._dag is not None:
+            other.dag = self._dag
+        self.downstream_task_ids.add(other.task_id)
+        other.upstream_task_ids.add(self.task_id)
+
+    def set_xcom_arg_dependencies(self) -> None:
+        """Make this task depend on the producers of XComArgs in its templated fields."""
+        for field in self.template_fields:
+            for xcom_arg in iter_xcom_args(getattr(self, field, None)):
+                xcom_arg.operator.add_downstream_task(self)
+
+    @property
+    def upstream_list(self) -> list[BaseOperator]:
+        """The direct upstream tasks, sorted by task id."""
+        return [self._require_dag().get_task(i) for i in sorted(self.upstream_task_ids)]
+
+    @property
+    def downstream_list(self) -> list[BaseOperator]:
+        """The direct downstream tasks, sorted by task id."""
+        return [self._require_dag().get_task(i) for i in sorted(self.downstream_task_ids)]
+
+    def get_flat_relative_ids(self, *, upstream: bool = False) -> set[str]:
+        """The ids of every task upstream (or downstream) of this one, however far.
+
+        Args:
+            upstream: look upstream instead of downstream.
+
+        Returns:
+            The task ids.
+
+        """
+        dag = self._require_dag()
+        edges = {
+            task.task_id: task.upstream_task_ids if upstream else task.downstream_task_ids
+            for task in dag.tasks
+        }
+        return reachable(edges, [self.task_id])
+
+    def argument_checker(self) -> ArgumentChecker:
+        """A checker whose errors name this task and its DAG, for subclasses' arguments."""
+        return ArgumentChecker(
+            dag_id=self._dag.dag_id if self._dag is not None else None, task_id=self.task_id
+        )
+
+    def _require_dag(self) -> DAG:
+        if self._dag is None:
+            raise DagDefinitionError("the task belongs to no DAG", task_id=self.task_id)
+        return self._dag
+
+    # -- execution --------------------------------------------------------------------------
+
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        """Do the task's work. The return value is pushed as the "return_value" XCom.
+
+        Args:
+            context: the task instance's context (``ds``, ``ti``, ``params``, ...).
+
+        Returns:
+            The value to push, or None.
+
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
+
+    def on_kill(self) -> None:
+        """Stop whatever ``execute`` started; called when the task is terminated."""
+
+    def downstream_task_ids_to_skip(self, result: Any) -> set[str]:
+        """The downstream tasks to skip after ``execute`` returned ``result``.
+
+        Branching and short-circuit operators override this; others skip nothing.
+
+        Args:
+            result: what ``execute`` returned.
+
+        Returns:
+            Task ids.
+
+        """
+        return set()
+
+    def prepare_for_execution(self) -> BaseOperator:
+        """A copy of the task to render and run, so the DAG's task keeps its templates.
+
+        Returns:
+            A shallow copy.
+
+        """
+        return copy.copy(self)

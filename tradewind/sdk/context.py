@@ -1,0 +1,287 @@
+"""The context of a running task: what templates and ``execute(context)`` see.
+
+``build_context`` makes it from plain values, with Airflow's names (``ds``, ``ti``,
+``params``, ``dag_run``, ``var``, ``macros`` ...). ``get_current_context()`` returns it from
+inside a running task, as in Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tradewind.sdk import macros
+from tradewind.sdk.connection import Connection
+from tradewind.sdk.exceptions import NoTaskContext, TradewindException
+from tradewind.sdk.params import NOTSET, resolve_params
+from tradewind.sdk.runtime import current_runtime
+from tradewind.sdk.variable import Variable
+from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
+
+if TYPE_CHECKING:
+    from tradewind.sdk.baseoperator import BaseOperator
+    from tradewind.sdk.dag import DAG
+
+#: A task's context: a plain dict, as in Airflow.
+Context = dict[str, Any]
+
+#: The names every context has (TaskFlow functions may declare them as parameters).
+CONTEXT_KEYS = frozenset(
+    {
+        "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
+        "ds_nodash", "inlets", "logical_date", "macros", "outlets", "params", "run_id",
+        "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
+        "ts", "ts_nodash", "ts_nodash_with_tz", "var",
+    }
+)  # fmt: skip
+
+_current_context: ContextVar[Context | None] = ContextVar("tradewind_context", default=None)
+
+
+@dataclass(frozen=True)
+class DagRunInfo:
+    """The ``dag_run`` of the context: the run a task instance belongs to."""
+
+    dag_id: str
+    run_id: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    conf: Mapping[str, Any] = field(default_factory=dict)
+    #: "manual", "scheduled" or "backfill".
+    run_type: str = "manual"
+    #: When the run started, if known.
+    start_date: datetime | None = None
+
+
+@dataclass
+class RuntimeTaskInstance:
+    """The ``ti`` of the context: the running task instance, with its XCom methods."""
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    try_number: int
+    #: The number of tries allowed after the first (the task's retries, unless changed).
+    max_tries: int
+    task: BaseOperator
+    logical_date: datetime
+    map_index: int = -1
+
+    def xcom_pull(
+        self,
+        task_ids: str | Sequence[str] | None = None,
+        key: str = XCOM_RETURN_KEY,
+        default: Any = None,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        map_indexes: int | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        """Read XComs of tasks of the same DAG run.
+
+        Args:
+            task_ids: one task id (returns one value), several (returns a list), or None
+                for the current task.
+            key: the XCom key.
+            default: the value for a task that has no such XCom.
+            dag_id: must be the current DAG (other DAGs are not supported).
+            run_id: must be the current run (other runs are not supported).
+            map_indexes: accepted for compatibility; tasks are not mapped.
+            include_prior_dates: not supported; must be False.
+
+        Returns:
+            The value, or the list of values in the order of ``task_ids``.
+
+        """
+        if (dag_id not in (None, self.dag_id)) or (run_id not in (None, self.run_id)):
+            raise TradewindException("xcom_pull reads XComs of the current DAG run only")
+        if include_prior_dates:
+            raise TradewindException("xcom_pull(include_prior_dates=True) is not supported")
+        if task_ids is None or isinstance(task_ids, str):
+            single, ids = True, [self.task_id if task_ids is None else task_ids]
+        else:
+            single, ids = False, list(task_ids)
+        found = current_runtime().get_xcoms(ids, key)
+        values = [found.get(task_id, default) for task_id in ids]
+        return values[0] if single else values
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Push an XCom of this task instance.
+
+        Args:
+            key: the XCom key.
+            value: the value.
+
+        """
+        current_runtime().push_xcom(key, value)
+
+
+class _VariableAccessor:
+    """``var.value.name`` and ``var.json.name`` in templates."""
+
+    def __init__(self, *, deserialize_json: bool) -> None:
+        self._deserialize_json = deserialize_json
+
+    def __getattr__(self, key: str) -> Any:
+        return Variable.get(key, deserialize_json=self._deserialize_json)
+
+    def get(self, key: str, default_var: Any = NOTSET) -> Any:
+        """Read a Variable, with a default for a missing one."""
+        return Variable.get(key, default_var, deserialize_json=self._deserialize_json)
+
+
+class _ConnectionAccessor:
+    """``conn.conn_id.host`` in templates."""
+
+    def __getattr__(self, conn_id: str) -> Connection:
+        return Connection.get(conn_id)
+
+    def get(self, conn_id: str) -> Connection:
+        """Read a Connection."""
+        return Connection.get(conn_id)
+
+
+@dataclass(frozen=True)
+class _Var:
+    value: _VariableAccessor
+    json: _VariableAccessor
+
+
+def build_context(
+    *,
+    task: BaseOperator,
+    run_id: str,
+    logical_date: datetime,
+    data_interval_start: datetime | None = None,
+    data_interval_end: datetime | None = None,
+    conf: Mapping[str, Any] | None = None,
+    try_number: int = 1,
+    max_tries: int | None = None,
+    run_type: str = "manual",
+    run_start_date: datetime | None = None,
+) -> Context:
+    """The context of one try of a task instance.
+
+    Args:
+        task: the task (belonging to its DAG).
+        run_id: the DAG run's id.
+        logical_date: the run's logical date (naive means UTC).
+        data_interval_start: the start of the run's data interval (the logical date by
+            default).
+        data_interval_end: its end (the logical date by default).
+        conf: the run's conf; it overrides the params' defaults.
+        try_number: the try, from 1.
+        max_tries: the tries allowed after the first; the task's retries by default.
+        run_type: "manual", "scheduled" or "backfill".
+        run_start_date: when the run started.
+
+    Returns:
+        The context, a dict with Airflow's keys.
+
+    Raises:
+        ParamValidationError: when the conf gives a param a value its schema refuses.
+
+    """
+    dag: DAG | None = task.dag
+    dag_id = task.dag_id
+    logical = _utc(logical_date)
+    start = _utc(data_interval_start) if data_interval_start else logical
+    end = _utc(data_interval_end) if data_interval_end else logical
+    run_conf = dict(conf or {})
+    declared = {**(dag.params if dag is not None else {}), **task.params}
+    ti = RuntimeTaskInstance(
+        dag_id=dag_id,
+        task_id=task.task_id,
+        run_id=run_id,
+        try_number=try_number,
+        max_tries=task.retries if max_tries is None else max_tries,
+        task=task,
+        logical_date=logical,
+    )
+    dag_run = DagRunInfo(
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=logical,
+        data_interval_start=start,
+        data_interval_end=end,
+        conf=run_conf,
+        run_type=run_type,
+        start_date=run_start_date,
+    )
+    ds = logical.strftime("%Y-%m-%d")
+    ts_nodash = logical.strftime("%Y%m%dT%H%M%S")
+    return {
+        "dag": dag,
+        "task": task,
+        "ti": ti,
+        "task_instance": ti,
+        "task_instance_key_str": f"{dag_id}__{task.task_id}__{ds.replace('-', '')}",
+        "run_id": run_id,
+        "dag_run": dag_run,
+        "logical_date": logical,
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "ds": ds,
+        "ds_nodash": ds.replace("-", ""),
+        "ts": logical.isoformat(),
+        "ts_nodash": ts_nodash,
+        "ts_nodash_with_tz": logical.isoformat().replace("-", "").replace(":", ""),
+        "params": resolve_params(declared, run_conf),
+        "conf": run_conf,
+        "macros": macros,
+        "var": _Var(
+            value=_VariableAccessor(deserialize_json=False),
+            json=_VariableAccessor(deserialize_json=True),
+        ),
+        "conn": _ConnectionAccessor(),
+        "inlets": [],
+        "outlets": [],
+        "test_mode": False,
+        "templates_dict": None,
+    }
+
+
+def get_current_context() -> Context:
+    """The context of the task running now (for TaskFlow functions), as in Airflow.
+
+    Returns:
+        The context.
+
+    Raises:
+        NoTaskContext: outside a running task.
+
+    """
+    context = _current_context.get()
+    if context is None:
+        raise NoTaskContext(
+            "current context was requested but no context was found;"
+            " are you running within a Tradewind task?"
+        )
+    return context
+
+
+@contextmanager
+def use_context(context: Context) -> Iterator[Context]:
+    """Make ``context`` the current context for the duration of the block.
+
+    Args:
+        context: the running task's context.
+
+    Returns:
+        A context manager yielding ``context``.
+
+    """
+    token = _current_context.set(context)
+    try:
+        yield context
+    finally:
+        _current_context.reset(token)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

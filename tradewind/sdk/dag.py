@@ -1,0 +1,484 @@
+"""The DAG: a named graph of tasks with a schedule, built with ``with DAG(...)`` or ``@dag``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+import jinja2
+
+from tradewind.sdk.arguments import ArgumentChecker, Callback
+from tradewind.sdk.dag_context import pop_dag, push_dag, register_dag
+from tradewind.sdk.exceptions import DagCycleError, DuplicateTaskIdError, NotFound
+from tradewind.sdk.graph import find_cycle, topological_order
+from tradewind.sdk.params import NOTSET, DagParam, Param, params_json
+from tradewind.sdk.schedule import ScheduleKind, ScheduleSpec, parse_schedule, timezone_name
+from tradewind.sdk.taskgroup import TaskGroup
+
+if TYPE_CHECKING:
+    from tradewind.sdk.baseoperator import BaseOperator
+    from tradewind.testing import DagTestResult
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+#: Airflow's defaults.
+DEFAULT_MAX_ACTIVE_RUNS = 16
+DEFAULT_MAX_ACTIVE_TASKS = 16
+#: The longest tag accepted (as in Airflow).
+MAX_TAG_LENGTH = 100
+
+_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class DAG:
+    """A DAG: tasks, their dependencies, and when they run.
+
+    Use it as a context manager (``with DAG("etl", schedule="@daily", ...):``) so that the
+    operators created inside join it, or pass ``dag=`` to operators. A DAG is validated when
+    its ``with`` block ends and again when it is loaded or serialised.
+
+    Args:
+        dag_id: the DAG's id, unique in the deployment.
+        description: a one-line description.
+        schedule: a cron expression, a preset ("@daily", "@once", ...), a ``timedelta``, or
+            None for manual runs only.
+        start_date: the first logical date; a naive datetime is taken as UTC, an aware one
+            sets the time zone the cron expression is evaluated in. Taken from
+            ``default_args["start_date"]`` when not given.
+        end_date: the last logical date, or None.
+        default_args: defaults for every task's arguments (explicit arguments win);
+            ``default_args["owner"]`` names the owner.
+        max_active_tasks: running task instances allowed across the DAG's runs.
+        max_active_runs: runs allowed at once.
+        dagrun_timeout: how long a run may last, or None.
+        catchup: create the runs missed since start_date (False by default, as Airflow 3).
+        on_success_callback: called with the context of the last task when a run succeeds
+            (run by ``tradewind.testing.run_dag``; not part of the serialised DAG).
+        on_failure_callback: called when a run fails (same remark).
+        doc_md: documentation in Markdown.
+        params: run arguments: plain defaults or ``Param`` objects; a run's conf overrides.
+        is_paused_upon_creation: whether the DAG starts paused (None: not paused).
+        render_template_as_native_obj: render templates to Python objects, not strings.
+        template_searchpath: folders where template files are looked for, after the DAG's.
+        template_undefined: the Jinja2 undefined class; StrictUndefined fails on typos.
+        user_defined_macros: extra names for templates.
+        user_defined_filters: extra Jinja2 filters.
+        jinja_environment_kwargs: extra arguments for the Jinja2 environment.
+        tags: labels for filtering.
+        The other arguments are accepted for compatibility with Airflow and not acted on.
+
+    """
+
+    def __init__(
+        self,
+        dag_id: str,
+        description: str | None = None,
+        schedule: str | timedelta | None = None,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        template_searchpath: str | Sequence[str] | None = None,
+        template_undefined: type[jinja2.Undefined] = jinja2.StrictUndefined,
+        user_defined_macros: Mapping[str, Any] | None = None,
+        user_defined_filters: Mapping[str, Callable[..., Any]] | None = None,
+        default_args: Mapping[str, Any] | None = None,
+        max_active_tasks: int = DEFAULT_MAX_ACTIVE_TASKS,
+        max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
+        max_consecutive_failed_dag_runs: int = 0,
+        dagrun_timeout: timedelta | None = None,
+        catchup: bool = False,
+        on_success_callback: Callback | Sequence[Callback] | None = None,
+        on_failure_callback: Callback | Sequence[Callback] | None = None,
+        doc_md: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        access_control: Mapping[str, Any] | None = None,
+        is_paused_upon_creation: bool | None = None,
+        jinja_environment_kwargs: Mapping[str, Any] | None = None,
+        render_template_as_native_obj: bool = False,
+        tags: Collection[str] | None = None,
+        owner_links: Mapping[str, str] | None = None,
+        auto_register: bool = True,
+        fail_fast: bool = False,
+        dag_display_name: str | None = None,
+        disable_bundle_versioning: bool = False,
+    ) -> None:
+        check = ArgumentChecker(dag_id=str(dag_id))
+        self.dag_id = check.identifier("dag_id", dag_id)
+        self.fileloc, self.lineno = _caller_location()
+        self.default_args: dict[str, Any] = dict(default_args or {})
+        self.description = check.text("description", description, optional=True)
+        self.doc_md = check.text("doc_md", doc_md, optional=True)
+        self.schedule = schedule
+        self.schedule_spec: ScheduleSpec = parse_schedule(schedule, check)
+        self.start_date = check.aware_datetime(
+            "start_date", start_date or self.default_args.get("start_date")
+        )
+        self.end_date = check.aware_datetime(
+            "end_date", end_date or self.default_args.get("end_date")
+        )
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise check.fail(
+                f"start_date ({self.start_date.isoformat()}) is after"
+                f" end_date ({self.end_date.isoformat()})"
+            )
+        if self.start_date is None and self.schedule_spec.kind is not ScheduleKind.NONE:
+            raise check.fail(f"schedule {self.schedule_spec.description!r} needs a start_date")
+        self.timezone: tzinfo | None = self.start_date.tzinfo if self.start_date else None
+        self.timezone_name = timezone_name(self.timezone, check)
+        self.catchup = check.boolean("catchup", catchup)
+        self.max_active_runs = check.integer("max_active_runs", max_active_runs, minimum=1)
+        self.max_active_tasks = check.integer("max_active_tasks", max_active_tasks, minimum=1)
+        self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
+        self.dagrun_timeout = check.duration(
+            "dagrun_timeout", dagrun_timeout, optional=True, numbers=False
+        )
+        self.params: dict[str, Any] = _check_params(params, check)
+        self.tags: list[str] = _check_tags(tags, check)
+        self.is_paused_upon_creation = (
+            None
+            if is_paused_upon_creation is None
+            else check.boolean("is_paused_upon_creation", is_paused_upon_creation)
+        )
+        self.on_success_callback = check.callbacks("on_success_callback", on_success_callback)
+        self.on_failure_callback = check.callbacks("on_failure_callback", on_failure_callback)
+        self.render_template_as_native_obj = check.boolean(
+            "render_template_as_native_obj", render_template_as_native_obj
+        )
+        self.template_searchpath: list[str] = (
+            [template_searchpath]
+            if isinstance(template_searchpath, str)
+            else list(template_searchpath or [])
+        )
+        self.template_undefined = template_undefined
+        self.user_defined_macros: dict[str, Any] = dict(user_defined_macros or {})
+        self.user_defined_filters: dict[str, Callable[..., Any]] = dict(user_defined_filters or {})
+        self.jinja_environment_kwargs: dict[str, Any] = dict(jinja_environment_kwargs or {})
+        self.access_control = access_control
+        self.owner_links = dict(owner_links or {})
+        self.fail_fast = fail_fast
+        self.dag_display_name = dag_display_name
+        self.task_dict: dict[str, BaseOperator] = {}
+        self.task_group_dict: dict[str, TaskGroup] = {}
+        self.task_group = TaskGroup.create_root(self)
+        self._template_env: jinja2.Environment | None = None
+        if auto_register:
+            register_dag(self)
+
+    def __repr__(self) -> str:
+        return f"<DAG: {self.dag_id}>"
+
+    def __enter__(self) -> DAG:
+        push_dag(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        pop_dag()
+        if exc_type is None:
+            self.validate()
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def add_task(self, task: BaseOperator) -> None:
+        """Add ``task`` to the DAG (operators created in the DAG's block are added for you).
+
+        Args:
+            task: a task that belongs to no DAG yet.
+
+        Raises:
+            DuplicateTaskIdError: when the DAG already has a task with its id.
+
+        """
+        if task.dag is self:
+            return
+        if task.task_id in self.task_dict or task.task_id in self.task_group_dict:
+            raise DuplicateTaskIdError(
+                f"task id {task.task_id!r} has already been added to the DAG",
+                dag_id=self.dag_id,
+                task_id=task.task_id,
+            )
+        if task.dag is not None:
+            task.dag = self  # raises: a task belongs to one DAG only
+        self.task_dict[task.task_id] = task
+        task._attach(self)
+
+    def add_tasks(self, tasks: Iterable[BaseOperator]) -> None:
+        """Add several tasks.
+
+        Args:
+            tasks: the tasks.
+
+        """
+        for task in tasks:
+            self.add_task(task)
+
+    @property
+    def tasks(self) -> list[BaseOperator]:
+        """The tasks, in the order they were added."""
+        return list(self.task_dict.values())
+
+    @property
+    def task_ids(self) -> list[str]:
+        """The task ids, in the order the tasks were added."""
+        return list(self.task_dict)
+
+    def has_task(self, task_id: str) -> bool:
+        """Whether the DAG has a task ``task_id``.
+
+        Args:
+            task_id: the full task id.
+
+        """
+        return task_id in self.task_dict
+
+    def get_task(self, task_id: str) -> BaseOperator:
+        """The task ``task_id``.
+
+        Args:
+            task_id: the full task id ("group.task" inside groups).
+
+        Returns:
+            The task.
+
+        Raises:
+            NotFound: when the DAG has no such task.
+
+        """
+        try:
+            return self.task_dict[task_id]
+        except KeyError:
+            raise NotFound(f"task {task_id!r} not found in DAG {self.dag_id!r}") from None
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        """The tasks without upstream tasks."""
+        return [task for task in self.tasks if not task.upstream_task_ids]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        """The tasks without downstream tasks."""
+        return [task for task in self.tasks if not task.downstream_task_ids]
+
+    @property
+    def owner(self) -> str:
+        """The owners of the DAG's tasks, comma-separated (as Airflow shows them)."""
+        return ", ".join(self.owners)
+
+    @property
+    def owners(self) -> list[str]:
+        """The distinct owners of the DAG's tasks, sorted; the default owner when empty."""
+        found = sorted({task.owner for task in self.tasks})
+        return found or [str(self.default_args.get("owner", "airflow"))]
+
+    @property
+    def folder(self) -> str:
+        """The folder of the file that created the DAG."""
+        return os.path.dirname(self.fileloc)
+
+    def downstream_graph(self) -> dict[str, set[str]]:
+        """Each task id's direct downstream task ids."""
+        return {task_id: task.downstream_task_ids for task_id, task in self.task_dict.items()}
+
+    def topological_sort(self) -> list[BaseOperator]:
+        """The tasks so that each comes after its upstream tasks (ties broken by task id).
+
+        Returns:
+            Every task once.
+
+        Raises:
+            DagCycleError: when the dependencies form a cycle.
+
+        """
+        self.check_cycle()
+        return [self.task_dict[i] for i in topological_order(self.downstream_graph())]
+
+    def check_cycle(self) -> None:
+        """Fail when the dependencies form a cycle.
+
+        Raises:
+            DagCycleError: naming the tasks along the cycle.
+
+        """
+        cycle = find_cycle(self.downstream_graph())
+        if cycle is not None:
+            raise DagCycleError(cycle, dag_id=self.dag_id)
+
+    def validate(self) -> None:
+        """Check the whole DAG: the checks that need every task to be present.
+
+        Raises:
+            DagDefinitionError: for the first problem found.
+
+        """
+        self.check_cycle()
+
+    def param(self, name: str, default: Any = NOTSET) -> DagParam:
+        """A reference to param ``name``, resolved when a task runs.
+
+        Args:
+            name: the param's name.
+            default: the value when the run has none.
+
+        Returns:
+            The reference.
+
+        """
+        return DagParam(name, default)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def get_template_env(self) -> jinja2.Environment:
+        """The Jinja2 environment that renders this DAG's templates (built once)."""
+        if self._template_env is None:
+            from tradewind.sdk.templating import make_template_env
+
+            self._template_env = make_template_env(self)
+        return self._template_env
+
+    def test(
+        self,
+        *,
+        conf: Mapping[str, Any] | None = None,
+        logical_date: datetime | None = None,
+    ) -> DagTestResult:
+        """Run the DAG once in this process, as Airflow's ``dag.test()``.
+
+        Args:
+            conf: the run's conf.
+            logical_date: the run's logical date (now by default).
+
+        Returns:
+            The state and XComs of every task; see ``tradewind.testing.run_dag``.
+
+        """
+        from tradewind.testing import run_dag
+
+        return run_dag(self, conf=conf, logical_date=logical_date)
+
+
+def _caller_location() -> tuple[str, int]:
+    """The file and line of the innermost caller outside the SDK (the DAG file)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        _SDK_DIR + os.sep
+    ):
+        frame = frame.f_back
+    return os.path.abspath(frame.f_code.co_filename), frame.f_lineno
+
+
+def _check_params(params: Mapping[str, Any] | None, check: ArgumentChecker) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise check.fail(f"params must be a dict, got {type(params).__name__}")
+    checked = dict(params)
+    for name in checked:
+        if not isinstance(name, str):
+            raise check.fail(f"param names must be str, got {name!r}")
+    try:
+        params_json(checked)
+    except (TypeError, ValueError) as err:
+        raise check.fail(f"param defaults must be JSON values: {err}") from err
+    return checked
+
+
+def _check_tags(tags: Collection[str] | None, check: ArgumentChecker) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, Collection):
+        raise check.fail("tags must be a list of str")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise check.fail(f"tags must be non-empty str, got {tag!r}")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise check.fail(f"tag {tag!r} is longer than {MAX_TAG_LENGTH} characters")
+    return list(tags)
+
+
+class _DagFactory(Generic[_P]):
+    """What ``@dag`` returns: calling it builds the DAG."""
+
+    def __init__(self, function: Callable[_P, Any], dag_kwargs: Mapping[str, Any]) -> None:
+        self.function = function
+        self.dag_kwargs = dict(dag_kwargs)
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> DAG:
+        """Build the DAG: its tasks are those the function creates.
+
+        The function's parameters become DAG params (with their defaults); the function
+        receives references to them, resolved when tasks run, as in Airflow.
+
+        Returns:
+            The DAG.
+
+        """
+        signature = inspect.signature(self.function)
+        bound = signature.bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+        dag_kwargs = dict(self.dag_kwargs)
+        dag_id = dag_kwargs.pop("dag_id", None) or self.function.__name__
+        if dag_kwargs.get("doc_md") is None and self.function.__doc__:
+            dag_kwargs["doc_md"] = inspect.cleandoc(self.function.__doc__)
+        params = dict(dag_kwargs.pop("params", None) or {})
+        for name, value in bound.arguments.items():
+            if signature.parameters[name].kind in (
+                inspect.Parameter.VAR_POSITIONAL,
+                inspect.Parameter.VAR_KEYWORD,
+            ):
+                continue
+            params.setdefault(name, value)
+        with DAG(dag_id, params=params, **dag_kwargs) as built:
+            references = {
+                name: built.param(name, value.value if isinstance(value, Param) else value)
+                for name, value in bound.arguments.items()
+                if name in params
+            }
+            self.function(**references)  # type: ignore[arg-type, call-arg]
+        return built
+
+
+@overload
+def dag(dag_id: Callable[_P, Any]) -> _DagFactory[_P]: ...
+
+
+@overload
+def dag(
+    dag_id: str | None = None, **dag_kwargs: Any
+) -> Callable[[Callable[_P, Any]], _DagFactory[_P]]: ...
+
+
+def dag(
+    dag_id: str | Callable[_P, Any] | None = None, **dag_kwargs: Any
+) -> _DagFactory[_P] | Callable[[Callable[_P, Any]], _DagFactory[_P]]:
+    """Turn a function that creates tasks into a DAG factory, as Airflow's ``@dag``.
+
+    Calling the decorated function builds the DAG; it needs no variable to be found.
+
+    Args:
+        dag_id: the DAG id (the function's name by default); or the function itself when
+            used as ``@dag`` without parentheses.
+        **dag_kwargs: ``DAG`` arguments.
+
+    Returns:
+        The factory, or a decorator that makes one.
+
+    """
+    if callable(dag_id):
+        return _DagFactory(dag_id, dag_kwargs)
+
+    def decorate(function: Callable[_P, Any]) -> _DagFactory[_P]:
+        return _DagFactory(function, {"dag_id": dag_id, **dag_kwargs})
+
+    return decorate

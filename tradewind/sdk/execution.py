@@ -1,0 +1,198 @@
+"""Running one try of one task: what the executor's task process calls.
+
+``execute_task`` renders the task's templated fields (resolving XComArgs through the task
+runtime), calls ``execute``, runs the right callback and reports the outcome as a value: it
+never raises because of the task's code, and a failing callback never changes the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tradewind.sdk.context import Context, use_context
+from tradewind.sdk.exceptions import TaskFailedNoRetry, TaskSkipped
+from tradewind.sdk.templating import render_template_fields
+from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
+
+if TYPE_CHECKING:
+    from tradewind.sdk.arguments import Callback
+    from tradewind.sdk.baseoperator import BaseOperator
+
+logger = logging.getLogger("tradewind.task")
+
+
+class TaskOutcome(StrEnum):
+    """How one try ended."""
+
+    SUCCESS = "success"
+    #: The task raised TaskSkipped (or Bash exited with a skip code).
+    SKIPPED = "skipped"
+    #: The task raised; it is retried while tries remain.
+    FAILED = "failed"
+    #: The task raised TaskFailedNoRetry: no further try.
+    FAILED_NO_RETRY = "failed_no_retry"
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """An exception, as data."""
+
+    #: The exception's class, module-qualified unless built in ("ValueError", "mod.MyError").
+    type: str
+    message: str
+    #: The traceback as Python prints it.
+    traceback: str
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> TaskError:
+        """Describe ``error``.
+
+        Args:
+            error: the exception caught.
+
+        Returns:
+            Its description.
+
+        """
+        kind = type(error)
+        name = (
+            kind.__qualname__
+            if kind.__module__ == "builtins"
+            else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        return cls(
+            type=name,
+            message=str(error),
+            traceback="".join(traceback.format_exception(error)),
+        )
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The outcome of one try of a task instance."""
+
+    outcome: TaskOutcome
+    #: The XComs to push on success, by key: "return_value" (unless None) and, with
+    #: multiple_outputs, one per key of the returned dict.
+    xcoms: Mapping[str, Any] = field(default_factory=dict)
+    #: The downstream tasks to mark skipped (a branch not taken, a short circuit).
+    skip_task_ids: frozenset[str] = frozenset()
+    #: What the task raised, for FAILED and FAILED_NO_RETRY (and SKIPPED: the skip reason).
+    error: TaskError | None = None
+    #: Whether the failure will be retried (as the caller said); False unless FAILED.
+    will_retry: bool = False
+    #: Exceptions raised by callbacks; they are logged and never change the outcome.
+    callback_errors: tuple[TaskError, ...] = ()
+
+
+def execute_task(
+    task: BaseOperator, context: Mapping[str, Any], *, will_retry: bool | None = None
+) -> TaskResult:
+    """Run one try of ``task`` and report how it ended.
+
+    The task is copied before its fields are rendered, so ``task`` itself is unchanged.
+    The task runtime (see ``tradewind.sdk.runtime.use_runtime``) must be installed by the
+    caller: XComArgs, ``ti.xcom_pull``, Variables and Connections go through it.
+
+    Args:
+        task: the task, in its DAG.
+        context: its context, from ``build_context``.
+        will_retry: whether a failure of this try will be retried; by default, whether
+            ``ti.try_number`` is at most ``ti.max_tries``.
+
+    Returns:
+        The outcome; on failure ``on_retry_callback`` ran when the failure will be retried,
+        ``on_failure_callback`` otherwise.
+
+    """
+    prepared = task.prepare_for_execution()
+    run_context: Context = {**context, "task": prepared}
+    if will_retry is None:
+        ti = run_context["ti"]
+        will_retry = ti.try_number <= ti.max_tries
+    callback_errors: list[TaskError] = []
+    with use_context(run_context):
+        _run_callbacks(prepared.on_execute_callback, run_context, callback_errors)
+        try:
+            render_template_fields(prepared, run_context)
+            result = prepared.execute(run_context)
+            xcoms = xcoms_to_push(prepared, result)
+            skip = prepared.downstream_task_ids_to_skip(result)
+        except TaskSkipped as error:
+            logger.info("task %s skipped: %s", task.task_id, error)
+            _run_callbacks(prepared.on_skipped_callback, run_context, callback_errors)
+            return TaskResult(
+                TaskOutcome.SKIPPED,
+                error=TaskError.from_exception(error),
+                callback_errors=tuple(callback_errors),
+            )
+        except Exception as error:
+            no_retry = isinstance(error, TaskFailedNoRetry)
+            retrying = will_retry and not no_retry
+            logger.exception("task %s failed%s", task.task_id, ", will retry" if retrying else "")
+            failure_context = {**run_context, "exception": error}
+            callbacks = prepared.on_retry_callback if retrying else prepared.on_failure_callback
+            _run_callbacks(callbacks, failure_context, callback_errors)
+            return TaskResult(
+                TaskOutcome.FAILED_NO_RETRY if no_retry else TaskOutcome.FAILED,
+                error=TaskError.from_exception(error),
+                will_retry=retrying,
+                callback_errors=tuple(callback_errors),
+            )
+        _run_callbacks(prepared.on_success_callback, run_context, callback_errors)
+    return TaskResult(
+        TaskOutcome.SUCCESS,
+        xcoms=xcoms,
+        skip_task_ids=frozenset(skip),
+        callback_errors=tuple(callback_errors),
+    )
+
+
+def xcoms_to_push(task: BaseOperator, result: Any) -> dict[str, Any]:
+    """The XComs a successful ``execute`` returning ``result`` pushes, as in Airflow.
+
+    Args:
+        task: the task.
+        result: what ``execute`` returned.
+
+    Returns:
+        The XComs by key: none without ``do_xcom_push`` or when ``result`` is None.
+
+    Raises:
+        TypeError: when ``multiple_outputs`` is set and ``result`` is not a dict with str keys.
+
+    """
+    if not task.do_xcom_push or result is None:
+        return {}
+    xcoms: dict[str, Any] = {}
+    if task.multiple_outputs:
+        if not isinstance(result, Mapping):
+            raise TypeError(
+                f"Returned output was type {type(result).__name__},"
+                " expected a dict for multiple_outputs"
+            )
+        for key, value in result.items():
+            if not isinstance(key, str):
+                raise TypeError(
+                    "Returned dictionary keys must be strings when using multiple_outputs,"
+                    f" found {key!r} ({type(key).__name__}) instead"
+                )
+            xcoms[key] = value
+    xcoms[XCOM_RETURN_KEY] = result
+    return xcoms
+
+
+def _run_callbacks(
+    callbacks: tuple[Callback, ...], context: Context, errors: list[TaskError]
+) -> None:
+    for callback in callbacks:
+        try:
+            callback(context)
+        except Exception as error:
+            logger.exception("callback %r failed", callback)
+            errors.append(TaskError.from_exception(error))

@@ -1,0 +1,1 @@
+"""The standard operators: Python, branching, short-circuit, Bash and empty tasks."""

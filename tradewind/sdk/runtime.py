@@ -1,0 +1,134 @@
+"""The bridge between task code and the outside world: XCom, Variables and Connections.
+
+Task code never talks to a server itself. ``Variable.get``, ``Connection.get``,
+``ti.xcom_pull`` and ``ti.xcom_push`` call the ``TaskRuntime`` of the task instance that is
+running, held in a context variable. The executor installs one that speaks gRPC;
+``tradewind.sdk.memory.InMemoryRuntime`` keeps everything in dictionaries for tests and
+``tradewind.testing.run_dag``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from tradewind.sdk.exceptions import NoTaskContext
+
+if TYPE_CHECKING:
+    from tradewind.sdk.connection import Connection
+
+
+@runtime_checkable
+class TaskRuntime(Protocol):
+    """What task code may ask of the system, on behalf of one running task instance."""
+
+    def get_xcoms(self, task_ids: Sequence[str], key: str) -> dict[str, Any]:
+        """The XCom ``key`` of each task of the current DAG run that pushed one.
+
+        Args:
+            task_ids: the tasks to read from.
+            key: the XCom key, "return_value" for return values.
+
+        Returns:
+            A mapping from task id to value, without the tasks that have no such XCom.
+
+        """
+        ...
+
+    def push_xcom(self, key: str, value: Any) -> None:
+        """Store an XCom of the current task instance.
+
+        Args:
+            key: the XCom key.
+            value: the value.
+
+        """
+        ...
+
+    def get_variable(self, key: str) -> str | None:
+        """The Variable's stored text, or None when it does not exist.
+
+        Args:
+            key: the Variable's key.
+
+        """
+        ...
+
+    def set_variable(self, key: str, value: str, *, description: str | None = None) -> None:
+        """Create or replace a Variable.
+
+        Args:
+            key: the Variable's key.
+            value: its text.
+            description: an optional description.
+
+        """
+        ...
+
+    def delete_variable(self, key: str) -> None:
+        """Delete a Variable; deleting one that does not exist is not an error.
+
+        Args:
+            key: the Variable's key.
+
+        """
+        ...
+
+    def get_connection(self, conn_id: str) -> Connection:
+        """The Connection ``conn_id``.
+
+        Args:
+            conn_id: the Connection's id.
+
+        Returns:
+            The connection, password included.
+
+        Raises:
+            ConnectionNotFound: when it does not exist.
+
+        """
+        ...
+
+
+_current_runtime: ContextVar[TaskRuntime | None] = ContextVar(
+    "tradewind_task_runtime", default=None
+)
+
+
+def current_runtime() -> TaskRuntime:
+    """The bridge of the task instance running now.
+
+    Returns:
+        The runtime installed by ``use_runtime``.
+
+    Raises:
+        NoTaskContext: outside a running task (for instance while a DAG file is parsed).
+
+    """
+    runtime = _current_runtime.get()
+    if runtime is None:
+        raise NoTaskContext(
+            "no task runtime: Variables, Connections and XComs are only available while a task"
+            " runs (not while a DAG file is parsed)"
+        )
+    return runtime
+
+
+@contextmanager
+def use_runtime(runtime: TaskRuntime) -> Iterator[TaskRuntime]:
+    """Install ``runtime`` as the current bridge for the duration of the block.
+
+    Args:
+        runtime: the bridge of the task instance about to run.
+
+    Returns:
+        A context manager yielding ``runtime``.
+
+    """
+    token = _current_runtime.set(runtime)
+    try:
+        yield runtime
+    finally:
+        _current_runtime.reset(token)

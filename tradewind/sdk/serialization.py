@@ -1,0 +1,210 @@
+"""A DAG's structure as the contract's ``SerializedDag``, with a stable content hash.
+
+The hash covers everything but ``fileloc`` (absolute paths differ between hosts), so the
+same DAG gives the same hash in every process and on every host, and any change to its
+tasks, edges, arguments or schedule changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.enums.v1 import task_instance_pb2 as ti_enums
+from tradewind.sdk.params import params_json
+from tradewind.sdk.schedule import ScheduleKind
+from tradewind.sdk.xcom_arg import ResolveMixin
+
+if TYPE_CHECKING:
+    from tradewind.sdk.baseoperator import BaseOperator
+    from tradewind.sdk.dag import DAG
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def serialize_dag(dag: DAG, *, fileloc: str, relative_fileloc: str) -> dag_pb2.SerializedDag:
+    """Serialise ``dag`` for the state service.
+
+    Args:
+        dag: the DAG; it is validated first.
+        fileloc: the absolute path of its file, as the DAG processor sees it.
+        relative_fileloc: the path relative to the DAG folder.
+
+    Returns:
+        The definition and its content hash.
+
+    Raises:
+        DagDefinitionError: when the DAG is invalid.
+
+    """
+    dag.validate()
+    definition = dag_definition(dag, fileloc=fileloc, relative_fileloc=relative_fileloc)
+    return dag_pb2.SerializedDag(definition=definition, content_hash=content_hash(definition))
+
+
+def content_hash(definition: dag_pb2.DagDefinition) -> str:
+    """The hex SHA-256 of the deterministic serialisation of ``definition`` without fileloc.
+
+    Args:
+        definition: a DAG definition.
+
+    Returns:
+        64 hex digits.
+
+    """
+    canonical = dag_pb2.DagDefinition()
+    canonical.CopyFrom(definition)
+    canonical.ClearField("fileloc")
+    return hashlib.sha256(canonical.SerializeToString(deterministic=True)).hexdigest()
+
+
+def dag_definition(dag: DAG, *, fileloc: str, relative_fileloc: str) -> dag_pb2.DagDefinition:
+    """The contract's ``DagDefinition`` of ``dag`` (not validated; see ``serialize_dag``).
+
+    Args:
+        dag: the DAG.
+        fileloc: the absolute path of its file.
+        relative_fileloc: the path relative to the DAG folder.
+
+    Returns:
+        The definition, tasks sorted by task id.
+
+    """
+    spec = dag.schedule_spec
+    schedule = dag_pb2.Schedule(description=spec.description, timezone=dag.timezone_name)
+    if spec.kind is ScheduleKind.CRON:
+        schedule.cron = spec.cron
+    elif spec.kind is ScheduleKind.INTERVAL and spec.interval is not None:
+        schedule.interval.CopyFrom(_duration(spec.interval))
+    elif spec.kind is ScheduleKind.ONCE:
+        schedule.once = True
+    definition = dag_pb2.DagDefinition(
+        dag_id=dag.dag_id,
+        description=dag.description or "",
+        doc_md=dag.doc_md or "",
+        schedule=schedule,
+        catchup=dag.catchup,
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        params_json=params_json(dag.params),
+        tags=sorted(set(dag.tags)),
+        owners=dag.owners,
+        is_paused_upon_creation=bool(dag.is_paused_upon_creation),
+        tasks=[task_definition(dag.task_dict[i]) for i in sorted(dag.task_dict)],
+        fileloc=fileloc,
+        relative_fileloc=relative_fileloc,
+    )
+    if dag.start_date is not None:
+        definition.start_date.CopyFrom(_timestamp(dag.start_date))
+    if dag.end_date is not None:
+        definition.end_date.CopyFrom(_timestamp(dag.end_date))
+    if dag.dagrun_timeout is not None:
+        definition.dagrun_timeout.CopyFrom(_duration(dag.dagrun_timeout))
+    return definition
+
+
+def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
+    """The contract's ``TaskDefinition`` of ``task``.
+
+    Args:
+        task: the task.
+
+    Returns:
+        The definition, upstream ids sorted.
+
+    """
+    group_id = task.task_group.group_id if task.task_group is not None else None
+    definition = dag_pb2.TaskDefinition(
+        task_id=task.task_id,
+        operator=type(task).__name__,
+        upstream_task_ids=sorted(task.upstream_task_ids),
+        trigger_rule=ti_enums.TriggerRule.Value(f"TRIGGER_RULE_{task.trigger_rule.name}"),
+        retries=task.retries,
+        retry_delay=_duration(task.retry_delay),
+        retry_exponential_backoff=task.retry_exponential_backoff,
+        pool=task.pool,
+        pool_slots=task.pool_slots,
+        queue=task.queue,
+        priority_weight=task.priority_weight,
+        weight_rule=ti_enums.PriorityWeightRule.Value(
+            f"PRIORITY_WEIGHT_RULE_{task.weight_rule.name}"
+        ),
+        task_group_id=group_id or "",
+        doc_md=task.doc_md or "",
+        has_on_success_callback=bool(task.on_success_callback),
+        has_on_failure_callback=bool(task.on_failure_callback),
+        has_on_retry_callback=bool(task.on_retry_callback),
+        fields_json=fields_json(task),
+    )
+    if task.max_retry_delay is not None:
+        definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))
+    if task.execution_timeout is not None:
+        definition.execution_timeout.CopyFrom(_duration(task.execution_timeout))
+    return definition
+
+
+def fields_json(task: BaseOperator) -> str:
+    """The operator's own fields for display: templated fields (unrendered) and a few others.
+
+    Values that are not JSON are shown by name (functions) or by their ``repr`` without
+    memory addresses, so the text is the same in every process.
+
+    Args:
+        task: the task.
+
+    Returns:
+        A compact JSON object with sorted keys.
+
+    """
+    names = dict.fromkeys([*task.template_fields, *task.display_fields])
+    shown = {name: display_value(getattr(task, name, None)) for name in names}
+    return json.dumps(shown, sort_keys=True, separators=(",", ":"))
+
+
+def display_value(value: Any) -> Any:
+    """``value`` as deterministic JSON data, for display.
+
+    Args:
+        value: any operator field.
+
+    Returns:
+        JSON-compatible data.
+
+    """
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, ResolveMixin):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Mapping):
+        return {str(key): display_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [display_value(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((display_value(item) for item in value), key=repr)
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+    return _ADDRESS.sub("", repr(value))
+
+
+def _duration(value: timedelta) -> Duration:
+    duration = Duration()
+    duration.FromTimedelta(value)
+    return duration
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    timestamp = Timestamp()
+    timestamp.FromDatetime(value.astimezone(UTC).replace(tzinfo=None))
+    return timestamp
