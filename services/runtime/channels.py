@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import grpc
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
@@ -143,11 +144,13 @@ if TYPE_CHECKING:  # grpc-stubs makes these generic; at run time they are plain 
     _UnaryStream = aio.UnaryStreamClientInterceptor[Any, Any]
     _StreamUnary = aio.StreamUnaryClientInterceptor[Any, Any]
     _StreamStream = aio.StreamStreamClientInterceptor[Any, Any]
+    _BlockingUnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
 else:
     _UnaryUnary = aio.UnaryUnaryClientInterceptor
     _UnaryStream = aio.UnaryStreamClientInterceptor
     _StreamUnary = aio.StreamUnaryClientInterceptor
     _StreamStream = aio.StreamStreamClientInterceptor
+    _BlockingUnaryUnary = grpc.UnaryUnaryClientInterceptor
 
 
 class _TokenInterceptor(_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream):
@@ -183,6 +186,58 @@ class _TokenInterceptor(_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream):
         return await continuation(self._details(client_call_details), request_iterator)
 
 
+def channel_options(
+    config: ChannelConfig, services: Iterable[ServiceDescriptor]
+) -> list[tuple[str, Any]]:
+    """The channel options every Tradewind client uses: service config, retries, keepalive."""
+    options: list[tuple[str, Any]] = [
+        ("grpc.service_config", service_config(services)),
+        ("grpc.enable_retries", 1),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    if config.tls is not None and config.tls.server_name:
+        options.append(("grpc.ssl_target_name_override", config.tls.server_name))
+    return options
+
+
+def create_blocking_channel(
+    config: ChannelConfig, services: Iterable[ServiceDescriptor]
+) -> grpc.Channel:
+    """A synchronous channel, for task processes whose user code calls Tradewind synchronously.
+
+    Services use :func:`create_channel`; only code that runs inside a task process (where the
+    task's own code blocks anyway) uses this one.
+    """
+    target = channel_target(config.targets)
+    options = channel_options(config, services)
+    if config.tls is None:
+        channel = grpc.insecure_channel(target, options=options)
+    else:
+        channel = grpc.secure_channel(target, channel_credentials(config.tls), options=options)
+    if config.token:
+        header = ("authorization", f"Bearer {config.token}")
+        channel = grpc.intercept_channel(channel, _BlockingTokenInterceptor(header))
+    return channel
+
+
+class _BlockingTokenInterceptor(_BlockingUnaryUnary):
+    """Adds the bearer token to every unary call of a synchronous channel."""
+
+    def __init__(self, header: tuple[str, str]) -> None:
+        self._header = header
+
+    def intercept_unary_unary(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
+        metadata = [*(client_call_details.metadata or ()), self._header]
+        return continuation(client_call_details._replace(metadata=metadata), request)
+
+
 def create_channel(config: ChannelConfig, services: Iterable[ServiceDescriptor]) -> aio.Channel:
     """Open an asyncio channel to the replicas of a service.
 
@@ -195,22 +250,11 @@ def create_channel(config: ChannelConfig, services: Iterable[ServiceDescriptor])
         ConfigError: a malformed address or an unreadable TLS file.
 
     """
-    options: list[tuple[str, Any]] = [
-        ("grpc.service_config", service_config(services)),
-        ("grpc.enable_retries", 1),
-        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
-        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ]
+    options = channel_options(config, services)
     interceptors: Any = [_TokenInterceptor(config.token)] if config.token else None
     target = channel_target(config.targets)
     if config.tls is None:
         return aio.insecure_channel(target, options=options, interceptors=interceptors)
-    if config.tls.server_name:
-        options.append(("grpc.ssl_target_name_override", config.tls.server_name))
     return aio.secure_channel(
         target, channel_credentials(config.tls), options=options, interceptors=interceptors
     )

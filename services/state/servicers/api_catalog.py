@@ -12,9 +12,10 @@ from protos.dag.v1 import message_pb2 as dag_pb2
 from services.runtime.auth import Role, bearer_token, role_of
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.state.clock import utcnow
+from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import catalog, resources
-from services.state.store.catalog import DagFilter, page_request
+from services.state.store.catalog import DagFilter
 from services.state.store.resources import UNLIMITED_SLOTS
 from services.state.validation import identifier
 

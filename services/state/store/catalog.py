@@ -1,19 +1,17 @@
 """DAGs, DAG files and import errors as the public API shows them, and keyset pages.
 
-The page helpers (:func:`page_request`, :func:`keyset_page`) serve every listing of the public
-API, the resources in :mod:`services.state.store.resources` included: each listing is ordered by
-one unique text column, and a page starts after the last key of the previous one.
+Listings page with :mod:`services.state.paging`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Integer, delete, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -21,104 +19,14 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
-from services.runtime.errors import InvalidArgument
-from services.state import paging
 from services.state.convert import dag_file_to_proto, dag_to_proto, import_error_to_proto
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Dag, DagFile, DagRun, DagVersion, ImportError
+from services.state.paging import Page, PageRequest, keyset_page
 
 T = TypeVar("T")
 U = TypeVar("U")
 M = TypeVar("M", bound=Base)
-
-
-# ---- Pages ----
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    """A validated page request of one listing."""
-
-    #: How many items to return at most.
-    size: int
-    #: The sort key of the last item of the previous page; None for the first page.
-    after: str | None
-    #: The listing's name and filters; a page token is valid only with the same ones.
-    scope: Mapping[str, Any]
-
-
-def page_request(
-    listing: str, page_size: int, page_token: str, filters: Mapping[str, Any] | None = None
-) -> PageRequest:
-    """Check the paging fields of a List* request.
-
-    Args:
-        listing: the RPC's name, so that a token of one listing is refused by another.
-        page_size: as requested; 0 means the default, above the maximum means the maximum.
-        page_token: the previous response's ``next_page_token``, "" for the first page.
-        filters: the request's filters, JSON-encodable (sort repeated values first).
-
-    Returns:
-        The page to read.
-
-    Raises:
-        InvalidArgument: a negative ``page_size``, or a ``page_token`` that is malformed or
-            was made for another listing or other filters.
-
-    """
-    size = paging.page_size(page_size)
-    scope = {"listing": listing, **(filters or {})}
-    last_key = paging.decode_token(page_token, scope)
-    if last_key is None:
-        return PageRequest(size=size, after=None, scope=scope)
-    if len(last_key) != 1 or not isinstance(last_key[0], str):
-        raise InvalidArgument("page_token", "is not a token this server made")
-    return PageRequest(size=size, after=last_key[0], scope=scope)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing."""
-
-    items: list[T]
-    #: "" on the last page.
-    next_page_token: str
-    #: How many items match the filters, over all pages.
-    total_size: int
-
-    def map(self, convert: Callable[[T], U]) -> Page[U]:
-        """The same page with every item converted."""
-        return Page(
-            items=[convert(item) for item in self.items],
-            next_page_token=self.next_page_token,
-            total_size=self.total_size,
-        )
-
-
-def keyset_page(
-    session: Session,
-    query: Select[M],
-    key: InstrumentedAttribute[str],
-    page: PageRequest,
-) -> Page[M]:
-    """Read one page of ``query`` (a filtered select of one model) in ``key`` order.
-
-    Args:
-        session: the transaction to read in.
-        query: the rows that match the listing's filters, unordered.
-        key: a unique column to order and resume by.
-        page: where to start and how many rows to return.
-
-    Returns:
-        The rows of the page, the token of the next one and the number of matching rows.
-
-    """
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if page.after is not None:
-        query = query.where(key > page.after)
-    rows = list(session.scalars(query.order_by(key).limit(page.size + 1)))
-    token = paging.next_token(rows, page.size, lambda row: [getattr(row, key.key)], page.scope)
-    return Page(items=rows[: page.size], next_page_token=token, total_size=int(total))
 
 
 def icontains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:

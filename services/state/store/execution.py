@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from protos.api.v1 import request_response_pb2 as api_rr
@@ -19,10 +19,11 @@ from protos.enums.v1 import transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
-from services.state import enums, paging
+from services.state import enums
 from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
 from services.state.graph import tasks_by_id
+from services.state.paging import keyset_page, page_request
 from services.state.store.instances import touch_instance
 from services.state.store.runs import get_run
 from services.state.store.task_instances import get_ti
@@ -442,20 +443,19 @@ def get_xcoms(
 
 def list_xcoms(session: Session, request: api_rr.ListXComsRequest) -> api_rr.ListXComsResponse:
     """A page of the XComs of a run (or of one of its tasks), by task and key."""
-    size = paging.page_size(request.page_size)
+    page = page_request(
+        "ListXComs",
+        request.page_size,
+        request.page_token,
+        {"dag_id": request.dag_id, "run_id": request.run_id, "task_id": request.task_id},
+    )
     get_run(session, request.dag_id, request.run_id)
-    filters = [request.dag_id, request.run_id, request.task_id]
-    conditions = [XCom.dag_id == request.dag_id, XCom.run_id == request.run_id]
+    query = select(XCom).where(XCom.dag_id == request.dag_id, XCom.run_id == request.run_id)
     if request.task_id:
-        conditions.append(XCom.task_id == request.task_id)
-    total = session.scalar(select(func.count()).select_from(XCom).where(*conditions))
-    query = select(XCom).where(*conditions)
-    last = paging.decode_token(request.page_token, filters)
-    if last is not None:
-        query = query.where(tuple_(XCom.task_id, XCom.key) > (str(last[0]), str(last[1])))
-    rows = list(session.scalars(query.order_by(XCom.task_id, XCom.key).limit(size + 1)))
+        query = query.where(XCom.task_id == request.task_id)
+    found = keyset_page(session, query, [(XCom.task_id, False), (XCom.key, False)], page)
     return api_rr.ListXComsResponse(
-        xcoms=[xcom_to_proto(r) for r in rows[:size]],
-        next_page_token=paging.next_token(rows, size, lambda r: (r.task_id, r.key), filters),
-        total_size=int(total or 0),
+        xcoms=[xcom_to_proto(r) for r in found.items],
+        next_page_token=found.next_page_token,
+        total_size=found.total_size,
     )

@@ -18,7 +18,8 @@ from services.state.crypto import SecretBox
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Connection, Pool, TaskInstance, Variable
 from services.state.housekeeping import DEFAULT_POOL
-from services.state.store.catalog import Page, PageRequest, icontains, keyset_page
+from services.state.paging import Page, PageRequest, keyset_page
+from services.state.store.catalog import icontains
 from services.state.validation import identifier, json_object
 
 M = TypeVar("M", bound=Base)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from protos.api.v1 import request_response_pb2 as api_rr
@@ -14,11 +14,12 @@ from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
-from services.state import enums, paging
+from services.state import enums
 from services.state.convert import run_to_proto, to_datetime
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
+from services.state.paging import keyset_page, page_request
 from services.state.store.transitions import (
     change_run_state,
     change_ti_state,
@@ -197,46 +198,39 @@ def list_runs(
     run_types: Sequence[str],
 ) -> api_rr.ListDagRunsResponse:
     """A page of runs, newest logical date first."""
-    size = paging.page_size(request.page_size)
     gte = to_datetime(request, "logical_date_gte")
     lt = to_datetime(request, "logical_date_lt")
-    filters = [request.dag_id, sorted(states), sorted(run_types), str(gte), str(lt)]
-    conditions = []
+    page = page_request(
+        "ListDagRuns",
+        request.page_size,
+        request.page_token,
+        {
+            "dag_id": request.dag_id,
+            "states": sorted(states),
+            "run_types": sorted(run_types),
+            "gte": str(gte),
+            "lt": str(lt),
+        },
+    )
+    query = select(DagRun)
     if request.dag_id:
         if session.get(Dag, request.dag_id) is None:
             raise NotFound("dag", request.dag_id)
-        conditions.append(DagRun.dag_id == request.dag_id)
+        query = query.where(DagRun.dag_id == request.dag_id)
     if states:
-        conditions.append(DagRun.state.in_(states))
+        query = query.where(DagRun.state.in_(states))
     if run_types:
-        conditions.append(DagRun.run_type.in_(run_types))
+        query = query.where(DagRun.run_type.in_(run_types))
     if gte is not None:
-        conditions.append(DagRun.logical_date >= gte)
+        query = query.where(DagRun.logical_date >= gte)
     if lt is not None:
-        conditions.append(DagRun.logical_date < lt)
-    total = session.scalar(select(func.count()).select_from(DagRun).where(*conditions))
-    query = select(DagRun).where(*conditions)
-    last = paging.decode_token(request.page_token, filters)
-    if last is not None:
-        last_date, last_id = datetime.fromisoformat(last[0]), int(last[1])
-        query = query.where(
-            or_(
-                DagRun.logical_date < last_date,
-                and_(DagRun.logical_date == last_date, DagRun.id < last_id),
-            )
-        )
-    rows = list(
-        session.scalars(
-            query.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(size + 1)
-        )
-    )
-    counts = counts_of_runs(session, [r.id for r in rows[:size]])
+        query = query.where(DagRun.logical_date < lt)
+    found = keyset_page(session, query, [(DagRun.logical_date, True), (DagRun.id, True)], page)
+    counts = counts_of_runs(session, [r.id for r in found.items])
     return api_rr.ListDagRunsResponse(
-        dag_runs=[run_to_proto(r, counts[r.id]) for r in rows[:size]],
-        next_page_token=paging.next_token(
-            rows, size, lambda r: (r.logical_date.isoformat(), r.id), filters
-        ),
-        total_size=int(total or 0),
+        dag_runs=[run_to_proto(r, counts[r.id]) for r in found.items],
+        next_page_token=found.next_page_token,
+        total_size=found.total_size,
     )
 
 

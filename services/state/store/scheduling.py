@@ -23,11 +23,12 @@ from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
-from services.state import enums, paging
+from services.state import enums
 from services.state.convert import dag_to_proto, run_to_proto, ti_to_proto, timestamp, to_datetime
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, DagVersion, Event, Pool, TaskInstance
 from services.state.graph import parse_definition
+from services.state.paging import keyset_page, page_request
 from services.state.store.instances import live_instances, touch_instance
 from services.state.store.runs import NewRun, counts_of_runs, create_run
 from services.state.store.transitions import TryEnding, change_run_state, change_ti_state, end_try
@@ -122,19 +123,19 @@ def list_schedulable_dags(
     session: Session, request: scheduler_rr.ListSchedulableDagsRequest
 ) -> scheduler_rr.ListSchedulableDagsResponse:
     """Unpaused, active DAGs with a schedule that is not exhausted, by dag id."""
-    size = paging.page_size(request.page_size)
-    filters = ["schedulable"]
     query = select(Dag).where(
         Dag.is_active.is_(True),
         Dag.is_paused.is_(False),
         Dag.has_schedule.is_(True),
         Dag.schedule_exhausted.is_(False),
     )
-    last = paging.decode_token(request.page_token, filters)
-    if last is not None:
-        query = query.where(Dag.dag_id > str(last[0]))
-    dags = list(session.scalars(query.order_by(Dag.dag_id).limit(size + 1)))
-    page = dags[:size]
+    found = keyset_page(
+        session,
+        query,
+        Dag.dag_id,
+        page_request("ListSchedulableDags", request.page_size, request.page_token),
+    )
+    page = found.items
     ids = [d.dag_id for d in page]
     active = dict(
         session.execute(
@@ -159,7 +160,7 @@ def list_schedulable_dags(
             )
             for d in page
         ],
-        next_page_token=paging.next_token(dags, size, lambda d: (d.dag_id,), filters),
+        next_page_token=found.next_page_token,
     )
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import NotFound
-from services.state import enums, paging
+from services.state import enums
 from services.state.convert import ti_to_proto, to_datetime, try_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
 from services.state.graph import closure, downstream_map, upstream_map
+from services.state.paging import keyset_page, page_request
 from services.state.store.runs import get_run
 from services.state.store.transitions import (
     change_run_state,
@@ -46,52 +47,43 @@ def list_task_instances(
     session: Session, request: api_rr.ListTaskInstancesRequest, states: Sequence[str]
 ) -> api_rr.ListTaskInstancesResponse:
     """A page of task instances, by run (oldest first) then task id."""
-    size = paging.page_size(request.page_size)
-    filters = [
-        request.dag_id,
-        request.run_id,
-        sorted(request.task_ids),
-        sorted(states),
-        request.pool,
-        request.queue,
-    ]
-    conditions = []
+    page = page_request(
+        "ListTaskInstances",
+        request.page_size,
+        request.page_token,
+        {
+            "dag_id": request.dag_id,
+            "run_id": request.run_id,
+            "task_ids": sorted(request.task_ids),
+            "states": sorted(states),
+            "pool": request.pool,
+            "queue": request.queue,
+        },
+    )
+    query = select(TaskInstance)
     if request.dag_id:
         if session.get(Dag, request.dag_id) is None:
             raise NotFound("dag", request.dag_id)
-        conditions.append(TaskInstance.dag_id == request.dag_id)
+        query = query.where(TaskInstance.dag_id == request.dag_id)
     if request.run_id:
         if request.dag_id:
             get_run(session, request.dag_id, request.run_id)
-        conditions.append(TaskInstance.run_id == request.run_id)
+        query = query.where(TaskInstance.run_id == request.run_id)
     if request.task_ids:
-        conditions.append(TaskInstance.task_id.in_(list(request.task_ids)))
+        query = query.where(TaskInstance.task_id.in_(list(request.task_ids)))
     if states:
-        conditions.append(TaskInstance.state.in_(states))
+        query = query.where(TaskInstance.state.in_(states))
     if request.pool:
-        conditions.append(TaskInstance.pool == request.pool)
+        query = query.where(TaskInstance.pool == request.pool)
     if request.queue:
-        conditions.append(TaskInstance.queue == request.queue)
-    total = session.scalar(select(func.count()).select_from(TaskInstance).where(*conditions))
-    query = select(TaskInstance).where(*conditions)
-    last = paging.decode_token(request.page_token, filters)
-    if last is not None:
-        run_pk, task_id = int(last[0]), str(last[1])
-        query = query.where(
-            or_(
-                TaskInstance.dag_run_id > run_pk,
-                and_(TaskInstance.dag_run_id == run_pk, TaskInstance.task_id > task_id),
-            )
-        )
-    rows = list(
-        session.scalars(
-            query.order_by(TaskInstance.dag_run_id, TaskInstance.task_id).limit(size + 1)
-        )
+        query = query.where(TaskInstance.queue == request.queue)
+    found = keyset_page(
+        session, query, [(TaskInstance.dag_run_id, False), (TaskInstance.task_id, False)], page
     )
     return api_rr.ListTaskInstancesResponse(
-        task_instances=[ti_to_proto(r) for r in rows[:size]],
-        next_page_token=paging.next_token(rows, size, lambda r: (r.dag_run_id, r.task_id), filters),
-        total_size=int(total or 0),
+        task_instances=[ti_to_proto(r) for r in found.items],
+        next_page_token=found.next_page_token,
+        total_size=found.total_size,
     )
 
 
@@ -99,42 +91,30 @@ def list_tries(
     session: Session, request: api_rr.ListTaskInstanceTriesRequest
 ) -> api_rr.ListTaskInstanceTriesResponse:
     """A page of try records, by task instance then try number."""
-    size = paging.page_size(request.page_size)
+    page = page_request(
+        "ListTaskInstanceTries",
+        request.page_size,
+        request.page_token,
+        {"dag_id": request.dag_id, "run_id": request.run_id, "task_ids": sorted(request.task_ids)},
+    )
     if not request.dag_id or session.get(Dag, request.dag_id) is None:
         raise NotFound("dag", request.dag_id)
-    filters = [request.dag_id, request.run_id, sorted(request.task_ids)]
-    conditions = [TaskInstanceTry.dag_id == request.dag_id]
+    query = select(TaskInstanceTry).where(TaskInstanceTry.dag_id == request.dag_id)
     if request.run_id:
         get_run(session, request.dag_id, request.run_id)
-        conditions.append(TaskInstanceTry.run_id == request.run_id)
+        query = query.where(TaskInstanceTry.run_id == request.run_id)
     if request.task_ids:
-        conditions.append(TaskInstanceTry.task_id.in_(list(request.task_ids)))
-    total = session.scalar(select(func.count()).select_from(TaskInstanceTry).where(*conditions))
-    query = select(TaskInstanceTry).where(*conditions)
-    last = paging.decode_token(request.page_token, filters)
-    if last is not None:
-        ti_pk, number = int(last[0]), int(last[1])
-        query = query.where(
-            or_(
-                TaskInstanceTry.task_instance_id > ti_pk,
-                and_(
-                    TaskInstanceTry.task_instance_id == ti_pk, TaskInstanceTry.try_number > number
-                ),
-            )
-        )
-    rows = list(
-        session.scalars(
-            query.order_by(TaskInstanceTry.task_instance_id, TaskInstanceTry.try_number).limit(
-                size + 1
-            )
-        )
+        query = query.where(TaskInstanceTry.task_id.in_(list(request.task_ids)))
+    found = keyset_page(
+        session,
+        query,
+        [(TaskInstanceTry.task_instance_id, False), (TaskInstanceTry.try_number, False)],
+        page,
     )
     return api_rr.ListTaskInstanceTriesResponse(
-        tries=[try_to_proto(r) for r in rows[:size]],
-        next_page_token=paging.next_token(
-            rows, size, lambda r: (r.task_instance_id, r.try_number), filters
-        ),
-        total_size=int(total or 0),
+        tries=[try_to_proto(r) for r in found.items],
+        next_page_token=found.next_page_token,
+        total_size=found.total_size,
     )
 
 

@@ -29,6 +29,7 @@ from protos.enums.v1 import event_pb2 as event_enums
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.resource.v1 import message_pb2 as resource_pb2
 from services.runtime.errors import FailedPrecondition
+from services.state import paging
 from services.state.crypto import SecretBox
 from services.state.db import models
 from services.state.db.engine import Database, DatabaseSettings
@@ -893,7 +894,7 @@ def test_pool_usage_counts_the_slots_of_active_task_instances(database: Database
     )
     assert pool.open_slots == -1
     page = database.run_write(
-        lambda s: resources.list_pools(s, "ET", catalog.page_request("ListPools", 0, ""))
+        lambda s: resources.list_pools(s, "ET", paging.page_request("ListPools", 0, ""))
     )
     assert [(p.name, p.running_slots, p.queued_slots) for p in page.items] == [("etl", 3, 3)]
 
