@@ -74,7 +74,9 @@ class FileParseResult(_message.Message):
 
     @_builtins.property
     def import_error(self) -> _message_pb2.ImportError:
-        """Set when the file failed to import; the file's DAGs then keep their last good version."""
+        """Set when the file failed to import, wholly or in part: the DAGs in `dags` are stored
+        anyway, and the file's other DAGs keep their last good version.
+        """
 
     @_builtins.property
     def parse_duration(self) -> _duration_pb2.Duration: ...

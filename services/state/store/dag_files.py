@@ -200,11 +200,7 @@ def report_parse_result(
     file_row.last_parse_seconds = to_seconds(result, "parse_duration")
     file_row.last_parsed_by = processor_id
 
-    if result.HasField("import_error"):
-        # The file's DAGs keep their last good version until the file imports again.
-        _record_import_error(session, result, processor_id, now)
-        return outcome
-
+    failed = result.HasField("import_error")
     defined = [d.definition.dag_id for d in result.dags] + list(result.unchanged_dag_ids)
     owners = {
         row.dag_id: row
@@ -228,6 +224,11 @@ def report_parse_result(
             record_event(session, type=event_pb2.EVENT_TYPE_DAG_UPDATED, dag_id=dag_id)
         row.is_active = True
         row.last_parsed_at = now
+    if failed:
+        # The DAGs the file still defines are stored; the others keep their last good
+        # version until the file imports cleanly again.
+        _record_import_error(session, result, processor_id, now)
+        return outcome
 
     kept = set(defined) - set(outcome.conflicting_dag_ids) - set(outcome.resend_dag_ids)
     for row in session.scalars(

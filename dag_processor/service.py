@@ -1,0 +1,276 @@
+"""The DAG processor service: share the DAG files with other replicas, parse, register.
+
+Every scan it lists the DAG folder, renews and takes file leases (each file is owned by one
+live replica; a dead replica's files move to the others when its leases expire), parses the
+owned files that are new, changed or due for a periodic re-parse, and reports the results. DAGs
+whose content hash did not change are reported by id only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from grpc import aio
+
+from dag_processor import metrics
+from dag_processor.discovery import DagFileInfo, find_dag_files
+from dag_processor.parser import ParseJob, Parser
+from dag_processor.settings import (
+    FORK_SERVER,
+    LEASE_DURATION,
+    PARSE_MEMORY_LIMIT,
+    PARSE_TIMEOUT,
+    PARSING_PROCESSES,
+    REPARSE_INTERVAL,
+    SCAN_INTERVAL,
+    STATE,
+)
+from protos.dag_processor.v1 import message_pb2 as processor_pb2
+from protos.dag_processor.v1 import request_response_pb2 as rr
+from protos.dag_processor.v1 import service_pb2 as processor_service
+from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
+from services.runtime import config as cfg
+from services.runtime.channels import ChannelConfig, create_channel
+from services.runtime.forking import ForkServer, scrubbed_environment
+from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+
+logger = logging.getLogger("tradewind.dag_processor")
+
+#: Results reported per call.
+REPORT_BATCH = 50
+
+
+def _duration(seconds: float) -> Duration:
+    value = Duration()
+    value.FromTimedelta(timedelta(seconds=seconds))
+    return value
+
+
+@dataclass
+class FileState:
+    """What this replica knows of one owned file."""
+
+    mtime_ns: int = -1
+    size: int = -1
+    parsed_at: float = 0.0
+    #: dag_id -> content hash last accepted by the state service.
+    hashes: dict[str, str] | None = None
+    failed: bool = False
+
+
+class DagProcessorApp:
+    """A DAG processor replica."""
+
+    service_name = "dag_processor"
+
+    def __init__(self, config: ServerConfig, values: cfg.Settings) -> None:
+        self._state: ChannelConfig = STATE.config(values)
+        self._folder = values[cfg.DAGS_FOLDER].expanduser().resolve()
+        self._timeout = values[PARSE_TIMEOUT]
+        limit_mb = values[PARSE_MEMORY_LIMIT]
+        self._memory_limit = limit_mb * 1024 * 1024 if limit_mb > 0 else 0
+        self._parallel = values[PARSING_PROCESSES]
+        self._scan_interval = max(0.1, values[SCAN_INTERVAL])
+        self._reparse_interval = values[REPARSE_INTERVAL]
+        self._lease_duration = max(1.0, values[LEASE_DURATION])
+        self._use_fork_server = values[FORK_SERVER]
+        self.processor_id = ""
+        self._files: dict[str, FileState] = {}
+        self._known: set[str] = set()
+        self._fork_server: ForkServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._channel: aio.Channel | None = None
+
+    def grpc_services(self) -> Sequence[GrpcService]:
+        """The processor serves only health, reflection and server info."""
+        return ()
+
+    async def start(self, context: RuntimeContext) -> None:
+        """Start the parse fork server, connect, and start scanning."""
+        self.processor_id = context.identity.instance_id
+        if not self._folder.is_dir():
+            logger.warning(
+                "the DAG folder does not exist (yet)",
+                extra={"action": "scan", "folder": str(self._folder)},
+            )
+        if self._use_fork_server:
+            server = ForkServer("dag_processor.parse_file:run", env=scrubbed_environment())
+            try:
+                await server.start()
+                self._fork_server = server
+            except (OSError, RuntimeError, TimeoutError) as err:
+                logger.warning(
+                    "fork server unavailable", extra={"action": "fork_server", "error": str(err)}
+                )
+        self._parser = Parser(fork_server=self._fork_server)
+        self._channel = create_channel(
+            self._state, [processor_service.DESCRIPTOR.services_by_name["DagProcessorService"]]
+        )
+        self._stub = processor_grpc.DagProcessorServiceStub(self._channel)
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop scanning and give the file leases back."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._channel is not None:
+            with contextlib.suppress(grpc.RpcError):
+                await self._stub.ReleaseDagFileLeases(
+                    rr.ReleaseDagFileLeasesRequest(processor_id=self.processor_id), timeout=5
+                )
+            await self._channel.close(None)
+        if self._fork_server is not None:
+            await self._fork_server.close()
+
+    async def _loop(self) -> None:
+        first = True
+        while True:
+            try:
+                if first:
+                    await self._load_hashes()
+                    first = False
+                await self.scan()
+            except asyncio.CancelledError:
+                raise
+            except grpc.RpcError as err:
+                code = err.code() if isinstance(err, aio.AioRpcError) else None
+                logger.warning(
+                    "state service call failed", extra={"action": "scan", "code": str(code)}
+                )
+            except Exception:
+                logger.exception("scan failed", extra={"action": "scan"})
+            await asyncio.sleep(self._scan_interval)
+
+    async def _load_hashes(self) -> None:
+        """Learn what the state service already holds, so unchanged DAGs are not resent."""
+        response = await self._stub.ListDagContentHashes(rr.ListDagContentHashesRequest())
+        for item in response.files:
+            self._files.setdefault(item.relative_fileloc, FileState()).hashes = dict(
+                item.content_hashes
+            )
+
+    async def scan(self) -> None:
+        """One pass: list, lease, parse what changed, report."""
+        loop = asyncio.get_running_loop()
+        found: list[DagFileInfo] = (
+            await loop.run_in_executor(None, find_dag_files, self._folder)
+            if self._folder.is_dir()
+            else []
+        )
+        paths = [f.relative for f in found]
+        if set(paths) != self._known:
+            await self._stub.ReconcileDagFiles(
+                rr.ReconcileDagFilesRequest(processor_id=self.processor_id, relative_filelocs=paths)
+            )
+            self._known = set(paths)
+        response = await self._stub.AcquireDagFileLeases(
+            rr.AcquireDagFileLeasesRequest(
+                processor_id=self.processor_id,
+                relative_filelocs=paths,
+                lease_duration=_duration(self._lease_duration),
+            )
+        )
+        owned = {lease.relative_fileloc for lease in response.leases}
+        metrics.FILES.labels("known").set(len(paths))
+        metrics.FILES.labels("owned").set(len(owned))
+        now = time.monotonic()
+        due = [info for info in found if info.relative in owned and self._needs_parse(info, now)]
+        for stale in set(self._files) - owned:
+            # Another replica owns it now; forget the mtime but keep the hashes it sent.
+            self._files[stale].mtime_ns = -1
+        if due:
+            await self._parse_and_report(due)
+        states = [self._files[p] for p in owned if p in self._files]
+        metrics.DAGS.set(sum(len(s.hashes or {}) for s in states))
+        metrics.IMPORT_ERRORS.set(sum(1 for s in states if s.failed))
+
+    def _needs_parse(self, info: DagFileInfo, now: float) -> bool:
+        state = self._files.get(info.relative)
+        if state is None or state.mtime_ns != info.mtime_ns or state.size != info.size:
+            return True
+        return now - state.parsed_at >= self._reparse_interval
+
+    async def _parse_and_report(self, files: list[DagFileInfo]) -> None:
+        gate = asyncio.Semaphore(self._parallel)
+
+        async def parse(info: DagFileInfo) -> tuple[DagFileInfo, processor_pb2.FileParseResult]:
+            async with gate:
+                started = time.perf_counter()
+                result, timed_out = await self._parser.parse(
+                    ParseJob(
+                        dags_folder=str(self._folder),
+                        relative=info.relative,
+                        timeout=self._timeout,
+                        memory_limit_bytes=self._memory_limit,
+                    )
+                )
+                metrics.PARSE_SECONDS.observe(time.perf_counter() - started)
+                if timed_out:
+                    metrics.PARSE_TIMEOUTS.inc()
+                return info, result
+
+        parsed = await asyncio.gather(*(parse(info) for info in files))
+        for start in range(0, len(parsed), REPORT_BATCH):
+            await self._report(parsed[start : start + REPORT_BATCH])
+
+    async def _report(
+        self, parsed: Sequence[tuple[DagFileInfo, processor_pb2.FileParseResult]]
+    ) -> None:
+        sent: list[processor_pb2.FileParseResult] = []
+        for info, result in parsed:
+            state = self._files.setdefault(info.relative, FileState())
+            known = state.hashes or {}
+            trimmed = processor_pb2.FileParseResult()
+            trimmed.CopyFrom(result)
+            del trimmed.dags[:]
+            for serialized in result.dags:
+                dag_id = serialized.definition.dag_id
+                if known.get(dag_id) == serialized.content_hash:
+                    trimmed.unchanged_dag_ids.append(dag_id)
+                else:
+                    trimmed.dags.append(serialized)
+            sent.append(trimmed)
+        response = await self._stub.ReportParseResults(
+            rr.ReportParseResultsRequest(processor_id=self.processor_id, results=sent)
+        )
+        now = time.monotonic()
+        for (info, result), outcome in zip(parsed, response.outcomes, strict=True):
+            state = self._files.setdefault(info.relative, FileState())
+            if not outcome.accepted:
+                state.mtime_ns = -1
+                continue
+            resend = set(outcome.resend_dag_ids) | set(outcome.conflicting_dag_ids)
+            state.hashes = {
+                d.definition.dag_id: d.content_hash
+                for d in result.dags
+                if d.definition.dag_id not in resend
+            }
+            state.failed = result.HasField("import_error") or bool(outcome.conflicting_dag_ids)
+            # A file with DAGs to resend is parsed again on the next scan.
+            state.mtime_ns = -1 if outcome.resend_dag_ids else info.mtime_ns
+            state.size = info.size
+            state.parsed_at = now
+            if result.HasField("import_error"):
+                logger.info(
+                    "import error",
+                    extra={
+                        "action": "parse",
+                        "file": info.relative,
+                        "error": result.import_error.message,
+                    },
+                )
+
+
+def build_app(config: ServerConfig, values: cfg.Settings) -> DagProcessorApp:
+    """The app factory for :func:`services.runtime.server.service_main`."""
+    return DagProcessorApp(config, values)

@@ -1,0 +1,66 @@
+"""The DAG processor's settings."""
+
+from __future__ import annotations
+
+from services.runtime import config as cfg
+from services.runtime.channels import ClientSettings
+
+DEFAULT_PORT = 50054
+DEFAULT_METRICS_PORT = 9154
+
+STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
+PARSE_TIMEOUT = cfg.Setting(
+    name="parse_timeout",
+    parse=cfg.parse_seconds,
+    default=30.0,
+    help="seconds a DAG file may take to import before its parse is killed",
+)
+PARSE_MEMORY_LIMIT = cfg.Setting(
+    name="parse_memory_limit_mb",
+    parse=cfg.parse_int,
+    default=1024,
+    help="address-space limit of a parse process in MiB (0: none)",
+)
+PARSING_PROCESSES = cfg.Setting(
+    name="parsing_processes",
+    parse=cfg.parse_positive_int,
+    default=2,
+    help="DAG files parsed at once",
+)
+SCAN_INTERVAL = cfg.Setting(
+    name="scan_interval",
+    parse=cfg.parse_seconds,
+    default=2.0,
+    help="seconds between looks at the DAG folder for new, changed and deleted files",
+)
+REPARSE_INTERVAL = cfg.Setting(
+    name="reparse_interval",
+    parse=cfg.parse_seconds,
+    default=300.0,
+    help="seconds after which every owned file is parsed again, changed or not",
+)
+LEASE_DURATION = cfg.Setting(
+    name="lease_duration",
+    parse=cfg.parse_seconds,
+    default=30.0,
+    help="seconds a file lease lasts; renewed on every scan",
+)
+FORK_SERVER = cfg.Setting(
+    name="fork_server",
+    parse=cfg.parse_bool,
+    default=True,
+    switch=True,
+    help="parse in forks of a pre-imported process (else a fresh interpreter per file)",
+)
+
+PROCESSOR_SETTINGS = (
+    *STATE.all(),
+    cfg.DAGS_FOLDER,
+    PARSE_TIMEOUT,
+    PARSE_MEMORY_LIMIT,
+    PARSING_PROCESSES,
+    SCAN_INTERVAL,
+    REPARSE_INTERVAL,
+    LEASE_DURATION,
+    FORK_SERVER,
+)

@@ -1,0 +1,7 @@
+"""``python -m executor``."""
+
+import sys
+
+from executor.main import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""The task runtime over gRPC: XCom, variables and connections for code in a task process.
+
+Task code calls these synchronously (``Variable.get`` is a plain function in Airflow), so this
+bridge uses a blocking channel; it runs only inside a task process, never in a service.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from protos.resource.v1 import message_pb2 as resource_pb2
+from protos.run.v1 import message_pb2 as run_pb2
+from protos.task.v1 import request_response_pb2 as rr
+from protos.task.v1 import service_pb2 as task_service
+from protos.task.v1 import service_pb2_grpc as task_grpc
+from services.runtime.channels import ChannelConfig, create_blocking_channel
+from tradewind.sdk.connection import Connection
+from tradewind.sdk.exceptions import ConnectionNotFound
+
+#: Seconds a task waits for one answer of the state service.
+CALL_TIMEOUT = 30.0
+
+
+class GrpcTaskRuntime:
+    """A :class:`tradewind.sdk.runtime.TaskRuntime` that talks to the state service."""
+
+    def __init__(self, channel_config: ChannelConfig, lease: run_pb2.TryLease) -> None:
+        self._channel = create_blocking_channel(
+            channel_config, [task_service.DESCRIPTOR.services_by_name["TaskService"]]
+        )
+        self._stub = task_grpc.TaskServiceStub(self._channel)
+        self._lease = lease
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def get_xcoms(self, task_ids: Sequence[str], key: str) -> dict[str, Any]:
+        """XComs of tasks of the caller's run."""
+        response = self._stub.GetXComs(
+            rr.GetXComsRequest(caller=self._lease, task_ids=list(task_ids), xcom_key=key),
+            timeout=CALL_TIMEOUT,
+        )
+        return {x.key.task_id: json.loads(x.value_json) for x in response.xcoms}
+
+    def push_xcom(self, key: str, value: Any) -> None:
+        """Store an XCom of the calling task instance."""
+        self._stub.PushXCom(
+            rr.PushXComRequest(caller=self._lease, xcom_key=key, value_json=json.dumps(value)),
+            timeout=CALL_TIMEOUT,
+        )
+
+    def get_variable(self, key: str) -> str | None:
+        """A variable's text, or None."""
+        response = self._stub.GetTaskVariable(
+            rr.GetTaskVariableRequest(caller=self._lease, key=key), timeout=CALL_TIMEOUT
+        )
+        return response.variable.value if response.found else None
+
+    def set_variable(self, key: str, value: str, *, description: str | None = None) -> None:
+        """Create or replace a variable."""
+        self._stub.SetTaskVariable(
+            rr.SetTaskVariableRequest(
+                caller=self._lease,
+                variable=resource_pb2.Variable(key=key, value=value, description=description or ""),
+            ),
+            timeout=CALL_TIMEOUT,
+        )
+
+    def delete_variable(self, key: str) -> None:
+        """Delete a variable."""
+        self._stub.DeleteTaskVariable(
+            rr.DeleteTaskVariableRequest(caller=self._lease, key=key), timeout=CALL_TIMEOUT
+        )
+
+    def get_connection(self, conn_id: str) -> Connection:
+        """A connection with its secrets."""
+        try:
+            response = self._stub.GetTaskConnection(
+                rr.GetTaskConnectionRequest(caller=self._lease, conn_id=conn_id),
+                timeout=CALL_TIMEOUT,
+            )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                raise ConnectionNotFound(f"connection {conn_id!r} is not defined") from err
+            raise
+        found = response.connection
+        return Connection(
+            conn_id=found.conn_id,
+            conn_type=found.conn_type,
+            description=found.description or None,
+            host=found.host or None,
+            login=found.login or None,
+            password=found.password or None,
+            schema=found.schema or None,
+            port=found.port if found.HasField("port") else None,
+            extra=found.extra_json or None,
+        )

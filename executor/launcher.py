@@ -1,0 +1,76 @@
+"""Starting task processes: from the fork server, or as a fresh interpreter when it is off."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Protocol
+
+from executor.spec import TrySpec
+from services.runtime.forking import ForkServer, scrubbed_environment
+
+
+class Launcher(Protocol):
+    """Starts one task process for a try; its output goes to the given descriptors."""
+
+    async def launch(self, spec: TrySpec, stdout: int, stderr: int, result: int) -> int:
+        """Start the try; return the task process's pid (the id of its process group)."""
+
+    async def close(self) -> None:
+        """Stop whatever the launcher keeps running."""
+
+
+class SubprocessLauncher:
+    """A fresh interpreter per try: slow to start, but needs nothing pre-started."""
+
+    def __init__(self) -> None:
+        self._children: set[subprocess.Popen[bytes]] = set()
+
+    async def launch(self, spec: TrySpec, stdout: int, stderr: int, result: int) -> int:
+        """Run ``python -m executor.task_runner`` with the spec on stdin."""
+
+        def spawn() -> subprocess.Popen[bytes]:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "executor.task_runner", str(result)],
+                stdin=subprocess.PIPE,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=(result,),
+                start_new_session=True,
+                env=scrubbed_environment(),
+            )
+            assert process.stdin is not None
+            process.stdin.write(spec.to_json())
+            process.stdin.close()
+            return process
+
+        process = await asyncio.get_running_loop().run_in_executor(None, spawn)
+        # Reap finished children as we go, so none stays a zombie.
+        self._children = {child for child in self._children if child.poll() is None}
+        self._children.add(process)
+        return process.pid
+
+    async def close(self) -> None:
+        """Reap finished children."""
+        for child in self._children:
+            child.poll()
+
+
+class ForkServerLauncher:
+    """Forks each try from a pre-imported fork server (see :mod:`services.runtime.forkserver`)."""
+
+    def __init__(self) -> None:
+        self._server = ForkServer("executor.task_runner:run_from_spec", env=scrubbed_environment())
+
+    async def start(self) -> None:
+        """Start the fork server."""
+        await self._server.start()
+
+    async def launch(self, spec: TrySpec, stdout: int, stderr: int, result: int) -> int:
+        """Fork the try from the server."""
+        return await self._server.fork(spec.to_json(), stdout, stderr, result)
+
+    async def close(self) -> None:
+        """Stop the fork server."""
+        await self._server.close()

@@ -1,0 +1,46 @@
+"""The executor's settings."""
+
+from __future__ import annotations
+
+from services.runtime import config as cfg
+from services.runtime.channels import ClientSettings
+
+DEFAULT_PORT = 50053
+DEFAULT_METRICS_PORT = 9153
+
+STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
+SLOTS = cfg.Setting(
+    name="slots", parse=cfg.parse_positive_int, default=16, help="tries this replica runs at once"
+)
+QUEUES = cfg.Setting[tuple[str, ...]](
+    name="queues", parse=cfg.parse_list, default=("default",), help="comma-separated queues served"
+)
+LEASE_DURATION = cfg.Setting(
+    name="lease_duration",
+    parse=cfg.parse_seconds,
+    default=30.0,
+    help="seconds a try's lease lasts; it is renewed every third of it",
+)
+KILL_GRACE = cfg.Setting(
+    name="kill_grace",
+    parse=cfg.parse_seconds,
+    default=5.0,
+    help="seconds between SIGTERM and SIGKILL when a try is stopped or times out",
+)
+FORK_SERVER = cfg.Setting(
+    name="fork_server",
+    parse=cfg.parse_bool,
+    default=True,
+    switch=True,
+    help="start tries from a pre-imported fork server (else a fresh interpreter per try)",
+)
+
+EXECUTOR_SETTINGS = (
+    *STATE.all(),
+    cfg.DAGS_FOLDER,
+    SLOTS,
+    QUEUES,
+    LEASE_DURATION,
+    KILL_GRACE,
+    FORK_SERVER,
+)

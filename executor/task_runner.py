@@ -1,0 +1,149 @@
+"""What runs inside a task process: load the DAG file, build the context, run the task.
+
+The result (outcome, error, XComs to store, downstream tasks to skip) is written as JSON to a
+file descriptor the executor reads; stdout and stderr are the executor's log capture, and
+records of Python's logging module are marked so the executor files them as logging lines.
+Started by the fork server (:func:`run_from_spec`) or as ``python -m executor.task_runner FD``
+with the spec on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from executor.capture import LOGGING_MARK
+from executor.grpc_runtime import GrpcTaskRuntime
+from executor.spec import TryResult, TrySpec
+from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.channels import ChannelConfig
+from services.runtime.tls import ClientTLSConfig
+from tradewind.sdk.context import build_context, use_context
+from tradewind.sdk.execution import execute_task
+from tradewind.sdk.loader import load_dags_from_file
+from tradewind.sdk.runtime import use_runtime
+
+
+class _MarkedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes logging records to stderr, marked with their level for the executor."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return (
+            f"{LOGGING_MARK}{record.levelname}{LOGGING_MARK}{record.name}: {super().format(record)}"
+        )
+
+
+def _configure_logging() -> None:
+    handler = _MarkedHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def _when(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _channel_config(spec: TrySpec) -> ChannelConfig:
+    tls = None
+    if spec.state_tls_ca or spec.state_tls_cert:
+        tls = ClientTLSConfig(
+            ca_file=Path(spec.state_tls_ca) if spec.state_tls_ca else None,
+            cert_file=Path(spec.state_tls_cert) if spec.state_tls_cert else None,
+            key_file=Path(spec.state_tls_key) if spec.state_tls_key else None,
+        )
+    return ChannelConfig(targets=tuple(spec.state_targets), tls=tls, token=spec.state_token)
+
+
+def _failure(error: BaseException, started: datetime, message: str = "") -> TryResult:
+    return TryResult(
+        outcome="failed",
+        process_started_at=started.isoformat(),
+        error_type=type(error).__name__,
+        error_message=message or str(error),
+        error_traceback="".join(traceback.format_exception(error)),
+    )
+
+
+def run_try(spec: TrySpec) -> TryResult:
+    """Run one try in this process and return its result (never raises)."""
+    started = datetime.now(UTC)
+    _configure_logging()
+    path = Path(spec.dags_folder) / spec.relative_fileloc
+    loaded = load_dags_from_file(path, dags_folder=Path(spec.dags_folder))
+    if loaded.error is not None:
+        print(f"DAG file {path} failed to import:\n{loaded.error.stacktrace}", file=sys.stderr)
+        return TryResult(
+            outcome="failed",
+            process_started_at=started.isoformat(),
+            error_type="DagImportError",
+            error_message=f"{path}: {loaded.error.message}",
+            error_traceback=loaded.error.stacktrace,
+        )
+    dag = next((d for d in loaded.dags if d.dag_id == spec.dag_id), None)
+    if dag is None or spec.task_id not in dag.task_dict:
+        what = (
+            f"DAG {spec.dag_id!r}"
+            if dag is None
+            else f"task {spec.task_id!r} of DAG {spec.dag_id!r}"
+        )
+        error = LookupError(f"{path} no longer defines {what}")
+        return _failure(error, started)
+    task = dag.task_dict[spec.task_id]
+    lease = run_pb2.TryLease(
+        key=run_pb2.TaskInstanceKey(dag_id=spec.dag_id, run_id=spec.run_id, task_id=spec.task_id),
+        try_number=spec.try_number,
+        lease_id=spec.lease_id,
+    )
+    runtime = GrpcTaskRuntime(_channel_config(spec), lease)
+    try:
+        context = build_context(
+            task=task,
+            run_id=spec.run_id,
+            logical_date=_when(spec.logical_date) or started,
+            data_interval_start=_when(spec.data_interval_start),
+            data_interval_end=_when(spec.data_interval_end),
+            conf=json.loads(spec.conf_json or "{}"),
+            try_number=spec.try_number,
+            max_tries=max(0, spec.max_tries - 1),
+            run_type=spec.run_type,
+        )
+        with use_runtime(runtime), use_context(context):
+            outcome = execute_task(task, context, will_retry=spec.try_number < spec.max_tries)
+    except BaseException as error:
+        return _failure(error, started)
+    finally:
+        runtime.close()
+    failure = outcome.error
+    return TryResult(
+        outcome=str(outcome.outcome),
+        process_started_at=started.isoformat(),
+        error_type=failure.type if failure else "",
+        error_message=failure.message if failure else "",
+        error_traceback=failure.traceback if failure else "",
+        skip_task_ids=sorted(outcome.skip_task_ids),
+        xcoms=[(key, json.dumps(value, default=str)) for key, value in outcome.xcoms.items()],
+    )
+
+
+def run_from_spec(spec_json: bytes, result_fd: int) -> int:
+    """Run the try described by ``spec_json`` and write its result to ``result_fd``."""
+    try:
+        result = run_try(TrySpec.from_json(spec_json))
+    except BaseException as error:
+        result = _failure(error, datetime.now(UTC))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with os.fdopen(result_fd, "wb") as out:
+        out.write(result.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_from_spec(sys.stdin.buffer.read(), int(sys.argv[1])))

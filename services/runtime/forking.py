@@ -1,0 +1,116 @@
+"""The client side of the fork server (see :mod:`services.runtime.forkserver`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+#: Seconds the fork server gets to import its target and start listening.
+START_SECONDS = 30.0
+#: Environment variables that processes running user code never inherit: database addresses
+#: and credentials, and the tokens that services accept.
+SECRET_PREFIXES = (
+    "TRADEWIND_DATABASE",
+    "TRADEWIND_SECRET",
+    "TRADEWIND_SERVICE_TOKENS",
+    "TRADEWIND_API_TOKENS",
+    "PG",
+)
+
+
+def scrubbed_environment() -> dict[str, str]:
+    """The environment of this process without any database or service secret."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(SECRET_PREFIXES)}
+
+
+class ForkServer:
+    """A running fork server whose children call one target function."""
+
+    def __init__(self, target: str, *, env: Mapping[str, str]) -> None:
+        self._target = target
+        self._env = {**env, "GRPC_ENABLE_FORK_SUPPORT": "false"}
+        self._folder = tempfile.mkdtemp(prefix="tradewind-forkserver-")
+        self._path = str(Path(self._folder) / "socket")
+        self._server: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self._lock = asyncio.Lock()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.runtime.forkserver", self._path, self._target],
+            stdout=subprocess.PIPE,
+            env=self._env,
+        )
+
+    async def start(self) -> None:
+        """Start the server and connect to it.
+
+        Raises:
+            RuntimeError: it did not start (its target failed to import, say).
+            TimeoutError: it did not answer in time.
+
+        """
+        loop = asyncio.get_running_loop()
+        self._server = await loop.run_in_executor(None, self._spawn)
+        assert self._server.stdout is not None
+        ready = await asyncio.wait_for(
+            loop.run_in_executor(None, self._server.stdout.readline), START_SECONDS
+        )
+        if ready.strip() != b"ready":
+            raise RuntimeError(f"the fork server for {self._target} did not start")
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._socket.connect(self._path)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the server still runs."""
+        return self._server is not None and self._server.poll() is None
+
+    async def fork(self, payload: bytes, stdout: int, stderr: int, result: int) -> int:
+        """Run one job in a new child; return its pid (the id of its process group)."""
+        assert self._socket is not None
+        connection = self._socket
+
+        def request() -> int:
+            socket.send_fds(connection, [payload], [stdout, stderr, result])
+            reply = connection.recv(8)
+            if len(reply) != 8:
+                raise RuntimeError("the fork server went away")
+            return int(struct.unpack("!q", reply)[0])
+
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(None, request)
+
+    async def close(self) -> None:
+        """Stop the server; running children are not affected (they are orphans now)."""
+        if self._socket is not None:
+            self._socket.close()
+        if self._server is not None:
+            self._server.terminate()
+            await asyncio.get_running_loop().run_in_executor(None, self._server.wait)
+        await asyncio.get_running_loop().run_in_executor(None, _remove, self._path, self._folder)
+
+
+def _remove(path: str, folder: str) -> None:
+    Path(path).unlink(missing_ok=True)
+    Path(folder).rmdir()
+
+
+async def read_pipe(fd: int) -> bytes:
+    """Everything written to a pipe until its last writer closes it, without a thread."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    try:
+        return await reader.read()
+    finally:
+        transport.close()
