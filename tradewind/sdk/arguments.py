@@ -215,7 +215,7 @@ class ArgumentChecker:
         """
         if not isinstance(value, str) or str(value) not in choices:
             raise self.fail(
-                f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}"
+                f"{name} must be one of {', '.join(repr(str(c)) for c in choices)}, got {value!r}"
             )
         return str(value)
 

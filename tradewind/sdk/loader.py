@@ -35,7 +35,7 @@ class DagImportError:
     #: The line of the DAG file the error points at, 0 when unknown.
     line_number: int
     #: The full traceback as Python prints it.
-    traceback: str
+    stacktrace: str
 
     @property
     def message(self) -> str:
@@ -157,7 +157,7 @@ def _describe(error: BaseException, filename: str, relative: str, line: int) -> 
         exception_type=type(error).__name__,
         exception_message=str(error),
         line_number=line,
-        traceback="".join(traceback.format_exception(error)),
+        stacktrace="".join(traceback.format_exception(error)),
     )
 
 
@@ -172,5 +172,5 @@ def _combine(errors: list[DagImportError]) -> DagImportError | None:
         exception_type=first.exception_type,
         exception_message="\n".join(e.exception_message for e in errors),
         line_number=first.line_number,
-        traceback="\n".join(e.traceback for e in errors),
+        stacktrace="\n".join(e.stacktrace for e in errors),
     )

@@ -159,8 +159,11 @@ class _TaskDecorator(Generic[_P, _R]):
             self.function, self.operator_class, {**self.operator_kwargs, **operator_kwargs}
         )
 
-    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> XComArg:
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         """Create the task in the current DAG.
+
+        Arguments may be XComArgs where the function expects values, so they are not typed
+        by the function's signature.
 
         Returns:
             A reference to its return value.

@@ -232,8 +232,8 @@ class _TaskGroupFactory(Generic[_P, _R]):
         """
         return _TaskGroupFactory(self.function, {**self.group_kwargs, **group_kwargs})
 
-    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> Any:
-        """Build the group by calling the function inside it.
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Build the group by calling the function inside it (arguments may be XComArgs).
 
         Returns:
             What the function returned when not None (so ``a >> group_fn() >> b`` links to

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,21 @@ def context_for(task: BaseOperator, **overrides: Any) -> Context:
     values: dict[str, Any] = {"run_id": "run_1", "logical_date": LOGICAL_DATE}
     values.update(overrides)
     return build_context(task=task, **values)
+
+
+#: Modules that the DAG files of the tests import from their DAG folders.
+DAG_FOLDER_MODULES = ("common",)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Undo what loading DAG files adds to sys.path and sys.modules."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("unusual_prefix_") or name in DAG_FOLDER_MODULES:
+            del sys.modules[name]
 
 
 @pytest.fixture

@@ -144,7 +144,7 @@ class BashOperator(BaseOperator):
 
     def _run(self, context: Mapping[str, Any], cwd: str) -> tuple[int, str]:
         self.log.info("Running command: %s", self.bash_command)
-        self._process = subprocess.Popen(
+        with subprocess.Popen(
             ["bash", "-c", self.bash_command],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -153,14 +153,15 @@ class BashOperator(BaseOperator):
             env=self.environment(context),
             # A group of its own, so that on_kill stops the command's children too.
             start_new_session=True,
-        )
-        last_line = ""
-        assert self._process.stdout is not None
-        for raw in self._process.stdout:
-            line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
-            self.log.info("%s", line)
-            last_line = line
-        exit_code = self._process.wait()
+        ) as process:
+            self._process = process
+            last_line = ""
+            assert process.stdout is not None
+            for raw in process.stdout:
+                line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
+                self.log.info("%s", line)
+                last_line = line
+            exit_code = process.wait()
         self.log.info("Command exited with return code %s", exit_code)
         return exit_code, last_line
 
