@@ -8,7 +8,8 @@ from tradewind._version import tradewind_version
 from tradewind.sdk.baseoperator import BaseOperator, WeightRule
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, get_current_context
-from tradewind.sdk.dag import DAG, dag
+from tradewind.sdk.dag import DAG
+from tradewind.sdk.dag_decorator import dag
 from tradewind.sdk.dependencies import chain, cross_downstream
 from tradewind.sdk.exceptions import (
     AirflowDagCycleException,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import copy
-import functools
-import inspect
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tradewind.sdk.arguments import ArgumentChecker, Callback
 from tradewind.sdk.dag_context import current_dag, current_task_group
+from tradewind.sdk.default_args import apply_default_args
 from tradewind.sdk.dependencies import DependencyMixin
 from tradewind.sdk.exceptions import DagDefinitionError
 from tradewind.sdk.graph import reachable
@@ -30,8 +29,6 @@ DEFAULT_QUEUE = "default"
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
 DEFAULT_PRIORITY_WEIGHT = 1
 
-_Init = TypeVar("_Init", bound=Callable[..., None])
-
 
 class WeightRule(StrEnum):
     """How a task's effective priority is computed from ``priority_weight``."""
@@ -39,55 +36,6 @@ class WeightRule(StrEnum):
     DOWNSTREAM = "downstream"
     UPSTREAM = "upstream"
     ABSOLUTE = "absolute"
-
-
-def _apply_default_args(init: _Init) -> _Init:
-    """Fill the parameters of ``init`` left out by the caller from the DAG's ``default_args``.
-
-    Each operator class's ``__init__`` is wrapped, so every level of a class hierarchy takes
-    the defaults of its own parameters; explicit arguments always win, as in Airflow.
-    """
-    parameters = inspect.signature(init).parameters
-    names = {
-        name
-        for name, parameter in parameters.items()
-        if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
-    } - {"self", "default_args"}
-    passes_default_args = "default_args" in parameters or any(
-        parameter.kind is parameter.VAR_KEYWORD for parameter in parameters.values()
-    )
-
-    @functools.wraps(init)
-    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
-        if args:
-            raise DagDefinitionError(
-                f"use keyword arguments when creating a {type(self).__name__}",
-                task_id=kwargs.get("task_id"),
-            )
-        dag = kwargs.get("dag")
-        dag = current_dag() if dag is None else dag
-        group = kwargs.get("task_group")
-        group = current_task_group(dag) if group is None else group
-        defaults: dict[str, Any] = dict(dag.default_args) if dag is not None else {}
-        if group is not None:
-            defaults.update(group.default_args)
-        defaults.update(kwargs.get("default_args") or {})
-        for name in names:
-            if name not in kwargs and name in defaults:
-                kwargs[name] = defaults[name]
-        if passes_default_args:
-            kwargs["default_args"] = defaults
-        outermost = not self.__dict__.get("_tw_initialising", False)
-        self.__dict__["_tw_initialising"] = True
-        try:
-            init(self, **kwargs)
-        finally:
-            if outermost:
-                del self.__dict__["_tw_initialising"]
-        if outermost:
-            self.set_xcom_arg_dependencies()
-
-    return wrapper  # type: ignore[return-value]
 
 
 class BaseOperator(DependencyMixin):
@@ -109,9 +57,9 @@ class BaseOperator(DependencyMixin):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _apply_default_args(cls.__dict__["__init__"])  # type: ignore[method-assign]
+            cls.__init__ = apply_default_args(cls.__dict__["__init__"])  # type: ignore[method-assign]
 
-    @_apply_default_args
+    @apply_default_args
     def __init__(
         self,
         *,
