@@ -7,6 +7,7 @@ never raises because of the task's code, and a failing callback never changes th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from tradewind.sdk.context import Context, use_context
+from tradewind.sdk.context import Context, RuntimeTaskInstance, use_context
 from tradewind.sdk.exceptions import TaskFailedNoRetry, TaskSkipped
 from tradewind.sdk.templating import render_template_fields
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
@@ -112,6 +113,9 @@ def execute_task(
     """
     prepared = task.prepare_for_execution()
     run_context: Context = {**context, "task": prepared}
+    if isinstance(context.get("ti"), RuntimeTaskInstance):
+        ti = dataclasses.replace(context["ti"], task=prepared)
+        run_context.update(ti=ti, task_instance=ti)
     if will_retry is None:
         ti = run_context["ti"]
         will_retry = ti.try_number <= ti.max_tries

@@ -117,6 +117,10 @@ def load_dags_from_file(
     errors: list[DagImportError] = []
     seen_ids: set[str] = set()
     for dag in found.values():
+        if dag.fileloc != filename:
+            # Made by a factory in another module: the DAG belongs to the file that called it
+            # (its templates are looked for beside that file), as in Airflow.
+            dag.fileloc, dag.lineno = filename, 0
         try:
             if dag.dag_id in seen_ids:
                 raise DagDefinitionError(
@@ -125,8 +129,7 @@ def load_dags_from_file(
             seen_ids.add(dag.dag_id)
             dag.validate()
         except DagDefinitionError as error:
-            line = dag.lineno if dag.fileloc == filename else 0
-            errors.append(_describe(error, filename, relative, line))
+            errors.append(_describe(error, filename, relative, dag.lineno))
         else:
             dags.append(dag)
     return LoadResult(tuple(dags), _combine(errors))

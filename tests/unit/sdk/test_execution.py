@@ -12,6 +12,7 @@ from tradewind import (
     DAG,
     AirflowFailException,
     AirflowSkipException,
+    BaseOperator,
     BashOperator,
     BranchPythonOperator,
     EmptyOperator,
@@ -278,3 +279,26 @@ def test_short_circuit_skip_set(
     result = run(check)
     assert result.skip_task_ids == skipped
     assert result.xcoms == ({"return_value": condition} if condition is not None else {})
+
+
+def test_a_custom_operator_gets_default_args_templates_and_xcomargs(
+    runtime: InMemoryRuntime, store: InMemoryStore
+) -> None:
+    class Greet(BaseOperator):
+        template_fields = ("name", "greeting")
+
+        def __init__(self, *, name: Any, greeting: str = "hello", **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.name = name
+            self.greeting = greeting
+
+        def execute(self, context: Any) -> str:
+            return f"{self.greeting} {self.name} {context['ti'].task is context['task']}"
+
+    with DAG("custom", default_args={"greeting": "hi {{ ds }}", "retries": 2}) as built:
+        source = PythonOperator(task_id="source", python_callable=lambda: "x")
+        greet = Greet(task_id="greet", name=source.output)
+    assert greet.upstream_task_ids == {"source"}
+    assert (greet.greeting, greet.retries) == ("hi {{ ds }}", 2)
+    store.xcoms["source"] = {"return_value": "world"}
+    assert run(built.get_task("greet")).xcoms == {"return_value": "hi 2024-03-15 world True"}

@@ -168,3 +168,28 @@ def test_loading_twice_gives_fresh_dags(tmp_path: Path) -> None:
     second = load(tmp_path, THREE_DAGS)
     assert first.dags[0] is not second.dags[0]
     assert [d.dag_id for d in second.dags] == ["unassigned", "decorated", "assigned"]
+
+
+def test_dags_made_by_a_factory_in_another_module_belong_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            from tradewind import DAG, EmptyOperator
+
+            def make(dag_id):
+                with DAG(dag_id) as dag:
+                    EmptyOperator(task_id="t")
+                return dag
+            """
+        )
+    )
+    source = """
+    from common import make
+
+    for name in ("first", "second"):
+        make(name)
+    """
+    result = load(tmp_path, source, name="made.py")
+    assert [d.dag_id for d in result.dags] == ["first", "second"]
+    assert {d.fileloc for d in result.dags} == {str(tmp_path / "made.py")}
