@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tradewind import (
     dag,
     task,
 )
+from tradewind.sdk.loader import load_dags_from_file
 from tradewind.testing import run_dag
 
 from .conftest import LOGICAL_DATE, START
@@ -147,3 +149,78 @@ def test_dag_test_is_run_dag() -> None:
     with DAG("tiny") as built:
         EmptyOperator(task_id="only")
     assert built.test().task_states == {"only": SUCCESS}
+
+
+AIRFLOW_TUTORIAL = '''
+"""The Airflow tutorial DAG with its import lines changed, and nothing else but sleep 0."""
+import json
+import textwrap
+from datetime import datetime, timedelta
+
+from tradewind import DAG, BashOperator, dag, task
+
+with DAG(
+    "tutorial",
+    default_args={
+        "depends_on_past": False,
+        "email": ["airflow@example.com"],
+        "email_on_failure": False,
+        "email_on_retry": False,
+        "retries": 1,
+        "retry_delay": timedelta(minutes=5),
+    },
+    description="A simple tutorial DAG",
+    schedule=timedelta(days=1),
+    start_date=datetime(2021, 1, 1),
+    catchup=False,
+    tags=["example"],
+) as dag_object:
+    t1 = BashOperator(task_id="print_date", bash_command="date")
+    t2 = BashOperator(task_id="sleep", depends_on_past=False, bash_command="sleep 0", retries=3)
+    t1.doc_md = textwrap.dedent("""#### Task Documentation""")
+    dag_object.doc_md = __doc__
+    templated_command = textwrap.dedent(
+        """
+    {% for i in range(5) %}
+        echo "{{ ds }}"
+        echo "{{ macros.ds_add(ds, 7)}}"
+    {% endfor %}
+    """
+    )
+    t3 = BashOperator(task_id="templated", depends_on_past=False, bash_command=templated_command)
+    t1 >> [t2, t3]
+
+
+@dag(schedule=None, start_date=datetime(2021, 1, 1), catchup=False, tags=["example"])
+def tutorial_taskflow_api():
+    @task()
+    def extract():
+        return json.loads('{"1001": 301.27, "1002": 433.21, "1003": 502.22}')
+
+    @task(multiple_outputs=True)
+    def transform(order_data_dict: dict):
+        return {"total_order_value": sum(order_data_dict.values())}
+
+    @task()
+    def load(total_order_value: float):
+        return f"Total order value is: {total_order_value:.2f}"
+
+    order_summary = transform(extract())
+    load(order_summary["total_order_value"])
+
+
+tutorial_taskflow_api()
+'''
+
+
+def test_the_airflow_tutorials_load_and_run(tmp_path: Path) -> None:
+    (tmp_path / "tutorial.py").write_text(AIRFLOW_TUTORIAL)
+    loaded = load_dags_from_file(tmp_path / "tutorial.py", dags_folder=tmp_path)
+    assert loaded.error is None
+    classic, taskflow = loaded.dags
+    result = run_dag(classic, logical_date=LOGICAL_DATE)
+    assert result.state == "success"
+    assert result.xcom("templated") == "2024-03-22"
+    assert classic.doc_md is not None
+    assert "tutorial DAG" in classic.doc_md
+    assert run_dag(taskflow).xcom("load") == "Total order value is: 1236.70"
