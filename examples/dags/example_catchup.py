@@ -1,0 +1,19 @@
+"""A daily DAG with catchup: the scheduler creates one run per missed day since start_date."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tradewind import DAG, BashOperator
+
+with DAG(
+    "example_catchup",
+    schedule="@daily",
+    start_date=datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    - timedelta(days=3),
+    catchup=True,
+    max_active_runs=2,
+    is_paused_upon_creation=True,
+    tags=["example"],
+):
+    BashOperator(task_id="daily_report", bash_command="echo report for {{ ds }}")
