@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from scheduler.trigger_rules import Verdict, evaluate
 from tradewind.sdk.retries import retry_delay_seconds
+from tradewind.sdk.trigger_rules import Verdict, evaluate
 
 NONE = "none"
 SCHEDULED = "scheduled"

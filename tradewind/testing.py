@@ -31,11 +31,7 @@ from tradewind.sdk.execution import TaskOutcome, TaskResult, execute_task
 from tradewind.sdk.memory import InMemoryStore
 from tradewind.sdk.params import resolve_params
 from tradewind.sdk.runtime import use_runtime
-from tradewind.sdk.trigger_rules import (
-    TaskInstanceState,
-    trigger_rule_satisfied,
-    unsatisfied_state,
-)
+from tradewind.sdk.trigger_rules import TaskInstanceState, Verdict, evaluate
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
 
 __all__ = ["DagTestResult", "run_dag"]
@@ -125,8 +121,14 @@ def run_dag(
         if states[task.task_id] is not TaskInstanceState.NONE:
             continue  # skipped by a branch or a short circuit
         upstream = [states[task_id] for task_id in task.upstream_task_ids]
-        if not trigger_rule_satisfied(task.trigger_rule, upstream):
-            states[task.task_id] = unsatisfied_state(task.trigger_rule, upstream)
+        verdict = evaluate(task.trigger_rule, upstream)
+        if verdict is not Verdict.RUN:
+            # In topological order every upstream task has ended, so the verdict is final.
+            states[task.task_id] = (
+                TaskInstanceState.UPSTREAM_FAILED
+                if verdict is Verdict.UPSTREAM_FAILED
+                else TaskInstanceState.SKIPPED
+            )
             continue
         runtime = store.runtime_for(task.task_id)
         results = tries.setdefault(task.task_id, [])

@@ -1,12 +1,14 @@
 """Airflow's trigger rules as one pure function of the upstream task instances' states.
 
-``trigger_rule_satisfied`` answers "may this task run now?" with True, False (never, whatever
-happens next) or None (not decidable yet); ``unsatisfied_state`` says which state a task takes
-when the answer is False, which is how failures and skips propagate downstream.
+:func:`evaluate` returns RUN (the rule is met), WAIT (not decidable yet), SKIP or
+UPSTREAM_FAILED (the rule can no longer be met, and the state the task takes), exactly as
+Airflow's TriggerRuleDep decides with ``flag_upstream_failed``. The scheduler and
+``tradewind.testing.run_dag`` both decide with it.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
@@ -45,97 +47,95 @@ class TaskInstanceState(StrEnum):
     RESTARTING = "restarting"
 
 
-#: The states in which a task instance is finished for its downstream tasks.
-FINISHED_STATES = frozenset(
+#: The upstream states that count as done.
+DONE_STATES = frozenset(
     {
         TaskInstanceState.SUCCESS,
         TaskInstanceState.FAILED,
-        TaskInstanceState.UPSTREAM_FAILED,
         TaskInstanceState.SKIPPED,
+        TaskInstanceState.UPSTREAM_FAILED,
+        TaskInstanceState.REMOVED,
     }
 )
+SUCCESS = TaskInstanceState.SUCCESS
+FAILED = TaskInstanceState.FAILED
+SKIPPED = TaskInstanceState.SKIPPED
+UPSTREAM_FAILED = TaskInstanceState.UPSTREAM_FAILED
+TRIGGER_RULES = frozenset(rule.value for rule in TriggerRule)
 
 
-def trigger_rule_satisfied(
+class Verdict(enum.Enum):
+    """What a task instance's trigger rule says now."""
+
+    RUN = "run"
+    WAIT = "wait"
+    SKIP = "skip"
+    UPSTREAM_FAILED = "upstream_failed"
+
+
+def evaluate(
     rule: TriggerRule | str, upstream_states: Iterable[TaskInstanceState | str]
-) -> bool | None:
-    """Whether a task with ``rule`` may run, given its direct upstream tasks' states.
+) -> Verdict:
+    """Decide a trigger rule from the states of the direct upstream task instances.
 
-    Removed upstream task instances are ignored. A task without upstream tasks may always run.
-
-    Args:
-        rule: the task's trigger rule.
-        upstream_states: the state of each direct upstream task instance.
-
-    Returns:
-        True when the task may run now, False when it never can in this run (see
-        ``unsatisfied_state``), None when it depends on upstream tasks not finished yet.
+    Raises:
+        ValueError: an unknown rule.
 
     """
-    counts = Counter(TaskInstanceState(state) for state in upstream_states)
-    counts.pop(TaskInstanceState.REMOVED, None)
+    if rule not in TRIGGER_RULES:
+        raise ValueError(f"unknown trigger rule {rule!r}")
+    rule = str(rule)
+    counts = Counter(upstream_states)
     total = sum(counts.values())
-    success = counts[TaskInstanceState.SUCCESS]
-    skipped = counts[TaskInstanceState.SKIPPED]
-    failed = counts[TaskInstanceState.FAILED] + counts[TaskInstanceState.UPSTREAM_FAILED]
-    done = success + skipped + failed
+    success, skipped = counts[SUCCESS], counts[SKIPPED]
+    failed, upstream_failed = counts[FAILED], counts[UPSTREAM_FAILED]
+    done = sum(counts[s] for s in DONE_STATES)
     all_done = done == total
-    rule = TriggerRule(rule)
-    if total == 0 or rule is TriggerRule.ALWAYS:
-        return True
-    if rule is TriggerRule.ALL_SUCCESS:
-        return False if failed or skipped else _when(all_done)
-    if rule is TriggerRule.ALL_FAILED:
-        return False if success or skipped else _when(all_done)
-    if rule is TriggerRule.ALL_DONE:
-        return _when(all_done)
-    if rule is TriggerRule.ALL_SKIPPED:
-        return False if success or failed else _when(all_done)
-    if rule is TriggerRule.ONE_SUCCESS:
-        return True if success else (False if all_done else None)
-    if rule is TriggerRule.ONE_FAILED:
-        return True if failed else (False if all_done else None)
-    if rule is TriggerRule.ONE_DONE:
-        return True if success or failed else (False if all_done else None)
-    if rule is TriggerRule.NONE_FAILED:
-        return False if failed else _when(all_done)
-    if rule is TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS:
-        if failed or (all_done and not success):
-            return False
-        return _when(all_done)
-    # NONE_SKIPPED
-    return False if skipped else _when(all_done)
+    failures = failed + upstream_failed
 
-
-def unsatisfied_state(
-    rule: TriggerRule | str, upstream_states: Iterable[TaskInstanceState | str]
-) -> TaskInstanceState:
-    """The state a task takes when ``trigger_rule_satisfied`` said False, as in Airflow.
-
-    Rules that wait for success end ``upstream_failed`` when an upstream task failed and
-    ``skipped`` when upstream tasks were skipped; rules that wait for failures or skips end
-    ``skipped``.
-
-    Args:
-        rule: the task's trigger rule.
-        upstream_states: the state of each direct upstream task instance.
-
-    Returns:
-        ``TaskInstanceState.UPSTREAM_FAILED`` or ``TaskInstanceState.SKIPPED``.
-
-    """
-    states = {TaskInstanceState(state) for state in upstream_states}
-    any_failed = bool(states & {TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED})
-    propagates_failure = TriggerRule(rule) in {
-        TriggerRule.ALL_SUCCESS,
-        TriggerRule.ONE_SUCCESS,
-        TriggerRule.NONE_FAILED,
-        TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-    }
-    if propagates_failure and any_failed:
-        return TaskInstanceState.UPSTREAM_FAILED
-    return TaskInstanceState.SKIPPED
-
-
-def _when(condition: bool) -> bool | None:
-    return True if condition else None
+    if rule == "always" or total == 0:
+        return Verdict.RUN
+    if rule == "all_success":
+        if failures:
+            return Verdict.UPSTREAM_FAILED
+        if skipped:
+            return Verdict.SKIP
+        return Verdict.RUN if all_done else Verdict.WAIT
+    if rule == "all_failed":
+        if success or skipped:
+            return Verdict.SKIP
+        return Verdict.RUN if all_done else Verdict.WAIT
+    if rule == "all_done":
+        return Verdict.RUN if all_done else Verdict.WAIT
+    if rule == "all_skipped":
+        if success or failures:
+            return Verdict.SKIP
+        return Verdict.RUN if all_done else Verdict.WAIT
+    if rule == "one_success":
+        if success:
+            return Verdict.RUN
+        if all_done:
+            return Verdict.SKIP if done == skipped else Verdict.UPSTREAM_FAILED
+        return Verdict.WAIT
+    if rule == "one_failed":
+        if failures:
+            return Verdict.RUN
+        return Verdict.SKIP if all_done else Verdict.WAIT
+    if rule == "one_done":
+        if success or failed:
+            return Verdict.RUN
+        return Verdict.SKIP if all_done else Verdict.WAIT
+    if rule == "none_failed":
+        if failures:
+            return Verdict.UPSTREAM_FAILED
+        return Verdict.RUN if all_done else Verdict.WAIT
+    if rule == "none_failed_min_one_success":
+        if failures:
+            return Verdict.UPSTREAM_FAILED
+        if not all_done:
+            return Verdict.WAIT
+        return Verdict.RUN if success else Verdict.SKIP
+    # none_skipped
+    if skipped:
+        return Verdict.SKIP
+    return Verdict.RUN if all_done else Verdict.WAIT

@@ -1,84 +1,112 @@
-"""trigger_rule_satisfied and unsatisfied_state: Airflow's trigger rules as a pure function."""
-
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tradewind import TaskInstanceState, TriggerRule
-from tradewind.sdk.trigger_rules import trigger_rule_satisfied, unsatisfied_state
+from tradewind.sdk.trigger_rules import DONE_STATES, TRIGGER_RULES, Verdict, evaluate
 
-S, F, K, UF, R, N = "success", "failed", "skipped", "upstream_failed", "running", "none"
+S, F, K, U, R = "success", "failed", "skipped", "upstream_failed", "running"
+RUN, WAIT, SKIP, UFAIL = Verdict.RUN, Verdict.WAIT, Verdict.SKIP, Verdict.UPSTREAM_FAILED
+
+TABLE = [
+    # rule, upstream states, verdict
+    ("all_success", [S, S], RUN),
+    ("all_success", [S, R], WAIT),
+    ("all_success", [S, F], UFAIL),
+    ("all_success", [S, U], UFAIL),
+    ("all_success", [S, K], SKIP),
+    ("all_failed", [F, U], RUN),
+    ("all_failed", [F, R], WAIT),
+    ("all_failed", [F, S], SKIP),
+    ("all_failed", [F, K], SKIP),
+    ("all_done", [S, F, K, U], RUN),
+    ("all_done", [S, R], WAIT),
+    ("all_skipped", [K, K], RUN),
+    ("all_skipped", [K, R], WAIT),
+    ("all_skipped", [K, S], SKIP),
+    ("all_skipped", [K, F], SKIP),
+    ("one_success", [S, R], RUN),
+    ("one_success", [F, R], WAIT),
+    ("one_success", [F, K], UFAIL),
+    ("one_success", [K, K], SKIP),
+    ("one_failed", [F, R], RUN),
+    ("one_failed", [U, R], RUN),
+    ("one_failed", [S, R], WAIT),
+    ("one_failed", [S, K], SKIP),
+    ("one_done", [S, R], RUN),
+    ("one_done", [F, R], RUN),
+    ("one_done", [K, R], WAIT),
+    ("one_done", [K, U], SKIP),
+    ("none_failed", [S, K], RUN),
+    ("none_failed", [S, R], WAIT),
+    ("none_failed", [S, F], UFAIL),
+    ("none_failed", [K, U], UFAIL),
+    ("none_failed_min_one_success", [S, K], RUN),
+    ("none_failed_min_one_success", [K, K], SKIP),
+    ("none_failed_min_one_success", [S, R], WAIT),
+    ("none_failed_min_one_success", [S, F], UFAIL),
+    ("none_skipped", [S, F], RUN),
+    ("none_skipped", [S, R], WAIT),
+    ("none_skipped", [S, K], SKIP),
+    ("always", [R, R], RUN),
+    ("always", [F, U], RUN),
+]
 
 
-@pytest.mark.parametrize(
-    ("rule", "states", "expected"),
-    [
-        ("all_success", [S, S], True),
-        ("all_success", [S, R], None),
-        ("all_success", [F, R], False),
-        ("all_success", [S, K], False),
-        ("all_failed", [F, UF], True),
-        ("all_failed", [F, S], False),
-        ("all_failed", [F, N], None),
-        ("all_done", [S, F, K, UF], True),
-        ("all_done", [S, R], None),
-        ("all_skipped", [K, K], True),
-        ("all_skipped", [K, S], False),
-        ("one_success", [S, R], True),
-        ("one_success", [F, K], False),
-        ("one_success", [F, R], None),
-        ("one_failed", [UF, R], True),
-        ("one_failed", [S, K], False),
-        ("one_done", [F, R], True),
-        ("one_done", [K, K], False),
-        ("one_done", [K, R], None),
-        ("none_failed", [S, K], True),
-        ("none_failed", [S, UF], False),
-        ("none_failed", [S, R], None),
-        ("none_failed_min_one_success", [S, K], True),
-        ("none_failed_min_one_success", [K, K], False),
-        ("none_failed_min_one_success", [S, F], False),
-        ("none_failed_min_one_success", [K, R], None),
-        ("none_skipped", [S, F], True),
-        ("none_skipped", [S, K], False),
-        ("always", [F, R], True),
-        ("removed_are_ignored", [], True),
-    ],
+@pytest.mark.parametrize(("rule", "upstream", "verdict"), TABLE)
+def test_trigger_rule_table(rule: str, upstream: list[str], verdict: Verdict) -> None:
+    assert evaluate(rule, upstream) is verdict
+
+
+def test_every_rule_is_in_the_table() -> None:
+    assert {rule for rule, _, _ in TABLE} == TRIGGER_RULES
+
+
+@pytest.mark.parametrize("rule", sorted(TRIGGER_RULES))
+def test_a_task_without_upstream_runs(rule: str) -> None:
+    assert evaluate(rule, []) is RUN
+
+
+def test_unknown_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown trigger rule 'sometimes'"):
+        evaluate("sometimes", [S])
+
+
+STATES = st.sampled_from([S, F, K, U, "removed", R, "queued", "none", "up_for_retry", "scheduled"])
+
+
+@given(rule=st.sampled_from(sorted(TRIGGER_RULES)), upstream=st.lists(STATES, max_size=8))
+def test_verdict_is_final_once_every_upstream_is_done(rule: str, upstream: list[str]) -> None:
+    verdict = evaluate(rule, upstream)
+    if all(state in DONE_STATES for state in upstream):
+        assert verdict is not WAIT
+
+
+@given(
+    rule=st.sampled_from(sorted(TRIGGER_RULES)),
+    upstream=st.lists(STATES, max_size=8),
+    order=st.randoms(),
 )
-def test_trigger_rule_satisfied(rule: str, states: list[str], expected: bool | None) -> None:
-    if rule == "removed_are_ignored":
-        assert trigger_rule_satisfied("all_success", [S, "removed"]) is True
+def test_verdict_does_not_depend_on_upstream_order(
+    rule: str, upstream: list[str], order: object
+) -> None:
+    shuffled = list(upstream)
+    order.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert evaluate(rule, shuffled) is evaluate(rule, upstream)
+
+
+@given(
+    rule=st.sampled_from(sorted(TRIGGER_RULES)),
+    done=st.lists(st.sampled_from(sorted(DONE_STATES)), max_size=6),
+    pending=st.lists(st.sampled_from([R, "queued", "none"]), min_size=1, max_size=3),
+)
+def test_a_final_verdict_never_changes_when_pending_upstream_finish(
+    rule: str, done: list[str], pending: list[str]
+) -> None:
+    """Deciding early is safe: whether the task runs cannot change once decided."""
+    early = evaluate(rule, done + pending)
+    if early is WAIT:
         return
-    assert trigger_rule_satisfied(rule, states) is expected
-
-
-@pytest.mark.parametrize("rule", list(TriggerRule))
-def test_no_upstream_means_satisfied(rule: TriggerRule) -> None:
-    assert trigger_rule_satisfied(rule, []) is True
-
-
-@pytest.mark.parametrize(
-    ("rule", "states", "expected"),
-    [
-        ("all_success", [F, S], TaskInstanceState.UPSTREAM_FAILED),
-        ("all_success", [K, S], TaskInstanceState.SKIPPED),
-        ("one_success", [F, K], TaskInstanceState.UPSTREAM_FAILED),
-        ("one_success", [K, K], TaskInstanceState.SKIPPED),
-        ("none_failed", [UF], TaskInstanceState.UPSTREAM_FAILED),
-        ("none_failed_min_one_success", [K, K], TaskInstanceState.SKIPPED),
-        ("all_failed", [S], TaskInstanceState.SKIPPED),
-        ("one_failed", [S, S], TaskInstanceState.SKIPPED),
-        ("all_skipped", [F], TaskInstanceState.SKIPPED),
-        ("none_skipped", [K], TaskInstanceState.SKIPPED),
-    ],
-)
-def test_unsatisfied_state(rule: str, states: list[str], expected: TaskInstanceState) -> None:
-    assert trigger_rule_satisfied(rule, states) is False
-    assert unsatisfied_state(rule, states) is expected
-
-
-def test_unknown_values_are_refused() -> None:
-    with pytest.raises(ValueError, match="'sometimes' is not a valid TriggerRule"):
-        trigger_rule_satisfied("sometimes", [S])
-    with pytest.raises(ValueError, match="'exploded' is not a valid TaskInstanceState"):
-        trigger_rule_satisfied("all_success", ["exploded"])
+    for outcome in sorted(DONE_STATES):
+        assert (evaluate(rule, done + [outcome] * len(pending)) is RUN) == (early is RUN)
