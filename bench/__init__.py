@@ -1,0 +1,1 @@
+"""Tradewind's benchmark harness: the workloads of shared/BENCHMARKS.md on real services."""

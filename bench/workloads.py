@@ -1,0 +1,66 @@
+"""The benchmark DAG files: every task is a real no-op Python task (``@task`` returning None)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HEADER = """from datetime import datetime
+
+from tradewind import DAG, task
+
+
+@task
+def noop() -> None:
+    return None
+
+"""
+
+
+def fan_out(folder: Path, *, width: int, dag_id: str = "w1_fan_out") -> str:
+    """W1: ``start >> [width parallel tasks] >> end``."""
+    (folder / f"{dag_id}.py").write_text(
+        HEADER
+        + f'''
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={width + 2}):
+    start = noop.override(task_id="start")()
+    end = noop.override(task_id="end")()
+    for index in range({width}):
+        start >> noop.override(task_id=f"t{{index:04d}}")() >> end
+'''
+    )
+    return dag_id
+
+
+def chain(folder: Path, *, length: int, dag_id: str = "w2_chain") -> str:
+    """W2: ``t0 >> t1 >> ... >> t{length-1}``."""
+    (folder / f"{dag_id}.py").write_text(
+        HEADER
+        + f'''
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1)):
+    previous = None
+    for index in range({length}):
+        current = noop.override(task_id=f"t{{index:02d}}")()
+        if previous is not None:
+            previous >> current
+        previous = current
+'''
+    )
+    return dag_id
+
+
+def many_dags(folder: Path, *, count: int) -> list[str]:
+    """W3: ``count`` files, each ``a >> b >> [8 parallel]``."""
+    ids = []
+    for number in range(count):
+        dag_id = f"w3_dag_{number:03d}"
+        (folder / f"{dag_id}.py").write_text(
+            HEADER
+            + f'''
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1)):
+    a = noop.override(task_id="a")()
+    b = noop.override(task_id="b")()
+    a >> b >> [noop.override(task_id=f"p{{i}}")() for i in range(8)]
+'''
+        )
+        ids.append(dag_id)
+    return ids
