@@ -1,0 +1,208 @@
+"""Every example DAG through the whole suite of separate processes, on SQLite and PostgreSQL,
+and on PostgreSQL with two replicas of every service."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from protos.api.v1 import request_response_pb2 as api_rr
+from protos.enums.v1 import dag_run_pb2
+from protos.enums.v1 import task_instance_pb2 as ti_enums
+from protos.resource.v1 import message_pb2 as resource_pb2
+from protos.run.v1 import message_pb2 as run_pb2
+from tests.helpers.databases import BACKENDS, TemplateDatabases, require_postgres
+from tests.helpers.processes import REPO_ROOT, ServiceProcess
+from tests.helpers.services import start_service
+from tests.helpers.state import StateClient, start_state, state_client
+
+EXAMPLES = REPO_ROOT / "examples" / "dags"
+SUCCESS = ti_enums.TASK_INSTANCE_STATE_SUCCESS
+SKIPPED = ti_enums.TASK_INSTANCE_STATE_SKIPPED
+
+
+@dataclass
+class Deployment:
+    """A running suite: state replicas plus the other services."""
+
+    states: list[ServiceProcess]
+    others: list[ServiceProcess]
+
+    @property
+    def addresses(self) -> list[str]:
+        return [s.address for s in self.states]
+
+    def stop(self) -> None:
+        for process in [*self.others, *self.states]:
+            process.stop()
+
+
+def deploy(url: str, replicas: int) -> Deployment:
+    states = [start_state(url) for _ in range(replicas)]
+    address = ",".join(s.address for s in states)
+    others = []
+    for _ in range(replicas):
+        others.append(
+            start_service(
+                "dag_processor", address, "--dags-folder", str(EXAMPLES), "--scan-interval", "0.5"
+            )
+        )
+        others.append(start_service("scheduler", address))
+        others.append(
+            start_service("executor", address, "--dags-folder", str(EXAMPLES), "--slots", "8")
+        )
+    return Deployment(states, others)
+
+
+@pytest.fixture(scope="module", params=[*BACKENDS, "postgresql-replicated"])
+def deployment(
+    request: pytest.FixtureRequest,
+    template_databases: TemplateDatabases,
+    postgres_status: str | None,
+) -> Iterator[Deployment]:
+    backend = str(request.param)
+    if backend.startswith("postgresql"):
+        require_postgres(postgres_status)
+    suite = deploy(
+        template_databases.new_url(backend.split("-")[0]),
+        2 if backend.endswith("replicated") else 1,
+    )
+    yield suite
+    suite.stop()
+
+
+@pytest.fixture
+async def api(deployment: Deployment) -> AsyncIterator[StateClient]:
+    async with state_client(*deployment.addresses) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            listing = await client.api.ListDags(api_rr.ListDagsRequest())
+            if len(listing.dags) >= 6:
+                break
+            assert time.monotonic() < deadline, [d.dag_id for d in listing.dags]
+            await asyncio.sleep(0.2)
+        yield client
+
+
+async def run_to_end(
+    client: StateClient, dag_id: str, conf: dict[str, object] | None = None
+) -> run_pb2.DagRun:
+    trigger = await client.api.TriggerDagRun(
+        api_rr.TriggerDagRunRequest(
+            dag_id=dag_id, conf_json=json.dumps(conf or {}), request_id=f"{dag_id}-{time.time_ns()}"
+        )
+    )
+    key = run_pb2.DagRunKey(dag_id=dag_id, run_id=trigger.dag_run.run_id)
+    deadline = time.monotonic() + 60
+    while True:
+        run = (await client.api.GetDagRun(api_rr.GetDagRunRequest(key=key))).dag_run
+        if run.state in (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED):
+            return run
+        assert time.monotonic() < deadline, f"{dag_id} did not finish"
+        await asyncio.sleep(0.05)
+
+
+async def states_of(client: StateClient, run: run_pb2.DagRun) -> dict[str, int]:
+    listing = await client.api.ListTaskInstances(
+        api_rr.ListTaskInstancesRequest(dag_id=run.dag_id, run_id=run.run_id)
+    )
+    return {ti.key.task_id: ti.state for ti in listing.task_instances}
+
+
+async def xcoms_of(client: StateClient, run: run_pb2.DagRun) -> dict[str, object]:
+    listing = await client.api.ListXComs(
+        api_rr.ListXComsRequest(dag_id=run.dag_id, run_id=run.run_id)
+    )
+    return {
+        x.key.task_id: json.loads(x.value_json)
+        for x in listing.xcoms
+        if x.xcom_key == "return_value"
+    }
+
+
+async def log_of(client: StateClient, run: run_pb2.DagRun, task_id: str) -> str:
+    key = run_pb2.TaskInstanceKey(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id)
+    logs = await client.api.GetTaskInstanceLogs(api_rr.GetTaskInstanceLogsRequest(key=key))
+    return "\n".join(line.message for line in logs.lines)
+
+
+async def test_etl_passes_values_through_xcom(api: StateClient) -> None:
+    run = await run_to_end(api, "example_etl", {"multiplier": 3})
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    xcoms = await xcoms_of(api, run)
+    assert xcoms["transform"] == pytest.approx((10.5 + 3.25 + 8.0) * 3)
+    assert xcoms["load"] == f"total={xcoms['transform']}"
+    assert "extracted 3 orders" in await log_of(api, run, "extract")
+
+
+async def test_branching_skips_the_path_not_taken(api: StateClient) -> None:
+    run = await run_to_end(api, "example_branching", {"weekend": True})
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert await states_of(api, run) == {
+        "choose": SUCCESS,
+        "weekday_report": SKIPPED,
+        "weekend_report": SUCCESS,
+        "join": SUCCESS,
+    }
+
+
+async def test_a_flaky_task_succeeds_on_retry(api: StateClient) -> None:
+    run = await run_to_end(api, "example_retries")
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    tries = await api.api.ListTaskInstanceTries(
+        api_rr.ListTaskInstanceTriesRequest(
+            dag_id="example_retries", run_id=run.run_id, task_ids=["flaky"]
+        )
+    )
+    assert [(t.try_number, t.state) for t in tries.tries] == [
+        (1, ti_enums.TASK_INSTANCE_STATE_UP_FOR_RETRY),
+        (2, SUCCESS),
+    ]
+    assert "ConnectionError" in tries.tries[0].error.exception_type
+    assert (await xcoms_of(api, run))["flaky"] == 2
+
+
+async def test_templated_bash_renders_in_the_task(api: StateClient) -> None:
+    run = await run_to_end(api, "example_bash")
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert f"hello from run {run.run_id}" in await log_of(api, run, "greet")
+    assert "region=eu-west-1" in await log_of(api, run, "show_env")
+
+
+async def test_a_two_slot_pool_runs_two_at_a_time(api: StateClient) -> None:
+    await api.api.SetPool(
+        api_rr.SetPoolRequest(pool=resource_pb2.Pool(name="example_pool", slots=2))
+    )
+    run = await run_to_end(api, "example_pools")
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    tries = await api.api.ListTaskInstanceTries(
+        api_rr.ListTaskInstanceTriesRequest(dag_id="example_pools", run_id=run.run_id)
+    )
+    spans = [(t.start_date.ToNanoseconds(), t.end_date.ToNanoseconds()) for t in tries.tries]
+    peak = max(sum(1 for s, e in spans if s <= moment < e) for moment, _ in spans)
+    assert peak <= 2
+    assert len(spans) == 6
+
+
+async def test_catchup_creates_a_run_per_missed_day(api: StateClient) -> None:
+    await api.api.UnpauseDag(api_rr.UnpauseDagRequest(dag_id="example_catchup"))
+    deadline = time.monotonic() + 60
+    while True:
+        runs = (
+            await api.api.ListDagRuns(api_rr.ListDagRunsRequest(dag_id="example_catchup"))
+        ).dag_runs
+        done = [r for r in runs if r.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS]
+        if len(done) >= 3:
+            break
+        assert time.monotonic() < deadline, [(r.run_id, r.state) for r in runs]
+        await asyncio.sleep(0.2)
+    logical = sorted(r.logical_date.ToDatetime() for r in runs)
+    assert len(runs) == 3
+    assert {(b - a).days for a, b in itertools.pairwise(logical)} == {1}
+    assert all(r.run_type == dag_run_pb2.DAG_RUN_TYPE_SCHEDULED for r in runs)
