@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tradewind.sdk.retries import retry_delay_seconds
 from tradewind.sdk.trigger_rules import Verdict, evaluate
@@ -261,3 +261,30 @@ def _run_outcome(
     if any(states[t] in (FAILED, UPSTREAM_FAILED) for t in leaves):
         return RUN_RUNNING, RUN_FAILED
     return RUN_RUNNING, RUN_SUCCESS
+
+
+def order_for_admission(
+    items: Sequence[tuple[RunView, Transition]],
+) -> list[tuple[RunView, Transition]]:
+    """The order in which the state service should try a batch of transitions.
+
+    Transitions that do not queue come first (they may free capacity). Queueing follows
+    priority weight, highest first; at equal weight the DAGs take turns (the first candidate
+    of every DAG before the second of any), so one big DAG cannot starve the others; then
+    older runs go first.
+    """
+    others = [item for item in items if item[1].new_state != QUEUED]
+    queueing = [item for item in items if item[1].new_state == QUEUED]
+    queueing.sort(key=lambda item: (-item[1].priority_weight, _logical(item[0]), item[1].task_id))
+    turn: dict[tuple[str, int], int] = {}
+    keyed = []
+    for run, transition in queueing:
+        slot = (run.dag_id, transition.priority_weight)
+        turn[slot] = turn.get(slot, 0) + 1
+        keyed.append(((-transition.priority_weight, turn[slot], _logical(run)), run, transition))
+    keyed.sort(key=lambda entry: entry[0])
+    return others + [(run, transition) for _, run, transition in keyed]
+
+
+def _logical(run: RunView) -> datetime:
+    return run.logical_date or datetime.min.replace(tzinfo=UTC)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +28,15 @@ from protos.scheduler.v1 import request_response_pb2 as rr
 from protos.scheduler.v1 import service_pb2 as scheduler_service
 from protos.scheduler.v1 import service_pb2_grpc as scheduler_grpc
 from scheduler import convert, metrics
-from scheduler.decisions import QUEUED, SCHEDULED, RunView, TaskSpec, Transition, decide_run
+from scheduler.decisions import (
+    QUEUED,
+    SCHEDULED,
+    RunView,
+    TaskSpec,
+    Transition,
+    decide_run,
+    order_for_admission,
+)
 from scheduler.planning import plan_schedule
 from scheduler.settings import CLAIM_DURATION, MAX_RUNS, STATE, SWEEP_INTERVAL
 from services.runtime import config as cfg
@@ -282,10 +289,9 @@ class SchedulerApp:
             metrics.POOL_SLOTS.labels(pool.name, "queued").set(pool.queued_slots)
         await self._definitions({s.dag_run.dag_content_hash for s in snapshot.dag_runs})
 
-        ti_items: list[tuple[tuple[int, int, int, datetime, str], RunView, Transition]] = []
+        candidates: list[tuple[RunView, Transition]] = []
         run_items = []
         ends: dict[tuple[str, str, str], datetime] = {}
-        per_dag: dict[str, int] = defaultdict(int)
         for snap in snapshot.dag_runs:
             run = convert.run_view(snap.dag_run)
             key = (run.dag_id, run.run_id)
@@ -298,27 +304,19 @@ class SchedulerApp:
                 if end is not None:
                     ends[(run.dag_id, run.run_id, ti.key.task_id)] = end
             decision = decide_run(run, specs, views, now)
-            for transition in decision.transitions:
-                if transition.new_state == QUEUED:
-                    per_dag[run.dag_id] += 1
-                    order = (1, -transition.priority_weight, per_dag[run.dag_id])
-                else:
-                    order = (0, 0, 0)
-                ti_items.append(
-                    ((*order, run.logical_date or now, transition.task_id), run, transition)
-                )
+            candidates += [(run, transition) for transition in decision.transitions]
             if decision.run_state is not None:
                 run_items.append((run, decision.run_state))
             if decision.wake_at is not None:
                 self._timer(key, decision.wake_at, now)
-        if not ti_items and not run_items:
+        if not candidates and not run_items:
             return
-        ti_items.sort(key=lambda item: item[0])
+        ti_items = order_for_admission(candidates)
         response = await self._scheduler.ApplyTransitions(
             rr.ApplyTransitionsRequest(
                 scheduler_id=self.scheduler_id,
                 task_instance_transitions=[
-                    convert.transition_message(run, t) for _, run, t in ti_items
+                    convert.transition_message(run, t) for run, t in ti_items
                 ],
                 dag_run_transitions=[
                     convert.run_transition_message(run, expected, new)
@@ -330,14 +328,14 @@ class SchedulerApp:
 
     async def _after_apply(
         self,
-        ti_items: list[tuple[Any, RunView, Transition]],
+        ti_items: list[tuple[RunView, Transition]],
         run_items: list[tuple[RunView, tuple[str, str]]],
         response: rr.ApplyTransitionsResponse,
         ends: dict[tuple[str, str, str], datetime],
         now: datetime,
     ) -> None:
         waiting: list[tuple[RunView, Transition]] = []
-        for (_, run, transition), outcome in zip(
+        for (run, transition), outcome in zip(
             ti_items, response.task_instance_outcomes, strict=True
         ):
             key = (run.dag_id, run.run_id)

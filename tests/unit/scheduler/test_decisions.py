@@ -10,7 +10,9 @@ from scheduler.decisions import (
     RunView,
     TaskInstanceView,
     TaskSpec,
+    Transition,
     decide_run,
+    order_for_admission,
 )
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -229,3 +231,38 @@ def test_driving_any_dag_to_the_end_always_finishes_the_run(data: st.DataObject,
             if state == "queued":
                 states[name] = data.draw(st.sampled_from(["success", "failed", "skipped"]))
     raise AssertionError(f"the run never finished: {states}")
+
+
+def test_admission_order_is_priority_then_dags_taking_turns_then_older_runs() -> None:
+    def run(dag_id: str, day: int) -> RunView:
+        return RunView(
+            dag_id=dag_id, run_id=f"r{day}", state="running", logical_date=NOW + timedelta(days=day)
+        )
+
+    def queue(task_id: str, weight: int = 1) -> Transition:
+        return Transition(
+            task_id=task_id,
+            expected_state="none",
+            expected_try_number=0,
+            new_state="queued",
+            priority_weight=weight,
+        )
+
+    big, small = run("big", 0), run("small", 1)
+    failing = Transition(
+        task_id="x", expected_state="running", expected_try_number=1, new_state="failed"
+    )
+    items = [(big, queue(f"b{i}")) for i in range(3)] + [
+        (small, queue("s0")),
+        (small, queue("urgent", 10)),
+        (big, failing),
+    ]
+    ordered = [(r.dag_id, t.task_id) for r, t in order_for_admission(items)]
+    assert ordered == [
+        ("big", "x"),  # frees capacity: first
+        ("small", "urgent"),  # highest priority
+        ("big", "b0"),  # then the DAGs take turns at equal priority
+        ("small", "s0"),
+        ("big", "b1"),
+        ("big", "b2"),
+    ]
