@@ -1,14 +1,25 @@
-"""The commands that talk to a running Tradewind suite through the public API."""
+"""The commands that talk to a running Tradewind suite through the public API.
+
+``dags``, ``runs``, ``tasks``, ``variables``, ``connections``, ``pools`` and
+``import-errors``; each noun lives in its own module and runs through
+:mod:`tradewind.cli.runner`.
+"""
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from tradewind.cli import connections, dags, import_errors, pools, runs, tasks, variables
+from tradewind.cli.runner import Subcommands
+
+#: The modules whose ``register`` adds a noun, in the order ``tradewind --help`` lists them.
+NOUNS = (dags, runs, tasks, variables, connections, pools, import_errors)
 
 
-def register(subcommands: Any) -> None:
-    """Add the user commands (dags, runs, tasks, ...) to the ``tradewind`` parser."""
-    del subcommands  # arrives with the Python client
+def register(subcommands: Subcommands) -> None:
+    """Add the user commands (dags, runs, tasks, ...) to the ``tradewind`` parser.
 
+    Args:
+        subcommands: the ``tradewind`` parser's commands.
 
-__all__ = ["argparse", "register"]
+    """
+    for noun in NOUNS:
+        noun.register(subcommands)

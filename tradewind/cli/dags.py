@@ -1,0 +1,196 @@
+"""``tradewind dags list|show|pause|unpause|trigger|delete``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tradewind.cli.arguments import date_time, json_object, seconds
+from tradewind.cli.output import (
+    Column,
+    format_cell,
+    print_json,
+    print_record,
+    print_records,
+    render_fields,
+    render_table,
+)
+from tradewind.cli.progress import RunProgress
+from tradewind.cli.runner import (
+    EXIT_OK,
+    CommandFailed,
+    Subcommands,
+    UsageError,
+    add_command,
+    add_noun,
+    confirm,
+)
+from tradewind.cli.runs import run_fields, show_run
+from tradewind.client import Client, Dag, DagRunState, Task
+
+DAG_COLUMNS: list[Column[Dag]] = [
+    Column("dag_id", lambda d: d.dag_id),
+    Column("paused", lambda d: d.is_paused),
+    Column("schedule", lambda d: d.schedule or "None"),
+    Column("next_run", lambda d: d.next_dagrun_logical_date),
+    Column("tasks", lambda d: d.task_count),
+    Column("tags", lambda d: d.tags),
+    Column("file", lambda d: d.relative_fileloc),
+]
+
+TASK_COLUMNS: list[Column[Task]] = [
+    Column("task_id", lambda t: t.task_id),
+    Column("operator", lambda t: t.operator),
+    Column("upstream", lambda t: t.upstream_task_ids),
+    Column("trigger_rule", lambda t: t.trigger_rule),
+    Column("retries", lambda t: t.retries),
+    Column("pool", lambda t: t.pool),
+]
+
+
+async def list_dags(client: Client, args: argparse.Namespace) -> int:
+    """Print the DAGs."""
+    dags = [
+        dag
+        async for dag in client.dags(tags=args.tag or (), include_inactive=args.include_inactive)
+    ]
+    print_records(dags, DAG_COLUMNS, args.output)
+    return EXIT_OK
+
+
+async def show(client: Client, args: argparse.Namespace) -> int:
+    """Print one DAG with its tasks."""
+    dag = await client.get_dag(args.dag_id, include_tasks=True)
+    if args.output == "json":
+        print_json(dag)
+        return EXIT_OK
+    print(
+        render_fields(
+            [
+                ("dag_id", dag.dag_id),
+                ("description", dag.description or None),
+                ("paused", dag.is_paused),
+                ("active", dag.is_active),
+                ("schedule", dag.schedule or "None"),
+                ("timezone", dag.timezone),
+                ("next_run", dag.next_dagrun_logical_date),
+                ("max_active_runs", dag.max_active_runs),
+                ("max_active_tasks", dag.max_active_tasks),
+                ("owners", dag.owners),
+                ("tags", dag.tags),
+                ("file", dag.fileloc),
+                ("last_parsed", dag.last_parsed_at),
+            ]
+        )
+    )
+    print()
+    rows = ([format_cell(c.value(t)) for c in TASK_COLUMNS] for t in dag.tasks or ())
+    print(render_table([c.header for c in TASK_COLUMNS], rows))
+    return EXIT_OK
+
+
+async def pause(client: Client, args: argparse.Namespace) -> int:
+    """Pause a DAG."""
+    dag = await client.pause_dag(args.dag_id)
+    print(f"DAG {dag.dag_id!r} is paused")
+    return EXIT_OK
+
+
+async def unpause(client: Client, args: argparse.Namespace) -> int:
+    """Unpause a DAG."""
+    dag = await client.unpause_dag(args.dag_id)
+    print(f"DAG {dag.dag_id!r} is unpaused")
+    return EXIT_OK
+
+
+async def trigger(client: Client, args: argparse.Namespace) -> int:
+    """Trigger a run; with --wait, follow it to its end and exit 1 when it failed."""
+    run = await client.trigger(
+        args.dag_id, conf=args.conf, run_id=args.run_id, logical_date=args.logical_date
+    )
+    if not args.wait:
+        print_record(run, run_fields(run), args.output)
+        return EXIT_OK
+    print(f"triggered run {run.run_id!r} of DAG {run.dag_id!r}; waiting", file=sys.stderr)
+    progress = RunProgress(sys.stderr)
+    try:
+        run = await client.wait_for_run(
+            run.dag_id, run.run_id, timeout=args.timeout, on_change=progress.update
+        )
+    finally:
+        progress.close()
+    await show_run(client, run, args.output)
+    if run.state is not DagRunState.SUCCESS:
+        raise CommandFailed(f"run {run.run_id!r} of DAG {run.dag_id!r} {run.state}")
+    return EXIT_OK
+
+
+def check_trigger(args: argparse.Namespace) -> None:
+    """Refuse --timeout without --wait."""
+    if args.timeout is not None and not args.wait:
+        raise UsageError("argument --timeout: only makes sense with --wait")
+
+
+async def delete(client: Client, args: argparse.Namespace) -> int:
+    """Delete a DAG and its history, after a confirmation."""
+    await client.get_dag(args.dag_id)  # say "not found" before asking anything
+    confirm(
+        f"Delete DAG {args.dag_id!r} with all its runs, task instances, XCom and logs?",
+        assume_yes=args.yes,
+    )
+    runs = await client.delete_dag(args.dag_id)
+    print(f"deleted DAG {args.dag_id!r} and {runs} run(s)")
+    return EXIT_OK
+
+
+def register(subcommands: Subcommands) -> None:
+    """Add ``tradewind dags ...``.
+
+    Args:
+        subcommands: the ``tradewind`` parser's commands.
+
+    """
+    verbs = add_noun(subcommands, "dags", help="list, inspect, pause, trigger and delete DAGs")
+
+    parser = add_command(verbs, "list", list_dags, help="list the DAGs", output=True)
+    parser.add_argument("--tag", action="append", help="only DAGs with this tag (repeatable)")
+    parser.add_argument(
+        "--include-inactive", action="store_true", help="also DAGs whose file is gone"
+    )
+
+    parser = add_command(verbs, "show", show, help="show a DAG and its tasks", output=True)
+    parser.add_argument("dag_id", metavar="DAG_ID")
+
+    for name, command, what in (
+        ("pause", pause, "pause a DAG: no new runs, nothing of it queued"),
+        ("unpause", unpause, "unpause a DAG"),
+    ):
+        add_command(verbs, name, command, help=what).add_argument("dag_id", metavar="DAG_ID")
+
+    parser = add_command(
+        verbs,
+        "trigger",
+        trigger,
+        help="trigger a run of a DAG",
+        output=True,
+        check=check_trigger,
+    )
+    parser.add_argument("dag_id", metavar="DAG_ID")
+    parser.add_argument("-c", "--conf", type=json_object, help="the run's conf, a JSON object")
+    parser.add_argument("-r", "--run-id", default="", help="the run's id (default: manual__<date>)")
+    parser.add_argument(
+        "-l",
+        "--logical-date",
+        type=date_time,
+        help="the run's logical date, ISO 8601 (default: now; UTC unless an offset is given)",
+    )
+    parser.add_argument(
+        "-w", "--wait", action="store_true", help="wait for the run to end, showing progress"
+    )
+    parser.add_argument(
+        "--timeout", type=seconds, help="with --wait: give up after this many seconds"
+    )
+
+    parser = add_command(verbs, "delete", delete, help="delete a DAG and all its history")
+    parser.add_argument("dag_id", metavar="DAG_ID")
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")

@@ -1,0 +1,106 @@
+"""``tradewind runs list DAG_ID`` and ``tradewind runs show DAG_ID RUN_ID``."""
+
+from __future__ import annotations
+
+import argparse
+
+from tradewind.cli.output import (
+    Column,
+    format_cell,
+    print_json,
+    print_records,
+    render_fields,
+    render_table,
+)
+from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun
+from tradewind.client import Client, DagRun, DagRunState, TaskInstance
+
+RUN_COLUMNS: list[Column[DagRun]] = [
+    Column("run_id", lambda r: r.run_id),
+    Column("state", lambda r: r.state),
+    Column("type", lambda r: r.run_type),
+    Column("logical_date", lambda r: r.logical_date),
+    Column("start", lambda r: r.start_date),
+    Column("end", lambda r: r.end_date),
+    Column("duration", lambda r: r.duration),
+]
+
+#: The task instances of one run.
+TASK_INSTANCE_COLUMNS: list[Column[TaskInstance]] = [
+    Column("task_id", lambda ti: ti.task_id),
+    Column("state", lambda ti: ti.state),
+    Column("try", lambda ti: ti.try_number),
+    Column("duration", lambda ti: ti.duration),
+    Column("start", lambda ti: ti.start_date),
+    Column("end", lambda ti: ti.end_date),
+]
+
+
+def run_fields(run: DagRun) -> list[tuple[str, object]]:
+    """The details of a run shown above its task table."""
+    return [
+        ("dag_id", run.dag_id),
+        ("run_id", run.run_id),
+        ("state", run.state),
+        ("type", run.run_type),
+        ("logical_date", run.logical_date),
+        ("start", run.start_date),
+        ("end", run.end_date),
+        ("duration", run.duration),
+        ("conf", run.conf),
+        ("note", run.note or None),
+    ]
+
+
+async def show_run(client: Client, run: DagRun, output: str) -> None:
+    """Print a run and its task instances (the table ``runs show`` and ``--wait`` end with).
+
+    Args:
+        client: an open client.
+        run: the run.
+        output: ``table`` or ``json`` (``{"dag_run": ..., "task_instances": [...]}``).
+
+    """
+    tis = [ti async for ti in client.task_instances(run.dag_id, run.run_id)]
+    if output == "json":
+        print_json({"dag_run": run, "task_instances": tis})
+        return
+    rows = ([format_cell(c.value(ti)) for c in TASK_INSTANCE_COLUMNS] for ti in tis)
+    print(render_fields(run_fields(run)))
+    print()
+    print(render_table([c.header for c in TASK_INSTANCE_COLUMNS], rows))
+
+
+async def list_runs(client: Client, args: argparse.Namespace) -> int:
+    """Print the runs of a DAG, newest first."""
+    await client.get_dag(args.dag_id)  # an unknown DAG is an error, not an empty list
+    runs = [run async for run in client.dag_runs(args.dag_id, states=args.state or ())]
+    print_records(runs, RUN_COLUMNS, args.output)
+    return EXIT_OK
+
+
+async def show(client: Client, args: argparse.Namespace) -> int:
+    """Print one run with its task instances."""
+    await show_run(client, await client.get_dag_run(args.dag_id, args.run_id), args.output)
+    return EXIT_OK
+
+
+def register(subcommands: Subcommands) -> None:
+    """Add ``tradewind runs ...``.
+
+    Args:
+        subcommands: the ``tradewind`` parser's commands.
+
+    """
+    verbs = add_noun(subcommands, "runs", help="list and inspect DAG runs")
+    parser = add_command(verbs, "list", list_runs, help="list the runs of a DAG", output=True)
+    parser.add_argument("dag_id", metavar="DAG_ID")
+    parser.add_argument(
+        "--state",
+        action="append",
+        choices=[s.value for s in DagRunState],
+        help="only runs in this state (repeat for several)",
+    )
+    parser = add_command(verbs, "show", show, help="show a run and its task instances", output=True)
+    parser.add_argument("dag_id", metavar="DAG_ID")
+    parser.add_argument("run_id", metavar="RUN_ID")

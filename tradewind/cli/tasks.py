@@ -1,0 +1,163 @@
+"""``tradewind tasks logs|clear|mark``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tradewind.cli.arguments import positive_int
+from tradewind.cli.output import Column, print_records
+from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun, confirm
+from tradewind.cli.runs import TASK_INSTANCE_COLUMNS
+from tradewind.client import Client, LogLine, LogStream, TaskInstance, TaskInstanceState
+
+#: Task instances of possibly several runs.
+CHANGED_COLUMNS: list[Column[TaskInstance]] = [
+    Column("run_id", lambda ti: ti.run_id),
+    *TASK_INSTANCE_COLUMNS,
+]
+
+#: The states a person may mark a task instance with.
+MARKABLE_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED)
+
+#: How each stream is labelled in a printed log (logging lines show their level).
+_STREAM_LABELS = {
+    LogStream.STDOUT: "stdout",
+    LogStream.STDERR: "stderr",
+    LogStream.SYSTEM: "tradewind",
+    LogStream.LOGGING: "log",
+}
+
+
+def format_log_line(line: LogLine) -> str:
+    """One log line as printed: ``[2026-01-01 00:00:00.123] INFO - message``.
+
+    Args:
+        line: the line.
+
+    Returns:
+        Its text, the time in UTC.
+
+    """
+    when = line.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if line.timestamp else "-"
+    label = line.level or (_STREAM_LABELS.get(line.stream, "") if line.stream else "")
+    return f"[{when}] {label} - {line.message}" if label else f"[{when}] {line.message}"
+
+
+async def logs(client: Client, args: argparse.Namespace) -> int:
+    """Print a try's log; with --follow, keep printing until the try ends."""
+    key = (args.dag_id, args.run_id, args.task_id)
+    if args.follow:
+        lines = client.follow_logs(*key, try_number=args.try_number)
+    else:
+        await client.get_task_instance(*key)  # "not found" names the task instance
+        lines = client.task_logs(*key, try_number=args.try_number)
+    printed = 0
+    async for line in lines:
+        print(format_log_line(line), flush=args.follow)
+        printed += 1
+    if not printed and not args.follow:
+        print("(no log lines yet)", file=sys.stderr)
+    return EXIT_OK
+
+
+async def clear(client: Client, args: argparse.Namespace) -> int:
+    """Show what would be cleared, ask, then clear it."""
+
+    async def clear_selected(*, dry_run: bool) -> list[TaskInstance]:
+        return await client.clear_task_instances(
+            args.dag_id,
+            run_id=args.run_id,
+            task_ids=args.task_id or (),
+            upstream=args.upstream,
+            downstream=args.downstream,
+            only_failed=args.only_failed,
+            dry_run=dry_run,
+        )
+
+    planned = await clear_selected(dry_run=True)
+    if not planned or args.dry_run:
+        print_records(planned, CHANGED_COLUMNS, args.output)
+        return EXIT_OK
+    if args.output == "table":  # show what the question is about; JSON prints one document
+        print_records(planned, CHANGED_COLUMNS, args.output)
+    confirm(f"Clear these {len(planned)} task instance(s)?", assume_yes=args.yes)
+    cleared = await clear_selected(dry_run=False)
+    if args.output == "json":
+        print_records(cleared, CHANGED_COLUMNS, args.output)
+    else:
+        print(f"cleared {len(cleared)} task instance(s)")
+    return EXIT_OK
+
+
+async def mark(client: Client, args: argparse.Namespace) -> int:
+    """Mark a task instance (and its relatives) by hand."""
+    changed = await client.set_task_instance_state(
+        args.dag_id,
+        args.run_id,
+        args.task_id,
+        args.state,
+        upstream=args.upstream,
+        downstream=args.downstream,
+        dry_run=args.dry_run,
+    )
+    print_records(changed, CHANGED_COLUMNS, args.output)
+    return EXIT_OK
+
+
+def _add_ti_key(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dag_id", metavar="DAG_ID")
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("task_id", metavar="TASK_ID")
+
+
+def _add_relatives(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-u", "--upstream", action="store_true", help="include upstream tasks")
+    parser.add_argument("-d", "--downstream", action="store_true", help="include downstream tasks")
+
+
+def register(subcommands: Subcommands) -> None:
+    """Add ``tradewind tasks ...``.
+
+    Args:
+        subcommands: the ``tradewind`` parser's commands.
+
+    """
+    verbs = add_noun(subcommands, "tasks", help="read task logs, clear and mark task instances")
+
+    parser = add_command(verbs, "logs", logs, help="print the log of a task instance's try")
+    _add_ti_key(parser)
+    parser.add_argument(
+        "--try",
+        dest="try_number",
+        type=positive_int,
+        default=0,
+        metavar="N",
+        help="the try (default: the latest)",
+    )
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing lines until the try ends"
+    )
+
+    parser = add_command(verbs, "clear", clear, help="make task instances run again", output=True)
+    parser.add_argument("dag_id", metavar="DAG_ID")
+    parser.add_argument("-r", "--run-id", default="", help="only this run (default: every run)")
+    parser.add_argument(
+        "-t", "--task-id", action="append", help="only this task (repeatable; default: all)"
+    )
+    _add_relatives(parser)
+    parser.add_argument(
+        "-f", "--only-failed", action="store_true", help="only failed and upstream_failed ones"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show what would be cleared; change nothing"
+    )
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    parser = add_command(verbs, "mark", mark, help="set a task instance's state", output=True)
+    _add_ti_key(parser)
+    parser.add_argument("-s", "--state", required=True, choices=[s.value for s in MARKABLE_STATES])
+    _add_relatives(parser)
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show what would change; change nothing"
+    )

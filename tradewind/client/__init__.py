@@ -1,0 +1,90 @@
+"""The Python client of Tradewind's public API.
+
+``Client`` offers typed asyncio methods over every RPC of ``tradewind.api.v1.ApiService``;
+it returns frozen dataclasses, follows pagination in ``async for`` loops and raises a
+subclass of :class:`TradewindClientError` for every failure.
+"""
+
+from services.runtime.tls import ClientTLSConfig
+from tradewind.client._client import (
+    DEFAULT_ADDRESS,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_RPC_TIMEOUT_SECONDS,
+    Client,
+)
+from tradewind.client._enums import (
+    DagRunState,
+    DagRunType,
+    LogStream,
+    TaskInstanceState,
+    TriggerRule,
+    TryOutcome,
+)
+from tradewind.client._errors import (
+    AlreadyExistsError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    TradewindClientError,
+    UnauthenticatedError,
+    UnavailableError,
+    WaitTimeoutError,
+)
+from tradewind.client._models import (
+    Connection,
+    Dag,
+    DagFile,
+    DagImportError,
+    DagRun,
+    LogLine,
+    Pool,
+    Task,
+    TaskInstance,
+    TaskInstanceTry,
+    TaskLogs,
+    TryError,
+    Variable,
+    XCom,
+)
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_CONNECT_TIMEOUT_SECONDS",
+    "DEFAULT_RPC_TIMEOUT_SECONDS",
+    "AlreadyExistsError",
+    "Client",
+    "ClientTLSConfig",
+    "Connection",
+    "Dag",
+    "DagFile",
+    "DagImportError",
+    "DagRun",
+    "DagRunState",
+    "DagRunType",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "FieldViolation",
+    "InvalidArgumentError",
+    "LogLine",
+    "LogStream",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Pool",
+    "Task",
+    "TaskInstance",
+    "TaskInstanceState",
+    "TaskInstanceTry",
+    "TaskLogs",
+    "TradewindClientError",
+    "TriggerRule",
+    "TryError",
+    "TryOutcome",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "Variable",
+    "WaitTimeoutError",
+    "XCom",
+]
