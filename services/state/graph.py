@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from functools import lru_cache
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
@@ -55,12 +57,39 @@ def priority_weights(definition: dag_pb2.DagDefinition) -> dict[str, int]:
     return result
 
 
-@lru_cache(maxsize=512)
-def parse_definition(blob: bytes) -> dag_pb2.DagDefinition:
-    """Decode a stored definition; versions are immutable, so decoding is cached."""
-    return dag_pb2.DagDefinition.FromString(blob)
+@dataclass(frozen=True)
+class Version:
+    """A decoded DAG version and its tasks by id."""
+
+    definition: dag_pb2.DagDefinition
+    tasks: Mapping[str, dag_pb2.TaskDefinition]
 
 
-def tasks_by_id(definition: dag_pb2.DagDefinition) -> dict[str, dag_pb2.TaskDefinition]:
-    """The definition's tasks by id."""
-    return {task.task_id: task for task in definition.tasks}
+class VersionCache:
+    """Decoded DAG versions by content hash (content-addressed, so never stale)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._versions: OrderedDict[str, Version] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, content_hash: str, load: Callable[[], bytes | None]) -> Version | None:
+        """The version with this hash, decoding ``load()`` the first time."""
+        with self._lock:
+            found = self._versions.get(content_hash)
+            if found is not None:
+                self._versions.move_to_end(content_hash)
+                return found
+        blob = load()
+        if blob is None:
+            return None
+        definition = dag_pb2.DagDefinition.FromString(blob)
+        version = Version(definition, {task.task_id: task for task in definition.tasks})
+        with self._lock:
+            self._versions[content_hash] = version
+            while len(self._versions) > self._size:
+                self._versions.popitem(last=False)
+        return version
+
+
+VERSIONS = VersionCache()

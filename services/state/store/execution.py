@@ -22,12 +22,11 @@ from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
 from services.state import enums
 from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
-from services.state.graph import tasks_by_id
 from services.state.paging import keyset_page, page_request
 from services.state.store.instances import touch_instance
 from services.state.store.runs import get_run
 from services.state.store.task_instances import get_ti
-from services.state.store.transitions import TryEnding, change_ti_state, definition_of, end_try
+from services.state.store.transitions import TryEnding, change_ti_state, end_try, version_of
 
 EXECUTOR_KIND = "executor"
 LEASE_ID_BYTES = 16
@@ -68,7 +67,7 @@ def lease_task_instances(
     leased = []
     for ti in tis:
         run = runs[ti.dag_run_id]
-        task = tasks_by_id(definition_of(session, run.dag_content_hash)).get(ti.task_id)
+        task = version_of(session, run.dag_content_hash).tasks.get(ti.task_id)
         ti.try_number += 1
         ti.lease_id = secrets.token_hex(LEASE_ID_BYTES)
         ti.lease_owner = executor_id
@@ -425,7 +424,7 @@ def get_xcoms(
     if not task_ids:
         run = session.get(DagRun, ti.dag_run_id)
         assert run is not None
-        task = tasks_by_id(definition_of(session, run.dag_content_hash)).get(ti.task_id)
+        task = version_of(session, run.dag_content_hash).tasks.get(ti.task_id)
         task_ids = sorted(task.upstream_task_ids) if task is not None else []
     rows = {
         row.task_id: row

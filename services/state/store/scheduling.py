@@ -26,12 +26,17 @@ from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
 from services.state import enums
 from services.state.convert import dag_to_proto, run_to_proto, ti_to_proto, timestamp, to_datetime
 from services.state.db.event_log import record_event
-from services.state.db.models import Dag, DagRun, DagVersion, Event, Pool, TaskInstance
-from services.state.graph import parse_definition
+from services.state.db.models import Dag, DagRun, Event, Pool, TaskInstance
 from services.state.paging import keyset_page, page_request
 from services.state.store.instances import live_instances, touch_instance
 from services.state.store.runs import NewRun, counts_of_runs, create_run
-from services.state.store.transitions import TryEnding, change_run_state, change_ti_state, end_try
+from services.state.store.transitions import (
+    TryEnding,
+    change_run_state,
+    change_ti_state,
+    definition_of,
+    end_try,
+)
 
 SCHEDULER_KIND = "scheduler"
 
@@ -154,7 +159,7 @@ def list_schedulable_dags(
     return scheduler_rr.ListSchedulableDagsResponse(
         dags=[
             scheduler_pb2.SchedulableDag(
-                dag=dag_to_proto(d, parse_definition(_version_blob(session, d.content_hash))),
+                dag=dag_to_proto(d, definition_of(session, d.content_hash)),
                 active_runs=int(active.get(d.dag_id, 0)),
                 latest_scheduled_logical_date=timestamp(latest.get(d.dag_id)),
             )
@@ -164,24 +169,16 @@ def list_schedulable_dags(
     )
 
 
-def _version_blob(session: Session, content_hash: str) -> bytes:
-    blob = session.scalar(
-        select(DagVersion.definition).where(DagVersion.content_hash == content_hash)
-    )
-    return blob or b""
-
-
 def dag_definitions(session: Session, hashes: Sequence[str]) -> list[dag_pb2.SerializedDag]:
     """Serialised DAG versions by content hash; unknown hashes are left out."""
-    rows = session.execute(
-        select(DagVersion.content_hash, DagVersion.definition).where(
-            DagVersion.content_hash.in_(list(hashes))
-        )
-    )
-    return [
-        dag_pb2.SerializedDag(definition=parse_definition(blob), content_hash=content_hash)
-        for content_hash, blob in rows
-    ]
+    found = []
+    for content_hash in dict.fromkeys(hashes):
+        try:
+            definition = definition_of(session, content_hash)
+        except LookupError:
+            continue
+        found.append(dag_pb2.SerializedDag(definition=definition, content_hash=content_hash))
+    return found
 
 
 def advance_schedule(
@@ -205,19 +202,22 @@ def advance_schedule(
     if advance.HasField("run"):
         new = advance.run
         content_hash = new.dag_content_hash or dag.content_hash
-        blob = _version_blob(session, content_hash)
         exists = session.scalar(
             select(func.count())
             .select_from(DagRun)
             .where(DagRun.dag_id == dag.dag_id, DagRun.run_id == new.run_id)
         )
-        if not blob or exists:
+        try:
+            definition = definition_of(session, content_hash)
+        except LookupError:
+            exists = 1
+        if exists:
             outcome.refusal = refusals.TRANSITION_REFUSAL_STATE_CONFLICT
             return outcome
         run = create_run(
             session,
             dag,
-            parse_definition(blob),
+            definition,
             content_hash,
             NewRun(
                 run_id=new.run_id,

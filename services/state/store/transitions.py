@@ -13,7 +13,7 @@ from protos.enums.v1 import event_pb2
 from services.state import enums
 from services.state.db.event_log import record_event
 from services.state.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceTry
-from services.state.graph import parse_definition, tasks_by_id
+from services.state.graph import VERSIONS, Version
 from tradewind.sdk.retries import retry_delay_seconds
 
 
@@ -63,19 +63,27 @@ def change_run_state(session: Session, run: DagRun, new_state: str, now: datetim
     )
 
 
-def definition_of(session: Session, content_hash: str) -> dag_pb2.DagDefinition:
-    """The DAG definition with this content hash (decoded once per process)."""
-    blob = session.scalar(
-        select(DagVersion.definition).where(DagVersion.content_hash == content_hash)
+def version_of(session: Session, content_hash: str) -> Version:
+    """The DAG version with this content hash (read and decoded once per process)."""
+    version = VERSIONS.get(
+        content_hash,
+        lambda: session.scalar(
+            select(DagVersion.definition).where(DagVersion.content_hash == content_hash)
+        ),
     )
-    if blob is None:
+    if version is None:
         raise LookupError(f"DAG version {content_hash} is missing")
-    return parse_definition(blob)
+    return version
+
+
+def definition_of(session: Session, content_hash: str) -> dag_pb2.DagDefinition:
+    """The DAG definition with this content hash."""
+    return version_of(session, content_hash).definition
 
 
 def task_definition(session: Session, run: DagRun, task_id: str) -> dag_pb2.TaskDefinition | None:
     """The definition of one task in the version a run was created with."""
-    return tasks_by_id(definition_of(session, run.dag_content_hash)).get(task_id)
+    return version_of(session, run.dag_content_hash).tasks.get(task_id)
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,7 @@ def clear_task_instance_rows(
     A running try is asked to stop (restarting) and its task instance returns to none once it
     has stopped, so two tries never overlap. Cleared task instances get their retries back.
     """
-    tasks = tasks_by_id(definition_of(session, run.dag_content_hash))
+    tasks = version_of(session, run.dag_content_hash).tasks
     for ti in tis:
         task = tasks.get(ti.task_id)
         ti.max_tries = ti.try_number + (task.retries if task is not None else 0) + 1
