@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
-from services.runtime.forking import ForkServer, read_pipe
+from services.runtime.forking import ForkServer, read_pipe, scrubbed_environment
 
 TARGET = "dag_processor.parse_file:run"
 
@@ -82,6 +82,7 @@ class Parser:
                 stderr=out,
                 pass_fds=(result,),
                 start_new_session=True,
+                env=scrubbed_environment(),
             )
             assert process.stdin is not None
             process.stdin.write(job.payload())
@@ -110,12 +111,14 @@ class Parser:
             data = await asyncio.wait_for(asyncio.shield(reading), job.timeout)
         except TimeoutError:
             timed_out = True
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+            _kill_group(pid)
             data = await reading
+        except asyncio.CancelledError:
+            _kill_group(pid)  # the processor is stopping: leave no parse behind
+            raise
         printed = (await output).decode(errors="replace")
         if timed_out:
-            message = f"DagImportTimeout: importing the file took longer than {job.timeout:g} s"
+            message = f"DagImportTimeout: importing the file timed out after {job.timeout:g} s"
             return failed_parse(job, message, printed), True
         if not data:
             detail = printed.strip().splitlines()[-1] if printed.strip() else "no output"
@@ -125,3 +128,8 @@ class Parser:
             )
             return failed_parse(job, message, printed), False
         return processor_pb2.FileParseResult.FromString(data), False
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

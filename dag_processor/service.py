@@ -84,9 +84,16 @@ class DagProcessorApp:
         self._use_fork_server = values[FORK_SERVER]
         self.processor_id = ""
         self._files: dict[str, FileState] = {}
-        self._known: set[str] = set()
+        #: The files of the last listing; None before the first scan.
+        self._known: set[str] | None = None
+        #: Files being parsed or whose result is not reported yet.
+        self._in_flight: set[str] = set()
+        self._parse_tasks: set[asyncio.Task[None]] = set()
+        self._parsed: list[tuple[DagFileInfo, processor_pb2.FileParseResult]] = []
+        self._parsed_ready = asyncio.Event()
+        self._gate = asyncio.Semaphore(self._parallel)
         self._fork_server: ForkServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._channel: aio.Channel | None = None
 
     def grpc_services(self) -> Sequence[GrpcService]:
@@ -115,14 +122,19 @@ class DagProcessorApp:
             self._state, [processor_service.DESCRIPTOR.services_by_name["DagProcessorService"]]
         )
         self._stub = processor_grpc.DagProcessorServiceStub(self._channel)
-        self._task = asyncio.create_task(self._loop())
+        self._tasks = [
+            asyncio.create_task(self._loop(), name="scan"),
+            asyncio.create_task(self._report_loop(), name="report"),
+        ]
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop scanning and give the file leases back."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop scanning and parsing (killing running parses) and give the file leases back."""
+        tasks = [*self._tasks, *self._parse_tasks]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._channel is not None:
             with contextlib.suppress(grpc.RpcError):
                 await self._stub.ReleaseDagFileLeases(
@@ -160,7 +172,11 @@ class DagProcessorApp:
             )
 
     async def scan(self) -> None:
-        """One pass: list, lease, parse what changed, report."""
+        """One pass: list, lease, start parsing what changed (results are reported as they come).
+
+        Parses run beside the scans, so a file that takes long to import (up to the parse
+        timeout) never delays the others, the detection of changes or the renewal of leases.
+        """
         loop = asyncio.get_running_loop()
         found: list[DagFileInfo] = (
             await loop.run_in_executor(None, find_dag_files, self._folder)
@@ -168,11 +184,15 @@ class DagProcessorApp:
             else []
         )
         paths = [f.relative for f in found]
-        if set(paths) != self._known:
+        present = set(paths)
+        # Reconciling retires every file missing from this replica's listing, including files
+        # another replica already saw and this one not yet; so reconcile only at start (to
+        # learn of files deleted while no processor ran) and when a file this replica saw is gone.
+        if self._known is None or self._known - present:
             await self._stub.ReconcileDagFiles(
                 rr.ReconcileDagFilesRequest(processor_id=self.processor_id, relative_filelocs=paths)
             )
-            self._known = set(paths)
+        self._known = present
         response = await self._stub.AcquireDagFileLeases(
             rr.AcquireDagFileLeasesRequest(
                 processor_id=self.processor_id,
@@ -184,12 +204,16 @@ class DagProcessorApp:
         metrics.FILES.labels("known").set(len(paths))
         metrics.FILES.labels("owned").set(len(owned))
         now = time.monotonic()
-        due = [info for info in found if info.relative in owned and self._needs_parse(info, now)]
         for stale in set(self._files) - owned:
             # Another replica owns it now; forget the mtime but keep the hashes it sent.
             self._files[stale].mtime_ns = -1
-        if due:
-            await self._parse_and_report(due)
+        for info in found:
+            if (
+                info.relative in owned
+                and info.relative not in self._in_flight
+                and self._needs_parse(info, now)
+            ):
+                self._start_parse(info)
         states = [self._files[p] for p in owned if p in self._files]
         metrics.DAGS.set(sum(len(s.hashes or {}) for s in states))
         metrics.IMPORT_ERRORS.set(sum(1 for s in states if s.failed))
@@ -200,11 +224,16 @@ class DagProcessorApp:
             return True
         return now - state.parsed_at >= self._reparse_interval
 
-    async def _parse_and_report(self, files: list[DagFileInfo]) -> None:
-        gate = asyncio.Semaphore(self._parallel)
+    def _start_parse(self, info: DagFileInfo) -> None:
+        """Parse one file in the background; it stays in flight until its result is reported."""
+        self._in_flight.add(info.relative)
+        task = asyncio.create_task(self._parse(info), name=f"parse {info.relative}")
+        self._parse_tasks.add(task)
+        task.add_done_callback(self._parse_tasks.discard)
 
-        async def parse(info: DagFileInfo) -> tuple[DagFileInfo, processor_pb2.FileParseResult]:
-            async with gate:
+    async def _parse(self, info: DagFileInfo) -> None:
+        try:
+            async with self._gate:
                 started = time.perf_counter()
                 result, timed_out = await self._parser.parse(
                     ParseJob(
@@ -217,11 +246,38 @@ class DagProcessorApp:
                 metrics.PARSE_SECONDS.observe(time.perf_counter() - started)
                 if timed_out:
                     metrics.PARSE_TIMEOUTS.inc()
-                return info, result
+        except Exception:
+            logger.exception("parse failed", extra={"action": "parse", "file": info.relative})
+            self._in_flight.discard(info.relative)
+            return
+        self._parsed.append((info, result))
+        self._parsed_ready.set()
 
-        parsed = await asyncio.gather(*(parse(info) for info in files))
-        for start in range(0, len(parsed), REPORT_BATCH):
-            await self._report(parsed[start : start + REPORT_BATCH])
+    async def _report_loop(self) -> None:
+        """Report parse results as they come, batching those that finished meanwhile."""
+        while True:
+            await self._parsed_ready.wait()
+            self._parsed_ready.clear()
+            while self._parsed:
+                batch = self._parsed[:REPORT_BATCH]
+                del self._parsed[:REPORT_BATCH]
+                try:
+                    await self._report(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    # Parse these files again on the next scan rather than lose their results.
+                    for info, _ in batch:
+                        self._files.setdefault(info.relative, FileState()).mtime_ns = -1
+                    code = err.code() if isinstance(err, aio.AioRpcError) else None
+                    logger.warning(
+                        "reporting parse results failed",
+                        extra={"action": "report", "files": len(batch), "code": str(code)},
+                    )
+                    await asyncio.sleep(self._scan_interval)
+                finally:
+                    for info, _ in batch:
+                        self._in_flight.discard(info.relative)
 
     async def _report(
         self, parsed: Sequence[tuple[DagFileInfo, processor_pb2.FileParseResult]]

@@ -9,6 +9,7 @@ with the spec on stdin.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -38,7 +39,12 @@ class _MarkedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         )
 
 
-def _configure_logging() -> None:
+def _configure_output() -> None:
+    # stdout and stderr are pipes to the executor, so Python would block-buffer them and a
+    # task's prints would reach the log only when it ends; flush each line instead.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     handler = _MarkedHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
@@ -74,7 +80,7 @@ def _failure(error: BaseException, started: datetime, message: str = "") -> TryR
 def run_try(spec: TrySpec) -> TryResult:
     """Run one try in this process and return its result (never raises)."""
     started = datetime.now(UTC)
-    _configure_logging()
+    _configure_output()
     path = Path(spec.dags_folder) / spec.relative_fileloc
     loaded = load_dags_from_file(path, dags_folder=Path(spec.dags_folder))
     if loaded.error is not None:
