@@ -54,6 +54,12 @@ def start_dag_processor(state_address: str, folder: Path, *flags: str) -> Servic
     )
 
 
+def backend(state: ServiceProcess) -> str:
+    """The database backend a state service runs on ("sqlite" or "postgresql")."""
+    url = state.args[list(state.args).index("--database-url") + 1]
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
 async def instance_id(service: ServiceProcess) -> str:
     """The instance id a service owns its leases under (from its ServerInfoService)."""
     descriptor = runtime_service.DESCRIPTOR.services_by_name["ServerInfoService"]

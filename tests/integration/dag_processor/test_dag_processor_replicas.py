@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import os
-import shutil
 import signal
 import statistics
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.state import StateClient
 from tests.integration.dag_processor.dag_files import (
+    backend,
     dag_files,
     eventually,
     instance_id,
@@ -112,7 +112,8 @@ async def test_replicas_share_the_files_and_a_survivor_takes_over(
         await eventually(taken_over, within=LEASE_SECONDS + 10, what="the survivor owns all")
         takeover = time.monotonic() - killed_at
         print(
-            f"\n[dag_processor] takeover after SIGKILL: {takeover:.2f} s (lease {LEASE_SECONDS} s)"
+            f"\n[dag_processor {backend(state_service)}] takeover after SIGKILL:"
+            f" {takeover:.2f} s (lease {LEASE_SECONDS} s)"
         )
         assert takeover < LEASE_SECONDS + 2
         assert victim_id != survivor_id
@@ -170,11 +171,11 @@ async def test_parse_time_of_a_hundred_files(
         files = [f for p, f in (await dag_files(client)).items() if p.startswith("timed_")]
         per_file = [f.last_parse_duration.ToTimedelta().total_seconds() for f in files]
         print(
-            f"\n[dag_processor] {TIMED_FILES} files parsed and registered in"
+            f"\n[dag_processor {backend(state_service)}] {TIMED_FILES} files parsed and"
+            " registered in"
             f" {done - serving:.2f} s after the processor served ({done - started:.2f} s with its"
             f" start); per-file import median"
             f" {statistics.median(per_file) * 1000:.1f} ms, max {max(per_file) * 1000:.1f} ms"
         )
     finally:
         processor.stop()
-        shutil.rmtree(folder)
