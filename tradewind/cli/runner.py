@@ -178,5 +178,7 @@ def confirm(question: str, *, assume_yes: bool) -> None:
         return
     print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip().lower()
+    if not sys.stdin.isatty():  # no echo ended the question's line
+        print(file=sys.stderr)
     if answer not in ("y", "yes"):
         raise CommandFailed("aborted: nothing was changed (pass --yes to skip this question)")
