@@ -34,6 +34,15 @@ from tests.helpers.databases import BACKENDS, TemplateDatabases, require_postgre
 from tests.helpers.flows import RUN, TI, claim, complete, lease, move, start_run, unique
 from tests.helpers.processes import REPO_ROOT, ServiceProcess, child_environment, free_port
 from tests.helpers.state import StateClient, start_state, state_client
+from tradewind.client import (
+    AlreadyExistsError,
+    Client,
+    DagRunState,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    TryOutcome,
+)
 
 TRADEWIND = [sys.executable, "-m", "tradewind.cli"]
 #: How long a CLI run may take before the test gives up on it.
@@ -698,6 +707,53 @@ async def test_import_errors(stubs: StateClient, address: str) -> None:
         for e in as_json(run_cli("import-errors", "-o", "json", address=address))
     }
     assert errors[path]["stacktrace"].startswith("Traceback")
+
+
+# ---- the client underneath ----
+
+
+async def test_the_client_pages_through_listings(address: str) -> None:
+    prefix = unique("paged")
+    async with Client([address, address]) as client:  # two targets: the round-robin path
+        for n in range(5):
+            await client.set_variable(f"{prefix}_{n}", str(n))
+        keys = [v.key async for v in client.variables(key_contains=prefix, page_size=2)]
+        assert keys == [f"{prefix}_{n}" for n in range(5)]
+        assert len([p async for p in client.pools(page_size=1)]) >= 1
+
+
+async def test_the_client_drives_runs_and_raises_typed_errors(
+    stubs: StateClient, address: str
+) -> None:
+    dag_id = await registered(stubs, {"work": []})
+    async with Client(address) as client:
+        with pytest.raises(ValueError, match="must be a dict"):
+            await client.trigger(dag_id, conf=["not", "a", "dict"])  # type: ignore[arg-type]
+        run = await client.trigger(dag_id, run_id="r", conf={"a": 1}, note="by the client")
+        assert (run.state, run.conf, run.note) == (DagRunState.QUEUED, {"a": 1}, "by the client")
+        with pytest.raises(AlreadyExistsError) as taken:
+            await client.trigger(dag_id, run_id="r")
+        assert taken.value.resource_type == "dag_run"
+        assert taken.value.existing_request_id  # the first trigger sent one
+
+        executor, leased = await running_try(stubs, await dag_run(stubs, dag_id, "r"), "work")
+        await complete(stubs, executor, leased, ti_enums.TRY_OUTCOME_SUCCESS)
+        (done,) = [t async for t in client.task_instance_tries(dag_id, "r")]
+        assert (done.task_id, done.try_number, done.outcome) == ("work", 1, TryOutcome.SUCCESS)
+        assert (await client.get_task_instance(dag_id, "r", "work")).state == "success"
+        assert dag_id + ".py" in {f.relative_fileloc async for f in client.dag_files()}
+
+        failed = await client.set_dag_run_state(dag_id, "r", DagRunState.FAILED, note="by hand")
+        assert failed.state is DagRunState.FAILED
+        with pytest.raises(InvalidArgumentError) as invalid:
+            await client.set_dag_run_state(dag_id, "r", DagRunState.RUNNING)
+        assert invalid.value.field == "state"
+        await client.delete_dag_run(dag_id, "r")
+        with pytest.raises(NotFoundError, match=f"DAG run '{dag_id}/r' not found"):
+            await client.get_dag_run(dag_id, "r")
+        await client.delete_dag_run(dag_id, "r", missing_ok=True)
+        with pytest.raises(FailedPreconditionError):
+            await client.delete_pool("default_pool")
 
 
 # ---- without a server ----

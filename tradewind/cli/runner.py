@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from services.runtime.channels import ClientSettings
+from services.runtime.channels import ChannelConfig, ClientSettings
 from services.runtime.config import add_settings, resolve_settings
 from services.runtime.errors import ConfigError
 from tradewind.client import DEFAULT_ADDRESS, Client, TradewindClientError
@@ -35,6 +36,8 @@ RPC_TIMEOUT_SECONDS = 60.0
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: The shell's status for a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 
 #: A command: given an open client and the parsed arguments, do the work; return the status.
 Command = Callable[[Client, argparse.Namespace], Awaitable[int]]
@@ -131,24 +134,23 @@ class _Runner:
             if self.check is not None:
                 self.check(args)
             config = STATE.config(resolve_settings(args, STATE.all()))
-            return asyncio.run(
-                self._run(
-                    Client.from_config(
-                        config,
-                        rpc_timeout=RPC_TIMEOUT_SECONDS,
-                        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    ),
-                    args,
-                )
-            )
+            return asyncio.run(self._run(config, args))
         except (UsageError, ConfigError) as err:
             return self.fail(str(err), EXIT_USAGE)
         except (TradewindClientError, CommandFailed) as err:
             return self.fail(str(err), EXIT_FAILED)
         except KeyboardInterrupt:
-            return self.fail("interrupted", 130)
+            return self.fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, and keep Python's own flush at
+            # exit from failing on the same pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_FAILED
 
-    async def _run(self, client: Client, args: argparse.Namespace) -> int:
+    async def _run(self, config: ChannelConfig, args: argparse.Namespace) -> int:
+        client = Client.from_config(
+            config, rpc_timeout=RPC_TIMEOUT_SECONDS, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
         async with client:
             return await self.command(client, args)
 
