@@ -68,11 +68,12 @@ def _require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        pytest.fail(
-            f"tests/deploy need {module!r} ({err}); install them with"
-            f" `pip install {REQUIREMENTS}` (they belong in pyproject's dev extra)",
-            pytrace=False,
-        )
+        problem = str(err)
+    pytest.fail(
+        f"tests/deploy needs {module!r} ({problem}); install them with"
+        f" `pip install {REQUIREMENTS}` (they belong in pyproject's dev extra)",
+        pytrace=False,
+    )
 
 
 def yaml_module() -> Any:
