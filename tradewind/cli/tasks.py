@@ -47,11 +47,8 @@ def format_log_line(line: LogLine) -> str:
 async def logs(client: Client, args: argparse.Namespace) -> int:
     """Print a try's log; with --follow, keep printing until the try ends."""
     key = (args.dag_id, args.run_id, args.task_id)
-    if args.follow:
-        lines = client.follow_logs(*key, try_number=args.try_number)
-    else:
-        await client.get_task_instance(*key)  # "not found" names the task instance
-        lines = client.task_logs(*key, try_number=args.try_number)
+    read = client.follow_logs if args.follow else client.task_logs
+    lines = read(*key, try_number=args.try_number)
     printed = 0
     async for line in lines:
         print(format_log_line(line), flush=args.follow)
