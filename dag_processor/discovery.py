@@ -46,8 +46,20 @@ def find_dag_files(root: Path) -> list[DagFileInfo]:
     """Every DAG file under ``root``, sorted by relative path."""
     found: list[DagFileInfo] = []
     inherited: dict[Path, list[tuple[Path, re.Pattern[str]]]] = {}
+    # Symbolic links are followed, as in Airflow; a link back to a folder already walked would
+    # list the same files again under ever longer paths, so each real folder is walked once.
+    walked: set[tuple[int, int]] = set()
     for folder, subfolders, files in os.walk(root, followlinks=True):
         here = Path(folder)
+        try:
+            identity = os.stat(here)
+        except OSError:
+            subfolders[:] = []
+            continue
+        if (identity.st_dev, identity.st_ino) in walked:
+            subfolders[:] = []
+            continue
+        walked.add((identity.st_dev, identity.st_ino))
         rules = list(inherited.get(here, []))
         rules += [(here, pattern) for pattern in _patterns(here)]
 

@@ -69,12 +69,14 @@ class Parser:
 
     def __init__(self, *, fork_server: ForkServer | None) -> None:
         self._fork_server = fork_server
+        #: Fresh interpreters by pid, reaped when their parse ends (forks are the server's).
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     async def _start(self, job: ParseJob, out: int, result: int) -> int:
         if self._fork_server is not None and self._fork_server.alive:
             return await self._fork_server.fork(job.payload(), out, out, result)
 
-        def spawn() -> int:
+        def spawn() -> subprocess.Popen[bytes]:
             process = subprocess.Popen(
                 [sys.executable, "-m", "dag_processor.parse_file", str(result)],
                 stdin=subprocess.PIPE,
@@ -87,9 +89,16 @@ class Parser:
             assert process.stdin is not None
             process.stdin.write(job.payload())
             process.stdin.close()
-            return process.pid
+            return process
 
-        return await asyncio.get_running_loop().run_in_executor(None, spawn)
+        process = await asyncio.get_running_loop().run_in_executor(None, spawn)
+        self._children[process.pid] = process
+        return process.pid
+
+    async def _reap(self, pid: int) -> None:
+        child = self._children.pop(pid, None)
+        if child is not None:
+            await asyncio.get_running_loop().run_in_executor(None, child.wait)
 
     async def parse(self, job: ParseJob) -> tuple[processor_pb2.FileParseResult, bool]:
         """Parse one file; return the result and whether it timed out."""
@@ -108,15 +117,21 @@ class Parser:
         reading = asyncio.create_task(read_pipe(result_read))
         timed_out = False
         try:
-            data = await asyncio.wait_for(asyncio.shield(reading), job.timeout)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(pid)
-            data = await reading
+            try:
+                data = await asyncio.wait_for(asyncio.shield(reading), job.timeout)
+            except TimeoutError:
+                timed_out = True
+                _kill_group(pid)
+                data = await reading
+            printed = (await output).decode(errors="replace")
         except asyncio.CancelledError:
             _kill_group(pid)  # the processor is stopping: leave no parse behind
+            for task in (output, reading):
+                task.cancel()
+            await asyncio.gather(output, reading, return_exceptions=True)
             raise
-        printed = (await output).decode(errors="replace")
+        finally:
+            await asyncio.shield(self._reap(pid))
         if timed_out:
             message = f"DagImportTimeout: importing the file timed out after {job.timeout:g} s"
             return failed_parse(job, message, printed), True
