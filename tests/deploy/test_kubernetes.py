@@ -4,6 +4,9 @@ rendered by kustomize, and shaped as the services need them."""
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from cryptography.fernet import Fernet
 from tests.deploy.deployfiles import (
     DATABASE_SECRET,
     DATABASE_URL,
+    DEPLOY,
     K8S_BASE,
     K8S_IMAGE,
     MIGRATE,
@@ -259,3 +263,29 @@ def test_executors_and_the_dag_processor_read_the_dag_folder_from_the_volume() -
             assert "ReadWriteMany" in claims[claim]["spec"]["accessModes"]
         else:
             assert not any("persistentVolumeClaim" in v for v in volumes.values()), name
+
+
+def test_the_readme_overlay_renders_without_the_secret_and_with_its_image(
+    tmp_path: Path,
+) -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    found = re.search(r"```yaml\n# my-tradewind/kustomization.yaml\n(.*?)```", readme, re.S)
+    assert found, "deploy/README.md shows an overlay"
+    overlay = tmp_path / "my-tradewind"
+    overlay.mkdir()
+    relative = os.path.relpath(K8S_BASE, overlay)
+    text = found[1].replace("../tradewind/deploy/k8s/base", relative)
+    assert relative in text
+    (overlay / "kustomization.yaml").write_text(text)
+    docs = render_kustomization(overlay)
+    if docs is None:
+        pytest.skip("neither kubectl nor kustomize is installed")
+    assert "Secret" not in {d["kind"] for d in docs}
+    deployments = by_kind(docs, "Deployment")
+    assert deployments["executor"]["spec"]["replicas"] == 4
+    for doc in docs:
+        validate(doc, versions()[-1])
+        for container in containers(doc):
+            assert container["image"] == "registry.example.com/tradewind:0.1.0"
+    referencing = {d["metadata"]["name"] for d in docs if DATABASE_SECRET in json.dumps(d)}
+    assert referencing == {"state", "tradewind-migrate"}
