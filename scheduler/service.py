@@ -19,7 +19,7 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from grpc import aio
 
-from protos.enums.v1 import event_pb2, task_instance_pb2, transition_pb2
+from protos.enums.v1 import dag_run_pb2, event_pb2, task_instance_pb2, transition_pb2
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.event.v1 import service_pb2 as event_service
 from protos.event.v1 import service_pb2_grpc as event_grpc
@@ -72,6 +72,7 @@ FINISHED_TI = frozenset(
         task_instance_pb2.TASK_INSTANCE_STATE_UP_FOR_RETRY,
     }
 )
+ACTIVE_RUN_STATES = frozenset({dag_run_pb2.DAG_RUN_STATE_QUEUED, dag_run_pb2.DAG_RUN_STATE_RUNNING})
 RETRY_SECONDS = 0.5
 SCHEDULE_IDLE_SECONDS = 30.0
 
@@ -227,6 +228,8 @@ class SchedulerApp:
         elif kind == event_pb2.EVENT_TYPE_DAG_RUN_STATE_CHANGED:
             if key in self._claimed:
                 self._mark([key])
+            elif event.dag_run_state in ACTIVE_RUN_STATES:
+                self._claim_now.set()  # a run cleared or re-queued after it had ended
             self._schedule_now.set()
         elif kind in (
             event_pb2.EVENT_TYPE_DAG_RUN_CREATED,

@@ -196,6 +196,8 @@ def test_every_rpc_answers_random_input_with_a_proper_status(
     @given(fields=messages(method.input_type))
     def check(fields: dict[str, Any]) -> None:
         request = build(method.input_type, fields)
+        if method.name == "LeaseTaskInstances":
+            request.ClearField("wait")  # a long poll would only test the client's patience
         code = call(channel, service, method, request)
         assert code in ACCEPTABLE, f"{method_name}({request}) -> {code}"
 

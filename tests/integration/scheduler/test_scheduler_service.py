@@ -166,3 +166,25 @@ async def test_a_cron_dag_gets_its_latest_interval_scheduled(
     end = created.data_interval_end.ToDatetime()
     assert (end - start).total_seconds() == 300
     assert start.minute % 5 == 0
+
+
+async def test_a_cleared_run_starts_again_at_once(
+    client: StateClient, scheduler: ServiceProcess
+) -> None:
+    dag_id = unique("cleared")
+    await register_dags(client, [make_dag(dag_id, {"t": []})])
+    run = await trigger(client, dag_id)
+    executor = unique("e")
+    await complete(
+        client, executor, await lease_one(client, executor, dag_id), ti_enums.TRY_OUTCOME_SUCCESS
+    )
+    await wait_for_run(client, dag_id, run.run_id, RUN.DAG_RUN_STATE_SUCCESS)
+    await client.api.ClearTaskInstances(
+        api_rr.ClearTaskInstancesRequest(dag_id=dag_id, run_id=run.run_id)
+    )
+    cleared = time.monotonic()
+    again = await lease_one(client, executor, dag_id)
+    assert time.monotonic() - cleared < 2.0
+    assert again.lease.try_number == 2
+    await complete(client, executor, again, ti_enums.TRY_OUTCOME_SUCCESS)
+    await wait_for_run(client, dag_id, run.run_id, RUN.DAG_RUN_STATE_SUCCESS)
