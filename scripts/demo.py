@@ -43,16 +43,11 @@ def tradewind(*args: str, address: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI like a person would, showing the command and its output."""
     command = ["tradewind", *args, "--state-address", address]
     print(f"\n$ {' '.join(command)}", flush=True)
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "tradewind.cli", *args, "--state-address", address],
-        capture_output=True,
         text=True,
         check=False,
     )
-    print(result.stdout.rstrip())
-    if result.stderr.strip():
-        print(result.stderr.rstrip(), file=sys.stderr)
-    return result
 
 
 def main() -> int:
