@@ -30,7 +30,7 @@ def free_port_base() -> int:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 sockets.append(sock)
                 sock.bind(("127.0.0.1", base + offset))
-            return base
+            return int(base)
         except OSError:
             continue
         finally:
