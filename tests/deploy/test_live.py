@@ -239,12 +239,14 @@ def deployment(request: pytest.FixtureRequest, postgres_status: str | None) -> I
     failures_before = request.session.testsfailed
     with fresh_database() as url:
         suite = Deployment(source)
+        started = False
         try:
             start(source, url, suite)
+            started = True
             yield suite
         finally:
             suite.stop()
-            if request.session.testsfailed > failures_before:
+            if not started or request.session.testsfailed > failures_before:
                 print(f"=== {source} deployment logs ===\n{suite.logs()}")
 
 
