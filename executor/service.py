@@ -47,6 +47,9 @@ logger = logging.getLogger("tradewind.executor")
 LEASE_WAIT_SECONDS = 5.0
 #: How often log lines of running tries are shipped.
 LOG_FLUSH_SECONDS = 0.25
+#: How long a finished try's output may stay open (held by processes it left behind) before
+#: those processes are killed.
+OUTPUT_DRAIN_SECONDS = 1.0
 REPORT_ATTEMPTS = 20
 OUTCOMES = {
     name.removeprefix("TRY_OUTCOME_").lower(): value
@@ -322,8 +325,29 @@ class ExecutorApp:
             await self._kill(running, result_task)
         stop_task.cancel()
         data = await result_task
-        await asyncio.gather(*readers)
+        await self._drain_output(running, readers)
         return self._result(running, data, timeout)
+
+    async def _drain_output(self, running: RunningTry, readers: list[asyncio.Task[None]]) -> None:
+        """Read the try's output to its end; kill what it left behind holding it open.
+
+        A process the task started and left running inherits its stdout and stderr, so the
+        output would never end and the try never be reported.
+        """
+        _, pending = await asyncio.wait(readers, timeout=OUTPUT_DRAIN_SECONDS)
+        if not pending:
+            return
+        running.log.system(
+            "the task left processes running that hold its output open; its process group"
+            " was killed"
+        )
+        if running.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(running.pid, signal.SIGKILL)
+        _, pending = await asyncio.wait(pending, timeout=OUTPUT_DRAIN_SECONDS)
+        for reader in pending:  # held by a process that left the group: stop listening
+            reader.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _result(self, running: RunningTry, data: bytes, timeout: float | None) -> TryResult:
         reason = running.stop_reason
@@ -438,7 +462,10 @@ class ExecutorApp:
     async def _log_loop(self) -> None:
         while True:
             await asyncio.sleep(LOG_FLUSH_SECONDS)
-            await self._send_chunks(list(self._running.values()))
+            # Send chunk after chunk while lines are waiting, so a chatty try is shipped as
+            # fast as the state service stores it, not one chunk per interval.
+            while waiting := [t for t in self._running.values() if not t.log.drained]:
+                await self._send_chunks(waiting)
 
     async def _heartbeat_loop(self) -> None:
         while True:
