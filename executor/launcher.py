@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from typing import Protocol
 
 from executor.spec import TrySpec
 from services.runtime.forking import ForkServer, scrubbed_environment
+
+logger = logging.getLogger("tradewind.executor")
+
+#: The function a fork server's children call.
+TARGET = "executor.task_runner:run_from_spec"
 
 
 class Launcher(Protocol):
@@ -58,19 +64,50 @@ class SubprocessLauncher:
 
 
 class ForkServerLauncher:
-    """Forks each try from a pre-imported fork server (see :mod:`services.runtime.forkserver`)."""
+    """Forks each try from a pre-imported fork server (see :mod:`services.runtime.forkserver`).
+
+    A fork server that died (killed, out of memory) is started again before the next try;
+    while it cannot be, tries start in fresh interpreters.
+    """
 
     def __init__(self) -> None:
-        self._server = ForkServer("executor.task_runner:run_from_spec", env=scrubbed_environment())
+        self._server = ForkServer(TARGET, env=scrubbed_environment())
+        self._fallback = SubprocessLauncher()
+        self._restarting = asyncio.Lock()
 
     async def start(self) -> None:
         """Start the fork server."""
         await self._server.start()
 
     async def launch(self, spec: TrySpec, stdout: int, stderr: int, result: int) -> int:
-        """Fork the try from the server."""
+        """Fork the try from the server (started again first when it died)."""
+        if not self._server.alive:
+            await self._restart()
+        if not self._server.alive:
+            return await self._fallback.launch(spec, stdout, stderr, result)
         return await self._server.fork(spec.to_json(), stdout, stderr, result)
+
+    async def _restart(self) -> None:
+        async with self._restarting:
+            if self._server.alive:
+                return  # another try restarted it meanwhile
+            logger.warning(
+                "the fork server died; starting a new one", extra={"action": "fork_server"}
+            )
+            await self._server.close()
+            server = ForkServer(TARGET, env=scrubbed_environment())
+            try:
+                await server.start()
+            except (OSError, RuntimeError, TimeoutError) as err:
+                logger.warning(
+                    "fork server unavailable; starting tries in fresh interpreters",
+                    extra={"action": "fork_server", "error": str(err)},
+                )
+                await server.close()
+                return
+            self._server = server
 
     async def close(self) -> None:
         """Stop the fork server."""
         await self._server.close()
+        await self._fallback.close()

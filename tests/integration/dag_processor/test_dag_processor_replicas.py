@@ -20,6 +20,7 @@ from tests.integration.dag_processor.dag_files import (
     wait_for_dags,
     write_dag_file,
 )
+from tests.integration.dag_processor.procfs import parent_pid
 
 #: Seconds a replica's file leases last.
 LEASE_SECONDS = 3
@@ -43,12 +44,6 @@ def recording_dag(dag_id: str, record: Path) -> str:
         with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)):
             EmptyOperator(task_id="t")
         """
-
-
-def parent_pid(pid: int) -> int:
-    """The parent of a running process (from /proc)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def write_all_at_once(folder: Path, sources: dict[str, str]) -> None:

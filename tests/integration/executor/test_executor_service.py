@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.helpers.flows import TI, trigger
 from tests.helpers.processes import ServiceProcess, assert_eventually
 from tests.helpers.state import StateClient
 from tests.integration.dag_processor.dag_files import eventually
+from tests.integration.dag_processor.procfs import children, live_group_members, running
 from tests.integration.executor.runs import (
     RUN,
     register,
@@ -32,6 +34,8 @@ from tests.integration.executor.runs import (
 
 #: A database password the executor's environment holds and its task processes must not.
 SECRET = "hunter2-not-for-tasks"
+#: Lines a task prints at once in the burst test.
+BURST_LINES = 20_000
 EXECUTOR_ENVIRONMENT = {
     "TRADEWIND_DATABASE_URL": f"postgresql://tradewind:{SECRET}@db.internal:5432/tradewind",
     "PGPASSWORD": SECRET,
@@ -58,22 +62,6 @@ def executor(
     )
     yield process
     process.stop()
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """The processes of a process group that are still running (zombies do not count)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _parent, group = stat.rsplit(")", 1)[1].split()[:3]
-        if int(group) == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 def process_environment(pid: int) -> str:
@@ -289,8 +277,8 @@ async def test_a_timed_out_try_loses_its_whole_process_group(
     assert_eventually(
         lambda: live_group_members(started["pgid"]) == [], timeout=2, message="group gone"
     )
-    for pid in (started["pid"], started["child"]):
-        assert pid not in live_group_members(started["pgid"])
+    assert not running(started["pid"])
+    assert not running(started["child"])
 
 
 async def test_logs_are_readable_while_the_task_runs(
@@ -379,3 +367,110 @@ async def test_task_processes_never_see_database_credentials(
     assert executor.process is not None
     assert SECRET in process_environment(executor.process.pid)
     assert os.environ.get("PGPASSWORD") != SECRET
+
+
+async def test_a_burst_of_output_is_shipped_while_the_task_runs(
+    client: StateClient, executor: ServiceProcess, dags_folder: Path
+) -> None:
+    release = dags_folder / "burst.release"
+    await register(
+        client,
+        dags_folder,
+        "burst.py",
+        f"""
+        @task
+        def burst() -> None:
+            for number in range(1, {BURST_LINES + 1}):
+                print(f"line {{number}}")
+            deadline = time.monotonic() + 30
+            while not Path({str(release)!r}).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+        with DAG("burst", schedule=None, start_date=START):
+            burst()
+        """,
+        ["burst"],
+    )
+    run = await trigger(client, "burst")
+    key = run_pb2.TaskInstanceKey(dag_id="burst", run_id=run.run_id, task_id="burst")
+
+    async def last_line() -> run_pb2.LogLine | None:
+        response = await client.api.GetTaskInstanceLogs(
+            api_rr.GetTaskInstanceLogsRequest(key=key, after_sequence=BURST_LINES - 1)
+        )
+        return response.lines[0] if response.lines else None
+
+    try:
+        # Shipping one chunk per flush interval would take BURST_LINES / 1000 * 0.25 s = 5 s.
+        line = await eventually(last_line, within=3, what=f"line {BURST_LINES} shipped")
+        assert line.message == f"line {BURST_LINES}"
+        ti = await task_instance(client, run, "burst")
+        assert ti.state == TI.TASK_INSTANCE_STATE_RUNNING
+    finally:
+        release.touch()
+    assert (await wait_for_run(client, "burst", run.run_id)).state == RUN.DAG_RUN_STATE_SUCCESS
+
+
+async def test_a_process_left_behind_does_not_hold_the_try_open(
+    client: StateClient, executor: ServiceProcess, dags_folder: Path
+) -> None:
+    pid_file = dags_folder / "leaves_behind.pid"
+    await register(
+        client,
+        dags_folder,
+        "leaves_behind.py",
+        f"""
+        import subprocess
+
+        @task
+        def leave_behind() -> str:
+            # The child inherits the task's stdout and stderr, and outlives the task.
+            child = subprocess.Popen(["sleep", "60"])
+            Path({str(pid_file)!r}).write_text(str(child.pid))
+            return "done"
+
+        with DAG("leaves_behind", schedule=None, start_date=START):
+            leave_behind()
+        """,
+        ["leaves_behind"],
+    )
+    run = await run_to_end(client, "leaves_behind", within=10)
+    assert run.state == RUN.DAG_RUN_STATE_SUCCESS
+    (only,) = await tries(client, run)
+    assert (only.end_date.ToDatetime() - only.start_date.ToDatetime()).total_seconds() < 5
+    child = int(pid_file.read_text())
+    assert_eventually(lambda: not running(child), timeout=2, message="the child killed")
+    logs = await client.api.GetTaskInstanceLogs(
+        api_rr.GetTaskInstanceLogsRequest(key=only.key, try_number=1)
+    )
+    system = [line.message for line in logs.lines if line.stream == log_pb2.LOG_STREAM_SYSTEM]
+    assert any("left processes running" in message for message in system), system
+
+
+async def test_a_dead_fork_server_is_replaced_before_the_next_try(
+    client: StateClient, executor: ServiceProcess, dags_folder: Path
+) -> None:
+    assert executor.process is not None
+    (server,) = children(executor.process.pid, command_contains="services.runtime.forkserver")
+    os.kill(server, signal.SIGKILL)
+    assert_eventually(lambda: not running(server), timeout=5, message="the fork server died")
+    await register(
+        client,
+        dags_folder,
+        "after_fork_server.py",
+        """
+        @task
+        def parent_pid() -> int:
+            return os.getppid()
+
+        with DAG("after_fork_server", schedule=None, start_date=START):
+            parent_pid()
+        """,
+        ["after_fork_server"],
+    )
+    run = await run_to_end(client, "after_fork_server")
+    assert run.state == RUN.DAG_RUN_STATE_SUCCESS
+    (replacement,) = children(executor.process.pid, command_contains="services.runtime.forkserver")
+    assert replacement != server
+    # The try was forked from the new server.
+    assert await xcom_values(client, run, "parent_pid") == {"return_value": str(replacement)}
