@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tradewind import DAG, BashOperator
 
 with DAG(
     "example_catchup",
     schedule="@daily",
-    start_date=datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_date=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     - timedelta(days=3),
     catchup=True,
     max_active_runs=2,
