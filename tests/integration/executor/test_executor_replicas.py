@@ -245,3 +245,64 @@ async def test_fork_server_against_fresh_interpreter(
     fresh = statistics.median(figures["fresh interpreter"][1])
     print(f"[executor {where}] fork server saves {(fresh - fork) * 1000:.0f} ms per try (median)")
     assert fork < fresh
+
+
+async def test_sigterm_lets_running_tries_finish_within_the_grace_then_terminates_them(
+    client: StateClient,
+    state_service: ServiceProcess,
+    dags_folder: Path,
+    processor: ServiceProcess,
+    scheduler: ServiceProcess,
+) -> None:
+    started = dags_folder / "draining.started"
+    await register(
+        client,
+        dags_folder,
+        "draining.py",
+        f"""
+        @task(queue="draining")
+        def quick() -> str:
+            Path({str(started)!r} + ".quick").touch()
+            time.sleep(0.5)
+            return "finished in the grace"
+
+        @task(queue="draining")
+        def slow() -> None:
+            Path({str(started)!r} + ".slow").touch()
+            time.sleep(60)
+
+        with DAG("draining", schedule=None, start_date=START):
+            quick()
+            slow()
+        """,
+        ["draining"],
+    )
+    executor = start_executor(
+        state_service.address,
+        dags_folder,
+        "--queues",
+        "draining",
+        "--grace-period",
+        "2",
+        "--kill-grace",
+        "1",
+    )
+    try:
+        run = await trigger(client, "draining")
+
+        async def both_started() -> bool:
+            return all(Path(f"{started}.{name}").exists() for name in ("quick", "slow"))
+
+        await eventually(both_started, what="both tries started")
+        executor.signal(signal.SIGTERM)
+        assert executor.wait(timeout=20) == 0
+    finally:
+        executor.stop()
+    finished = await wait_for_run(client, "draining", run.run_id)
+    assert finished.state == RUN.DAG_RUN_STATE_FAILED
+    outcomes = {t.key.task_id: t.outcome for t in await tries(client, run)}
+    assert outcomes == {
+        "quick": ti_enums.TRY_OUTCOME_SUCCESS,
+        "slow": ti_enums.TRY_OUTCOME_TERMINATED,
+    }
+    assert await xcom_values(client, run, "quick") == {"return_value": '"finished in the grace"'}
