@@ -290,8 +290,10 @@ async def test_sigterm_lets_running_tries_finish_within_the_grace_then_terminate
     try:
         run = await trigger(client, "draining")
 
+        markers = [started.with_name(f"{started.name}.{name}") for name in ("quick", "slow")]
+
         async def both_started() -> bool:
-            return all(Path(f"{started}.{name}").exists() for name in ("quick", "slow"))
+            return all(marker.exists() for marker in markers)
 
         await eventually(both_started, what="both tries started")
         executor.signal(signal.SIGTERM)
