@@ -84,8 +84,9 @@ class DagProcessorApp:
         self._use_fork_server = values[FORK_SERVER]
         self.processor_id = ""
         self._files: dict[str, FileState] = {}
-        #: The files of the last listing; None before the first scan.
+        #: The files of the last listing of the DAG folder; None before the first one.
         self._known: set[str] | None = None
+        self._folder_missing = False
         #: Files being parsed or whose result is not reported yet.
         self._in_flight: set[str] = set()
         self._parse_tasks: set[asyncio.Task[None]] = set()
@@ -178,21 +179,28 @@ class DagProcessorApp:
         timeout) never delays the others, the detection of changes or the renewal of leases.
         """
         loop = asyncio.get_running_loop()
+        folder_present = self._folder.is_dir()
         found: list[DagFileInfo] = (
-            await loop.run_in_executor(None, find_dag_files, self._folder)
-            if self._folder.is_dir()
-            else []
+            await loop.run_in_executor(None, find_dag_files, self._folder) if folder_present else []
         )
         paths = [f.relative for f in found]
         present = set(paths)
         # Reconciling retires every file missing from this replica's listing, including files
         # another replica already saw and this one not yet; so reconcile only at start (to
         # learn of files deleted while no processor ran) and when a file this replica saw is gone.
-        if self._known is None or self._known - present:
+        # A missing DAG folder is taken for an unmounted volume, not for every file deleted.
+        if folder_present and (self._known is None or self._known - present):
             await self._stub.ReconcileDagFiles(
                 rr.ReconcileDagFilesRequest(processor_id=self.processor_id, relative_filelocs=paths)
             )
-        self._known = present
+        if folder_present:
+            self._known = present
+        elif self._known and not self._folder_missing:
+            logger.warning(
+                "the DAG folder is gone; its DAGs are kept until it is back",
+                extra={"action": "scan", "folder": str(self._folder)},
+            )
+        self._folder_missing = not folder_present
         response = await self._stub.AcquireDagFileLeases(
             rr.AcquireDagFileLeasesRequest(
                 processor_id=self.processor_id,

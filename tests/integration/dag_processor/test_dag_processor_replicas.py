@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import signal
@@ -14,6 +15,7 @@ from tests.helpers.state import StateClient
 from tests.integration.dag_processor.dag_files import (
     backend,
     dag_files,
+    dags,
     eventually,
     instance_id,
     start_dag_processor,
@@ -172,5 +174,32 @@ async def test_parse_time_of_a_hundred_files(
             f" start); per-file import median"
             f" {statistics.median(per_file) * 1000:.1f} ms, max {max(per_file) * 1000:.1f} ms"
         )
+    finally:
+        processor.stop()
+
+
+async def test_a_vanished_dag_folder_deactivates_nothing_until_it_is_back(
+    client: StateClient, state_service: ServiceProcess, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dags"
+    prefix = f"mounted_{state_service.port}"
+    for name in ("kept", "deleted_meanwhile"):
+        write_dag_file(folder, f"{name}.py", recording_dag(f"{prefix}_{name}", tmp_path / "log"))
+    processor = start_dag_processor(state_service.address, folder)
+    try:
+        ids = [f"{prefix}_kept", f"{prefix}_deleted_meanwhile"]
+        await wait_for_dags(client, ids)
+        unmounted = tmp_path / "unmounted"
+        os.replace(folder, unmounted)
+        await asyncio.sleep(1.0)  # five scans of a missing folder
+        assert set(ids) <= set(await dags(client))
+        (unmounted / "deleted_meanwhile.py").unlink()
+        os.replace(unmounted, folder)
+
+        async def only_the_deleted_one_retired() -> bool:
+            every = await dags(client, include_inactive=True)
+            return every[ids[0]].is_active and not every[ids[1]].is_active
+
+        await eventually(only_the_deleted_one_retired, what="the deleted file's DAG retired")
     finally:
         processor.stop()
