@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import os
 import signal
-import statistics
 import time
 from pathlib import Path
 
@@ -15,7 +13,6 @@ from tests.helpers.state import StateClient
 from tests.integration.dag_processor.dag_files import (
     backend,
     dag_files,
-    dags,
     eventually,
     instance_id,
     start_dag_processor,
@@ -134,72 +131,3 @@ async def _wait_until_both_take_part(client: StateClient, folder: Path) -> None:
         return len(owners) == 2 and "" not in owners
 
     await eventually(split, what="both replicas own a probe file")
-
-
-async def test_parse_time_of_a_hundred_files(
-    client: StateClient, state_service: ServiceProcess, tmp_path: Path
-) -> None:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    prefix = f"timed_{state_service.port}"
-    for i in range(TIMED_FILES):
-        write_dag_file(
-            folder,
-            f"timed_{i:03d}.py",
-            f"""\
-            from datetime import datetime, timezone
-            from tradewind import DAG, EmptyOperator, task
-
-            @task
-            def double(x: int) -> int:
-                return 2 * x
-
-            with DAG("{prefix}_{i:03d}", schedule="@daily",
-                     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)):
-                EmptyOperator(task_id="start") >> double({i}) >> EmptyOperator(task_id="end")
-            """,
-        )
-    started = time.monotonic()
-    processor = start_dag_processor(state_service.address, folder)
-    serving = time.monotonic()
-    try:
-        await wait_for_dags(client, [f"{prefix}_{i:03d}" for i in range(TIMED_FILES)], within=60)
-        done = time.monotonic()
-        files = [f for p, f in (await dag_files(client)).items() if p.startswith("timed_")]
-        per_file = [f.last_parse_duration.ToTimedelta().total_seconds() for f in files]
-        print(
-            f"\n[dag_processor {backend(state_service)}] {TIMED_FILES} files parsed and"
-            " registered in"
-            f" {done - serving:.2f} s after the processor served ({done - started:.2f} s with its"
-            f" start); per-file import median"
-            f" {statistics.median(per_file) * 1000:.1f} ms, max {max(per_file) * 1000:.1f} ms"
-        )
-    finally:
-        processor.stop()
-
-
-async def test_a_vanished_dag_folder_deactivates_nothing_until_it_is_back(
-    client: StateClient, state_service: ServiceProcess, tmp_path: Path
-) -> None:
-    folder = tmp_path / "dags"
-    prefix = f"mounted_{state_service.port}"
-    for name in ("kept", "deleted_meanwhile"):
-        write_dag_file(folder, f"{name}.py", recording_dag(f"{prefix}_{name}", tmp_path / "log"))
-    processor = start_dag_processor(state_service.address, folder)
-    try:
-        ids = [f"{prefix}_kept", f"{prefix}_deleted_meanwhile"]
-        await wait_for_dags(client, ids)
-        unmounted = tmp_path / "unmounted"
-        os.replace(folder, unmounted)
-        await asyncio.sleep(1.0)  # five scans of a missing folder
-        assert set(ids) <= set(await dags(client))
-        (unmounted / "deleted_meanwhile.py").unlink()
-        os.replace(unmounted, folder)
-
-        async def only_the_deleted_one_retired() -> bool:
-            every = await dags(client, include_inactive=True)
-            return every[ids[0]].is_active and not every[ids[1]].is_active
-
-        await eventually(only_the_deleted_one_retired, what="the deleted file's DAG retired")
-    finally:
-        processor.stop()
