@@ -17,7 +17,7 @@ from protos.enums.v1 import event_pb2
 from services.state.convert import to_datetime, to_seconds
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagFile, DagVersion, ImportError
-from services.state.store.instances import live_instances, touch_instance
+from services.state.store.instances import forget_instance, live_instances, touch_instance
 
 PROCESSOR_KIND = "dag_processor"
 
@@ -89,10 +89,14 @@ def acquire_file_leases(
 
 
 def release_file_leases(session: Session, processor_id: str, files: Sequence[str]) -> int:
-    """Give back the caller's leases (all of them when ``files`` is empty); return how many."""
+    """Give back the caller's leases; with no files, all of them (the processor is stopping,
+    so it no longer counts in the other processors' fair shares). Return how many.
+    """
     query = select(DagFile).where(DagFile.lease_owner == processor_id)
     if files:
         query = query.where(DagFile.relative_fileloc.in_(files))
+    else:
+        forget_instance(session, processor_id)
     rows = list(session.scalars(query.with_for_update()))
     for row in rows:
         row.lease_owner = None

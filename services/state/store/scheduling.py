@@ -28,7 +28,7 @@ from services.state.convert import dag_to_proto, run_to_proto, ti_to_proto, time
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, Event, Pool, TaskInstance
 from services.state.paging import keyset_page, page_request
-from services.state.store.instances import live_instances, touch_instance
+from services.state.store.instances import forget_instance, live_instances, touch_instance
 from services.state.store.runs import NewRun, counts_of_runs, create_run
 from services.state.store.transitions import (
     TryEnding,
@@ -109,7 +109,11 @@ def claim_dag_runs(
 def release_dag_run_claims(
     session: Session, scheduler_id: str, keys: Sequence[run_pb2.DagRunKey], now: datetime
 ) -> int:
-    """Give back claims so other schedulers take the runs at once."""
+    """Give back claims so other schedulers take the runs at once; with no keys, all of them
+    (the scheduler is stopping, so it no longer counts in the others' fair shares).
+    """
+    if not keys:
+        forget_instance(session, scheduler_id)
     query = select(DagRun).where(DagRun.claimed_by == scheduler_id)
     rows = [
         run
