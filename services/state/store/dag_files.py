@@ -89,8 +89,10 @@ def acquire_file_leases(
 
 
 def release_file_leases(session: Session, processor_id: str, files: Sequence[str]) -> int:
-    """Give back the caller's leases; with no files, all of them (the processor is stopping,
-    so it no longer counts in the other processors' fair shares). Return how many.
+    """Give back the caller's leases; return how many.
+
+    With no files, all of them: the processor is stopping, so it no longer counts in the other
+    processors' fair shares.
     """
     query = select(DagFile).where(DagFile.lease_owner == processor_id)
     if files:

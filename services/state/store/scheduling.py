@@ -109,8 +109,10 @@ def claim_dag_runs(
 def release_dag_run_claims(
     session: Session, scheduler_id: str, keys: Sequence[run_pb2.DagRunKey], now: datetime
 ) -> int:
-    """Give back claims so other schedulers take the runs at once; with no keys, all of them
-    (the scheduler is stopping, so it no longer counts in the others' fair shares).
+    """Give back claims so other schedulers take the runs at once.
+
+    With no keys, all of them: the scheduler is stopping, so it no longer counts in the other
+    schedulers' fair shares.
     """
     if not keys:
         forget_instance(session, scheduler_id)
