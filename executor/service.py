@@ -44,7 +44,7 @@ from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 logger = logging.getLogger("tradewind.executor")
 
 #: How long one LeaseTaskInstances call waits for work.
-LEASE_WAIT_SECONDS = 5.0
+LEASE_WAIT_SECONDS = 2.0
 #: How often log lines of running tries are shipped.
 LOG_FLUSH_SECONDS = 0.25
 #: How long a finished try's output may stay open (held by processes it left behind) before
