@@ -95,6 +95,8 @@ class ForkServer:
         if self._server is not None:
             self._server.terminate()
             await asyncio.get_running_loop().run_in_executor(None, self._server.wait)
+            if self._server.stdout is not None:
+                self._server.stdout.close()
         await asyncio.get_running_loop().run_in_executor(None, _remove, self._path, self._folder)
 
 

@@ -33,6 +33,7 @@ class EventServicer(service_pb2_grpc.EventServiceServicer):
         )
         batches = self._services.hub.subscribe(after, event_filter)
         stopping = asyncio.ensure_future(self._services.shutting_down.wait())
+        next_batch: asyncio.Future[Any] | None = None
         try:
             while True:
                 next_batch = asyncio.ensure_future(anext(batches))
@@ -40,14 +41,18 @@ class EventServicer(service_pb2_grpc.EventServiceServicer):
                     {next_batch, stopping}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if next_batch not in done:
-                    next_batch.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await next_batch
                     return
                 events, latest = next_batch.result()
+                next_batch = None
                 yield rr.WatchEventsResponse(events=events, latest_cursor=latest)
         finally:
+            # The caller went away or the service stops: the pending read must end before the
+            # subscription can be closed.
             stopping.cancel()
+            if next_batch is not None and not next_batch.done():
+                next_batch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await next_batch
             await batches.aclose()
 
     async def GetLatestCursor(

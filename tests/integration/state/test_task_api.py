@@ -11,13 +11,14 @@ import pytest
 
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import task_instance_pb2 as ti_enums
+from protos.event.v1 import request_response_pb2 as event_rr
 from protos.executor.v1.message_pb2 import LeasedTry
 from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.task.v1 import request_response_pb2 as task_rr
 from tests.helpers.dags import make_dag, register_dags
 from tests.helpers.databases import TemplateDatabases
 from tests.helpers.flows import TI, claim, complete, lease, move, start_run, trigger, unique
-from tests.helpers.processes import free_port
+from tests.helpers.processes import ServiceProcess, free_port
 from tests.helpers.state import StateClient, start_state
 
 
@@ -122,3 +123,21 @@ def test_state_metrics_are_exposed(template_databases: TemplateDatabases, backen
     assert "tradewind_db_pool_connections_in_use" in page
     assert 'tradewind_serving{service="state"} 1.0' in page
     assert "# TYPE tradewind_leases_total counter" in page
+
+
+async def test_a_subscriber_that_goes_away_ends_its_stream_cleanly(
+    client: StateClient, state_service: ServiceProcess
+) -> None:
+    dag_id = unique("watch")
+    await register_dags(client, [make_dag(dag_id, {"t": []})])
+    stream = client.events.WatchEvents(event_rr.WatchEventsRequest(after_cursor=0))
+    async for batch in stream:
+        assert batch.events
+        break
+    stream.cancel()
+    await asyncio.sleep(0.3)
+    assert "aclose()" not in state_service.output()
+    assert (
+        "unexpected error in /tradewind.event.v1.EventService/WatchEvents"
+        not in state_service.output()
+    )
