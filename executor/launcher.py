@@ -15,6 +15,8 @@ logger = logging.getLogger("tradewind.executor")
 
 #: The function a fork server's children call.
 TARGET = "executor.task_runner:run_from_spec"
+#: Runs in the fork server before each fork: imports the try's DAG file once per version.
+PREPARE = "executor.task_runner:prepare"
 
 
 class Launcher(Protocol):
@@ -71,7 +73,7 @@ class ForkServerLauncher:
     """
 
     def __init__(self) -> None:
-        self._server = ForkServer(TARGET, env=scrubbed_environment())
+        self._server = ForkServer(TARGET, env=scrubbed_environment(), prepare=PREPARE)
         self._fallback = SubprocessLauncher()
         self._restarting = asyncio.Lock()
 
@@ -95,7 +97,7 @@ class ForkServerLauncher:
                 "the fork server died; starting a new one", extra={"action": "fork_server"}
             )
             await self._server.close()
-            server = ForkServer(TARGET, env=scrubbed_environment())
+            server = ForkServer(TARGET, env=scrubbed_environment(), prepare=PREPARE)
             try:
                 await server.start()
             except (OSError, RuntimeError, TimeoutError) as err:

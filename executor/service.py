@@ -26,7 +26,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
 from executor import metrics
-from executor.capture import TryLog
+from executor.capture import CHUNK_LINES, TryLog
 from executor.launcher import ForkServerLauncher, Launcher, SubprocessLauncher
 from executor.settings import FORK_SERVER, KILL_GRACE, LEASE_DURATION, QUEUES, SLOTS, STATE
 from executor.spec import TryResult, TrySpec
@@ -263,7 +263,6 @@ class ExecutorApp:
                 )
                 metrics.TRIES_FINISHED.labels("lease_lost").inc()
                 return
-            await self._flush_log(running)
             await self._report(running, result)
             metrics.TRIES_FINISHED.labels(result.outcome).inc()
         except Exception:
@@ -406,6 +405,10 @@ class ExecutorApp:
 
     async def _report(self, running: RunningTry, result: TryResult) -> None:
         leased = running.leased
+        # Ship all but the last chunk's worth of lines; the rest travel with the result.
+        while running.log.unacknowledged is not None or len(running.log.pending) > CHUNK_LINES:
+            await self._send_chunks([running])
+        final = running.log.next_chunk()
         request = rr.CompleteTaskInstanceRequest(
             executor_id=self.executor_id,
             lease=leased.lease,
@@ -414,6 +417,8 @@ class ExecutorApp:
             xcoms=[run_pb2.XCom(xcom_key=key, value_json=value) for key, value in result.xcoms],
             last_log_chunk_index=running.log.chunk_index,
         )
+        if final is not None:
+            request.final_log.CopyFrom(final)
         if result.error_type or result.error_message:
             request.error.CopyFrom(
                 run_pb2.TryError(
@@ -431,6 +436,7 @@ class ExecutorApp:
         for attempt in range(REPORT_ATTEMPTS):
             try:
                 await self._executor.CompleteTaskInstance(request, timeout=30)
+                running.log.acknowledge()
                 return
             except aio.AioRpcError as err:
                 if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
@@ -438,6 +444,7 @@ class ExecutorApp:
                         "result refused: the lease was lost",
                         extra={"action": "complete", "detail": err.details()},
                     )
+                    await self._flush_log(running)  # the try's log is kept all the same
                     return
                 if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == REPORT_ATTEMPTS - 1:
                     raise

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from services.runtime.channels import ChannelConfig
 from services.runtime.tls import ClientTLSConfig
 from tradewind.sdk.context import build_context, use_context
 from tradewind.sdk.execution import execute_task
-from tradewind.sdk.loader import load_dags_from_file
+from tradewind.sdk.loader import LoadResult, load_dags_from_file
 from tradewind.sdk.runtime import use_runtime
 
 
@@ -77,12 +78,59 @@ def _failure(error: BaseException, started: datetime, message: str = "") -> TryR
     )
 
 
+#: DAG files loaded in this process, by (path, mtime, size): a fork server that loaded a file
+#: before forking hands the result to every child (copy-on-write), which then runs at once.
+_LOADED: dict[tuple[str, int, int], LoadResult] = {}
+LOADED_FILES = 64
+#: How long the fork server may spend importing a DAG file before it leaves it to the child.
+PREPARE_SECONDS = 5.0
+
+
+def load_dags(path: Path, dags_folder: Path) -> LoadResult:
+    """The DAGs of a file, imported once per version of the file in this process."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_dags_from_file(path, dags_folder=dags_folder)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    found = _LOADED.get(key)
+    if found is None:
+        found = load_dags_from_file(path, dags_folder=dags_folder)
+        if found.error is None:
+            while len(_LOADED) >= LOADED_FILES:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[key] = found
+    return found
+
+
+def _too_slow(signum: int, frame: object) -> None:
+    raise TimeoutError("importing the DAG file in the fork server took too long")
+
+
+def prepare(payload: bytes) -> None:
+    """In the fork server, before forking: import the try's DAG file if not done yet.
+
+    A file that takes longer than PREPARE_SECONDS is left for the child to import (where the
+    executor's timeouts apply); nothing a DAG file does here can stop the fork server.
+    """
+    spec = TrySpec.from_json(payload)
+    previous = signal.signal(signal.SIGALRM, _too_slow)
+    signal.setitimer(signal.ITIMER_REAL, PREPARE_SECONDS)
+    try:
+        load_dags(Path(spec.dags_folder) / spec.relative_fileloc, Path(spec.dags_folder))
+    except BaseException:
+        return
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_try(spec: TrySpec) -> TryResult:
     """Run one try in this process and return its result (never raises)."""
     started = datetime.now(UTC)
     _configure_output()
     path = Path(spec.dags_folder) / spec.relative_fileloc
-    loaded = load_dags_from_file(path, dags_folder=Path(spec.dags_folder))
+    loaded = load_dags(path, Path(spec.dags_folder))
     if loaded.error is not None:
         print(f"DAG file {path} failed to import:\n{loaded.error.stacktrace}", file=sys.stderr)
         return TryResult(

@@ -108,22 +108,23 @@ class RunDecision:
 
 
 def _topological(tasks: Mapping[str, TaskSpec]) -> list[str]:
+    """Task ids with every task after its upstream tasks (Kahn's algorithm, ties by id)."""
+    waiting = {t: len(spec.upstream & tasks.keys()) for t, spec in tasks.items()}
+    downstream: dict[str, list[str]] = {t: [] for t in tasks}
+    for task_id, spec in tasks.items():
+        for upstream in spec.upstream & tasks.keys():
+            downstream[upstream].append(task_id)
+    ready = sorted(t for t, count in waiting.items() if count == 0)
     order: list[str] = []
-    placed: set[str] = set()
-    remaining = dict(tasks)
-    while remaining:
-        ready = sorted(
-            t
-            for t, spec in remaining.items()
-            if spec.upstream <= placed | (spec.upstream - set(tasks))
-        )
-        if not ready:  # a cycle cannot come from a validated DAG; keep going deterministically
-            ready = sorted(remaining)[:1]
-        for task_id in ready:
-            order.append(task_id)
-            placed.add(task_id)
-            del remaining[task_id]
-    return order
+    while ready:
+        task_id = ready.pop()
+        order.append(task_id)
+        for child in downstream[task_id]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    # A cycle cannot come from a validated DAG; keep its tasks, in id order, at the end.
+    return order + sorted(set(tasks) - set(order))
 
 
 @dataclass

@@ -33,8 +33,9 @@ def scrubbed_environment() -> dict[str, str]:
 class ForkServer:
     """A running fork server whose children call one target function."""
 
-    def __init__(self, target: str, *, env: Mapping[str, str]) -> None:
+    def __init__(self, target: str, *, env: Mapping[str, str], prepare: str = "") -> None:
         self._target = target
+        self._prepare = prepare
         self._env = {**env, "GRPC_ENABLE_FORK_SUPPORT": "false"}
         self._folder = tempfile.mkdtemp(prefix="tradewind-forkserver-")
         self._path = str(Path(self._folder) / "socket")
@@ -44,7 +45,14 @@ class ForkServer:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.runtime.forkserver", self._path, self._target],
+            [
+                sys.executable,
+                "-m",
+                "services.runtime.forkserver",
+                self._path,
+                self._target,
+                *([self._prepare] if self._prepare else []),
+            ],
             stdout=subprocess.PIPE,
             env=self._env,
         )

@@ -9,7 +9,9 @@ client can signal its whole process group), takes the descriptors and calls the 
 function ``module:function(payload: bytes, result_fd: int) -> int``; the server answers with
 the child's pid.
 
-Run as ``python -m services.runtime.forkserver SOCKET_PATH module:function``. No gRPC channel
+Run as ``python -m services.runtime.forkserver SOCKET_PATH module:function [module:prepare]``.
+The optional ``prepare(payload)`` runs in the server before each fork, so that work it caches
+(a DAG file already imported, say) is inherited by the child instead of redone. No gRPC channel
 is ever opened in the fork server itself: gRPC does not survive fork() with live channels, so
 each child opens its own.
 """
@@ -24,8 +26,10 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
+from typing import Any
 
 Target = Callable[[bytes, int], int]
+Prepare = Callable[[bytes], None]
 
 #: The largest spec accepted, in bytes.
 MAX_SPEC = 1 << 20
@@ -42,11 +46,10 @@ def _reap(*_: object) -> None:
             return
 
 
-def load_target(reference: str) -> Target:
+def load_target(reference: str) -> Any:
     """Import ``module:function`` (before forking, so that children start warm)."""
     module, _, function = reference.partition(":")
-    target: Target = getattr(importlib.import_module(module), function)
-    return target
+    return getattr(importlib.import_module(module), function)
 
 
 def _child(
@@ -73,7 +76,7 @@ def _child(
         os._exit(code)
 
 
-def serve(path: str, target: Target) -> None:
+def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
     """Accept jobs on the Unix socket at ``path`` until the client closes its end."""
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
@@ -90,6 +93,9 @@ def serve(path: str, target: Target) -> None:
             continue
         if not spec:
             return
+        if prepare is not None:
+            with contextlib.suppress(Exception):
+                prepare(spec)
         pid = os.fork()
         if pid == 0:
             _child(target, listener, conn, spec, fds)
@@ -99,4 +105,8 @@ def serve(path: str, target: Target) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], load_target(sys.argv[2]))
+    serve(
+        sys.argv[1],
+        load_target(sys.argv[2]),
+        load_target(sys.argv[3]) if len(sys.argv) > 3 else None,
+    )

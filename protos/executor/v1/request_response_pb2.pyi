@@ -156,6 +156,7 @@ class CompleteTaskInstanceRequest(_message.Message):
     SKIP_TASK_IDS_FIELD_NUMBER: _builtins.int
     XCOMS_FIELD_NUMBER: _builtins.int
     LAST_LOG_CHUNK_INDEX_FIELD_NUMBER: _builtins.int
+    FINAL_LOG_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     outcome: _task_instance_pb2.TryOutcome.ValueType
     last_log_chunk_index: _builtins.int
@@ -184,6 +185,12 @@ class CompleteTaskInstanceRequest(_message.Message):
         task's end costs one round trip.
         """
 
+    @_builtins.property
+    def final_log(self) -> _message_pb2.TryLogChunk:
+        """The try's last log lines, stored in the same transaction (saves a round trip per try);
+        its chunk_index is then the last one.
+        """
+
     def __init__(
         self,
         *,
@@ -196,10 +203,11 @@ class CompleteTaskInstanceRequest(_message.Message):
         skip_task_ids: _abc.Iterable[_builtins.str] | None = ...,
         xcoms: _abc.Iterable[_message_pb2_1.XCom] | None = ...,
         last_log_chunk_index: _builtins.int = ...,
+        final_log: _message_pb2.TryLogChunk | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "lease", b"lease", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "final_log", b"final_log", "lease", b"lease", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -119,6 +119,13 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
         outcome = enums.OUTCOMES.name(request.outcome)
         if outcome not in REPORTABLE_OUTCOMES:
             raise InvalidArgument("outcome", f"{outcome} is decided by the scheduler, not reported")
+        final_log = None
+        if request.HasField("final_log"):
+            if request.final_log.lease != request.lease:
+                raise InvalidArgument("final_log.lease", "must be the completed try's lease")
+            if request.final_log.chunk_index <= 0:
+                raise InvalidArgument("final_log.chunk_index", "must be positive")
+            final_log = request.final_log
         xcoms = []
         for index, xcom in enumerate(request.xcoms):
             json_value(xcom.value_json, f"xcoms[{index}].value_json")
@@ -133,11 +140,14 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
                 error_type=request.error.exception_type,
                 error_message=request.error.message,
                 error_traceback=request.error.traceback,
-                final_log_chunk_index=request.last_log_chunk_index,
+                final_log_chunk_index=max(
+                    request.last_log_chunk_index, final_log.chunk_index if final_log else 0
+                ),
             ),
             process_started_at=to_datetime(request, "start_date"),
             skip_task_ids=list(request.skip_task_ids),
             xcoms=xcoms,
+            final_log=final_log,
         )
         try:
             task_instance = await self._services.db.write(

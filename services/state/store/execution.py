@@ -217,6 +217,8 @@ class Completion:
     process_started_at: datetime | None
     skip_task_ids: Sequence[str]
     xcoms: Sequence[tuple[str, str]]
+    #: The try's last log lines, stored with the result.
+    final_log: executor_pb2.TryLogChunk | None = None
 
 
 def complete_task_instance(
@@ -241,6 +243,8 @@ def complete_task_instance(
         attempt = _try_record(session, ti)
         if attempt is not None and attempt.process_started_at is None:
             attempt.process_started_at = completion.process_started_at
+    if completion.final_log is not None:
+        append_logs(session, [completion.final_log])
     for key, value in completion.xcoms:
         _put_xcom(session, ti, key, value, now)
     new_state = end_try(session, ti, completion.ending, now)

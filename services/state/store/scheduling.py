@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -337,10 +338,11 @@ def scheduling_snapshot(
         if wanted
         else []
     )
-    tis_by_run: dict[int, list[TaskInstance]] = defaultdict(list)
+    tis_by_run: dict[int, list[Any]] = defaultdict(list)
     if runs:
-        for ti in session.scalars(
-            select(TaskInstance)
+        # Plain rows, not ORM objects: a snapshot of a big run is read on every pass.
+        for ti in session.execute(
+            select(*TaskInstance.__table__.columns)
             .where(TaskInstance.dag_run_id.in_([r.id for r in runs]))
             .order_by(TaskInstance.task_id)
         ):
