@@ -25,6 +25,8 @@ class TryTimes:
     task_id: str
     start: datetime
     end: datetime
+    #: When the scheduler queued the task instance for this try (None when unknown).
+    queued: datetime | None = None
 
 
 def try_times(tries: Sequence[run_pb2.TaskInstanceTry]) -> dict[str, TryTimes]:
@@ -34,7 +36,9 @@ def try_times(tries: Sequence[run_pb2.TaskInstanceTry]) -> dict[str, TryTimes]:
         start = when(attempt, "process_started_at") or when(attempt, "start_date")
         end = when(attempt, "end_date")
         if start is not None and end is not None:
-            result[attempt.key.task_id] = TryTimes(attempt.key.task_id, start, end)
+            result[attempt.key.task_id] = TryTimes(
+                attempt.key.task_id, start, end, when(attempt, "queued_at")
+            )
     return result
 
 
@@ -59,3 +63,12 @@ def chain_hops(times: dict[str, TryTimes], order: Sequence[str]) -> list[float]:
 def median(values: Sequence[float]) -> float:
     """The median, NaN for no values."""
     return statistics.median(values) if values else float("nan")
+
+
+def chain_queue_delays(times: dict[str, TryTimes], order: Sequence[str]) -> list[float]:
+    """Seconds from each task's end to the next task being queued (the scheduler's share)."""
+    return [
+        (queued - times[prev].end).total_seconds()
+        for prev, nxt in itertools.pairwise(order)
+        if prev in times and nxt in times and (queued := times[nxt].queued) is not None
+    ]

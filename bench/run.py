@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import memory, workloads
-from bench.measure import chain_hops, median, percentile, try_times, when
+from bench.measure import chain_hops, chain_queue_delays, median, percentile, try_times, when
 from bench.suite import Suite
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.api.v1 import service_pb2 as api_service
@@ -159,13 +159,17 @@ async def run_w2(api: Api, dag_id: str, length: int) -> dict[str, float]:
     run = await api.trigger(dag_id)
     done = await api.finished(run)
     times = try_times(await api.tries(dag_id, run.run_id))
-    hops = chain_hops(times, [f"t{i:02d}" for i in range(length)])
+    order = [f"t{i:02d}" for i in range(length)]
+    hops = chain_hops(times, order)
+    queueing = chain_queue_delays(times, order)
     durations = [seconds_between(t.start, t.end) for t in times.values()]
     return {
         "wall": seconds_between(when(done, "queued_at"), when(done, "end_date")),
         "hop_median_ms": median(hops) * 1000,
         "hop_p95_ms": percentile(hops, 0.95) * 1000,
         "task_duration_median_ms": median(durations) * 1000,
+        "upstream_end_to_queued_median_ms": median(queueing) * 1000,
+        "upstream_end_to_queued_p95_ms": percentile(queueing, 0.95) * 1000,
     }
 
 
