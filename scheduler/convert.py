@@ -79,6 +79,8 @@ def ti_view(ti: run_pb2.TaskInstance) -> TaskInstanceView:
         try_number=ti.try_number,
         max_tries=ti.max_tries,
         priority_weight=ti.priority_weight,
+        pool=ti.pool,
+        pool_slots=max(1, ti.pool_slots),
         lease_expires_at=when(ti, "lease_expires_at"),
         start_date=when(ti, "start_date"),
         next_retry_at=when(ti, "next_retry_at"),

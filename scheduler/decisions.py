@@ -63,6 +63,8 @@ class TaskInstanceView:
     try_number: int = 0
     max_tries: int = 1
     priority_weight: int = 1
+    pool: str = "default_pool"
+    pool_slots: int = 1
     lease_expires_at: datetime | None = None
     start_date: datetime | None = None
     next_retry_at: datetime | None = None
@@ -88,6 +90,8 @@ class Transition:
     expected_try_number: int
     new_state: str
     priority_weight: int = 1
+    pool: str = "default_pool"
+    pool_slots: int = 1
     next_retry_at: datetime | None = None
     #: For a try the scheduler ends: "lease_expired" or "timed_out".
     outcome: str = ""
@@ -144,6 +148,8 @@ class _Plan:
                 expected_try_number=ti.try_number,
                 new_state=new_state,
                 priority_weight=ti.priority_weight,
+                pool=ti.pool,
+                pool_slots=ti.pool_slots,
                 **fields,  # type: ignore[arg-type]
             )
         )
@@ -289,3 +295,34 @@ def order_for_admission(
 
 def _logical(run: RunView) -> datetime:
     return run.logical_date or datetime.min.replace(tzinfo=UTC)
+
+
+def within_capacity(
+    ordered: Sequence[tuple[RunView, Transition]],
+    open_slots: Mapping[str, int],
+    dag_room: Mapping[str, int],
+) -> tuple[list[tuple[RunView, Transition]], list[tuple[RunView, Transition]]]:
+    """Split admission-ordered transitions into those worth sending and those held back.
+
+    Queueing beyond a pool's open slots (negative: unlimited) or a DAG's room under
+    max_active_tasks would only be refused, so those candidates wait for capacity instead of
+    being sent on every pass. The state service still checks every admission itself.
+    """
+    slots = dict(open_slots)
+    room = dict(dag_room)
+    sent: list[tuple[RunView, Transition]] = []
+    held: list[tuple[RunView, Transition]] = []
+    for run, transition in ordered:
+        if transition.new_state != QUEUED:
+            sent.append((run, transition))
+            continue
+        pool_left = slots.get(transition.pool, 0)
+        dag_left = room.get(run.dag_id, 1)
+        if (0 <= pool_left < transition.pool_slots) or dag_left <= 0:
+            held.append((run, transition))
+            continue
+        if pool_left >= 0:
+            slots[transition.pool] = pool_left - transition.pool_slots
+        room[run.dag_id] = dag_left - 1
+        sent.append((run, transition))
+    return sent, held

@@ -36,6 +36,7 @@ from scheduler.decisions import (
     Transition,
     decide_run,
     order_for_admission,
+    within_capacity,
 )
 from scheduler.planning import plan_schedule
 from scheduler.settings import CLAIM_DURATION, MAX_RUNS, STATE, SWEEP_INTERVAL
@@ -314,7 +315,18 @@ class SchedulerApp:
                 self._timer(key, decision.wake_at, now)
         if not candidates and not run_items:
             return
-        ti_items = order_for_admission(candidates)
+        open_slots = {pool.name: pool.open_slots for pool in snapshot.pools}
+        dag_room = {
+            dag.dag_id: dag.max_active_tasks - dag.active_task_instances
+            for dag in snapshot.dag_concurrency
+        }
+        ti_items, held = within_capacity(order_for_admission(candidates), open_slots, dag_room)
+        self._waiting_for_capacity.update((run.dag_id, run.run_id) for run, _ in held)
+        waiting_none = [(run, t) for run, t in held if t.expected_state == "none"]
+        if waiting_none:
+            await self._mark_scheduled(waiting_none)
+        if not ti_items and not run_items:
+            return
         response = await self._scheduler.ApplyTransitions(
             rr.ApplyTransitionsRequest(
                 scheduler_id=self.scheduler_id,
@@ -371,24 +383,27 @@ class SchedulerApp:
             elif outcome.refusal in STALE_REFUSALS:
                 self._mark([key])
         if waiting:
-            # Show that their dependencies are met while they wait for a slot, as Airflow does.
-            await self._scheduler.ApplyTransitions(
-                rr.ApplyTransitionsRequest(
-                    scheduler_id=self.scheduler_id,
-                    task_instance_transitions=[
-                        convert.transition_message(
-                            run,
-                            Transition(
-                                task_id=t.task_id,
-                                expected_state="none",
-                                expected_try_number=t.expected_try_number,
-                                new_state=SCHEDULED,
-                            ),
-                        )
-                        for run, t in waiting
-                    ],
-                )
+            await self._mark_scheduled(waiting)
+
+    async def _mark_scheduled(self, waiting: list[tuple[RunView, Transition]]) -> None:
+        """Show that their dependencies are met while they wait for a slot, as Airflow does."""
+        await self._scheduler.ApplyTransitions(
+            rr.ApplyTransitionsRequest(
+                scheduler_id=self.scheduler_id,
+                task_instance_transitions=[
+                    convert.transition_message(
+                        run,
+                        Transition(
+                            task_id=t.task_id,
+                            expected_state="none",
+                            expected_try_number=t.expected_try_number,
+                            new_state=SCHEDULED,
+                        ),
+                    )
+                    for run, t in waiting
+                ],
             )
+        )
 
     def _observe_latency(
         self,

@@ -13,6 +13,7 @@ from scheduler.decisions import (
     Transition,
     decide_run,
     order_for_admission,
+    within_capacity,
 )
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -266,3 +267,33 @@ def test_admission_order_is_priority_then_dags_taking_turns_then_older_runs() ->
         ("big", "b1"),
         ("big", "b2"),
     ]
+
+
+def test_queueing_beyond_open_slots_or_dag_room_is_held_back() -> None:
+    run_a = RunView(dag_id="a", run_id="r", state="running")
+    run_b = RunView(dag_id="b", run_id="r", state="running")
+
+    def queue(task_id: str, pool: str = "p", slots: int = 1) -> Transition:
+        return Transition(
+            task_id=task_id,
+            expected_state="none",
+            expected_try_number=0,
+            new_state="queued",
+            pool=pool,
+            pool_slots=slots,
+        )
+
+    retry = Transition(
+        task_id="x", expected_state="running", expected_try_number=1, new_state="up_for_retry"
+    )
+    items = [
+        (run_a, retry),
+        (run_a, queue("a1")),
+        (run_a, queue("a2", slots=2)),
+        (run_b, queue("b1")),
+        (run_b, queue("b2", pool="free")),
+        (run_a, queue("a3", pool="free")),
+    ]
+    sent, held = within_capacity(items, {"p": 2, "free": -1}, {"a": 2, "b": 5})
+    assert [t.task_id for _, t in sent] == ["x", "a1", "b1", "b2", "a3"]
+    assert [t.task_id for _, t in held] == ["a2"]
