@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -42,7 +43,7 @@ def free_port_base() -> int:
 def tradewind(*args: str, address: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI like a person would, showing the command and its output."""
     command = ["tradewind", *args, "--state-address", address]
-    print(f"\n$ {' '.join(command)}", flush=True)
+    print(f"\n$ {shlex.join(command)}", flush=True)
     return subprocess.run(
         [sys.executable, "-m", "tradewind.cli", *args, "--state-address", address],
         text=True,
