@@ -19,6 +19,7 @@ each child opens its own.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import os
 import signal
@@ -34,6 +35,8 @@ Prepare = Callable[[bytes], None]
 #: The largest spec accepted, in bytes.
 MAX_SPEC = 1 << 20
 PID_FORMAT = "!q"
+#: prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def _reap(*_: object) -> None:
@@ -52,6 +55,20 @@ def load_target(reference: str) -> Any:
     return getattr(importlib.import_module(module), function)
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere).
+
+    The fork server dies with the service that started it, and a job dies with the fork
+    server, so a killed executor leaves no task running unseen (its try is retried elsewhere
+    once its lease expires, and must not overlap with a survivor).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _child(
     target: Target, listener: socket.socket, conn: socket.socket, spec: bytes, fds: list[int]
 ) -> None:
@@ -61,6 +78,7 @@ def _child(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.setsid()
+    die_with_parent()
     out, err, result = fds
     os.dup2(out, 1)
     os.dup2(err, 2)
@@ -78,6 +96,7 @@ def _child(
 
 def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
     """Accept jobs on the Unix socket at ``path`` until the client closes its end."""
+    die_with_parent()
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
