@@ -26,6 +26,7 @@ from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import dag_run_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
 from protos.run.v1 import message_pb2 as run_pb2
+from tests.faults.workload import DAG_SOURCE
 from tests.helpers.databases import TemplateDatabases, require_postgres
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.services import start_service
@@ -36,34 +37,6 @@ SEED = int(os.environ.get("FAULT_SEED", "20261124"))
 DAGS = 6
 RUNS_PER_DAG = 4
 KILLS = 6
-DAG_SOURCE = """\
-import time
-from datetime import datetime, timedelta, timezone
-
-from tradewind import DAG, task
-
-with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-         default_args={{"retries": 4, "retry_delay": timedelta(seconds=0)}}):
-    @task
-    def extract():
-        print("extracting")
-        time.sleep(0.05)
-        return 1
-
-    @task
-    def work(value, part):
-        print(f"working on {{part}}")
-        time.sleep(0.5)
-        return value + part
-
-    @task
-    def join(*values):
-        print("joining")
-        return sum(values)
-
-    first = extract()
-    join(*[work.override(task_id=f"work_{{part}}")(first, part) for part in range(4)])
-"""
 
 
 @dataclass

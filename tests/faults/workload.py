@@ -1,0 +1,30 @@
+"""The DAG the fault tests run: extract >> four parallel workers >> join, with retries."""
+
+DAG_SOURCE = """\
+import time
+from datetime import datetime, timedelta, timezone
+
+from tradewind import DAG, task
+
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+         default_args={{"retries": 4, "retry_delay": timedelta(seconds=0)}}):
+    @task
+    def extract():
+        print("extracting")
+        time.sleep(0.05)
+        return 1
+
+    @task
+    def work(value, part):
+        print(f"working on {{part}}")
+        time.sleep(0.5)
+        return value + part
+
+    @task
+    def join(*values):
+        print("joining")
+        return sum(values)
+
+    first = extract()
+    join(*[work.override(task_id=f"work_{{part}}")(first, part) for part in range(4)])
+"""
