@@ -38,6 +38,7 @@ from protos.executor.v1 import service_pb2_grpc as executor_grpc
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime import config as cfg
 from services.runtime.channels import ChannelConfig, create_channel
+from services.runtime.enums import EnumNames
 from services.runtime.forking import read_pipe
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 
@@ -51,11 +52,8 @@ LOG_FLUSH_SECONDS = 0.25
 #: those processes are killed.
 OUTPUT_DRAIN_SECONDS = 1.0
 REPORT_ATTEMPTS = 20
-OUTCOMES = {
-    name.removeprefix("TRY_OUTCOME_").lower(): value
-    for name, value in task_instance_pb2.TryOutcome.items()
-    if value
-}
+OUTCOMES = EnumNames(task_instance_pb2.TryOutcome, "TRY_OUTCOME_")
+RUN_TYPES = EnumNames(dag_run_pb2.DagRunType, "DAG_RUN_TYPE_")
 
 
 def _duration(seconds: float) -> Duration:
@@ -236,11 +234,7 @@ class ExecutorApp:
             try_number=leased.lease.try_number,
             max_tries=leased.max_tries,
             lease_id=leased.lease.lease_id,
-            run_type=dag_run_pb2.DagRunType.Name(leased.run_type)
-            .removeprefix("DAG_RUN_TYPE_")
-            .lower()
-            if leased.run_type
-            else "manual",
+            run_type=RUN_TYPES.name_or(leased.run_type, "manual"),
             logical_date=_iso(leased, "logical_date"),
             data_interval_start=_iso(leased, "data_interval_start"),
             data_interval_end=_iso(leased, "data_interval_end"),
@@ -412,7 +406,7 @@ class ExecutorApp:
         request = rr.CompleteTaskInstanceRequest(
             executor_id=self.executor_id,
             lease=leased.lease,
-            outcome=OUTCOMES[result.outcome],
+            outcome=OUTCOMES.value(result.outcome),
             skip_task_ids=result.skip_task_ids,
             xcoms=[run_pb2.XCom(xcom_key=key, value_json=value) for key, value in result.xcoms],
             last_log_chunk_index=running.log.chunk_index,

@@ -13,23 +13,12 @@ from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, Transition
 from scheduler.planning import Advance, DagSchedule, scheduled_run_id
 from scheduler.timetables import PRESETS, DataInterval, ScheduleSpec
+from services.runtime.enums import EnumNames
 
-
-def _names(enum: object, prefix: str) -> tuple[dict[int, str], dict[str, int]]:
-    to_name: dict[int, str] = {
-        value: name.removeprefix(prefix).lower()
-        for name, value in enum.items()  # type: ignore[attr-defined]
-        if value
-    }
-    return to_name, {name: value for value, name in to_name.items()}
-
-
-TI_STATE_NAMES, TI_STATE_VALUES = _names(
-    task_instance_pb2.TaskInstanceState, "TASK_INSTANCE_STATE_"
-)
-RUN_STATE_NAMES, RUN_STATE_VALUES = _names(dag_run_pb2.DagRunState, "DAG_RUN_STATE_")
-RULE_NAMES = _names(task_instance_pb2.TriggerRule, "TRIGGER_RULE_")[0]
-OUTCOME_VALUES = _names(task_instance_pb2.TryOutcome, "TRY_OUTCOME_")[1]
+TI_STATES = EnumNames(task_instance_pb2.TaskInstanceState, "TASK_INSTANCE_STATE_")
+RUN_STATES = EnumNames(dag_run_pb2.DagRunState, "DAG_RUN_STATE_")
+RULES = EnumNames(task_instance_pb2.TriggerRule, "TRIGGER_RULE_")
+OUTCOMES = EnumNames(task_instance_pb2.TryOutcome, "TRY_OUTCOME_")
 
 
 def when(message: object, field: str) -> datetime | None:
@@ -54,7 +43,7 @@ def task_specs(definition: dag_pb2.DagDefinition) -> dict[str, TaskSpec]:
         specs[task.task_id] = TaskSpec(
             task_id=task.task_id,
             upstream=frozenset(task.upstream_task_ids),
-            trigger_rule=RULE_NAMES.get(task.trigger_rule, "all_success"),
+            trigger_rule=RULES.name_or(task.trigger_rule, "all_success"),
             retry_delay=task.retry_delay.ToTimedelta().total_seconds(),
             retry_exponential_backoff=task.retry_exponential_backoff,
             max_retry_delay=(
@@ -75,7 +64,7 @@ def ti_view(ti: run_pb2.TaskInstance) -> TaskInstanceView:
     """The scheduler's view of a task instance."""
     return TaskInstanceView(
         task_id=ti.key.task_id,
-        state=TI_STATE_NAMES.get(ti.state, "none"),
+        state=TI_STATES.name_or(ti.state, "none"),
         try_number=ti.try_number,
         max_tries=ti.max_tries,
         priority_weight=ti.priority_weight,
@@ -92,7 +81,7 @@ def run_view(run: run_pb2.DagRun) -> RunView:
     return RunView(
         dag_id=run.dag_id,
         run_id=run.run_id,
-        state=RUN_STATE_NAMES.get(run.state, "queued"),
+        state=RUN_STATES.name_or(run.state, "queued"),
         generation=run.generation,
         logical_date=when(run, "logical_date"),
     )
@@ -106,13 +95,14 @@ def transition_message(
         key=run_pb2.TaskInstanceKey(
             dag_id=run.dag_id, run_id=run.run_id, task_id=transition.task_id
         ),
-        expected_state=TI_STATE_VALUES[transition.expected_state],  # type: ignore[arg-type]
+        expected_state=TI_STATES.value(transition.expected_state),
         expected_try_number=transition.expected_try_number,
-        new_state=TI_STATE_VALUES[transition.new_state],  # type: ignore[arg-type]
-        outcome=OUTCOME_VALUES.get(transition.outcome, 0),  # type: ignore[arg-type]
+        new_state=TI_STATES.value(transition.new_state),
         reason=transition.reason,
         expected_run_generation=run.generation,
     )
+    if transition.outcome:
+        message.outcome = OUTCOMES.value(transition.outcome)
     if transition.next_retry_at is not None:
         message.next_retry_at.CopyFrom(stamp(transition.next_retry_at))
     return message
@@ -122,8 +112,8 @@ def run_transition_message(run: RunView, expected: str, new: str) -> scheduler_p
     """The contract's message for a run transition."""
     return scheduler_pb2.DagRunTransition(
         key=run_pb2.DagRunKey(dag_id=run.dag_id, run_id=run.run_id),
-        expected_state=RUN_STATE_VALUES[expected],  # type: ignore[arg-type]
-        new_state=RUN_STATE_VALUES[new],  # type: ignore[arg-type]
+        expected_state=RUN_STATES.value(expected),
+        new_state=RUN_STATES.value(new),
         expected_run_generation=run.generation,
     )
 

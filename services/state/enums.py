@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
-
 from protos.enums.v1 import dag_run_pb2, event_pb2, task_instance_pb2
+from services.runtime.enums import EnumNames
 
 TaskInstanceState = task_instance_pb2.TaskInstanceState
 TryOutcome = task_instance_pb2.TryOutcome
 DagRunState = dag_run_pb2.DagRunState
 DagRunType = dag_run_pb2.DagRunType
 EventType = event_pb2.EventType
-
-
-class EnumNames:
-    """Two-way mapping between one enum's values and their stored names."""
-
-    def __init__(self, enum: EnumTypeWrapper | Any, prefix: str) -> None:
-        self._to_name: dict[int, str] = {}
-        self._to_value: dict[str, int] = {}
-        for name, value in enum.items():
-            if value == 0:
-                continue
-            short = name.removeprefix(prefix).lower()
-            self._to_name[value] = short
-            self._to_value[short] = value
-
-    def name(self, value: int) -> str:
-        """The stored name of ``value``; KeyError for UNSPECIFIED or an unknown value."""
-        return self._to_name[value]
-
-    def value(self, name: str) -> Any:
-        """The enum value of a stored name (typed Any: it fits the enum's ValueType)."""
-        return self._to_value[name]
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._to_name
 
 
 TI_STATES = EnumNames(TaskInstanceState, "TASK_INSTANCE_STATE_")

@@ -7,8 +7,8 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from services.runtime.enums import EnumNames
 from services.runtime.errors import InvalidArgument
-from services.state.enums import EnumNames
 
 MAX_ID_LENGTH = 250
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

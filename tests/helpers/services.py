@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tests.helpers.processes import ServiceProcess, free_port
 
 
-def start_service(module: str, state_address: str, *flags: str) -> ServiceProcess:
-    """Start ``python -m <module>`` and wait until it serves."""
+def start_service(
+    module: str, state_address: str, *flags: str, env: Mapping[str, str] | None = None
+) -> ServiceProcess:
+    """Start ``python -m <module>`` (with ``env`` added to its environment) until it serves."""
     port = free_port()
     process = ServiceProcess(
         args=[
@@ -23,5 +27,6 @@ def start_service(module: str, state_address: str, *flags: str) -> ServiceProces
             *flags,
         ],
         port=port,
+        env=dict(env or {}),
     )
     return process.start().wait_serving()

@@ -9,7 +9,7 @@ and DAGs concerned, so schedulers never overfill a pool or a DAG's max_active_ta
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, Event, Pool, TaskInstance
 from services.state.paging import keyset_page, page_request
 from services.state.store.instances import forget_instance, live_instances, touch_instance
-from services.state.store.runs import NewRun, counts_of_runs, create_run
+from services.state.store.runs import NewRun, create_run
 from services.state.store.transitions import (
     TryEnding,
     change_run_state,
@@ -347,7 +347,8 @@ def scheduling_snapshot(
             .order_by(TaskInstance.task_id)
         ):
             tis_by_run[ti.dag_run_id].append(ti)
-    counts = counts_of_runs(session, [r.id for r in runs])
+    # The runs' counts by state follow from the rows just read; no second query.
+    counts = {run.id: dict(Counter(ti.state for ti in tis_by_run[run.id])) for run in runs}
     run_dags = sorted({r.dag_id for r in runs})
     active_tis, running_runs = _dag_active_counts(session, run_dags)
     dags = {d.dag_id: d for d in session.scalars(select(Dag).where(Dag.dag_id.in_(run_dags)))}

@@ -11,7 +11,8 @@ from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import dag_run_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from tests.helpers.flows import trigger
-from tests.helpers.processes import ServiceProcess, free_port
+from tests.helpers.processes import ServiceProcess
+from tests.helpers.services import start_service
 from tests.helpers.state import StateClient
 from tests.integration.dag_processor.dag_files import eventually, wait_for_dags, write_dag_file
 
@@ -34,31 +35,10 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def start_executor(
     state_address: str, dags_folder: Path, *flags: str, env: Mapping[str, str] | None = None
 ) -> ServiceProcess:
-    """An executor on ``dags_folder``, with ``env`` added to its environment.
-
-    Like ``tests.helpers.services.start_service``, which takes no environment.
-    """
-    port = free_port()
-    process = ServiceProcess(
-        args=[
-            "-m",
-            "executor",
-            "--port",
-            str(port),
-            "--metrics-port",
-            "0",
-            "--state-address",
-            state_address,
-            "--grace-period",
-            "3",
-            "--dags-folder",
-            str(dags_folder),
-            *flags,
-        ],
-        port=port,
-        env=dict(env or {}),
+    """An executor on ``dags_folder``, with ``env`` added to its environment."""
+    return start_service(
+        "executor", state_address, "--dags-folder", str(dags_folder), *flags, env=env
     )
-    return process.start().wait_serving()
 
 
 async def register(
