@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy.exc import IntegrityError
+
 from services.runtime import config as cfg
 from services.runtime.errors import ConfigError
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
@@ -65,7 +67,9 @@ class StateApp:
                 f"the database schema is at revision {revision or 'none (empty database)'}, not"
                 f" {head_revision()}: run `tradewind db migrate` or start with --migrate"
             )
-        await self.db.write(ensure_default_pool, name="ensure_default_pool")
+        # Replicas starting together may both insert it; the loser's insert is redundant.
+        with contextlib.suppress(IntegrityError):
+            await self.db.write(ensure_default_pool, name="ensure_default_pool")
         await self.hub.start()
         self._tasks.append(asyncio.create_task(self._watch_database(context)))
         self._tasks.append(asyncio.create_task(self._prune_events()))
