@@ -17,6 +17,7 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
+from services.runtime.auth import lease_header
 from services.runtime.channels import ChannelConfig, create_blocking_channel
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import ConnectionNotFound
@@ -26,7 +27,11 @@ CALL_TIMEOUT = 30.0
 
 
 class GrpcTaskRuntime:
-    """A :class:`tradewind.sdk.runtime.TaskRuntime` that talks to the state service."""
+    """A :class:`tradewind.sdk.runtime.TaskRuntime` that talks to the state service.
+
+    Every call presents the try's lease as its credential (``authorization: Lease <id>``): a
+    task process holds no token, so TaskService is all it can reach.
+    """
 
     def __init__(self, channel_config: ChannelConfig, lease: run_pb2.TryLease) -> None:
         self._channel = create_blocking_channel(
@@ -34,6 +39,7 @@ class GrpcTaskRuntime:
         )
         self._stub = task_grpc.TaskServiceStub(self._channel)
         self._lease = lease
+        self._metadata = (lease_header(lease.lease_id),)
 
     def close(self) -> None:
         """Close the channel."""
@@ -44,6 +50,7 @@ class GrpcTaskRuntime:
         response = self._stub.GetXComs(
             rr.GetXComsRequest(caller=self._lease, task_ids=list(task_ids), xcom_key=key),
             timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
         )
         return {x.key.task_id: json.loads(x.value_json) for x in response.xcoms}
 
@@ -52,12 +59,15 @@ class GrpcTaskRuntime:
         self._stub.PushXCom(
             rr.PushXComRequest(caller=self._lease, xcom_key=key, value_json=json.dumps(value)),
             timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
         )
 
     def get_variable(self, key: str) -> str | None:
         """A variable's text, or None."""
         response = self._stub.GetTaskVariable(
-            rr.GetTaskVariableRequest(caller=self._lease, key=key), timeout=CALL_TIMEOUT
+            rr.GetTaskVariableRequest(caller=self._lease, key=key),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
         )
         return response.variable.value if response.found else None
 
@@ -69,12 +79,15 @@ class GrpcTaskRuntime:
                 variable=resource_pb2.Variable(key=key, value=value, description=description or ""),
             ),
             timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
         )
 
     def delete_variable(self, key: str) -> None:
         """Delete a variable."""
         self._stub.DeleteTaskVariable(
-            rr.DeleteTaskVariableRequest(caller=self._lease, key=key), timeout=CALL_TIMEOUT
+            rr.DeleteTaskVariableRequest(caller=self._lease, key=key),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
         )
 
     def get_connection(self, conn_id: str) -> Connection:
@@ -83,6 +96,7 @@ class GrpcTaskRuntime:
             response = self._stub.GetTaskConnection(
                 rr.GetTaskConnectionRequest(caller=self._lease, conn_id=conn_id),
                 timeout=CALL_TIMEOUT,
+                metadata=self._metadata,
             )
         except grpc.RpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:

@@ -16,8 +16,9 @@ import signal
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -28,7 +29,16 @@ from grpc import aio
 from executor import metrics
 from executor.capture import CHUNK_LINES, TryLog
 from executor.launcher import ForkServerLauncher, Launcher, SubprocessLauncher
-from executor.settings import FORK_SERVER, KILL_GRACE, LEASE_DURATION, QUEUES, SLOTS, STATE
+from executor.settings import (
+    FORK_SERVER,
+    KILL_GRACE,
+    LEASE_DURATION,
+    QUEUES,
+    SLOTS,
+    STATE,
+    TASK_TLS_CERT,
+    TASK_TLS_KEY,
+)
 from executor.spec import TryResult, TrySpec
 from protos.enums.v1 import dag_run_pb2, log_pb2, task_instance_pb2, transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
@@ -39,8 +49,10 @@ from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime import config as cfg
 from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.enums import EnumNames
+from services.runtime.errors import ConfigError
 from services.runtime.forking import read_pipe
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+from services.runtime.tls import ClientTLSConfig
 
 logger = logging.getLogger("tradewind.executor")
 
@@ -60,6 +72,25 @@ def _duration(seconds: float) -> Duration:
     value = Duration()
     value.FromTimedelta(timedelta(seconds=seconds))
     return value
+
+
+def task_tls_config(
+    state: ChannelConfig, cert: Path | None, key: Path | None
+) -> ClientTLSConfig | None:
+    """How task processes reach the state service over TLS.
+
+    They trust the executor's CA and present their own certificate when one is configured,
+    else the executor's.
+    """
+    if (cert is None) != (key is None):
+        raise ConfigError("--task-tls-cert and --task-tls-key go together")
+    if state.tls is None:
+        if cert is not None:
+            raise ConfigError("--task-tls-cert needs TLS to the state service (--state-tls)")
+        return None
+    if cert is None:
+        return state.tls
+    return replace(state.tls, cert_file=cert, key_file=key)
 
 
 def _iso(message: Any, field: str) -> str:
@@ -106,6 +137,7 @@ class ExecutorApp:
         self._lease_duration = max(1.0, values[LEASE_DURATION])
         self._kill_grace = values[KILL_GRACE]
         self._use_fork_server = values[FORK_SERVER]
+        self._task_tls = task_tls_config(self._state, values[TASK_TLS_CERT], values[TASK_TLS_KEY])
         self._hostname = socket.gethostname()
         self.executor_id = ""
         self._running: dict[str, RunningTry] = {}
@@ -224,7 +256,7 @@ class ExecutorApp:
     # ---- one try ----
 
     def _spec(self, leased: executor_pb2.LeasedTry) -> TrySpec:
-        tls = self._state.tls
+        tls = self._task_tls
         return TrySpec(
             dags_folder=self._dags_folder,
             relative_fileloc=leased.relative_fileloc,
@@ -240,7 +272,6 @@ class ExecutorApp:
             data_interval_end=_iso(leased, "data_interval_end"),
             conf_json=leased.conf_json or "{}",
             state_targets=list(self._state.targets),
-            state_token=self._state.token,
             state_tls_ca=str(tls.ca_file) if tls and tls.ca_file else "",
             state_tls_cert=str(tls.cert_file) if tls and tls.cert_file else "",
             state_tls_key=str(tls.key_file) if tls and tls.key_file else "",

@@ -34,6 +34,19 @@ FORK_SERVER = cfg.Setting(
     switch=True,
     help="start tries from a pre-imported fork server (else a fresh interpreter per try)",
 )
+TASK_TLS_CERT = cfg.Setting(
+    name="task_tls_cert",
+    parse=cfg.parse_optional_path,
+    default=None,
+    help="PEM client certificate that task processes present to the state service (mutual TLS);"
+    " defaults to --state-tls-cert, give tasks their own when certificate names grant roles",
+)
+TASK_TLS_KEY = cfg.Setting(
+    name="task_tls_key",
+    parse=cfg.parse_optional_path,
+    default=None,
+    help="PEM private key of --task-tls-cert",
+)
 
 EXECUTOR_SETTINGS = (
     *STATE.all(),
@@ -43,4 +56,6 @@ EXECUTOR_SETTINGS = (
     LEASE_DURATION,
     KILL_GRACE,
     FORK_SERVER,
+    TASK_TLS_CERT,
+    TASK_TLS_KEY,
 )

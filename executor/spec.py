@@ -11,8 +11,9 @@ from typing import Any
 class TrySpec:
     """Everything a task process needs: where the DAG is, which try, how to reach TaskService.
 
-    It holds no database address or credential: the task reaches XCom, variables and
-    connections only through the state service's TaskService, with its lease as credential.
+    It holds no database address, token or service credential: the task reaches XCom,
+    variables and connections only through the state service's TaskService, with its lease as
+    credential (and, under mutual TLS, the certificate the executor gives tasks).
     """
 
     dags_folder: str
@@ -29,7 +30,6 @@ class TrySpec:
     data_interval_end: str
     conf_json: str
     state_targets: list[str]
-    state_token: str = ""
     state_tls_ca: str = ""
     state_tls_cert: str = ""
     state_tls_key: str = ""

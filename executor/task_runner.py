@@ -65,7 +65,7 @@ def _channel_config(spec: TrySpec) -> ChannelConfig:
             cert_file=Path(spec.state_tls_cert) if spec.state_tls_cert else None,
             key_file=Path(spec.state_tls_key) if spec.state_tls_key else None,
         )
-    return ChannelConfig(targets=tuple(spec.state_targets), tls=tls, token=spec.state_token)
+    return ChannelConfig(targets=tuple(spec.state_targets), tls=tls)
 
 
 def _failure(error: BaseException, started: datetime, message: str = "") -> TryResult:

@@ -1,4 +1,5 @@
-"""Session-wide test setup: real databases on both backends, no leaking TRADEWIND_* settings."""
+"""Session-wide test setup: real databases on both backends, no leaking TRADEWIND_* settings,
+and real state service processes shared by the tests of one module."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 
 from services.state.db.engine import Database, DatabaseSettings
 from tests.helpers.databases import BACKENDS, TemplateDatabases, postgres_problem, require_postgres
+from tests.helpers.processes import ServiceProcess
+from tests.helpers.state import API_TOKEN, SERVICE_TOKEN, start_state
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +57,48 @@ def database(database_url: str) -> Iterator[Database]:
     db = Database(DatabaseSettings(url=database_url, pool_size=4))
     yield db
     db.dispose()
+
+
+def _module_state(
+    request: pytest.FixtureRequest,
+    templates: TemplateDatabases,
+    postgres_status: str | None,
+    *flags: str,
+) -> Iterator[ServiceProcess]:
+    backend = str(request.param)
+    if backend == "postgresql":
+        require_postgres(postgres_status)
+    process = start_state(templates.new_url(backend), *flags)
+    failures_before = request.session.testsfailed
+    yield process
+    process.stop()
+    if request.session.testsfailed > failures_before:
+        print(f"--- state service log ({backend}) ---\n{process.output()[-20000:]}")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def state_service(
+    request: pytest.FixtureRequest,
+    template_databases: TemplateDatabases,
+    postgres_status: str | None,
+) -> Iterator[ServiceProcess]:
+    """A state service on a fresh database, shared by the tests of one module."""
+    yield from _module_state(request, template_databases, postgres_status)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def secured_state(
+    request: pytest.FixtureRequest,
+    template_databases: TemplateDatabases,
+    postgres_status: str | None,
+) -> Iterator[ServiceProcess]:
+    """A state service with authentication on: it accepts API_TOKEN and SERVICE_TOKEN."""
+    yield from _module_state(
+        request,
+        template_databases,
+        postgres_status,
+        "--api-tokens",
+        API_TOKEN,
+        "--service-tokens",
+        SERVICE_TOKEN,
+    )

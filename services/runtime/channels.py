@@ -153,8 +153,8 @@ else:
     _BlockingUnaryUnary = grpc.UnaryUnaryClientInterceptor
 
 
-class _TokenInterceptor(_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream):
-    """Adds ``authorization: Bearer <token>`` to every call."""
+class _TokenHeader:
+    """Adds ``authorization: Bearer <token>`` to a call's metadata."""
 
     def __init__(self, token: str) -> None:
         self._header = ("authorization", f"Bearer {token}")
@@ -165,25 +165,43 @@ class _TokenInterceptor(_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream):
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+class _UnaryUnaryToken(_TokenHeader, _UnaryUnary):
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         return await continuation(self._details(client_call_details), request)
 
+
+class _UnaryStreamToken(_TokenHeader, _UnaryStream):
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         return await continuation(self._details(client_call_details), request)
 
+
+class _StreamUnaryToken(_TokenHeader, _StreamUnary):
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         return await continuation(self._details(client_call_details), request_iterator)
 
+
+class _StreamStreamToken(_TokenHeader, _StreamStream):
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         return await continuation(self._details(client_call_details), request_iterator)
+
+
+def token_interceptors(token: str) -> list[Any]:
+    """Interceptors that send ``token`` with every call, whatever its kind.
+
+    One object per kind: an aio channel files each interceptor under the first kind it is an
+    instance of, so one object implementing all four would go unused by streaming calls.
+    """
+    kinds = (_UnaryUnaryToken, _UnaryStreamToken, _StreamUnaryToken, _StreamStreamToken)
+    return [kind(token) for kind in kinds]
 
 
 def channel_options(
@@ -251,7 +269,7 @@ def create_channel(config: ChannelConfig, services: Iterable[ServiceDescriptor])
 
     """
     options = channel_options(config, services)
-    interceptors: Any = [_TokenInterceptor(config.token)] if config.token else None
+    interceptors: Any = token_interceptors(config.token) if config.token else None
     target = channel_target(config.targets)
     if config.tls is None:
         return aio.insecure_channel(target, options=options, interceptors=interceptors)

@@ -1,7 +1,7 @@
 """Server interceptors every service installs, outermost first.
 
 1. :class:`ObservabilityInterceptor`: per-RPC Prometheus metrics and one structured log line.
-2. :class:`AuthInterceptor`: bearer-token checks (see :mod:`services.runtime.auth`).
+2. :class:`AuthInterceptor`: credential checks (see :mod:`services.runtime.auth`).
 3. :class:`ErrorInterceptor`: turns :class:`ServiceError` into its status code and typed detail,
    and any other exception into INTERNAL with a pointer to the server log.
 
@@ -20,7 +20,14 @@ import grpc
 from grpc import aio
 from grpc_status import rpc_status
 
-from services.runtime.auth import AuthConfig, AuthDecision, authorize, bearer_token, service_of
+from services.runtime.auth import (
+    AuthConfig,
+    AuthDecision,
+    Credentials,
+    authorize,
+    credentials_of,
+    refusal_message,
+)
 from services.runtime.errors import ServiceError
 from services.runtime.metrics import RPC_HANDLED, RPC_SECONDS, RPC_STARTED
 
@@ -165,8 +172,18 @@ def _status_code(context: aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+def call_credentials(context: aio.ServicerContext[Any, Any]) -> Credentials:
+    """What the current call presents: token, lease and client-certificate names."""
+    return credentials_of(context.invocation_metadata() or (), context.auth_context())
+
+
 class AuthInterceptor(_ServerInterceptor):
-    """Refuses calls whose bearer token is missing, unknown, or not allowed for the RPC."""
+    """Refuses calls whose credentials are missing, unknown, or not allowed for the RPC.
+
+    Tokens and leases travel in the metadata, so most calls are decided before the handler
+    runs; when certificate names grant roles, the decision waits for the call's context, the
+    only place where gRPC shows the peer's verified certificate.
+    """
 
     def __init__(self, config: AuthConfig) -> None:
         self._config = config
@@ -179,31 +196,56 @@ class AuthInterceptor(_ServerInterceptor):
         if handler is None:  # not a method of this server: let gRPC answer UNIMPLEMENTED
             return handler
         method = handler_call_details.method
-        metadata = handler_call_details.invocation_metadata or ()
-        decision = authorize(method, bearer_token(metadata), self._config)
-        if decision is AuthDecision.ALLOW:
-            return handler
-        if decision is AuthDecision.UNAUTHENTICATED:
-            code = grpc.StatusCode.UNAUTHENTICATED
-            message = (
-                f"{method} needs a valid token: send the header 'authorization: Bearer <token>'"
-            )
-        else:
-            code = grpc.StatusCode.PERMISSION_DENIED
-            message = f"{method} is internal to {service_of(method)}: it needs a service token"
+        config = self._config
+        if not config.uses_identities:
+            metadata = handler_call_details.invocation_metadata or ()
+            decision = authorize(method, credentials_of(metadata, {}), config)
+            if decision is AuthDecision.ALLOW:
+                return handler
+            return wrap_handler(handler, *_refusal(method, decision))
 
-        async def refuse_unary(
+        async def check(context: aio.ServicerContext[Any, Any]) -> None:
+            decision = authorize(method, call_credentials(context), config)
+            if decision is not AuthDecision.ALLOW:
+                await context.abort(_REFUSAL_CODES[decision], refusal_message(method, decision))
+
+        async def unary(
             run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
         ) -> Any:
-            await context.abort(code, message)
+            await check(context)
+            return await run()
 
-        async def refuse_stream(
+        async def stream(
             run: Callable[[], AsyncIterator[Any]], context: aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            await context.abort(code, message)
-            yield  # pragma: no cover - abort raises
+            await check(context)
+            async for response in run():
+                yield response
 
-        return wrap_handler(handler, refuse_unary, refuse_stream)
+        return wrap_handler(handler, unary, stream)
+
+
+_REFUSAL_CODES = {
+    AuthDecision.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    AuthDecision.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+}
+
+
+def _refusal(method: str, decision: AuthDecision) -> tuple[UnaryAround, StreamAround]:
+    code, message = _REFUSAL_CODES[decision], refusal_message(method, decision)
+
+    async def refuse_unary(
+        run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
+    ) -> Any:
+        await context.abort(code, message)
+
+    async def refuse_stream(
+        run: Callable[[], AsyncIterator[Any]], context: aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        await context.abort(code, message)
+        yield  # pragma: no cover - abort raises
+
+    return refuse_unary, refuse_stream
 
 
 class ErrorInterceptor(_ServerInterceptor):

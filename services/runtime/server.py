@@ -159,6 +159,20 @@ SERVICE_TOKENS = cfg.Setting[tuple[str, ...]](
     default=(),
     help="comma-separated tokens accepted for every RPC, internal ones included",
 )
+API_IDENTITIES = cfg.Setting[tuple[str, ...]](
+    name="api_identities",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated client-certificate names (CN or SAN) accepted for the public API;"
+    " needs --tls-client-ca",
+)
+SERVICE_IDENTITIES = cfg.Setting[tuple[str, ...]](
+    name="service_identities",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated client-certificate names (CN or SAN) accepted for every RPC;"
+    " needs --tls-client-ca",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +209,8 @@ class ServerSettings:
             TLS_CLIENT_CA,
             API_TOKENS,
             SERVICE_TOKENS,
+            API_IDENTITIES,
+            SERVICE_IDENTITIES,
         )
 
     def config(self, service: str, values: cfg.Settings) -> ServerConfig:
@@ -216,6 +232,13 @@ class ServerSettings:
         )
         api_tokens: tuple[str, ...] = values[API_TOKENS]
         service_tokens: tuple[str, ...] = values[SERVICE_TOKENS]
+        api_identities: tuple[str, ...] = values[API_IDENTITIES]
+        service_identities: tuple[str, ...] = values[SERVICE_IDENTITIES]
+        if (api_identities or service_identities) and client_ca is None:
+            raise ConfigError(
+                "--api-identities and --service-identities name client certificates:"
+                " they need mutual TLS (--tls-client-ca)"
+            )
         return ServerConfig(
             service=service,
             host=values[HOST],
@@ -226,7 +249,10 @@ class ServerSettings:
             log_format=values[cfg.LOG_FORMAT],
             tls=tls,
             auth=AuthConfig(
-                api_tokens=frozenset(api_tokens), service_tokens=frozenset(service_tokens)
+                api_tokens=frozenset(api_tokens),
+                service_tokens=frozenset(service_tokens),
+                api_identities=frozenset(api_identities),
+                service_identities=frozenset(service_identities),
             ),
         )
 

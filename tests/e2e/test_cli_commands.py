@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -30,10 +30,9 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
 from tests.helpers.dags import make_dag, register_dags, seconds
-from tests.helpers.databases import BACKENDS, TemplateDatabases, require_postgres
 from tests.helpers.flows import RUN, TI, claim, complete, lease, move, start_run, unique
 from tests.helpers.processes import REPO_ROOT, ServiceProcess, child_environment, free_port
-from tests.helpers.state import StateClient, start_state, state_client
+from tests.helpers.state import StateClient, state_client
 from tradewind.client import (
     AlreadyExistsError,
     Client,
@@ -137,24 +136,6 @@ def table_rows(text: str) -> list[list[str]]:
 
 
 # ---- the state service, and driving runs by hand ----
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def state_service(
-    request: pytest.FixtureRequest,
-    template_databases: TemplateDatabases,
-    postgres_status: str | None,
-) -> Iterator[ServiceProcess]:
-    """A state service on a fresh database, shared by the tests of this module."""
-    backend = str(request.param)
-    if backend == "postgresql":
-        require_postgres(postgres_status)
-    process = start_state(template_databases.new_url(backend))
-    failures_before = request.session.testsfailed
-    yield process
-    process.stop()
-    if request.session.testsfailed > failures_before:
-        print(f"--- state service log ({backend}) ---\n{process.output()[-20000:]}")
 
 
 @pytest.fixture

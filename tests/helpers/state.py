@@ -24,6 +24,10 @@ from protos.task.v1 import service_pb2_grpc as task_grpc
 from services.runtime.channels import ChannelConfig, create_channel
 from tests.helpers.processes import ServiceProcess, free_port
 
+#: The tokens a state service with authentication on accepts in tests (see ``secured_state``).
+API_TOKEN = "api-token-for-tests"
+SERVICE_TOKEN = "service-token-for-tests"
+
 ALL_SERVICES = [
     api_service.DESCRIPTOR.services_by_name["ApiService"],
     processor_service.DESCRIPTOR.services_by_name["DagProcessorService"],
@@ -34,8 +38,12 @@ ALL_SERVICES = [
 ]
 
 
-def start_state(database_url: str, *flags: str) -> ServiceProcess:
-    """Start a state service on ``database_url`` (already migrated) and wait until it serves."""
+def start_state(database_url: str, *flags: str, wait: bool = True) -> ServiceProcess:
+    """Start a state service on ``database_url`` (already migrated) and wait until it serves.
+
+    Under TLS the plaintext health check cannot reach it: pass ``wait=False`` and wait through
+    a TLS channel instead.
+    """
     home = tempfile.mkdtemp(prefix="tradewind-home-")
     process = ServiceProcess(
         args=[
@@ -56,7 +64,8 @@ def start_state(database_url: str, *flags: str) -> ServiceProcess:
         port=0,
     )
     process.port = int(process.args[process.args.index("--port") + 1])
-    return process.start().wait_serving()
+    process.start()
+    return process.wait_serving() if wait else process
 
 
 @dataclass

@@ -228,6 +228,7 @@ def busy_port() -> Iterator[int]:
         ),
         (["--tls-cert", "/nonexistent/cert.pem"], "TLS needs both --tls-cert and --tls-key"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--service-identities", "scheduler"], "they need mutual TLS (--tls-client-ca)"),
     ],
 )
 def test_bad_configuration_exits_with_one_line(flags: list[str], message: str) -> None:

@@ -26,10 +26,12 @@ if _version_not_supported:
 
 
 class TaskServiceStub:
-    """What a running task process may ask for. Task processes hold no database address or
-    credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
-    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
+    """What a running task process may ask for. Task processes hold no database address, token or
+    service credential: XCom, variables and connections reach them only through this service,
+    scoped to the calling try. A task process authenticates with its lease, sent as the metadata
+    entry `authorization: Lease <lease id>`; a service token is accepted too. Every RPC fails
+    with PERMISSION_DENIED for an unknown lease id or a caller lease other than the one presented,
+    and FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     def __init__(self, channel):
@@ -71,10 +73,12 @@ class TaskServiceStub:
 
 
 class TaskServiceServicer:
-    """What a running task process may ask for. Task processes hold no database address or
-    credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
-    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
+    """What a running task process may ask for. Task processes hold no database address, token or
+    service credential: XCom, variables and connections reach them only through this service,
+    scoped to the calling try. A task process authenticates with its lease, sent as the metadata
+    entry `authorization: Lease <lease id>`; a service token is accepted too. Every RPC fails
+    with PERMISSION_DENIED for an unknown lease id or a caller lease other than the one presented,
+    and FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     def GetXComs(self, request, context):
@@ -162,10 +166,12 @@ def add_TaskServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class TaskService:
-    """What a running task process may ask for. Task processes hold no database address or
-    credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
-    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
+    """What a running task process may ask for. Task processes hold no database address, token or
+    service credential: XCom, variables and connections reach them only through this service,
+    scoped to the calling try. A task process authenticates with its lease, sent as the metadata
+    entry `authorization: Lease <lease id>`; a service token is accepted too. Every RPC fails
+    with PERMISSION_DENIED for an unknown lease id or a caller lease other than the one presented,
+    and FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     @staticmethod

@@ -27,10 +27,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class TaskServiceStub:
-    """What a running task process may ask for. Task processes hold no database address or
-    credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
-    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
+    """What a running task process may ask for. Task processes hold no database address, token or
+    service credential: XCom, variables and connections reach them only through this service,
+    scoped to the calling try. A task process authenticates with its lease, sent as the metadata
+    entry `authorization: Lease <lease id>`; a service token is accepted too. Every RPC fails
+    with PERMISSION_DENIED for an unknown lease id or a caller lease other than the one presented,
+    and FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     @_typing.overload
@@ -54,10 +56,12 @@ class TaskServiceStub:
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
-    """What a running task process may ask for. Task processes hold no database address or
-    credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
-    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
+    """What a running task process may ask for. Task processes hold no database address, token or
+    service credential: XCom, variables and connections reach them only through this service,
+    scoped to the calling try. A task process authenticates with its lease, sent as the metadata
+    entry `authorization: Lease <lease id>`; a service token is accepted too. Every RPC fails
+    with PERMISSION_DENIED for an unknown lease id or a caller lease other than the one presented,
+    and FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -77,10 +81,12 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Reads a connection with its secrets. NOT_FOUND when unknown."""
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
-    """What a running task process may ask for. Task processes hold no database address or
-    credential: XCom, variables and connections reach them only through this service, scoped to
-    the calling try. Every RPC fails with PERMISSION_DENIED for an unknown lease id and
-    FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
+    """What a running task process may ask for. Task processes hold no database address, token or
+    service credential: XCom, variables and connections reach them only through this service,
+    scoped to the calling try. A task process authenticates with its lease, sent as the metadata
+    entry `authorization: Lease <lease id>`; a service token is accepted too. Every RPC fails
+    with PERMISSION_DENIED for an unknown lease id or a caller lease other than the one presented,
+    and FAILED_PRECONDITION (LeaseLostFailure) once the try's lease is gone.
     """
 
     @_abc_1.abstractmethod

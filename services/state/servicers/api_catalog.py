@@ -9,8 +9,9 @@ from grpc import aio
 
 from protos.api.v1 import request_response_pb2 as rr
 from protos.dag.v1 import message_pb2 as dag_pb2
-from services.runtime.auth import Role, bearer_token, role_of
+from services.runtime.auth import Role, role_of
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.runtime.interceptors import call_credentials
 from services.state.clock import utcnow
 from services.state.paging import page_request
 from services.state.services import StateServices
@@ -233,8 +234,7 @@ class CatalogApi:
         auth = self._services.auth
         if not auth.enabled:
             return True
-        token = bearer_token(context.invocation_metadata() or ())
-        return token is not None and role_of(token, auth) is Role.SERVICE
+        return role_of(call_credentials(context), auth) is Role.SERVICE
 
     async def SetConnection(
         self, request: rr.SetConnectionRequest, context: aio.ServicerContext[Any, Any]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from grpc import aio
 
 from protos.resource.v1 import message_pb2 as resource_pb2
+from protos.run.v1 import message_pb2 as run_pb2
 from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2_grpc
-from services.runtime.errors import NotFound
+from services.runtime.auth import lease_credential
+from services.runtime.errors import NotFound, PermissionDenied
 from services.state.clock import utcnow
 from services.state.servicers.executor import check_lease
 from services.state.services import StateServices
@@ -17,6 +20,21 @@ from services.state.store import execution, resources
 from services.state.validation import identifier, json_value
 
 RETURN_VALUE = "return_value"
+
+
+def caller_lease(
+    request_caller: run_pb2.TryLease, context: aio.ServicerContext[Any, Any]
+) -> run_pb2.TryLease:
+    """The calling try's lease, checked against the lease the call presents as credential.
+
+    A task process authenticates with its lease (``authorization: Lease <id>``) and may act
+    only for that try; the lease's validity itself is checked against the records.
+    """
+    lease = check_lease(request_caller, "caller")
+    presented = lease_credential(context.invocation_metadata() or ())
+    if presented is not None and not hmac.compare_digest(presented, lease.lease_id):
+        raise PermissionDenied("a task process may act only for its own try (caller.lease_id)")
+    return lease
 
 
 class TaskServicer(service_pb2_grpc.TaskServiceServicer):
@@ -29,7 +47,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         self, request: rr.GetXComsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.GetXComsResponse:
         """XComs of tasks of the caller's run."""
-        lease = check_lease(request.caller, "caller")
+        lease = caller_lease(request.caller, context)
         task_ids = list(request.task_ids)
         key = request.xcom_key or RETURN_VALUE
         now = utcnow()
@@ -42,7 +60,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         self, request: rr.PushXComRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.PushXComResponse:
         """Store an XCom of the caller's task instance."""
-        lease = check_lease(request.caller, "caller")
+        lease = caller_lease(request.caller, context)
         key = identifier(request.xcom_key or RETURN_VALUE, "xcom_key")
         json_value(request.value_json, "value_json")
         now = utcnow()
@@ -55,7 +73,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         self, request: rr.GetTaskVariableRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.GetTaskVariableResponse:
         """Read a variable."""
-        lease = check_lease(request.caller, "caller")
+        lease = caller_lease(request.caller, context)
         key = identifier(request.key, "key")
         now = utcnow()
 
@@ -72,7 +90,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         self, request: rr.SetTaskVariableRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.SetTaskVariableResponse:
         """Create or replace a variable."""
-        lease = check_lease(request.caller, "caller")
+        lease = caller_lease(request.caller, context)
         identifier(request.variable.key, "variable.key")
         now = utcnow()
 
@@ -87,7 +105,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         self, request: rr.DeleteTaskVariableRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.DeleteTaskVariableResponse:
         """Delete a variable."""
-        lease = check_lease(request.caller, "caller")
+        lease = caller_lease(request.caller, context)
         key = identifier(request.key, "key")
         now = utcnow()
 
@@ -102,7 +120,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         self, request: rr.GetTaskConnectionRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.GetTaskConnectionResponse:
         """Read a connection with its secrets."""
-        lease = check_lease(request.caller, "caller")
+        lease = caller_lease(request.caller, context)
         conn_id = identifier(request.conn_id, "conn_id")
         now = utcnow()
         secrets = self._services.secrets

@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -35,9 +35,9 @@ from services.state.db import models
 from services.state.db.engine import Database, DatabaseSettings
 from services.state.store import catalog, resources
 from tests.helpers.dags import make_dag, register_dags, seconds
-from tests.helpers.databases import BACKENDS, TemplateDatabases, require_postgres
+from tests.helpers.databases import TemplateDatabases, require_postgres
 from tests.helpers.processes import ServiceProcess, assert_eventually
-from tests.helpers.state import StateClient, start_state, state_client
+from tests.helpers.state import API_TOKEN, SERVICE_TOKEN, StateClient, state_client
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -625,31 +625,6 @@ async def test_connections_can_be_deleted(client: StateClient) -> None:
     assert "conn_id" in await rpc_error(
         client.api.GetConnection(rr.GetConnectionRequest()), grpc.StatusCode.INVALID_ARGUMENT
     )
-
-
-API_TOKEN = "api-token-for-tests"
-SERVICE_TOKEN = "service-token-for-tests"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def secured_state(
-    request: pytest.FixtureRequest,
-    template_databases: TemplateDatabases,
-    postgres_status: str | None,
-) -> Iterator[ServiceProcess]:
-    """A state service with authentication on."""
-    backend = str(request.param)
-    if backend == "postgresql":
-        require_postgres(postgres_status)
-    process = start_state(
-        template_databases.new_url(backend),
-        "--api-tokens",
-        API_TOKEN,
-        "--service-tokens",
-        SERVICE_TOKEN,
-    )
-    yield process
-    process.stop()
 
 
 @pytest.fixture

@@ -114,7 +114,19 @@ def _gone(pid: int) -> bool:
 def test_the_environment_of_a_parse_holds_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADEWIND_DATABASE_URL", "postgresql://u:p@h/db")
     monkeypatch.setenv("PGPASSWORD", "p")
+    secrets = (
+        "TRADEWIND_STATE_TOKEN",
+        "TRADEWIND_SERVICE_TOKENS",
+        "TRADEWIND_API_TOKENS",
+        "TRADEWIND_STATE_TLS_KEY",
+        "TRADEWIND_SECRET_KEY",
+    )
+    for name in secrets:
+        monkeypatch.setenv(name, "s3cret")
+    monkeypatch.setenv("TRADEWIND_STATE_ADDRESS", "127.0.0.1:1")
     environment = scrubbed_environment()
     assert "TRADEWIND_DATABASE_URL" not in environment
     assert "PGPASSWORD" not in environment
+    assert not set(secrets) & set(environment)
+    assert environment["TRADEWIND_STATE_ADDRESS"] == "127.0.0.1:1"
     assert environment.get("PATH") == os.environ.get("PATH")

@@ -24,6 +24,7 @@ def test_a_spec_round_trips_and_names_no_database() -> None:
     )
     assert TrySpec.from_json(spec.to_json()) == spec
     assert "database" not in spec.to_json().decode().lower()
+    assert "token" not in spec.to_json().decode().lower()
 
 
 def test_a_result_round_trips_with_xcom_pairs_as_tuples() -> None:
