@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from services.state.db.engine import Database, DatabaseSettings
+from services.state.db.migrate import upgrade
 from tests.helpers.databases import BACKENDS, TemplateDatabases, postgres_problem, require_postgres
+from tests.helpers.private_postgres import PrivatePostgres, server_binaries
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.state import API_TOKEN, SERVICE_TOKEN, start_state
 
@@ -102,3 +104,20 @@ def secured_state(
         "--service-tokens",
         SERVICE_TOKEN,
     )
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A migrated PostgreSQL server of the test's own, which it may stop and start."""
+    bin_dir = server_binaries()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL's server binaries are not installed; CI needs them")
+        pytest.skip("PostgreSQL's server binaries are not installed")
+    server = PrivatePostgres(bin_dir=bin_dir).init()
+    server.start()
+    db = Database(DatabaseSettings(url=server.url))
+    upgrade(db)
+    db.dispose()
+    yield server
+    server.destroy()

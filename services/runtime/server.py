@@ -28,6 +28,7 @@ from protos.runtime.v1 import service_pb2_grpc as runtime_service_pb2_grpc
 from services.runtime import config as cfg
 from services.runtime.auth import AuthConfig
 from services.runtime.errors import ConfigError
+from services.runtime.hardening import forbid_inspection
 from services.runtime.info import ProcessIdentity, ServerInfoServicer
 from services.runtime.interceptors import (
     AuthInterceptor,
@@ -295,6 +296,7 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
 
     """
     identity = ProcessIdentity.create(config.service)
+    inspectable = not forbid_inspection()
     server = aio.server(
         interceptors=[ObservabilityInterceptor(), AuthInterceptor(config.auth), ErrorInterceptor()],
         options=[
@@ -349,6 +351,7 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
                 "instance_id": identity.instance_id,
                 "tls": config.tls is not None,
                 "auth": config.auth.enabled,
+                "inspectable": inspectable,
             },
         )
         await stop_requested.wait()

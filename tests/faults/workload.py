@@ -1,4 +1,7 @@
-"""The DAG the fault tests run: extract >> four parallel workers >> join, with retries."""
+"""The DAG the fault tests run: extract >> WORKERS parallel workers >> join, with retries."""
+
+#: Parallel workers between extract and join (each DAG run has WORKERS + 2 task instances).
+WORKERS = 4
 
 DAG_SOURCE = """\
 import time
@@ -7,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from tradewind import DAG, task
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-         default_args={{"retries": 4, "retry_delay": timedelta(seconds=0)}}):
+         default_args={{"retries": 6, "retry_delay": timedelta(seconds=0)}}):
     @task
     def extract():
         print("extracting")
@@ -26,5 +29,10 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
         return sum(values)
 
     first = extract()
-    join(*[work.override(task_id=f"work_{{part}}")(first, part) for part in range(4)])
-"""
+    join(*[work.override(task_id=f"work_{{part}}")(first, part) for part in range({workers})])
+""".replace("{workers}", str(WORKERS))
+
+
+def join_value() -> int:
+    """What ``join`` returns when every worker got extract's 1."""
+    return sum(1 + part for part in range(WORKERS))

@@ -85,6 +85,8 @@ async def test_health_reflection_metrics_and_graceful_stop(app: ServiceProcess) 
     assert "grpc_server_handling_seconds_bucket{" in page
     assert "process_resident_memory_bytes" in page
     assert 'tradewind_serving{service="runtime_test"} 1.0' in page
+    # Processes of the same user cannot read its environment or memory.
+    assert "inspectable=False" in app.output()
 
     async with create_channel(ChannelConfig(targets=(app.address,)), []) as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())

@@ -13,12 +13,10 @@ from grpc_health.v1 import health_pb2
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import event_pb2
 from protos.event.v1 import request_response_pb2 as event_rr
-from services.state.db.engine import Database, DatabaseSettings
-from services.state.db.migrate import upgrade
 from tests.helpers.dags import make_dag, register_dags
 from tests.helpers.databases import TemplateDatabases, require_postgres
 from tests.helpers.flows import TI, claim, lease, move, trigger, unique
-from tests.helpers.private_postgres import PrivatePostgres, server_binaries
+from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import ServiceProcess, assert_eventually, health_status
 from tests.helpers.state import StateClient, start_state, state_client
 
@@ -127,20 +125,6 @@ async def test_an_event_written_through_one_replica_reaches_the_other(
         replay.cancel()
         assert cursors == sorted(cursors)
         assert len(cursors) == 3
-
-
-@pytest.fixture
-def private_postgres(template_databases: TemplateDatabases) -> Iterator[PrivatePostgres]:
-    bin_dir = server_binaries()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL's server binaries are not installed")
-    server = PrivatePostgres(bin_dir=bin_dir).init()
-    server.start()
-    db = Database(DatabaseSettings(url=server.url))
-    upgrade(db)
-    db.dispose()
-    yield server
-    server.destroy()
 
 
 async def test_a_database_outage_makes_calls_unavailable_and_service_recovers(

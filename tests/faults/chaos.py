@@ -1,0 +1,484 @@
+"""The fault scenario: two replicas of every service on a private PostgreSQL, a workload of many
+runs, and faults at random moments (seeded): replicas of every kind SIGKILLed and restarted,
+the database stopped and started, an executor frozen (SIGSTOP) past its leases and thawed, and
+DAG files that hang, crash or eat memory in the DAG folder throughout.
+
+Afterwards the state service's own records are checked and the figures of each fault computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+from grpc import aio
+
+from protos.api.v1 import request_response_pb2 as api_rr
+from protos.enums.v1 import dag_run_pb2
+from protos.enums.v1 import task_instance_pb2 as ti_enums
+from protos.run.v1 import message_pb2 as run_pb2
+from protos.runtime.v1 import request_response_pb2 as info_rr
+from protos.runtime.v1 import service_pb2 as info_service
+from protos.runtime.v1 import service_pb2_grpc as info_grpc
+from services.runtime.channels import ChannelConfig, create_channel
+from tests.faults.workload import DAG_SOURCE, WORKERS, join_value
+from tests.helpers.private_postgres import PrivatePostgres
+from tests.helpers.processes import ServiceProcess
+from tests.helpers.services import start_service
+from tests.helpers.state import StateClient, start_state
+
+T = TypeVar("T")
+KINDS = ("state", "dag_processor", "scheduler", "executor")
+#: Seconds an executor's try leases last (short, so that a frozen executor loses them soon).
+LEASE_SECONDS = 3.0
+PARSE_TIMEOUT = 2.0
+PARSE_MEMORY_MB = 256
+FINISHED = (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED)
+#: Files that misbehave at import, kept in the DAG folder while the workload runs.
+ABUSE_FILES = {
+    "abuse_hang.py": "from tradewind import DAG\nimport time\nwhile True:\n    time.sleep(1)\n",
+    "abuse_crash.py": (
+        "from tradewind import DAG\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    ),
+    "abuse_memory.py": (
+        "from tradewind import DAG\nhoard = []\n"
+        "while True:\n    hoard.append(bytearray(16 * 1024 * 1024))\n"
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scale:
+    """How much load and how many faults one scenario has."""
+
+    name: str
+    dags: int
+    runs_per_dag: int
+    kills: tuple[str, ...]
+    database_restarts: int
+    executor_freezes: int
+    deadline_seconds: float
+
+    @property
+    def runs(self) -> int:
+        return self.dags * self.runs_per_dag
+
+    @property
+    def task_instances(self) -> int:
+        return self.runs * (WORKERS + 2)
+
+
+#: What CI runs: every kind killed (executors and state twice), one database restart, one freeze.
+SHORT = Scale(
+    name="short",
+    dags=4,
+    runs_per_dag=4,
+    kills=("executor", "state", "scheduler", "dag_processor", "executor", "state"),
+    database_restarts=1,
+    executor_freezes=1,
+    deadline_seconds=180,
+)
+#: The long form: several hundred task instances, every kind killed three times.
+LONG = Scale(
+    name="long",
+    dags=12,
+    runs_per_dag=6,
+    kills=KINDS * 3,
+    database_restarts=2,
+    executor_freezes=2,
+    deadline_seconds=600,
+)
+
+
+def scale_from_environment() -> Scale:
+    """``FAULT_SCALE=long`` selects the long form; the short form is the default."""
+    wanted = os.environ.get("FAULT_SCALE", "short")
+    scales = {scale.name: scale for scale in (SHORT, LONG)}
+    if wanted not in scales:
+        raise ValueError(f"FAULT_SCALE must be one of {sorted(scales)}, not {wanted!r}")
+    return scales[wanted]
+
+
+@dataclass
+class Fault:
+    """One fault, when it struck and how long until what it broke was back."""
+
+    what: str
+    at: float
+    #: The executor instance frozen or killed, to find the tries it held.
+    executor_id: str = ""
+    #: Seconds until the replacement served, the database accepted connections again, or the
+    #: frozen executor was thawed.
+    restored_after: float = 0.0
+    #: Whether the whole cluster had to wait for the end of the fault (a database restart):
+    #: its recovery counts from then; other faults leave a replica of each kind working.
+    stops_everything: bool = False
+
+    @property
+    def recovery_starts(self) -> float:
+        """The moment from which the cluster's recovery is measured."""
+        return self.at + self.restored_after if self.stops_everything else self.at
+
+
+@dataclass
+class Cluster:
+    """Two replicas of every service on one database."""
+
+    database: PrivatePostgres
+    dags: Path
+    replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+
+    def state_addresses(self) -> tuple[str, ...]:
+        return tuple(p.address for p in self.replicas["state"])
+
+    def start(self) -> None:
+        self.replicas["state"] = [start_state(self.database.url) for _ in range(2)]
+        address = ",".join(self.state_addresses())
+        self.replicas["dag_processor"] = [
+            start_service(
+                "dag_processor",
+                address,
+                "--dags-folder",
+                str(self.dags),
+                "--scan-interval",
+                "0.5",
+                "--lease-duration",
+                "3",
+                "--parse-timeout",
+                str(PARSE_TIMEOUT),
+                "--parse-memory-limit-mb",
+                str(PARSE_MEMORY_MB),
+            )
+            for _ in range(2)
+        ]
+        self.replicas["scheduler"] = [
+            start_service("scheduler", address, "--claim-duration", "3", "--sweep-interval", "1")
+            for _ in range(2)
+        ]
+        self.replicas["executor"] = [
+            start_service(
+                "executor",
+                address,
+                "--dags-folder",
+                str(self.dags),
+                "--slots",
+                "4",
+                "--lease-duration",
+                str(LEASE_SECONDS),
+            )
+            for _ in range(2)
+        ]
+
+    def restart(self, kind: str, index: int) -> None:
+        old = self.replicas[kind][index]
+        self.replicas[kind][index] = (
+            ServiceProcess(args=old.args, port=old.port).start().wait_serving(timeout=60)
+        )
+
+    def stop(self) -> None:
+        for kind in ("dag_processor", "scheduler", "executor", "state"):
+            for process in self.replicas.get(kind, []):
+                process.stop()
+
+
+def write_dag_folder(folder: Path, scale: Scale) -> list[str]:
+    """The workload's DAG files and the abuse files; returns the workload's DAG ids."""
+    dag_ids = [f"chaos_{number}" for number in range(scale.dags)]
+    for dag_id in dag_ids:
+        (folder / f"{dag_id}.py").write_text(DAG_SOURCE.format(dag_id=dag_id))
+    for name, source in ABUSE_FILES.items():
+        (folder / name).write_text(source)
+    return dag_ids
+
+
+async def patiently(call: Callable[[], Awaitable[T]], *, within: float = 90.0) -> T:
+    """Call until the state service answers (it may be restarting, or its database down)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return await call()
+        except aio.AioRpcError as err:
+            retriable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            if err.code() not in retriable or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.3)
+
+
+async def instance_id(process: ServiceProcess) -> str:
+    """The instance id a running service reports (executors stamp it on their tries)."""
+    services = [info_service.DESCRIPTOR.services_by_name["ServerInfoService"]]
+    async with create_channel(ChannelConfig(targets=(process.address,)), services) as channel:
+        stub = info_grpc.ServerInfoServiceStub(channel)
+        response = await stub.GetServerInfo(info_rr.GetServerInfoRequest(), timeout=10)
+    return response.info.instance_id
+
+
+class Scenario:
+    """Plays one seeded sequence of faults while the workload's runs are triggered in waves."""
+
+    def __init__(
+        self, cluster: Cluster, client: StateClient, scale: Scale, dag_ids: Sequence[str], seed: int
+    ) -> None:
+        self._cluster = cluster
+        self._client = client
+        self._scale = scale
+        self._chance = random.Random(seed)
+        self._pending = [
+            (dag_id, f"run_{number}") for number in range(scale.runs_per_dag) for dag_id in dag_ids
+        ]
+        self.runs: list[run_pb2.DagRunKey] = []
+        self.faults: list[Fault] = []
+
+    def _events(self) -> list[str]:
+        events = [f"kill {kind}" for kind in self._scale.kills]
+        events += ["restart database"] * self._scale.database_restarts
+        events += ["freeze executor"] * self._scale.executor_freezes
+        self._chance.shuffle(events)
+        return events
+
+    async def _trigger_one(self, dag_id: str, run_id: str) -> None:
+        request = api_rr.TriggerDagRunRequest(
+            dag_id=dag_id, run_id=run_id, request_id=f"{dag_id}-{run_id}"
+        )
+        await self._client.api.TriggerDagRun(request, timeout=10)
+
+    async def _trigger(self, count: int) -> None:
+        wave, self._pending = self._pending[:count], self._pending[count:]
+        for dag_id, run_id in wave:
+            await patiently(partial(self._trigger_one, dag_id, run_id))
+            self.runs.append(run_pb2.DagRunKey(dag_id=dag_id, run_id=run_id))
+
+    async def play(self) -> None:
+        """Trigger the runs in waves, one before each fault, and strike each fault."""
+        events = self._events()
+        per_wave = -(-len(self._pending) // (len(events) + 1))
+        for event in events:
+            await self._trigger(per_wave)
+            await asyncio.sleep(self._chance.uniform(0.5, 2.0))
+            if event == "restart database":
+                await self._restart_database()
+            elif event == "freeze executor":
+                await self._freeze_executor()
+            else:
+                await self._kill(event.split()[1])
+        await self._trigger(len(self._pending))
+
+    async def _kill(self, kind: str) -> None:
+        index = self._chance.randrange(2)
+        process = self._cluster.replicas[kind][index]
+        executor_id = await instance_id(process) if kind == "executor" else ""
+        struck = time.time()
+        process.signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        await asyncio.get_running_loop().run_in_executor(None, self._cluster.restart, kind, index)
+        self.faults.append(
+            Fault(
+                what=f"SIGKILL {kind}[{index}]",
+                at=struck,
+                executor_id=executor_id,
+                restored_after=time.time() - struck,
+            )
+        )
+
+    async def _restart_database(self) -> None:
+        loop = asyncio.get_running_loop()
+        struck = time.time()
+        await loop.run_in_executor(None, self._cluster.database.stop)
+        await asyncio.sleep(2.0)
+        await loop.run_in_executor(None, self._cluster.database.start)
+        self.faults.append(
+            Fault(
+                what="PostgreSQL restart",
+                at=struck,
+                restored_after=time.time() - struck,
+                stops_everything=True,
+            )
+        )
+
+    async def _freeze_executor(self) -> None:
+        index = self._chance.randrange(2)
+        process = self._cluster.replicas["executor"][index]
+        executor_id = await instance_id(process)
+        struck = time.time()
+        process.signal(signal.SIGSTOP)
+        await asyncio.sleep(LEASE_SECONDS + 2.5)
+        process.signal(signal.SIGCONT)
+        self.faults.append(
+            Fault(
+                what=f"SIGSTOP executor[{index}]",
+                at=struck,
+                executor_id=executor_id,
+                restored_after=time.time() - struck,
+            )
+        )
+
+    async def _dag_run(self, key: run_pb2.DagRunKey) -> run_pb2.DagRun:
+        request = api_rr.GetDagRunRequest(key=key)
+        return (await self._client.api.GetDagRun(request, timeout=10)).dag_run
+
+    async def wait_for_runs(self) -> dict[str, int]:
+        """Wait until every run has finished; return run -> final state."""
+        finished: dict[str, int] = {}
+        deadline = time.monotonic() + self._scale.deadline_seconds
+        while len(finished) < len(self.runs):
+            assert time.monotonic() < deadline, (
+                f"{len(finished)}/{len(self.runs)} runs finished after faults "
+                f"{[f.what for f in self.faults]}"
+            )
+            for key in self.runs:
+                name = f"{key.dag_id}/{key.run_id}"
+                if name in finished:
+                    continue
+                run = await patiently(partial(self._dag_run, key))
+                if run.state in FINISHED:
+                    finished[name] = run.state
+            await asyncio.sleep(0.5)
+        return finished
+
+
+@dataclass
+class Findings:
+    """What the records show after a scenario."""
+
+    tries: list[run_pb2.TaskInstanceTry] = field(default_factory=list)
+    retried: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) -> Findings:
+    """Check every run's task instances, tries, logs and XComs; collect every try."""
+    findings = Findings()
+    for key in runs:
+        name = f"{key.dag_id}/{key.run_id}"
+        instances = await client.api.ListTaskInstances(
+            api_rr.ListTaskInstancesRequest(dag_id=key.dag_id, run_id=key.run_id)
+        )
+        states = {ti.key.task_id: ti.state for ti in instances.task_instances}
+        if len(states) != WORKERS + 2 or set(states.values()) != {
+            ti_enums.TASK_INSTANCE_STATE_SUCCESS
+        }:
+            findings.problems.append(f"{name}: task instances {states}")
+        tries = (
+            await client.api.ListTaskInstanceTries(
+                api_rr.ListTaskInstanceTriesRequest(
+                    dag_id=key.dag_id, run_id=key.run_id, page_size=1000
+                )
+            )
+        ).tries
+        findings.tries.extend(tries)
+        xcoms = await client.api.ListXComs(
+            api_rr.ListXComsRequest(dag_id=key.dag_id, run_id=key.run_id)
+        )
+        pushed = {x.key.task_id: json.loads(x.value_json) for x in xcoms.xcoms}
+        by_task: dict[str, list[run_pb2.TaskInstanceTry]] = {}
+        for attempt in tries:
+            by_task.setdefault(attempt.key.task_id, []).append(attempt)
+        for task_id, attempts in sorted(by_task.items()):
+            attempts.sort(key=lambda a: a.try_number)
+            findings.retried += len(attempts) - 1
+            for earlier, later in itertools.pairwise(attempts):
+                if earlier.end_date.ToNanoseconds() > later.start_date.ToNanoseconds():
+                    findings.problems.append(
+                        f"{name}: tries {earlier.try_number} and {later.try_number} of "
+                        f"{task_id} overlapped"
+                    )
+            last = attempts[-1]
+            if last.outcome != ti_enums.TRY_OUTCOME_SUCCESS:
+                findings.problems.append(f"{name}: last try of {task_id} is {last.outcome}")
+            logs = await client.api.GetTaskInstanceLogs(
+                api_rr.GetTaskInstanceLogsRequest(key=last.key, try_number=last.try_number)
+            )
+            if not logs.lines:
+                findings.problems.append(f"{name}: no log for {task_id} try {last.try_number}")
+            if task_id not in pushed:
+                findings.problems.append(f"{name}: no XCom of {task_id}")
+        if pushed.get("join") != join_value():
+            findings.problems.append(f"{name}: join pushed {pushed.get('join')!r}")
+    return findings
+
+
+def seconds(timestamp: object) -> float:
+    """A protobuf Timestamp as seconds since the epoch."""
+    return float(timestamp.ToNanoseconds()) / 1e9  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """The figures of one fault."""
+
+    fault: Fault
+    #: Seconds from the fault (from its end, for a database restart) to the next try that
+    #: succeeded anywhere in the cluster.
+    next_success: float
+    #: Tries the fault interrupted (held by the killed or frozen executor), and the seconds
+    #: from the fault until the last of them was running again on a new try.
+    interrupted: int
+    rerun_after: float
+
+
+def recoveries(faults: Sequence[Fault], tries: Sequence[run_pb2.TaskInstanceTry]) -> list[Recovery]:
+    """Work out each fault's figures from the tries' records."""
+    successes = sorted(
+        seconds(t.end_date) for t in tries if t.outcome == ti_enums.TRY_OUTCOME_SUCCESS
+    )
+    by_instance: dict[tuple[str, str, str], list[run_pb2.TaskInstanceTry]] = {}
+    for attempt in tries:
+        key = (attempt.key.dag_id, attempt.key.run_id, attempt.key.task_id)
+        by_instance.setdefault(key, []).append(attempt)
+    found = []
+    for fault in faults:
+        start = fault.recovery_starts
+        after = [end - start for end in successes if end >= start]
+        interrupted = 0
+        rerun_after = 0.0
+        if fault.executor_id:
+            for attempts in by_instance.values():
+                attempts.sort(key=lambda a: a.try_number)
+                for earlier, later in itertools.pairwise(attempts):
+                    if (
+                        earlier.executor_id == fault.executor_id
+                        and earlier.outcome != ti_enums.TRY_OUTCOME_SUCCESS
+                        and seconds(earlier.start_date) <= fault.at <= seconds(earlier.end_date)
+                    ):
+                        interrupted += 1
+                        rerun_after = max(rerun_after, seconds(later.start_date) - fault.at)
+        found.append(
+            Recovery(
+                fault=fault,
+                next_success=min(after) if after else float("nan"),
+                interrupted=interrupted,
+                rerun_after=rerun_after,
+            )
+        )
+    return found
+
+
+def report(
+    scale: Scale, seed: int, findings: Findings, found: Sequence[Recovery], wall: float
+) -> str:
+    """The scenario's figures as text (printed by the test; run pytest with -s to see them)."""
+    lines = [
+        f"fault scenario {scale.name}, seed {seed}: {scale.runs} runs, "
+        f"{scale.task_instances} task instances, {len(findings.tries)} tries "
+        f"({findings.retried} retried), {wall:.1f} s",
+        "fault | restored after | next success after | tries interrupted | re-run after",
+    ]
+    for item in found:
+        interrupted = f"{item.interrupted}" if item.fault.executor_id else "-"
+        rerun = f"{item.rerun_after:.2f} s" if item.interrupted else "-"
+        lines.append(
+            f"{item.fault.what} | {item.fault.restored_after:.2f} s | "
+            f"{item.next_success:.2f} s | {interrupted} | {rerun}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""Faults of every kind under load, on two replicas of every service and a private PostgreSQL.
+
+The short form runs in CI; ``FAULT_SCALE=long`` runs several hundred task instances with every
+kind of replica killed three times, two database restarts and two frozen executors.
+``FAULT_SEED=<n>`` replays another sequence of faults. Run with ``-s`` to see the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from protos.api.v1 import request_response_pb2 as api_rr
+from protos.enums.v1 import dag_run_pb2
+from tests.faults.chaos import (
+    ABUSE_FILES,
+    Cluster,
+    Scenario,
+    check_records,
+    recoveries,
+    report,
+    scale_from_environment,
+    write_dag_folder,
+)
+from tests.helpers.private_postgres import PrivatePostgres
+from tests.helpers.processes import health_status
+from tests.helpers.state import state_client
+
+SEED = int(os.environ.get("FAULT_SEED", "20261125"))
+SCALE = scale_from_environment()
+SERVING = 1
+
+
+@pytest.fixture
+def cluster(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Cluster]:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    suite = Cluster(database=private_postgres, dags=dags)
+    try:
+        suite.start()
+        yield suite
+    finally:
+        suite.stop()
+
+
+@pytest.mark.timeout(SCALE.deadline_seconds + 300)
+async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster: Cluster) -> None:
+    dag_ids = write_dag_folder(cluster.dags, SCALE)
+    started = time.monotonic()
+    async with state_client(*cluster.state_addresses()) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            listed = {d.dag_id for d in (await client.api.ListDags(api_rr.ListDagsRequest())).dags}
+            if set(dag_ids) <= listed:
+                break
+            assert time.monotonic() < deadline, listed
+            await asyncio.sleep(0.2)
+
+        scenario = Scenario(cluster, client, SCALE, dag_ids, SEED)
+        await scenario.play()
+        finished = await scenario.wait_for_runs()
+        wall = time.monotonic() - started
+        assert set(finished.values()) == {dag_run_pb2.DAG_RUN_STATE_SUCCESS}, finished
+
+        findings = await check_records(client, scenario.runs)
+        assert not findings.problems, findings.problems
+        print(
+            "\n" + report(SCALE, SEED, findings, recoveries(scenario.faults, findings.tries), wall)
+        )
+
+        # The files that hang, crash and eat memory were recorded as import errors, and the
+        # processors that parsed them beside the workload are still healthy.
+        errors = await client.api.ListImportErrors(api_rr.ListImportErrorsRequest())
+        assert set(ABUSE_FILES) <= {e.relative_filename for e in errors.import_errors}
+    for process in cluster.replicas["dag_processor"]:
+        assert health_status(process.address) == SERVING
