@@ -32,7 +32,7 @@ from protos.runtime.v1 import request_response_pb2 as info_rr
 from protos.runtime.v1 import service_pb2 as info_service
 from protos.runtime.v1 import service_pb2_grpc as info_grpc
 from services.runtime.channels import ChannelConfig, create_channel
-from tests.faults.workload import DAG_SOURCE, WORKERS, join_value
+from tests.faults.workload import DOOMED_WORKER, WORKERS, dag_source, join_value
 from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.services import start_service
@@ -192,11 +192,18 @@ class Cluster:
                 process.stop()
 
 
+DOOMED_DAG = "chaos_doomed"
+
+
 def write_dag_folder(folder: Path, scale: Scale) -> list[str]:
-    """The workload's DAG files and the abuse files; returns the workload's DAG ids."""
-    dag_ids = [f"chaos_{number}" for number in range(scale.dags)]
+    """The workload's DAG files and the abuse files; returns the workload's DAG ids.
+
+    The last DAG is the doomed variant, whose runs must fail.
+    """
+    dag_ids = [f"chaos_{number}" for number in range(scale.dags - 1)] + [DOOMED_DAG]
     for dag_id in dag_ids:
-        (folder / f"{dag_id}.py").write_text(DAG_SOURCE.format(dag_id=dag_id))
+        source = dag_source(dag_id, doomed=dag_id == DOOMED_DAG)
+        (folder / f"{dag_id}.py").write_text(source)
     for name, source in ABUSE_FILES.items():
         (folder / name).write_text(source)
     return dag_ids
@@ -356,6 +363,24 @@ class Findings:
     problems: list[str] = field(default_factory=list)
 
 
+def expected_states(dag_id: str) -> dict[str, int]:
+    """The final state of each task instance of a run of ``dag_id``."""
+    success: int = ti_enums.TASK_INSTANCE_STATE_SUCCESS
+    states = {"extract": success, "join": success}
+    states.update({f"work_{part}": success for part in range(WORKERS)})
+    if dag_id == DOOMED_DAG:
+        states[DOOMED_WORKER] = ti_enums.TASK_INSTANCE_STATE_FAILED
+        states["join"] = ti_enums.TASK_INSTANCE_STATE_UPSTREAM_FAILED
+    return states
+
+
+def expected_run_state(dag_id: str) -> int:
+    """The final state of a run of ``dag_id``."""
+    if dag_id == DOOMED_DAG:
+        return dag_run_pb2.DAG_RUN_STATE_FAILED
+    return dag_run_pb2.DAG_RUN_STATE_SUCCESS
+
+
 async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) -> Findings:
     """Check every run's task instances, tries, logs and XComs; collect every try."""
     findings = Findings()
@@ -365,10 +390,9 @@ async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) 
             api_rr.ListTaskInstancesRequest(dag_id=key.dag_id, run_id=key.run_id)
         )
         states = {ti.key.task_id: ti.state for ti in instances.task_instances}
-        if len(states) != WORKERS + 2 or set(states.values()) != {
-            ti_enums.TASK_INSTANCE_STATE_SUCCESS
-        }:
-            findings.problems.append(f"{name}: task instances {states}")
+        expected = expected_states(key.dag_id)
+        if states != expected:
+            findings.problems.append(f"{name}: task instances {states}, expected {expected}")
         tries = (
             await client.api.ListTaskInstanceTries(
                 api_rr.ListTaskInstanceTriesRequest(
@@ -393,17 +417,28 @@ async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) 
                         f"{name}: tries {earlier.try_number} and {later.try_number} of "
                         f"{task_id} overlapped"
                     )
-            last = attempts[-1]
-            if last.outcome != ti_enums.TRY_OUTCOME_SUCCESS:
-                findings.problems.append(f"{name}: last try of {task_id} is {last.outcome}")
-            logs = await client.api.GetTaskInstanceLogs(
-                api_rr.GetTaskInstanceLogsRequest(key=last.key, try_number=last.try_number)
-            )
-            if not logs.lines:
-                findings.problems.append(f"{name}: no log for {task_id} try {last.try_number}")
-            if task_id not in pushed:
+            for attempt in attempts:
+                # A try whose executor died or froze may have shipped no line before its lease
+                # ran out; every try that ended by itself has its log.
+                if attempt.outcome == ti_enums.TRY_OUTCOME_LEASE_EXPIRED:
+                    continue
+                logs = await client.api.GetTaskInstanceLogs(
+                    api_rr.GetTaskInstanceLogsRequest(
+                        key=attempt.key, try_number=attempt.try_number
+                    )
+                )
+                if not logs.lines:
+                    findings.problems.append(
+                        f"{name}: no log for {task_id} try {attempt.try_number}"
+                    )
+            succeeded = expected.get(task_id) == ti_enums.TASK_INSTANCE_STATE_SUCCESS
+            if succeeded and attempts[-1].outcome != ti_enums.TRY_OUTCOME_SUCCESS:
+                findings.problems.append(f"{name}: last try of {task_id} is {attempts[-1].outcome}")
+            if succeeded and task_id not in pushed:
                 findings.problems.append(f"{name}: no XCom of {task_id}")
-        if pushed.get("join") != join_value():
+            if not succeeded and task_id in pushed:
+                findings.problems.append(f"{name}: {task_id} did not succeed yet pushed an XCom")
+        if key.dag_id != DOOMED_DAG and pushed.get("join") != join_value():
             findings.problems.append(f"{name}: join pushed {pushed.get('join')!r}")
     return findings
 

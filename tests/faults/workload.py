@@ -1,13 +1,18 @@
-"""The DAG the fault tests run: extract >> WORKERS parallel workers >> join, with retries."""
+"""The DAG the fault tests run: extract >> WORKERS parallel workers >> join, with retries.
+
+A doomed variant's last worker fails without retry, so its runs must end failed, with join
+upstream_failed, whatever the faults do.
+"""
 
 #: Parallel workers between extract and join (each DAG run has WORKERS + 2 task instances).
 WORKERS = 4
+DOOMED_WORKER = f"work_{WORKERS - 1}"
 
 DAG_SOURCE = """\
 import time
 from datetime import datetime, timedelta, timezone
 
-from tradewind import DAG, task
+from tradewind import DAG, AirflowFailException, task
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
          default_args={{"retries": 6, "retry_delay": timedelta(seconds=0)}}):
@@ -21,6 +26,8 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
     def work(value, part):
         print(f"working on {{part}}")
         time.sleep(0.5)
+        if part == {doomed_part}:
+            raise AirflowFailException(f"part {{part}} is doomed")
         return value + part
 
     @task
@@ -31,6 +38,11 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
     first = extract()
     join(*[work.override(task_id=f"work_{{part}}")(first, part) for part in range({workers})])
 """.replace("{workers}", str(WORKERS))
+
+
+def dag_source(dag_id: str, *, doomed: bool = False) -> str:
+    """The source of one workload DAG file."""
+    return DAG_SOURCE.format(dag_id=dag_id, doomed_part=WORKERS - 1 if doomed else -1)
 
 
 def join_value() -> int:
