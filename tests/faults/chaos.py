@@ -414,8 +414,8 @@ async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) 
             for earlier, later in itertools.pairwise(attempts):
                 if earlier.end_date.ToNanoseconds() > later.start_date.ToNanoseconds():
                     findings.problems.append(
-                        f"{name}: tries {earlier.try_number} and {later.try_number} of "
-                        f"{task_id} overlapped"
+                        f"{name}: tries of {task_id} overlapped: {describe_try(earlier)} and "
+                        f"{describe_try(later)}"
                     )
             for attempt in attempts:
                 # A try whose executor died or froze may have shipped no line before its lease
@@ -441,6 +441,17 @@ async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) 
         if key.dag_id != DOOMED_DAG and pushed.get("join") != join_value():
             findings.problems.append(f"{name}: join pushed {pushed.get('join')!r}")
     return findings
+
+
+def describe_try(attempt: run_pb2.TaskInstanceTry) -> str:
+    """One try's record on one line, for a problem report."""
+    outcome = ti_enums.TryOutcome.Name(attempt.outcome)
+    return (
+        f"try {attempt.try_number} ({outcome}, executor {attempt.executor_id}, "
+        f"queued {attempt.queued_at.ToJsonString()}, start {attempt.start_date.ToJsonString()}, "
+        f"process {attempt.process_started_at.ToJsonString()}, "
+        f"end {attempt.end_date.ToJsonString()}, error {attempt.error.message!r})"
+    )
 
 
 def seconds(timestamp: object) -> float:

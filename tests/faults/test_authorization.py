@@ -46,6 +46,7 @@ from tests.helpers.state import (
 )
 from tests.integration.dag_processor.dag_files import start_dag_processor
 from tests.integration.executor.runs import register, run_to_end, start_executor, xcom_values
+from tradewind.client import Client
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
@@ -170,6 +171,7 @@ import grpc
 
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.api.v1 import service_pb2_grpc as api_grpc
+from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.executor.v1 import request_response_pb2 as executor_rr
 from protos.executor.v1 import service_pb2_grpc as executor_grpc
 from protos.run.v1 import message_pb2 as run_pb2
@@ -215,6 +217,15 @@ def intruder(_: str) -> dict:
                 lambda: executor.CompleteTaskInstance(
                     executor_rr.CompleteTaskInstanceRequest(
                         executor_id="x", lease=lease, outcome=1
+                    ),
+                    metadata=mine,
+                )
+            ),
+            "append_logs_with_lease": outcome(
+                lambda: executor.AppendTaskLogs(
+                    executor_rr.AppendTaskLogsRequest(
+                        executor_id="x",
+                        chunks=[executor_pb2.TryLogChunk(lease=forged, chunk_index=99)],
                     ),
                     metadata=mine,
                 )
@@ -267,12 +278,18 @@ async def test_a_task_process_can_act_only_for_its_own_try(
         found = json.loads((await xcom_values(client, run, "intruder"))["return_value"])
         victim = await xcom_values(client, run, "victim")
         own = await xcom_values(client, run, "intruder")
+    # A client with the API token reads the victim's log, streamed, and nothing forged is in it.
+    async with Client(address, token=API_TOKEN) as api:
+        lines = [line.message async for line in api.follow_logs("intruder", run.run_id, "victim")]
+    assert lines
+    assert not [line for line in lines if "forged" in line]
 
     environment: dict[str, str] = found.pop("environment")
     assert found == {
         "api_with_lease": "PERMISSION_DENIED",
         "api_without_credential": "UNAUTHENTICATED",
         "complete_with_lease": "PERMISSION_DENIED",
+        "append_logs_with_lease": "PERMISSION_DENIED",
         "push_as_victim": "PERMISSION_DENIED",
         "push_with_other_lease": "PERMISSION_DENIED",
         "push_without_credential": "UNAUTHENTICATED",

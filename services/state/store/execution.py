@@ -21,6 +21,7 @@ from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
 from services.state import enums
 from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
+from services.state.clock import utcnow
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
 from services.state.paging import keyset_page, page_request
 from services.state.store.instances import touch_instance
@@ -54,6 +55,10 @@ def lease_task_instances(
     )
     if not tis:
         return []
+    # Read the clock again now that the rows are locked: this transaction may have waited (for
+    # the executor's row, say) while another ended the previous try of one of them, and a try
+    # must never start before the previous one ended.
+    now = max(now, utcnow())
     runs = {
         r.id: r
         for r in session.scalars(select(DagRun).where(DagRun.id.in_({t.dag_run_id for t in tis})))

@@ -7,6 +7,7 @@ import time
 import urllib.request
 
 import grpc
+import psycopg
 import pytest
 
 from protos.api.v1 import request_response_pb2 as api_rr
@@ -141,3 +142,58 @@ async def test_a_subscriber_that_goes_away_ends_its_stream_cleanly(
         "unexpected error in /tradewind.event.v1.EventService/WatchEvents"
         not in state_service.output()
     )
+
+
+async def test_a_try_never_starts_before_the_previous_try_ended(
+    client: StateClient, state_service: ServiceProcess
+) -> None:
+    """A lease whose transaction waited for a lock, while the previous try ended, starts after.
+
+    Found by the fault suite: a thawed executor's lease poll waited for its own executor row
+    (held by its heartbeat), the try it was about to get ended meanwhile, and the new try was
+    stamped with the clock read before the wait.
+    """
+    url = state_service.args[state_service.args.index("--database-url") + 1]
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite runs one write transaction at a time: no lease waits beside another")
+    dag_id, queue = unique("handover"), unique("q")
+    await register_dags(client, [make_dag(dag_id, {"t": []}, retries=1, queue=queue)])
+    run = await trigger(client, dag_id)
+    scheduler = unique("s")
+    await claim(client, scheduler)
+    await start_run(client, scheduler, run)
+    await move(client, scheduler, run, ["t"], TI.TASK_INSTANCE_STATE_QUEUED)
+    first, waiting_executor = unique("e"), unique("e")
+    (first_try,) = await lease(client, first, queues=[queue])
+    assert await lease(client, waiting_executor, queues=[unique("empty")]) == []
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as holder:
+        holder.execute(
+            "SELECT 1 FROM service_instance WHERE instance_id = %s FOR UPDATE", (waiting_executor,)
+        )
+        waiting = asyncio.ensure_future(lease(client, waiting_executor, queues=[queue]))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # its transaction waits for the executor's row
+        await complete(client, first, first_try, ti_enums.TRY_OUTCOME_FAILED)
+        await move(
+            client,
+            scheduler,
+            run,
+            ["t"],
+            TI.TASK_INSTANCE_STATE_QUEUED,
+            expected_state=TI.TASK_INSTANCE_STATE_UP_FOR_RETRY,
+            expected_try_number=1,
+        )
+        holder.rollback()
+    (second_try,) = await asyncio.wait_for(waiting, 10)
+    assert second_try.lease.try_number == 2
+    tries = (
+        await client.api.ListTaskInstanceTries(
+            api_rr.ListTaskInstanceTriesRequest(dag_id=dag_id, run_id=run.run_id)
+        )
+    ).tries
+    ended, started = (
+        next(t for t in tries if t.try_number == 1).end_date,
+        next(t for t in tries if t.try_number == 2).start_date,
+    )
+    assert ended.ToDatetime() <= started.ToDatetime()
