@@ -20,8 +20,8 @@ from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
 from services.state import enums
-from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
 from services.state.clock import utcnow
+from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
 from services.state.paging import keyset_page, page_request
 from services.state.store.instances import touch_instance

@@ -25,6 +25,7 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
 from services.state import enums
+from services.state.clock import utcnow
 from services.state.convert import dag_to_proto, run_to_proto, ti_to_proto, timestamp, to_datetime
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, Event, Pool, TaskInstance
@@ -475,6 +476,9 @@ def apply_transitions(
         ):
             if (ti.dag_id, ti.run_id, ti.task_id) in wanted:
                 tis[(ti.dag_id, ti.run_id, ti.task_id)] = ti
+    # As in leasing: the rows are locked now, and what they record must not predate what the
+    # transactions this one waited for wrote (a try's end, a run's state).
+    now = max(now, utcnow())
     pools = {ti.pool for ti in tis.values()}
     admission = _Admission(session, pools, set(dag_ids))
     response = scheduler_rr.ApplyTransitionsResponse()
