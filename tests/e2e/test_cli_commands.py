@@ -32,7 +32,7 @@ from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
 from tests.helpers.dags import make_dag, register_dags, seconds
 from tests.helpers.flows import RUN, TI, claim, complete, lease, move, start_run, unique
 from tests.helpers.processes import REPO_ROOT, ServiceProcess, child_environment, free_port
-from tests.helpers.state import StateClient, state_client
+from tests.helpers.state import API_TOKEN, StateClient, state_client
 from tradewind.client import (
     AlreadyExistsError,
     Client,
@@ -765,3 +765,15 @@ def test_an_unreachable_server_is_one_line_naming_its_address(
 def test_bad_json_conf_is_a_usage_error_before_connecting() -> None:
     result = run_cli("dags", "trigger", "etl", "--conf", "not json", address="127.0.0.1:1")
     assert "argument -c/--conf: not valid JSON" in error_line(result, "dags trigger", status=2)
+
+
+def test_authentication_errors_say_how_to_give_the_token(secured_state: ServiceProcess) -> None:
+    address = secured_state.address
+    for extra in ([], ["--state-token", "not-" + API_TOKEN]):
+        result = run_cli("dags", "list", *extra, address=address)
+        line = error_line(result, "dags list")
+        assert "needs a valid credential" in line
+        assert "--state-token or TRADEWIND_STATE_TOKEN" in line
+    allowed = run_cli("dags", "list", "-o", "json", "--state-token", API_TOKEN, address=address)
+    assert allowed.returncode == 0, allowed.stderr
+    assert json.loads(allowed.stdout) == []

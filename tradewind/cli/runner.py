@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from services.runtime.channels import ChannelConfig, ClientSettings
 from services.runtime.config import add_settings, resolve_settings
 from services.runtime.errors import ConfigError
-from tradewind.client import DEFAULT_ADDRESS, Client, TradewindClientError
+from tradewind.client import DEFAULT_ADDRESS, Client, TradewindClientError, UnauthenticatedError
 
 if TYPE_CHECKING:
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -137,6 +137,9 @@ class _Runner:
             return asyncio.run(self._run(config, args))
         except (UsageError, ConfigError) as err:
             return self.fail(str(err), EXIT_USAGE)
+        except UnauthenticatedError as err:
+            hint = "give the API token with --state-token or TRADEWIND_STATE_TOKEN"
+            return self.fail(f"{err} ({hint})", EXIT_FAILED)
         except (TradewindClientError, CommandFailed) as err:
             return self.fail(str(err), EXIT_FAILED)
         except KeyboardInterrupt:
