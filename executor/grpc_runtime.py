@@ -34,16 +34,28 @@ class GrpcTaskRuntime:
     """
 
     def __init__(self, channel_config: ChannelConfig, lease: run_pb2.TryLease) -> None:
-        self._channel = create_blocking_channel(
-            channel_config, [task_service.DESCRIPTOR.services_by_name["TaskService"]]
-        )
-        self._stub = task_grpc.TaskServiceStub(self._channel)
+        self._channel_config = channel_config
+        self._channel: grpc.Channel | None = None
+        self._opened: task_grpc.TaskServiceStub | None = None
         self._lease = lease
         self._metadata = (lease_header(lease.lease_id),)
 
+    @property
+    def _stub(self) -> task_grpc.TaskServiceStub:
+        # Most tasks never call the state service (their return value travels with the
+        # result), so the channel is opened on first use, not for every try.
+        if self._opened is None:
+            self._channel = create_blocking_channel(
+                self._channel_config, [task_service.DESCRIPTOR.services_by_name["TaskService"]]
+            )
+            self._opened = task_grpc.TaskServiceStub(self._channel)
+        return self._opened
+
     def close(self) -> None:
-        """Close the channel."""
-        self._channel.close()
+        """Close the channel, if one was opened."""
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = self._opened = None
 
     def get_xcoms(self, task_ids: Sequence[str], key: str) -> dict[str, Any]:
         """XComs of tasks of the caller's run."""

@@ -195,8 +195,10 @@ class AuthInterceptor(_ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:  # not a method of this server: let gRPC answer UNIMPLEMENTED
             return handler
-        method = handler_call_details.method
         config = self._config
+        if not config.enabled:
+            return handler
+        method = handler_call_details.method
         if not config.uses_identities:
             metadata = handler_call_details.invocation_metadata or ()
             decision = authorize(method, credentials_of(metadata, {}), config)
