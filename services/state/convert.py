@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -140,6 +141,46 @@ def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
         pid=row.pid or 0,
         next_retry_at=timestamp(row.next_retry_at),
         last_error=error,
+    )
+
+
+#: The task instance columns a scheduling snapshot carries (see :func:`ti_scheduling_view`).
+SCHEDULING_COLUMNS = (
+    "dag_run_id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "state",
+    "try_number",
+    "max_tries",
+    "pool",
+    "pool_slots",
+    "priority_weight",
+    "start_date",
+    "end_date",
+    "lease_expires_at",
+    "next_retry_at",
+)
+
+
+def ti_scheduling_view(row: Any) -> run_pb2.TaskInstance:
+    """A task instance with only what the scheduler decides on (a row of SCHEDULING_COLUMNS).
+
+    Snapshots of big runs are read on every scheduling pass; leaving out the rest (errors,
+    hosts, leases' owners) saves reading, building and sending it.
+    """
+    return run_pb2.TaskInstance(
+        key=ti_key(row),
+        state=enums.TI_STATES.value(row.state),
+        try_number=row.try_number,
+        max_tries=row.max_tries,
+        pool=row.pool,
+        pool_slots=row.pool_slots,
+        priority_weight=row.priority_weight,
+        start_date=timestamp(row.start_date),
+        end_date=timestamp(row.end_date),
+        lease_expires_at=timestamp(row.lease_expires_at),
+        next_retry_at=timestamp(row.next_retry_at),
     )
 
 

@@ -253,7 +253,11 @@ class DagRunSnapshot(_message.Message):
     @_builtins.property
     def dag_run(self) -> _message_pb2.DagRun: ...
     @_builtins.property
-    def task_instances(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.TaskInstance]: ...
+    def task_instances(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.TaskInstance]:
+        """Only the fields the scheduler decides on are set: key, state, try_number, max_tries, pool,
+        pool_slots, priority_weight, start_date, end_date, lease_expires_at, next_retry_at.
+        """
+
     def __init__(
         self,
         *,

@@ -26,7 +26,14 @@ from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
 from services.state import enums
 from services.state.clock import utcnow
-from services.state.convert import dag_to_proto, run_to_proto, ti_to_proto, timestamp, to_datetime
+from services.state.convert import (
+    SCHEDULING_COLUMNS,
+    dag_to_proto,
+    run_to_proto,
+    ti_scheduling_view,
+    timestamp,
+    to_datetime,
+)
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, Event, Pool, TaskInstance
 from services.state.paging import keyset_page, page_request
@@ -341,9 +348,11 @@ def scheduling_snapshot(
     )
     tis_by_run: dict[int, list[Any]] = defaultdict(list)
     if runs:
-        # Plain rows, not ORM objects: a snapshot of a big run is read on every pass.
+        # Plain rows of the columns the scheduler needs, not ORM objects: a snapshot of a big
+        # run is read on every pass.
+        columns = [TaskInstance.__table__.columns[name] for name in SCHEDULING_COLUMNS]
         for ti in session.execute(
-            select(*TaskInstance.__table__.columns)
+            select(*columns)
             .where(TaskInstance.dag_run_id.in_([r.id for r in runs]))
             .order_by(TaskInstance.task_id)
         ):
@@ -358,7 +367,7 @@ def scheduling_snapshot(
         dag_runs=[
             scheduler_pb2.DagRunSnapshot(
                 dag_run=run_to_proto(run, counts[run.id]),
-                task_instances=[ti_to_proto(ti) for ti in tis_by_run[run.id]],
+                task_instances=[ti_scheduling_view(ti) for ti in tis_by_run[run.id]],
             )
             for run in runs
         ],
