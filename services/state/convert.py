@@ -122,24 +122,14 @@ def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
         else None
     )
     return run_pb2.TaskInstance(
-        key=ti_key(row),
-        state=enums.TI_STATES.value(row.state),
-        try_number=row.try_number,
-        max_tries=row.max_tries,
-        pool=row.pool,
-        pool_slots=row.pool_slots,
+        **_scheduling_fields(row),
         queue=row.queue,
-        priority_weight=row.priority_weight,
         operator=row.operator,
         queued_at=timestamp(row.queued_at),
-        start_date=timestamp(row.start_date),
-        end_date=timestamp(row.end_date),
         duration=duration(row.duration_seconds),
         lease_owner=row.lease_owner or "",
-        lease_expires_at=timestamp(row.lease_expires_at),
         hostname=row.hostname,
         pid=row.pid or 0,
-        next_retry_at=timestamp(row.next_retry_at),
         last_error=error,
     )
 
@@ -163,25 +153,29 @@ SCHEDULING_COLUMNS = (
 )
 
 
+def _scheduling_fields(row: Any) -> dict[str, Any]:
+    return {
+        "key": ti_key(row),
+        "state": enums.TI_STATES.value(row.state),
+        "try_number": row.try_number,
+        "max_tries": row.max_tries,
+        "pool": row.pool,
+        "pool_slots": row.pool_slots,
+        "priority_weight": row.priority_weight,
+        "start_date": timestamp(row.start_date),
+        "end_date": timestamp(row.end_date),
+        "lease_expires_at": timestamp(row.lease_expires_at),
+        "next_retry_at": timestamp(row.next_retry_at),
+    }
+
+
 def ti_scheduling_view(row: Any) -> run_pb2.TaskInstance:
     """A task instance with only what the scheduler decides on (a row of SCHEDULING_COLUMNS).
 
     Snapshots of big runs are read on every scheduling pass; leaving out the rest (errors,
     hosts, leases' owners) saves reading, building and sending it.
     """
-    return run_pb2.TaskInstance(
-        key=ti_key(row),
-        state=enums.TI_STATES.value(row.state),
-        try_number=row.try_number,
-        max_tries=row.max_tries,
-        pool=row.pool,
-        pool_slots=row.pool_slots,
-        priority_weight=row.priority_weight,
-        start_date=timestamp(row.start_date),
-        end_date=timestamp(row.end_date),
-        lease_expires_at=timestamp(row.lease_expires_at),
-        next_retry_at=timestamp(row.next_retry_at),
-    )
+    return run_pb2.TaskInstance(**_scheduling_fields(row))
 
 
 def try_to_proto(row: models.TaskInstanceTry) -> run_pb2.TaskInstanceTry:
