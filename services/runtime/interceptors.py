@@ -115,28 +115,33 @@ class ObservabilityInterceptor(_ServerInterceptor):
         async def unary(
             run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
         ) -> Any:
-            start = self._started(labels)
+            start, peer = self._started(labels, context)
             try:
                 return await run()
             finally:
-                self._finished(method, labels, context, start)
+                self._finished(method, labels, context, start, peer)
 
         async def stream(
             run: Callable[[], AsyncIterator[Any]], context: aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            start = self._started(labels)
+            start, peer = self._started(labels, context)
             try:
                 async for response in run():
                     yield response
             finally:
-                self._finished(method, labels, context, start)
+                self._finished(method, labels, context, start, peer)
 
         return wrap_handler(handler, unary, stream)
 
     @staticmethod
-    def _started(labels: tuple[str, str, str]) -> float:
+    def _started(
+        labels: tuple[str, str, str], context: aio.ServicerContext[Any, Any]
+    ) -> tuple[float, str]:
         RPC_STARTED.labels(*labels).inc()
-        return time.perf_counter()
+        # The peer is read now, while the call is alive: a stream whose client went away is
+        # finalized after gRPC has freed the call, and asking for its peer then crashes the
+        # process (a NULL call in the C core; seen when schedulers were killed mid-stream).
+        return time.perf_counter(), context.peer()
 
     @staticmethod
     def _finished(
@@ -144,6 +149,7 @@ class ObservabilityInterceptor(_ServerInterceptor):
         labels: tuple[str, str, str],
         context: aio.ServicerContext[Any, Any],
         start: float,
+        peer: str,
     ) -> None:
         seconds = time.perf_counter() - start
         code = _status_code(context)
@@ -158,7 +164,7 @@ class ObservabilityInterceptor(_ServerInterceptor):
                 "method": method,
                 "code": code.name,
                 "duration_ms": round(seconds * 1000, 3),
-                "peer": context.peer(),
+                "peer": peer,
             },
         )
 

@@ -11,6 +11,7 @@ exits 0.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 import socket
@@ -396,6 +397,8 @@ def service_main(
         as one line naming the problem.
 
     """
+    # A crash in native code (gRPC, a database driver) prints every thread's Python stack.
+    faulthandler.enable()
     server_settings = ServerSettings.with_defaults(port=port, metrics_port=metrics_port)
     settings = (*server_settings.all(), *extra_settings)
     try:
