@@ -180,6 +180,18 @@ class Cluster:
             for _ in range(2)
         ]
 
+    def exited(self) -> list[str]:
+        """Replicas that exited by themselves (crashed), with the end of their output."""
+        found = []
+        for kind, processes in self.replicas.items():
+            for index, process in enumerate(processes):
+                if process.process is not None and process.process.poll() is not None:
+                    found.append(
+                        f"{kind}[{index}] exited {process.process.returncode}: "
+                        f"{process.output()[-3000:]}"
+                    )
+        return found
+
     def restart(self, kind: str, index: int) -> None:
         old = self.replicas[kind][index]
         self.replicas[kind][index] = (
@@ -246,6 +258,8 @@ class Scenario:
         ]
         self.runs: list[run_pb2.DagRunKey] = []
         self.faults: list[Fault] = []
+        #: Replicas found dead without having been killed (each a description).
+        self.crashes: list[str] = []
 
     def _events(self) -> list[str]:
         events = [f"kill {kind}" for kind in self._scale.kills]
@@ -282,6 +296,8 @@ class Scenario:
         await self._trigger(len(self._pending))
 
     async def _kill(self, kind: str) -> None:
+        # A replica that died by itself before its turn would hide a crash behind the kill.
+        self.crashes += self._cluster.exited()
         index = self._chance.randrange(2)
         process = self._cluster.replicas[kind][index]
         executor_id = await instance_id(process) if kind == "executor" else ""

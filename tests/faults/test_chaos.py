@@ -72,6 +72,9 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
         }
         assert not wrong, wrong
 
+        # Only the faults struck: no replica crashed by itself along the way.
+        assert not scenario.crashes + cluster.exited(), scenario.crashes + cluster.exited()
+
         findings = await check_records(client, scenario.runs)
         assert not findings.problems, findings.problems
         print(
