@@ -107,6 +107,8 @@ class ServerConfig:
     host: str
     port: int
     metrics_port: int
+    #: A plaintext port serving only the health service (0: none).
+    health_port: int
     grace_seconds: float
     log_level: str
     log_format: str
@@ -116,7 +118,7 @@ class ServerConfig:
     @property
     def address(self) -> str:
         """``host:port`` as gRPC binds it."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return bind_address(self.host, self.port)
 
 
 HOST = cfg.Setting(
@@ -124,6 +126,13 @@ HOST = cfg.Setting(
     parse=cfg.parse_text,
     default="127.0.0.1",
     help="address to listen on for gRPC and metrics (0.0.0.0 for every interface)",
+)
+HEALTH_PORT = cfg.Setting(
+    name="health_port",
+    parse=cfg.parse_optional_port,
+    default=0,
+    help="plaintext port that serves only grpc.health.v1, for probes that cannot speak TLS"
+    " (Kubernetes gRPC probes); 0 disables it",
 )
 GRACE = cfg.Setting(
     name="grace_period",
@@ -203,6 +212,7 @@ class ServerSettings:
             HOST,
             self.port,
             self.metrics_port,
+            HEALTH_PORT,
             GRACE,
             cfg.LOG_LEVEL,
             cfg.LOG_FORMAT,
@@ -246,6 +256,7 @@ class ServerSettings:
             host=values[HOST],
             port=values[self.port],
             metrics_port=values[self.metrics_port],
+            health_port=values[HEALTH_PORT],
             grace_seconds=values[GRACE],
             log_level=values[cfg.LOG_LEVEL],
             log_format=values[cfg.LOG_FORMAT],
@@ -289,6 +300,22 @@ def _bind(server: aio.Server, config: ServerConfig) -> None:
         raise ConfigError(f"cannot listen on {config.address}: gRPC could not bind the address")
 
 
+def bind_address(host: str, port: int) -> str:
+    """``host:port`` as gRPC binds it (IPv6 hosts in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _health_server(health: Any, config: ServerConfig) -> aio.Server:
+    """A plaintext server with only the health service, sharing the main server's statuses."""
+    _check_port_free(config.host, config.health_port)
+    server = aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    address = bind_address(config.host, config.health_port)
+    if server.add_insecure_port(address) == 0:
+        raise ConfigError(f"cannot listen on {address}: gRPC could not bind the address")
+    return server
+
+
 async def serve(app: ServiceApp, config: ServerConfig) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then drain and return.
 
@@ -329,6 +356,7 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     _bind(server, config)
+    health_only = _health_server(health_servicer, config) if config.health_port else None
     metrics: MetricsEndpoint | None = None
     if config.metrics_port:
         metrics = start_metrics_endpoint(config.host, config.metrics_port)
@@ -340,6 +368,8 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
         loop.add_signal_handler(signum, stop_requested.set)
 
     await server.start()
+    if health_only is not None:
+        await health_only.start()
     try:
         await app.start(context)
         await context.set_serving(True)
@@ -363,6 +393,8 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
         await health_servicer.enter_graceful_shutdown()
         await server.stop(config.grace_seconds)
         await app.stop(config.grace_seconds)
+        if health_only is not None:
+            await health_only.stop(0)
         if metrics is not None:
             metrics.close()
         logger.info("stopped", extra={"action": "stop"})

@@ -21,7 +21,14 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from protos.runtime.v1 import request_response_pb2, service_pb2, service_pb2_grpc
 from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.tls import ClientTLSConfig
-from tests.helpers.processes import REPO_ROOT, ServiceProcess, child_environment, free_port
+from tests.helpers.processes import (
+    REPO_ROOT,
+    ServiceProcess,
+    assert_eventually,
+    child_environment,
+    free_port,
+    health_status,
+)
 
 APP = ("-m", "tests.helpers.runtime_app")
 SERVICES = [service_pb2.DESCRIPTOR.services_by_name["ServerInfoService"]]
@@ -59,6 +66,17 @@ async def server_info(config: ChannelConfig) -> request_response_pb2.GetServerIn
         return await stub.GetServerInfo(request_response_pb2.GetServerInfoRequest(), timeout=5)
 
 
+async def assert_drains_on_sigterm(app: ServiceProcess, health_address: str) -> None:
+    """SIGTERM turns the health seen at ``health_address`` NOT_SERVING; the app exits 0."""
+    async with create_channel(ChannelConfig(targets=(health_address,)), []) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+        assert (await watch.read()).status == SERVING
+        app.signal(signal.SIGTERM)
+        assert (await watch.read()).status == NOT_SERVING
+        watch.cancel()
+    assert app.wait(timeout=15) == 0
+
+
 async def test_health_reflection_metrics_and_graceful_stop(app: ServiceProcess) -> None:
     info = await server_info(ChannelConfig(targets=(app.address,)))
     assert info.info.service == "runtime_test"
@@ -88,13 +106,7 @@ async def test_health_reflection_metrics_and_graceful_stop(app: ServiceProcess) 
     # Processes of the same user cannot read its environment or memory.
     assert "inspectable=False" in app.output()
 
-    async with create_channel(ChannelConfig(targets=(app.address,)), []) as channel:
-        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
-        assert (await watch.read()).status == SERVING
-        app.signal(signal.SIGTERM)
-        assert (await watch.read()).status == NOT_SERVING
-        watch.cancel()
-    assert app.wait(timeout=15) == 0
+    await assert_drains_on_sigterm(app, app.address)
 
 
 async def test_token_authentication() -> None:
@@ -254,3 +266,31 @@ def test_metrics_port_in_use_exits_with_one_line(busy_port: int) -> None:
     assert result.returncode == 2
     assert f"cannot serve metrics on 127.0.0.1:{busy_port}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+async def test_a_health_only_port_answers_probes_in_plaintext_beside_tls(
+    certificates: dict[str, Path],
+) -> None:
+    health_port = free_port()
+    app = start_app(
+        "--tls-cert",
+        str(certificates["server_cert"]),
+        "--tls-key",
+        str(certificates["server_key"]),
+        "--health-port",
+        str(health_port),
+    )
+    probe_address = f"127.0.0.1:{health_port}"
+    try:
+        assert_eventually(lambda: health_status(probe_address) == SERVING, timeout=20)
+        # Only health there: the service's own RPCs stay behind TLS.
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await server_info(ChannelConfig(targets=(probe_address,)))
+        assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        trusting = ClientTLSConfig(ca_file=certificates["ca"])
+        info = await server_info(ChannelConfig(targets=(app.address,), tls=trusting))
+        assert info.info.service == "runtime_test"
+        # Draining shows on the probe port too, until the process ends.
+        await assert_drains_on_sigterm(app, probe_address)
+    finally:
+        app.stop()
