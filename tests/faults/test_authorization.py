@@ -31,6 +31,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from protos.enums.v1 import dag_run_pb2
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.event.v1 import service_pb2_grpc as event_grpc
+from protos.run.v1 import message_pb2 as run_pb2
+from protos.task.v1 import request_response_pb2 as task_rr
 from services.runtime.auth import lease_header
 from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.tls import ClientTLSConfig
@@ -121,6 +123,20 @@ async def test_each_credential_reaches_only_what_its_role_may_call(
     lease = await statuses(ChannelConfig(targets=address), [lease_header(secrets.token_hex(16))])
     assert got_in(lease) == {TASK}
     assert {lease[name] for name in ALL_NAMES - {TASK}} == {DENIED}
+
+    # A lease that does not match the caller's, in any characters, is refused, not a crash.
+    async with state_client(*address) as stubs:
+        caller = run_pb2.TryLease(
+            key=run_pb2.TaskInstanceKey(dag_id="d", run_id="r", task_id="t"),
+            try_number=1,
+            lease_id="lease-é",
+        )
+        with pytest.raises(aio.AioRpcError) as refused:
+            await stubs.task.PushXCom(
+                task_rr.PushXComRequest(caller=caller, value_json="1"),
+                metadata=[lease_header(secrets.token_hex(16))],
+            )
+        assert refused.value.code() is DENIED
 
     # Streams carry the token too (the feed is quiet, so the call runs into its deadline).
     config = ChannelConfig(targets=address, token=SERVICE_TOKEN)

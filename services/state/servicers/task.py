@@ -32,7 +32,9 @@ def caller_lease(
     """
     lease = check_lease(request_caller, "caller")
     presented = lease_credential(context.invocation_metadata() or ())
-    if presented is not None and not hmac.compare_digest(presented, lease.lease_id):
+    if presented is not None and not hmac.compare_digest(
+        presented.encode(), lease.lease_id.encode()
+    ):
         raise PermissionDenied("a task process may act only for its own try (caller.lease_id)")
     return lease
 
