@@ -295,24 +295,35 @@ class Scenario:
                 await self._kill(event.split()[1])
         await self._trigger(len(self._pending))
 
-    async def _kill(self, kind: str) -> None:
-        # A replica that died by itself before its turn would hide a crash behind the kill.
-        self.crashes += self._cluster.exited()
+    async def _pick(self, kind: str) -> tuple[int, ServiceProcess, str]:
+        """A random replica of ``kind``: its index, process and (executors) instance id."""
         index = self._chance.randrange(2)
         process = self._cluster.replicas[kind][index]
         executor_id = await instance_id(process) if kind == "executor" else ""
+        return index, process, executor_id
+
+    def _record(
+        self, what: str, struck: float, *, executor_id: str = "", stops_everything: bool = False
+    ) -> None:
+        self.faults.append(
+            Fault(
+                what=what,
+                at=struck,
+                executor_id=executor_id,
+                restored_after=time.time() - struck,
+                stops_everything=stops_everything,
+            )
+        )
+
+    async def _kill(self, kind: str) -> None:
+        # A replica that died by itself before its turn would hide a crash behind the kill.
+        self.crashes += self._cluster.exited()
+        index, process, executor_id = await self._pick(kind)
         struck = time.time()
         process.signal(signal.SIGKILL)
         process.wait(timeout=10)
         await asyncio.get_running_loop().run_in_executor(None, self._cluster.restart, kind, index)
-        self.faults.append(
-            Fault(
-                what=f"SIGKILL {kind}[{index}]",
-                at=struck,
-                executor_id=executor_id,
-                restored_after=time.time() - struck,
-            )
-        )
+        self._record(f"SIGKILL {kind}[{index}]", struck, executor_id=executor_id)
 
     async def _restart_database(self) -> None:
         loop = asyncio.get_running_loop()
@@ -320,31 +331,15 @@ class Scenario:
         await loop.run_in_executor(None, self._cluster.database.stop)
         await asyncio.sleep(2.0)
         await loop.run_in_executor(None, self._cluster.database.start)
-        self.faults.append(
-            Fault(
-                what="PostgreSQL restart",
-                at=struck,
-                restored_after=time.time() - struck,
-                stops_everything=True,
-            )
-        )
+        self._record("PostgreSQL restart", struck, stops_everything=True)
 
     async def _freeze_executor(self) -> None:
-        index = self._chance.randrange(2)
-        process = self._cluster.replicas["executor"][index]
-        executor_id = await instance_id(process)
+        index, process, executor_id = await self._pick("executor")
         struck = time.time()
         process.signal(signal.SIGSTOP)
         await asyncio.sleep(LEASE_SECONDS + 2.5)
         process.signal(signal.SIGCONT)
-        self.faults.append(
-            Fault(
-                what=f"SIGSTOP executor[{index}]",
-                at=struck,
-                executor_id=executor_id,
-                restored_after=time.time() - struck,
-            )
-        )
+        self._record(f"SIGSTOP executor[{index}]", struck, executor_id=executor_id)
 
     async def _dag_run(self, key: run_pb2.DagRunKey) -> run_pb2.DagRun:
         request = api_rr.GetDagRunRequest(key=key)
