@@ -14,10 +14,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 from grpc import aio
 
 from dag_processor import metrics
@@ -40,18 +38,13 @@ from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
 from services.runtime import config as cfg
 from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.forking import ForkServer, scrubbed_environment
+from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 
 logger = logging.getLogger("tradewind.dag_processor")
 
 #: Results reported per call.
 REPORT_BATCH = 50
-
-
-def _duration(seconds: float) -> Duration:
-    value = Duration()
-    value.FromTimedelta(timedelta(seconds=seconds))
-    return value
 
 
 @dataclass
@@ -205,7 +198,7 @@ class DagProcessorApp:
             rr.AcquireDagFileLeasesRequest(
                 processor_id=self.processor_id,
                 relative_filelocs=paths,
-                lease_duration=_duration(self._lease_duration),
+                lease_duration=duration(self._lease_duration),
             )
         )
         owned = {lease.relative_fileloc for lease in response.leases}

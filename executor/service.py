@@ -17,15 +17,16 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
+from core.proto_enums import DAG_RUN_TYPES, TRY_OUTCOMES
+from core.states import DagRunType, TryOutcome
 from executor import metrics
 from executor.capture import CHUNK_LINES, TryLog
 from executor.launcher import ForkServerLauncher, Launcher, SubprocessLauncher
@@ -40,7 +41,7 @@ from executor.settings import (
     TASK_TLS_KEY,
 )
 from executor.spec import TryResult, TrySpec
-from protos.enums.v1 import dag_run_pb2, log_pb2, task_instance_pb2, transition_pb2
+from protos.enums.v1 import log_pb2, transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.executor.v1 import request_response_pb2 as rr
 from protos.executor.v1 import service_pb2 as executor_service
@@ -48,9 +49,10 @@ from protos.executor.v1 import service_pb2_grpc as executor_grpc
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime import config as cfg
 from services.runtime.channels import ChannelConfig, create_channel
-from services.runtime.enums import EnumNames
 from services.runtime.errors import ConfigError
 from services.runtime.forking import read_pipe
+from services.runtime.loops import run_guarded
+from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 from services.runtime.tls import ClientTLSConfig
 
@@ -64,14 +66,8 @@ LOG_FLUSH_SECONDS = 0.25
 #: those processes are killed.
 OUTPUT_DRAIN_SECONDS = 1.0
 REPORT_ATTEMPTS = 20
-OUTCOMES = EnumNames(task_instance_pb2.TryOutcome, "TRY_OUTCOME_")
-RUN_TYPES = EnumNames(dag_run_pb2.DagRunType, "DAG_RUN_TYPE_")
-
-
-def _duration(seconds: float) -> Duration:
-    value = Duration()
-    value.FromTimedelta(timedelta(seconds=seconds))
-    return value
+#: The stop reason of a try whose lease is gone: it is killed and its result not reported.
+LEASE_LOST = "lost"
 
 
 def task_tls_config(
@@ -107,7 +103,7 @@ class RunningTry:
     log: TryLog
     pid: int | None = None
     process_started_at: datetime | None = None
-    #: Why the executor stops the try early: "stopped", "lost", "timed_out", "terminated".
+    #: Why the executor stops the try early: stopped, timed_out, terminated, or LEASE_LOST.
     stop_reason: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -173,8 +169,17 @@ class ExecutorApp:
         self._executor = executor_grpc.ExecutorServiceStub(self._channel)
         metrics.SLOTS.labels("total").set(self._slots)
         metrics.SLOTS.labels("used").set(0)
-        for loop in (self._lease_loop, self._heartbeat_loop, self._log_loop):
-            self._tasks.append(asyncio.create_task(self._guard(loop), name=loop.__name__))
+        # The lease loop ends for good once the executor stops; the others run until cancelled.
+        self._tasks.append(
+            asyncio.create_task(
+                run_guarded(self._lease_loop, logger=logger, again=lambda: not self._stopping),
+                name="lease_loop",
+            )
+        )
+        for loop in (self._heartbeat_loop, self._log_loop):
+            self._tasks.append(
+                asyncio.create_task(run_guarded(loop, logger=logger), name=loop.__name__)
+            )
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop leasing, let running tries finish within the grace, then terminate the rest."""
@@ -188,7 +193,7 @@ class ExecutorApp:
             _, pending = await asyncio.wait(self._try_tasks, timeout=grace_seconds)
             if pending:
                 for running in list(self._running.values()):
-                    running.request_stop("terminated")
+                    running.request_stop(TryOutcome.TERMINATED)
                 await asyncio.wait(pending, timeout=self._kill_grace + 10)
         for task in self._tasks:
             task.cancel()
@@ -198,22 +203,6 @@ class ExecutorApp:
         await self._launcher.close()
         if self._channel is not None:
             await self._channel.close(None)
-
-    async def _guard(self, loop: Any) -> None:
-        while not (self._stopping and loop == self._lease_loop):
-            try:
-                await loop()
-                return
-            except asyncio.CancelledError:
-                raise
-            except grpc.RpcError as err:
-                code = err.code() if isinstance(err, aio.AioRpcError) else None
-                logger.warning(
-                    "state service call failed", extra={"action": loop.__name__, "code": str(code)}
-                )
-            except Exception:
-                logger.exception("executor loop failed", extra={"action": loop.__name__})
-            await asyncio.sleep(0.5)
 
     # ---- leasing ----
 
@@ -229,8 +218,8 @@ class ExecutorApp:
                     executor_id=self.executor_id,
                     queues=self._queues,
                     max_leases=free,
-                    lease_duration=_duration(self._lease_duration),
-                    wait=_duration(LEASE_WAIT_SECONDS),
+                    lease_duration=duration(self._lease_duration),
+                    wait=duration(LEASE_WAIT_SECONDS),
                     hostname=self._hostname,
                 ),
                 timeout=LEASE_WAIT_SECONDS + self._lease_duration,
@@ -266,7 +255,7 @@ class ExecutorApp:
             try_number=leased.lease.try_number,
             max_tries=leased.max_tries,
             lease_id=leased.lease.lease_id,
-            run_type=RUN_TYPES.name_or(leased.run_type, "manual"),
+            run_type=DAG_RUN_TYPES.member_or(leased.run_type, DagRunType.MANUAL),
             logical_date=_iso(leased, "logical_date"),
             data_interval_start=_iso(leased, "data_interval_start"),
             data_interval_end=_iso(leased, "data_interval_end"),
@@ -281,7 +270,7 @@ class ExecutorApp:
         leased = running.leased
         try:
             result = await self._execute(running)
-            if running.stop_reason == "lost":
+            if running.stop_reason == LEASE_LOST:
                 logger.warning(
                     "lease lost; result dropped",
                     extra={"action": "lease_lost", "key": str(leased.lease.key)},
@@ -311,7 +300,7 @@ class ExecutorApp:
             for fd in (out_read, err_read, result_read):
                 os.close(fd)
             return TryResult(
-                outcome="failed",
+                outcome=TryOutcome.FAILED,
                 error_type=type(err).__name__,
                 error_message=f"could not start the task process: {err}",
             )
@@ -345,7 +334,7 @@ class ExecutorApp:
         )
         if result_task not in done:
             if not running.stop.is_set():
-                running.request_stop("timed_out")
+                running.request_stop(TryOutcome.TIMED_OUT)
             await self._kill(running, result_task)
         stop_task.cancel()
         data = await result_task
@@ -375,26 +364,30 @@ class ExecutorApp:
 
     def _result(self, running: RunningTry, data: bytes, timeout: float | None) -> TryResult:
         reason = running.stop_reason
-        if reason == "timed_out":
+        if reason == TryOutcome.TIMED_OUT:
             message = (
                 f"execution_timeout of {timeout:g}s exceeded; the task's process group was killed"
             )
             running.log.system(message)
-            return TryResult(outcome="timed_out", error_type="TaskTimedOut", error_message=message)
-        if reason == "stopped":
+            return TryResult(
+                outcome=TryOutcome.TIMED_OUT, error_type="TaskTimedOut", error_message=message
+            )
+        if reason == TryOutcome.STOPPED:
             running.log.system("stopped: the task instance was cleared or marked")
-            return TryResult(outcome="stopped")
-        if reason == "terminated":
+            return TryResult(outcome=TryOutcome.STOPPED)
+        if reason == TryOutcome.TERMINATED:
             running.log.system("terminated: the executor is shutting down")
             return TryResult(
-                outcome="terminated",
+                outcome=TryOutcome.TERMINATED,
                 error_type="Terminated",
                 error_message="the executor shut down",
             )
         if not data:
             message = "the task process exited without a result (killed or crashed)"
             running.log.system(message)
-            return TryResult(outcome="failed", error_type="TaskProcessDied", error_message=message)
+            return TryResult(
+                outcome=TryOutcome.FAILED, error_type="TaskProcessDied", error_message=message
+            )
         return TryResult.from_json(data)
 
     async def _kill(self, running: RunningTry, result_task: asyncio.Task[bytes]) -> None:
@@ -437,7 +430,7 @@ class ExecutorApp:
         request = rr.CompleteTaskInstanceRequest(
             executor_id=self.executor_id,
             lease=leased.lease,
-            outcome=OUTCOMES.value(result.outcome),
+            outcome=TRY_OUTCOMES.to_proto(result.outcome),
             skip_task_ids=result.skip_task_ids,
             xcoms=[run_pb2.XCom(xcom_key=key, value_json=value) for key, value in result.xcoms],
             last_log_chunk_index=running.log.chunk_index,
@@ -519,15 +512,15 @@ class ExecutorApp:
                 rr.HeartbeatTaskInstancesRequest(
                     executor_id=self.executor_id,
                     heartbeats=beats,
-                    lease_duration=_duration(self._lease_duration),
+                    lease_duration=duration(self._lease_duration),
                 ),
                 timeout=self._lease_duration / 3,
             )
             for running, outcome in zip(tries, response.outcomes, strict=True):
                 if outcome.status == transition_pb2.LEASE_STATUS_LOST:
-                    running.request_stop("lost")
+                    running.request_stop(LEASE_LOST)
                 elif outcome.status == transition_pb2.LEASE_STATUS_STOP_REQUESTED:
-                    running.request_stop("stopped")
+                    running.request_stop(TryOutcome.STOPPED)
 
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> ExecutorApp:

@@ -19,6 +19,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.states import TryOutcome
 from executor.capture import LOGGING_MARK
 from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
@@ -70,7 +71,7 @@ def _channel_config(spec: TrySpec) -> ChannelConfig:
 
 def _failure(error: BaseException, started: datetime, message: str = "") -> TryResult:
     return TryResult(
-        outcome="failed",
+        outcome=TryOutcome.FAILED,
         process_started_at=started.isoformat(),
         error_type=type(error).__name__,
         error_message=message or str(error),
@@ -134,7 +135,7 @@ def run_try(spec: TrySpec) -> TryResult:
     if loaded.error is not None:
         print(f"DAG file {path} failed to import:\n{loaded.error.stacktrace}", file=sys.stderr)
         return TryResult(
-            outcome="failed",
+            outcome=TryOutcome.FAILED,
             process_started_at=started.isoformat(),
             error_type="DagImportError",
             error_message=f"{path}: {loaded.error.message}",

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES, TRIGGER_RULES, TRY_OUTCOMES
+from core.runs import run_id_for
+from core.states import DagRunState, DagRunType, TaskInstanceState
+from core.trigger_rules import TriggerRule
 from protos.dag.v1 import message_pb2 as dag_pb2
-from protos.enums.v1 import dag_run_pb2, task_instance_pb2
+from protos.enums.v1 import dag_run_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, Transition
-from scheduler.planning import Advance, DagSchedule, scheduled_run_id
+from scheduler.planning import Advance, DagSchedule
 from scheduler.timetables import PRESETS, DataInterval, ScheduleSpec
-from services.runtime.enums import EnumNames
-
-TI_STATES = EnumNames(task_instance_pb2.TaskInstanceState, "TASK_INSTANCE_STATE_")
-RUN_STATES = EnumNames(dag_run_pb2.DagRunState, "DAG_RUN_STATE_")
-RULES = EnumNames(task_instance_pb2.TriggerRule, "TRIGGER_RULE_")
-OUTCOMES = EnumNames(task_instance_pb2.TryOutcome, "TRY_OUTCOME_")
-
-
-def when(message: object, field: str) -> datetime | None:
-    """An aware UTC datetime from a Timestamp field, None when unset."""
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    value: Timestamp = getattr(message, field)
-    return value.ToDatetime(tzinfo=UTC)
-
-
-def stamp(moment: datetime) -> Timestamp:
-    """A Timestamp of an aware datetime."""
-    result = Timestamp()
-    result.FromDatetime(moment)
-    return result
+from services.runtime.protoconv import retry_policy, stamp, to_datetime, to_seconds
 
 
 def task_specs(definition: dag_pb2.DagDefinition) -> dict[str, TaskSpec]:
@@ -43,19 +26,9 @@ def task_specs(definition: dag_pb2.DagDefinition) -> dict[str, TaskSpec]:
         specs[task.task_id] = TaskSpec(
             task_id=task.task_id,
             upstream=frozenset(task.upstream_task_ids),
-            trigger_rule=RULES.name_or(task.trigger_rule, "all_success"),
-            retry_delay=task.retry_delay.ToTimedelta().total_seconds(),
-            retry_exponential_backoff=task.retry_exponential_backoff,
-            max_retry_delay=(
-                task.max_retry_delay.ToTimedelta().total_seconds()
-                if task.HasField("max_retry_delay")
-                else None
-            ),
-            execution_timeout=(
-                task.execution_timeout.ToTimedelta().total_seconds()
-                if task.HasField("execution_timeout")
-                else None
-            ),
+            trigger_rule=TRIGGER_RULES.member_or(task.trigger_rule, TriggerRule.ALL_SUCCESS),
+            retry=retry_policy(task),
+            execution_timeout=to_seconds(task, "execution_timeout"),
         )
     return specs
 
@@ -64,16 +37,26 @@ def ti_view(ti: run_pb2.TaskInstance) -> TaskInstanceView:
     """The scheduler's view of a task instance."""
     return TaskInstanceView(
         task_id=ti.key.task_id,
-        state=TI_STATES.name_or(ti.state, "none"),
+        state=TASK_INSTANCE_STATES.member_or(ti.state, TaskInstanceState.NONE),
         try_number=ti.try_number,
         max_tries=ti.max_tries,
         priority_weight=ti.priority_weight,
         pool=ti.pool,
         pool_slots=max(1, ti.pool_slots),
-        lease_expires_at=when(ti, "lease_expires_at"),
-        start_date=when(ti, "start_date"),
-        next_retry_at=when(ti, "next_retry_at"),
+        lease_expires_at=to_datetime(ti, "lease_expires_at"),
+        start_date=to_datetime(ti, "start_date"),
+        next_retry_at=to_datetime(ti, "next_retry_at"),
     )
+
+
+def end_dates(task_instances: Iterable[run_pb2.TaskInstance]) -> dict[str, datetime]:
+    """The end dates of the task instances that have one, by task id."""
+    ends = {}
+    for ti in task_instances:
+        end = to_datetime(ti, "end_date")
+        if end is not None:
+            ends[ti.key.task_id] = end
+    return ends
 
 
 def run_view(run: run_pb2.DagRun) -> RunView:
@@ -81,9 +64,9 @@ def run_view(run: run_pb2.DagRun) -> RunView:
     return RunView(
         dag_id=run.dag_id,
         run_id=run.run_id,
-        state=RUN_STATES.name_or(run.state, "queued"),
+        state=DAG_RUN_STATES.member_or(run.state, DagRunState.QUEUED),
         generation=run.generation,
-        logical_date=when(run, "logical_date"),
+        logical_date=to_datetime(run, "logical_date"),
     )
 
 
@@ -95,25 +78,27 @@ def transition_message(
         key=run_pb2.TaskInstanceKey(
             dag_id=run.dag_id, run_id=run.run_id, task_id=transition.task_id
         ),
-        expected_state=TI_STATES.value(transition.expected_state),
+        expected_state=TASK_INSTANCE_STATES.to_proto(transition.expected_state),
         expected_try_number=transition.expected_try_number,
-        new_state=TI_STATES.value(transition.new_state),
+        new_state=TASK_INSTANCE_STATES.to_proto(transition.new_state),
         reason=transition.reason,
         expected_run_generation=run.generation,
     )
-    if transition.outcome:
-        message.outcome = OUTCOMES.value(transition.outcome)
+    if transition.outcome is not None:
+        message.outcome = TRY_OUTCOMES.to_proto(transition.outcome)
     if transition.next_retry_at is not None:
         message.next_retry_at.CopyFrom(stamp(transition.next_retry_at))
     return message
 
 
-def run_transition_message(run: RunView, expected: str, new: str) -> scheduler_pb2.DagRunTransition:
+def run_transition_message(
+    run: RunView, expected: DagRunState, new: DagRunState
+) -> scheduler_pb2.DagRunTransition:
     """The contract's message for a run transition."""
     return scheduler_pb2.DagRunTransition(
         key=run_pb2.DagRunKey(dag_id=run.dag_id, run_id=run.run_id),
-        expected_state=RUN_STATES.value(expected),
-        new_state=RUN_STATES.value(new),
+        expected_state=DAG_RUN_STATES.to_proto(expected),
+        new_state=DAG_RUN_STATES.to_proto(new),
         expected_run_generation=run.generation,
     )
 
@@ -135,25 +120,25 @@ def dag_schedule(item: scheduler_pb2.SchedulableDag) -> DagSchedule | None:
     """The schedule of a schedulable DAG, or None when its definition lacks a start date."""
     dag = item.dag
     definition = dag.definition
-    start = when(definition, "start_date")
+    start = to_datetime(definition, "start_date")
     if start is None:
         return None
     pointer = None
-    logical = when(dag, "next_dagrun_logical_date")
+    logical = to_datetime(dag, "next_dagrun_logical_date")
     if logical is not None:
-        end = when(dag, "next_dagrun_data_interval_end") or logical
-        pointer = DataInterval(when(dag, "next_dagrun_data_interval_start") or logical, end)
+        end = to_datetime(dag, "next_dagrun_data_interval_end") or logical
+        pointer = DataInterval(to_datetime(dag, "next_dagrun_data_interval_start") or logical, end)
     return DagSchedule(
         dag_id=dag.dag_id,
         content_hash=dag.content_hash,
         spec=schedule_spec(definition.schedule),
         start_date=start,
-        end_date=when(definition, "end_date"),
+        end_date=to_datetime(definition, "end_date"),
         catchup=definition.catchup,
         max_active_runs=definition.max_active_runs or 16,
         active_runs=item.active_runs,
         next_run=pointer,
-        latest_scheduled_logical_date=when(item, "latest_scheduled_logical_date"),
+        latest_scheduled_logical_date=to_datetime(item, "latest_scheduled_logical_date"),
     )
 
 
@@ -167,7 +152,7 @@ def advance_message(advance: Advance) -> scheduler_pb2.ScheduleAdvance:
     if advance.run is not None:
         message.run.CopyFrom(
             scheduler_pb2.NewDagRun(
-                run_id=scheduled_run_id(advance.run.logical_date),
+                run_id=run_id_for(DagRunType.SCHEDULED, advance.run.logical_date),
                 run_type=dag_run_pb2.DAG_RUN_TYPE_SCHEDULED,
                 logical_date=stamp(advance.run.logical_date),
                 data_interval_start=stamp(advance.run.start),

@@ -3,7 +3,7 @@
 :func:`decide_run` takes a run, its DAG's tasks and its task instances as plain values and
 the current time, and returns compare-and-set transitions plus when to look again. It never
 raises and never performs I/O; the service loop fetches snapshots, calls it, and sends the
-result to the state service.
+result to the state service. ``tradewind.testing.run_dag`` drives it too, in process.
 """
 
 from __future__ import annotations
@@ -12,29 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tradewind.sdk.retries import retry_delay_seconds
-from tradewind.sdk.trigger_rules import Verdict, evaluate
+from core.retries import RetryPolicy, retry_identity
+from core.runs import run_outcome
+from core.states import LEASED, WAITING, DagRunState, TaskInstanceState, TryOutcome
+from core.tries import end_of_try
+from core.trigger_rules import STATE_OF_VERDICT, TriggerRule, Verdict, evaluate
 
-NONE = "none"
-SCHEDULED = "scheduled"
-QUEUED = "queued"
-RUNNING = "running"
-SUCCESS = "success"
-FAILED = "failed"
-UP_FOR_RETRY = "up_for_retry"
-UPSTREAM_FAILED = "upstream_failed"
-SKIPPED = "skipped"
-REMOVED = "removed"
-RESTARTING = "restarting"
-DEFERRED = "deferred"
-
-FINISHED = frozenset({SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, REMOVED})
-#: States from which a task instance waits for its trigger rule.
-WAITING = frozenset({NONE, SCHEDULED})
-RUN_QUEUED = "queued"
-RUN_RUNNING = "running"
-RUN_SUCCESS = "success"
-RUN_FAILED = "failed"
+_TI = TaskInstanceState
 
 #: Extra time a try gets past its execution_timeout before the scheduler fails it (the
 #: executor enforces the timeout itself; this catches an executor that could not).
@@ -47,10 +31,8 @@ class TaskSpec:
 
     task_id: str
     upstream: frozenset[str] = frozenset()
-    trigger_rule: str = "all_success"
-    retry_delay: float = 300.0
-    retry_exponential_backoff: bool = False
-    max_retry_delay: float | None = None
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     execution_timeout: float | None = None
 
 
@@ -59,7 +41,7 @@ class TaskInstanceView:
     """A task instance as the snapshot shows it."""
 
     task_id: str
-    state: str
+    state: TaskInstanceState
     try_number: int = 0
     max_tries: int = 1
     priority_weight: int = 1
@@ -76,7 +58,7 @@ class RunView:
 
     dag_id: str
     run_id: str
-    state: str
+    state: DagRunState
     generation: int = 0
     logical_date: datetime | None = None
 
@@ -86,15 +68,15 @@ class Transition:
     """A compare-and-set on one task instance."""
 
     task_id: str
-    expected_state: str
+    expected_state: TaskInstanceState
     expected_try_number: int
-    new_state: str
+    new_state: TaskInstanceState
     priority_weight: int = 1
     pool: str = "default_pool"
     pool_slots: int = 1
     next_retry_at: datetime | None = None
-    #: For a try the scheduler ends: "lease_expired" or "timed_out".
-    outcome: str = ""
+    #: For a try the scheduler ends: lease_expired or timed_out.
+    outcome: TryOutcome | None = None
     reason: str = ""
 
 
@@ -103,8 +85,9 @@ class RunDecision:
     """What follows for one run."""
 
     transitions: Sequence[Transition] = ()
-    #: (expected, new) run state, applied after the task instance transitions.
-    run_state: tuple[str, str] | None = None
+    #: (expected, new) run state. The state service applies a start before the task instance
+    #: transitions and an end after them, only if every one of them held.
+    run_state: tuple[DagRunState, DagRunState] | None = None
     #: When a timer (retry delay, lease expiry, timeout) next needs this run looked at.
     wake_at: datetime | None = None
     #: Why the run is failing, when it is.
@@ -133,14 +116,14 @@ def _topological(tasks: Mapping[str, TaskSpec]) -> list[str]:
 
 @dataclass
 class _Plan:
-    states: dict[str, str]
+    states: dict[str, TaskInstanceState]
     transitions: list[Transition] = field(default_factory=list)
     wake_at: datetime | None = None
 
     def wake(self, moment: datetime) -> None:
         self.wake_at = moment if self.wake_at is None else min(self.wake_at, moment)
 
-    def move(self, ti: TaskInstanceView, new_state: str, **fields: object) -> None:
+    def move(self, ti: TaskInstanceView, new_state: TaskInstanceState, **fields: object) -> None:
         self.transitions.append(
             Transition(
                 task_id=ti.task_id,
@@ -156,57 +139,39 @@ class _Plan:
         self.states[ti.task_id] = new_state
 
 
-def _end_try_state(
-    ti: TaskInstanceView, task: TaskSpec | None, now: datetime, identity: str
-) -> tuple[str, datetime | None]:
-    if ti.state == RESTARTING:
-        return NONE, None
-    if ti.try_number >= ti.max_tries:
-        return FAILED, None
-    delay = 0.0
-    if task is not None:
-        delay = retry_delay_seconds(
-            try_number=ti.try_number,
-            retry_delay=task.retry_delay,
-            exponential_backoff=task.retry_exponential_backoff,
-            max_retry_delay=task.max_retry_delay,
-            identity=identity,
-        )
-    return UP_FOR_RETRY, now + timedelta(seconds=delay)
+def _end_try(
+    plan: _Plan,
+    run: RunView,
+    ti: TaskInstanceView,
+    task: TaskSpec,
+    now: datetime,
+    outcome: TryOutcome,
+    reason: str,
+) -> None:
+    end = end_of_try(
+        state=ti.state,
+        outcome=outcome,
+        try_number=ti.try_number,
+        max_tries=ti.max_tries,
+        retry=task.retry,
+        ended_at=now,
+        identity=retry_identity(run.dag_id, ti.task_id, run.run_id),
+    )
+    plan.move(ti, end.state, next_retry_at=end.next_retry_at, outcome=outcome, reason=reason)
 
 
 def _check_leased(
-    plan: _Plan, run: RunView, ti: TaskInstanceView, task: TaskSpec | None, now: datetime
+    plan: _Plan, run: RunView, ti: TaskInstanceView, task: TaskSpec, now: datetime
 ) -> None:
-    identity = f"{run.dag_id}#{ti.task_id}#{run.run_id}"
     if ti.lease_expires_at is not None and ti.lease_expires_at <= now:
-        state, retry_at = _end_try_state(ti, task, now, identity)
-        plan.move(
-            ti,
-            state,
-            next_retry_at=retry_at,
-            outcome="lease_expired",
-            reason="executor lease expired",
-        )
+        _end_try(plan, run, ti, task, now, TryOutcome.LEASE_EXPIRED, "executor lease expired")
         return
     if ti.lease_expires_at is not None:
         plan.wake(ti.lease_expires_at)
-    if (
-        ti.state == RUNNING
-        and task is not None
-        and task.execution_timeout
-        and ti.start_date is not None
-    ):
+    if ti.state == _TI.RUNNING and task.execution_timeout and ti.start_date is not None:
         limit = ti.start_date + timedelta(seconds=task.execution_timeout) + TIMEOUT_GRACE
         if limit <= now:
-            state, retry_at = _end_try_state(ti, task, now, identity)
-            plan.move(
-                ti,
-                state,
-                next_retry_at=retry_at,
-                outcome="timed_out",
-                reason="execution_timeout exceeded",
-            )
+            _end_try(plan, run, ti, task, now, TryOutcome.TIMED_OUT, "execution_timeout exceeded")
         else:
             plan.wake(limit)
 
@@ -217,57 +182,64 @@ def decide_run(
     task_instances: Mapping[str, TaskInstanceView],
     now: datetime,
 ) -> RunDecision:
-    """The transitions that follow for one run, and when to look at it again."""
-    if run.state == RUN_QUEUED:
-        return RunDecision(run_state=(RUN_QUEUED, RUN_RUNNING))
-    if run.state != RUN_RUNNING:
+    """The transitions that follow for one run, and when to look at it again.
+
+    A queued run is started and, in the same decision, its first task instances are queued
+    (the state service applies them only if the start holds).
+    """
+    if run.state == DagRunState.QUEUED:
+        started = decide_running(run, tasks, task_instances, now)
+        return RunDecision(
+            transitions=started.transitions,
+            run_state=(DagRunState.QUEUED, DagRunState.RUNNING),
+            wake_at=started.wake_at,
+        )
+    if run.state != DagRunState.RUNNING:
         return RunDecision()
+    return decide_running(run, tasks, task_instances, now)
+
+
+def decide_running(
+    run: RunView,
+    tasks: Mapping[str, TaskSpec],
+    task_instances: Mapping[str, TaskInstanceView],
+    now: datetime,
+) -> RunDecision:
+    """The decision for a run that is running (or starts now)."""
     plan = _Plan(states={t: ti.state for t, ti in task_instances.items()})
     for task_id, orphan in sorted(task_instances.items()):
         if task_id not in tasks and orphan.state in WAITING:
-            plan.move(orphan, REMOVED)  # the run's DAG version has no such task
+            plan.move(orphan, _TI.REMOVED)  # the run's DAG version has no such task
     for task_id in _topological(tasks):
         if task_id not in task_instances:
             continue
         ti = task_instances[task_id]
         task = tasks[task_id]
-        if ti.state in (RUNNING, RESTARTING):
+        if ti.state in LEASED:
             _check_leased(plan, run, ti, task, now)
-        elif ti.state == UP_FOR_RETRY:
+        elif ti.state == _TI.UP_FOR_RETRY:
             if ti.next_retry_at is None or ti.next_retry_at <= now:
-                plan.move(ti, QUEUED)
+                plan.move(ti, _TI.QUEUED)
             else:
                 plan.wake(ti.next_retry_at)
         elif ti.state in WAITING:
-            upstream = [plan.states.get(u, REMOVED) for u in task.upstream if u in plan.states]
+            upstream = [plan.states.get(u, _TI.REMOVED) for u in task.upstream if u in plan.states]
             verdict = evaluate(task.trigger_rule, upstream)
             if verdict is Verdict.RUN:
-                plan.move(ti, QUEUED)
-            elif verdict is Verdict.SKIP:
-                plan.move(ti, SKIPPED)
-            elif verdict is Verdict.UPSTREAM_FAILED:
-                plan.move(ti, UPSTREAM_FAILED)
+                plan.move(ti, _TI.QUEUED)
+            elif verdict is not Verdict.WAIT:
+                plan.move(ti, STATE_OF_VERDICT[verdict])
+    downstream = {u for spec in tasks.values() for u in spec.upstream}
+    outcome = run_outcome(
+        plan.states,
+        [t for t in tasks if t not in downstream],
+        progressing=any(t.new_state == _TI.QUEUED for t in plan.transitions),
+    )
     return RunDecision(
         transitions=plan.transitions,
-        run_state=_run_outcome(tasks, plan.states, plan.transitions),
+        run_state=(DagRunState.RUNNING, outcome) if outcome is not None else None,
         wake_at=plan.wake_at,
     )
-
-
-def _run_outcome(
-    tasks: Mapping[str, TaskSpec], states: Mapping[str, str], transitions: Sequence[Transition]
-) -> tuple[str, str] | None:
-    """Airflow's rule: once every task instance is finished, failed leaves fail the run."""
-    queued_now = any(t.new_state == QUEUED for t in transitions)
-    unfinished = [t for t, s in states.items() if s not in FINISHED]
-    if unfinished:
-        stuck = not queued_now and all(states[t] in WAITING for t in unfinished)
-        return (RUN_RUNNING, RUN_FAILED) if stuck else None
-    downstream = {u for spec in tasks.values() for u in spec.upstream}
-    leaves = [t for t in states if t not in downstream] or list(states)
-    if any(states[t] in (FAILED, UPSTREAM_FAILED) for t in leaves):
-        return RUN_RUNNING, RUN_FAILED
-    return RUN_RUNNING, RUN_SUCCESS
 
 
 def order_for_admission(
@@ -280,8 +252,8 @@ def order_for_admission(
     of every DAG before the second of any), so one big DAG cannot starve the others; then
     older runs go first.
     """
-    others = [item for item in items if item[1].new_state != QUEUED]
-    queueing = [item for item in items if item[1].new_state == QUEUED]
+    others = [item for item in items if item[1].new_state != _TI.QUEUED]
+    queueing = [item for item in items if item[1].new_state == _TI.QUEUED]
     queueing.sort(key=lambda item: (-item[1].priority_weight, _logical(item[0]), item[1].task_id))
     turn: dict[tuple[str, int], int] = {}
     keyed = []
@@ -313,7 +285,7 @@ def within_capacity(
     sent: list[tuple[RunView, Transition]] = []
     held: list[tuple[RunView, Transition]] = []
     for run, transition in ordered:
-        if transition.new_state != QUEUED:
+        if transition.new_state != _TI.QUEUED:
             sent.append((run, transition))
             continue
         pool_left = slots.get(transition.pool, 0)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from scheduler.timetables import DataInterval, ScheduleSpec, interval_of, next_interval
-
-RUN_ID_PREFIX = "scheduled__"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,11 +34,6 @@ class Advance:
     expected_next_logical_date: datetime | None
     run: DataInterval | None
     next_run: DataInterval | None
-
-
-def scheduled_run_id(logical_date: datetime) -> str:
-    """Airflow's run id of a scheduled run: ``scheduled__<logical date in ISO 8601>``."""
-    return RUN_ID_PREFIX + logical_date.astimezone(UTC).isoformat()
 
 
 def plan_schedule(dag: DagSchedule, now: datetime) -> tuple[Advance | None, datetime | None]:

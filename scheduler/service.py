@@ -12,14 +12,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 from grpc import aio
 
-from protos.enums.v1 import dag_run_pb2, event_pb2, task_instance_pb2, transition_pb2
+from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
+from core.states import RUN_ACTIVE, DagRunState, TaskInstanceState, frees_capacity
+from protos.enums.v1 import event_pb2, transition_pb2
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.event.v1 import service_pb2 as event_service
 from protos.event.v1 import service_pb2_grpc as event_grpc
@@ -29,19 +31,19 @@ from protos.scheduler.v1 import service_pb2 as scheduler_service
 from protos.scheduler.v1 import service_pb2_grpc as scheduler_grpc
 from scheduler import convert, metrics
 from scheduler.decisions import (
-    QUEUED,
-    SCHEDULED,
     RunView,
-    TaskSpec,
     Transition,
     decide_run,
     order_for_admission,
     within_capacity,
 )
 from scheduler.planning import plan_schedule
-from scheduler.settings import CLAIM_DURATION, MAX_RUNS, STATE, SWEEP_INTERVAL
+from scheduler.settings import CLAIM_DURATION, MAX_RUNS, SPEC_CACHE_SIZE, STATE, SWEEP_INTERVAL
+from scheduler.specs import SpecCache, TaskSpecs, upstream_end_to_queued
 from services.runtime import config as cfg
 from services.runtime.channels import ChannelConfig, create_channel
+from services.runtime.loops import run_guarded
+from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 
 logger = logging.getLogger("tradewind.scheduler")
@@ -64,17 +66,6 @@ STALE_REFUSALS = frozenset(
         transition_pb2.TRANSITION_REFUSAL_STALE_GENERATION,
     }
 )
-FINISHED_TI = frozenset(
-    {
-        task_instance_pb2.TASK_INSTANCE_STATE_SUCCESS,
-        task_instance_pb2.TASK_INSTANCE_STATE_FAILED,
-        task_instance_pb2.TASK_INSTANCE_STATE_SKIPPED,
-        task_instance_pb2.TASK_INSTANCE_STATE_UPSTREAM_FAILED,
-        task_instance_pb2.TASK_INSTANCE_STATE_UP_FOR_RETRY,
-    }
-)
-ACTIVE_RUN_STATES = frozenset({dag_run_pb2.DAG_RUN_STATE_QUEUED, dag_run_pb2.DAG_RUN_STATE_RUNNING})
-RETRY_SECONDS = 0.5
 SCHEDULE_IDLE_SECONDS = 30.0
 
 
@@ -92,11 +83,13 @@ class SchedulerApp:
         self._claimed: set[RunKey] = set()
         self._dirty: set[RunKey] = set()
         self._waiting_for_capacity: set[RunKey] = set()
+        #: Queued runs that max_active_runs holds back; a run of their DAG ending frees them.
+        self._waiting_for_run_slot: set[RunKey] = set()
         self._wake = asyncio.Event()
         self._claim_now = asyncio.Event()
         self._schedule_now = asyncio.Event()
         self._timers: dict[RunKey, asyncio.TimerHandle] = {}
-        self._specs: dict[str, dict[str, TaskSpec]] = {}
+        self._specs = SpecCache(values[SPEC_CACHE_SIZE])
         self._tasks: list[asyncio.Task[None]] = []
         self._channel: aio.Channel | None = None
 
@@ -123,7 +116,8 @@ class SchedulerApp:
             self._schedule_loop,
             self._sweep_loop,
         ):
-            self._tasks.append(asyncio.create_task(self._guard(loop), name=loop.__name__))
+            guarded = run_guarded(loop, logger=logger)
+            self._tasks.append(asyncio.create_task(guarded, name=loop.__name__))
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop the loops and give the claims back so other schedulers take the runs at once."""
@@ -141,22 +135,6 @@ class SchedulerApp:
                     timeout=min(5.0, grace_seconds or 5.0),
                 )
             await self._channel.close(None)
-
-    async def _guard(self, loop: Any) -> None:
-        """Keep a loop alive through the state service's outages."""
-        while True:
-            try:
-                await loop()
-            except asyncio.CancelledError:
-                raise
-            except grpc.RpcError as err:
-                code = err.code() if isinstance(err, aio.AioRpcError) else None
-                logger.warning(
-                    "state service call failed", extra={"action": loop.__name__, "code": str(code)}
-                )
-            except Exception:
-                logger.exception("scheduler loop failed", extra={"action": loop.__name__})
-            await asyncio.sleep(RETRY_SECONDS)
 
     # ---- what needs a look ----
 
@@ -187,7 +165,7 @@ class SchedulerApp:
                 rr.ClaimDagRunsRequest(
                     scheduler_id=self.scheduler_id,
                     max_runs=self._max_runs,
-                    claim_duration=_seconds(self._claim_duration),
+                    claim_duration=duration(self._claim_duration),
                 ),
                 timeout=self._claim_duration / 3,
             )
@@ -224,13 +202,22 @@ class SchedulerApp:
         if kind == event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED:
             if key in self._claimed:
                 self._mark([key])
-            if event.task_instance_state in FINISHED_TI and self._waiting_for_capacity:
+            if self._waiting_for_capacity and frees_capacity(
+                TASK_INSTANCE_STATES.member_or(
+                    event.previous_task_instance_state, TaskInstanceState.NONE
+                ),
+                TASK_INSTANCE_STATES.member_or(event.task_instance_state, TaskInstanceState.NONE),
+            ):
                 self._mark(self._waiting_for_capacity & self._claimed)
         elif kind == event_pb2.EVENT_TYPE_DAG_RUN_STATE_CHANGED:
             if key in self._claimed:
                 self._mark([key])
-            elif event.dag_run_state in ACTIVE_RUN_STATES:
+            elif DAG_RUN_STATES.member_or(event.dag_run_state, DagRunState.QUEUED) in RUN_ACTIVE:
                 self._claim_now.set()  # a run cleared or re-queued after it had ended
+            if self._waiting_for_run_slot:
+                freed = {k for k in self._waiting_for_run_slot if k[0] == event.dag_id}
+                self._waiting_for_run_slot -= freed
+                self._mark(freed & self._claimed)
             self._schedule_now.set()
         elif kind in (
             event_pb2.EVENT_TYPE_DAG_RUN_CREATED,
@@ -268,14 +255,14 @@ class SchedulerApp:
     # ---- one pass ----
 
     async def _definitions(self, hashes: set[str]) -> None:
-        missing = sorted(h for h in hashes if h not in self._specs)
+        missing = self._specs.missing(hashes)
         if not missing:
             return
         response = await self._scheduler.GetDagDefinitions(
             rr.GetDagDefinitionsRequest(content_hashes=missing)
         )
         for serialized in response.dags:
-            self._specs[serialized.content_hash] = convert.task_specs(serialized.definition)
+            self._specs.put(serialized.content_hash, convert.task_specs(serialized.definition))
 
     async def _process(self, keys: Sequence[RunKey]) -> None:
         snapshot = await self._scheduler.GetSchedulingSnapshot(
@@ -294,8 +281,8 @@ class SchedulerApp:
         await self._definitions({s.dag_run.dag_content_hash for s in snapshot.dag_runs})
 
         candidates: list[tuple[RunView, Transition]] = []
-        run_items = []
-        ends: dict[tuple[str, str, str], datetime] = {}
+        run_items: list[tuple[RunView, tuple[DagRunState, DagRunState]]] = []
+        ends: dict[RunKey, tuple[TaskSpecs, dict[str, datetime]]] = {}
         for snap in snapshot.dag_runs:
             run = convert.run_view(snap.dag_run)
             key = (run.dag_id, run.run_id)
@@ -303,10 +290,7 @@ class SchedulerApp:
             if specs is None:
                 continue
             views = {ti.key.task_id: convert.ti_view(ti) for ti in snap.task_instances}
-            for ti in snap.task_instances:
-                end = convert.when(ti, "end_date")
-                if end is not None:
-                    ends[(run.dag_id, run.run_id, ti.key.task_id)] = end
+            ends[key] = (specs, convert.end_dates(snap.task_instances))
             decision = decide_run(run, specs, views, now)
             candidates += [(run, transition) for transition in decision.transitions]
             if decision.run_state is not None:
@@ -320,13 +304,14 @@ class SchedulerApp:
             dag.dag_id: dag.max_active_tasks - dag.active_task_instances
             for dag in snapshot.dag_concurrency
         }
-        ti_items, held = within_capacity(order_for_admission(candidates), open_slots, dag_room)
+        sent, held = within_capacity(order_for_admission(candidates), open_slots, dag_room)
         self._waiting_for_capacity.update((run.dag_id, run.run_id) for run, _ in held)
-        waiting_none = [(run, t) for run, t in held if t.expected_state == "none"]
-        if waiting_none:
-            await self._mark_scheduled(waiting_none)
-        if not ti_items and not run_items:
-            return
+        # Held back for capacity: show that their dependencies are met, as Airflow does.
+        ti_items = sent + [
+            (run, replace(t, new_state=TaskInstanceState.SCHEDULED))
+            for run, t in held
+            if t.expected_state == TaskInstanceState.NONE
+        ]
         response = await self._scheduler.ApplyTransitions(
             rr.ApplyTransitionsRequest(
                 scheduler_id=self.scheduler_id,
@@ -339,17 +324,16 @@ class SchedulerApp:
                 ],
             )
         )
-        await self._after_apply(ti_items, run_items, response, ends, now)
+        self._after_apply(ti_items, run_items, response, ends, now)
 
-    async def _after_apply(
+    def _after_apply(
         self,
         ti_items: list[tuple[RunView, Transition]],
-        run_items: list[tuple[RunView, tuple[str, str]]],
+        run_items: list[tuple[RunView, tuple[DagRunState, DagRunState]]],
         response: rr.ApplyTransitionsResponse,
-        ends: dict[tuple[str, str, str], datetime],
+        ends: dict[RunKey, tuple[TaskSpecs, dict[str, datetime]]],
         now: datetime,
     ) -> None:
-        waiting: list[tuple[RunView, Transition]] = []
         for (run, transition), outcome in zip(
             ti_items, response.task_instance_outcomes, strict=True
         ):
@@ -361,66 +345,29 @@ class SchedulerApp:
             )
             metrics.TRANSITIONS.labels(transition.new_state, label).inc()
             if outcome.applied:
-                if transition.new_state == QUEUED:
-                    self._observe_latency(run, transition, ends, now)
+                if transition.new_state == TaskInstanceState.QUEUED:
+                    latency = upstream_end_to_queued(*ends[key], transition.task_id, now)
+                    if latency is not None:
+                        metrics.UPSTREAM_TO_QUEUED.observe(latency)
                 continue
             if outcome.refusal in CAPACITY_REFUSALS:
                 self._waiting_for_capacity.add(key)
-                if transition.expected_state == "none" and transition.new_state == QUEUED:
-                    waiting.append((run, transition))
             elif outcome.refusal in STALE_REFUSALS:
                 self._mark([key])
             elif outcome.refusal == transition_pb2.TRANSITION_REFUSAL_RUN_NOT_CLAIMED:
                 self._claimed.discard(key)
         for (run, (_, new)), outcome in zip(run_items, response.dag_run_outcomes, strict=True):
             key = (run.dag_id, run.run_id)
-            if outcome.applied and new == "running":
+            if outcome.applied and new == DagRunState.RUNNING:
                 self._mark([key])
             elif outcome.applied:
                 self._claimed.discard(key)
                 self._waiting_for_capacity.discard(key)
                 self._schedule_now.set()
+            elif outcome.refusal == transition_pb2.TRANSITION_REFUSAL_ACTIVE_RUNS_LIMIT:
+                self._waiting_for_run_slot.add(key)
             elif outcome.refusal in STALE_REFUSALS:
                 self._mark([key])
-        if waiting:
-            await self._mark_scheduled(waiting)
-
-    async def _mark_scheduled(self, waiting: list[tuple[RunView, Transition]]) -> None:
-        """Show that their dependencies are met while they wait for a slot, as Airflow does."""
-        await self._scheduler.ApplyTransitions(
-            rr.ApplyTransitionsRequest(
-                scheduler_id=self.scheduler_id,
-                task_instance_transitions=[
-                    convert.transition_message(
-                        run,
-                        Transition(
-                            task_id=t.task_id,
-                            expected_state="none",
-                            expected_try_number=t.expected_try_number,
-                            new_state=SCHEDULED,
-                        ),
-                    )
-                    for run, t in waiting
-                ],
-            )
-        )
-
-    def _observe_latency(
-        self,
-        run: RunView,
-        transition: Transition,
-        ends: dict[tuple[str, str, str], datetime],
-        now: datetime,
-    ) -> None:
-        specs = next((s for s in self._specs.values() if transition.task_id in s), None)
-        upstream = specs[transition.task_id].upstream if specs is not None else frozenset()
-        times = [
-            ends[(run.dag_id, run.run_id, u)]
-            for u in upstream
-            if (run.dag_id, run.run_id, u) in ends
-        ]
-        if times:
-            metrics.UPSTREAM_TO_QUEUED.observe(max(0.0, (now - max(times)).total_seconds()))
 
     async def _schedule_loop(self) -> None:
         while True:
@@ -466,12 +413,6 @@ class SchedulerApp:
                 self._claim_now.set()
             if not any(o.applied for o in response.outcomes):
                 return wake_at
-
-
-def _seconds(value: float) -> Duration:
-    duration = Duration()
-    duration.FromTimedelta(timedelta(seconds=value))
-    return duration
 
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> SchedulerApp:

@@ -28,4 +28,12 @@ SWEEP_INTERVAL = cfg.Setting(
     help="seconds between safety-net passes over every claimed run (events drive the rest)",
 )
 
-SCHEDULER_SETTINGS = (*STATE.all(), CLAIM_DURATION, MAX_RUNS, SWEEP_INTERVAL)
+SPEC_CACHE_SIZE = cfg.Setting(
+    name="spec_cache_size",
+    parse=cfg.parse_positive_int,
+    default=512,
+    help="DAG versions whose task definitions the scheduler keeps in memory (least recently "
+    "used dropped first)",
+)
+
+SCHEDULER_SETTINGS = (*STATE.all(), CLAIM_DURATION, MAX_RUNS, SWEEP_INTERVAL, SPEC_CACHE_SIZE)

@@ -4,6 +4,8 @@ DAG files import what they need from here; porting an Airflow DAG means rewritin
 import lines (``from tradewind import DAG, task, BashOperator``) and nothing else.
 """
 
+from core.states import TaskInstanceState
+from core.trigger_rules import TriggerRule
 from tradewind._version import tradewind_version
 from tradewind.sdk.baseoperator import BaseOperator, WeightRule
 from tradewind.sdk.connection import Connection
@@ -42,7 +44,6 @@ from tradewind.sdk.operators.python import (
 from tradewind.sdk.params import Param, ParamValidationError
 from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
-from tradewind.sdk.trigger_rules import TaskInstanceState, TriggerRule
 from tradewind.sdk.variable import Variable
 from tradewind.sdk.xcom_arg import XComArg
 

@@ -1,8 +1,9 @@
 """Test your DAGs without any service: ``run_dag`` runs one DAG run in this process.
 
-It is Tradewind's ``dag.test()``: tasks run one after the other in topological order, with
-Airflow's trigger rules, retries (immediately, without the retry delay), branch and
-short-circuit skips, and XComs, Variables and Connections kept in memory::
+It is Tradewind's ``dag.test()``: the scheduler's own decisions (``decide_run``, with Airflow's
+trigger rules, retries and the run-outcome rule) drive the run, and the tasks they queue run
+one after the other in this process, with branch and short-circuit skips, retries (at once,
+without the retry delay) and XComs, Variables and Connections kept in memory::
 
     from tradewind.testing import run_dag
 
@@ -11,39 +12,36 @@ short-circuit skips, and XComs, Variables and Connections kept in memory::
         assert result.state == "success"
         assert result.xcom("load") == 10
 
-It is for people testing their DAGs; the scheduler and executor do not use it. Tasks run in
-the calling process and thread, so ``execution_timeout`` is not enforced and a task that
-hangs hangs the test.
+It is for people testing their DAGs. Tasks run in the calling process and thread, so
+``execution_timeout`` is not enforced and a task that hangs hangs the test.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from core.retries import RetryPolicy, retry_identity
+from core.runs import run_id_for
+from core.states import DagRunState, DagRunType, TaskInstanceState
+from core.tries import end_of_try, skipped_by
+from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, decide_run
+from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import build_context
 from tradewind.sdk.dag import DAG
-from tradewind.sdk.execution import TaskOutcome, TaskResult, execute_task
+from tradewind.sdk.execution import TaskResult, execute_task
 from tradewind.sdk.memory import InMemoryStore
 from tradewind.sdk.params import resolve_params
 from tradewind.sdk.runtime import use_runtime
-from tradewind.sdk.trigger_rules import TaskInstanceState, Verdict, evaluate
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
 
 __all__ = ["DagTestResult", "run_dag"]
 
 logger = logging.getLogger("tradewind.testing")
-
-_STATE_OF_OUTCOME = {
-    TaskOutcome.SUCCESS: TaskInstanceState.SUCCESS,
-    TaskOutcome.SKIPPED: TaskInstanceState.SKIPPED,
-    TaskOutcome.FAILED: TaskInstanceState.FAILED,
-    TaskOutcome.FAILED_NO_RETRY: TaskInstanceState.FAILED,
-}
 
 
 @dataclass
@@ -52,9 +50,8 @@ class DagTestResult:
 
     dag_id: str
     run_id: str
-    #: "success" or "failed", by Airflow's rule: failed when a leaf task failed or
-    #: upstream_failed.
-    state: str
+    #: success or failed, by Airflow's rule: failed when a leaf task failed or upstream_failed.
+    state: DagRunState
     #: The final state of every task.
     task_states: dict[str, TaskInstanceState]
     #: The XComs pushed, by task id then key.
@@ -79,7 +76,7 @@ class DagTestResult:
     @property
     def failed_task_ids(self) -> list[str]:
         """The tasks that ended failed, sorted."""
-        return sorted(t for t, s in self.task_states.items() if s is TaskInstanceState.FAILED)
+        return sorted(t for t, s in self.task_states.items() if s == TaskInstanceState.FAILED)
 
 
 def run_dag(
@@ -109,72 +106,135 @@ def run_dag(
         ParamValidationError: when ``conf`` breaks a param's schema.
 
     """
-    ordered = dag.topological_sort()
+    dag.topological_sort()  # raises DagDefinitionError for a DAG that is not valid
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf)
     logical = logical_date or datetime.now(UTC)
-    run = run_id or f"manual__{logical.isoformat()}"
+    run = RunView(
+        dag_id=dag.dag_id,
+        run_id=run_id or run_id_for(DagRunType.MANUAL, logical),
+        state=DagRunState.RUNNING,
+        logical_date=logical,
+    )
+    specs = {task_id: task_spec(task) for task_id, task in dag.task_dict.items()}
+    views = {
+        task_id: TaskInstanceView(
+            task_id=task_id, state=TaskInstanceState.NONE, max_tries=task.retries + 1
+        )
+        for task_id, task in dag.task_dict.items()
+    }
     store = InMemoryStore(variables=dict(variables or {}), connections=dict(connections or {}))
-    states = dict.fromkeys(dag.task_dict, TaskInstanceState.NONE)
     tries: dict[str, list[TaskResult]] = {}
-    for task in ordered:
-        if states[task.task_id] is not TaskInstanceState.NONE:
-            continue  # skipped by a branch or a short circuit
-        upstream = [states[task_id] for task_id in task.upstream_task_ids]
-        verdict = evaluate(task.trigger_rule, upstream)
-        if verdict is not Verdict.RUN:
-            # In topological order every upstream task has ended, so the verdict is final.
-            states[task.task_id] = (
-                TaskInstanceState.UPSTREAM_FAILED
-                if verdict is Verdict.UPSTREAM_FAILED
-                else TaskInstanceState.SKIPPED
+    state: DagRunState | None = None
+    while state is None:
+        decision = decide_run(run, specs, views, datetime.now(UTC))
+        for transition in decision.transitions:
+            views[transition.task_id] = replace(
+                views[transition.task_id], state=transition.new_state, next_retry_at=None
             )
-            continue
-        runtime = store.runtime_for(task.task_id)
-        results = tries.setdefault(task.task_id, [])
-        for try_number in range(1, task.retries + 2):
-            store.xcoms.pop(task.task_id, None)  # each try starts without XComs, as in Airflow
-            context = build_context(
-                task=task, run_id=run, logical_date=logical, conf=run_conf, try_number=try_number
-            )
-            with use_runtime(runtime):
-                result = execute_task(task, context, will_retry=try_number <= task.retries)
-            results.append(result)
-            if not result.will_retry:
-                break
-        for key, value in result.xcoms.items():
-            runtime.push_xcom(key, value)
-        states[task.task_id] = _STATE_OF_OUTCOME[result.outcome]
-        for skipped in result.skip_task_ids:
-            if states[skipped] is TaskInstanceState.NONE:
-                states[skipped] = TaskInstanceState.SKIPPED
-    failed = {TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED}
-    state = "failed" if any(states[leaf.task_id] in failed for leaf in dag.leaves) else "success"
-    _run_dag_callbacks(dag, state, store, run, logical, run_conf)
+        for transition in decision.transitions:
+            if transition.new_state == TaskInstanceState.QUEUED:
+                _run_try(dag, run, logical, views, transition.task_id, store, run_conf, tries)
+        if decision.run_state is not None:
+            state = decision.run_state[1]
+        elif not decision.transitions:
+            state = DagRunState.FAILED  # nothing moves any more (cannot come from a valid DAG)
+    _run_dag_callbacks(dag, state, store, run.run_id, logical, run_conf)
     return DagTestResult(
         dag_id=dag.dag_id,
-        run_id=run,
+        run_id=run.run_id,
         state=state,
-        task_states=states,
+        task_states={task_id: view.state for task_id, view in views.items()},
         xcoms={task_id: dict(pushed) for task_id, pushed in store.xcoms.items()},
         tries=tries,
     )
 
 
+def task_spec(task: BaseOperator) -> TaskSpec:
+    """What the scheduler decides on, read from a task as written (as from its serialised form).
+
+    Args:
+        task: the task, in its DAG.
+
+    Returns:
+        Its spec.
+
+    """
+    return TaskSpec(
+        task_id=task.task_id,
+        upstream=frozenset(task.upstream_task_ids),
+        trigger_rule=task.trigger_rule,
+        retry=RetryPolicy(
+            retry_delay=task.retry_delay.total_seconds(),
+            exponential_backoff=task.retry_exponential_backoff,
+            max_retry_delay=(
+                task.max_retry_delay.total_seconds() if task.max_retry_delay is not None else None
+            ),
+        ),
+        execution_timeout=(
+            task.execution_timeout.total_seconds() if task.execution_timeout is not None else None
+        ),
+    )
+
+
+def _run_try(
+    dag: DAG,
+    run: RunView,
+    logical_date: datetime,
+    views: dict[str, TaskInstanceView],
+    task_id: str,
+    store: InMemoryStore,
+    conf: Mapping[str, Any],
+    tries: dict[str, list[TaskResult]],
+) -> None:
+    """Run the next try of a queued task instance and apply its end, as the state service does."""
+    task = dag.task_dict[task_id]
+    view = views[task_id]
+    try_number = view.try_number + 1
+    runtime = store.runtime_for(task_id)
+    store.xcoms.pop(task_id, None)  # each try starts without XComs, as in Airflow
+    context = build_context(
+        task=task,
+        run_id=run.run_id,
+        logical_date=logical_date,
+        conf=conf,
+        try_number=try_number,
+    )
+    with use_runtime(runtime):
+        result = execute_task(task, context, will_retry=try_number < view.max_tries)
+    tries.setdefault(task_id, []).append(result)
+    for key, value in result.xcoms.items():
+        runtime.push_xcom(key, value)
+    end = end_of_try(
+        state=TaskInstanceState.RUNNING,
+        outcome=result.outcome,
+        try_number=try_number,
+        max_tries=view.max_tries,
+        retry=RetryPolicy(retry_delay=0.0),
+        ended_at=datetime.now(UTC),
+        identity=retry_identity(run.dag_id, task_id, run.run_id),
+    )
+    views[task_id] = replace(view, state=end.state, try_number=try_number)
+    states = {t: v.state for t, v in views.items()}
+    for skipped in skipped_by(end.state, result.skip_task_ids, states):
+        views[skipped] = replace(views[skipped], state=TaskInstanceState.SKIPPED)
+
+
 def _run_dag_callbacks(
     dag: DAG,
-    state: str,
+    state: DagRunState,
     store: InMemoryStore,
     run_id: str,
     logical_date: datetime,
     conf: Mapping[str, Any],
 ) -> None:
-    callbacks = dag.on_success_callback if state == "success" else dag.on_failure_callback
+    succeeded = state == DagRunState.SUCCESS
+    callbacks = dag.on_success_callback if succeeded else dag.on_failure_callback
     if not callbacks or not dag.tasks:
         return
     last = dag.topological_sort()[-1]
     context = build_context(task=last, run_id=run_id, logical_date=logical_date, conf=conf)
-    context["reason"] = "success" if state == "success" else "task_failure"
+    context["reason"] = "success" if succeeded else "task_failure"
     with use_runtime(store.runtime_for(last.task_id)):
         for callback in callbacks:
             try:

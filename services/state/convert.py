@@ -4,52 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from core.proto_enums import DAG_RUN_STATES, DAG_RUN_TYPES, TASK_INSTANCE_STATES, TRY_OUTCOMES
 from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.enums.v1 import task_instance_pb2
 from protos.event.v1 import message_pb2 as event_pb2
 from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.run.v1 import message_pb2 as run_pb2
-from services.state import enums
+from services.runtime.protoconv import optional_duration, timestamp
 from services.state.db import models
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    """A Timestamp for an aware datetime; None stays unset."""
-    if value is None:
-        return None
-    result = Timestamp()
-    result.FromDatetime(value.astimezone(UTC))
-    return result
-
-
-def duration(seconds: float | None) -> Duration | None:
-    """A Duration of ``seconds``; None stays unset."""
-    if seconds is None:
-        return None
-    result = Duration()
-    result.FromTimedelta(timedelta(seconds=seconds))
-    return result
-
-
-def to_datetime(message: object, field: str) -> datetime | None:
-    """The aware UTC datetime in ``message.field``, or None when the field is unset."""
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    value: Timestamp = getattr(message, field)
-    return value.ToDatetime(tzinfo=UTC)
-
-
-def to_seconds(message: object, field: str) -> float | None:
-    """The seconds in the Duration ``message.field``, or None when the field is unset."""
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    value: Duration = getattr(message, field)
-    return value.ToTimedelta().total_seconds()
+from services.state.store.pools import PoolUsage
 
 
 def dag_to_proto(row: models.Dag, definition: dag_pb2.DagDefinition | None = None) -> dag_pb2.Dag:
@@ -84,8 +49,8 @@ def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) ->
     return run_pb2.DagRun(
         dag_id=row.dag_id,
         run_id=row.run_id,
-        run_type=enums.RUN_TYPES.value(row.run_type),
-        state=enums.RUN_STATES.value(row.state),
+        run_type=DAG_RUN_TYPES.to_proto(row.run_type),
+        state=DAG_RUN_STATES.to_proto(row.state),
         logical_date=timestamp(row.logical_date),
         data_interval_start=timestamp(row.data_interval_start),
         data_interval_end=timestamp(row.data_interval_end),
@@ -98,7 +63,7 @@ def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) ->
         claim_expires_at=timestamp(row.claim_expires_at),
         note=row.note,
         task_instance_counts=[
-            run_pb2.StateCount(state=enums.TI_STATES.value(state), count=count)
+            run_pb2.StateCount(state=TASK_INSTANCE_STATES.to_proto(state), count=count)
             for state, count in sorted((counts or {}).items())
         ],
         generation=row.generation,
@@ -126,7 +91,7 @@ def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
         queue=row.queue,
         operator=row.operator,
         queued_at=timestamp(row.queued_at),
-        duration=duration(row.duration_seconds),
+        duration=optional_duration(row.duration_seconds),
         lease_owner=row.lease_owner or "",
         hostname=row.hostname,
         pid=row.pid or 0,
@@ -156,7 +121,7 @@ SCHEDULING_COLUMNS = (
 def _scheduling_fields(row: Any) -> dict[str, Any]:
     return {
         "key": ti_key(row),
-        "state": enums.TI_STATES.value(row.state),
+        "state": TASK_INSTANCE_STATES.to_proto(row.state),
         "try_number": row.try_number,
         "max_tries": row.max_tries,
         "pool": row.pool,
@@ -190,15 +155,15 @@ def try_to_proto(row: models.TaskInstanceTry) -> run_pb2.TaskInstanceTry:
     return run_pb2.TaskInstanceTry(
         key=ti_key(row),
         try_number=row.try_number,
-        state=enums.TI_STATES.value(row.state),
+        state=TASK_INSTANCE_STATES.to_proto(row.state),
         outcome=(
-            enums.OUTCOMES.value(row.outcome)
+            TRY_OUTCOMES.to_proto(row.outcome)
             if row.outcome
-            else enums.TryOutcome.TRY_OUTCOME_UNSPECIFIED
+            else task_instance_pb2.TRY_OUTCOME_UNSPECIFIED
         ),
         start_date=timestamp(row.start_date),
         end_date=timestamp(row.end_date),
-        duration=duration(row.duration_seconds),
+        duration=optional_duration(row.duration_seconds),
         executor_id=row.executor_id,
         hostname=row.hostname,
         pid=row.pid or 0,
@@ -273,8 +238,21 @@ def dag_file_to_proto(row: models.DagFile, *, has_import_error: bool) -> dag_pb2
         fileloc=row.fileloc,
         dag_ids=json.loads(row.dag_ids_json),
         last_parsed_at=timestamp(row.last_parsed_at),
-        last_parse_duration=duration(row.last_parse_seconds),
+        last_parse_duration=optional_duration(row.last_parse_seconds),
         last_parsed_by=row.last_parsed_by,
         lease_owner=row.lease_owner or "",
         has_import_error=has_import_error,
+    )
+
+
+def pool_to_proto(usage: PoolUsage) -> resource_pb2.Pool:
+    """The public view of a pool with its usage."""
+    return resource_pb2.Pool(
+        name=usage.name,
+        slots=usage.slots,
+        description=usage.description,
+        running_slots=usage.running,
+        queued_slots=usage.queued,
+        open_slots=usage.open_slots,
+        include_deferred=usage.include_deferred,
     )

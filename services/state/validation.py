@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from services.runtime.enums import EnumNames
+from core.proto_enums import ProtoEnum
 from services.runtime.errors import InvalidArgument
+
+E = TypeVar("E", bound=StrEnum)
 
 MAX_ID_LENGTH = 250
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -48,11 +51,11 @@ def json_value(text: str, field: str) -> Any:
         raise InvalidArgument(field, f"is not valid JSON ({err})") from err
 
 
-def enum_name(value: int, names: EnumNames, field: str, allowed: Collection[str] = ()) -> str:
-    """The stored name of an enum value, refusing UNSPECIFIED and values outside ``allowed``."""
+def enum_name(value: int, names: ProtoEnum[E], field: str, allowed: Collection[str] = ()) -> E:
+    """The member of an enum value, refusing UNSPECIFIED and values outside ``allowed``."""
     if value not in names:
         raise InvalidArgument(field, "must be set to a known value")
-    name = names.name(value)
+    name = names.member(value)
     if allowed and name not in allowed:
         raise InvalidArgument(field, f"must be one of {', '.join(sorted(allowed))}")
     return name

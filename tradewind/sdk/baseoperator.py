@@ -9,13 +9,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.trigger_rules import TriggerRule
 from tradewind.sdk.arguments import ArgumentChecker, Callback
 from tradewind.sdk.dag_context import current_dag, current_task_group
 from tradewind.sdk.default_args import apply_default_args
 from tradewind.sdk.dependencies import DependencyMixin
 from tradewind.sdk.exceptions import DagDefinitionError
 from tradewind.sdk.graph import reachable
-from tradewind.sdk.trigger_rules import TriggerRule
 from tradewind.sdk.xcom_arg import XComArg, iter_xcom_args
 
 if TYPE_CHECKING:

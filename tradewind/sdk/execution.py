@@ -12,9 +12,9 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.states import TryOutcome
 from tradewind.sdk.context import Context, RuntimeTaskInstance, use_context
 from tradewind.sdk.exceptions import TaskFailedNoRetry, TaskSkipped
 from tradewind.sdk.templating import render_template_fields
@@ -27,16 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tradewind.task")
 
 
-class TaskOutcome(StrEnum):
-    """How one try ended."""
-
-    SUCCESS = "success"
-    #: The task raised TaskSkipped (or Bash exited with a skip code).
-    SKIPPED = "skipped"
-    #: The task raised; it is retried while tries remain.
-    FAILED = "failed"
-    #: The task raised TaskFailedNoRetry: no further try.
-    FAILED_NO_RETRY = "failed_no_retry"
+#: How one try ended (the state machine's outcomes; a try reports four of them).
+TaskOutcome = TryOutcome
 
 
 @dataclass(frozen=True)

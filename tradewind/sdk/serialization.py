@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from core.proto_enums import TRIGGER_RULES
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
 from tradewind.sdk.params import params_json
@@ -126,7 +127,7 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         task_id=task.task_id,
         operator=type(task).__name__,
         upstream_task_ids=sorted(task.upstream_task_ids),
-        trigger_rule=ti_enums.TriggerRule.Value(f"TRIGGER_RULE_{task.trigger_rule.name}"),
+        trigger_rule=TRIGGER_RULES.to_proto(task.trigger_rule),
         retries=task.retries,
         retry_delay=_duration(task.retry_delay),
         retry_exponential_backoff=task.retry_exponential_backoff,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/enums/v1/transition.proto\x12\x12tradewind.enums.v1*\x99\x03\n\x11TransitionRefusal\x12\"\n\x1eTRANSITION_REFUSAL_UNSPECIFIED\x10\x00\x12%\n!TRANSITION_REFUSAL_STATE_CONFLICT\x10\x01\x12&\n\"TRANSITION_REFUSAL_RUN_NOT_CLAIMED\x10\x02\x12 \n\x1cTRANSITION_REFUSAL_POOL_FULL\x10\x03\x12,\n(TRANSITION_REFUSAL_DAG_CONCURRENCY_LIMIT\x10\x04\x12(\n$TRANSITION_REFUSAL_ACTIVE_RUNS_LIMIT\x10\x05\x12)\n%TRANSITION_REFUSAL_ILLEGAL_TRANSITION\x10\x06\x12 \n\x1cTRANSITION_REFUSAL_NOT_FOUND\x10\x07\x12!\n\x1dTRANSITION_REFUSAL_DAG_PAUSED\x10\x08\x12\'\n#TRANSITION_REFUSAL_STALE_GENERATION\x10\t*|\n\x0bLeaseStatus\x12\x1c\n\x18LEASE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13LEASE_STATUS_ACTIVE\x10\x01\x12\x15\n\x11LEASE_STATUS_LOST\x10\x02\x12\x1f\n\x1bLEASE_STATUS_STOP_REQUESTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/enums/v1/transition.proto\x12\x12tradewind.enums.v1*\xc1\x03\n\x11TransitionRefusal\x12\"\n\x1eTRANSITION_REFUSAL_UNSPECIFIED\x10\x00\x12%\n!TRANSITION_REFUSAL_STATE_CONFLICT\x10\x01\x12&\n\"TRANSITION_REFUSAL_RUN_NOT_CLAIMED\x10\x02\x12 \n\x1cTRANSITION_REFUSAL_POOL_FULL\x10\x03\x12,\n(TRANSITION_REFUSAL_DAG_CONCURRENCY_LIMIT\x10\x04\x12(\n$TRANSITION_REFUSAL_ACTIVE_RUNS_LIMIT\x10\x05\x12)\n%TRANSITION_REFUSAL_ILLEGAL_TRANSITION\x10\x06\x12 \n\x1cTRANSITION_REFUSAL_NOT_FOUND\x10\x07\x12!\n\x1dTRANSITION_REFUSAL_DAG_PAUSED\x10\x08\x12\'\n#TRANSITION_REFUSAL_STALE_GENERATION\x10\t\x12&\n\"TRANSITION_REFUSAL_RUN_NOT_RUNNING\x10\n*|\n\x0bLeaseStatus\x12\x1c\n\x18LEASE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13LEASE_STATUS_ACTIVE\x10\x01\x12\x15\n\x11LEASE_STATUS_LOST\x10\x02\x12\x1f\n\x1bLEASE_STATUS_STOP_REQUESTED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.enums.v1.transition_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRANSITIONREFUSAL']._serialized_start=57
-  _globals['_TRANSITIONREFUSAL']._serialized_end=466
-  _globals['_LEASESTATUS']._serialized_start=468
-  _globals['_LEASESTATUS']._serialized_end=592
+  _globals['_TRANSITIONREFUSAL']._serialized_end=506
+  _globals['_LEASESTATUS']._serialized_start=508
+  _globals['_LEASESTATUS']._serialized_end=632
 # @@protoc_insertion_point(module_scope)

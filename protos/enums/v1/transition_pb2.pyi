@@ -41,6 +41,10 @@ class _TransitionRefusalEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Tra
     """The DAG is paused: nothing of it is queued."""
     TRANSITION_REFUSAL_STALE_GENERATION: _TransitionRefusal.ValueType  # 9
     """The run was cleared, marked or re-queued since the caller's snapshot (its generation moved)."""
+    TRANSITION_REFUSAL_RUN_NOT_RUNNING: _TransitionRefusal.ValueType  # 10
+    """The task instance's run is not running: a scheduler moves task instances only in running
+    runs (a start sent in the same batch and refused refuses them too).
+    """
 
 class TransitionRefusal(_TransitionRefusal, metaclass=_TransitionRefusalEnumTypeWrapper):
     """Why the state service refused one item of a batched transition."""
@@ -64,6 +68,10 @@ TRANSITION_REFUSAL_DAG_PAUSED: TransitionRefusal.ValueType  # 8
 """The DAG is paused: nothing of it is queued."""
 TRANSITION_REFUSAL_STALE_GENERATION: TransitionRefusal.ValueType  # 9
 """The run was cleared, marked or re-queued since the caller's snapshot (its generation moved)."""
+TRANSITION_REFUSAL_RUN_NOT_RUNNING: TransitionRefusal.ValueType  # 10
+"""The task instance's run is not running: a scheduler moves task instances only in running
+runs (a start sent in the same batch and refused refuses them too).
+"""
 Global___TransitionRefusal: _TypeAlias = TransitionRefusal  # noqa: Y015
 
 class _LeaseStatus:

@@ -129,8 +129,13 @@ class SchedulerServiceServicer:
     def ApplyTransitions(self, request, context):
         """Applies a batch of task instance and run transitions, each a compare-and-set on the
         expected state, try number and run generation, refused per item when stale, over a limit,
-        or when the caller's claim on the run is gone. A transition that ends a running try with
-        outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+        or when the caller's claim on the run is gone, all in one transaction. Per run, in this
+        order: a start (queued -> running), then its task instance transitions (refused with
+        RUN_NOT_RUNNING unless the run is running), then an end (running -> success or failed),
+        refused with STATE_CONFLICT when any task instance transition of that run was refused. A
+        task instance moved from none to queued that a pool, max_active_tasks or a pause refuses
+        waits in scheduled (the outcome's actual state says so). A transition that ends a running
+        try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
         INVALID_ARGUMENT for a malformed item fails the batch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

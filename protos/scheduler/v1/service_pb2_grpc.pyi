@@ -57,8 +57,13 @@ class SchedulerServiceStub:
     ApplyTransitions: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ApplyTransitionsRequest, _request_response_pb2.ApplyTransitionsResponse]
     """Applies a batch of task instance and run transitions, each a compare-and-set on the
     expected state, try number and run generation, refused per item when stale, over a limit,
-    or when the caller's claim on the run is gone. A transition that ends a running try with
-    outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+    or when the caller's claim on the run is gone, all in one transaction. Per run, in this
+    order: a start (queued -> running), then its task instance transitions (refused with
+    RUN_NOT_RUNNING unless the run is running), then an end (running -> success or failed),
+    refused with STATE_CONFLICT when any task instance transition of that run was refused. A
+    task instance moved from none to queued that a pool, max_active_tasks or a pause refuses
+    waits in scheduled (the outcome's actual state says so). A transition that ends a running
+    try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
     INVALID_ARGUMENT for a malformed item fails the batch.
     """
 
@@ -91,8 +96,13 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     ApplyTransitions: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ApplyTransitionsRequest, _request_response_pb2.ApplyTransitionsResponse]  # type: ignore[assignment]
     """Applies a batch of task instance and run transitions, each a compare-and-set on the
     expected state, try number and run generation, refused per item when stale, over a limit,
-    or when the caller's claim on the run is gone. A transition that ends a running try with
-    outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+    or when the caller's claim on the run is gone, all in one transaction. Per run, in this
+    order: a start (queued -> running), then its task instance transitions (refused with
+    RUN_NOT_RUNNING unless the run is running), then an end (running -> success or failed),
+    refused with STATE_CONFLICT when any task instance transition of that run was refused. A
+    task instance moved from none to queued that a pool, max_active_tasks or a pause refuses
+    waits in scheduled (the outcome's actual state says so). A transition that ends a running
+    try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
     INVALID_ARGUMENT for a malformed item fails the batch.
     """
 
@@ -164,8 +174,13 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_request_response_pb2.ApplyTransitionsResponse, _abc.Awaitable[_request_response_pb2.ApplyTransitionsResponse]]:
         """Applies a batch of task instance and run transitions, each a compare-and-set on the
         expected state, try number and run generation, refused per item when stale, over a limit,
-        or when the caller's claim on the run is gone. A transition that ends a running try with
-        outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
+        or when the caller's claim on the run is gone, all in one transaction. Per run, in this
+        order: a start (queued -> running), then its task instance transitions (refused with
+        RUN_NOT_RUNNING unless the run is running), then an end (running -> success or failed),
+        refused with STATE_CONFLICT when any task instance transition of that run was refused. A
+        task instance moved from none to queued that a pool, max_active_tasks or a pause refuses
+        waits in scheduled (the outcome's actual state says so). A transition that ends a running
+        try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
         INVALID_ARGUMENT for a malformed item fails the batch.
         """
 

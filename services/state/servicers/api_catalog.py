@@ -17,7 +17,7 @@ from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import catalog, resources
 from services.state.store.catalog import DagFilter
-from services.state.store.resources import UNLIMITED_SLOTS
+from services.state.store.pools import UNLIMITED_SLOTS
 from services.state.validation import identifier
 
 

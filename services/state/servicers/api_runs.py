@@ -9,12 +9,14 @@ from typing import Any
 
 from grpc import aio
 
+from core.proto_enums import DAG_RUN_STATES, DAG_RUN_TYPES, TASK_INSTANCE_STATES
+from core.states import DagRunState, TaskInstanceState
 from protos.api.v1 import request_response_pb2 as rr
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import InvalidArgument
-from services.state import enums
+from services.runtime.protoconv import to_datetime
 from services.state.clock import utcnow
-from services.state.convert import run_to_proto, ti_to_proto, to_datetime
+from services.state.convert import run_to_proto, ti_to_proto
 from services.state.services import StateServices
 from services.state.store import execution, runs, task_instances
 from services.state.store.runs import run_counts
@@ -30,8 +32,10 @@ DEFAULT_LOG_LINES = 1000
 #: How often a followed log is checked for new lines.
 LOG_FOLLOW_SECONDS = 0.25
 
-MARKABLE_STATES = frozenset({enums.SUCCESS, enums.FAILED, enums.SKIPPED})
-SETTABLE_RUN_STATES = frozenset({enums.RUN_SUCCESS, enums.RUN_FAILED, enums.RUN_QUEUED})
+MARKABLE_STATES = frozenset(
+    {TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED}
+)
+SETTABLE_RUN_STATES = frozenset({DagRunState.SUCCESS, DagRunState.FAILED, DagRunState.QUEUED})
 
 
 def check_ti_key(key: run_pb2.TaskInstanceKey, field: str = "key") -> run_pb2.TaskInstanceKey:
@@ -84,8 +88,8 @@ class RunsApi:
     ) -> rr.ListDagRunsResponse:
         """A page of runs."""
         optional_identifier(request.dag_id, "dag_id")
-        states = [enum_name(s, enums.RUN_STATES, "states") for s in request.states]
-        run_types = [enum_name(t, enums.RUN_TYPES, "run_types") for t in request.run_types]
+        states = [enum_name(s, DAG_RUN_STATES, "states") for s in request.states]
+        run_types = [enum_name(t, DAG_RUN_TYPES, "run_types") for t in request.run_types]
         return await self._services.db.read(
             lambda s: runs.list_runs(s, request, states, run_types), name="list_runs"
         )
@@ -107,7 +111,7 @@ class RunsApi:
     ) -> rr.SetDagRunStateResponse:
         """Mark a run, or queue it again."""
         key = check_run_key(request.key)
-        state = enum_name(request.state, enums.RUN_STATES, "state", SETTABLE_RUN_STATES)
+        state = enum_name(request.state, DAG_RUN_STATES, "state", SETTABLE_RUN_STATES)
         now = utcnow()
 
         def write(session: Any) -> run_pb2.DagRun:
@@ -136,7 +140,7 @@ class RunsApi:
         """A page of task instances."""
         optional_identifier(request.dag_id, "dag_id")
         optional_identifier(request.run_id, "run_id")
-        states = [enum_name(s, enums.TI_STATES, "states") for s in request.states]
+        states = [enum_name(s, TASK_INSTANCE_STATES, "states") for s in request.states]
         return await self._services.db.read(
             lambda s: task_instances.list_task_instances(s, request, states),
             name="list_task_instances",
@@ -181,7 +185,7 @@ class RunsApi:
     ) -> rr.SetTaskInstanceStateResponse:
         """Mark task instances by hand."""
         check_ti_key(request.key)
-        state = enum_name(request.state, enums.TI_STATES, "state", MARKABLE_STATES)
+        state = enum_name(request.state, TASK_INSTANCE_STATES, "state", MARKABLE_STATES)
         now = utcnow()
         run_write = self._services.db.read if request.dry_run else self._services.db.write
         changed = await run_write(

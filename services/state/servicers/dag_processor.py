@@ -12,8 +12,8 @@ from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
 from protos.dag_processor.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
+from services.runtime.protoconv import timestamp, to_seconds
 from services.state.clock import utcnow
-from services.state.convert import timestamp, to_seconds
 from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import dag_files

@@ -9,14 +9,14 @@ from typing import Any
 
 from grpc import aio
 
+from core.proto_enums import TRY_OUTCOMES
 from protos.enums.v1 import event_pb2, task_instance_pb2, transition_pb2
 from protos.executor.v1 import request_response_pb2 as rr
 from protos.executor.v1 import service_pb2_grpc
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import InvalidArgument, LeaseLost
-from services.state import enums
+from services.runtime.protoconv import to_datetime, to_seconds
 from services.state.clock import utcnow
-from services.state.convert import to_datetime, to_seconds
 from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import execution
@@ -114,9 +114,9 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
         """Apply a try's result, refused once its lease is lost."""
         executor_id = identifier(request.executor_id, "executor_id")
         lease = check_lease(request.lease, "lease")
-        if request.outcome not in enums.OUTCOMES:
+        if request.outcome not in TRY_OUTCOMES:
             raise InvalidArgument("outcome", "must be set")
-        outcome = enums.OUTCOMES.name(request.outcome)
+        outcome = TRY_OUTCOMES.member(request.outcome)
         if outcome not in REPORTABLE_OUTCOMES:
             raise InvalidArgument("outcome", f"{outcome} is decided by the scheduler, not reported")
         final_log = None

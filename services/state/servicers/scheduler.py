@@ -7,40 +7,130 @@ from typing import Any
 
 from grpc import aio
 
-from protos.enums.v1 import task_instance_pb2
+from core.proto_enums import (
+    DAG_RUN_STATES,
+    DAG_RUN_TYPES,
+    TASK_INSTANCE_STATES,
+    TRY_OUTCOMES,
+    ProtoEnum,
+)
+from core.states import DagRunType, TaskInstanceState
+from protos.enums.v1 import transition_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as rr
 from protos.scheduler.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
-from services.state import enums
+from services.runtime.protoconv import timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
-from services.state.convert import timestamp, to_seconds
+from services.state.convert import run_to_proto
 from services.state.metrics import LEASES
 from services.state.services import StateServices
-from services.state.store import scheduling
-from services.state.validation import enum_name, identifier, positive_seconds
+from services.state.store import apply, scheduling
+from services.state.store.admission import Refusal
+from services.state.store.apply import Outcome, RunTransition, TaskInstanceTransition
+from services.state.store.runs import NewRun
+from services.state.store.scheduling import NextRun, ScheduleAdvance
+from services.state.validation import enum_name, identifier, json_object, positive_seconds
 
-TI_RUNNING = task_instance_pb2.TASK_INSTANCE_STATE_RUNNING
+REFUSALS = ProtoEnum(Refusal, transition_pb2.TransitionRefusal, "TRANSITION_REFUSAL_")
 
 
-def check_transitions(request: rr.ApplyTransitionsRequest) -> None:
-    """Refuse a batch with a malformed item (the whole batch fails, naming the item)."""
+def task_instance_transitions(request: rr.ApplyTransitionsRequest) -> list[TaskInstanceTransition]:
+    """The task instance transitions of a batch, checked; a malformed item fails the batch."""
+    items = []
     for index, item in enumerate(request.task_instance_transitions):
         field = f"task_instance_transitions[{index}]"
-        identifier(item.key.dag_id, f"{field}.key.dag_id")
-        identifier(item.key.run_id, f"{field}.key.run_id")
-        identifier(item.key.task_id, f"{field}.key.task_id")
-        enum_name(item.expected_state, enums.TI_STATES, f"{field}.expected_state")
-        enum_name(item.new_state, enums.TI_STATES, f"{field}.new_state")
-        if item.outcome and item.outcome not in enums.OUTCOMES:
+        if item.outcome and item.outcome not in TRY_OUTCOMES:
             raise InvalidArgument(f"{field}.outcome", "must be a known outcome")
-    for index, run_item in enumerate(request.dag_run_transitions):
+        items.append(
+            TaskInstanceTransition(
+                dag_id=identifier(item.key.dag_id, f"{field}.key.dag_id"),
+                run_id=identifier(item.key.run_id, f"{field}.key.run_id"),
+                task_id=identifier(item.key.task_id, f"{field}.key.task_id"),
+                expected_state=enum_name(
+                    item.expected_state, TASK_INSTANCE_STATES, f"{field}.expected_state"
+                ),
+                expected_try_number=item.expected_try_number,
+                new_state=enum_name(item.new_state, TASK_INSTANCE_STATES, f"{field}.new_state"),
+                expected_run_generation=item.expected_run_generation,
+                outcome=TRY_OUTCOMES.from_proto(item.outcome),
+                reason=item.reason,
+                next_retry_at=to_datetime(item, "next_retry_at"),
+            )
+        )
+    return items
+
+
+def run_transitions(request: rr.ApplyTransitionsRequest) -> list[RunTransition]:
+    """The run transitions of a batch, checked; a malformed item fails the batch."""
+    items = []
+    for index, item in enumerate(request.dag_run_transitions):
         field = f"dag_run_transitions[{index}]"
-        identifier(run_item.key.dag_id, f"{field}.key.dag_id")
-        identifier(run_item.key.run_id, f"{field}.key.run_id")
-        enum_name(run_item.expected_state, enums.RUN_STATES, f"{field}.expected_state")
-        enum_name(run_item.new_state, enums.RUN_STATES, f"{field}.new_state")
+        items.append(
+            RunTransition(
+                dag_id=identifier(item.key.dag_id, f"{field}.key.dag_id"),
+                run_id=identifier(item.key.run_id, f"{field}.key.run_id"),
+                expected_state=enum_name(
+                    item.expected_state, DAG_RUN_STATES, f"{field}.expected_state"
+                ),
+                new_state=enum_name(item.new_state, DAG_RUN_STATES, f"{field}.new_state"),
+                expected_run_generation=item.expected_run_generation,
+            )
+        )
+    return items
+
+
+def outcome_message(outcome: Outcome, *, of_run: bool) -> scheduler_pb2.TransitionOutcome:
+    """The contract's message for one transition's outcome."""
+    message = scheduler_pb2.TransitionOutcome(applied=outcome.applied)
+    if outcome.refusal is not None:
+        message.refusal = REFUSALS.to_proto(outcome.refusal)
+    if outcome.actual_state is not None:
+        if of_run:
+            message.actual_dag_run_state = DAG_RUN_STATES.to_proto(outcome.actual_state)
+        else:
+            message.actual_task_instance_state = TASK_INSTANCE_STATES.to_proto(outcome.actual_state)
+    if outcome.actual_try_number is not None:
+        message.actual_try_number = outcome.actual_try_number
+    return message
+
+
+def schedule_advance(advance: scheduler_pb2.ScheduleAdvance, index: int) -> ScheduleAdvance:
+    """One schedule step of a request, checked."""
+    field = f"advances[{index}]"
+    run = None
+    if advance.HasField("run"):
+        new = advance.run
+        logical = to_datetime(new, "logical_date")
+        if logical is None:
+            raise InvalidArgument(f"{field}.run.logical_date", "is required")
+        run = NewRun(
+            run_id=identifier(new.run_id, f"{field}.run.run_id"),
+            run_type=DAG_RUN_TYPES.member_or(new.run_type, DagRunType.SCHEDULED),
+            logical_date=logical,
+            data_interval_start=to_datetime(new, "data_interval_start"),
+            data_interval_end=to_datetime(new, "data_interval_end"),
+            conf_json=json_object(new.conf_json, f"{field}.run.conf_json"),
+        )
+    following = None
+    if advance.HasField("next"):
+        moments = {
+            name: to_datetime(advance.next, name)
+            for name in ("logical_date", "data_interval_start", "data_interval_end", "create_after")
+        }
+        for name, moment in moments.items():
+            if moment is None:
+                raise InvalidArgument(f"{field}.next.{name}", "is required")
+        following = NextRun(**moments)  # type: ignore[arg-type]
+    return ScheduleAdvance(
+        dag_id=identifier(advance.dag_id, f"{field}.dag_id"),
+        expected_content_hash=advance.expected_content_hash,
+        expected_next_logical_date=to_datetime(advance, "expected_next_logical_date"),
+        run=run,
+        run_content_hash=advance.run.dag_content_hash if advance.HasField("run") else "",
+        next=following,
+    )
 
 
 class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
@@ -113,22 +203,27 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
     ) -> rr.AdvanceDagSchedulesResponse:
         """Create scheduled runs and move next-run pointers, one compare-and-set per step."""
         identifier(request.scheduler_id, "scheduler_id")
-        for index, advance in enumerate(request.advances):
-            identifier(advance.dag_id, f"advances[{index}].dag_id")
-            if advance.HasField("run"):
-                identifier(advance.run.run_id, f"advances[{index}].run.run_id")
+        advances = [schedule_advance(a, i) for i, a in enumerate(request.advances)]
         outcomes = []
-        for advance in request.advances:
+        for advance in advances:
             outcomes.append(await self._advance(advance))
         return rr.AdvanceDagSchedulesResponse(outcomes=outcomes)
 
-    async def _advance(
-        self, advance: scheduler_pb2.ScheduleAdvance
-    ) -> scheduler_pb2.ScheduleAdvanceOutcome:
+    async def _advance(self, advance: ScheduleAdvance) -> scheduler_pb2.ScheduleAdvanceOutcome:
         now = utcnow()
-        return await self._services.db.write(
-            lambda s: scheduling.advance_schedule(s, advance, now), name="advance_schedule"
-        )
+
+        def write(session: Any) -> scheduler_pb2.ScheduleAdvanceOutcome:
+            outcome = scheduling.advance_schedule(session, advance, now)
+            message = scheduler_pb2.ScheduleAdvanceOutcome(
+                dag_id=advance.dag_id, applied=outcome.applied
+            )
+            if outcome.refusal is not None:
+                message.refusal = REFUSALS.to_proto(outcome.refusal)
+            if outcome.run is not None:
+                message.dag_run.CopyFrom(run_to_proto(outcome.run, {}))
+            return message
+
+        return await self._services.db.write(write, name="advance_schedule")
 
     async def GetSchedulingSnapshot(
         self, request: rr.GetSchedulingSnapshotRequest, context: aio.ServicerContext[Any, Any]
@@ -146,18 +241,21 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         self, request: rr.ApplyTransitionsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ApplyTransitionsResponse:
         """Apply a batch of compare-and-set transitions."""
-        identifier(request.scheduler_id, "scheduler_id")
-        check_transitions(request)
+        scheduler_id = identifier(request.scheduler_id, "scheduler_id")
+        ti_items = task_instance_transitions(request)
+        run_items = run_transitions(request)
         now = utcnow()
-        response = await self._services.db.write(
-            lambda s: scheduling.apply_transitions(s, request, now), name="apply_transitions"
+        ti_outcomes, run_outcomes = await self._services.db.write(
+            lambda s: apply.apply_transitions(s, scheduler_id, ti_items, run_items, now),
+            name="apply_transitions",
         )
         expired = sum(
             1
-            for item, outcome in zip(
-                request.task_instance_transitions, response.task_instance_outcomes, strict=True
-            )
-            if outcome.applied and item.expected_state == TI_RUNNING
+            for item, outcome in zip(ti_items, ti_outcomes, strict=True)
+            if outcome.applied and item.expected_state == TaskInstanceState.RUNNING
         )
         LEASES.labels("task", "expired").inc(expired)
-        return response
+        return rr.ApplyTransitionsResponse(
+            task_instance_outcomes=[outcome_message(o, of_run=False) for o in ti_outcomes],
+            dag_run_outcomes=[outcome_message(o, of_run=True) for o in run_outcomes],
+        )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.enums.v1 import event_pb2
-from services.state.convert import to_datetime, to_seconds
+from services.runtime.protoconv import to_datetime, to_seconds
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagFile, DagVersion, ImportError
 from services.state.store.instances import forget_instance, live_instances, touch_instance
@@ -117,7 +117,7 @@ def _holds_lease(row: DagFile | None, processor_id: str, now: datetime) -> bool:
     )
 
 
-def _store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime) -> bool:
+def store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime) -> bool:
     """Store one DAG version and point its DAG at it; return whether its structure changed."""
     definition = serialized.definition
     if session.get(DagVersion, serialized.content_hash) is None:
@@ -218,7 +218,7 @@ def report_parse_result(
         if existing is not None and existing.is_active and existing.relative_fileloc != path:
             outcome.conflicting_dag_ids.append(dag_id)
             continue
-        if _store_dag(session, serialized, now):
+        if store_dag(session, serialized, now):
             outcome.updated_dag_ids.append(dag_id)
             record_event(session, type=event_pb2.EVENT_TYPE_DAG_UPDATED, dag_id=dag_id)
     for dag_id in result.unchanged_dag_ids:

@@ -14,14 +14,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from core.proto_enums import DAG_RUN_TYPES
+from core.states import TaskInstanceState
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
-from services.state import enums
+from services.runtime.protoconv import timestamp, to_datetime
 from services.state.clock import utcnow
-from services.state.convert import log_to_proto, ti_to_proto, timestamp, to_datetime, xcom_to_proto
+from services.state.convert import log_to_proto, ti_to_proto, xcom_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
 from services.state.paging import keyset_page, page_request
 from services.state.store.instances import touch_instance
@@ -47,7 +49,9 @@ def lease_task_instances(
     tis = list(
         session.scalars(
             select(TaskInstance)
-            .where(TaskInstance.state == enums.QUEUED, TaskInstance.queue.in_(list(queues)))
+            .where(
+                TaskInstance.state == TaskInstanceState.QUEUED, TaskInstance.queue.in_(list(queues))
+            )
             .order_by(TaskInstance.priority_weight.desc(), TaskInstance.queued_at, TaskInstance.id)
             .limit(max_leases)
             .with_for_update(skip_locked=True)
@@ -91,7 +95,7 @@ def lease_task_instances(
                 run_id=ti.run_id,
                 task_id=ti.task_id,
                 try_number=ti.try_number,
-                state=enums.RUNNING,
+                state=TaskInstanceState.RUNNING,
                 queued_at=ti.queued_at,
                 start_date=now,
                 executor_id=executor_id,
@@ -99,7 +103,7 @@ def lease_task_instances(
                 hostname=hostname,
             )
         )
-        change_ti_state(session, ti, enums.RUNNING, now)
+        change_ti_state(session, ti, TaskInstanceState.RUNNING, now)
         dag = dags.get(ti.dag_id)
         leased.append(
             executor_pb2.LeasedTry(
@@ -122,7 +126,7 @@ def lease_task_instances(
                 ),
                 relative_fileloc=dag.relative_fileloc if dag is not None else "",
                 dag_content_hash=run.dag_content_hash,
-                run_type=enums.RUN_TYPES.value(run.run_type),
+                run_type=DAG_RUN_TYPES.to_proto(run.run_type),
                 logical_date=timestamp(run.logical_date),
                 data_interval_start=timestamp(run.data_interval_start),
                 data_interval_end=timestamp(run.data_interval_end),
@@ -196,7 +200,7 @@ def heartbeat(
                 attempt.process_started_at = to_datetime(beat, "process_started_at")
         outcome.status = (
             transition_pb2.LEASE_STATUS_STOP_REQUESTED
-            if ti.stop_requested or ti.state == enums.RESTARTING
+            if ti.stop_requested or ti.state == TaskInstanceState.RESTARTING
             else transition_pb2.LEASE_STATUS_ACTIVE
         )
         outcome.lease_expires_at.FromDatetime(ti.lease_expires_at)
@@ -253,18 +257,21 @@ def complete_task_instance(
     for key, value in completion.xcoms:
         _put_xcom(session, ti, key, value, now)
     new_state = end_try(session, ti, completion.ending, now)
-    if new_state in (enums.SUCCESS, enums.SKIPPED) and completion.skip_task_ids:
+    if (
+        new_state in (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
+        and completion.skip_task_ids
+    ):
         for other in session.scalars(
             select(TaskInstance)
             .where(
                 TaskInstance.dag_run_id == ti.dag_run_id,
                 TaskInstance.task_id.in_(list(completion.skip_task_ids)),
-                TaskInstance.state.in_([enums.NONE, enums.SCHEDULED]),
+                TaskInstance.state.in_([TaskInstanceState.NONE, TaskInstanceState.SCHEDULED]),
             )
             .with_for_update()
         ):
             other.end_date = now
-            change_ti_state(session, other, enums.SKIPPED, now)
+            change_ti_state(session, other, TaskInstanceState.SKIPPED, now)
     return ti_to_proto(ti)
 
 
@@ -277,7 +284,7 @@ def return_task_instances(
         ti = _ti_of(session, lease)
         if ti is None or not _lease_is_live(ti, lease, now) or ti.lease_owner != executor_id:
             continue
-        if ti.state != enums.RUNNING:
+        if ti.state != TaskInstanceState.RUNNING:
             continue
         session.execute(
             delete(TaskInstanceTry).where(
@@ -289,7 +296,7 @@ def return_task_instances(
         ti.lease_id = ti.lease_owner = None
         ti.lease_expires_at = None
         ti.start_date = None
-        change_ti_state(session, ti, enums.QUEUED, now)
+        change_ti_state(session, ti, TaskInstanceState.QUEUED, now)
         returned += 1
     return returned
 

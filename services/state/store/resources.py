@@ -9,23 +9,23 @@ from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from core.states import ACTIVE
 from protos.enums.v1 import event_pb2
 from protos.resource.v1 import message_pb2 as resource_pb2
 from services.runtime.errors import FailedPrecondition, InvalidArgument
-from services.state import enums
-from services.state.convert import variable_to_proto
+from services.state.convert import pool_to_proto, variable_to_proto
 from services.state.crypto import SecretBox
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Connection, Pool, TaskInstance, Variable
 from services.state.housekeeping import DEFAULT_POOL
 from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.catalog import icontains
+from services.state.store.pools import pool_usages
 from services.state.validation import identifier, json_object
 
 M = TypeVar("M", bound=Base)
 
 #: Pool size meaning "no limit".
-UNLIMITED_SLOTS = -1
 #: What the API shows instead of a secret that is set.
 REDACTED = "***"
 #: The highest TCP port.
@@ -249,71 +249,6 @@ def remove_connection(session: Session, conn_id: str) -> bool:
 # ---- Pools ----
 
 
-def open_slots(
-    slots: int, *, running: int, queued: int, deferred: int, include_deferred: bool
-) -> int:
-    """The slots still free in a pool.
-
-    Args:
-        slots: the pool's size; -1 means unlimited.
-        running: slots held by running and restarting task instances.
-        queued: slots held by queued task instances.
-        deferred: slots held by deferred task instances.
-        include_deferred: whether deferred task instances hold their slots.
-
-    Returns:
-        -1 for an unlimited pool, else what is left, never below 0 (a pool shrunk below its
-        usage must not read as -1, "unlimited").
-
-    """
-    if slots == UNLIMITED_SLOTS:
-        return UNLIMITED_SLOTS
-    used = running + queued + (deferred if include_deferred else 0)
-    return max(0, slots - used)
-
-
-_RUNNING_STATES = enums.LEASED_STATES
-_COUNTED_STATES = _RUNNING_STATES | {enums.QUEUED, enums.DEFERRED}
-
-
-def _pools(session: Session, rows: Sequence[Pool]) -> list[resource_pb2.Pool]:
-    """The pools with their usage, from one grouped query over their task instances."""
-    held: dict[tuple[str, str], int] = {}
-    if rows:
-        for pool, state, total in session.execute(
-            select(TaskInstance.pool, TaskInstance.state, func.sum(TaskInstance.pool_slots))
-            .where(
-                TaskInstance.pool.in_([row.name for row in rows]),
-                TaskInstance.state.in_(_COUNTED_STATES),
-            )
-            .group_by(TaskInstance.pool, TaskInstance.state)
-        ):
-            held[pool, state] = int(total or 0)
-    messages = []
-    for row in rows:
-        running = sum(held.get((row.name, state), 0) for state in _RUNNING_STATES)
-        queued = held.get((row.name, enums.QUEUED), 0)
-        deferred = held.get((row.name, enums.DEFERRED), 0)
-        messages.append(
-            resource_pb2.Pool(
-                name=row.name,
-                slots=row.slots,
-                description=row.description,
-                running_slots=running,
-                queued_slots=queued,
-                open_slots=open_slots(
-                    row.slots,
-                    running=running,
-                    queued=queued,
-                    deferred=deferred,
-                    include_deferred=row.include_deferred,
-                ),
-                include_deferred=row.include_deferred,
-            )
-        )
-    return messages
-
-
 def list_pools(session: Session, name_contains: str, page: PageRequest) -> Page[resource_pb2.Pool]:
     """One page of the pools whose name contains ``name_contains``, by name, with usage.
 
@@ -323,13 +258,17 @@ def list_pools(session: Session, name_contains: str, page: PageRequest) -> Page[
     if name_contains:
         query = query.where(icontains(Pool.name, name_contains))
     found = keyset_page(session, query, Pool.name, page)
-    return Page(_pools(session, found.items), found.next_page_token, found.total_size)
+    return Page(
+        [pool_to_proto(u) for u in pool_usages(session, found.items)],
+        found.next_page_token,
+        found.total_size,
+    )
 
 
 def find_pool(session: Session, name: str) -> resource_pb2.Pool | None:
     """One pool with its slot usage; None when unknown."""
     row = session.get(Pool, name)
-    return None if row is None else _pools(session, [row])[0]
+    return None if row is None else pool_to_proto(pool_usages(session, [row])[0])
 
 
 def upsert_pool(session: Session, pool: resource_pb2.Pool) -> resource_pb2.Pool:
@@ -348,7 +287,7 @@ def upsert_pool(session: Session, pool: resource_pb2.Pool) -> resource_pb2.Pool:
     row, changed = _upsert(session, Pool, pool.name, write)
     if changed:
         record_event(session, type=event_pb2.EVENT_TYPE_POOL_CHANGED, pool=pool.name)
-    return _pools(session, [row])[0]
+    return pool_to_proto(pool_usages(session, [row])[0])
 
 
 def remove_pool(session: Session, name: str) -> bool:
@@ -368,7 +307,7 @@ def remove_pool(session: Session, name: str) -> bool:
     holders = session.scalar(
         select(func.count())
         .select_from(TaskInstance)
-        .where(TaskInstance.pool == name, TaskInstance.state.in_(enums.ACTIVE_TI_STATES))
+        .where(TaskInstance.pool == name, TaskInstance.state.in_(ACTIVE))
     )
     if holders:
         raise FailedPrecondition(

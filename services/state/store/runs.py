@@ -9,13 +9,15 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.proto_enums import DAG_RUN_STATES
+from core.states import FINISHED, LEASED, RUN_ACTIVE, DagRunState, TaskInstanceState
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
-from services.state import enums
-from services.state.convert import run_to_proto, to_datetime
+from services.runtime.protoconv import to_datetime
+from services.state.convert import run_to_proto
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
@@ -55,7 +57,7 @@ def create_run(
         dag_id=dag.dag_id,
         run_id=new.run_id,
         run_type=new.run_type,
-        state=enums.RUN_QUEUED,
+        state=DagRunState.QUEUED,
         logical_date=new.logical_date,
         data_interval_start=new.data_interval_start,
         data_interval_end=new.data_interval_end,
@@ -76,7 +78,7 @@ def create_run(
             "dag_id": dag.dag_id,
             "run_id": new.run_id,
             "task_id": task.task_id,
-            "state": enums.NONE,
+            "state": TaskInstanceState.NONE,
             "try_number": 0,
             "max_tries": task.retries + 1,
             "pool": task.pool or "default_pool",
@@ -96,7 +98,7 @@ def create_run(
         time=now,
         dag_id=dag.dag_id,
         run_id=new.run_id,
-        dag_run_state=enums.RUN_STATES.value(enums.RUN_QUEUED),
+        dag_run_state=DAG_RUN_STATES.to_proto(DagRunState.QUEUED),
     )
     return run
 
@@ -246,19 +248,27 @@ def set_run_state(
             select(TaskInstance).where(TaskInstance.dag_run_id == run.id).with_for_update()
         )
     )
-    if state == enums.RUN_QUEUED:
+    if state == DagRunState.QUEUED:
         clear_task_instance_rows(session, run, tis, now)
     else:
         for ti in tis:
-            if ti.state in enums.FINISHED_TI_STATES:
+            if ti.state in FINISHED:
                 continue
-            if ti.state in enums.LEASED_STATES:
-                target = enums.SUCCESS if state == enums.RUN_SUCCESS else enums.FAILED
+            if ti.state in LEASED:
+                target = (
+                    TaskInstanceState.SUCCESS
+                    if state == DagRunState.SUCCESS
+                    else TaskInstanceState.FAILED
+                )
                 ti.stop_requested = True
                 ti.end_date = now
                 change_ti_state(session, ti, target, now)
             else:
-                target = enums.SUCCESS if state == enums.RUN_SUCCESS else enums.SKIPPED
+                target = (
+                    TaskInstanceState.SUCCESS
+                    if state == DagRunState.SUCCESS
+                    else TaskInstanceState.SKIPPED
+                )
                 ti.end_date = now
                 change_ti_state(session, ti, target, now)
         if run.state != state:
@@ -282,6 +292,6 @@ def release_finished_claims(session: Session, now: datetime) -> None:
     """Drop claims on runs that are no longer active (kept tidy for listings)."""
     session.execute(
         update(DagRun)
-        .where(DagRun.state.not_in(enums.ACTIVE_RUN_STATES), DagRun.claimed_by.is_not(None))
+        .where(DagRun.state.not_in(RUN_ACTIVE), DagRun.claimed_by.is_not(None))
         .values(claimed_by=None, claim_expires_at=None)
     )

@@ -8,11 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.proto_enums import TASK_INSTANCE_STATES
+from core.states import LEASED, RUN_ACTIVE, DagRunState, TaskInstanceState
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import NotFound
-from services.state import enums
-from services.state.convert import ti_to_proto, to_datetime, try_to_proto
+from services.runtime.protoconv import to_datetime
+from services.state.convert import ti_to_proto, try_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
 from services.state.graph import closure, downstream_map, upstream_map
 from services.state.paging import keyset_page, page_request
@@ -161,7 +163,11 @@ def clear_task_instances(
         if selected is not None:
             query = query.where(TaskInstance.task_id.in_(selected))
         if request.only_failed:
-            query = query.where(TaskInstance.state.in_([enums.FAILED, enums.UPSTREAM_FAILED]))
+            query = query.where(
+                TaskInstance.state.in_(
+                    [TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED]
+                )
+            )
         tis = list(session.scalars(query.order_by(TaskInstance.task_id).with_for_update()))
         if not tis:
             continue
@@ -195,18 +201,18 @@ def set_task_instance_state(
         result = []
         for ti in changed:
             view = ti_to_proto(ti)
-            view.state = enums.TI_STATES.value(state)
+            view.state = TASK_INSTANCE_STATES.to_proto(state)
             result.append(view)
         return result
     for ti in changed:
-        if ti.state in enums.LEASED_STATES:
+        if ti.state in LEASED:
             ti.stop_requested = True
         ti.end_date = now
         ti.next_retry_at = None
         change_ti_state(session, ti, state, now)
     if changed:
-        if run.state not in enums.ACTIVE_RUN_STATES:
+        if run.state not in RUN_ACTIVE:
             # The run's outcome may change with its task instances: let the scheduler decide again.
-            change_run_state(session, run, enums.RUN_RUNNING, now)
+            change_run_state(session, run, DagRunState.RUNNING, now)
         run.generation += 1
     return [ti_to_proto(ti) for ti in changed]

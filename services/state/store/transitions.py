@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
+from core.retries import RetryPolicy, retry_identity
+from core.states import LEASED, DagRunState, TaskInstanceState
+from core.tries import end_of_try
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
-from services.state import enums
 from services.state.db.event_log import record_event
 from services.state.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceTry
 from services.state.graph import VERSIONS, Version
-from tradewind.sdk.retries import retry_delay_seconds
 
 
 def change_ti_state(session: Session, ti: TaskInstance, new_state: str, now: datetime) -> None:
@@ -30,8 +32,8 @@ def change_ti_state(session: Session, ti: TaskInstance, new_state: str, now: dat
         run_id=ti.run_id,
         task_id=ti.task_id,
         try_number=ti.try_number,
-        task_instance_state=enums.TI_STATES.value(new_state),
-        previous_task_instance_state=enums.TI_STATES.value(previous),
+        task_instance_state=TASK_INSTANCE_STATES.to_proto(new_state),
+        previous_task_instance_state=TASK_INSTANCE_STATES.to_proto(previous),
         queue=ti.queue,
         pool=ti.pool,
     )
@@ -41,15 +43,15 @@ def change_run_state(session: Session, run: DagRun, new_state: str, now: datetim
     """Move a run to ``new_state``, keeping its dates and claim in step, and publish it."""
     previous = run.state
     run.state = new_state
-    if new_state == enums.RUN_RUNNING and run.start_date is None:
+    if new_state == DagRunState.RUNNING and run.start_date is None:
         run.start_date = now
-    if new_state in (enums.RUN_SUCCESS, enums.RUN_FAILED):
+    if new_state in (DagRunState.SUCCESS, DagRunState.FAILED):
         run.end_date = now
         run.claimed_by = None
         run.claim_expires_at = None
     else:
         run.end_date = None
-    if new_state == enums.RUN_QUEUED:
+    if new_state == DagRunState.QUEUED:
         run.queued_at = now
         run.start_date = None
     record_event(
@@ -58,8 +60,8 @@ def change_run_state(session: Session, run: DagRun, new_state: str, now: datetim
         time=now,
         dag_id=run.dag_id,
         run_id=run.run_id,
-        dag_run_state=enums.RUN_STATES.value(new_state),
-        previous_dag_run_state=enums.RUN_STATES.value(previous),
+        dag_run_state=DAG_RUN_STATES.to_proto(new_state),
+        previous_dag_run_state=DAG_RUN_STATES.to_proto(previous),
     )
 
 
@@ -98,31 +100,19 @@ class TryEnding:
     final_log_chunk_index: int | None = None
 
 
-def state_after_try(
-    ti: TaskInstance, task: dag_pb2.TaskDefinition | None, ending: TryEnding
-) -> tuple[str, datetime | None]:
-    """The state a task instance moves to after a try, and when a retry becomes due."""
-    outcome = ending.outcome
-    if outcome == "success":
-        return enums.SUCCESS, None
-    if outcome == "skipped":
-        return enums.SKIPPED, None
-    if outcome == "failed_no_retry" or ti.try_number >= ti.max_tries:
-        return enums.FAILED, None
-    delay = 0.0
-    if task is not None:
-        delay = retry_delay_seconds(
-            try_number=ti.try_number,
-            retry_delay=task.retry_delay.ToTimedelta().total_seconds(),
-            exponential_backoff=task.retry_exponential_backoff,
-            max_retry_delay=(
-                task.max_retry_delay.ToTimedelta().total_seconds()
-                if task.HasField("max_retry_delay")
-                else None
-            ),
-            identity=f"{ti.dag_id}#{ti.task_id}#{ti.run_id}",
-        )
-    return enums.UP_FOR_RETRY, ending.end_date + timedelta(seconds=delay)
+def retry_policy(task: dag_pb2.TaskDefinition | None) -> RetryPolicy:
+    """The retry settings of a task definition (Airflow's defaults when it is gone)."""
+    if task is None:
+        return RetryPolicy(retry_delay=0.0)
+    return RetryPolicy(
+        retry_delay=task.retry_delay.ToTimedelta().total_seconds(),
+        exponential_backoff=task.retry_exponential_backoff,
+        max_retry_delay=(
+            task.max_retry_delay.ToTimedelta().total_seconds()
+            if task.HasField("max_retry_delay")
+            else None
+        ),
+    )
 
 
 def end_try(
@@ -145,14 +135,19 @@ def end_try(
         )
     )
     if new_state is None:
-        if ti.state == enums.RESTARTING:
-            new_state, next_retry_at = enums.NONE, None
-        elif ti.stop_requested:
-            new_state, next_retry_at = ti.state, None
-        else:
-            run = session.get(DagRun, ti.dag_run_id)
-            task = task_definition(session, run, ti.task_id) if run is not None else None
-            new_state, next_retry_at = state_after_try(ti, task, ending)
+        run = session.get(DagRun, ti.dag_run_id)
+        task = task_definition(session, run, ti.task_id) if run is not None else None
+        end = end_of_try(
+            state=ti.state,
+            outcome=ending.outcome,
+            try_number=ti.try_number,
+            max_tries=ti.max_tries,
+            retry=retry_policy(task),
+            ended_at=ending.end_date,
+            identity=retry_identity(ti.dag_id, ti.task_id, ti.run_id),
+            stop_requested=ti.stop_requested,
+        )
+        new_state, next_retry_at = end.state, end.next_retry_at
     start = ti.start_date or ending.end_date
     seconds = max(0.0, (ending.end_date - start).total_seconds())
     if attempt is not None:
@@ -165,7 +160,7 @@ def end_try(
         attempt.error_traceback = ending.error_traceback
         if ending.final_log_chunk_index is not None:
             attempt.final_log_chunk_index = ending.final_log_chunk_index
-    if not ti.stop_requested or ti.state in enums.LEASED_STATES:
+    if not ti.stop_requested or ti.state in LEASED:
         ti.end_date = ending.end_date
         ti.duration_seconds = seconds
     ti.error_type = ending.error_type
@@ -194,14 +189,14 @@ def clear_task_instance_rows(
         task = tasks.get(ti.task_id)
         ti.max_tries = ti.try_number + (task.retries if task is not None else 0) + 1
         ti.next_retry_at = None
-        if ti.state in enums.LEASED_STATES:
+        if ti.state in LEASED:
             ti.stop_requested = True
-            if ti.state != enums.RESTARTING:
-                change_ti_state(session, ti, enums.RESTARTING, now)
-        elif ti.state != enums.NONE:
+            if ti.state != TaskInstanceState.RESTARTING:
+                change_ti_state(session, ti, TaskInstanceState.RESTARTING, now)
+        elif ti.state != TaskInstanceState.NONE:
             ti.end_date = None
             ti.error_type = ti.error_message = ti.error_traceback = ""
-            change_ti_state(session, ti, enums.NONE, now)
-    if run.state != enums.RUN_QUEUED:
-        change_run_state(session, run, enums.RUN_QUEUED, now)
+            change_ti_state(session, ti, TaskInstanceState.NONE, now)
+    if run.state != DagRunState.QUEUED:
+        change_run_state(session, run, DagRunState.QUEUED, now)
     run.generation += 1

@@ -15,7 +15,7 @@ from protos.enums.v1 import event_pb2
 from protos.event.v1 import request_response_pb2 as event_rr
 from tests.helpers.dags import make_dag, register_dags
 from tests.helpers.databases import TemplateDatabases, require_postgres
-from tests.helpers.flows import TI, claim, lease, move, trigger, unique
+from tests.helpers.flows import TI, claim, lease, move, start_run, trigger, unique
 from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import ServiceProcess, assert_eventually, health_status
 from tests.helpers.state import StateClient, start_state, state_client
@@ -46,6 +46,7 @@ async def test_concurrent_leases_through_two_replicas_never_grant_a_try_twice(
         run = await trigger(a, dag_id)
         scheduler = unique("s")
         await claim(a, scheduler)
+        assert (await start_run(a, scheduler, run)).applied
         outcomes = await move(a, scheduler, run, sorted(tasks), TI.TASK_INSTANCE_STATE_QUEUED)
         assert all(o.applied for o in outcomes)
 

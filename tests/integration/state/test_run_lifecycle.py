@@ -205,6 +205,7 @@ async def test_stale_and_unclaimed_transitions_are_refused(client: StateClient) 
     run = await trigger(client, dag_id)
     owner, other = unique("owner"), unique("other")
     await claim(client, owner)
+    assert (await start_run(client, owner, run)).applied
     (not_claimed,) = await move(client, other, run, ["a"], TI.TASK_INSTANCE_STATE_SCHEDULED)
     assert not_claimed.refusal == transition_pb2.TRANSITION_REFUSAL_RUN_NOT_CLAIMED
     first, stale = await move(client, owner, run, ["a", "a"], TI.TASK_INSTANCE_STATE_SCHEDULED)
@@ -229,12 +230,17 @@ async def test_queueing_respects_max_active_tasks(client: StateClient) -> None:
     run = await trigger(client, dag_id)
     scheduler = unique("s")
     await claim(client, scheduler)
+    assert (await start_run(client, scheduler, run)).applied
     outcomes = await move(
         client, scheduler, run, [f"t{i}" for i in range(5)], TI.TASK_INSTANCE_STATE_QUEUED
     )
     assert [o.applied for o in outcomes] == [True, True, False, False, False]
     assert {o.refusal for o in outcomes[2:]} == {
         transition_pb2.TRANSITION_REFUSAL_DAG_CONCURRENCY_LIMIT
+    }
+    # Their dependencies are met: they wait in scheduled, as in Airflow.
+    assert {o.actual_task_instance_state for o in outcomes[2:]} == {
+        TI.TASK_INSTANCE_STATE_SCHEDULED
     }
 
 

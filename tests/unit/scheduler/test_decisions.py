@@ -5,6 +5,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.retries import RetryPolicy
+from core.states import DagRunState as RunState
+from core.states import TaskInstanceState as State
+from core.trigger_rules import TriggerRule
 from scheduler.decisions import (
     TIMEOUT_GRACE,
     RunView,
@@ -17,32 +21,43 @@ from scheduler.decisions import (
 )
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-RUNNING_RUN = RunView(dag_id="d", run_id="r", state="running")
+RUNNING_RUN = RunView(dag_id="d", run_id="r", state=RunState.RUNNING)
 
 
-def chain(*names: str, rule: str = "all_success") -> dict[str, TaskSpec]:
+def chain(*names: str, rule: str = TriggerRule.ALL_SUCCESS) -> dict[str, TaskSpec]:
     tasks = {}
     previous: frozenset[str] = frozenset()
     for name in names:
-        tasks[name] = TaskSpec(task_id=name, upstream=previous, trigger_rule=rule)
+        tasks[name] = TaskSpec(task_id=name, upstream=previous, trigger_rule=TriggerRule(rule))
         previous = frozenset({name})
     return tasks
 
 
 def tis(**states: str) -> dict[str, TaskInstanceView]:
-    return {task: TaskInstanceView(task_id=task, state=state) for task, state in states.items()}
+    return {
+        task: TaskInstanceView(task_id=task, state=State(state)) for task, state in states.items()
+    }
 
 
 def moves(decision: object) -> dict[str, str]:
     return {t.task_id: t.new_state for t in decision.transitions}  # type: ignore[attr-defined]
 
 
-def test_a_queued_run_is_started_first() -> None:
+def test_a_queued_run_is_started_and_its_roots_queued_in_the_same_decision() -> None:
     decision = decide_run(
-        RunView(dag_id="d", run_id="r", state="queued"), chain("a"), tis(a="none"), NOW
+        RunView(dag_id="d", run_id="r", state=RunState.QUEUED),
+        chain("a", "b"),
+        tis(a="none", b="none"),
+        NOW,
     )
     assert decision.run_state == ("queued", "running")
-    assert not decision.transitions
+    assert moves(decision) == {"a": "queued"}
+
+
+def test_an_empty_queued_run_is_started_and_ended_in_the_next_decision() -> None:
+    queued = RunView(dag_id="d", run_id="r", state=RunState.QUEUED)
+    assert decide_run(queued, {}, {}, NOW).run_state == ("queued", "running")
+    assert decide_run(RUNNING_RUN, {}, {}, NOW).run_state == ("running", "success")
 
 
 def test_roots_are_queued_and_downstream_waits() -> None:
@@ -70,7 +85,9 @@ def test_skips_propagate_and_the_run_succeeds() -> None:
 def test_all_done_cleanup_runs_after_a_failure_and_the_run_still_succeeds() -> None:
     tasks = {
         "a": TaskSpec(task_id="a"),
-        "cleanup": TaskSpec(task_id="cleanup", upstream=frozenset({"a"}), trigger_rule="all_done"),
+        "cleanup": TaskSpec(
+            task_id="cleanup", upstream=frozenset({"a"}), trigger_rule=TriggerRule.ALL_DONE
+        ),
     }
     decision = decide_run(RUNNING_RUN, tasks, tis(a="failed", cleanup="none"), NOW)
     assert moves(decision) == {"cleanup": "queued"}
@@ -86,7 +103,7 @@ def test_branch_join_with_none_failed_min_one_success() -> None:
         "join": TaskSpec(
             task_id="join",
             upstream=frozenset({"left", "right"}),
-            trigger_rule="none_failed_min_one_success",
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         ),
     }
     decision = decide_run(
@@ -99,7 +116,7 @@ def test_retry_waits_for_its_delay_then_queues() -> None:
     later = NOW + timedelta(seconds=30)
     waiting = {
         "a": TaskInstanceView(
-            task_id="a", state="up_for_retry", try_number=1, max_tries=3, next_retry_at=later
+            task_id="a", state=State.UP_FOR_RETRY, try_number=1, max_tries=3, next_retry_at=later
         )
     }
     decision = decide_run(RUNNING_RUN, chain("a"), waiting, NOW)
@@ -110,14 +127,18 @@ def test_retry_waits_for_its_delay_then_queues() -> None:
 
 
 def test_an_expired_lease_retries_with_the_delay_or_fails_on_the_last_try() -> None:
-    tasks = {"a": TaskSpec(task_id="a", retry_delay=60)}
+    tasks = {"a": TaskSpec(task_id="a", retry=RetryPolicy(retry_delay=60))}
     expired = NOW - timedelta(seconds=1)
     retrying = decide_run(
         RUNNING_RUN,
         tasks,
         {
             "a": TaskInstanceView(
-                task_id="a", state="running", try_number=1, max_tries=2, lease_expires_at=expired
+                task_id="a",
+                state=State.RUNNING,
+                try_number=1,
+                max_tries=2,
+                lease_expires_at=expired,
             )
         },
         NOW,
@@ -130,7 +151,11 @@ def test_an_expired_lease_retries_with_the_delay_or_fails_on_the_last_try() -> N
         tasks,
         {
             "a": TaskInstanceView(
-                task_id="a", state="running", try_number=2, max_tries=2, lease_expires_at=expired
+                task_id="a",
+                state=State.RUNNING,
+                try_number=2,
+                max_tries=2,
+                lease_expires_at=expired,
             )
         },
         NOW,
@@ -146,7 +171,7 @@ def test_a_live_lease_sets_a_timer() -> None:
         chain("a"),
         {
             "a": TaskInstanceView(
-                task_id="a", state="running", try_number=1, lease_expires_at=expiry
+                task_id="a", state=State.RUNNING, try_number=1, lease_expires_at=expiry
             )
         },
         NOW,
@@ -160,7 +185,7 @@ def test_execution_timeout_is_enforced_after_a_grace() -> None:
     started = NOW - timedelta(seconds=5) - TIMEOUT_GRACE - timedelta(seconds=1)
     view = TaskInstanceView(
         task_id="a",
-        state="running",
+        state=State.RUNNING,
         try_number=1,
         max_tries=1,
         start_date=started,
@@ -173,7 +198,10 @@ def test_execution_timeout_is_enforced_after_a_grace() -> None:
 
 def test_a_cleared_try_goes_back_to_none_once_its_lease_expires() -> None:
     view = TaskInstanceView(
-        task_id="a", state="restarting", try_number=1, lease_expires_at=NOW - timedelta(seconds=1)
+        task_id="a",
+        state=State.RESTARTING,
+        try_number=1,
+        lease_expires_at=NOW - timedelta(seconds=1),
     )
     assert moves(decide_run(RUNNING_RUN, chain("a"), {"a": view}, NOW)) == {"a": "none"}
 
@@ -207,14 +235,14 @@ def test_driving_any_dag_to_the_end_always_finishes_the_run(data: st.DataObject,
         tasks[name] = TaskSpec(
             task_id=name,
             upstream=frozenset(upstream),
-            trigger_rule=data.draw(st.sampled_from(RULES)),
+            trigger_rule=TriggerRule(data.draw(st.sampled_from(RULES))),
         )
     states = dict.fromkeys(names, "none")
     for _ in range(4 * size + 4):
         decision = decide_run(
             RUNNING_RUN,
             tasks,
-            {n: TaskInstanceView(task_id=n, state=s) for n, s in states.items()},
+            {n: TaskInstanceView(task_id=n, state=State(s)) for n, s in states.items()},
             NOW,
         )
         for transition in decision.transitions:
@@ -237,21 +265,24 @@ def test_driving_any_dag_to_the_end_always_finishes_the_run(data: st.DataObject,
 def test_admission_order_is_priority_then_dags_taking_turns_then_older_runs() -> None:
     def run(dag_id: str, day: int) -> RunView:
         return RunView(
-            dag_id=dag_id, run_id=f"r{day}", state="running", logical_date=NOW + timedelta(days=day)
+            dag_id=dag_id,
+            run_id=f"r{day}",
+            state=RunState.RUNNING,
+            logical_date=NOW + timedelta(days=day),
         )
 
     def queue(task_id: str, weight: int = 1) -> Transition:
         return Transition(
             task_id=task_id,
-            expected_state="none",
+            expected_state=State.NONE,
             expected_try_number=0,
-            new_state="queued",
+            new_state=State.QUEUED,
             priority_weight=weight,
         )
 
     big, small = run("big", 0), run("small", 1)
     failing = Transition(
-        task_id="x", expected_state="running", expected_try_number=1, new_state="failed"
+        task_id="x", expected_state=State.RUNNING, expected_try_number=1, new_state=State.FAILED
     )
     items = [(big, queue(f"b{i}")) for i in range(3)] + [
         (small, queue("s0")),
@@ -270,21 +301,24 @@ def test_admission_order_is_priority_then_dags_taking_turns_then_older_runs() ->
 
 
 def test_queueing_beyond_open_slots_or_dag_room_is_held_back() -> None:
-    run_a = RunView(dag_id="a", run_id="r", state="running")
-    run_b = RunView(dag_id="b", run_id="r", state="running")
+    run_a = RunView(dag_id="a", run_id="r", state=RunState.RUNNING)
+    run_b = RunView(dag_id="b", run_id="r", state=RunState.RUNNING)
 
     def queue(task_id: str, pool: str = "p", slots: int = 1) -> Transition:
         return Transition(
             task_id=task_id,
-            expected_state="none",
+            expected_state=State.NONE,
             expected_try_number=0,
-            new_state="queued",
+            new_state=State.QUEUED,
             pool=pool,
             pool_slots=slots,
         )
 
     retry = Transition(
-        task_id="x", expected_state="running", expected_try_number=1, new_state="up_for_retry"
+        task_id="x",
+        expected_state=State.RUNNING,
+        expected_try_number=1,
+        new_state=State.UP_FOR_RETRY,
     )
     items = [
         (run_a, retry),

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scheduler.planning import DagSchedule, plan_schedule, scheduled_run_id
+from core.runs import run_id_for
+from core.states import DagRunType
+from scheduler.planning import DagSchedule, plan_schedule
 from scheduler.timetables import DataInterval, ScheduleSpec
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,4 +69,4 @@ def test_max_active_runs_holds_back_new_runs() -> None:
 
 
 def test_run_ids_follow_airflow() -> None:
-    assert scheduled_run_id(START) == "scheduled__2026-01-01T00:00:00+00:00"
+    assert run_id_for(DagRunType.SCHEDULED, START) == "scheduled__2026-01-01T00:00:00+00:00"

@@ -16,7 +16,7 @@ from services.state import paging
 from services.state.db.engine import Database
 from services.state.db.models import Variable
 from services.state.paging import Page, page_request
-from services.state.store.resources import open_slots
+from services.state.store.pools import open_slots
 
 FILTERS = {"key_contains": "etl"}
 

@@ -4,9 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 
 #: The longest delay ever returned, whatever the settings (one year).
 MAX_DELAY_SECONDS = 365 * 24 * 3600.0
+#: Airflow's default retry_delay (five minutes).
+DEFAULT_RETRY_DELAY_SECONDS = 300.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """A task's retry settings, in seconds."""
+
+    retry_delay: float = DEFAULT_RETRY_DELAY_SECONDS
+    exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+
+    def delay_after(self, try_number: int, identity: str) -> float:
+        """Seconds to wait after try ``try_number`` failed (see :func:`retry_delay_seconds`)."""
+        return retry_delay_seconds(
+            try_number=try_number,
+            retry_delay=self.retry_delay,
+            exponential_backoff=self.exponential_backoff,
+            max_retry_delay=self.max_retry_delay,
+            identity=identity,
+        )
+
+
+def retry_identity(dag_id: str, task_id: str, run_id: str) -> str:
+    """The stable id of a task instance that seeds its back-off jitter."""
+    return f"{dag_id}#{task_id}#{run_id}"
 
 
 def retry_delay_seconds(
@@ -28,7 +55,7 @@ def retry_delay_seconds(
         retry_delay: the base delay in seconds.
         exponential_backoff: whether the delay doubles per try.
         max_retry_delay: the cap in seconds, or None.
-        identity: a stable id of the task instance (dag, task, run), for the jitter.
+        identity: a stable id of the task instance (see :func:`retry_identity`).
 
     """
     delay = max(0.0, retry_delay)

@@ -4,9 +4,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradewind.sdk.trigger_rules import DONE_STATES, TRIGGER_RULES, Verdict, evaluate
+from core.states import FINISHED as DONE_STATES
+from core.states import TaskInstanceState as State
+from core.trigger_rules import TriggerRule, Verdict, evaluate
 
-S, F, K, U, R = "success", "failed", "skipped", "upstream_failed", "running"
+S, F, K, U, R = State.SUCCESS, State.FAILED, State.SKIPPED, State.UPSTREAM_FAILED, State.RUNNING
+TRIGGER_RULES = frozenset(TriggerRule)
 RUN, WAIT, SKIP, UFAIL = Verdict.RUN, Verdict.WAIT, Verdict.SKIP, Verdict.UPSTREAM_FAILED
 
 TABLE = [
@@ -73,7 +76,9 @@ def test_unknown_rule_is_refused() -> None:
         evaluate("sometimes", [S])
 
 
-STATES = st.sampled_from([S, F, K, U, "removed", R, "queued", "none", "up_for_retry", "scheduled"])
+STATES = st.sampled_from(
+    [S, F, K, U, State.REMOVED, R, State.QUEUED, State.NONE, State.UP_FOR_RETRY, State.SCHEDULED]
+)
 
 
 @given(rule=st.sampled_from(sorted(TRIGGER_RULES)), upstream=st.lists(STATES, max_size=8))
@@ -99,7 +104,7 @@ def test_verdict_does_not_depend_on_upstream_order(
 @given(
     rule=st.sampled_from(sorted(TRIGGER_RULES)),
     done=st.lists(st.sampled_from(sorted(DONE_STATES)), max_size=6),
-    pending=st.lists(st.sampled_from([R, "queued", "none"]), min_size=1, max_size=3),
+    pending=st.lists(st.sampled_from([R, State.QUEUED, State.NONE]), min_size=1, max_size=3),
 )
 def test_a_final_verdict_never_changes_when_pending_upstream_finish(
     rule: str, done: list[str], pending: list[str]
