@@ -33,7 +33,7 @@ from protos.api.v1 import service_pb2 as api_service
 from protos.api.v1 import service_pb2_grpc as api_grpc
 from protos.enums.v1 import dag_run_pb2
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.channels import ChannelConfig, create_channel
+from tradewind_common.channels import ChannelConfig, create_channel
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FINISHED = (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED)

@@ -35,11 +35,11 @@ from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
 from protos.dag_processor.v1 import service_pb2 as processor_service
 from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
-from services.runtime import config as cfg
-from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.forking import ForkServer, scrubbed_environment
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+from tradewind_common import config as cfg
+from tradewind_common.channels import ChannelConfig, create_channel
 
 logger = logging.getLogger("tradewind.dag_processor")
 
@@ -71,9 +71,9 @@ class DagProcessorApp:
         limit_mb = values[PARSE_MEMORY_LIMIT]
         self._memory_limit = limit_mb * 1024 * 1024 if limit_mb > 0 else 0
         self._parallel = values[PARSING_PROCESSES]
-        self._scan_interval = max(0.1, values[SCAN_INTERVAL])
+        self._scan_interval = values[SCAN_INTERVAL]
         self._reparse_interval = values[REPARSE_INTERVAL]
-        self._lease_duration = max(1.0, values[LEASE_DURATION])
+        self._lease_duration = values[LEASE_DURATION]
         self._use_fork_server = values[FORK_SERVER]
         self.processor_id = ""
         self._files: dict[str, FileState] = {}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.runtime import config as cfg
-from services.runtime.channels import ClientSettings
+from tradewind_common import config as cfg
+from tradewind_common.channels import ClientSettings
 
 DEFAULT_PORT = 50054
 DEFAULT_METRICS_PORT = 9154
@@ -11,13 +11,13 @@ DEFAULT_METRICS_PORT = 9154
 STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
 PARSE_TIMEOUT = cfg.Setting(
     name="parse_timeout",
-    parse=cfg.parse_seconds,
+    parse=cfg.seconds_at_least(0.1),
     default=30.0,
     help="seconds a DAG file may take to import before its parse is killed",
 )
 PARSE_MEMORY_LIMIT = cfg.Setting(
     name="parse_memory_limit_mb",
-    parse=cfg.parse_int,
+    parse=cfg.parse_non_negative_int,
     default=1024,
     help="address-space limit of a parse process in MiB (0: none)",
 )
@@ -29,7 +29,7 @@ PARSING_PROCESSES = cfg.Setting(
 )
 SCAN_INTERVAL = cfg.Setting(
     name="scan_interval",
-    parse=cfg.parse_seconds,
+    parse=cfg.seconds_at_least(0.1),
     default=2.0,
     help="seconds between looks at the DAG folder for new, changed and deleted files",
 )
@@ -41,7 +41,7 @@ REPARSE_INTERVAL = cfg.Setting(
 )
 LEASE_DURATION = cfg.Setting(
     name="lease_duration",
-    parse=cfg.parse_seconds,
+    parse=cfg.seconds_at_least(1.0),
     default=30.0,
     help="seconds a file lease lasts; renewed on every scan",
 )

@@ -18,9 +18,9 @@ from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
 from services.runtime.auth import lease_header
-from services.runtime.channels import ChannelConfig, create_blocking_channel
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import ConnectionNotFound
+from tradewind_common.channels import ChannelConfig, create_blocking_channel
 
 #: Seconds a task waits for one answer of the state service.
 CALL_TIMEOUT = 30.0

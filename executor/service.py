@@ -47,14 +47,14 @@ from protos.executor.v1 import request_response_pb2 as rr
 from protos.executor.v1 import service_pb2 as executor_service
 from protos.executor.v1 import service_pb2_grpc as executor_grpc
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime import config as cfg
-from services.runtime.channels import ChannelConfig, create_channel
-from services.runtime.errors import ConfigError
 from services.runtime.forking import read_pipe
 from services.runtime.loops import run_guarded
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
-from services.runtime.tls import ClientTLSConfig
+from tradewind_common import config as cfg
+from tradewind_common.channels import ChannelConfig, create_channel
+from tradewind_common.config import ConfigError
+from tradewind_common.tls import ClientTLSConfig
 
 logger = logging.getLogger("tradewind.executor")
 
@@ -130,7 +130,7 @@ class ExecutorApp:
         self._slots = values[SLOTS]
         queues: tuple[str, ...] = values[QUEUES]
         self._queues = list(queues) or ["default"]
-        self._lease_duration = max(1.0, values[LEASE_DURATION])
+        self._lease_duration = values[LEASE_DURATION]
         self._kill_grace = values[KILL_GRACE]
         self._use_fork_server = values[FORK_SERVER]
         self._task_tls = task_tls_config(self._state, values[TASK_TLS_CERT], values[TASK_TLS_KEY])

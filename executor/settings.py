@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.runtime import config as cfg
-from services.runtime.channels import ClientSettings
+from tradewind_common import config as cfg
+from tradewind_common.channels import ClientSettings
 
 DEFAULT_PORT = 50053
 DEFAULT_METRICS_PORT = 9153
@@ -17,7 +17,7 @@ QUEUES = cfg.Setting[tuple[str, ...]](
 )
 LEASE_DURATION = cfg.Setting(
     name="lease_duration",
-    parse=cfg.parse_seconds,
+    parse=cfg.seconds_at_least(1.0),
     default=30.0,
     help="seconds a try's lease lasts; it is renewed every third of it",
 )

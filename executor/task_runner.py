@@ -24,12 +24,12 @@ from executor.capture import LOGGING_MARK
 from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.channels import ChannelConfig
-from services.runtime.tls import ClientTLSConfig
 from tradewind.sdk.context import build_context, use_context
 from tradewind.sdk.execution import execute_task
 from tradewind.sdk.loader import LoadResult, load_dags_from_file
 from tradewind.sdk.runtime import use_runtime
+from tradewind_common.channels import ChannelConfig
+from tradewind_common.tls import ClientTLSConfig
 
 
 class _MarkedHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -40,11 +40,11 @@ from scheduler.decisions import (
 from scheduler.planning import plan_schedule
 from scheduler.settings import CLAIM_DURATION, MAX_RUNS, SPEC_CACHE_SIZE, STATE, SWEEP_INTERVAL
 from scheduler.specs import SpecCache, TaskSpecs, upstream_end_to_queued
-from services.runtime import config as cfg
-from services.runtime.channels import ChannelConfig, create_channel
 from services.runtime.loops import run_guarded
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+from tradewind_common import config as cfg
+from tradewind_common.channels import ChannelConfig, create_channel
 
 logger = logging.getLogger("tradewind.scheduler")
 
@@ -76,9 +76,9 @@ class SchedulerApp:
 
     def __init__(self, config: ServerConfig, values: cfg.Settings) -> None:
         self._state: ChannelConfig = STATE.config(values)
-        self._claim_duration = max(1.0, values[CLAIM_DURATION])
+        self._claim_duration = values[CLAIM_DURATION]
         self._max_runs = values[MAX_RUNS]
-        self._sweep_interval = max(0.5, values[SWEEP_INTERVAL])
+        self._sweep_interval = values[SWEEP_INTERVAL]
         self.scheduler_id = ""
         self._claimed: set[RunKey] = set()
         self._dirty: set[RunKey] = set()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.runtime import config as cfg
-from services.runtime.channels import ClientSettings
+from tradewind_common import config as cfg
+from tradewind_common.channels import ClientSettings
 
 DEFAULT_PORT = 50052
 DEFAULT_METRICS_PORT = 9152
@@ -11,7 +11,7 @@ DEFAULT_METRICS_PORT = 9152
 STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
 CLAIM_DURATION = cfg.Setting(
     name="claim_duration",
-    parse=cfg.parse_seconds,
+    parse=cfg.seconds_at_least(1.0),
     default=30.0,
     help="seconds a claim on a DAG run lasts; it is renewed every third of it",
 )
@@ -23,7 +23,7 @@ MAX_RUNS = cfg.Setting(
 )
 SWEEP_INTERVAL = cfg.Setting(
     name="sweep_interval",
-    parse=cfg.parse_seconds,
+    parse=cfg.seconds_at_least(0.5),
     default=10.0,
     help="seconds between safety-net passes over every claimed run (events drive the rest)",
 )

@@ -91,11 +91,6 @@ def cron_at_or_before(expression: str, moment: datetime, timezone: str = "UTC") 
             return tick
 
 
-def is_valid_cron(expression: str) -> bool:
-    """Whether croniter accepts the expression."""
-    return bool(croniter.is_valid(PRESETS.get(expression, expression)))
-
-
 def _interval_starting(spec: ScheduleSpec, start: datetime) -> DataInterval:
     if spec.cron:
         return DataInterval(start, cron_next(spec.cron, start, spec.timezone))

@@ -6,7 +6,6 @@ import lines (``from tradewind import DAG, task, BashOperator``) and nothing els
 
 from core.states import TaskInstanceState
 from core.trigger_rules import TriggerRule
-from tradewind._version import tradewind_version
 from tradewind.sdk.baseoperator import BaseOperator, WeightRule
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, get_current_context
@@ -46,6 +45,7 @@ from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
 from tradewind.sdk.variable import Variable
 from tradewind.sdk.xcom_arg import XComArg
+from tradewind_common.version import tradewind_version
 
 __version__ = tradewind_version()
 

@@ -1,13 +1,12 @@
 """What every Tradewind service shares.
 
-Server bootstrap, health, reflection, metrics, config, auth, TLS and client channels.
+Server bootstrap, health, reflection, metrics, auth, server TLS, the errors RPCs fail with,
+guarded loops and protobuf conversions. Settings and client channels, which clients share,
+are in :mod:`tradewind_common`.
 """
 
-from services.runtime.channels import ChannelConfig, create_channel
-from services.runtime.config import Setting, Settings
 from services.runtime.errors import (
     AlreadyExists,
-    ConfigError,
     FailedPrecondition,
     InvalidArgument,
     LeaseLost,
@@ -27,13 +26,10 @@ from services.runtime.server import (
     serve,
     service_main,
 )
-from services.runtime.tls import ClientTLSConfig, ServerTLSConfig
+from services.runtime.tls import ServerTLSConfig
 
 __all__ = [
     "AlreadyExists",
-    "ChannelConfig",
-    "ClientTLSConfig",
-    "ConfigError",
     "FailedPrecondition",
     "GrpcService",
     "InvalidArgument",
@@ -46,12 +42,9 @@ __all__ = [
     "ServerTLSConfig",
     "ServiceApp",
     "ServiceError",
-    "Setting",
-    "Settings",
     "StateConflict",
     "Unauthenticated",
     "Unavailable",
-    "create_channel",
     "serve",
     "service_main",
 ]

@@ -149,7 +149,3 @@ class PermissionDenied(ServiceError):
     """The caller's credential does not allow this call."""
 
     code = grpc.StatusCode.PERMISSION_DENIED
-
-
-class ConfigError(Exception):
-    """A setting is missing, malformed or unusable; the message names it and says why."""

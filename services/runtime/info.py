@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
 from protos.runtime.v1 import message_pb2, request_response_pb2, service_pb2_grpc
-from tradewind._version import tradewind_version
+from tradewind_common.version import tradewind_version
 
 
 def new_instance_id() -> str:

@@ -14,7 +14,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from services.runtime.errors import ConfigError
+from tradewind_common.config import ConfigError
 
 RPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
 

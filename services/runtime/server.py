@@ -26,9 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from protos.runtime.v1 import service_pb2 as runtime_service_pb2
 from protos.runtime.v1 import service_pb2_grpc as runtime_service_pb2_grpc
-from services.runtime import config as cfg
 from services.runtime.auth import AuthConfig
-from services.runtime.errors import ConfigError
 from services.runtime.hardening import forbid_inspection
 from services.runtime.info import ProcessIdentity, ServerInfoServicer
 from services.runtime.interceptors import (
@@ -39,6 +37,8 @@ from services.runtime.interceptors import (
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import BUILD_INFO, SERVING, MetricsEndpoint, start_metrics_endpoint
 from services.runtime.tls import ServerTLSConfig, server_credentials
+from tradewind_common import config as cfg
+from tradewind_common.config import ConfigError
 
 logger = logging.getLogger("tradewind.server")
 # The asyncio health servicer; grpc-stubs only describe the synchronous one.

@@ -1,4 +1,4 @@
-"""TLS and mutual-TLS credentials read from configured PEM files."""
+"""A server's TLS and mutual-TLS credentials, read from configured PEM files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from services.runtime.errors import ConfigError
+from tradewind_common.tls import read_pem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,29 +20,6 @@ class ServerTLSConfig:
     client_ca_file: Path | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class ClientTLSConfig:
-    """What a client trusts, and optionally the certificate it presents (mutual TLS)."""
-
-    #: CA bundle the server's certificate must chain to; None means the system roots.
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    #: Expected name in the server's certificate when it differs from the target host.
-    server_name: str = ""
-
-
-def read_pem(path: Path, what: str) -> bytes:
-    """Read a PEM file, raising ConfigError that names the file and the problem."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ConfigError(f"cannot read {what} {path}: {err.strerror or err}") from err
-    if b"-----BEGIN" not in data:
-        raise ConfigError(f"{what} {path} is not a PEM file")
-    return data
-
-
 def server_credentials(config: ServerTLSConfig) -> grpc.ServerCredentials:
     """Build server credentials, requiring client certificates when a client CA is set."""
     key = read_pem(config.key_file, "TLS key file")
@@ -52,17 +29,4 @@ def server_credentials(config: ServerTLSConfig) -> grpc.ServerCredentials:
     )
     return grpc.ssl_server_credentials(
         [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
-    )
-
-
-def channel_credentials(config: ClientTLSConfig) -> grpc.ChannelCredentials:
-    """Build channel credentials from the configured CA and client certificate."""
-    if (config.cert_file is None) != (config.key_file is None):
-        raise ConfigError("a TLS client certificate needs both its certificate and key files")
-    return grpc.ssl_channel_credentials(
-        root_certificates=read_pem(config.ca_file, "TLS CA file") if config.ca_file else None,
-        private_key=read_pem(config.key_file, "TLS key file") if config.key_file else None,
-        certificate_chain=(
-            read_pem(config.cert_file, "TLS certificate file") if config.cert_file else None
-        ),
     )

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from services.runtime import config as cfg
-from services.runtime.errors import ConfigError
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 from services.state import settings
 from services.state.crypto import SecretBox, load_or_create_key
@@ -20,6 +18,8 @@ from services.state.events import EventHub
 from services.state.housekeeping import ensure_default_pool, prune_events
 from services.state.servicers import grpc_services
 from services.state.services import StateServices
+from tradewind_common import config as cfg
+from tradewind_common.config import ConfigError
 
 logger = logging.getLogger("tradewind.state")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from services.runtime.errors import ConfigError, FailedPrecondition
+from services.runtime.errors import FailedPrecondition
+from tradewind_common.config import ConfigError
 
 KEY_FILE = "fernet.key"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from services.runtime import config as cfg
-from services.runtime.errors import ConfigError, Unavailable
+from services.runtime.errors import Unavailable
 from services.runtime.logs import configure_logging
 from services.runtime.server import EXIT_CONFIG_ERROR, service_main
 from services.state.app import build_app
@@ -19,6 +18,8 @@ from services.state.settings import (
     STATE_SETTINGS,
     database_url,
 )
+from tradewind_common import config as cfg
+from tradewind_common.config import ConfigError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

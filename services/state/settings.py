@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.runtime import config as cfg
+from tradewind_common import config as cfg
 
 DEFAULT_PORT = 50051
 DEFAULT_METRICS_PORT = 9151

@@ -182,6 +182,11 @@ async def until_triggered(stubs: StateClient, dag_id: str, run_id: str) -> run_p
         await asyncio.sleep(0.05)
 
 
+#: The one scheduler identity these tests drive runs as: a new identity per test would stay
+#: live for its claim duration and shrink the fair share of runs the next one may claim.
+SCHEDULER = unique("scheduler")
+
+
 async def running_try(
     stubs: StateClient, run: run_pb2.DagRun, task_id: str, scheduler: str = ""
 ) -> tuple[str, executor_pb2.LeasedTry]:
@@ -189,7 +194,7 @@ async def running_try(
 
     Returns the executor's id and the leased try.
     """
-    scheduler = scheduler or unique("scheduler")
+    scheduler = scheduler or SCHEDULER
     await claim(stubs, scheduler)
     if run.state == RUN.DAG_RUN_STATE_QUEUED:
         assert (await start_run(stubs, scheduler, run)).applied
@@ -224,7 +229,7 @@ async def end_run(stubs: StateClient, scheduler: str, dag_id: str, run_id: str, 
 async def play_run(stubs: StateClient, dag_id: str, run_id: str, outcome: int, end: int) -> None:
     """Play the one-task run ``run_id`` to its end: the try ends with ``outcome``."""
     run = await until_triggered(stubs, dag_id, run_id)
-    scheduler = unique("scheduler")
+    scheduler = SCHEDULER
     executor, leased = await running_try(stubs, run, "work", scheduler)
     await complete(stubs, executor, leased, outcome)
     await end_run(stubs, scheduler, dag_id, run_id, end)

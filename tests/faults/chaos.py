@@ -31,12 +31,12 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.runtime.v1 import request_response_pb2 as info_rr
 from protos.runtime.v1 import service_pb2 as info_service
 from protos.runtime.v1 import service_pb2_grpc as info_grpc
-from services.runtime.channels import ChannelConfig, create_channel
 from tests.faults.workload import DOOMED_WORKER, WORKERS, dag_source, join_value
 from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.services import start_service
 from tests.helpers.state import StateClient, start_state
+from tradewind_common.channels import ChannelConfig, create_channel
 
 T = TypeVar("T")
 KINDS = ("state", "dag_processor", "scheduler", "executor")

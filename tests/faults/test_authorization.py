@@ -34,8 +34,6 @@ from protos.event.v1 import service_pb2_grpc as event_grpc
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.task.v1 import request_response_pb2 as task_rr
 from services.runtime.auth import lease_header
-from services.runtime.channels import ChannelConfig, create_channel
-from services.runtime.tls import ClientTLSConfig
 from tests.helpers.databases import TemplateDatabases
 from tests.helpers.processes import ServiceProcess, health_status
 from tests.helpers.services import start_service
@@ -49,6 +47,8 @@ from tests.helpers.state import (
 from tests.integration.dag_processor.dag_files import start_dag_processor
 from tests.integration.executor.runs import register, run_to_end, start_executor, xcom_values
 from tradewind.client import Client
+from tradewind_common.channels import ChannelConfig, create_channel
+from tradewind_common.tls import ClientTLSConfig
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

@@ -18,7 +18,7 @@ from protos.event.v1 import service_pb2_grpc as event_grpc
 from protos.executor.v1 import request_response_pb2 as executor_rr
 from protos.executor.v1 import service_pb2 as executor_service
 from protos.executor.v1 import service_pb2_grpc as executor_grpc
-from services.runtime.channels import ChannelConfig, create_channel
+from tradewind_common.channels import ChannelConfig, create_channel
 
 SERVICES = [
     event_service.DESCRIPTOR.services_by_name["EventService"],

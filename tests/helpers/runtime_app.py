@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from services.runtime import GrpcService, RuntimeContext, ServerConfig, Settings, service_main
+from services.runtime import GrpcService, RuntimeContext, ServerConfig, service_main
+from tradewind_common.config import Settings
 
 
 class BareApp:

@@ -21,8 +21,8 @@ from protos.scheduler.v1 import service_pb2 as scheduler_service
 from protos.scheduler.v1 import service_pb2_grpc as scheduler_grpc
 from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
-from services.runtime.channels import ChannelConfig, create_channel
 from tests.helpers.processes import ServiceProcess, free_port
+from tradewind_common.channels import ChannelConfig, create_channel
 
 #: The tokens a state service with authentication on accepts in tests (see ``secured_state``).
 API_TOKEN = "api-token-for-tests"

@@ -19,8 +19,6 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from protos.runtime.v1 import request_response_pb2, service_pb2, service_pb2_grpc
-from services.runtime.channels import ChannelConfig, create_channel
-from services.runtime.tls import ClientTLSConfig
 from tests.helpers.processes import (
     REPO_ROOT,
     ServiceProcess,
@@ -29,6 +27,8 @@ from tests.helpers.processes import (
     free_port,
     health_status,
 )
+from tradewind_common.channels import ChannelConfig, create_channel
+from tradewind_common.tls import ClientTLSConfig
 
 APP = ("-m", "tests.helpers.runtime_app")
 SERVICES = [service_pb2.DESCRIPTOR.services_by_name["ServerInfoService"]]
@@ -294,3 +294,31 @@ async def test_a_health_only_port_answers_probes_in_plaintext_beside_tls(
         await assert_drains_on_sigterm(app, probe_address)
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize(
+    ("module", "flags", "message"),
+    [
+        ("scheduler", ["--claim-duration", "0.2"], "--claim-duration"),
+        ("scheduler", ["--sweep-interval", "0"], "expected at least 0.5 seconds"),
+        ("scheduler", ["--spec-cache-size", "0"], "--spec-cache-size"),
+        ("executor", ["--lease-duration", "0.5"], "expected at least 1 seconds"),
+        ("dag_processor", ["--scan-interval", "0"], "--scan-interval"),
+        ("dag_processor", ["--parse-memory-limit-mb", "-5"], "expected an integer of at least 0"),
+    ],
+)
+def test_an_out_of_range_setting_stops_the_service_at_start(
+    module: str, flags: list[str], message: str
+) -> None:
+    """Values outside a setting's range are refused with one line, never clamped in silence."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--port", str(free_port()), "--metrics-port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]

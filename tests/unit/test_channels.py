@@ -7,13 +7,13 @@ import pytest
 from protos.api.v1 import service_pb2 as api_service
 from protos.event.v1 import service_pb2 as event_service
 from protos.executor.v1 import service_pb2 as executor_service
-from services.runtime.channels import (
+from tradewind_common.channels import (
     channel_target,
     idempotent_methods,
     service_config,
     split_host_port,
 )
-from services.runtime.errors import ConfigError
+from tradewind_common.config import ConfigError
 
 API = api_service.DESCRIPTOR.services_by_name["ApiService"]
 EXECUTOR = executor_service.DESCRIPTOR.services_by_name["ExecutorService"]

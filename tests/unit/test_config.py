@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime import config as cfg
-from services.runtime.errors import ConfigError
 from services.runtime.server import ServerSettings
+from tradewind_common import config as cfg
+from tradewind_common.config import ConfigError
 
 PORT = cfg.Setting(name="port", parse=cfg.parse_port, default=50051, help="gRPC port")
 TOKENS = cfg.Setting[tuple[str, ...]](

@@ -12,9 +12,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from tradewind._version import tradewind_version
 from tradewind.cli import commands
 from tradewind.cli.services import SERVICE_COMMANDS, SERVICE_HELP
+from tradewind_common.version import tradewind_version
 
 
 def build_parser() -> argparse.ArgumentParser:

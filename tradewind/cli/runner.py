@@ -16,10 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from services.runtime.channels import ChannelConfig, ClientSettings
-from services.runtime.config import add_settings, resolve_settings
-from services.runtime.errors import ConfigError
 from tradewind.client import DEFAULT_ADDRESS, Client, TradewindClientError, UnauthenticatedError
+from tradewind_common.channels import ChannelConfig, ClientSettings
+from tradewind_common.config import ConfigError, add_settings, resolve_settings
 
 if TYPE_CHECKING:
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]

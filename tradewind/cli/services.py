@@ -1,54 +1,36 @@
-"""The commands that run Tradewind's services; each parses its own flags."""
+"""The commands that run Tradewind's services; each parses its own flags.
+
+The CLI names each service's entry point by module and function and imports it only when that
+command runs: the client side of Tradewind never imports server code otherwise.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 
-
-def _state(argv: Sequence[str]) -> int:
-    from services.state.main import main
-
-    return main(argv)
-
-
-def _scheduler(argv: Sequence[str]) -> int:
-    from scheduler.main import main
-
-    return main(argv)
+#: Commands that take their own flags (``tradewind state --port 50051``): their entry points.
+SERVICE_ENTRY_POINTS: dict[tuple[str, ...], str] = {
+    ("state",): "services.state.main:main",
+    ("scheduler",): "scheduler.main:main",
+    ("executor",): "executor.main:main",
+    ("dag-processor",): "dag_processor.main:main",
+    ("db", "migrate"): "services.state.main:migrate_main",
+    ("standalone",): "tradewind.cli.standalone:main",
+}
 
 
-def _executor(argv: Sequence[str]) -> int:
-    from executor.main import main
+def _entry_point(target: str) -> Callable[[Sequence[str]], int]:
+    def run(argv: Sequence[str]) -> int:
+        module, function = target.split(":")
+        main: Callable[[Sequence[str]], int] = getattr(importlib.import_module(module), function)
+        return main(argv)
 
-    return main(argv)
-
-
-def _dag_processor(argv: Sequence[str]) -> int:
-    from dag_processor.main import main
-
-    return main(argv)
+    return run
 
 
-def _db_migrate(argv: Sequence[str]) -> int:
-    from services.state.main import migrate_main
-
-    return migrate_main(argv)
-
-
-def _standalone(argv: Sequence[str]) -> int:
-    from tradewind.cli.standalone import main
-
-    return main(argv)
-
-
-#: Commands that take their own flags: ``tradewind state --port 50051``.
 SERVICE_COMMANDS: dict[tuple[str, ...], Callable[[Sequence[str]], int]] = {
-    ("state",): _state,
-    ("scheduler",): _scheduler,
-    ("executor",): _executor,
-    ("dag-processor",): _dag_processor,
-    ("db", "migrate"): _db_migrate,
-    ("standalone",): _standalone,
+    words: _entry_point(target) for words, target in SERVICE_ENTRY_POINTS.items()
 }
 
 #: Their one-line help, for the overview.

@@ -20,9 +20,9 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime import config as cfg
-from services.runtime.errors import ConfigError
-from tradewind._version import tradewind_version
+from tradewind_common import config as cfg
+from tradewind_common.config import ConfigError
+from tradewind_common.version import tradewind_version
 
 HOST = cfg.Setting(
     name="host", parse=cfg.parse_text, default="127.0.0.1", help="address every service listens on"

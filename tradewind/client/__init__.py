@@ -5,7 +5,6 @@ it returns frozen dataclasses, follows pagination in ``async for`` loops and rai
 subclass of :class:`TradewindClientError` for every failure.
 """
 
-from services.runtime.tls import ClientTLSConfig
 from tradewind.client._client import (
     DEFAULT_ADDRESS,
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
@@ -49,6 +48,7 @@ from tradewind.client._models import (
     Variable,
     XCom,
 )
+from tradewind_common.tls import ClientTLSConfig
 
 __all__ = [
     "DEFAULT_ADDRESS",

@@ -16,8 +16,8 @@ from grpc import aio
 from protos.api.v1 import service_pb2 as api_service
 from protos.api.v1 import service_pb2_grpc as api_grpc
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.channels import ChannelConfig, create_channel
 from tradewind.client._errors import UnavailableError, cannot_reach, error_from_rpc
+from tradewind_common.channels import ChannelConfig, create_channel
 
 #: The service the client calls; its idempotent RPCs are retried on UNAVAILABLE.
 API_SERVICE = api_service.DESCRIPTOR.services_by_name["ApiService"]

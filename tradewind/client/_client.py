@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from services.runtime.channels import ChannelConfig
-from services.runtime.tls import ClientTLSConfig
 from tradewind.client._catalog import CatalogMethods
 from tradewind.client._logs import LogMethods
 from tradewind.client._waiting import WaitMethods
+from tradewind_common.channels import ChannelConfig
+from tradewind_common.tls import ClientTLSConfig
 
 #: Where a state service listens unless told otherwise.
 DEFAULT_ADDRESS = "127.0.0.1:50051"

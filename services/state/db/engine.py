@@ -26,8 +26,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from services.runtime.errors import ConfigError, Unavailable
+from services.runtime.errors import Unavailable
 from services.state.db.event_log import write_pending_events
+from tradewind_common.config import ConfigError
 
 logger = logging.getLogger("tradewind.state.db")
 

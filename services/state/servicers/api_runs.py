@@ -10,7 +10,7 @@ from typing import Any
 from grpc import aio
 
 from core.proto_enums import DAG_RUN_STATES, DAG_RUN_TYPES, TASK_INSTANCE_STATES
-from core.states import DagRunState, TaskInstanceState
+from core.states import MARKABLE, RUN_SETTABLE
 from protos.api.v1 import request_response_pb2 as rr
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import InvalidArgument
@@ -31,11 +31,6 @@ from services.state.validation import (
 DEFAULT_LOG_LINES = 1000
 #: How often a followed log is checked for new lines.
 LOG_FOLLOW_SECONDS = 0.25
-
-MARKABLE_STATES = frozenset(
-    {TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED}
-)
-SETTABLE_RUN_STATES = frozenset({DagRunState.SUCCESS, DagRunState.FAILED, DagRunState.QUEUED})
 
 
 def check_ti_key(key: run_pb2.TaskInstanceKey, field: str = "key") -> run_pb2.TaskInstanceKey:
@@ -111,7 +106,7 @@ class RunsApi:
     ) -> rr.SetDagRunStateResponse:
         """Mark a run, or queue it again."""
         key = check_run_key(request.key)
-        state = enum_name(request.state, DAG_RUN_STATES, "state", SETTABLE_RUN_STATES)
+        state = enum_name(request.state, DAG_RUN_STATES, "state", RUN_SETTABLE)
         now = utcnow()
 
         def write(session: Any) -> run_pb2.DagRun:
@@ -185,7 +180,7 @@ class RunsApi:
     ) -> rr.SetTaskInstanceStateResponse:
         """Mark task instances by hand."""
         check_ti_key(request.key)
-        state = enum_name(request.state, TASK_INSTANCE_STATES, "state", MARKABLE_STATES)
+        state = enum_name(request.state, TASK_INSTANCE_STATES, "state", MARKABLE)
         now = utcnow()
         run_write = self._services.db.read if request.dry_run else self._services.db.write
         changed = await run_write(

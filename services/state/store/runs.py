@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.proto_enums import DAG_RUN_STATES
-from core.states import FINISHED, LEASED, RUN_ACTIVE, DagRunState, TaskInstanceState
+from core.states import FINISHED, LEASED, DagRunState, TaskInstanceState
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
@@ -286,12 +286,3 @@ def delete_run(session: Session, dag_id: str, run_id: str, allow_missing: bool) 
             return
         raise
     session.execute(delete(DagRun).where(DagRun.id == run.id))
-
-
-def release_finished_claims(session: Session, now: datetime) -> None:
-    """Drop claims on runs that are no longer active (kept tidy for listings)."""
-    session.execute(
-        update(DagRun)
-        .where(DagRun.state.not_in(RUN_ACTIVE), DagRun.claimed_by.is_not(None))
-        .values(claimed_by=None, claim_expires_at=None)
-    )

@@ -17,10 +17,10 @@ from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.runtime.v1 import request_response_pb2 as runtime_rr
 from protos.runtime.v1 import service_pb2 as runtime_service
 from protos.runtime.v1 import service_pb2_grpc as runtime_grpc
-from services.runtime.channels import ChannelConfig, create_channel
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.services import start_service
 from tests.helpers.state import StateClient
+from tradewind_common.channels import ChannelConfig, create_channel
 
 T = TypeVar("T")
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.runtime.channels import ChannelConfig
 from tradewind.client import (
     DagRun,
     DagRunState,
@@ -16,6 +15,7 @@ from tradewind.client import (
     _waiting,
 )
 from tradewind.client._waiting import WaitMethods, next_poll_delay
+from tradewind_common.channels import ChannelConfig
 
 
 def run_with(state: DagRunState, **counts: int) -> DagRun:

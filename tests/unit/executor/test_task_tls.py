@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from executor.service import task_tls_config
-from services.runtime.channels import ChannelConfig
-from services.runtime.errors import ConfigError
-from services.runtime.tls import ClientTLSConfig
+from tradewind_common.channels import ChannelConfig
+from tradewind_common.config import ConfigError
+from tradewind_common.tls import ClientTLSConfig
 
 EXECUTOR_TLS = ClientTLSConfig(
     ca_file=Path("/tls/ca.pem"),

@@ -9,7 +9,6 @@ from scheduler.timetables import (
     ScheduleSpec,
     cron_next,
     interval_of,
-    is_valid_cron,
     next_interval,
 )
 
@@ -188,9 +187,3 @@ def test_daily_interval_is_23_hours_on_the_spring_forward_day() -> None:
     spec = ScheduleSpec(cron="0 0 * * *", timezone="Europe/Paris")
     day = interval_of(spec, utc(2026, 3, 28, 23))  # midnight of 29 March, CET
     assert day.end - day.start == timedelta(hours=23)
-
-
-def test_cron_validation() -> None:
-    assert is_valid_cron("*/5 * * * *")
-    assert is_valid_cron("@daily")
-    assert not is_valid_cron("61 * * * *")

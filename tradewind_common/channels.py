@@ -21,7 +21,8 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
-from services.runtime.config import (
+from tradewind_common.config import (
+    ConfigError,
     Setting,
     Settings,
     parse_bool,
@@ -29,8 +30,7 @@ from services.runtime.config import (
     parse_optional_path,
     parse_text,
 )
-from services.runtime.errors import ConfigError
-from services.runtime.tls import ClientTLSConfig, channel_credentials
+from tradewind_common.tls import ClientTLSConfig, channel_credentials
 
 #: Attempts per idempotent call (gRPC caps this at 5), and the back-off between them.
 RETRY_MAX_ATTEMPTS = 5

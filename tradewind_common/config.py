@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
-from services.runtime.errors import ConfigError
-
 T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or unusable; the message names it and says why."""
+
 
 ENV_PREFIX = "TRADEWIND_"
 
@@ -170,6 +173,26 @@ def parse_seconds(text: str) -> float:
         raise ValueError("expected a number of seconds") from None
     if value < 0 or value != value:
         raise ValueError("expected a non-negative number of seconds")
+    return value
+
+
+def seconds_at_least(minimum: float) -> Callable[[str], float]:
+    """A parser of a number of seconds that refuses less than ``minimum``."""
+
+    def parse_bounded_seconds(text: str) -> float:
+        value = parse_seconds(text)
+        if value < minimum:
+            raise ValueError(f"expected at least {minimum:g} seconds")
+        return value
+
+    return parse_bounded_seconds
+
+
+def parse_non_negative_int(text: str) -> int:
+    """An integer of at least 0."""
+    value = parse_int(text)
+    if value < 0:
+        raise ValueError("expected an integer of at least 0")
     return value
 
 
