@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 from tradewind_common.channels import ClientSettings
-
-DEFAULT_PORT = 50054
-DEFAULT_METRICS_PORT = 9154
 
 STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
 PARSE_TIMEOUT = cfg.Setting(
@@ -63,4 +61,12 @@ PROCESSOR_SETTINGS = (
     REPARSE_INTERVAL,
     LEASE_DURATION,
     FORK_SERVER,
+)
+
+SERVICE = ServiceDefinition(
+    name="dag_processor",
+    port=50054,
+    metrics_port=9154,
+    description="A Tradewind DAG processor: parses DAG files and registers their DAGs.",
+    settings=PROCESSOR_SETTINGS,
 )

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-
 from executor.service import build_app
-from executor.settings import DEFAULT_METRICS_PORT, DEFAULT_PORT, EXECUTOR_SETTINGS
-from services.runtime.server import service_main
+from executor.settings import SERVICE
+from services.runtime.server import entry_point
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve an executor until SIGTERM; return the exit status."""
-    return service_main(
-        "executor",
-        sys.argv[1:] if argv is None else argv,
-        build_app,
-        port=DEFAULT_PORT,
-        metrics_port=DEFAULT_METRICS_PORT,
-        description="A Tradewind executor: leases queued tries and runs each in its own process.",
-        extra_settings=EXECUTOR_SETTINGS,
-    )
+#: Serve until SIGTERM; return the exit status.
+main = entry_point(SERVICE, build_app)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 from tradewind_common.channels import ClientSettings
-
-DEFAULT_PORT = 50053
-DEFAULT_METRICS_PORT = 9153
 
 STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
 SLOTS = cfg.Setting(
@@ -58,4 +56,12 @@ EXECUTOR_SETTINGS = (
     FORK_SERVER,
     TASK_TLS_CERT,
     TASK_TLS_KEY,
+)
+
+SERVICE = ServiceDefinition(
+    name="executor",
+    port=50053,
+    metrics_port=9153,
+    description="A Tradewind executor: leases queued tries and runs each in its own process.",
+    settings=EXECUTOR_SETTINGS,
 )

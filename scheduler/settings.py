@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 from tradewind_common.channels import ClientSettings
-
-DEFAULT_PORT = 50052
-DEFAULT_METRICS_PORT = 9152
 
 STATE = ClientSettings.for_service("state", default_address="127.0.0.1:50051")
 CLAIM_DURATION = cfg.Setting(
@@ -37,3 +35,11 @@ SPEC_CACHE_SIZE = cfg.Setting(
 )
 
 SCHEDULER_SETTINGS = (*STATE.all(), CLAIM_DURATION, MAX_RUNS, SWEEP_INTERVAL, SPEC_CACHE_SIZE)
+
+SERVICE = ServiceDefinition(
+    name="scheduler",
+    port=50052,
+    metrics_port=9152,
+    description="A Tradewind scheduler: decides which runs and task instances move next.",
+    settings=SCHEDULER_SETTINGS,
+)

@@ -403,6 +403,43 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
 AppFactory = Callable[[ServerConfig, cfg.Settings], ServiceApp]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceDefinition:
+    """What a service's command needs: its name, default ports, help and own settings."""
+
+    name: str
+    port: int
+    metrics_port: int
+    description: str
+    settings: Sequence[cfg.Setting[Any]] = ()
+
+
+class EntryPoint(Protocol):
+    """A service command's ``main``: arguments after the command in, exit status out."""
+
+    def __call__(self, argv: Sequence[str] | None = None) -> int:
+        """Serve until stopped (``argv`` defaults to ``sys.argv[1:]``)."""
+        ...
+
+
+def entry_point(definition: ServiceDefinition, app_factory: AppFactory) -> EntryPoint:
+    """The ``main(argv)`` of a service: :func:`service_main` with its definition."""
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        return service_main(
+            definition.name,
+            sys.argv[1:] if argv is None else argv,
+            app_factory,
+            port=definition.port,
+            metrics_port=definition.metrics_port,
+            description=definition.description,
+            extra_settings=definition.settings,
+        )
+
+    main.__doc__ = f"Serve the {definition.name} service until SIGTERM; return the exit status."
+    return main
+
+
 def service_main(
     service: str,
     argv: Sequence[str],

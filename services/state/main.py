@@ -7,32 +7,16 @@ from collections.abc import Sequence
 
 from services.runtime.errors import Unavailable
 from services.runtime.logs import configure_logging
-from services.runtime.server import EXIT_CONFIG_ERROR, service_main
+from services.runtime.server import EXIT_CONFIG_ERROR, entry_point
 from services.state.app import build_app
 from services.state.db.engine import Database, DatabaseSettings
 from services.state.db.migrate import upgrade
-from services.state.settings import (
-    DATABASE_URL,
-    DEFAULT_METRICS_PORT,
-    DEFAULT_PORT,
-    STATE_SETTINGS,
-    database_url,
-)
+from services.state.settings import DATABASE_URL, SERVICE, database_url
 from tradewind_common import config as cfg
 from tradewind_common.config import ConfigError
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve the state service until SIGTERM; return the exit status."""
-    return service_main(
-        "state",
-        sys.argv[1:] if argv is None else argv,
-        build_app,
-        port=DEFAULT_PORT,
-        metrics_port=DEFAULT_METRICS_PORT,
-        description="The state service: the system of record, the only owner of the database.",
-        extra_settings=STATE_SETTINGS,
-    )
+#: Serve the state service until SIGTERM; return the exit status.
+main = entry_point(SERVICE, build_app)
 
 
 def migrate_main(argv: Sequence[str]) -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 
-DEFAULT_PORT = 50051
-DEFAULT_METRICS_PORT = 9151
 SQLITE_FILE = "tradewind.db"
 
 DATABASE_URL = cfg.Setting(
@@ -49,6 +48,14 @@ EVENT_RETENTION = cfg.Setting(
 )
 
 STATE_SETTINGS = (cfg.HOME, DATABASE_URL, DATABASE_POOL_SIZE, MIGRATE, SECRET_KEY, EVENT_RETENTION)
+
+SERVICE = ServiceDefinition(
+    name="state",
+    port=50051,
+    metrics_port=9151,
+    description="The state service: the system of record, the only owner of the database.",
+    settings=STATE_SETTINGS,
+)
 
 
 def database_url(values: cfg.Settings) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from services.state.store.admission import CAPACITY_REFUSALS, Admission, Refusal
 from services.state.store.transitions import TryEnding, change_run_state, change_ti_state, end_try
 
 RunKey = tuple[str, str]
+M = TypeVar("M", DagRun, TaskInstance)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +98,16 @@ def claimed_by(run: DagRun, scheduler_id: str, now: datetime) -> bool:
     )
 
 
+def _locked(
+    session: Session, model: type[M], columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+) -> list[M]:
+    """The rows of ``model`` whose ``columns`` hold one of ``keys``, locked in id order."""
+    if not keys:
+        return []
+    query = select(model).where(tuple_(*columns).in_(keys)).order_by(model.id)
+    return list(session.scalars(query.with_for_update()))
+
+
 def apply_transitions(
     session: Session,
     scheduler_id: str,
@@ -109,29 +121,15 @@ def apply_transitions(
     so a transition on a big run never waits for executors completing its other tries.
     """
     run_keys = sorted({t.run_key for t in ti_transitions} | {t.run_key for t in run_transitions})
-    runs: dict[RunKey, DagRun] = {}
-    if run_keys:
-        runs = {
-            (r.dag_id, r.run_id): r
-            for r in session.scalars(
-                select(DagRun)
-                .where(tuple_(DagRun.dag_id, DagRun.run_id).in_(run_keys))
-                .order_by(DagRun.id)
-                .with_for_update()
-            )
-        }
+    runs = {
+        (r.dag_id, r.run_id): r
+        for r in _locked(session, DagRun, (DagRun.dag_id, DagRun.run_id), run_keys)
+    }
     wanted = sorted({(runs[t.run_key].id, t.task_id) for t in ti_transitions if t.run_key in runs})
-    tis: dict[tuple[int, str], TaskInstance] = {}
-    if wanted:
-        tis = {
-            (ti.dag_run_id, ti.task_id): ti
-            for ti in session.scalars(
-                select(TaskInstance)
-                .where(tuple_(TaskInstance.dag_run_id, TaskInstance.task_id).in_(wanted))
-                .order_by(TaskInstance.id)
-                .with_for_update()
-            )
-        }
+    columns = (TaskInstance.dag_run_id, TaskInstance.task_id)
+    tis = {
+        (ti.dag_run_id, ti.task_id): ti for ti in _locked(session, TaskInstance, columns, wanted)
+    }
     # As in leasing: the rows are locked now, and what they record must not predate what the
     # transactions this one waited for wrote (a try's end, a run's state).
     now = max(now, utcnow())

@@ -302,6 +302,20 @@ def _lease(database: Database, run: Run, task_id: str, expires: datetime) -> Non
     database.run_write(write)
 
 
+def end_try(run: Run, task_id: str, outcome: TryOutcome) -> TaskInstanceTransition:
+    """The scheduler ending try 1 of a running task instance, without retries."""
+    return TaskInstanceTransition(
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        task_id=task_id,
+        expected_state=State.RUNNING,
+        expected_try_number=1,
+        new_state=State.FAILED,
+        expected_run_generation=run.generation,
+        outcome=outcome,
+    )
+
+
 def test_a_live_lease_cannot_be_declared_expired_but_a_timeout_ends_it(database: Database) -> None:
     register(database, "d", {"a": [], "b": []})
     run = triggered(database, "d")
@@ -309,35 +323,12 @@ def test_a_live_lease_cannot_be_declared_expired_but_a_timeout_ends_it(database:
     now = datetime.now(UTC)
     _lease(database, run, "a", now + timedelta(minutes=5))
     _lease(database, run, "b", now + timedelta(minutes=5))
-    expire = [
-        TaskInstanceTransition(
-            dag_id="d",
-            run_id="r1",
-            task_id="a",
-            expected_state=State.RUNNING,
-            expected_try_number=1,
-            new_state=State.FAILED,
-            expected_run_generation=0,
-            outcome=TryOutcome.LEASE_EXPIRED,
-        )
-    ]
+    expire = [end_try(run, "a", TryOutcome.LEASE_EXPIRED)]
     (early,), _ = run.apply(expire)
     assert early.refusal is Refusal.STATE_CONFLICT
     (late,), _ = run.apply(expire, now=now + timedelta(minutes=6))
     assert late.applied
-    timeout = [
-        TaskInstanceTransition(
-            dag_id="d",
-            run_id="r1",
-            task_id="b",
-            expected_state=State.RUNNING,
-            expected_try_number=1,
-            new_state=State.FAILED,
-            expected_run_generation=0,
-            outcome=TryOutcome.TIMED_OUT,
-            reason="execution_timeout exceeded",
-        )
-    ]
+    timeout = [end_try(run, "b", TryOutcome.TIMED_OUT)]
     (timed_out,), _ = run.apply(timeout)
     assert timed_out.applied
     assert run.states() == {"a": State.FAILED, "b": State.FAILED}
