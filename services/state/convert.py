@@ -13,6 +13,7 @@ from protos.event.v1 import message_pb2 as event_pb2
 from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.protoconv import optional_duration, timestamp
+from services.state.crypto import REDACTED, SecretBox
 from services.state.db import models
 from services.state.store.pools import PoolUsage
 
@@ -256,3 +257,33 @@ def pool_to_proto(usage: PoolUsage) -> resource_pb2.Pool:
         open_slots=usage.open_slots,
         include_deferred=usage.include_deferred,
     )
+
+
+def connection_to_proto(
+    row: models.Connection, secrets: SecretBox | None = None
+) -> resource_pb2.Connection:
+    """A connection with its secrets decrypted by ``secrets``, or redacted without it.
+
+    Raises:
+        Refused: the secrets were encrypted with another key.
+
+    """
+
+    def shown(encrypted: str) -> str:
+        if not encrypted:
+            return ""
+        return secrets.decrypt(encrypted) if secrets is not None else REDACTED
+
+    message = resource_pb2.Connection(
+        conn_id=row.conn_id,
+        conn_type=row.conn_type,
+        host=row.host,
+        schema=row.schema,
+        login=row.login,
+        password=shown(row.password_encrypted),
+        extra_json=shown(row.extra_encrypted),
+        description=row.description,
+    )
+    if row.port is not None:
+        message.port = row.port
+    return message

@@ -7,10 +7,13 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from services.runtime.errors import FailedPrecondition
+from services.state.store.errors import Refused
 from tradewind_common.config import ConfigError
 
 KEY_FILE = "fernet.key"
+
+#: What the API shows instead of a secret that is set.
+REDACTED = "***"
 
 
 class SecretBox:
@@ -33,7 +36,7 @@ class SecretBox:
         """Decrypt a value made by :meth:`encrypt`.
 
         Raises:
-            FailedPrecondition: the value was encrypted with another key.
+            Refused: the value was encrypted with another key.
 
         """
         if not token:
@@ -41,7 +44,7 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as err:
-            raise FailedPrecondition(
+            raise Refused(
                 "a stored secret cannot be decrypted: the state service runs with another"
                 " secret key than the one that encrypted it"
             ) from err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -9,16 +10,37 @@ from grpc import aio
 
 from protos.api.v1 import request_response_pb2 as rr
 from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.resource.v1 import message_pb2 as resource_pb2
 from services.runtime.auth import Role, role_of
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.interceptors import call_credentials
 from services.state.clock import utcnow
+from services.state.convert import connection_to_proto, pool_to_proto, variable_to_proto
 from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import catalog, resources
 from services.state.store.catalog import DagFilter
 from services.state.store.pools import UNLIMITED_SLOTS
 from services.state.validation import identifier
+
+
+def connection_fields(paths: Sequence[str]) -> frozenset[str]:
+    """The fields an update mask replaces; every field for an empty mask.
+
+    Raises:
+        InvalidArgument: a path that names no replaceable field.
+
+    """
+    if not paths:
+        return resources.CONNECTION_FIELDS
+    for path in paths:
+        if path not in resources.CONNECTION_FIELDS:
+            raise InvalidArgument(
+                "update_mask",
+                f"names {path!r}, which is not a replaceable connection field; use some of"
+                f" {', '.join(sorted(resources.CONNECTION_FIELDS))}",
+            )
+    return frozenset(paths)
 
 
 class CatalogApi:
@@ -39,7 +61,7 @@ class CatalogApi:
             include_inactive=request.include_inactive,
         )
         page = page_request("ListDags", request.page_size, request.page_token, asdict(dag_filter))
-        found = await self._services.db.read(
+        found = await self._services.read(
             lambda s: catalog.list_dags(s, dag_filter, page), name="list_dags"
         )
         return rr.ListDagsResponse(
@@ -54,7 +76,7 @@ class CatalogApi:
         """Describe one DAG, with its tasks and edges when asked. NOT_FOUND when unknown."""
         dag_id = identifier(request.dag_id, "dag_id")
         include = request.include_definition
-        dag = await self._services.db.read(
+        dag = await self._services.read(
             lambda s: catalog.get_dag(s, dag_id, include_definition=include), name="get_dag"
         )
         if dag is None:
@@ -76,7 +98,7 @@ class CatalogApi:
     async def _set_paused(self, requested_id: str, *, paused: bool) -> dag_pb2.Dag:
         dag_id = identifier(requested_id, "dag_id")
         now = utcnow()
-        dag = await self._services.db.write(
+        dag = await self._services.write(
             lambda s: catalog.set_dag_paused(s, dag_id, paused, now), name="set_dag_paused"
         )
         if dag is None:
@@ -88,7 +110,7 @@ class CatalogApi:
     ) -> rr.DeleteDagResponse:
         """Delete a DAG with its whole history. NOT_FOUND when unknown, unless allow_missing."""
         dag_id = identifier(request.dag_id, "dag_id")
-        runs = await self._services.db.write(
+        runs = await self._services.write(
             lambda s: catalog.delete_dag(s, dag_id), name="delete_dag"
         )
         if runs is None and not request.allow_missing:
@@ -102,7 +124,7 @@ class CatalogApi:
     ) -> rr.ListDagFilesResponse:
         """List the DAG files the processors know, by relative path."""
         page = page_request("ListDagFiles", request.page_size, request.page_token)
-        found = await self._services.db.read(
+        found = await self._services.read(
             lambda s: catalog.list_dag_files(s, page), name="list_dag_files"
         )
         return rr.ListDagFilesResponse(
@@ -122,7 +144,7 @@ class CatalogApi:
             request.page_token,
             {"filename_contains": contains},
         )
-        found = await self._services.db.read(
+        found = await self._services.read(
             lambda s: catalog.list_import_errors(s, contains, page), name="list_import_errors"
         )
         return rr.ListImportErrorsResponse(
@@ -141,8 +163,9 @@ class CatalogApi:
         page = page_request(
             "ListVariables", request.page_size, request.page_token, {"key_contains": contains}
         )
-        found = await self._services.db.read(
-            lambda s: resources.list_variables(s, contains, page), name="list_variables"
+        found = await self._services.read(
+            lambda s: resources.list_variables(s, contains, page).map(variable_to_proto),
+            name="list_variables",
         )
         return rr.ListVariablesResponse(
             variables=found.items,
@@ -155,21 +178,24 @@ class CatalogApi:
     ) -> rr.GetVariableResponse:
         """Read one variable. NOT_FOUND when unknown."""
         key = identifier(request.key, "key")
-        variable = await self._services.db.read(
+        variable = await self._services.read(
             lambda s: resources.find_variable(s, key), name="get_variable"
         )
         if variable is None:
             raise NotFound("variable", key)
-        return rr.GetVariableResponse(variable=variable)
+        return rr.GetVariableResponse(variable=variable_to_proto(variable))
 
     async def SetVariable(
         self, request: rr.SetVariableRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.SetVariableResponse:
         """Create or replace a variable. INVALID_ARGUMENT for an empty key."""
         variable = request.variable
-        identifier(variable.key, "variable.key")
-        stored = await self._services.db.write(
-            lambda s: resources.upsert_variable(s, variable), name="set_variable"
+        key = identifier(variable.key, "variable.key")
+        stored = await self._services.write(
+            lambda s: variable_to_proto(
+                resources.upsert_variable(s, key, variable.value, variable.description)
+            ),
+            name="set_variable",
         )
         return rr.SetVariableResponse(variable=stored)
 
@@ -178,7 +204,7 @@ class CatalogApi:
     ) -> rr.DeleteVariableResponse:
         """Delete a variable. NOT_FOUND when unknown, unless allow_missing."""
         key = identifier(request.key, "key")
-        deleted = await self._services.db.write(
+        deleted = await self._services.write(
             lambda s: resources.remove_variable(s, key), name="delete_variable"
         )
         if not deleted and not request.allow_missing:
@@ -198,8 +224,9 @@ class CatalogApi:
             request.page_token,
             {"conn_id_contains": contains},
         )
-        found = await self._services.db.read(
-            lambda s: resources.list_connections(s, contains, page), name="list_connections"
+        found = await self._services.read(
+            lambda s: resources.list_connections(s, contains, page).map(connection_to_proto),
+            name="list_connections",
         )
         return rr.ListConnectionsResponse(
             connections=found.items,
@@ -221,11 +248,13 @@ class CatalogApi:
                 "revealing connection secrets needs a service token; call without"
                 " reveal_secrets for the redacted connection"
             )
-        secrets, reveal = self._services.secrets, request.reveal_secrets
-        connection = await self._services.db.read(
-            lambda s: resources.find_connection(s, conn_id, secrets, reveal=reveal),
-            name="get_connection",
-        )
+        secrets = self._services.secrets if request.reveal_secrets else None
+
+        def read(session: Any) -> resource_pb2.Connection | None:
+            row = resources.find_connection(session, conn_id)
+            return connection_to_proto(row, secrets) if row is not None else None
+
+        connection = await self._services.read(read, name="get_connection")
         if connection is None:
             raise NotFound("connection", conn_id)
         return rr.GetConnectionResponse(connection=connection)
@@ -246,11 +275,21 @@ class CatalogApi:
         mask naming an unknown field.
         """
         connection = request.connection
-        identifier(connection.conn_id, "connection.conn_id")
-        fields = resources.connection_fields(list(request.update_mask.paths))
+        values = resources.ConnectionValues(
+            conn_id=identifier(connection.conn_id, "connection.conn_id"),
+            conn_type=connection.conn_type,
+            host=connection.host,
+            schema=connection.schema,
+            login=connection.login,
+            password=connection.password,
+            port=connection.port if connection.HasField("port") else None,
+            extra_json=connection.extra_json,
+            description=connection.description,
+        )
+        fields = connection_fields(list(request.update_mask.paths))
         secrets = self._services.secrets
-        stored = await self._services.db.write(
-            lambda s: resources.upsert_connection(s, connection, fields, secrets),
+        stored = await self._services.write(
+            lambda s: connection_to_proto(resources.upsert_connection(s, values, fields, secrets)),
             name="set_connection",
         )
         return rr.SetConnectionResponse(connection=stored)
@@ -260,7 +299,7 @@ class CatalogApi:
     ) -> rr.DeleteConnectionResponse:
         """Delete a connection. NOT_FOUND when unknown, unless allow_missing."""
         conn_id = identifier(request.conn_id, "conn_id")
-        deleted = await self._services.db.write(
+        deleted = await self._services.write(
             lambda s: resources.remove_connection(s, conn_id), name="delete_connection"
         )
         if not deleted and not request.allow_missing:
@@ -277,8 +316,8 @@ class CatalogApi:
         page = page_request(
             "ListPools", request.page_size, request.page_token, {"name_contains": contains}
         )
-        found = await self._services.db.read(
-            lambda s: resources.list_pools(s, contains, page), name="list_pools"
+        found = await self._services.read(
+            lambda s: resources.list_pools(s, contains, page).map(pool_to_proto), name="list_pools"
         )
         return rr.ListPoolsResponse(
             pools=found.items,
@@ -291,10 +330,10 @@ class CatalogApi:
     ) -> rr.GetPoolResponse:
         """Describe one pool with its slot usage. NOT_FOUND when unknown."""
         name = identifier(request.name, "name")
-        pool = await self._services.db.read(lambda s: resources.find_pool(s, name), name="get_pool")
+        pool = await self._services.read(lambda s: resources.find_pool(s, name), name="get_pool")
         if pool is None:
             raise NotFound("pool", name)
-        return rr.GetPoolResponse(pool=pool)
+        return rr.GetPoolResponse(pool=pool_to_proto(pool))
 
     async def SetPool(
         self, request: rr.SetPoolRequest, context: aio.ServicerContext[Any, Any]
@@ -304,10 +343,17 @@ class CatalogApi:
         identifier(pool.name, "pool.name")
         if pool.slots < UNLIMITED_SLOTS:
             raise InvalidArgument("pool.slots", "must be -1 (unlimited) or at least 0")
-        stored = await self._services.db.write(
-            lambda s: resources.upsert_pool(s, pool), name="set_pool"
+        stored = await self._services.write(
+            lambda s: resources.upsert_pool(
+                s,
+                pool.name,
+                slots=pool.slots,
+                description=pool.description,
+                include_deferred=pool.include_deferred,
+            ),
+            name="set_pool",
         )
-        return rr.SetPoolResponse(pool=stored)
+        return rr.SetPoolResponse(pool=pool_to_proto(stored))
 
     async def DeletePool(
         self, request: rr.DeletePoolRequest, context: aio.ServicerContext[Any, Any]
@@ -318,7 +364,7 @@ class CatalogApi:
         instances hold.
         """
         name = identifier(request.name, "name")
-        deleted = await self._services.db.write(
+        deleted = await self._services.write(
             lambda s: resources.remove_pool(s, name), name="delete_pool"
         )
         if not deleted and not request.allow_missing:

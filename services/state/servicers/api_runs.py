@@ -63,7 +63,7 @@ class RunsApi:
         request_id = optional_identifier(request.request_id, "request_id")
         now = utcnow()
         logical_date = to_datetime(request, "logical_date") or now
-        dag_run, created = await self._services.db.write(
+        dag_run, created = await self._services.write(
             lambda s: runs.trigger_dag_run(
                 s,
                 dag_id,
@@ -85,7 +85,7 @@ class RunsApi:
         optional_identifier(request.dag_id, "dag_id")
         states = [enum_name(s, DAG_RUN_STATES, "states") for s in request.states]
         run_types = [enum_name(t, DAG_RUN_TYPES, "run_types") for t in request.run_types]
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: runs.list_runs(s, request, states, run_types), name="list_runs"
         )
 
@@ -99,7 +99,7 @@ class RunsApi:
             run = runs.get_run(session, key.dag_id, key.run_id)
             return run_to_proto(run, run_counts(session, run.id))
 
-        return rr.GetDagRunResponse(dag_run=await self._services.db.read(read, name="get_run"))
+        return rr.GetDagRunResponse(dag_run=await self._services.read(read, name="get_run"))
 
     async def SetDagRunState(
         self, request: rr.SetDagRunStateRequest, context: aio.ServicerContext[Any, Any]
@@ -115,7 +115,7 @@ class RunsApi:
             return run_to_proto(run, run_counts(session, run.id))
 
         return rr.SetDagRunStateResponse(
-            dag_run=await self._services.db.write(write, name="set_run_state")
+            dag_run=await self._services.write(write, name="set_run_state")
         )
 
     async def DeleteDagRun(
@@ -123,7 +123,7 @@ class RunsApi:
     ) -> rr.DeleteDagRunResponse:
         """Delete a run and everything of it."""
         key = check_run_key(request.key)
-        await self._services.db.write(
+        await self._services.write(
             lambda s: runs.delete_run(s, key.dag_id, key.run_id, request.allow_missing),
             name="delete_run",
         )
@@ -136,7 +136,7 @@ class RunsApi:
         optional_identifier(request.dag_id, "dag_id")
         optional_identifier(request.run_id, "run_id")
         states = [enum_name(s, TASK_INSTANCE_STATES, "states") for s in request.states]
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: task_instances.list_task_instances(s, request, states),
             name="list_task_instances",
         )
@@ -146,7 +146,7 @@ class RunsApi:
     ) -> rr.GetTaskInstanceResponse:
         """One task instance."""
         key = check_ti_key(request.key)
-        ti = await self._services.db.read(
+        ti = await self._services.read(
             lambda s: ti_to_proto(task_instances.get_ti(s, key)), name="get_task_instance"
         )
         return rr.GetTaskInstanceResponse(task_instance=ti)
@@ -157,7 +157,7 @@ class RunsApi:
         """A page of try records."""
         identifier(request.dag_id, "dag_id")
         optional_identifier(request.run_id, "run_id")
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: task_instances.list_tries(s, request), name="list_tries"
         )
 
@@ -168,7 +168,7 @@ class RunsApi:
         identifier(request.dag_id, "dag_id")
         optional_identifier(request.run_id, "run_id")
         now = utcnow()
-        run_write = self._services.db.read if request.dry_run else self._services.db.write
+        run_write = self._services.read if request.dry_run else self._services.write
         cleared = await run_write(
             lambda s: task_instances.clear_task_instances(s, request, now),
             name="clear_task_instances",
@@ -182,7 +182,7 @@ class RunsApi:
         check_ti_key(request.key)
         state = enum_name(request.state, TASK_INSTANCE_STATES, "state", MARKABLE)
         now = utcnow()
-        run_write = self._services.db.read if request.dry_run else self._services.db.write
+        run_write = self._services.read if request.dry_run else self._services.write
         changed = await run_write(
             lambda s: task_instances.set_task_instance_state(s, request, state, now),
             name="set_task_instance_state",
@@ -197,7 +197,7 @@ class RunsApi:
         if request.try_number < 0:
             raise InvalidArgument("try_number", "must not be negative")
         limit = min(request.max_lines or DEFAULT_LOG_LINES, DEFAULT_LOG_LINES)
-        lines, number, complete = await self._services.db.read(
+        lines, number, complete = await self._services.read(
             lambda s: execution.read_logs(
                 s, key, request.try_number, request.after_sequence, limit
             ),
@@ -233,7 +233,7 @@ class RunsApi:
     async def _read_logs(
         self, key: run_pb2.TaskInstanceKey, number: int, after: int
     ) -> tuple[list[run_pb2.LogLine], int, bool]:
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: execution.read_logs(s, key, number, after, DEFAULT_LOG_LINES),
             name="read_logs",
         )
@@ -244,6 +244,6 @@ class RunsApi:
         """A page of a run's XComs."""
         identifier(request.dag_id, "dag_id")
         identifier(request.run_id, "run_id")
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: execution.list_xcoms(s, request), name="list_xcoms"
         )

@@ -58,7 +58,7 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
         seconds = positive_seconds(to_seconds(request, "lease_duration"), "lease_duration")
         files = [identifier(p, "relative_filelocs") for p in request.relative_filelocs]
         now = utcnow()
-        grant = await self._services.db.write(
+        grant = await self._services.write(
             lambda s: dag_files.acquire_file_leases(
                 s, processor_id, files, timedelta(seconds=seconds), now
             ),
@@ -79,7 +79,7 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
         """Give back file leases."""
         processor_id = identifier(request.processor_id, "processor_id")
         files = list(request.relative_filelocs)
-        released = await self._services.db.write(
+        released = await self._services.write(
             lambda s: dag_files.release_file_leases(s, processor_id, files),
             name="release_file_leases",
         )
@@ -105,7 +105,7 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
         self, processor_id: str, result: processor_pb2.FileParseResult
     ) -> processor_pb2.FileParseOutcome:
         now = utcnow()
-        return await self._services.db.write(
+        return await self._services.write(
             lambda s: dag_files.report_parse_result(s, processor_id, result, now),
             name="report_parse_result",
         )
@@ -115,7 +115,7 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
     ) -> rr.ListDagContentHashesResponse:
         """The content hashes held per file."""
         files = list(request.relative_filelocs)
-        result = await self._services.db.read(
+        result = await self._services.read(
             lambda s: dag_files.dag_content_hashes(s, files), name="dag_content_hashes"
         )
         return rr.ListDagContentHashesResponse(files=result)
@@ -127,7 +127,7 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
         identifier(request.processor_id, "processor_id")
         present = list(request.relative_filelocs)
         now = utcnow()
-        deactivated, cleared = await self._services.db.write(
+        deactivated, cleared = await self._services.write(
             lambda s: dag_files.reconcile_dag_files(s, present, now), name="reconcile_dag_files"
         )
         return rr.ReconcileDagFilesResponse(

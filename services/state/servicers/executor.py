@@ -82,7 +82,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
 
         while True:
             cursor = hub.latest
-            tries = await self._services.db.write(lease, name="lease_task_instances")
+            tries = await self._services.write(lease, name="lease_task_instances")
             remaining = deadline - loop.time()
             if tries or remaining <= 0 or self._services.shutting_down.is_set():
                 LEASES.labels("task", "granted").inc(len(tries))
@@ -99,7 +99,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             check_lease(beat.lease, f"heartbeats[{index}].lease")
         beats = list(request.heartbeats)
         now = utcnow()
-        outcomes = await self._services.db.write(
+        outcomes = await self._services.write(
             lambda s: execution.heartbeat(s, executor_id, beats, timedelta(seconds=seconds), now),
             name="heartbeat",
         )
@@ -150,7 +150,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             final_log=final_log,
         )
         try:
-            task_instance = await self._services.db.write(
+            task_instance = await self._services.write(
                 lambda s: execution.complete_task_instance(s, completion, now),
                 name="complete_task_instance",
             )
@@ -166,7 +166,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
         executor_id = identifier(request.executor_id, "executor_id")
         leases = [check_lease(lease, f"leases[{i}]") for i, lease in enumerate(request.leases)]
         now = utcnow()
-        returned = await self._services.db.write(
+        returned = await self._services.write(
             lambda s: execution.return_task_instances(s, executor_id, leases, now),
             name="return_task_instances",
         )
@@ -182,7 +182,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             if chunk.chunk_index <= 0:
                 raise InvalidArgument(f"chunks[{index}].chunk_index", "must be positive")
         chunks = list(request.chunks)
-        stored = await self._services.db.write(
+        stored = await self._services.write(
             lambda s: execution.append_logs(s, chunks), name="append_logs"
         )
         return rr.AppendTaskLogsResponse(stored_lines=stored)

@@ -148,7 +148,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
             raise InvalidArgument("max_runs", "must be positive")
         seconds = positive_seconds(to_seconds(request, "claim_duration"), "claim_duration")
         now = utcnow()
-        claims, lost = await self._services.db.write(
+        claims, lost = await self._services.write(
             lambda s: scheduling.claim_dag_runs(
                 s, scheduler_id, request.max_runs, timedelta(seconds=seconds), now
             ),
@@ -174,7 +174,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         scheduler_id = identifier(request.scheduler_id, "scheduler_id")
         keys = list(request.keys)
         now = utcnow()
-        released = await self._services.db.write(
+        released = await self._services.write(
             lambda s: scheduling.release_dag_run_claims(s, scheduler_id, keys, now),
             name="release_dag_run_claims",
         )
@@ -184,7 +184,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         self, request: rr.ListSchedulableDagsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListSchedulableDagsResponse:
         """DAGs whose schedules the scheduler advances."""
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: scheduling.list_schedulable_dags(s, request), name="list_schedulable_dags"
         )
 
@@ -193,7 +193,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
     ) -> rr.GetDagDefinitionsResponse:
         """DAG versions by content hash."""
         hashes = list(request.content_hashes)
-        dags = await self._services.db.read(
+        dags = await self._services.read(
             lambda s: scheduling.dag_definitions(s, hashes), name="dag_definitions"
         )
         return rr.GetDagDefinitionsResponse(dags=dags)
@@ -223,7 +223,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
                 message.dag_run.CopyFrom(run_to_proto(outcome.run, {}))
             return message
 
-        return await self._services.db.write(write, name="advance_schedule")
+        return await self._services.write(write, name="advance_schedule")
 
     async def GetSchedulingSnapshot(
         self, request: rr.GetSchedulingSnapshotRequest, context: aio.ServicerContext[Any, Any]
@@ -232,7 +232,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         scheduler_id = identifier(request.scheduler_id, "scheduler_id")
         keys = list(request.keys)
         now = utcnow()
-        return await self._services.db.read(
+        return await self._services.read(
             lambda s: scheduling.scheduling_snapshot(s, scheduler_id, keys, now),
             name="scheduling_snapshot",
         )
@@ -245,7 +245,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         ti_items = task_instance_transitions(request)
         run_items = run_transitions(request)
         now = utcnow()
-        ti_outcomes, run_outcomes = await self._services.db.write(
+        ti_outcomes, run_outcomes = await self._services.write(
             lambda s: apply.apply_transitions(s, scheduler_id, ti_items, run_items, now),
             name="apply_transitions",
         )

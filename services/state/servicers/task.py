@@ -14,6 +14,7 @@ from protos.task.v1 import service_pb2_grpc
 from services.runtime.auth import lease_credential
 from services.runtime.errors import NotFound, PermissionDenied
 from services.state.clock import utcnow
+from services.state.convert import connection_to_proto, variable_to_proto
 from services.state.servicers.executor import check_lease
 from services.state.services import StateServices
 from services.state.store import execution, resources
@@ -53,7 +54,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         task_ids = list(request.task_ids)
         key = request.xcom_key or RETURN_VALUE
         now = utcnow()
-        xcoms = await self._services.db.read(
+        xcoms = await self._services.read(
             lambda s: execution.get_xcoms(s, lease, task_ids, key, now), name="get_xcoms"
         )
         return rr.GetXComsResponse(xcoms=xcoms)
@@ -66,7 +67,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         key = identifier(request.xcom_key or RETURN_VALUE, "xcom_key")
         json_value(request.value_json, "value_json")
         now = utcnow()
-        await self._services.db.write(
+        await self._services.write(
             lambda s: execution.push_xcom(s, lease, key, request.value_json, now), name="push_xcom"
         )
         return rr.PushXComResponse()
@@ -81,9 +82,10 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
 
         def read(session: Any) -> resource_pb2.Variable | None:
             execution.verify_caller(session, lease, now)
-            return resources.find_variable(session, key)
+            row = resources.find_variable(session, key)
+            return variable_to_proto(row) if row is not None else None
 
-        variable = await self._services.db.read(read, name="get_task_variable")
+        variable = await self._services.read(read, name="get_task_variable")
         if variable is None:
             return rr.GetTaskVariableResponse(found=False)
         return rr.GetTaskVariableResponse(found=True, variable=variable)
@@ -98,9 +100,10 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
 
         def write(session: Any) -> None:
             execution.verify_caller(session, lease, now)
-            resources.upsert_variable(session, request.variable)
+            variable = request.variable
+            resources.upsert_variable(session, variable.key, variable.value, variable.description)
 
-        await self._services.db.write(write, name="set_task_variable")
+        await self._services.write(write, name="set_task_variable")
         return rr.SetTaskVariableResponse()
 
     async def DeleteTaskVariable(
@@ -115,7 +118,7 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
             execution.verify_caller(session, lease, now)
             return resources.remove_variable(session, key)
 
-        deleted = await self._services.db.write(write, name="delete_task_variable")
+        deleted = await self._services.write(write, name="delete_task_variable")
         return rr.DeleteTaskVariableResponse(deleted=deleted)
 
     async def GetTaskConnection(
@@ -129,9 +132,10 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
 
         def read(session: Any) -> resource_pb2.Connection | None:
             execution.verify_caller(session, lease, now)
-            return resources.find_connection(session, conn_id, secrets, reveal=True)
+            row = resources.find_connection(session, conn_id)
+            return connection_to_proto(row, secrets) if row is not None else None
 
-        connection = await self._services.db.read(read, name="get_task_connection")
+        connection = await self._services.read(read, name="get_task_connection")
         if connection is None:
             raise NotFound("connection", conn_id)
         return rr.GetTaskConnectionResponse(connection=connection)

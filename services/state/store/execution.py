@@ -20,12 +20,12 @@ from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.errors import LeaseLost, NotFound, PermissionDenied
 from services.runtime.protoconv import timestamp, to_datetime
 from services.state.clock import utcnow
 from services.state.convert import log_to_proto, ti_to_proto, xcom_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
 from services.state.paging import keyset_page, page_request
+from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
 from services.state.store.runs import get_run
 from services.state.store.task_instances import get_ti
@@ -399,7 +399,7 @@ def verify_caller(session: Session, lease: run_pb2.TryLease, now: datetime) -> T
         )
     )
     if not lease.lease_id or ti is None or not known:
-        raise PermissionDenied("the call does not come from a leased try (unknown lease id)")
+        raise Forbidden("the call does not come from a leased try (unknown lease id)")
     if not _lease_is_live(ti, lease, now):
         raise _lost(ti, lease, "task process")
     return ti

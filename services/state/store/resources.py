@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import delete, func, inspect, select
@@ -11,23 +12,18 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.states import ACTIVE
 from protos.enums.v1 import event_pb2
-from protos.resource.v1 import message_pb2 as resource_pb2
-from services.runtime.errors import FailedPrecondition, InvalidArgument
-from services.state.convert import pool_to_proto, variable_to_proto
-from services.state.crypto import SecretBox
+from services.state.crypto import REDACTED, SecretBox
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Connection, Pool, TaskInstance, Variable
 from services.state.housekeeping import DEFAULT_POOL
 from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.catalog import icontains
-from services.state.store.pools import pool_usages
-from services.state.validation import identifier, json_object
+from services.state.store.errors import InvalidInput, Refused
+from services.state.store.pools import PoolUsage, pool_usages
+from services.state.validation import identifier_problem, json_object_problem
 
 M = TypeVar("M", bound=Base)
 
-#: Pool size meaning "no limit".
-#: What the API shows instead of a secret that is set.
-REDACTED = "***"
 #: The highest TCP port.
 MAX_PORT = 65535
 
@@ -75,31 +71,28 @@ def _delete(session: Session, key_column: InstrumentedAttribute[str], key: str) 
 # ---- Variables ----
 
 
-def list_variables(
-    session: Session, key_contains: str, page: PageRequest
-) -> Page[resource_pb2.Variable]:
+def list_variables(session: Session, key_contains: str, page: PageRequest) -> Page[Variable]:
     """One page of the variables whose key contains ``key_contains`` (ignoring case), by key."""
     query = select(Variable)
     if key_contains:
         query = query.where(icontains(Variable.key, key_contains))
-    return keyset_page(session, query, Variable.key, page).map(variable_to_proto)
+    return keyset_page(session, query, Variable.key, page)
 
 
-def find_variable(session: Session, key: str) -> resource_pb2.Variable | None:
+def find_variable(session: Session, key: str) -> Variable | None:
     """One variable; None when unknown."""
-    row = session.get(Variable, key)
-    return None if row is None else variable_to_proto(row)
+    return session.get(Variable, key)
 
 
-def upsert_variable(session: Session, variable: resource_pb2.Variable) -> resource_pb2.Variable:
+def upsert_variable(session: Session, key: str, value: str, description: str) -> Variable:
     """Create or replace a variable (its key already checked)."""
 
     def write(row: Variable, new: bool) -> bool:
-        row.value = variable.value
-        row.description = variable.description
+        row.value = value
+        row.description = description
         return True
 
-    return variable_to_proto(_upsert(session, Variable, variable.key, write)[0])
+    return _upsert(session, Variable, key, write)[0]
 
 
 def remove_variable(session: Session, key: str) -> bool:
@@ -115,71 +108,44 @@ CONNECTION_FIELDS = frozenset(
 )
 
 
-def connection_fields(paths: Sequence[str]) -> frozenset[str]:
-    """The fields an update mask replaces; every field for an empty mask.
+@dataclass(frozen=True, kw_only=True)
+class ConnectionValues:
+    """A connection as a caller writes it; secrets in clear (they are stored encrypted)."""
 
-    Raises:
-        InvalidArgument: a path that names no replaceable field.
-
-    """
-    if not paths:
-        return CONNECTION_FIELDS
-    for path in paths:
-        if path not in CONNECTION_FIELDS:
-            raise InvalidArgument(
-                "update_mask",
-                f"names {path!r}, which is not a replaceable connection field; use some of"
-                f" {', '.join(sorted(CONNECTION_FIELDS))}",
-            )
-    return frozenset(paths)
+    conn_id: str
+    conn_type: str = ""
+    host: str = ""
+    schema: str = ""
+    login: str = ""
+    password: str = ""
+    port: int | None = None
+    extra_json: str = ""
+    description: str = ""
 
 
-def _check_connection(connection: resource_pb2.Connection, fields: Collection[str]) -> None:
+def _check_connection(connection: ConnectionValues, fields: Collection[str]) -> None:
     """Refuse malformed values among the ``fields`` that are about to be written."""
-    if "conn_type" in fields:
-        identifier(connection.conn_type, "connection.conn_type")
+    problem = identifier_problem(connection.conn_type) if "conn_type" in fields else None
+    if problem is not None:
+        raise InvalidInput("connection.conn_type", problem)
     for name in ("password", "extra_json"):
         # A redacted connection written back whole would replace its secrets with "***".
         if name in fields and getattr(connection, name) == REDACTED:
-            raise InvalidArgument(
+            raise InvalidInput(
                 f"connection.{name}",
                 f"is the redacted {REDACTED!r}; leave {name} out of update_mask to keep the"
                 " stored value",
             )
-    if "extra_json" in fields and connection.extra_json:
-        json_object(connection.extra_json, "connection.extra_json")
-    if "port" in fields and connection.HasField("port") and not 0 < connection.port <= MAX_PORT:
-        raise InvalidArgument("connection.port", f"must be between 1 and {MAX_PORT}, or unset")
-
-
-def connection_to_proto(
-    row: Connection, secrets: SecretBox | None = None
-) -> resource_pb2.Connection:
-    """A connection with its secrets decrypted by ``secrets``, or redacted without it."""
-
-    def shown(encrypted: str) -> str:
-        if not encrypted:
-            return ""
-        return secrets.decrypt(encrypted) if secrets is not None else REDACTED
-
-    message = resource_pb2.Connection(
-        conn_id=row.conn_id,
-        conn_type=row.conn_type,
-        host=row.host,
-        schema=row.schema,
-        login=row.login,
-        password=shown(row.password_encrypted),
-        extra_json=shown(row.extra_encrypted),
-        description=row.description,
-    )
-    if row.port is not None:
-        message.port = row.port
-    return message
+    problem = json_object_problem(connection.extra_json) if "extra_json" in fields else None
+    if connection.extra_json and problem is not None:
+        raise InvalidInput("connection.extra_json", problem)
+    if "port" in fields and connection.port is not None and not 0 < connection.port <= MAX_PORT:
+        raise InvalidInput("connection.port", f"must be between 1 and {MAX_PORT}, or unset")
 
 
 def list_connections(
     session: Session, conn_id_contains: str, page: PageRequest
-) -> Page[resource_pb2.Connection]:
+) -> Page[Connection]:
     """One page of the connections whose id contains ``conn_id_contains``, by id, redacted.
 
     The filter ignores case.
@@ -187,39 +153,29 @@ def list_connections(
     query = select(Connection)
     if conn_id_contains:
         query = query.where(icontains(Connection.conn_id, conn_id_contains))
-    return keyset_page(session, query, Connection.conn_id, page).map(connection_to_proto)
+    return keyset_page(session, query, Connection.conn_id, page)
 
 
-def find_connection(
-    session: Session, conn_id: str, secrets: SecretBox, *, reveal: bool
-) -> resource_pb2.Connection | None:
-    """One connection, its secrets in clear when ``reveal`` else redacted; None when unknown.
-
-    Raises:
-        FailedPrecondition: ``reveal`` and the secrets were encrypted with another key.
-
-    """
-    row = session.get(Connection, conn_id)
-    if row is None:
-        return None
-    return connection_to_proto(row, secrets if reveal else None)
+def find_connection(session: Session, conn_id: str) -> Connection | None:
+    """One connection (its secrets encrypted); None when unknown."""
+    return session.get(Connection, conn_id)
 
 
 def upsert_connection(
     session: Session,
-    connection: resource_pb2.Connection,
+    connection: ConnectionValues,
     fields: Collection[str],
     secrets: SecretBox,
-) -> resource_pb2.Connection:
+) -> Connection:
     """Create a connection from every field of ``connection``, or replace ``fields`` of it.
 
     The password and extras are stored encrypted with ``secrets``.
 
     Returns:
-        The connection as stored, secrets redacted.
+        The connection as stored.
 
     Raises:
-        InvalidArgument: a written field is malformed, e.g. an empty conn_type (also when a
+        InvalidInput: a written field is malformed, e.g. an empty conn_type (also when a
             mask leaves conn_type out but the connection does not exist yet).
 
     """
@@ -231,14 +187,14 @@ def upsert_connection(
             if name in written:
                 setattr(row, name, getattr(connection, name))
         if "port" in written:
-            row.port = connection.port if connection.HasField("port") else None
+            row.port = connection.port
         if "password" in written:
             row.password_encrypted = secrets.encrypt(connection.password)
         if "extra_json" in written:
             row.extra_encrypted = secrets.encrypt(connection.extra_json)
         return True
 
-    return connection_to_proto(_upsert(session, Connection, connection.conn_id, write)[0])
+    return _upsert(session, Connection, connection.conn_id, write)[0]
 
 
 def remove_connection(session: Session, conn_id: str) -> bool:
@@ -249,7 +205,7 @@ def remove_connection(session: Session, conn_id: str) -> bool:
 # ---- Pools ----
 
 
-def list_pools(session: Session, name_contains: str, page: PageRequest) -> Page[resource_pb2.Pool]:
+def list_pools(session: Session, name_contains: str, page: PageRequest) -> Page[PoolUsage]:
     """One page of the pools whose name contains ``name_contains``, by name, with usage.
 
     The filter ignores case.
@@ -258,25 +214,23 @@ def list_pools(session: Session, name_contains: str, page: PageRequest) -> Page[
     if name_contains:
         query = query.where(icontains(Pool.name, name_contains))
     found = keyset_page(session, query, Pool.name, page)
-    return Page(
-        [pool_to_proto(u) for u in pool_usages(session, found.items)],
-        found.next_page_token,
-        found.total_size,
-    )
+    return Page(pool_usages(session, found.items), found.next_page_token, found.total_size)
 
 
-def find_pool(session: Session, name: str) -> resource_pb2.Pool | None:
+def find_pool(session: Session, name: str) -> PoolUsage | None:
     """One pool with its slot usage; None when unknown."""
     row = session.get(Pool, name)
-    return None if row is None else pool_to_proto(pool_usages(session, [row])[0])
+    return None if row is None else pool_usages(session, [row])[0]
 
 
-def upsert_pool(session: Session, pool: resource_pb2.Pool) -> resource_pb2.Pool:
-    """Create or resize a pool (name and slots already checked); the read-only counts are ignored.
+def upsert_pool(
+    session: Session, name: str, *, slots: int, description: str, include_deferred: bool
+) -> PoolUsage:
+    """Create or resize a pool (name and slots already checked).
 
     An event tells the schedulers when the pool was created or changed.
     """
-    wanted = (pool.slots, pool.description, pool.include_deferred)
+    wanted = (slots, description, include_deferred)
 
     def write(row: Pool, new: bool) -> bool:
         if not new and (row.slots, row.description, row.include_deferred) == wanted:
@@ -284,21 +238,21 @@ def upsert_pool(session: Session, pool: resource_pb2.Pool) -> resource_pb2.Pool:
         row.slots, row.description, row.include_deferred = wanted
         return True
 
-    row, changed = _upsert(session, Pool, pool.name, write)
+    row, changed = _upsert(session, Pool, name, write)
     if changed:
-        record_event(session, type=event_pb2.EVENT_TYPE_POOL_CHANGED, pool=pool.name)
-    return pool_to_proto(pool_usages(session, [row])[0])
+        record_event(session, type=event_pb2.EVENT_TYPE_POOL_CHANGED, pool=name)
+    return pool_usages(session, [row])[0]
 
 
 def remove_pool(session: Session, name: str) -> bool:
     """Delete a pool that no queued or running task instance holds; return whether it existed.
 
     Raises:
-        FailedPrecondition: the pool is default_pool, or task instances hold its slots.
+        Refused: the pool is default_pool, or task instances hold its slots.
 
     """
     if name == DEFAULT_POOL:
-        raise FailedPrecondition(
+        raise Refused(
             f"{DEFAULT_POOL} cannot be deleted: tasks without a pool use it; resize it instead"
         )
     row = session.get(Pool, name, with_for_update=True)
@@ -310,7 +264,7 @@ def remove_pool(session: Session, name: str) -> bool:
         .where(TaskInstance.pool == name, TaskInstance.state.in_(ACTIVE))
     )
     if holders:
-        raise FailedPrecondition(
+        raise Refused(
             f"pool {name!r} is in use by {holders} queued or running task instance(s);"
             " delete it once they have finished"
         )

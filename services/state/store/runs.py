@@ -15,13 +15,13 @@ from protos.api.v1 import request_response_pb2 as api_rr
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from services.runtime.protoconv import to_datetime
 from services.state.convert import run_to_proto
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
 from services.state.paging import keyset_page, page_request
+from services.state.store.errors import AlreadyExists, NotFound, Refused
 from services.state.store.transitions import (
     change_run_state,
     change_ti_state,
@@ -125,7 +125,7 @@ def trigger_dag_run(
         if existing is not None:
             return run_to_proto(existing, run_counts(session, existing.id)), False
     if not dag.is_active:
-        raise FailedPrecondition(
+        raise Refused(
             f"DAG {dag_id!r} is not active: its file no longer defines it (see import errors)"
         )
     run_id = run_id or f"manual__{logical_date.isoformat()}"

@@ -12,12 +12,12 @@ from core.proto_enums import TASK_INSTANCE_STATES
 from core.states import LEASED, RUN_ACTIVE, DagRunState, TaskInstanceState
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.errors import NotFound
 from services.runtime.protoconv import to_datetime
 from services.state.convert import ti_to_proto, try_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
 from services.state.graph import closure, downstream_map, upstream_map
 from services.state.paging import keyset_page, page_request
+from services.state.store.errors import NotFound
 from services.state.store.runs import get_run
 from services.state.store.transitions import (
     change_run_state,

@@ -28,12 +28,14 @@ from protos.dag_processor.v1 import request_response_pb2 as processor_rr
 from protos.enums.v1 import event_pb2 as event_enums
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.resource.v1 import message_pb2 as resource_pb2
-from services.runtime.errors import FailedPrecondition
 from services.state import paging
+from services.state.convert import connection_to_proto, pool_to_proto
 from services.state.crypto import SecretBox
 from services.state.db import models
 from services.state.db.engine import Database, DatabaseSettings
 from services.state.store import catalog, resources
+from services.state.store.errors import Refused
+from services.state.store.pools import PoolUsage
 from tests.helpers.dags import make_dag, register_dags, seconds
 from tests.helpers.databases import TemplateDatabases, require_postgres
 from tests.helpers.processes import ServiceProcess, assert_eventually
@@ -752,8 +754,21 @@ async def test_pool_events_are_recorded_only_for_changes(client: StateClient) ->
 def test_connection_secrets_are_encrypted_at_rest(database: Database) -> None:
     box = SecretBox(Fernet.generate_key().decode())
     connection = postgres_connection("warehouse")
+    values = resources.ConnectionValues(
+        conn_id=connection.conn_id,
+        conn_type=connection.conn_type,
+        host=connection.host,
+        schema=connection.schema,
+        login=connection.login,
+        password=connection.password,
+        port=connection.port if connection.HasField("port") else None,
+        extra_json=connection.extra_json,
+        description=connection.description,
+    )
     stored = database.run_write(
-        lambda s: resources.upsert_connection(s, connection, resources.CONNECTION_FIELDS, box)
+        lambda s: connection_to_proto(
+            resources.upsert_connection(s, values, resources.CONNECTION_FIELDS, box)
+        )
     )
     assert stored.password == "***"
 
@@ -768,14 +783,16 @@ def test_connection_secrets_are_encrypted_at_rest(database: Database) -> None:
         assert box.decrypt(encrypted) == clear
     assert row.host == "db.internal"
 
-    revealed = database.run_write(
-        lambda s: resources.find_connection(s, "warehouse", box, reveal=True)
-    )
-    assert revealed == connection
+    def reveal(session: Session, secrets: SecretBox) -> resource_pb2.Connection:
+        row = resources.find_connection(session, "warehouse")
+        assert row is not None
+        return connection_to_proto(row, secrets)
+
+    assert database.run_write(lambda s: reveal(s, box)) == connection
     # Another key cannot read the secrets: a FAILED_PRECONDITION that says why.
     other = SecretBox(Fernet.generate_key().decode())
-    with pytest.raises(FailedPrecondition, match="secret key"):
-        database.run_write(lambda s: resources.find_connection(s, "warehouse", other, reveal=True))
+    with pytest.raises(Refused, match="secret key"):
+        database.run_write(lambda s: reveal(s, other))
 
 
 def add_run(
@@ -820,6 +837,19 @@ def add_run(
         )
 
 
+def set_pool(
+    session: Session,
+    name: str,
+    slots: int,
+    *,
+    description: str = "",
+    include_deferred: bool = False,
+) -> PoolUsage:
+    return resources.upsert_pool(
+        session, name, slots=slots, description=description, include_deferred=include_deferred
+    )
+
+
 def count(database: Database, model: type[models.Base], *where: Any) -> int:
     return int(
         database.run_write(
@@ -830,7 +860,7 @@ def count(database: Database, model: type[models.Base], *where: Any) -> int:
 
 
 def test_pool_usage_counts_the_slots_of_active_task_instances(database: Database) -> None:
-    database.run_write(lambda s: resources.upsert_pool(s, resource_pb2.Pool(name="etl", slots=10)))
+    database.run_write(lambda s: set_pool(s, "etl", 10))
     database.run_write(
         lambda s: add_run(
             s,
@@ -848,32 +878,25 @@ def test_pool_usage_counts_the_slots_of_active_task_instances(database: Database
         )
     )
 
-    pool = database.run_write(lambda s: resources.find_pool(s, "etl"))
-    assert pool == resource_pb2.Pool(
+    found = database.run_write(lambda s: resources.find_pool(s, "etl"))
+    assert found is not None
+    assert pool_to_proto(found) == resource_pb2.Pool(
         name="etl", slots=10, running_slots=3, queued_slots=3, open_slots=4
     )
     # With include_deferred, deferred task instances hold their slots too.
-    pool = database.run_write(
-        lambda s: resources.upsert_pool(
-            s, resource_pb2.Pool(name="etl", slots=10, include_deferred=True)
-        )
-    )
-    assert (pool.running_slots, pool.queued_slots, pool.open_slots) == (3, 3, 0)
+    pool = database.run_write(lambda s: set_pool(s, "etl", 10, include_deferred=True))
+    assert (pool.running, pool.queued, pool.open_slots) == (3, 3, 0)
     # A pool shrunk below its usage has no open slots, never "-1" (which means unlimited).
-    pool = database.run_write(
-        lambda s: resources.upsert_pool(s, resource_pb2.Pool(name="etl", slots=2))
-    )
+    pool = database.run_write(lambda s: set_pool(s, "etl", 2))
     assert pool.open_slots == 0
-    pool = database.run_write(
-        lambda s: resources.upsert_pool(s, resource_pb2.Pool(name="etl", slots=-1))
-    )
+    pool = database.run_write(lambda s: set_pool(s, "etl", -1))
     assert pool.open_slots == -1
     page = database.run_write(
         lambda s: resources.list_pools(s, "ET", paging.page_request("ListPools", 0, ""))
     )
-    assert [(p.name, p.running_slots, p.queued_slots) for p in page.items] == [("etl", 3, 3)]
+    assert [(p.name, p.running, p.queued) for p in page.items] == [("etl", 3, 3)]
 
-    with pytest.raises(FailedPrecondition, match="in use by 3"):
+    with pytest.raises(Refused, match="in use by 3"):
         database.run_write(lambda s: resources.remove_pool(s, "etl"))
     database.run_write(
         lambda s: s.execute(
@@ -889,12 +912,11 @@ def test_pool_usage_counts_the_slots_of_active_task_instances(database: Database
 
 
 def test_setting_an_unchanged_pool_records_no_event(database: Database) -> None:
-    pool = resource_pb2.Pool(name="quiet", slots=2, description="d")
-    database.run_write(lambda s: resources.upsert_pool(s, pool))
+    database.run_write(lambda s: set_pool(s, "quiet", 2, description="d"))
     events = count(database, models.Event)
-    database.run_write(lambda s: resources.upsert_pool(s, pool))
+    database.run_write(lambda s: set_pool(s, "quiet", 2, description="d"))
     assert count(database, models.Event) == events
-    with pytest.raises(FailedPrecondition, match="default_pool"):
+    with pytest.raises(Refused, match="default_pool"):
         database.run_write(lambda s: resources.remove_pool(s, "default_pool"))
 
 
@@ -926,7 +948,7 @@ def test_two_replicas_creating_one_variable_at_once_both_succeed(
     inserted, release = threading.Event(), threading.Event()
 
     def first(session: Session) -> None:
-        resources.upsert_variable(session, resource_pb2.Variable(key="race", value="first"))
+        resources.upsert_variable(session, "race", "first", "")
         session.flush()
         inserted.set()
         assert release.wait(EVENT_WAIT_SECONDS)
@@ -948,9 +970,7 @@ def test_two_replicas_creating_one_variable_at_once_both_succeed(
             assert inserted.wait(EVENT_WAIT_SECONDS)
             loser = threads.submit(
                 database.run_write,
-                lambda s: resources.upsert_variable(
-                    s, resource_pb2.Variable(key="race", value="second")
-                ),
+                lambda s: resources.upsert_variable(s, "race", "second", ""),
             )
             # The second insert waits for the first transaction, then finds the key taken.
             assert_eventually(waiting_on_a_lock, message="the second insert waits on a lock")
