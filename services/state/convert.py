@@ -15,11 +15,17 @@ from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.protoconv import optional_duration, timestamp
 from services.state.crypto import REDACTED, SecretBox
 from services.state.db import models
+from services.state.store.catalog import DagFileView, DagView
 from services.state.store.pools import PoolUsage
 
 
-def dag_to_proto(row: models.Dag, definition: dag_pb2.DagDefinition | None = None) -> dag_pb2.Dag:
-    """The public view of a DAG; the definition is attached when given."""
+def dag_to_proto(
+    row: models.Dag,
+    definition: dag_pb2.DagDefinition | None = None,
+    *,
+    include_definition: bool = True,
+) -> dag_pb2.Dag:
+    """The public view of a DAG with its version's schedule (and definition if asked)."""
     message = dag_pb2.Dag(
         dag_id=row.dag_id,
         is_paused=row.is_paused,
@@ -41,8 +47,19 @@ def dag_to_proto(row: models.Dag, definition: dag_pb2.DagDefinition | None = Non
     )
     if definition is not None:
         message.schedule.CopyFrom(definition.schedule)
-        message.definition.CopyFrom(definition)
+        if include_definition:
+            message.definition.CopyFrom(definition)
     return message
+
+
+def dag_view_to_proto(view: DagView, *, include_definition: bool = False) -> dag_pb2.Dag:
+    """The public view of a DAG read by the catalog."""
+    return dag_to_proto(view.row, view.definition, include_definition=include_definition)
+
+
+def dag_file_view_to_proto(view: DagFileView) -> dag_pb2.DagFile:
+    """One DAG file read by the catalog."""
+    return dag_file_to_proto(view.row, has_import_error=view.has_import_error)
 
 
 def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) -> run_pb2.DagRun:

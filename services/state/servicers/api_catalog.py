@@ -15,7 +15,14 @@ from services.runtime.auth import Role, role_of
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.interceptors import call_credentials
 from services.state.clock import utcnow
-from services.state.convert import connection_to_proto, pool_to_proto, variable_to_proto
+from services.state.convert import (
+    connection_to_proto,
+    dag_file_view_to_proto,
+    dag_view_to_proto,
+    import_error_to_proto,
+    pool_to_proto,
+    variable_to_proto,
+)
 from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import catalog, resources
@@ -62,7 +69,8 @@ class CatalogApi:
         )
         page = page_request("ListDags", request.page_size, request.page_token, asdict(dag_filter))
         found = await self._services.read(
-            lambda s: catalog.list_dags(s, dag_filter, page), name="list_dags"
+            lambda s: catalog.list_dags(s, dag_filter, page).map(dag_view_to_proto),
+            name="list_dags",
         )
         return rr.ListDagsResponse(
             dags=found.items,
@@ -76,12 +84,10 @@ class CatalogApi:
         """Describe one DAG, with its tasks and edges when asked. NOT_FOUND when unknown."""
         dag_id = identifier(request.dag_id, "dag_id")
         include = request.include_definition
-        dag = await self._services.read(
-            lambda s: catalog.get_dag(s, dag_id, include_definition=include), name="get_dag"
-        )
-        if dag is None:
+        view = await self._services.read(lambda s: catalog.get_dag(s, dag_id), name="get_dag")
+        if view is None:
             raise NotFound("dag", dag_id)
-        return rr.GetDagResponse(dag=dag)
+        return rr.GetDagResponse(dag=dag_view_to_proto(view, include_definition=include))
 
     async def PauseDag(
         self, request: rr.PauseDagRequest, context: aio.ServicerContext[Any, Any]
@@ -98,12 +104,12 @@ class CatalogApi:
     async def _set_paused(self, requested_id: str, *, paused: bool) -> dag_pb2.Dag:
         dag_id = identifier(requested_id, "dag_id")
         now = utcnow()
-        dag = await self._services.write(
+        view = await self._services.write(
             lambda s: catalog.set_dag_paused(s, dag_id, paused, now), name="set_dag_paused"
         )
-        if dag is None:
+        if view is None:
             raise NotFound("dag", dag_id)
-        return dag
+        return dag_view_to_proto(view)
 
     async def DeleteDag(
         self, request: rr.DeleteDagRequest, context: aio.ServicerContext[Any, Any]
@@ -125,7 +131,8 @@ class CatalogApi:
         """List the DAG files the processors know, by relative path."""
         page = page_request("ListDagFiles", request.page_size, request.page_token)
         found = await self._services.read(
-            lambda s: catalog.list_dag_files(s, page), name="list_dag_files"
+            lambda s: catalog.list_dag_files(s, page).map(dag_file_view_to_proto),
+            name="list_dag_files",
         )
         return rr.ListDagFilesResponse(
             dag_files=found.items,
@@ -145,7 +152,8 @@ class CatalogApi:
             {"filename_contains": contains},
         )
         found = await self._services.read(
-            lambda s: catalog.list_import_errors(s, contains, page), name="list_import_errors"
+            lambda s: catalog.list_import_errors(s, contains, page).map(import_error_to_proto),
+            name="list_import_errors",
         )
         return rr.ListImportErrorsResponse(
             import_errors=found.items,

@@ -19,7 +19,6 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
-from services.state.convert import dag_file_to_proto, dag_to_proto, import_error_to_proto
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Dag, DagFile, DagRun, DagVersion, ImportError
 from services.state.paging import Page, PageRequest, keyset_page
@@ -97,25 +96,29 @@ def _definitions(session: Session, hashes: Collection[str]) -> dict[str, dag_pb2
     }
 
 
-def _dags(
-    session: Session, rows: Sequence[Dag], *, include_definition: bool = False
-) -> list[dag_pb2.Dag]:
-    """The public views of DAGs, with the schedule of their current version.
+@dataclass(frozen=True)
+class DagView:
+    """A DAG with the definition of its current version (None if that version is gone)."""
 
-    The whole definition is attached when ``include_definition``.
-    """
+    row: Dag
+    definition: dag_pb2.DagDefinition | None
+
+
+@dataclass(frozen=True)
+class DagFileView:
+    """A DAG file and whether its last parse failed."""
+
+    row: DagFile
+    has_import_error: bool
+
+
+def _dags(session: Session, rows: Sequence[Dag]) -> list[DagView]:
+    """DAGs with their current versions' definitions, read in one query."""
     definitions = _definitions(session, [row.content_hash for row in rows])
-    messages = []
-    for row in rows:
-        definition = definitions.get(row.content_hash)
-        message = dag_to_proto(row, definition if include_definition else None)
-        if definition is not None:
-            message.schedule.CopyFrom(definition.schedule)
-        messages.append(message)
-    return messages
+    return [DagView(row, definitions.get(row.content_hash)) for row in rows]
 
 
-def list_dags(session: Session, dag_filter: DagFilter, page: PageRequest) -> Page[dag_pb2.Dag]:
+def list_dags(session: Session, dag_filter: DagFilter, page: PageRequest) -> Page[DagView]:
     """One page of the DAGs matching ``dag_filter``, by id."""
     query = select(Dag)
     if dag_filter.dag_id_contains:
@@ -130,17 +133,13 @@ def list_dags(session: Session, dag_filter: DagFilter, page: PageRequest) -> Pag
     return Page(_dags(session, found.items), found.next_page_token, found.total_size)
 
 
-def get_dag(session: Session, dag_id: str, *, include_definition: bool) -> dag_pb2.Dag | None:
-    """One DAG, with its tasks and edges when ``include_definition``; None when unknown."""
+def get_dag(session: Session, dag_id: str) -> DagView | None:
+    """One DAG; None when unknown."""
     row = session.get(Dag, dag_id)
-    if row is None:
-        return None
-    return _dags(session, [row], include_definition=include_definition)[0]
+    return None if row is None else _dags(session, [row])[0]
 
 
-def set_dag_paused(
-    session: Session, dag_id: str, paused: bool, now: datetime
-) -> dag_pb2.Dag | None:
+def set_dag_paused(session: Session, dag_id: str, paused: bool, now: datetime) -> DagView | None:
     """Pause or unpause a DAG; an event is recorded only when that changes it.
 
     Returns:
@@ -178,7 +177,7 @@ def delete_dag(session: Session, dag_id: str) -> int | None:
 # ---- DAG files and import errors ----
 
 
-def list_dag_files(session: Session, page: PageRequest) -> Page[dag_pb2.DagFile]:
+def list_dag_files(session: Session, page: PageRequest) -> Page[DagFileView]:
     """One page of the DAG files the processors know, by relative path."""
     found = keyset_page(session, select(DagFile), DagFile.relative_fileloc, page)
     paths = [row.relative_fileloc for row in found.items]
@@ -191,14 +190,12 @@ def list_dag_files(session: Session, page: PageRequest) -> Page[dag_pb2.DagFile]
         if paths
         else set()
     )
-    return found.map(
-        lambda row: dag_file_to_proto(row, has_import_error=row.relative_fileloc in failed)
-    )
+    return found.map(lambda row: DagFileView(row, row.relative_fileloc in failed))
 
 
 def list_import_errors(
     session: Session, filename_contains: str, page: PageRequest
-) -> Page[dag_pb2.ImportError]:
+) -> Page[ImportError]:
     """One page of the import errors, by relative path.
 
     ``filename_contains`` matches the absolute or the relative path, ignoring case like the
@@ -212,6 +209,4 @@ def list_import_errors(
                 icontains(ImportError.relative_fileloc, filename_contains),
             )
         )
-    return keyset_page(session, query, ImportError.relative_fileloc, page).map(
-        import_error_to_proto
-    )
+    return keyset_page(session, query, ImportError.relative_fileloc, page)
