@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 from grpc import aio
@@ -16,10 +17,18 @@ from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import InvalidArgument
 from services.runtime.protoconv import to_datetime
 from services.state.clock import utcnow
-from services.state.convert import run_to_proto, ti_to_proto
+from services.state.convert import (
+    log_to_proto,
+    run_to_proto,
+    ti_to_proto,
+    try_to_proto,
+    xcom_to_proto,
+)
+from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import execution, runs, task_instances
 from services.state.store.runs import run_counts
+from services.state.store.task_instances import TaskInstanceKey
 from services.state.validation import (
     enum_name,
     identifier,
@@ -33,12 +42,13 @@ DEFAULT_LOG_LINES = 1000
 LOG_FOLLOW_SECONDS = 0.25
 
 
-def check_ti_key(key: run_pb2.TaskInstanceKey, field: str = "key") -> run_pb2.TaskInstanceKey:
+def check_ti_key(key: run_pb2.TaskInstanceKey, field: str = "key") -> TaskInstanceKey:
     """Refuse a task instance key with a missing or malformed part."""
-    identifier(key.dag_id, f"{field}.dag_id")
-    identifier(key.run_id, f"{field}.run_id")
-    identifier(key.task_id, f"{field}.task_id")
-    return key
+    return TaskInstanceKey(
+        identifier(key.dag_id, f"{field}.dag_id"),
+        identifier(key.run_id, f"{field}.run_id"),
+        identifier(key.task_id, f"{field}.task_id"),
+    )
 
 
 def check_run_key(key: run_pb2.DagRunKey, field: str = "key") -> run_pb2.DagRunKey:
@@ -63,9 +73,10 @@ class RunsApi:
         request_id = optional_identifier(request.request_id, "request_id")
         now = utcnow()
         logical_date = to_datetime(request, "logical_date") or now
-        dag_run, created = await self._services.write(
-            lambda s: runs.trigger_dag_run(
-                s,
+
+        def write(session: Any) -> tuple[run_pb2.DagRun, bool]:
+            run, created = runs.trigger_dag_run(
+                session,
                 dag_id,
                 run_id=run_id,
                 logical_date=logical_date,
@@ -73,20 +84,47 @@ class RunsApi:
                 note=request.note,
                 request_id=request_id,
                 now=now,
-            ),
-            name="trigger_dag_run",
-        )
+            )
+            return run_to_proto(run, run_counts(session, run.id)), created
+
+        dag_run, created = await self._services.write(write, name="trigger_dag_run")
         return rr.TriggerDagRunResponse(dag_run=dag_run, created=created)
 
     async def ListDagRuns(
         self, request: rr.ListDagRunsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListDagRunsResponse:
         """A page of runs."""
-        optional_identifier(request.dag_id, "dag_id")
-        states = [enum_name(s, DAG_RUN_STATES, "states") for s in request.states]
-        run_types = [enum_name(t, DAG_RUN_TYPES, "run_types") for t in request.run_types]
-        return await self._services.read(
-            lambda s: runs.list_runs(s, request, states, run_types), name="list_runs"
+        run_filter = runs.RunFilter(
+            dag_id=optional_identifier(request.dag_id, "dag_id"),
+            states=tuple(sorted(enum_name(s, DAG_RUN_STATES, "states") for s in request.states)),
+            run_types=tuple(
+                sorted(enum_name(t, DAG_RUN_TYPES, "run_types") for t in request.run_types)
+            ),
+            logical_date_gte=to_datetime(request, "logical_date_gte"),
+            logical_date_lt=to_datetime(request, "logical_date_lt"),
+        )
+        page = page_request(
+            "ListDagRuns",
+            request.page_size,
+            request.page_token,
+            {
+                "dag_id": run_filter.dag_id,
+                "states": list(run_filter.states),
+                "run_types": list(run_filter.run_types),
+                "gte": str(run_filter.logical_date_gte),
+                "lt": str(run_filter.logical_date_lt),
+            },
+        )
+        found = await self._services.read(
+            lambda s: runs.list_runs(s, run_filter, page).map(
+                lambda r: run_to_proto(r.run, r.counts)
+            ),
+            name="list_runs",
+        )
+        return rr.ListDagRunsResponse(
+            dag_runs=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
         )
 
     async def GetDagRun(
@@ -133,12 +171,27 @@ class RunsApi:
         self, request: rr.ListTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListTaskInstancesResponse:
         """A page of task instances."""
-        optional_identifier(request.dag_id, "dag_id")
-        optional_identifier(request.run_id, "run_id")
-        states = [enum_name(s, TASK_INSTANCE_STATES, "states") for s in request.states]
-        return await self._services.read(
-            lambda s: task_instances.list_task_instances(s, request, states),
+        selection = task_instances.TaskInstanceFilter(
+            dag_id=optional_identifier(request.dag_id, "dag_id"),
+            run_id=optional_identifier(request.run_id, "run_id"),
+            task_ids=tuple(sorted(request.task_ids)),
+            states=tuple(
+                sorted(enum_name(s, TASK_INSTANCE_STATES, "states") for s in request.states)
+            ),
+            pool=request.pool,
+            queue=request.queue,
+        )
+        page = page_request(
+            "ListTaskInstances", request.page_size, request.page_token, asdict(selection)
+        )
+        found = await self._services.read(
+            lambda s: task_instances.list_task_instances(s, selection, page).map(ti_to_proto),
             name="list_task_instances",
+        )
+        return rr.ListTaskInstancesResponse(
+            task_instances=found.items,
+            next_page_token=found.next_page_token,
+            total_size=found.total_size,
         )
 
     async def GetTaskInstance(
@@ -155,38 +208,81 @@ class RunsApi:
         self, request: rr.ListTaskInstanceTriesRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListTaskInstanceTriesResponse:
         """A page of try records."""
-        identifier(request.dag_id, "dag_id")
-        optional_identifier(request.run_id, "run_id")
-        return await self._services.read(
-            lambda s: task_instances.list_tries(s, request), name="list_tries"
+        dag_id = identifier(request.dag_id, "dag_id")
+        run_id = optional_identifier(request.run_id, "run_id")
+        task_ids = sorted(request.task_ids)
+        page = page_request(
+            "ListTaskInstanceTries",
+            request.page_size,
+            request.page_token,
+            {"dag_id": dag_id, "run_id": run_id, "task_ids": task_ids},
+        )
+        found = await self._services.read(
+            lambda s: task_instances.list_tries(s, dag_id, run_id, task_ids, page).map(
+                try_to_proto
+            ),
+            name="list_tries",
+        )
+        return rr.ListTaskInstanceTriesResponse(
+            tries=found.items, next_page_token=found.next_page_token, total_size=found.total_size
         )
 
     async def ClearTaskInstances(
         self, request: rr.ClearTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ClearTaskInstancesResponse:
         """Make task instances run again."""
-        identifier(request.dag_id, "dag_id")
-        optional_identifier(request.run_id, "run_id")
-        now = utcnow()
-        run_write = self._services.read if request.dry_run else self._services.write
-        cleared = await run_write(
-            lambda s: task_instances.clear_task_instances(s, request, now),
-            name="clear_task_instances",
+        selection = task_instances.Selection(
+            dag_id=identifier(request.dag_id, "dag_id"),
+            run_id=optional_identifier(request.run_id, "run_id"),
+            task_ids=tuple(request.task_ids),
+            include_upstream=request.include_upstream,
+            include_downstream=request.include_downstream,
+            only_failed=request.only_failed,
+            logical_date_gte=to_datetime(request, "logical_date_gte"),
+            logical_date_lt=to_datetime(request, "logical_date_lt"),
         )
+        now = utcnow()
+
+        def clear(session: Any) -> list[run_pb2.TaskInstance]:
+            chosen = task_instances.selected(session, selection)
+            before = [ti_to_proto(ti) for _, tis in chosen for ti in tis]
+            if not request.dry_run:
+                task_instances.clear(session, chosen, now)
+            return before
+
+        run_write = self._services.read if request.dry_run else self._services.write
+        cleared = await run_write(clear, name="clear_task_instances")
         return rr.ClearTaskInstancesResponse(task_instances=cleared)
 
     async def SetTaskInstanceState(
         self, request: rr.SetTaskInstanceStateRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.SetTaskInstanceStateResponse:
         """Mark task instances by hand."""
-        check_ti_key(request.key)
+        key = check_ti_key(request.key)
         state = enum_name(request.state, TASK_INSTANCE_STATES, "state", MARKABLE)
-        now = utcnow()
-        run_write = self._services.read if request.dry_run else self._services.write
-        changed = await run_write(
-            lambda s: task_instances.set_task_instance_state(s, request, state, now),
-            name="set_task_instance_state",
+        selection = task_instances.Selection(
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_ids=(key.task_id,),
+            include_upstream=request.include_upstream,
+            include_downstream=request.include_downstream,
         )
+        now = utcnow()
+
+        def mark(session: Any) -> list[run_pb2.TaskInstance]:
+            task_instances.get_ti(session, key)
+            ((run, tis),) = task_instances.selected(session, selection)
+            changed = [ti for ti in tis if ti.state != state]
+            if request.dry_run:
+                views = [ti_to_proto(ti) for ti in changed]
+                for view in views:
+                    view.state = TASK_INSTANCE_STATES.to_proto(state)
+                return views
+            task_instances.mark(session, run, changed, state, now)
+            return [ti_to_proto(ti) for ti in changed]
+
+        run_write = self._services.read if request.dry_run else self._services.write
+        changed = await run_write(mark, name="set_task_instance_state")
         return rr.SetTaskInstanceStateResponse(task_instances=changed)
 
     async def GetTaskInstanceLogs(
@@ -197,13 +293,17 @@ class RunsApi:
         if request.try_number < 0:
             raise InvalidArgument("try_number", "must not be negative")
         limit = min(request.max_lines or DEFAULT_LOG_LINES, DEFAULT_LOG_LINES)
-        lines, number, complete = await self._services.read(
+        found = await self._services.read(
             lambda s: execution.read_logs(
                 s, key, request.try_number, request.after_sequence, limit
             ),
             name="read_logs",
         )
-        return rr.GetTaskInstanceLogsResponse(lines=lines, try_number=number, complete=complete)
+        return rr.GetTaskInstanceLogsResponse(
+            lines=[log_to_proto(line) for line in found.lines],
+            try_number=found.try_number,
+            complete=found.complete,
+        )
 
     async def WatchTaskInstanceLogs(
         self, request: rr.WatchTaskInstanceLogsRequest, context: aio.ServicerContext[Any, Any]
@@ -231,19 +331,31 @@ class RunsApi:
                     await asyncio.wait_for(stopping.wait(), LOG_FOLLOW_SECONDS)
 
     async def _read_logs(
-        self, key: run_pb2.TaskInstanceKey, number: int, after: int
+        self, key: TaskInstanceKey, number: int, after: int
     ) -> tuple[list[run_pb2.LogLine], int, bool]:
-        return await self._services.read(
+        found = await self._services.read(
             lambda s: execution.read_logs(s, key, number, after, DEFAULT_LOG_LINES),
             name="read_logs",
         )
+        return [log_to_proto(line) for line in found.lines], found.try_number, found.complete
 
     async def ListXComs(
         self, request: rr.ListXComsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListXComsResponse:
         """A page of a run's XComs."""
-        identifier(request.dag_id, "dag_id")
-        identifier(request.run_id, "run_id")
-        return await self._services.read(
-            lambda s: execution.list_xcoms(s, request), name="list_xcoms"
+        dag_id = identifier(request.dag_id, "dag_id")
+        run_id = identifier(request.run_id, "run_id")
+        task_id = optional_identifier(request.task_id, "task_id")
+        page = page_request(
+            "ListXComs",
+            request.page_size,
+            request.page_token,
+            {"dag_id": dag_id, "run_id": run_id, "task_id": task_id},
+        )
+        found = await self._services.read(
+            lambda s: execution.list_xcoms(s, dag_id, run_id, task_id, page).map(xcom_to_proto),
+            name="list_xcoms",
+        )
+        return rr.ListXComsResponse(
+            xcoms=found.items, next_page_token=found.next_page_token, total_size=found.total_size
         )

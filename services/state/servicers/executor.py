@@ -9,39 +9,97 @@ from typing import Any
 
 from grpc import aio
 
-from core.proto_enums import TRY_OUTCOMES
+from core.proto_enums import DAG_RUN_TYPES, TRY_OUTCOMES, ProtoEnum
+from core.states import REPORTABLE_OUTCOMES
 from protos.enums.v1 import event_pb2, task_instance_pb2, transition_pb2
+from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.executor.v1 import request_response_pb2 as rr
 from protos.executor.v1 import service_pb2_grpc
 from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.errors import InvalidArgument, LeaseLost
-from services.runtime.protoconv import to_datetime, to_seconds
+from services.runtime.protoconv import optional_duration, timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
+from services.state.convert import ti_to_proto
 from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import execution
+from services.state.store.execution import LeaseStatus, TryLease
 from services.state.store.transitions import TryEnding
 from services.state.validation import identifier, json_value, positive_seconds
 
 #: The longest a LeaseTaskInstances call waits for work.
 MAX_WAIT_SECONDS = 60.0
-#: Outcomes an executor may report (the scheduler sets lease_expired itself).
-REPORTABLE_OUTCOMES = frozenset(
-    {"success", "failed", "skipped", "failed_no_retry", "timed_out", "terminated", "stopped"}
-)
 QUEUED = task_instance_pb2.TASK_INSTANCE_STATE_QUEUED
+LEASE_STATUSES = ProtoEnum(LeaseStatus, transition_pb2.LeaseStatus, "LEASE_STATUS_")
 
 
-def check_lease(lease: run_pb2.TryLease, field: str) -> run_pb2.TryLease:
-    """Refuse a malformed try lease."""
-    identifier(lease.key.dag_id, f"{field}.key.dag_id")
-    identifier(lease.key.run_id, f"{field}.key.run_id")
-    identifier(lease.key.task_id, f"{field}.key.task_id")
+def check_lease(lease: run_pb2.TryLease, field: str) -> TryLease:
+    """The try lease of a request, refusing a malformed one."""
     if lease.try_number <= 0:
         raise InvalidArgument(f"{field}.try_number", "must be positive")
     if not lease.lease_id:
         raise InvalidArgument(f"{field}.lease_id", "is required")
-    return lease
+    return TryLease(
+        identifier(lease.key.dag_id, f"{field}.key.dag_id"),
+        identifier(lease.key.run_id, f"{field}.key.run_id"),
+        identifier(lease.key.task_id, f"{field}.key.task_id"),
+        lease.try_number,
+        lease.lease_id,
+    )
+
+
+def lease_message(lease: TryLease) -> run_pb2.TryLease:
+    """The contract's message of a try lease."""
+    return run_pb2.TryLease(
+        key=run_pb2.TaskInstanceKey(
+            dag_id=lease.dag_id, run_id=lease.run_id, task_id=lease.task_id
+        ),
+        try_number=lease.try_number,
+        lease_id=lease.lease_id,
+    )
+
+
+def leased_message(leased: execution.LeasedTry) -> executor_pb2.LeasedTry:
+    """The contract's message of a try just leased."""
+    ti, run = leased.ti, leased.run
+    return executor_pb2.LeasedTry(
+        lease=lease_message(leased.lease),
+        lease_expires_at=timestamp(leased.expires_at),
+        max_tries=ti.max_tries,
+        operator=ti.operator,
+        queue=ti.queue,
+        pool=ti.pool,
+        execution_timeout=optional_duration(leased.execution_timeout),
+        relative_fileloc=leased.dag.relative_fileloc if leased.dag is not None else "",
+        dag_content_hash=run.dag_content_hash,
+        run_type=DAG_RUN_TYPES.to_proto(run.run_type),
+        logical_date=timestamp(run.logical_date),
+        data_interval_start=timestamp(run.data_interval_start),
+        data_interval_end=timestamp(run.data_interval_end),
+        conf_json=run.conf_json,
+        run_start_date=timestamp(run.start_date),
+        queued_at=timestamp(ti.queued_at),
+    )
+
+
+def log_chunk(chunk: executor_pb2.TryLogChunk, field: str) -> execution.LogChunk:
+    """A log chunk of a request, refusing a malformed one."""
+    lease = check_lease(chunk.lease, f"{field}.lease")
+    if chunk.chunk_index <= 0:
+        raise InvalidArgument(f"{field}.chunk_index", "must be positive")
+    return execution.LogChunk(
+        lease=lease,
+        chunk_index=chunk.chunk_index,
+        lines=[
+            execution.LogLine(
+                timestamp=to_datetime(line, "timestamp"),
+                stream=int(line.stream),
+                level=line.level,
+                message=line.message,
+            )
+            for line in chunk.lines
+        ],
+    )
 
 
 class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
@@ -75,10 +133,11 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
 
         duration = timedelta(seconds=seconds)
 
-        def lease(session: Any) -> list[Any]:
-            return execution.lease_task_instances(
+        def lease(session: Any) -> list[executor_pb2.LeasedTry]:
+            granted = execution.lease_task_instances(
                 session, executor_id, queues, request.max_leases, duration, hostname, utcnow()
             )
+            return [leased_message(leased) for leased in granted]
 
         while True:
             cursor = hub.latest
@@ -95,18 +154,33 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
         """Renew leases of running tries."""
         executor_id = identifier(request.executor_id, "executor_id")
         seconds = positive_seconds(to_seconds(request, "lease_duration"), "lease_duration")
-        for index, beat in enumerate(request.heartbeats):
-            check_lease(beat.lease, f"heartbeats[{index}].lease")
-        beats = list(request.heartbeats)
+        beats = [
+            execution.Heartbeat(
+                lease=check_lease(beat.lease, f"heartbeats[{index}].lease"),
+                pid=beat.pid,
+                hostname=beat.hostname,
+                process_started_at=to_datetime(beat, "process_started_at"),
+            )
+            for index, beat in enumerate(request.heartbeats)
+        ]
         now = utcnow()
         outcomes = await self._services.write(
             lambda s: execution.heartbeat(s, executor_id, beats, timedelta(seconds=seconds), now),
             name="heartbeat",
         )
-        lost = sum(1 for o in outcomes if o.status == transition_pb2.LEASE_STATUS_LOST)
+        lost = sum(1 for o in outcomes if o.status is LeaseStatus.LOST)
         LEASES.labels("task", "renewed").inc(len(outcomes) - lost)
         LEASES.labels("task", "refused").inc(lost)
-        return rr.HeartbeatTaskInstancesResponse(outcomes=outcomes)
+        return rr.HeartbeatTaskInstancesResponse(
+            outcomes=[
+                executor_pb2.TryHeartbeatOutcome(
+                    lease=lease_message(o.lease),
+                    status=LEASE_STATUSES.to_proto(o.status),
+                    lease_expires_at=timestamp(o.expires_at),
+                )
+                for o in outcomes
+            ]
+        )
 
     async def CompleteTaskInstance(
         self, request: rr.CompleteTaskInstanceRequest, context: aio.ServicerContext[Any, Any]
@@ -123,9 +197,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
         if request.HasField("final_log"):
             if request.final_log.lease != request.lease:
                 raise InvalidArgument("final_log.lease", "must be the completed try's lease")
-            if request.final_log.chunk_index <= 0:
-                raise InvalidArgument("final_log.chunk_index", "must be positive")
-            final_log = request.final_log
+            final_log = log_chunk(request.final_log, "final_log")
         xcoms = []
         for index, xcom in enumerate(request.xcoms):
             json_value(xcom.value_json, f"xcoms[{index}].value_json")
@@ -151,7 +223,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
         )
         try:
             task_instance = await self._services.write(
-                lambda s: execution.complete_task_instance(s, completion, now),
+                lambda s: ti_to_proto(execution.complete_task_instance(s, completion, now)),
                 name="complete_task_instance",
             )
         except LeaseLost:
@@ -177,11 +249,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
     ) -> rr.AppendTaskLogsResponse:
         """Store log chunks."""
         identifier(request.executor_id, "executor_id")
-        for index, chunk in enumerate(request.chunks):
-            check_lease(chunk.lease, f"chunks[{index}].lease")
-            if chunk.chunk_index <= 0:
-                raise InvalidArgument(f"chunks[{index}].chunk_index", "must be positive")
-        chunks = list(request.chunks)
+        chunks = [log_chunk(chunk, f"chunks[{i}]") for i, chunk in enumerate(request.chunks)]
         stored = await self._services.write(
             lambda s: execution.append_logs(s, chunks), name="append_logs"
         )

@@ -14,10 +14,11 @@ from protos.task.v1 import service_pb2_grpc
 from services.runtime.auth import lease_credential
 from services.runtime.errors import NotFound, PermissionDenied
 from services.state.clock import utcnow
-from services.state.convert import connection_to_proto, variable_to_proto
+from services.state.convert import connection_to_proto, variable_to_proto, xcom_to_proto
 from services.state.servicers.executor import check_lease
 from services.state.services import StateServices
 from services.state.store import execution, resources
+from services.state.store.execution import TryLease
 from services.state.validation import identifier, json_value
 
 RETURN_VALUE = "return_value"
@@ -25,7 +26,7 @@ RETURN_VALUE = "return_value"
 
 def caller_lease(
     request_caller: run_pb2.TryLease, context: aio.ServicerContext[Any, Any]
-) -> run_pb2.TryLease:
+) -> TryLease:
     """The calling try's lease, checked against the lease the call presents as credential.
 
     A task process authenticates with its lease (``authorization: Lease <id>``) and may act
@@ -55,7 +56,8 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         key = request.xcom_key or RETURN_VALUE
         now = utcnow()
         xcoms = await self._services.read(
-            lambda s: execution.get_xcoms(s, lease, task_ids, key, now), name="get_xcoms"
+            lambda s: [xcom_to_proto(x) for x in execution.get_xcoms(s, lease, task_ids, key, now)],
+            name="get_xcoms",
         )
         return rr.GetXComsResponse(xcoms=xcoms)
 

@@ -10,29 +10,115 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.proto_enums import DAG_RUN_TYPES
 from core.states import TaskInstanceState
-from protos.api.v1 import request_response_pb2 as api_rr
-from protos.enums.v1 import transition_pb2
-from protos.executor.v1 import message_pb2 as executor_pb2
-from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.protoconv import timestamp, to_datetime
+from core.tries import skipped_by
 from services.state.clock import utcnow
-from services.state.convert import log_to_proto, ti_to_proto, xcom_to_proto
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
-from services.state.paging import keyset_page, page_request
+from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
 from services.state.store.runs import get_run
-from services.state.store.task_instances import get_ti
+from services.state.store.task_instances import TaskInstanceKey, get_ti
 from services.state.store.transitions import TryEnding, change_ti_state, end_try, version_of
 
 EXECUTOR_KIND = "executor"
 LEASE_ID_BYTES = 16
+
+
+@dataclass(frozen=True)
+class TryLease:
+    """The lease of one try: which task instance, which try, and its secret lease id."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    lease_id: str
+
+    def describe(self) -> str:
+        """The try, for messages: ``dag/run/task try N``."""
+        return f"{self.dag_id}/{self.run_id}/{self.task_id} try {self.try_number}"
+
+
+@dataclass(frozen=True)
+class LeasedTry:
+    """A try just leased, with what its executor needs to run it."""
+
+    ti: TaskInstance
+    run: DagRun
+    dag: Dag | None
+    expires_at: datetime
+    #: The task's execution_timeout in seconds, or None.
+    execution_timeout: float | None
+
+    @property
+    def lease(self) -> TryLease:
+        """The try's lease."""
+        assert self.ti.lease_id is not None
+        return TryLease(
+            self.ti.dag_id, self.ti.run_id, self.ti.task_id, self.ti.try_number, self.ti.lease_id
+        )
+
+
+class LeaseStatus(StrEnum):
+    """Where a leased try stands, as its executor is told (the contract's LeaseStatus)."""
+
+    ACTIVE = "active"
+    LOST = "lost"
+    STOP_REQUESTED = "stop_requested"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Heartbeat:
+    """An executor's word that a try still runs, with what it learnt of its process."""
+
+    lease: TryLease
+    pid: int = 0
+    hostname: str = ""
+    process_started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HeartbeatOutcome:
+    """The lease's status after a heartbeat, and when it now expires (None once lost)."""
+
+    lease: TryLease
+    status: LeaseStatus
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogLine:
+    """One captured line of a try's output."""
+
+    timestamp: datetime | None
+    stream: int
+    level: str
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogChunk:
+    """A numbered batch of a try's log lines (chunks already stored are ignored)."""
+
+    lease: TryLease
+    chunk_index: int
+    lines: Sequence[LogLine]
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Log lines of one try after a sequence number."""
+
+    lines: list[TaskLog]
+    try_number: int
+    #: The try has ended and every line of it has been read.
+    complete: bool
 
 
 def lease_task_instances(
@@ -43,7 +129,7 @@ def lease_task_instances(
     lease_duration: timedelta,
     hostname: str,
     now: datetime,
-) -> list[executor_pb2.LeasedTry]:
+) -> list[LeasedTry]:
     """Lease the highest-priority queued task instances of ``queues`` and start their tries."""
     touch_instance(session, executor_id, EXECUTOR_KIND, now, lease_duration)
     tis = list(
@@ -104,53 +190,35 @@ def lease_task_instances(
             )
         )
         change_ti_state(session, ti, TaskInstanceState.RUNNING, now)
-        dag = dags.get(ti.dag_id)
         leased.append(
-            executor_pb2.LeasedTry(
-                lease=run_pb2.TryLease(
-                    key=run_pb2.TaskInstanceKey(
-                        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id
-                    ),
-                    try_number=ti.try_number,
-                    lease_id=ti.lease_id,
-                ),
-                lease_expires_at=timestamp(expires),
-                max_tries=ti.max_tries,
-                operator=ti.operator,
-                queue=ti.queue,
-                pool=ti.pool,
+            LeasedTry(
+                ti=ti,
+                run=run,
+                dag=dags.get(ti.dag_id),
+                expires_at=expires,
                 execution_timeout=(
-                    task.execution_timeout
+                    task.execution_timeout.ToTimedelta().total_seconds()
                     if task is not None and task.HasField("execution_timeout")
                     else None
                 ),
-                relative_fileloc=dag.relative_fileloc if dag is not None else "",
-                dag_content_hash=run.dag_content_hash,
-                run_type=DAG_RUN_TYPES.to_proto(run.run_type),
-                logical_date=timestamp(run.logical_date),
-                data_interval_start=timestamp(run.data_interval_start),
-                data_interval_end=timestamp(run.data_interval_end),
-                conf_json=run.conf_json,
-                run_start_date=timestamp(run.start_date),
-                queued_at=timestamp(ti.queued_at),
             )
         )
     return leased
 
 
-def _ti_of(session: Session, lease: run_pb2.TryLease) -> TaskInstance | None:
+def _ti_of(session: Session, lease: TryLease) -> TaskInstance | None:
     return session.scalar(
         select(TaskInstance)
         .where(
-            TaskInstance.dag_id == lease.key.dag_id,
-            TaskInstance.run_id == lease.key.run_id,
-            TaskInstance.task_id == lease.key.task_id,
+            TaskInstance.dag_id == lease.dag_id,
+            TaskInstance.run_id == lease.run_id,
+            TaskInstance.task_id == lease.task_id,
         )
         .with_for_update()
     )
 
 
-def _lease_is_live(ti: TaskInstance | None, lease: run_pb2.TryLease, now: datetime) -> bool:
+def _lease_is_live(ti: TaskInstance | None, lease: TryLease, now: datetime) -> bool:
     return (
         ti is not None
         and ti.lease_id == lease.lease_id
@@ -160,11 +228,10 @@ def _lease_is_live(ti: TaskInstance | None, lease: run_pb2.TryLease, now: dateti
     )
 
 
-def _lost(ti: TaskInstance | None, lease: run_pb2.TryLease, presented_owner: str) -> LeaseLost:
-    key = lease.key
+def _lost(ti: TaskInstance | None, lease: TryLease, presented_owner: str) -> LeaseLost:
     return LeaseLost(
         "task_instance",
-        f"{key.dag_id}/{key.run_id}/{key.task_id} try {lease.try_number}",
+        lease.describe(),
         presented_owner=presented_owner,
         current_owner=(ti.lease_owner or "") if ti is not None else "",
     )
@@ -173,38 +240,32 @@ def _lost(ti: TaskInstance | None, lease: run_pb2.TryLease, presented_owner: str
 def heartbeat(
     session: Session,
     executor_id: str,
-    beats: Sequence[executor_pb2.TryHeartbeat],
+    beats: Sequence[Heartbeat],
     lease_duration: timedelta,
     now: datetime,
-) -> list[executor_pb2.TryHeartbeatOutcome]:
+) -> list[HeartbeatOutcome]:
     """Renew live leases; report lost ones (never renewed) and stop requests."""
     touch_instance(session, executor_id, EXECUTOR_KIND, now, lease_duration)
     outcomes = []
     for beat in beats:
         ti = _ti_of(session, beat.lease)
-        outcome = executor_pb2.TryHeartbeatOutcome(lease=beat.lease)
         if not _lease_is_live(ti, beat.lease, now) or ti is None or ti.lease_owner != executor_id:
-            outcome.status = transition_pb2.LEASE_STATUS_LOST
-            outcomes.append(outcome)
+            outcomes.append(HeartbeatOutcome(beat.lease, LeaseStatus.LOST))
             continue
         ti.lease_expires_at = now + lease_duration
         if beat.pid:
             ti.pid = beat.pid
         if beat.hostname:
             ti.hostname = beat.hostname
-        if beat.HasField("process_started_at"):
+        if beat.process_started_at is not None:
             attempt = _try_record(session, ti)
             if attempt is not None:
                 attempt.pid = beat.pid or attempt.pid
                 attempt.hostname = beat.hostname or attempt.hostname
-                attempt.process_started_at = to_datetime(beat, "process_started_at")
-        outcome.status = (
-            transition_pb2.LEASE_STATUS_STOP_REQUESTED
-            if ti.stop_requested or ti.state == TaskInstanceState.RESTARTING
-            else transition_pb2.LEASE_STATUS_ACTIVE
-        )
-        outcome.lease_expires_at.FromDatetime(ti.lease_expires_at)
-        outcomes.append(outcome)
+                attempt.process_started_at = beat.process_started_at
+        stopping = ti.stop_requested or ti.state == TaskInstanceState.RESTARTING
+        status = LeaseStatus.STOP_REQUESTED if stopping else LeaseStatus.ACTIVE
+        outcomes.append(HeartbeatOutcome(beat.lease, status, ti.lease_expires_at))
     return outcomes
 
 
@@ -221,18 +282,16 @@ class Completion:
     """An executor's report of how a try ended."""
 
     executor_id: str
-    lease: run_pb2.TryLease
+    lease: TryLease
     ending: TryEnding
     process_started_at: datetime | None
     skip_task_ids: Sequence[str]
     xcoms: Sequence[tuple[str, str]]
     #: The try's last log lines, stored with the result.
-    final_log: executor_pb2.TryLogChunk | None = None
+    final_log: LogChunk | None = None
 
 
-def complete_task_instance(
-    session: Session, completion: Completion, now: datetime
-) -> run_pb2.TaskInstance:
+def complete_task_instance(session: Session, completion: Completion, now: datetime) -> TaskInstance:
     """Apply a try's result, fenced by its lease; a repeated accepted result is answered again."""
     lease = completion.lease
     ti = _ti_of(session, lease)
@@ -245,7 +304,7 @@ def complete_task_instance(
             )
         )
         if attempt is not None and attempt.outcome == completion.ending.outcome:
-            return ti_to_proto(ti)  # the same result, repeated after a lost answer
+            return ti  # the same result, repeated after a lost answer
     if ti is None or not _lease_is_live(ti, lease, now) or ti.lease_owner != completion.executor_id:
         raise _lost(ti, lease, completion.executor_id)
     if completion.process_started_at is not None:
@@ -257,26 +316,27 @@ def complete_task_instance(
     for key, value in completion.xcoms:
         _put_xcom(session, ti, key, value, now)
     new_state = end_try(session, ti, completion.ending, now)
-    if (
-        new_state in (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
-        and completion.skip_task_ids
-    ):
-        for other in session.scalars(
-            select(TaskInstance)
-            .where(
-                TaskInstance.dag_run_id == ti.dag_run_id,
-                TaskInstance.task_id.in_(list(completion.skip_task_ids)),
-                TaskInstance.state.in_([TaskInstanceState.NONE, TaskInstanceState.SCHEDULED]),
+    if completion.skip_task_ids:
+        others = {
+            other.task_id: other
+            for other in session.scalars(
+                select(TaskInstance)
+                .where(
+                    TaskInstance.dag_run_id == ti.dag_run_id,
+                    TaskInstance.task_id.in_(sorted(set(completion.skip_task_ids))),
+                )
+                .with_for_update()
             )
-            .with_for_update()
-        ):
-            other.end_date = now
-            change_ti_state(session, other, TaskInstanceState.SKIPPED, now)
-    return ti_to_proto(ti)
+        }
+        states = {task_id: other.state for task_id, other in others.items()}
+        for task_id in skipped_by(new_state, completion.skip_task_ids, states):
+            others[task_id].end_date = now
+            change_ti_state(session, others[task_id], TaskInstanceState.SKIPPED, now)
+    return ti
 
 
 def return_task_instances(
-    session: Session, executor_id: str, leases: Sequence[run_pb2.TryLease], now: datetime
+    session: Session, executor_id: str, leases: Sequence[TryLease], now: datetime
 ) -> int:
     """Put leased tries that never started back in the queue."""
     returned = 0
@@ -301,17 +361,16 @@ def return_task_instances(
     return returned
 
 
-def append_logs(session: Session, chunks: Sequence[executor_pb2.TryLogChunk]) -> int:
+def append_logs(session: Session, chunks: Sequence[LogChunk]) -> int:
     """Store log chunks of tries that were leased (also after the lease was lost)."""
     stored = 0
     for chunk in chunks:
-        key = chunk.lease.key
         attempt = session.scalar(
             select(TaskInstanceTry)
             .where(
-                TaskInstanceTry.dag_id == key.dag_id,
-                TaskInstanceTry.run_id == key.run_id,
-                TaskInstanceTry.task_id == key.task_id,
+                TaskInstanceTry.dag_id == chunk.lease.dag_id,
+                TaskInstanceTry.run_id == chunk.lease.run_id,
+                TaskInstanceTry.task_id == chunk.lease.task_id,
                 TaskInstanceTry.try_number == chunk.lease.try_number,
                 TaskInstanceTry.lease_id == chunk.lease.lease_id,
             )
@@ -324,8 +383,8 @@ def append_logs(session: Session, chunks: Sequence[executor_pb2.TryLogChunk]) ->
                 "task_instance_id": attempt.task_instance_id,
                 "try_number": attempt.try_number,
                 "sequence": attempt.log_line_count + offset,
-                "timestamp": to_datetime(line, "timestamp") or attempt.start_date,
-                "stream": int(line.stream),
+                "timestamp": line.timestamp or attempt.start_date,
+                "stream": line.stream,
                 "level": line.level,
                 "message": line.message,
             }
@@ -340,9 +399,9 @@ def append_logs(session: Session, chunks: Sequence[executor_pb2.TryLogChunk]) ->
 
 
 def read_logs(
-    session: Session, key: run_pb2.TaskInstanceKey, try_number: int, after: int, limit: int
-) -> tuple[list[run_pb2.LogLine], int, bool]:
-    """Log lines of one try after a sequence; return (lines, try number, complete)."""
+    session: Session, key: TaskInstanceKey, try_number: int, after: int, limit: int
+) -> LogPage:
+    """Log lines of one try (the latest when ``try_number`` is 0) after a sequence number."""
     ti = get_ti(session, key)
     number = try_number or ti.try_number
     attempt = session.scalar(
@@ -352,7 +411,7 @@ def read_logs(
     )
     if attempt is None:
         if try_number == 0 and ti.try_number == 0:
-            return [], 0, False
+            return LogPage([], 0, False)
         raise NotFound("try", f"{key.dag_id}/{key.run_id}/{key.task_id} try {number}")
     rows = list(
         session.scalars(
@@ -376,19 +435,19 @@ def read_logs(
             or attempt.log_chunk_index >= attempt.final_log_chunk_index
         )
     )
-    return [log_to_proto(r) for r in rows], number, complete
+    return LogPage(rows, number, complete)
 
 
 # ---- the task API (task processes) ----
 
 
-def verify_caller(session: Session, lease: run_pb2.TryLease, now: datetime) -> TaskInstance:
+def verify_caller(session: Session, lease: TryLease, now: datetime) -> TaskInstance:
     """The task instance of a calling try, or PERMISSION_DENIED / FAILED_PRECONDITION."""
     ti = session.scalar(
         select(TaskInstance).where(
-            TaskInstance.dag_id == lease.key.dag_id,
-            TaskInstance.run_id == lease.key.run_id,
-            TaskInstance.task_id == lease.key.task_id,
+            TaskInstance.dag_id == lease.dag_id,
+            TaskInstance.run_id == lease.run_id,
+            TaskInstance.task_id == lease.task_id,
         )
     )
     known = ti is not None and session.scalar(
@@ -424,17 +483,15 @@ def _put_xcom(session: Session, ti: TaskInstance, key: str, value_json: str, now
         row.timestamp = now
 
 
-def push_xcom(
-    session: Session, lease: run_pb2.TryLease, key: str, value_json: str, now: datetime
-) -> None:
+def push_xcom(session: Session, lease: TryLease, key: str, value_json: str, now: datetime) -> None:
     """Store an XCom under the calling try's task instance."""
     ti = verify_caller(session, lease, now)
     _put_xcom(session, ti, key, value_json, now)
 
 
 def get_xcoms(
-    session: Session, lease: run_pb2.TryLease, task_ids: Sequence[str], key: str, now: datetime
-) -> list[run_pb2.XCom]:
+    session: Session, lease: TryLease, task_ids: Sequence[str], key: str, now: datetime
+) -> list[XCom]:
     """XComs of tasks of the caller's run; no task ids means its direct upstream tasks."""
     ti = verify_caller(session, lease, now)
     if not task_ids:
@@ -453,24 +510,15 @@ def get_xcoms(
             )
         )
     }
-    return [xcom_to_proto(rows[t]) for t in task_ids if t in rows]
+    return [rows[t] for t in task_ids if t in rows]
 
 
-def list_xcoms(session: Session, request: api_rr.ListXComsRequest) -> api_rr.ListXComsResponse:
+def list_xcoms(
+    session: Session, dag_id: str, run_id: str, task_id: str, page: PageRequest
+) -> Page[XCom]:
     """A page of the XComs of a run (or of one of its tasks), by task and key."""
-    page = page_request(
-        "ListXComs",
-        request.page_size,
-        request.page_token,
-        {"dag_id": request.dag_id, "run_id": request.run_id, "task_id": request.task_id},
-    )
-    get_run(session, request.dag_id, request.run_id)
-    query = select(XCom).where(XCom.dag_id == request.dag_id, XCom.run_id == request.run_id)
-    if request.task_id:
-        query = query.where(XCom.task_id == request.task_id)
-    found = keyset_page(session, query, [(XCom.task_id, False), (XCom.key, False)], page)
-    return api_rr.ListXComsResponse(
-        xcoms=[xcom_to_proto(r) for r in found.items],
-        next_page_token=found.next_page_token,
-        total_size=found.total_size,
-    )
+    get_run(session, dag_id, run_id)
+    query = select(XCom).where(XCom.dag_id == dag_id, XCom.run_id == run_id)
+    if task_id:
+        query = query.where(XCom.task_id == task_id)
+    return keyset_page(session, query, [(XCom.task_id, False), (XCom.key, False)], page)

@@ -10,17 +10,14 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.proto_enums import DAG_RUN_STATES
-from core.states import FINISHED, LEASED, DagRunState, TaskInstanceState
-from protos.api.v1 import request_response_pb2 as api_rr
+from core.runs import run_id_for
+from core.states import FINISHED, LEASED, DagRunState, DagRunType, TaskInstanceState
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
-from protos.run.v1 import message_pb2 as run_pb2
-from services.runtime.protoconv import to_datetime
-from services.state.convert import run_to_proto
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
-from services.state.paging import keyset_page, page_request
+from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.errors import AlreadyExists, NotFound, Refused
 from services.state.store.transitions import (
     change_run_state,
@@ -113,7 +110,7 @@ def trigger_dag_run(
     note: str,
     request_id: str,
     now: datetime,
-) -> tuple[run_pb2.DagRun, bool]:
+) -> tuple[DagRun, bool]:
     """Create a manual run; return it and whether it was created (False for a repeated request)."""
     dag = session.get(Dag, dag_id)
     if dag is None:
@@ -123,12 +120,12 @@ def trigger_dag_run(
             select(DagRun).where(DagRun.dag_id == dag_id, DagRun.request_id == request_id)
         )
         if existing is not None:
-            return run_to_proto(existing, run_counts(session, existing.id)), False
+            return existing, False
     if not dag.is_active:
         raise Refused(
             f"DAG {dag_id!r} is not active: its file no longer defines it (see import errors)"
         )
-    run_id = run_id or f"manual__{logical_date.isoformat()}"
+    run_id = run_id or run_id_for(DagRunType.MANUAL, logical_date)
     taken = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if taken is not None:
         raise AlreadyExists(
@@ -152,7 +149,7 @@ def trigger_dag_run(
         ),
         now,
     )
-    return run_to_proto(run, run_counts(session, run.id)), True
+    return run, True
 
 
 def run_counts(session: Session, dag_run_id: int) -> dict[str, int]:
@@ -193,47 +190,43 @@ def get_run(session: Session, dag_id: str, run_id: str, *, for_update: bool = Fa
     return run
 
 
-def list_runs(
-    session: Session,
-    request: api_rr.ListDagRunsRequest,
-    states: Sequence[str],
-    run_types: Sequence[str],
-) -> api_rr.ListDagRunsResponse:
+@dataclass(frozen=True, kw_only=True)
+class RunFilter:
+    """The filters of ListDagRuns; empty means any."""
+
+    dag_id: str = ""
+    states: tuple[str, ...] = ()
+    run_types: tuple[str, ...] = ()
+    logical_date_gte: datetime | None = None
+    logical_date_lt: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunWithCounts:
+    """A run and how many of its task instances are in each state."""
+
+    run: DagRun
+    counts: dict[str, int]
+
+
+def list_runs(session: Session, run_filter: RunFilter, page: PageRequest) -> Page[RunWithCounts]:
     """A page of runs, newest logical date first."""
-    gte = to_datetime(request, "logical_date_gte")
-    lt = to_datetime(request, "logical_date_lt")
-    page = page_request(
-        "ListDagRuns",
-        request.page_size,
-        request.page_token,
-        {
-            "dag_id": request.dag_id,
-            "states": sorted(states),
-            "run_types": sorted(run_types),
-            "gte": str(gte),
-            "lt": str(lt),
-        },
-    )
     query = select(DagRun)
-    if request.dag_id:
-        if session.get(Dag, request.dag_id) is None:
-            raise NotFound("dag", request.dag_id)
-        query = query.where(DagRun.dag_id == request.dag_id)
-    if states:
-        query = query.where(DagRun.state.in_(states))
-    if run_types:
-        query = query.where(DagRun.run_type.in_(run_types))
-    if gte is not None:
-        query = query.where(DagRun.logical_date >= gte)
-    if lt is not None:
-        query = query.where(DagRun.logical_date < lt)
+    if run_filter.dag_id:
+        if session.get(Dag, run_filter.dag_id) is None:
+            raise NotFound("dag", run_filter.dag_id)
+        query = query.where(DagRun.dag_id == run_filter.dag_id)
+    if run_filter.states:
+        query = query.where(DagRun.state.in_(run_filter.states))
+    if run_filter.run_types:
+        query = query.where(DagRun.run_type.in_(run_filter.run_types))
+    if run_filter.logical_date_gte is not None:
+        query = query.where(DagRun.logical_date >= run_filter.logical_date_gte)
+    if run_filter.logical_date_lt is not None:
+        query = query.where(DagRun.logical_date < run_filter.logical_date_lt)
     found = keyset_page(session, query, [(DagRun.logical_date, True), (DagRun.id, True)], page)
     counts = counts_of_runs(session, [r.id for r in found.items])
-    return api_rr.ListDagRunsResponse(
-        dag_runs=[run_to_proto(r, counts[r.id]) for r in found.items],
-        next_page_token=found.next_page_token,
-        total_size=found.total_size,
-    )
+    return found.map(lambda run: RunWithCounts(run, counts[run.id]))
 
 
 def set_run_state(
