@@ -117,25 +117,6 @@ def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
     )
 
 
-#: The task instance columns a scheduling snapshot carries (see :func:`ti_scheduling_view`).
-SCHEDULING_COLUMNS = (
-    "dag_run_id",
-    "dag_id",
-    "run_id",
-    "task_id",
-    "state",
-    "try_number",
-    "max_tries",
-    "pool",
-    "pool_slots",
-    "priority_weight",
-    "start_date",
-    "end_date",
-    "lease_expires_at",
-    "next_retry_at",
-)
-
-
 def _scheduling_fields(row: Any) -> dict[str, Any]:
     return {
         "key": ti_key(row),

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from core.proto_enums import ProtoEnum
 from services.runtime.errors import InvalidArgument
+from services.state.store.checks import identifier_problem
 
 E = TypeVar("E", bound=StrEnum)
-
-MAX_ID_LENGTH = 250
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def identifier_problem(value: str) -> str | None:
-    """What is wrong with an id (empty, longer than 250 characters, control characters)."""
-    if not value:
-        return "is required"
-    if len(value) > MAX_ID_LENGTH:
-        return f"is longer than {MAX_ID_LENGTH} characters"
-    if _CONTROL.search(value):
-        return "contains control characters"
-    return None
 
 
 def identifier(value: str, field: str) -> str:
@@ -49,15 +35,6 @@ def json_object(text: str, field: str) -> str:
     if not isinstance(parsed, dict):
         raise InvalidArgument(field, "must be a JSON object")
     return text
-
-
-def json_object_problem(text: str) -> str | None:
-    """What keeps ``text`` from being a JSON object, or None."""
-    try:
-        parsed = json.loads(text)
-    except (ValueError, RecursionError) as err:
-        return f"is not valid JSON ({err})"
-    return None if isinstance(parsed, dict) else "must be a JSON object"
 
 
 def json_value(text: str, field: str) -> Any:

@@ -12,7 +12,7 @@ from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
 from protos.dag_processor.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
-from services.runtime.protoconv import timestamp, to_seconds
+from services.runtime.protoconv import timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
 from services.state.metrics import LEASES
 from services.state.services import StateServices
@@ -42,6 +42,29 @@ def check_serialized_dag(serialized: dag_pb2.SerializedDag, path: str, field: st
                 f"{field}.definition.tasks[{index}].upstream_task_ids",
                 f"names unknown tasks {sorted(unknown)}",
             )
+
+
+def parse_result(result: processor_pb2.FileParseResult) -> dag_files.ParseResult:
+    """The store's view of one file's parse result."""
+    failure = None
+    if result.HasField("import_error"):
+        error = result.import_error
+        failure = dag_files.ImportFailure(
+            message=error.message,
+            filename=error.filename,
+            line_number=error.line_number,
+            stacktrace=error.stacktrace,
+            timestamp=to_datetime(error, "timestamp"),
+        )
+    return dag_files.ParseResult(
+        relative_fileloc=result.relative_fileloc,
+        fileloc=result.fileloc,
+        parsed_at=to_datetime(result, "parsed_at"),
+        parse_seconds=to_seconds(result, "parse_duration"),
+        dags=list(result.dags),
+        unchanged_dag_ids=list(result.unchanged_dag_ids),
+        import_error=failure,
+    )
 
 
 class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
@@ -98,16 +121,24 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
                 )
         outcomes = []
         for result in request.results:
-            outcomes.append(await self._report(processor_id, result))
+            outcomes.append(await self._report(processor_id, parse_result(result)))
         return rr.ReportParseResultsResponse(outcomes=outcomes)
 
     async def _report(
-        self, processor_id: str, result: processor_pb2.FileParseResult
+        self, processor_id: str, result: dag_files.ParseResult
     ) -> processor_pb2.FileParseOutcome:
         now = utcnow()
-        return await self._services.write(
+        outcome = await self._services.write(
             lambda s: dag_files.report_parse_result(s, processor_id, result, now),
             name="report_parse_result",
+        )
+        return processor_pb2.FileParseOutcome(
+            relative_fileloc=outcome.relative_fileloc,
+            accepted=outcome.accepted,
+            updated_dag_ids=outcome.updated_dag_ids,
+            deactivated_dag_ids=outcome.deactivated_dag_ids,
+            conflicting_dag_ids=outcome.conflicting_dag_ids,
+            resend_dag_ids=outcome.resend_dag_ids,
         )
 
     async def ListDagContentHashes(
@@ -118,7 +149,12 @@ class DagProcessorServicer(service_pb2_grpc.DagProcessorServiceServicer):
         result = await self._services.read(
             lambda s: dag_files.dag_content_hashes(s, files), name="dag_content_hashes"
         )
-        return rr.ListDagContentHashesResponse(files=result)
+        return rr.ListDagContentHashesResponse(
+            files=[
+                processor_pb2.FileDagHashes(relative_fileloc=path, content_hashes=hashes)
+                for path, hashes in result.items()
+            ]
+        )
 
     async def ReconcileDagFiles(
         self, request: rr.ReconcileDagFilesRequest, context: aio.ServicerContext[Any, Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -23,8 +24,9 @@ from protos.scheduler.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
 from services.runtime.protoconv import timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
-from services.state.convert import run_to_proto
+from services.state.convert import dag_to_proto, pool_to_proto, run_to_proto, ti_scheduling_view
 from services.state.metrics import LEASES
+from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import apply, scheduling
 from services.state.store.admission import Refusal
@@ -133,6 +135,34 @@ def schedule_advance(advance: scheduler_pb2.ScheduleAdvance, index: int) -> Sche
     )
 
 
+def schedulable_message(item: scheduling.SchedulableDag) -> scheduler_pb2.SchedulableDag:
+    """The contract's message of a DAG whose schedule advances."""
+    return scheduler_pb2.SchedulableDag(
+        dag=dag_to_proto(item.dag, item.definition),
+        active_runs=item.active_runs,
+        latest_scheduled_logical_date=timestamp(item.latest_scheduled_logical_date),
+    )
+
+
+def snapshot_message(snapshot: scheduling.Snapshot) -> rr.GetSchedulingSnapshotResponse:
+    """The contract's message of a scheduling snapshot."""
+    return rr.GetSchedulingSnapshotResponse(
+        dag_runs=[
+            scheduler_pb2.DagRunSnapshot(
+                dag_run=run_to_proto(item.run, item.counts),
+                task_instances=[ti_scheduling_view(ti) for ti in item.task_instances],
+            )
+            for item in snapshot.runs
+        ],
+        pools=[pool_to_proto(usage) for usage in snapshot.pools],
+        dag_concurrency=[
+            scheduler_pb2.DagConcurrency(**asdict(limits)) for limits in snapshot.dag_concurrency
+        ],
+        server_time=timestamp(snapshot.server_time),
+        event_cursor=snapshot.event_cursor,
+    )
+
+
 class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
     """What scheduler replicas call."""
 
@@ -172,7 +202,7 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
     ) -> rr.ReleaseDagRunClaimsResponse:
         """Give claims back."""
         scheduler_id = identifier(request.scheduler_id, "scheduler_id")
-        keys = list(request.keys)
+        keys = [(k.dag_id, k.run_id) for k in request.keys]
         now = utcnow()
         released = await self._services.write(
             lambda s: scheduling.release_dag_run_claims(s, scheduler_id, keys, now),
@@ -184,8 +214,13 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         self, request: rr.ListSchedulableDagsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListSchedulableDagsResponse:
         """DAGs whose schedules the scheduler advances."""
-        return await self._services.read(
-            lambda s: scheduling.list_schedulable_dags(s, request), name="list_schedulable_dags"
+        page = page_request("ListSchedulableDags", request.page_size, request.page_token)
+        found = await self._services.read(
+            lambda s: scheduling.list_schedulable_dags(s, page).map(schedulable_message),
+            name="list_schedulable_dags",
+        )
+        return rr.ListSchedulableDagsResponse(
+            dags=found.items, next_page_token=found.next_page_token
         )
 
     async def GetDagDefinitions(
@@ -230,10 +265,10 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
     ) -> rr.GetSchedulingSnapshotResponse:
         """The claimed runs with what deciding needs."""
         scheduler_id = identifier(request.scheduler_id, "scheduler_id")
-        keys = list(request.keys)
+        keys = [(k.dag_id, k.run_id) for k in request.keys]
         now = utcnow()
         return await self._services.read(
-            lambda s: scheduling.scheduling_snapshot(s, scheduler_id, keys, now),
+            lambda s: snapshot_message(scheduling.scheduling_snapshot(s, scheduler_id, keys, now)),
             name="scheduling_snapshot",
         )
 

@@ -21,7 +21,7 @@ from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Dag, DagFile, DagRun, DagVersion, ImportError
-from services.state.paging import Page, PageRequest, keyset_page
+from services.state.store.pages import Page, PageRequest, keyset_page
 
 T = TypeVar("T")
 U = TypeVar("U")

@@ -12,9 +12,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from protos.dag.v1 import message_pb2 as dag_pb2
-from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.enums.v1 import event_pb2
-from services.runtime.protoconv import to_datetime, to_seconds
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagFile, DagVersion, ImportError
 from services.state.store.instances import forget_instance, live_instances, touch_instance
@@ -170,14 +168,55 @@ def _schedule_changed(session: Session, old_hash: str, new: dag_pb2.DagDefinitio
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImportFailure:
+    """Why a DAG file failed to import."""
+
+    message: str
+    filename: str = ""
+    line_number: int = 0
+    stacktrace: str = ""
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParseResult:
+    """What a DAG processor found in one file."""
+
+    relative_fileloc: str
+    fileloc: str = ""
+    parsed_at: datetime | None = None
+    parse_seconds: float | None = None
+    #: The DAGs whose serialised structure is sent (new or changed).
+    dags: Sequence[dag_pb2.SerializedDag] = ()
+    #: The DAGs the file still defines, unchanged since the state service stored them.
+    unchanged_dag_ids: Sequence[str] = ()
+    import_error: ImportFailure | None = None
+
+
+@dataclass
+class ParseOutcome:
+    """What the state service did with a parse result."""
+
+    relative_fileloc: str
+    #: False when the caller no longer holds the file's lease: nothing was applied.
+    accepted: bool = False
+    updated_dag_ids: list[str] = field(default_factory=list)
+    #: DAG ids another file defines already.
+    conflicting_dag_ids: list[str] = field(default_factory=list)
+    #: Said to be unchanged but unknown here: send their structure.
+    resend_dag_ids: list[str] = field(default_factory=list)
+    deactivated_dag_ids: list[str] = field(default_factory=list)
+
+
 def _record_import_error(
     session: Session,
-    result: processor_pb2.FileParseResult,
+    result: ParseResult,
     processor_id: str,
     now: datetime,
     message: str = "",
 ) -> None:
-    error = result.import_error
+    error = result.import_error or ImportFailure(message=message)
     row = session.get(ImportError, result.relative_fileloc)
     if row is None:
         row = ImportError(relative_fileloc=result.relative_fileloc)
@@ -186,27 +225,27 @@ def _record_import_error(
     row.message = message or error.message
     row.line_number = 0 if message else error.line_number
     row.stacktrace = "" if message else error.stacktrace
-    row.timestamp = to_datetime(error, "timestamp") or now
+    row.timestamp = error.timestamp or now
     row.processor_id = processor_id
 
 
 def report_parse_result(
-    session: Session, processor_id: str, result: processor_pb2.FileParseResult, now: datetime
-) -> processor_pb2.FileParseOutcome:
+    session: Session, processor_id: str, result: ParseResult, now: datetime
+) -> ParseOutcome:
     """Apply one file's parse result, if the caller still holds the file's lease."""
     path = result.relative_fileloc
-    outcome = processor_pb2.FileParseOutcome(relative_fileloc=path)
+    outcome = ParseOutcome(relative_fileloc=path)
     file_row = session.get(DagFile, path, with_for_update=True)
     if not _holds_lease(file_row, processor_id, now):
         return outcome
     assert file_row is not None
     outcome.accepted = True
     file_row.fileloc = result.fileloc
-    file_row.last_parsed_at = to_datetime(result, "parsed_at") or now
-    file_row.last_parse_seconds = to_seconds(result, "parse_duration")
+    file_row.last_parsed_at = result.parsed_at or now
+    file_row.last_parse_seconds = result.parse_seconds
     file_row.last_parsed_by = processor_id
 
-    failed = result.HasField("import_error")
+    failed = result.import_error is not None
     defined = [d.definition.dag_id for d in result.dags] + list(result.unchanged_dag_ids)
     owners = {
         row.dag_id: row
@@ -265,7 +304,7 @@ def report_parse_result(
     return outcome
 
 
-def dag_content_hashes(session: Session, files: Sequence[str]) -> list[processor_pb2.FileDagHashes]:
+def dag_content_hashes(session: Session, files: Sequence[str]) -> dict[str, dict[str, str]]:
     """The DAG ids and content hashes stored for each file (every file when ``files`` is empty)."""
     query = select(Dag.relative_fileloc, Dag.dag_id, Dag.content_hash).where(
         Dag.is_active.is_(True)
@@ -277,10 +316,7 @@ def dag_content_hashes(session: Session, files: Sequence[str]) -> list[processor
         query.order_by(Dag.relative_fileloc, Dag.dag_id)
     ):
         by_file.setdefault(path, {})[dag_id] = content_hash
-    return [
-        processor_pb2.FileDagHashes(relative_fileloc=p, content_hashes=h)
-        for p, h in by_file.items()
-    ]
+    return by_file
 
 
 def reconcile_dag_files(

@@ -19,9 +19,9 @@ from core.states import TaskInstanceState
 from core.tries import skipped_by
 from services.state.clock import utcnow
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
-from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
+from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
 from services.state.store.task_instances import TaskInstanceKey, get_ti
 from services.state.store.transitions import TryEnding, change_ti_state, end_try, version_of

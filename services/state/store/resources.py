@@ -16,11 +16,11 @@ from services.state.crypto import REDACTED, SecretBox
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Connection, Pool, TaskInstance, Variable
 from services.state.housekeeping import DEFAULT_POOL
-from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.catalog import icontains
+from services.state.store.checks import identifier_problem, json_object_problem
 from services.state.store.errors import InvalidInput, Refused
+from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.pools import PoolUsage, pool_usages
-from services.state.validation import identifier_problem, json_object_problem
 
 M = TypeVar("M", bound=Base)
 

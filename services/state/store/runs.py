@@ -17,8 +17,8 @@ from protos.enums.v1 import event_pb2
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
-from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.errors import AlreadyExists, NotFound, Refused
+from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.transitions import (
     change_run_state,
     change_ti_state,

@@ -18,33 +18,41 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from core.states import RUN_ACTIVE
+from core.states import RUN_ACTIVE, DagRunType
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
-from protos.run.v1 import message_pb2 as run_pb2
-from protos.scheduler.v1 import message_pb2 as scheduler_pb2
-from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
-from services.runtime.protoconv import timestamp
-from services.state.convert import (
-    SCHEDULING_COLUMNS,
-    dag_to_proto,
-    pool_to_proto,
-    run_to_proto,
-    ti_scheduling_view,
-)
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, Event, TaskInstance
-from services.state.paging import keyset_page, page_request
 from services.state.store.admission import Refusal, dag_active_counts
 from services.state.store.apply import claimed_by
 from services.state.store.instances import forget_instance, live_instances, touch_instance
-from services.state.store.pools import all_pool_usages
+from services.state.store.pages import Page, PageRequest, keyset_page
+from services.state.store.pools import PoolUsage, all_pool_usages
 from services.state.store.runs import NewRun, create_run
 from services.state.store.transitions import (
     definition_of,
 )
 
 SCHEDULER_KIND = "scheduler"
+RunKey = tuple[str, str]
+
+#: The task instance columns a scheduling snapshot carries (the scheduler decides on them).
+SCHEDULING_COLUMNS = (
+    "dag_run_id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "state",
+    "try_number",
+    "max_tries",
+    "pool",
+    "pool_slots",
+    "priority_weight",
+    "start_date",
+    "end_date",
+    "lease_expires_at",
+    "next_retry_at",
+)
 
 
 def claim_dag_runs(
@@ -93,7 +101,7 @@ def claim_dag_runs(
 
 
 def release_dag_run_claims(
-    session: Session, scheduler_id: str, keys: Sequence[run_pb2.DagRunKey], now: datetime
+    session: Session, scheduler_id: str, keys: Sequence[RunKey], now: datetime
 ) -> int:
     """Give back claims so other schedulers take the runs at once.
 
@@ -106,7 +114,7 @@ def release_dag_run_claims(
     rows = [
         run
         for run in session.scalars(query.with_for_update())
-        if not keys or any(k.dag_id == run.dag_id and k.run_id == run.run_id for k in keys)
+        if not keys or (run.dag_id, run.run_id) in set(keys)
     ]
     for run in rows:
         run.claimed_by = None
@@ -116,9 +124,17 @@ def release_dag_run_claims(
     return len(rows)
 
 
-def list_schedulable_dags(
-    session: Session, request: scheduler_rr.ListSchedulableDagsRequest
-) -> scheduler_rr.ListSchedulableDagsResponse:
+@dataclass(frozen=True)
+class SchedulableDag:
+    """A DAG whose schedule a scheduler advances, with what planning needs of its runs."""
+
+    dag: Dag
+    definition: dag_pb2.DagDefinition
+    active_runs: int
+    latest_scheduled_logical_date: datetime | None
+
+
+def list_schedulable_dags(session: Session, page: PageRequest) -> Page[SchedulableDag]:
     """Unpaused, active DAGs with a schedule that is not exhausted, by dag id."""
     query = select(Dag).where(
         Dag.is_active.is_(True),
@@ -126,14 +142,8 @@ def list_schedulable_dags(
         Dag.has_schedule.is_(True),
         Dag.schedule_exhausted.is_(False),
     )
-    found = keyset_page(
-        session,
-        query,
-        Dag.dag_id,
-        page_request("ListSchedulableDags", request.page_size, request.page_token),
-    )
-    page = found.items
-    ids = [d.dag_id for d in page]
+    found = keyset_page(session, query, Dag.dag_id, page)
+    ids = [d.dag_id for d in found.items]
     active = dict(
         session.execute(
             select(DagRun.dag_id, func.count())
@@ -144,20 +154,17 @@ def list_schedulable_dags(
     latest = dict(
         session.execute(
             select(DagRun.dag_id, func.max(DagRun.logical_date))
-            .where(DagRun.dag_id.in_(ids), DagRun.run_type == "scheduled")
+            .where(DagRun.dag_id.in_(ids), DagRun.run_type == DagRunType.SCHEDULED)
             .group_by(DagRun.dag_id)
         ).all()
     )
-    return scheduler_rr.ListSchedulableDagsResponse(
-        dags=[
-            scheduler_pb2.SchedulableDag(
-                dag=dag_to_proto(d, definition_of(session, d.content_hash)),
-                active_runs=int(active.get(d.dag_id, 0)),
-                latest_scheduled_logical_date=timestamp(latest.get(d.dag_id)),
-            )
-            for d in page
-        ],
-        next_page_token=found.next_page_token,
+    return found.map(
+        lambda d: SchedulableDag(
+            d,
+            definition_of(session, d.content_hash),
+            int(active.get(d.dag_id, 0)),
+            latest.get(d.dag_id),
+        )
     )
 
 
@@ -242,11 +249,44 @@ def advance_schedule(session: Session, advance: ScheduleAdvance, now: datetime) 
     return AdvanceOutcome(True, run=run)
 
 
+@dataclass(frozen=True)
+class RunSnapshot:
+    """A claimed run, its counts by state, and the scheduling columns of its task instances."""
+
+    run: DagRun
+    counts: dict[str, int]
+    #: Rows of :data:`SCHEDULING_COLUMNS` (not ORM objects: a big run is read on every pass).
+    task_instances: list[Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DagConcurrency:
+    """A DAG's limits and how much of them its runs use."""
+
+    dag_id: str
+    active_task_instances: int
+    max_active_tasks: int
+    running_dag_runs: int
+    max_active_runs: int
+    is_paused: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """Everything a scheduler decides on for its claimed runs."""
+
+    runs: list[RunSnapshot]
+    pools: list[PoolUsage]
+    dag_concurrency: list[DagConcurrency]
+    server_time: datetime
+    event_cursor: int
+
+
 def scheduling_snapshot(
-    session: Session, scheduler_id: str, keys: Sequence[run_pb2.DagRunKey], now: datetime
-) -> scheduler_rr.GetSchedulingSnapshotResponse:
+    session: Session, scheduler_id: str, keys: Sequence[RunKey], now: datetime
+) -> Snapshot:
     """The claimed runs with their task instances, pool usage and DAG concurrency."""
-    wanted = sorted({(k.dag_id, k.run_id) for k in keys})
+    wanted = sorted(set(keys))
     runs = (
         [
             run
@@ -262,8 +302,6 @@ def scheduling_snapshot(
     )
     tis_by_run: dict[int, list[Any]] = defaultdict(list)
     if runs:
-        # Plain rows of the columns the scheduler needs, not ORM objects: a snapshot of a big
-        # run is read on every pass.
         columns = [TaskInstance.__table__.columns[name] for name in SCHEDULING_COLUMNS]
         for ti in session.execute(
             select(*columns)
@@ -271,23 +309,21 @@ def scheduling_snapshot(
             .order_by(TaskInstance.task_id)
         ):
             tis_by_run[ti.dag_run_id].append(ti)
-    # The runs' counts by state follow from the rows just read; no second query.
-    counts = {run.id: dict(Counter(ti.state for ti in tis_by_run[run.id])) for run in runs}
     run_dags = sorted({r.dag_id for r in runs})
     active_tis, running_runs = dag_active_counts(session, run_dags)
     dags = {d.dag_id: d for d in session.scalars(select(Dag).where(Dag.dag_id.in_(run_dags)))}
     cursor = session.scalar(select(func.max(Event.id)))
-    return scheduler_rr.GetSchedulingSnapshotResponse(
-        dag_runs=[
-            scheduler_pb2.DagRunSnapshot(
-                dag_run=run_to_proto(run, counts[run.id]),
-                task_instances=[ti_scheduling_view(ti) for ti in tis_by_run[run.id]],
+    return Snapshot(
+        # The runs' counts by state follow from the rows just read; no second query.
+        runs=[
+            RunSnapshot(
+                run, dict(Counter(ti.state for ti in tis_by_run[run.id])), tis_by_run[run.id]
             )
             for run in runs
         ],
-        pools=[pool_to_proto(usage) for usage in all_pool_usages(session)],
+        pools=all_pool_usages(session),
         dag_concurrency=[
-            scheduler_pb2.DagConcurrency(
+            DagConcurrency(
                 dag_id=dag_id,
                 active_task_instances=int(active_tis.get(dag_id, 0)),
                 max_active_tasks=dags[dag_id].max_active_tasks,
@@ -298,6 +334,6 @@ def scheduling_snapshot(
             for dag_id in run_dags
             if dag_id in dags
         ],
-        server_time=timestamp(now),
+        server_time=now,
         event_cursor=int(cursor or 0),
     )

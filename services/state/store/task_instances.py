@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from core.states import FAILURES, LEASED, RUN_ACTIVE, DagRunState
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
 from services.state.graph import closure, downstream_map, upstream_map
-from services.state.paging import Page, PageRequest, keyset_page
 from services.state.store.errors import NotFound
+from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
 from services.state.store.transitions import (
     change_run_state,

@@ -1,4 +1,4 @@
-"""Keyset page tokens (services/state/paging.py) and the page requests built on them."""
+"""Keyset page tokens (services/state/store/pages.py) and the page requests built on them."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from services.runtime.errors import InvalidArgument
-from services.state import paging
 from services.state.db.engine import Database
 from services.state.db.models import Variable
-from services.state.paging import Page, page_request
+from services.state.store import pages as paging
+from services.state.store.errors import InvalidInput
+from services.state.store.pages import Page, page_request
 from services.state.store.pools import open_slots
 
 FILTERS = {"key_contains": "etl"}
@@ -35,7 +35,7 @@ def test_page_size_defaults_and_caps(requested: int, size: int) -> None:
 
 
 def test_a_negative_page_size_names_the_field() -> None:
-    with pytest.raises(InvalidArgument) as raised:
+    with pytest.raises(InvalidInput) as raised:
         paging.clamp_page_size(-1)
     assert raised.value.field == "page_size"
 
@@ -65,7 +65,7 @@ def test_a_token_is_refused_by_other_filters_and_other_listings() -> None:
     made = token_after("etl_001", dict(token.scope))
     assert page_request("ListVariables", 1, made, FILTERS).after == ["etl_001"]
     for listing, filters in (("ListVariables", {"key_contains": "other"}), ("ListPools", FILTERS)):
-        with pytest.raises(InvalidArgument, match="other filters") as raised:
+        with pytest.raises(InvalidInput, match="other filters") as raised:
             page_request(listing, 1, made, filters)
         assert raised.value.field == "page_token"
 
@@ -79,7 +79,7 @@ def test_a_token_is_refused_by_other_filters_and_other_listings() -> None:
     ],
 )
 def test_malformed_tokens_name_the_field(token: str) -> None:
-    with pytest.raises(InvalidArgument) as raised:
+    with pytest.raises(InvalidInput) as raised:
         page_request("ListVariables", 1, token, FILTERS)
     assert raised.value.field == "page_token"
 
@@ -88,7 +88,7 @@ def test_a_token_whose_key_does_not_fit_the_order_is_refused(database: Database)
     scope = {"listing": "ListVariables", **FILTERS}
     forged = paging.PageToken(last_key=[1, 2], filters=paging.fingerprint(scope)).encode()
     request = page_request("ListVariables", 1, forged, FILTERS)
-    with pytest.raises(InvalidArgument) as raised:
+    with pytest.raises(InvalidInput) as raised:
         database.run_write(lambda s: paging.keyset_page(s, select(Variable), Variable.key, request))
     assert raised.value.field == "page_token"
 

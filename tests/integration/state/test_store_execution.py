@@ -1,0 +1,231 @@
+"""The state store's executor, task-process and person-made transitions, as plain functions.
+
+Leases, heartbeats, results, returns and the task API's fence, then clears and marks, each with
+its refusal branches, on a fresh real database of each backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.states import DagRunState, TryOutcome
+from services.state.db import models
+from services.state.db.engine import Database
+from services.state.store import execution, runs, task_instances
+from services.state.store.errors import Forbidden, LeaseLost
+from services.state.store.execution import Completion, Heartbeat, LeaseStatus, TryLease
+from services.state.store.transitions import TryEnding
+from tests.helpers.store import Run, State, register, triggered
+
+EXECUTOR = "executor-1"
+LEASE = timedelta(minutes=5)
+
+
+def queued(database: Database, tasks: dict[str, list[str]], *queue: str, **options: Any) -> Run:
+    register(database, "d", tasks, **options)
+    run = triggered(database, "d")
+    outcomes, _ = run.apply(run.tis(*queue, to=State.QUEUED), [run.start()])
+    assert all(o.applied for o in outcomes)
+    return run
+
+
+def lease(database: Database, executor: str = EXECUTOR, max_leases: int = 10) -> list[TryLease]:
+    def write(session: Any) -> list[TryLease]:
+        granted = execution.lease_task_instances(
+            session, executor, ["default"], max_leases, LEASE, "host", datetime.now(UTC)
+        )
+        return [leased.lease for leased in granted]
+
+    return database.run_write(write)
+
+
+def complete(
+    database: Database,
+    try_lease: TryLease,
+    outcome: TryOutcome,
+    *,
+    executor: str = EXECUTOR,
+    skip: tuple[str, ...] = (),
+) -> models.TaskInstance:
+    now = datetime.now(UTC)
+    completion = Completion(
+        executor_id=executor,
+        lease=try_lease,
+        ending=TryEnding(outcome=outcome, end_date=now),
+        process_started_at=now,
+        skip_task_ids=skip,
+        xcoms=[("return_value", "42")],
+    )
+    return database.run_write(lambda s: execution.complete_task_instance(s, completion, now))
+
+
+def beat(database: Database, try_lease: TryLease, executor: str = EXECUTOR) -> LeaseStatus:
+    def write(session: Any) -> LeaseStatus:
+        (outcome,) = execution.heartbeat(
+            session, executor, [Heartbeat(lease=try_lease, pid=123)], LEASE, datetime.now(UTC)
+        )
+        return outcome.status
+
+    return database.run_write(write)
+
+
+def expire(database: Database, run: Run, task_id: str) -> None:
+    def write(session: Any) -> None:
+        ti = session.scalar(
+            select(models.TaskInstance).where(
+                models.TaskInstance.dag_id == run.dag_id, models.TaskInstance.task_id == task_id
+            )
+        )
+        ti.lease_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+
+    database.run_write(write)
+
+
+def test_leasing_starts_one_try_per_queued_task_instance_once(database: Database) -> None:
+    run = queued(database, {"a": [], "b": [], "c": []}, "a", "b")
+    first = lease(database, max_leases=1)
+    second = lease(database, executor="executor-2")
+    assert len(first) == len(second) == 1
+    assert {first[0].task_id, second[0].task_id} == {"a", "b"}
+    assert first[0].try_number == 1
+    assert first[0].lease_id != second[0].lease_id
+    assert lease(database) == []  # nothing else is queued; "c" waits for the scheduler
+    assert run.states() == {"a": State.RUNNING, "b": State.RUNNING, "c": State.NONE}
+
+
+def test_a_heartbeat_renews_only_a_live_lease_of_its_owner(database: Database) -> None:
+    run = queued(database, {"a": []}, "a")
+    (try_lease,) = lease(database)
+    assert beat(database, try_lease) is LeaseStatus.ACTIVE
+    assert beat(database, try_lease, executor="intruder") is LeaseStatus.LOST
+    forged = TryLease(try_lease.dag_id, try_lease.run_id, "a", 1, "not-the-lease")
+    assert beat(database, forged) is LeaseStatus.LOST
+    stale = TryLease(try_lease.dag_id, try_lease.run_id, "a", 2, try_lease.lease_id)
+    assert beat(database, stale) is LeaseStatus.LOST
+    expire(database, run, "a")
+    assert beat(database, try_lease) is LeaseStatus.LOST
+
+
+def test_a_cleared_running_try_is_told_to_stop_and_starts_over_when_it_ends(
+    database: Database,
+) -> None:
+    run = queued(database, {"a": []}, "a")
+    (try_lease,) = lease(database)
+    selection = task_instances.Selection(dag_id="d", run_id="r1")
+
+    def clear(session: Any) -> None:
+        task_instances.clear(
+            session, task_instances.selected(session, selection), datetime.now(UTC)
+        )
+
+    database.run_write(clear)
+    assert run.states() == {"a": State.RESTARTING}
+    assert run.run_state() == DagRunState.QUEUED
+    assert beat(database, try_lease) is LeaseStatus.STOP_REQUESTED
+    ended = complete(database, try_lease, TryOutcome.STOPPED)
+    assert ended.state == State.NONE
+    assert ended.try_number == 1  # the next try is try 2
+
+
+def test_results_are_fenced_by_the_lease_and_repeats_are_answered_again(
+    database: Database,
+) -> None:
+    run = queued(database, {"a": []}, "a")
+    (try_lease,) = lease(database)
+    with pytest.raises(LeaseLost, match="not by 'intruder'"):
+        complete(database, try_lease, TryOutcome.SUCCESS, executor="intruder")
+    assert complete(database, try_lease, TryOutcome.SUCCESS).state == State.SUCCESS
+    # The executor lost the answer and reports again: the same result is accepted once more.
+    assert complete(database, try_lease, TryOutcome.SUCCESS).state == State.SUCCESS
+    with pytest.raises(LeaseLost):
+        complete(database, try_lease, TryOutcome.FAILED)
+    assert run.states() == {"a": State.SUCCESS}
+
+
+def test_a_failed_try_with_retries_left_is_up_for_retry_after_its_delay(
+    database: Database,
+) -> None:
+    run = queued(database, {"a": []}, "a", retries=2)
+    (try_lease,) = lease(database)
+    ended = complete(database, try_lease, TryOutcome.FAILED)
+    assert ended.state == State.UP_FOR_RETRY
+    assert ended.next_retry_at is not None
+    assert ended.next_retry_at > datetime.now(UTC)  # the DAG's retry_delay
+    assert run.states() == {"a": State.UP_FOR_RETRY}
+
+
+def test_a_branch_skips_only_the_task_instances_still_waiting(database: Database) -> None:
+    run = queued(database, {"branch": [], "left": ["branch"], "right": ["branch"]}, "branch")
+    (try_lease,) = lease(database)
+    complete(database, try_lease, TryOutcome.SUCCESS, skip=("right", "missing"))
+    assert run.states() == {"branch": State.SUCCESS, "left": State.NONE, "right": State.SKIPPED}
+
+
+def test_a_failed_branch_skips_nothing(database: Database) -> None:
+    run = queued(database, {"branch": [], "right": ["branch"]}, "branch")
+    (try_lease,) = lease(database)
+    complete(database, try_lease, TryOutcome.FAILED_NO_RETRY, skip=("right",))
+    assert run.states() == {"branch": State.FAILED, "right": State.NONE}
+
+
+def test_a_try_that_never_started_goes_back_to_the_queue(database: Database) -> None:
+    run = queued(database, {"a": []}, "a")
+    (try_lease,) = lease(database)
+    back = database.run_write(
+        lambda s: execution.return_task_instances(s, "intruder", [try_lease], datetime.now(UTC))
+    )
+    assert back == 0
+    back = database.run_write(
+        lambda s: execution.return_task_instances(s, EXECUTOR, [try_lease], datetime.now(UTC))
+    )
+    assert back == 1
+    assert run.states() == {"a": State.QUEUED}
+    (again,) = lease(database)
+    assert again.try_number == 1
+
+
+def test_task_processes_reach_only_their_own_live_try(database: Database) -> None:
+    run = queued(database, {"a": []}, "a")
+    (try_lease,) = lease(database)
+    forged = TryLease(try_lease.dag_id, try_lease.run_id, "a", 1, "guessed")
+    with pytest.raises(Forbidden, match="unknown lease id"):
+        database.run_write(lambda s: execution.verify_caller(s, forged, datetime.now(UTC)))
+    database.run_write(lambda s: execution.push_xcom(s, try_lease, "k", '"v"', datetime.now(UTC)))
+    expire(database, run, "a")
+    with pytest.raises(LeaseLost):
+        database.run_write(
+            lambda s: execution.push_xcom(s, try_lease, "k", '"again"', datetime.now(UTC))
+        )
+
+
+def test_marking_a_running_task_instance_stops_its_try_and_keeps_the_mark(
+    database: Database,
+) -> None:
+    run = queued(database, {"a": [], "b": []}, "a")
+    (try_lease,) = lease(database)
+    selection = task_instances.Selection(dag_id="d", run_id="r1", task_ids=("a",))
+
+    def mark(session: Any) -> None:
+        ((dag_run, tis),) = task_instances.selected(session, selection)
+        task_instances.mark(session, dag_run, tis, State.SUCCESS, datetime.now(UTC))
+
+    database.run_write(mark)
+    assert beat(database, try_lease) is LeaseStatus.STOP_REQUESTED
+    assert complete(database, try_lease, TryOutcome.STOPPED).state == State.SUCCESS
+    assert run.states() == {"a": State.SUCCESS, "b": State.NONE}
+
+
+def test_marking_a_run_failed_fails_running_and_skips_waiting_task_instances(
+    database: Database,
+) -> None:
+    run = queued(database, {"a": [], "b": []}, "a")
+    lease(database)
+    database.run_write(
+        lambda s: runs.set_run_state(s, "d", "r1", DagRunState.FAILED, "by hand", datetime.now(UTC))
+    )
+    assert run.states() == {"a": State.FAILED, "b": State.SKIPPED}
+    assert run.run_state() == DagRunState.FAILED
