@@ -17,6 +17,7 @@ from services.state.crypto import REDACTED, SecretBox
 from services.state.db import models
 from services.state.store.catalog import DagFileView, DagView
 from services.state.store.pools import PoolUsage
+from services.state.store.resources import ConnectionValues
 
 
 def dag_to_proto(
@@ -285,3 +286,18 @@ def connection_to_proto(
     if row.port is not None:
         message.port = row.port
     return message
+
+
+def connection_values(message: resource_pb2.Connection) -> ConnectionValues:
+    """The store's view of a connection as a caller sends it."""
+    return ConnectionValues(
+        conn_id=message.conn_id,
+        conn_type=message.conn_type,
+        host=message.host,
+        schema=message.schema,
+        login=message.login,
+        password=message.password,
+        port=message.port if message.HasField("port") else None,
+        extra_json=message.extra_json,
+        description=message.description,
+    )

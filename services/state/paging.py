@@ -8,7 +8,7 @@ from typing import Any
 from services.runtime.errors import InvalidArgument
 from services.state.store import pages
 from services.state.store.errors import InvalidInput
-from services.state.store.pages import PageRequest
+from services.state.store.pages import Page, PageRequest
 
 
 def page_request(
@@ -25,3 +25,8 @@ def page_request(
         return pages.page_request(listing, page_size, page_token, filters)
     except InvalidInput as err:
         raise InvalidArgument(err.field, err.description) from err
+
+
+def page_fields(found: Page[Any]) -> dict[str, Any]:
+    """The paging fields of a List* response for one page: the next token and the total."""
+    return {"next_page_token": found.next_page_token, "total_size": found.total_size}

@@ -17,13 +17,14 @@ from services.runtime.interceptors import call_credentials
 from services.state.clock import utcnow
 from services.state.convert import (
     connection_to_proto,
+    connection_values,
     dag_file_view_to_proto,
     dag_view_to_proto,
     import_error_to_proto,
     pool_to_proto,
     variable_to_proto,
 )
-from services.state.paging import page_request
+from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
 from services.state.store import catalog, resources
 from services.state.store.catalog import DagFilter
@@ -72,11 +73,7 @@ class CatalogApi:
             lambda s: catalog.list_dags(s, dag_filter, page).map(dag_view_to_proto),
             name="list_dags",
         )
-        return rr.ListDagsResponse(
-            dags=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListDagsResponse(dags=found.items, **page_fields(found))
 
     async def GetDag(
         self, request: rr.GetDagRequest, context: aio.ServicerContext[Any, Any]
@@ -134,11 +131,7 @@ class CatalogApi:
             lambda s: catalog.list_dag_files(s, page).map(dag_file_view_to_proto),
             name="list_dag_files",
         )
-        return rr.ListDagFilesResponse(
-            dag_files=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListDagFilesResponse(dag_files=found.items, **page_fields(found))
 
     async def ListImportErrors(
         self, request: rr.ListImportErrorsRequest, context: aio.ServicerContext[Any, Any]
@@ -155,11 +148,7 @@ class CatalogApi:
             lambda s: catalog.list_import_errors(s, contains, page).map(import_error_to_proto),
             name="list_import_errors",
         )
-        return rr.ListImportErrorsResponse(
-            import_errors=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListImportErrorsResponse(import_errors=found.items, **page_fields(found))
 
     # ---- Variables ----
 
@@ -175,11 +164,7 @@ class CatalogApi:
             lambda s: resources.list_variables(s, contains, page).map(variable_to_proto),
             name="list_variables",
         )
-        return rr.ListVariablesResponse(
-            variables=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListVariablesResponse(variables=found.items, **page_fields(found))
 
     async def GetVariable(
         self, request: rr.GetVariableRequest, context: aio.ServicerContext[Any, Any]
@@ -236,11 +221,7 @@ class CatalogApi:
             lambda s: resources.list_connections(s, contains, page).map(connection_to_proto),
             name="list_connections",
         )
-        return rr.ListConnectionsResponse(
-            connections=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListConnectionsResponse(connections=found.items, **page_fields(found))
 
     async def GetConnection(
         self, request: rr.GetConnectionRequest, context: aio.ServicerContext[Any, Any]
@@ -283,17 +264,8 @@ class CatalogApi:
         mask naming an unknown field.
         """
         connection = request.connection
-        values = resources.ConnectionValues(
-            conn_id=identifier(connection.conn_id, "connection.conn_id"),
-            conn_type=connection.conn_type,
-            host=connection.host,
-            schema=connection.schema,
-            login=connection.login,
-            password=connection.password,
-            port=connection.port if connection.HasField("port") else None,
-            extra_json=connection.extra_json,
-            description=connection.description,
-        )
+        identifier(connection.conn_id, "connection.conn_id")
+        values = connection_values(connection)
         fields = connection_fields(list(request.update_mask.paths))
         secrets = self._services.secrets
         stored = await self._services.write(
@@ -327,11 +299,7 @@ class CatalogApi:
         found = await self._services.read(
             lambda s: resources.list_pools(s, contains, page).map(pool_to_proto), name="list_pools"
         )
-        return rr.ListPoolsResponse(
-            pools=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListPoolsResponse(pools=found.items, **page_fields(found))
 
     async def GetPool(
         self, request: rr.GetPoolRequest, context: aio.ServicerContext[Any, Any]

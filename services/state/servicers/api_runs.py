@@ -24,7 +24,7 @@ from services.state.convert import (
     try_to_proto,
     xcom_to_proto,
 )
-from services.state.paging import page_request
+from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
 from services.state.store import execution, runs, task_instances
 from services.state.store.runs import run_counts
@@ -121,11 +121,7 @@ class RunsApi:
             ),
             name="list_runs",
         )
-        return rr.ListDagRunsResponse(
-            dag_runs=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListDagRunsResponse(dag_runs=found.items, **page_fields(found))
 
     async def GetDagRun(
         self, request: rr.GetDagRunRequest, context: aio.ServicerContext[Any, Any]
@@ -188,11 +184,7 @@ class RunsApi:
             lambda s: task_instances.list_task_instances(s, selection, page).map(ti_to_proto),
             name="list_task_instances",
         )
-        return rr.ListTaskInstancesResponse(
-            task_instances=found.items,
-            next_page_token=found.next_page_token,
-            total_size=found.total_size,
-        )
+        return rr.ListTaskInstancesResponse(task_instances=found.items, **page_fields(found))
 
     async def GetTaskInstance(
         self, request: rr.GetTaskInstanceRequest, context: aio.ServicerContext[Any, Any]
@@ -223,9 +215,7 @@ class RunsApi:
             ),
             name="list_tries",
         )
-        return rr.ListTaskInstanceTriesResponse(
-            tries=found.items, next_page_token=found.next_page_token, total_size=found.total_size
-        )
+        return rr.ListTaskInstanceTriesResponse(tries=found.items, **page_fields(found))
 
     async def ClearTaskInstances(
         self, request: rr.ClearTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
@@ -356,6 +346,4 @@ class RunsApi:
             lambda s: execution.list_xcoms(s, dag_id, run_id, task_id, page).map(xcom_to_proto),
             name="list_xcoms",
         )
-        return rr.ListXComsResponse(
-            xcoms=found.items, next_page_token=found.next_page_token, total_size=found.total_size
-        )
+        return rr.ListXComsResponse(xcoms=found.items, **page_fields(found))

@@ -16,6 +16,7 @@ from protos.enums.v1 import event_pb2
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagFile, DagVersion, ImportError
 from services.state.store.instances import forget_instance, live_instances, touch_instance
+from services.state.store.scheduling import point_next_run
 
 PROCESSOR_KIND = "dag_processor"
 
@@ -134,10 +135,7 @@ def store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime
         session.add(row)
     elif changed and _schedule_changed(session, row.content_hash, definition):
         # The next-run pointers were computed from the old schedule: let the scheduler redo them.
-        row.next_dagrun_logical_date = None
-        row.next_dagrun_data_interval_start = None
-        row.next_dagrun_data_interval_end = None
-        row.next_dagrun_create_after = None
+        point_next_run(row, None)
         row.schedule_exhausted = False
     row.is_active = True
     row.content_hash = serialized.content_hash

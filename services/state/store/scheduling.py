@@ -204,6 +204,14 @@ class ScheduleAdvance:
     next: NextRun | None = None
 
 
+def point_next_run(dag: Dag, following: NextRun | None) -> None:
+    """Move a DAG's next-run pointer; None leaves it unset (to be computed, or exhausted)."""
+    dag.next_dagrun_logical_date = following.logical_date if following else None
+    dag.next_dagrun_data_interval_start = following.data_interval_start if following else None
+    dag.next_dagrun_data_interval_end = following.data_interval_end if following else None
+    dag.next_dagrun_create_after = following.create_after if following else None
+
+
 @dataclass(frozen=True)
 class AdvanceOutcome:
     """Whether a schedule step held, and the run it created."""
@@ -239,12 +247,8 @@ def advance_schedule(session: Session, advance: ScheduleAdvance, now: datetime) 
         if exists:
             return AdvanceOutcome(False, Refusal.STATE_CONFLICT)
         run = create_run(session, dag, definition, content_hash, advance.run, now)
-    following = advance.next
-    dag.next_dagrun_logical_date = following.logical_date if following else None
-    dag.next_dagrun_data_interval_start = following.data_interval_start if following else None
-    dag.next_dagrun_data_interval_end = following.data_interval_end if following else None
-    dag.next_dagrun_create_after = following.create_after if following else None
-    dag.schedule_exhausted = following is None
+    point_next_run(dag, advance.next)
+    dag.schedule_exhausted = advance.next is None
     dag.updated_at = now
     return AdvanceOutcome(True, run=run)
 

@@ -29,7 +29,7 @@ from protos.enums.v1 import event_pb2 as event_enums
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.resource.v1 import message_pb2 as resource_pb2
 from services.state import paging
-from services.state.convert import connection_to_proto, pool_to_proto
+from services.state.convert import connection_to_proto, connection_values, pool_to_proto
 from services.state.crypto import SecretBox
 from services.state.db import models
 from services.state.db.engine import Database, DatabaseSettings
@@ -754,17 +754,7 @@ async def test_pool_events_are_recorded_only_for_changes(client: StateClient) ->
 def test_connection_secrets_are_encrypted_at_rest(database: Database) -> None:
     box = SecretBox(Fernet.generate_key().decode())
     connection = postgres_connection("warehouse")
-    values = resources.ConnectionValues(
-        conn_id=connection.conn_id,
-        conn_type=connection.conn_type,
-        host=connection.host,
-        schema=connection.schema,
-        login=connection.login,
-        password=connection.password,
-        port=connection.port if connection.HasField("port") else None,
-        extra_json=connection.extra_json,
-        description=connection.description,
-    )
+    values = connection_values(connection)
     stored = database.run_write(
         lambda s: connection_to_proto(
             resources.upsert_connection(s, values, resources.CONNECTION_FIELDS, box)
