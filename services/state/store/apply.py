@@ -10,12 +10,13 @@ whose premises were refused.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.states import FINISHED, LEASED, DagRunState, TaskInstanceState, TryOutcome
@@ -99,12 +100,23 @@ def claimed_by(run: DagRun, scheduler_id: str, now: datetime) -> bool:
 
 
 def _locked(
-    session: Session, model: type[M], columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+    session: Session, model: type[M], columns: tuple[Any, Any], keys: Sequence[tuple[Any, Any]]
 ) -> list[M]:
-    """The rows of ``model`` whose ``columns`` hold one of ``keys``, locked in id order."""
+    """The rows of ``model`` whose two ``columns`` hold one of ``keys``, locked in id order.
+
+    Keys are grouped by their first part (``a = x AND b IN (...)`` per group): an index on the
+    two columns then serves each group with one scan, where a row-value IN list would plan one
+    scan per key.
+    """
     if not keys:
         return []
-    query = select(model).where(tuple_(*columns).in_(keys)).order_by(model.id)
+    groups: dict[Any, list[Any]] = defaultdict(list)
+    for first, second in keys:
+        groups[first].append(second)
+    match = or_(
+        *(and_(columns[0] == first, columns[1].in_(rest)) for first, rest in groups.items())
+    )
+    query = select(model).where(match).order_by(model.id)
     return list(session.scalars(query.with_for_update()))
 
 
