@@ -54,6 +54,7 @@ from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
 from tradewind_common.config import ConfigError
+from tradewind_common.processes import kill_session
 from tradewind_common.tls import ClientTLSConfig
 
 logger = logging.getLogger("tradewind.executor")
@@ -339,7 +340,18 @@ class ExecutorApp:
         stop_task.cancel()
         data = await result_task
         await self._drain_output(running, readers)
+        self._end_session(running)
         return self._result(running, data, timeout)
+
+    def _end_session(self, running: RunningTry) -> None:
+        """Kill what the try left running in its session: nothing outlives its try."""
+        if running.pid is None:
+            return
+        left = kill_session(running.pid, signal.SIGKILL)
+        if left:
+            running.log.system(
+                f"the task left {left} process(es) running after its try ended; they were killed"
+            )
 
     async def _drain_output(self, running: RunningTry, readers: list[asyncio.Task[None]]) -> None:
         """Read the try's output to its end; kill what it left behind holding it open.
@@ -351,12 +363,10 @@ class ExecutorApp:
         if not pending:
             return
         running.log.system(
-            "the task left processes running that hold its output open; its process group"
-            " was killed"
+            "the task left processes running that hold its output open; they were killed"
         )
         if running.pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(running.pid, signal.SIGKILL)
+            kill_session(running.pid, signal.SIGKILL)
         _, pending = await asyncio.wait(pending, timeout=OUTPUT_DRAIN_SECONDS)
         for reader in pending:  # held by a process that left the group: stop listening
             reader.cancel()
@@ -366,7 +376,7 @@ class ExecutorApp:
         reason = running.stop_reason
         if reason == TryOutcome.TIMED_OUT:
             message = (
-                f"execution_timeout of {timeout:g}s exceeded; the task's process group was killed"
+                f"execution_timeout of {timeout:g}s exceeded; the task's processes were killed"
             )
             running.log.system(message)
             return TryResult(
@@ -391,15 +401,17 @@ class ExecutorApp:
         return TryResult.from_json(data)
 
     async def _kill(self, running: RunningTry, result_task: asyncio.Task[bytes]) -> None:
-        """SIGTERM the try's process group, then SIGKILL it after the grace."""
+        """SIGTERM every process of the try's session, then SIGKILL them after the grace.
+
+        The session, not only the process group: a task's commands may run in groups of their
+        own (BashOperator's), and must stop with it.
+        """
         if running.pid is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(running.pid, signal.SIGTERM)
+        kill_session(running.pid, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(result_task), self._kill_grace)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(running.pid, signal.SIGKILL)
+        kill_session(running.pid, signal.SIGKILL)
 
     async def _capture(self, fd: int, log: TryLog, stream: int) -> None:
         reader = asyncio.StreamReader(limit=1 << 20)

@@ -9,6 +9,7 @@ with the spec on stdin.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -16,6 +17,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +27,8 @@ from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
 from protos.run.v1 import message_pb2 as run_pb2
 from tradewind.sdk.context import build_context, use_context
-from tradewind.sdk.execution import execute_task
+from tradewind.sdk.exceptions import TaskTerminated
+from tradewind.sdk.execution import execute_task, kill_running_task
 from tradewind.sdk.loader import LoadResult, load_dags_from_file
 from tradewind.sdk.runtime import use_runtime
 from tradewind_common.channels import ChannelConfig
@@ -126,6 +129,25 @@ def prepare(payload: bytes) -> None:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    kill_running_task()
+    raise TaskTerminated(f"the task process was told to stop ({signal.Signals(signum).name})")
+
+
+@contextlib.contextmanager
+def _terminated_by_sigterm() -> Iterator[None]:
+    """While the task runs, SIGTERM calls its on_kill, then fails it (as in Airflow).
+
+    The failure runs the task's failure callbacks; the executor, which sent the signal, records
+    why it stopped the try.
+    """
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_try(spec: TrySpec) -> TryResult:
     """Run one try in this process and return its result (never raises)."""
     started = datetime.now(UTC)
@@ -169,7 +191,7 @@ def run_try(spec: TrySpec) -> TryResult:
             max_tries=max(0, spec.max_tries - 1),
             run_type=spec.run_type,
         )
-        with use_runtime(runtime), use_context(context):
+        with use_runtime(runtime), use_context(context), _terminated_by_sigterm():
             outcome = execute_task(task, context, will_retry=spec.try_number < spec.max_tries)
     except BaseException as error:
         return _failure(error, started)

@@ -19,7 +19,6 @@ each child opens its own.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import os
 import signal
@@ -29,14 +28,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tradewind_common.processes import die_with_parent
+
 Target = Callable[[bytes, int], int]
 Prepare = Callable[[bytes], None]
 
 #: The largest spec accepted, in bytes.
 MAX_SPEC = 1 << 20
 PID_FORMAT = "!q"
-#: prctl(2) option: the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
 
 
 def _reap(*_: object) -> None:
@@ -53,20 +52,6 @@ def load_target(reference: str) -> Any:
     """Import ``module:function`` (before forking, so that children start warm)."""
     module, _, function = reference.partition(":")
     return getattr(importlib.import_module(module), function)
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere).
-
-    The fork server dies with the service that started it, and a job dies with the fork
-    server, so a killed executor leaves no task running unseen (its try is retried elsewhere
-    once its lease expires, and must not overlap with a survivor).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _child(

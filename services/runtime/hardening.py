@@ -9,28 +9,16 @@ become dumpable again, so user code runs as usual.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
-
-PR_SET_DUMPABLE = 4
-PR_GET_DUMPABLE = 3
-
-
-def _prctl(option: int, value: int = 0) -> int:
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    return int(libc.prctl(option, value, 0, 0, 0))
+from tradewind_common.processes import PR_GET_DUMPABLE, PR_SET_DUMPABLE, on_linux, prctl
 
 
 def forbid_inspection() -> bool:
     """Make this process non-dumpable (Linux); return whether that took effect."""
-    if not sys.platform.startswith("linux"):
-        return False
-    return _prctl(PR_SET_DUMPABLE, 0) == 0
+    return prctl(PR_SET_DUMPABLE, 0) == 0
 
 
 def inspection_allowed() -> bool:
     """Whether processes of the same user may read this process's memory and environment."""
-    if not sys.platform.startswith("linux"):
+    if not on_linux():
         return True
-    return _prctl(PR_GET_DUMPABLE) != 0
+    return prctl(PR_GET_DUMPABLE) != 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import logging
+import os
 import signal
 import socket
 import sys
@@ -39,6 +40,7 @@ from services.runtime.metrics import BUILD_INFO, SERVING, MetricsEndpoint, start
 from services.runtime.tls import ServerTLSConfig, server_credentials
 from tradewind_common import config as cfg
 from tradewind_common.config import ConfigError
+from tradewind_common.processes import SUPERVISOR_PID_ENV, die_with_parent
 
 logger = logging.getLogger("tradewind.server")
 # The asyncio health servicer; grpc-stubs only describe the synchronous one.
@@ -403,6 +405,7 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
 AppFactory = Callable[[ServerConfig, cfg.Settings], ServiceApp]
 
 
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceDefinition:
     """What a service's command needs: its name, default ports, help and own settings."""
@@ -468,6 +471,10 @@ def service_main(
     """
     # A crash in native code (gRPC, a database driver) prints every thread's Python stack.
     faulthandler.enable()
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV, "")
+    if supervisor.isdigit():
+        # Started by `tradewind standalone`: drain and stop when it dies, however it dies.
+        die_with_parent(signal.SIGTERM, expected_parent=int(supervisor))
     server_settings = ServerSettings.with_defaults(port=port, metrics_port=metrics_port)
     settings = (*server_settings.all(), *extra_settings)
     try:

@@ -2,26 +2,46 @@
 
 The state service (SQLite under ``$TRADEWIND_HOME`` unless ``--database-url`` says otherwise)
 starts first, migrating its database; then the DAG processor, the scheduler and the executor.
-A service that exits is restarted with back-off; Ctrl-C (or SIGTERM) stops them all, the state
-service last, and exits 0. Each service logs to ``$TRADEWIND_HOME/logs/<service>.log``.
+``Ready.`` is printed once every one of them serves (the process this supervisor started, not
+another one on the same port). A service that cannot start stops the whole suite with its own
+one-line reason and a non-zero exit; one that exits later is restarted with back-off, unless
+its configuration is what failed (exit status 2).
+
+Nothing outlives the supervisor: Ctrl-C, SIGTERM, SIGHUP or a closed output pipe stop every
+service (the state service last; running tries get the executor's grace period, then their
+processes are killed); the services also get SIGTERM from the kernel if the supervisor itself
+is killed; and processes orphaned below it are adopted and killed at the end. Each service logs
+to ``$TRADEWIND_HOME/logs/<service>.log``.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import signal
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from protos.runtime.v1 import message_pb2 as runtime_pb2
+from protos.runtime.v1 import request_response_pb2 as runtime_rr
+from protos.runtime.v1 import service_pb2_grpc as runtime_grpc
 from tradewind_common import config as cfg
 from tradewind_common.config import ConfigError
+from tradewind_common.processes import (
+    SUPERVISOR_PID_ENV,
+    become_subreaper,
+    kill_descendants,
+    reap_children,
+)
 from tradewind_common.version import tradewind_version
 
 HOST = cfg.Setting(
@@ -46,6 +66,12 @@ DATABASE_URL = cfg.Setting(
     help="database of the state service; unset means SQLite under $TRADEWIND_HOME",
 )
 SLOTS = cfg.Setting(name="slots", parse=cfg.parse_positive_int, default=16, help="executor slots")
+GRACE_PERIOD = cfg.Setting(
+    name="grace_period",
+    parse=cfg.parse_seconds,
+    default=10.0,
+    help="seconds every service, and every running try, gets to finish when stopping",
+)
 SETTINGS = (
     cfg.HOME,
     cfg.DAGS_FOLDER,
@@ -54,14 +80,59 @@ SETTINGS = (
     PORT_BASE,
     METRICS_PORT_BASE,
     SLOTS,
+    GRACE_PERIOD,
     cfg.LOG_LEVEL,
 )
 
 #: Seconds each service gets to report SERVING.
 START_SECONDS = 60.0
-#: Seconds each service gets to stop after SIGTERM before it is killed.
-STOP_SECONDS = 15.0
+#: Seconds each service gets to stop after SIGTERM beyond its grace period: the executor kills
+#: the tries still running when the grace ends, and gives them 5 s more to go.
+STOP_MARGIN_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 30.0
+#: The exit status of a service whose configuration is wrong: restarting it cannot help.
+EXIT_CONFIG_ERROR = 2
+#: Ports are numbered from the base in this order (the scheduler is base + 1, ...).
+PORT_OFFSETS = {"state": 0, "scheduler": 1, "executor": 2, "dag-processor": 3}
+
+
+class OutputClosed(Exception):
+    """The console the supervisor prints to is gone (a closed pipe, a hung-up terminal)."""
+
+
+def say(text: str, *, stream: IO[str] | None = None) -> None:
+    """Print one line to the console.
+
+    Raises:
+        OutputClosed: nobody reads the output any more.
+
+    """
+    out = stream or sys.stdout
+    try:
+        print(text, file=out, flush=True)
+    except (BrokenPipeError, ValueError) as err:  # ValueError: the stream was closed
+        _silence_stdout()
+        raise OutputClosed from err
+
+
+def _silence_stdout() -> None:
+    # Later prints, and the flush at exit, must not fail again while the services stop.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    os.close(devnull)
+
+
+def output_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (noticed without writing to it)."""
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLERR)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass
@@ -77,7 +148,8 @@ class Child:
     log: IO[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: What the service says of itself once it serves.
+    info: runtime_pb2.ServerInfo | None = None
 
     def start(self) -> None:
         """Start (or restart) the process, appending to its log file."""
@@ -87,43 +159,80 @@ class Child:
             [sys.executable, "-m", self.module, *self.args],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the children
+            env={**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())},
         )
         self.started_at = time.monotonic()
 
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after the grace; return the exit status."""
+    def exited(self) -> int | None:
+        """The exit status once the process has ended, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def reason(self) -> str:
+        """The last line the service wrote: its one-line reason when it failed to start."""
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
+
+    def stop(self, grace_seconds: float) -> int | None:
+        """SIGTERM, then SIGKILL if it has not stopped in time; return the exit status."""
         if self.process is None or self.process.poll() is not None:
             return None if self.process is None else self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=STOP_SECONDS)
+            return self.process.wait(timeout=grace_seconds + STOP_MARGIN_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
 
 
-def serving(address: str) -> bool:
-    """Whether the service at ``address`` reports SERVING."""
+class StartFailed(Exception):
+    """A service did not come up; the message says which and why."""
+
+
+def server_info(address: str) -> runtime_pb2.ServerInfo | None:
+    """What the service at ``address`` says of itself once it reports SERVING, else None."""
     try:
         with grpc.insecure_channel(address) as channel:
-            response = health_pb2_grpc.HealthStub(channel).Check(
+            health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1
             )
+            if health.status != health_pb2.HealthCheckResponse.SERVING:
+                return None
+            response = runtime_grpc.ServerInfoServiceStub(channel).GetServerInfo(
+                runtime_rr.GetServerInfoRequest(), timeout=1
+            )
     except grpc.RpcError:
-        return False
-    return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+        return None
+    return response.info
 
 
-def wait_serving(child: Child, address: str) -> None:
-    """Wait until ``child`` serves; raise ConfigError with its log's tail if it dies or hangs."""
+def wait_serving(child: Child, address: str, stopping: list[bool]) -> None:
+    """Wait until the process ``child`` started serves at ``address``.
+
+    Raises:
+        StartFailed: it exited (its own reason in the message), another process answers on
+            its port, or it did not serve in time.
+
+    """
+    assert child.process is not None
     deadline = time.monotonic() + START_SECONDS
-    while not serving(address):
-        assert child.process is not None
-        if child.process.poll() is not None or time.monotonic() > deadline:
-            tail = child.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            raise ConfigError(
-                f"{child.name} did not start; see {child.log_path}: " + " | ".join(tail)
+    while not stopping[0]:
+        code = child.exited()
+        if code is not None:
+            raise StartFailed(f"{child.name} could not start: {child.reason() or f'exit {code}'}")
+        info = server_info(address)
+        if info is not None and info.pid == child.process.pid:
+            child.info = info
+            return
+        if time.monotonic() > deadline:
+            other = f" (another process, pid {info.pid}, serves {address})" if info else ""
+            raise StartFailed(
+                f"{child.name} did not serve within {START_SECONDS:.0f} s{other};"
+                f" see {child.log_path}"
             )
         time.sleep(0.1)
 
@@ -133,15 +242,15 @@ def _address(host: str, port: int) -> str:
 
 
 def build_children(values: cfg.Settings) -> list[Child]:
-    """The four services, configured to find each other."""
+    """The four services, configured to find each other, in start order."""
     home: Path = values[cfg.HOME].expanduser()
     dags: Path = values[cfg.DAGS_FOLDER].expanduser().resolve()
     host, base, metrics = values[HOST], values[PORT_BASE], values[METRICS_PORT_BASE]
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    state_address = _address(host, base)
 
-    def common(offset: int) -> list[str]:
+    def common(name: str) -> list[str]:
+        offset = PORT_OFFSETS[name]
         return [
             "--host",
             host,
@@ -151,41 +260,59 @@ def build_children(values: cfg.Settings) -> list[Child]:
             str(metrics + offset if metrics else 0),
             "--log-level",
             values[cfg.LOG_LEVEL],
+            "--grace-period",
+            f"{values[GRACE_PERIOD]:g}",
         ]
 
-    state_args = [*common(0), "--home", str(home), "--migrate"]
+    state_args = [*common("state"), "--home", str(home), "--migrate"]
     if values[DATABASE_URL]:
         state_args += ["--database-url", values[DATABASE_URL]]
-    client = ["--state-address", state_address]
+    client = ["--state-address", _address(host, base)]
+    folder = ["--dags-folder", str(dags)]
+    specs = [
+        ("state", "services.state", state_args),
+        ("dag-processor", "dag_processor", [*common("dag-processor"), *client, *folder]),
+        ("scheduler", "scheduler", [*common("scheduler"), *client]),
+        (
+            "executor",
+            "executor",
+            [*common("executor"), *client, *folder, "--slots", str(values[SLOTS])],
+        ),
+    ]
     return [
-        Child("state", "services.state", state_args, base, logs / "state.log"),
-        Child(
-            "dag-processor",
-            "dag_processor",
-            [*common(3), *client, "--dags-folder", str(dags)],
-            base + 3,
-            logs / "dag-processor.log",
-        ),
-        Child("scheduler", "scheduler", [*common(1), *client], base + 1, logs / "scheduler.log"),
-        Child(
-            "executor",
-            "executor",
-            [*common(2), *client, "--dags-folder", str(dags), "--slots", str(values[SLOTS])],
-            base + 2,
-            logs / "executor.log",
-        ),
+        Child(name, module, args, base + PORT_OFFSETS[name], logs / f"{name}.log")
+        for name, module, args in specs
     ]
 
 
-def supervise(children: list[Child], host: str, stop: list[bool]) -> None:
-    """Restart services that exit, with back-off, until ``stop`` is set."""
+def folder_warnings(folder: Path) -> list[str]:
+    """What is worth a warning about the DAG folder before anything runs."""
+    if not folder.is_dir():
+        return [f"warning: the DAG folder {folder} does not exist; create it or pass --dags-folder"]
+    if not any(folder.rglob("*.py")):
+        return [f"warning: the DAG folder {folder} holds no Python file, so no DAG will appear"]
+    return []
+
+
+def supervise(children: list[Child], stopping: list[bool]) -> None:
+    """Restart services that exit, with back-off, until ``stopping`` is set.
+
+    Raises:
+        StartFailed: a service exited because of its configuration (restarting cannot help).
+        OutputClosed: nobody reads the console any more (``standalone | head``).
+
+    """
     next_start: dict[str, float] = {}
-    while not stop[0]:
+    while not stopping[0]:
+        if output_closed():
+            raise OutputClosed
+        reap_children()  # orphans adopted from below
         for child in children:
-            assert child.process is not None
-            code = child.process.poll()
-            if code is None or stop[0]:
+            code = child.exited()
+            if code is None or stopping[0]:
                 continue
+            if code == EXIT_CONFIG_ERROR:
+                raise StartFailed(f"{child.name} stopped: {child.reason()}")
             now = time.monotonic()
             if child.name not in next_start:
                 uptime = now - child.started_at
@@ -195,10 +322,9 @@ def supervise(children: list[Child], host: str, stop: list[bool]) -> None:
                     else min(MAX_BACKOFF_SECONDS, 2.0**child.restarts)
                 )
                 next_start[child.name] = now + delay
-                print(
+                say(
                     f"{child.name} exited with status {code}; restarting in {delay:.0f} s"
-                    f" (log: {child.log_path})",
-                    flush=True,
+                    f" (log: {child.log_path})"
                 )
             if now >= next_start[child.name]:
                 del next_start[child.name]
@@ -215,49 +341,60 @@ def main(argv: Sequence[str]) -> int:
         )
         values = cfg.resolve_settings(parser.parse_args(argv), SETTINGS)
         children = build_children(values)
-    except ConfigError as err:
+    except (ConfigError, OSError) as err:
         print(f"tradewind standalone: error: {err}", file=sys.stderr)
         return 2
-    stop = [False]
+    stopping = [False]
 
     def request_stop(signum: int, frame: object) -> None:
-        stop[0] = True
+        stopping[0] = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    host = values[HOST]
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
+    become_subreaper()
     home = values[cfg.HOME].expanduser()
-    print(f"Tradewind {tradewind_version()} standalone, home {home}", flush=True)
+    folder = values[cfg.DAGS_FOLDER].expanduser().resolve()
     started: list[Child] = []
+    status = 0
     try:
+        say(f"Tradewind {tradewind_version()} standalone, home {home}")
+        for warning in folder_warnings(folder):
+            say(warning)
         for child in children:
             child.start()
             started.append(child)
-            wait_serving(child, _address(host, child.port))
-            metrics = values[METRICS_PORT_BASE]
-            where = f"metrics :{metrics + children.index(child)}" if metrics else "metrics off"
-            print(f"  {child.name:<14} {_address(host, child.port):<22} {where}", flush=True)
-            if stop[0]:
+            wait_serving(child, _address(values[HOST], child.port), stopping)
+            if stopping[0]:
                 break
-        if not stop[0]:
-            print(
-                f"Ready. DAG folder {values[cfg.DAGS_FOLDER].expanduser().resolve()};"
-                f" logs in {home / 'logs'}. Ctrl-C stops everything.",
-                flush=True,
-            )
-            supervise(children, host, stop)
-    except ConfigError as err:
+            info = child.info
+            assert info is not None
+            where = f"metrics :{info.metrics_port}" if info.metrics_port else "metrics off"
+            say(f"  {child.name:<14} {info.grpc_address:<22} {where}")
+        if not stopping[0]:
+            say(f"Ready. DAG folder {folder}; logs in {home / 'logs'}. Ctrl-C stops everything.")
+            supervise(children, stopping)
+        say("stopping...")
+    except StartFailed as err:
         print(f"tradewind standalone: error: {err}", file=sys.stderr)
-        _stop_all(started)
-        return 1
-    print("stopping...", flush=True)
-    _stop_all(started)
-    print("stopped", flush=True)
-    return 0
+        status = 1
+    except OutputClosed:
+        print("tradewind standalone: the output was closed; stopping", file=sys.stderr)
+        status = 1
+    finally:
+        _stop_all(started, values[GRACE_PERIOD])
+    try:
+        say("stopped")
+    except OutputClosed:
+        status = status or 1
+    return status
 
 
-def _stop_all(children: list[Child]) -> None:
+def _stop_all(children: list[Child], grace_seconds: float) -> None:
+    """Stop the services (the state service last), then whatever they left behind."""
     for child in reversed(children):
-        child.stop()
+        child.stop(grace_seconds)
         if child.log is not None:
             child.log.close()
+    # Processes orphaned below the supervisor were adopted by it (it is their subreaper).
+    kill_descendants(signal.SIGKILL)
+    reap_children()

@@ -66,6 +66,10 @@ class TaskTimedOut(TradewindException):
     """The task ran longer than its execution_timeout."""
 
 
+class TaskTerminated(TradewindException):
+    """The task's process was told to stop (SIGTERM): cleared, marked, timed out or shut down."""
+
+
 class NotFound(TradewindException):
     """A Variable, Connection or XCom that does not exist was asked for."""
 
@@ -110,6 +114,7 @@ AirflowException = TradewindException
 AirflowSkipException = TaskSkipped
 AirflowFailException = TaskFailedNoRetry
 AirflowTaskTimeout = TaskTimedOut
+AirflowTaskTerminated = TaskTerminated
 AirflowNotFoundException = NotFound
 AirflowDagCycleException = DagCycleError
 DuplicateTaskIdFound = DuplicateTaskIdError

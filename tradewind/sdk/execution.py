@@ -7,10 +7,11 @@ never raises because of the task's code, and a failing callback never changes th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,8 @@ def execute_task(
         _run_callbacks(prepared.on_execute_callback, run_context, callback_errors)
         try:
             render_template_fields(prepared, run_context)
-            result = prepared.execute(run_context)
+            with _executing(prepared):
+                result = prepared.execute(run_context)
             xcoms = xcoms_to_push(prepared, result)
             skip = prepared.downstream_task_ids_to_skip(result)
         except TaskSkipped as error:
@@ -147,6 +149,34 @@ def execute_task(
         skip_task_ids=frozenset(skip),
         callback_errors=tuple(callback_errors),
     )
+
+
+#: The operator whose ``execute`` runs in this process now (the copy with rendered fields).
+_running: BaseOperator | None = None
+
+
+@contextlib.contextmanager
+def _executing(task: BaseOperator) -> Iterator[None]:
+    global _running
+    _running = task
+    try:
+        yield
+    finally:
+        _running = None
+
+
+def kill_running_task() -> None:
+    """Call ``on_kill`` of the task running in this process, if any (Airflow does on SIGTERM).
+
+    Its errors are logged: stopping goes on whatever the operator's clean-up does.
+    """
+    task = _running
+    if task is None:
+        return
+    try:
+        task.on_kill()
+    except Exception:
+        logger.exception("on_kill of %s failed", task.task_id)
 
 
 def xcoms_to_push(task: BaseOperator, result: Any) -> dict[str, Any]:

@@ -151,8 +151,9 @@ class BashOperator(BaseOperator):
             stdin=subprocess.DEVNULL,
             cwd=cwd,
             env=self.environment(context),
-            # A group of its own, so that on_kill stops the command's children too.
-            start_new_session=True,
+            # A process group of its own, so that on_kill stops the command's children too; the
+            # same session as the try, so that the executor finds (and ends) all of them.
+            process_group=0,
         ) as process:
             self._process = process
             last_line = ""
