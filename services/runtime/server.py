@@ -405,7 +405,6 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
 AppFactory = Callable[[ServerConfig, cfg.Settings], ServiceApp]
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class ServiceDefinition:
     """What a service's command needs: its name, default ports, help and own settings."""

@@ -268,7 +268,7 @@ class RunsApi:
                 for view in views:
                     view.state = TASK_INSTANCE_STATES.to_proto(state)
                 return views
-            task_instances.mark(session, run, changed, state, now)
+            task_instances.mark(session, run, changed, state, now, task_id=key.task_id)
             return [ti_to_proto(ti) for ti in changed]
 
         run_write = self._services.read if request.dry_run else self._services.write

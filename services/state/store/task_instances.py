@@ -9,14 +9,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.states import FAILURES, LEASED, RUN_ACTIVE, DagRunState
+from core.states import FAILURES, LEASED, RUN_ACTIVE
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
 from services.state.graph import closure, downstream_map, upstream_map
 from services.state.store.errors import NotFound
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
 from services.state.store.transitions import (
-    change_run_state,
     change_ti_state,
     clear_task_instance_rows,
     definition_of,
@@ -179,17 +178,40 @@ def clear(
 
 
 def mark(
-    session: Session, run: DagRun, tis: Sequence[TaskInstance], state: str, now: datetime
+    session: Session,
+    run: DagRun,
+    tis: Sequence[TaskInstance],
+    state: str,
+    now: datetime,
+    *,
+    task_id: str,
 ) -> None:
-    """Mark task instances success, failed or skipped by hand; the run is decided again."""
+    """Mark task instances success, failed or skipped by hand, with Airflow's rules.
+
+    The run's own state is left as it is; the failed and upstream_failed task instances
+    downstream of ``task_id`` (the task asked for) are cleared so that they run again, which
+    queues the run once more. A running try of a marked task instance is asked to stop.
+    """
     for ti in tis:
         if ti.state in LEASED:
             ti.stop_requested = True
         ti.end_date = now
         ti.next_retry_at = None
         change_ti_state(session, ti, state, now)
-    if tis:
-        if run.state not in RUN_ACTIVE:
-            # The run's outcome may change with its task instances: let the scheduler decide again.
-            change_run_state(session, run, DagRunState.RUNNING, now)
-        run.generation += 1
+    downstream = (_expand(session, run, [task_id], False, True) or set()) - {task_id}
+    failed_downstream = list(
+        session.scalars(
+            select(TaskInstance)
+            .where(
+                TaskInstance.dag_run_id == run.id,
+                TaskInstance.task_id.in_(sorted(downstream)),
+                TaskInstance.state.in_(FAILURES),
+            )
+            .order_by(TaskInstance.task_id)
+            .with_for_update()
+        )
+    )
+    if failed_downstream:
+        clear_task_instance_rows(session, run, failed_downstream, now)
+    elif tis and run.state in RUN_ACTIVE:
+        run.generation += 1  # decisions made before the mark are stale

@@ -211,7 +211,7 @@ def test_marking_a_running_task_instance_stops_its_try_and_keeps_the_mark(
 
     def mark(session: Any) -> None:
         ((dag_run, tis),) = task_instances.selected(session, selection)
-        task_instances.mark(session, dag_run, tis, State.SUCCESS, datetime.now(UTC))
+        task_instances.mark(session, dag_run, tis, State.SUCCESS, datetime.now(UTC), task_id="a")
 
     database.run_write(mark)
     assert beat(database, try_lease) is LeaseStatus.STOP_REQUESTED
@@ -228,4 +228,69 @@ def test_marking_a_run_failed_fails_running_and_skips_waiting_task_instances(
         lambda s: runs.set_run_state(s, "d", "r1", DagRunState.FAILED, "by hand", datetime.now(UTC))
     )
     assert run.states() == {"a": State.FAILED, "b": State.SKIPPED}
+    assert run.run_state() == DagRunState.FAILED
+
+
+def _finish(database: Database, run: Run, states: dict[str, State], run_state: DagRunState) -> None:
+    def write(session: Any) -> None:
+        for ti in session.scalars(
+            select(models.TaskInstance).where(models.TaskInstance.dag_id == run.dag_id)
+        ):
+            ti.state = states[ti.task_id]
+        dag_run = session.scalar(select(models.DagRun).where(models.DagRun.dag_id == run.dag_id))
+        dag_run.state = run_state
+        dag_run.end_date = datetime(2026, 1, 1, tzinfo=UTC)
+
+    database.run_write(write)
+
+
+def _mark(database: Database, task_id: str, state: State) -> None:
+    selection = task_instances.Selection(dag_id="d", run_id="r1", task_ids=(task_id,))
+
+    def write(session: Any) -> None:
+        ((dag_run, tis),) = task_instances.selected(session, selection)
+        changed = [ti for ti in tis if ti.state != state]
+        task_instances.mark(session, dag_run, changed, state, datetime.now(UTC), task_id=task_id)
+
+    database.run_write(write)
+
+
+def _run_end(database: Database) -> datetime | None:
+    return database.run_write(lambda s: s.scalar(select(models.DagRun.end_date)))
+
+
+def test_marking_a_task_of_a_finished_run_leaves_the_run_as_it_was(database: Database) -> None:
+    """Airflow's rule: marking changes task instances; only failed downstream ones rerun."""
+    run = queued(database, {"a": [], "b": ["a"]}, "a")
+    _finish(database, run, {"a": State.SUCCESS, "b": State.SUCCESS}, DagRunState.SUCCESS)
+    _mark(database, "a", State.FAILED)
+    assert run.states() == {"a": State.FAILED, "b": State.SUCCESS}
+    assert run.run_state() == DagRunState.SUCCESS
+    assert _run_end(database) == datetime(2026, 1, 1, tzinfo=UTC)  # its duration is unchanged
+
+
+def test_marking_a_failed_task_success_reruns_its_failed_downstream(database: Database) -> None:
+    run = queued(database, {"a": [], "b": ["a"], "c": ["b"], "side": []}, "a")
+    states = {
+        "a": State.FAILED,
+        "b": State.UPSTREAM_FAILED,
+        "c": State.UPSTREAM_FAILED,
+        "side": State.FAILED,
+    }
+    _finish(database, run, states, DagRunState.FAILED)
+    _mark(database, "a", State.SUCCESS)
+    assert run.states() == {
+        "a": State.SUCCESS,
+        "b": State.NONE,
+        "c": State.NONE,
+        "side": State.FAILED,  # not downstream of "a": left alone
+    }
+    assert run.run_state() == DagRunState.QUEUED  # the scheduler decides the run again
+
+
+def test_marking_a_failed_leaf_success_leaves_the_failed_run_failed(database: Database) -> None:
+    run = queued(database, {"a": [], "b": []}, "a")
+    _finish(database, run, {"a": State.FAILED, "b": State.FAILED}, DagRunState.FAILED)
+    _mark(database, "a", State.SUCCESS)
+    assert run.states() == {"a": State.SUCCESS, "b": State.FAILED}
     assert run.run_state() == DagRunState.FAILED
