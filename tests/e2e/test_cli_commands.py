@@ -392,6 +392,23 @@ async def test_dags_trigger_runs_and_their_errors(stubs: StateClient, address: s
     assert error_line(missing_dag, "runs list") == "DAG 'no_such_dag' not found"
 
 
+async def test_triggering_a_paused_dag_warns_and_the_wait_says_why(
+    stubs: StateClient, address: str
+) -> None:
+    dag_id = await registered(stubs, {"work": []}, paused=True)
+    triggered = run_cli("dags", "trigger", dag_id, "--run-id", "r1", address=address)
+    ok(triggered)
+    assert triggered.stderr.strip() == (
+        f"warning: DAG {dag_id!r} is paused: the run stays queued until it is unpaused"
+        f" (tradewind dags unpause {dag_id})"
+    )
+    waiting = run_cli(
+        "dags", "trigger", dag_id, "--run-id", "r2", "--wait", "--timeout", "1", address=address
+    )
+    assert waiting.returncode == 1
+    assert "(the DAG is paused: waiting for an unpause)" in waiting.stderr
+
+
 async def test_dags_trigger_wait_follows_the_run_to_its_end(
     stubs: StateClient, address: str
 ) -> None:
@@ -418,8 +435,9 @@ async def test_dags_trigger_wait_follows_the_run_to_its_end(
     assert document["dag_run"]["state"] == "failed"
     assert [ti["state"] for ti in document["task_instances"]] == ["failed"]
     assert result.stderr.strip().splitlines()[-1] == (
-        f"tradewind dags trigger: error: run 'bad' of DAG {dag_id!r} failed"
+        f"tradewind dags trigger: error: run 'bad' of DAG {dag_id!r} failed: task(s) work failed"
     )
+    assert "last lines of the log of 'work':" in result.stderr
 
     late = run_cli(
         "dags",
@@ -449,7 +467,9 @@ async def test_tasks_logs_reads_and_follows_a_try(stubs: StateClient, address: s
 
     nothing = run_cli("tasks", "logs", *key, address=address)
     assert ok(nothing) == ""
-    assert nothing.stderr.strip() == "(no log lines yet)"
+    assert nothing.stderr.strip() == (
+        "(no try yet: the task instance is none; it waits for its upstream tasks)"
+    )
     # Followed before the first try exists: waits for it, then prints lines until it ends.
     following = start_cli("tasks", "logs", *key, "--follow", address=address)
     executor, leased = await running_try(stubs, await dag_run(stubs, dag_id, "r"), "work")

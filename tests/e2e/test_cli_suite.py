@@ -194,8 +194,12 @@ def test_trigger_wait_exits_1_when_the_run_fails(suite: Suite) -> None:
     assert result.returncode == 1, result.stderr
     assert table_rows(result.stdout.split("\n\n")[1])[0][:3] == ["explode", "failed", "1"]
     assert result.stderr.strip().splitlines()[-1] == (
-        "tradewind dags trigger: error: run 'boom' of DAG 'cli_suite_fails' failed"
+        "tradewind dags trigger: error: run 'boom' of DAG 'cli_suite_fails' failed:"
+        " task(s) explode failed"
     )
+    # The first failed task's last log lines come with the error.
+    assert "last lines of the log of 'explode':" in result.stderr
+    assert "ValueError: the source is empty" in result.stderr
     log = ok(run_cli("tasks", "logs", "cli_suite_fails", "boom", "explode", address=suite.address))
     assert "ValueError: the source is empty" in log
 

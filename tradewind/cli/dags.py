@@ -15,7 +15,7 @@ from tradewind.cli.output import (
     render_fields,
     render_table,
 )
-from tradewind.cli.progress import RunProgress
+from tradewind.cli.progress import RunProgress, follow_run
 from tradewind.cli.runner import (
     EXIT_OK,
     CommandFailed,
@@ -25,7 +25,7 @@ from tradewind.cli.runner import (
     add_noun,
     confirm,
 )
-from tradewind.cli.runs import run_fields, show_run
+from tradewind.cli.runs import explain_failure, run_fields, show_run
 from tradewind.client import Client, Dag, DagRunState, Task
 
 DAG_COLUMNS: list[Column[Dag]] = [
@@ -105,23 +105,27 @@ async def unpause(client: Client, args: argparse.Namespace) -> int:
 
 async def trigger(client: Client, args: argparse.Namespace) -> int:
     """Trigger a run; with --wait, follow it to its end and exit 1 when it failed."""
+    dag = await client.get_dag(args.dag_id)
     run = await client.trigger(
         args.dag_id, conf=args.conf, run_id=args.run_id, logical_date=args.logical_date
     )
+    if dag.is_paused:
+        print(
+            f"warning: DAG {dag.dag_id!r} is paused: the run stays queued until it is"
+            f" unpaused (tradewind dags unpause {dag.dag_id})",
+            file=sys.stderr,
+        )
     if not args.wait:
         print_record(run, run_fields(run), args.output)
         return EXIT_OK
     print(f"triggered run {run.run_id!r} of DAG {run.dag_id!r}; waiting", file=sys.stderr)
-    progress = RunProgress(sys.stderr)
-    try:
-        run = await client.wait_for_run(
-            run.dag_id, run.run_id, timeout=args.timeout, on_change=progress.update
-        )
-    finally:
-        progress.close()
-    await show_run(client, run, args.output)
+    run = await follow_run(
+        client, run, RunProgress(sys.stderr), timeout=args.timeout, paused=dag.is_paused
+    )
+    tis = await show_run(client, run, args.output)
     if run.state is not DagRunState.SUCCESS:
-        raise CommandFailed(f"run {run.run_id!r} of DAG {run.dag_id!r} {run.state}")
+        failed = await explain_failure(client, run, tis)
+        raise CommandFailed(f"run {run.run_id!r} of DAG {run.dag_id!r} {run.state}{failed}")
     return EXIT_OK
 
 

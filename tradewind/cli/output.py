@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Generic, TextIO, TypeVar
 
+from tradewind.client import LogLine, LogStream
+
 T = TypeVar("T")
 
 #: The gap between two table columns.
@@ -192,3 +194,27 @@ def print_record(
         print_json(record, stream=stream)
         return
     print(render_fields(fields), file=stream or sys.stdout)
+
+
+#: How each stream is labelled in a printed log (logging lines show their level).
+_STREAM_LABELS = {
+    LogStream.STDOUT: "stdout",
+    LogStream.STDERR: "stderr",
+    LogStream.SYSTEM: "tradewind",
+    LogStream.LOGGING: "log",
+}
+
+
+def format_log_line(line: LogLine) -> str:
+    """One log line as printed: ``[2026-01-01 00:00:00.123] INFO - message``.
+
+    Args:
+        line: the line.
+
+    Returns:
+        Its text, the time in UTC.
+
+    """
+    when = line.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if line.timestamp else "-"
+    label = line.level or (_STREAM_LABELS.get(line.stream, "") if line.stream else "")
+    return f"[{when}] {label} - {line.message}" if label else f"[{when}] {line.message}"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 
 from tradewind.cli.output import (
     Column,
     format_cell,
+    format_log_line,
     print_json,
     print_records,
     render_fields,
     render_table,
 )
 from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun
-from tradewind.client import Client, DagRun, DagRunState, TaskInstance
+from tradewind.client import Client, DagRun, DagRunState, TaskInstance, TaskInstanceState
 
 RUN_COLUMNS: list[Column[DagRun]] = [
     Column("run_id", lambda r: r.run_id),
@@ -52,7 +55,7 @@ def run_fields(run: DagRun) -> list[tuple[str, object]]:
     ]
 
 
-async def show_run(client: Client, run: DagRun, output: str) -> None:
+async def show_run(client: Client, run: DagRun, output: str) -> list[TaskInstance]:
     """Print a run and its task instances (the table ``runs show`` and ``--wait`` end with).
 
     Args:
@@ -64,11 +67,35 @@ async def show_run(client: Client, run: DagRun, output: str) -> None:
     tis = [ti async for ti in client.task_instances(run.dag_id, run.run_id)]
     if output == "json":
         print_json({"dag_run": run, "task_instances": tis})
-        return
+        return tis
     rows = ([format_cell(c.value(ti)) for c in TASK_INSTANCE_COLUMNS] for ti in tis)
     print(render_fields(run_fields(run)))
     print()
     print(render_table([c.header for c in TASK_INSTANCE_COLUMNS], rows))
+    return tis
+
+
+#: Log lines of the first failed task shown when a waited-for run fails.
+FAILURE_LOG_LINES = 15
+
+
+async def explain_failure(client: Client, run: DagRun, tis: Sequence[TaskInstance]) -> str:
+    """Say on stderr which tasks failed, with the end of the first one's log.
+
+    Returns:
+        ``": task(s) a, b failed"`` for the one-line error, or "" when none failed itself.
+
+    """
+    failed = [ti.task_id for ti in tis if ti.state is TaskInstanceState.FAILED]
+    if not failed:
+        return ""
+    first = failed[0]
+    lines = [line async for line in client.task_logs(run.dag_id, run.run_id, first)]
+    print(f"\nlast lines of the log of {first!r}:", file=sys.stderr)
+    for line in lines[-FAILURE_LOG_LINES:]:
+        print(f"  {format_log_line(line)}", file=sys.stderr)
+    print(f"(all of it: tradewind tasks logs {run.dag_id} {run.run_id} {first})", file=sys.stderr)
+    return f": task(s) {', '.join(failed)} failed"
 
 
 async def list_runs(client: Client, args: argparse.Namespace) -> int:

@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from tradewind.cli.arguments import positive_int
-from tradewind.cli.output import Column, print_records
+from tradewind.cli.output import Column, format_log_line, print_records
 from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun, confirm
 from tradewind.cli.runs import TASK_INSTANCE_COLUMNS
-from tradewind.client import Client, LogLine, LogStream, TaskInstance, TaskInstanceState
+from tradewind.client import Client, TaskInstance, TaskInstanceState
 
 #: Task instances of possibly several runs.
 CHANGED_COLUMNS: list[Column[TaskInstance]] = [
@@ -19,29 +19,6 @@ CHANGED_COLUMNS: list[Column[TaskInstance]] = [
 
 #: The states a person may mark a task instance with.
 MARKABLE_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED)
-
-#: How each stream is labelled in a printed log (logging lines show their level).
-_STREAM_LABELS = {
-    LogStream.STDOUT: "stdout",
-    LogStream.STDERR: "stderr",
-    LogStream.SYSTEM: "tradewind",
-    LogStream.LOGGING: "log",
-}
-
-
-def format_log_line(line: LogLine) -> str:
-    """One log line as printed: ``[2026-01-01 00:00:00.123] INFO - message``.
-
-    Args:
-        line: the line.
-
-    Returns:
-        Its text, the time in UTC.
-
-    """
-    when = line.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if line.timestamp else "-"
-    label = line.level or (_STREAM_LABELS.get(line.stream, "") if line.stream else "")
-    return f"[{when}] {label} - {line.message}" if label else f"[{when}] {line.message}"
 
 
 async def logs(client: Client, args: argparse.Namespace) -> int:
@@ -54,8 +31,31 @@ async def logs(client: Client, args: argparse.Namespace) -> int:
         print(format_log_line(line), flush=args.follow)
         printed += 1
     if not printed and not args.follow:
-        print("(no log lines yet)", file=sys.stderr)
+        ti = await client.get_task_instance(*key)
+        print(f"({no_log_reason(ti)})", file=sys.stderr)
     return EXIT_OK
+
+
+#: Why a task instance without a try has no log, by its state.
+_NO_TRY = {
+    TaskInstanceState.NONE: "it waits for its upstream tasks",
+    TaskInstanceState.SCHEDULED: (
+        "its upstream tasks are done; it waits for a slot in its pool or under the DAG's"
+        " max_active_tasks (see tradewind dag-warnings list)"
+    ),
+    TaskInstanceState.QUEUED: "it waits for an executor to take it",
+    TaskInstanceState.UPSTREAM_FAILED: "it will not run: an upstream task failed",
+    TaskInstanceState.SKIPPED: "it was skipped, so it did not run",
+    TaskInstanceState.REMOVED: "its task is no longer in the DAG",
+}
+
+
+def no_log_reason(ti: TaskInstance) -> str:
+    """Why a task instance has no log lines to show."""
+    if ti.try_number == 0:
+        why = _NO_TRY.get(ti.state, "it has not run")
+        return f"no try yet: the task instance is {ti.state}; {why}"
+    return f"no log lines yet for try {ti.try_number} ({ti.state})"
 
 
 async def clear(client: Client, args: argparse.Namespace) -> int:

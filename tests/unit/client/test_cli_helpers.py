@@ -10,8 +10,8 @@ import pytest
 
 from tradewind.cli.arguments import date_time, json_object, positive_int, seconds
 from tradewind.cli.conn_uri import connection_from_uri
+from tradewind.cli.output import format_log_line
 from tradewind.cli.progress import RunProgress, progress_line
-from tradewind.cli.tasks import format_log_line
 from tradewind.client import (
     DagRun,
     DagRunState,
@@ -135,6 +135,38 @@ def test_progress_redraws_one_line_on_a_terminal() -> None:
     assert stream.getvalue().count("\r\x1b[K") == 2
     assert stream.getvalue().endswith("\n")
     assert stream.getvalue().count("\n") == 1
+
+
+def test_a_progress_line_names_running_tasks_and_a_pause() -> None:
+    run = run_with(DagRunState.RUNNING, {TaskInstanceState.RUNNING: 5})
+    line = progress_line(run, 8, ["a", "b", "c", "d", "e"])
+    assert line.endswith("[8.00s] running: a, b, c and 2 more")
+    queued = progress_line(run_with(DagRunState.QUEUED, {}), 1, paused=True)
+    assert queued.endswith("(the DAG is paused: waiting for an unpause)")
+
+
+def test_off_a_terminal_a_quiet_wait_still_writes_a_line_every_ten_seconds() -> None:
+    stream = io.StringIO()
+    now = [0.0]
+    progress = RunProgress(stream, clock=lambda: now[0])
+    progress.update(run_with(DagRunState.RUNNING, {TaskInstanceState.RUNNING: 1}), ["load"])
+    for second in range(1, 25):
+        now[0] = float(second)
+        progress.tick()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3  # the change, then one at 10 s and one at 20 s
+    assert lines[-1] == "etl r1: running | 1 running [20.0s] running: load"
+
+
+def test_on_a_terminal_every_tick_redraws_the_elapsed_time() -> None:
+    stream = Terminal()
+    now = [0.0]
+    progress = RunProgress(stream, clock=lambda: now[0])
+    progress.update(run_with(DagRunState.RUNNING, {}))
+    now[0] = 1.5
+    progress.tick()
+    assert stream.getvalue().count("\r\x1b[K") == 2
+    assert stream.getvalue().endswith("[1.50s]")
 
 
 def test_log_lines_show_time_level_or_stream_and_message() -> None:
