@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.graph import dependency_order
 from core.retries import RetryPolicy, retry_identity
 from core.runs import run_outcome
 from core.states import LEASED, WAITING, DagRunState, TaskInstanceState, TryOutcome
@@ -92,26 +93,6 @@ class RunDecision:
     wake_at: datetime | None = None
     #: Why the run is failing, when it is.
     reason: str = ""
-
-
-def _topological(tasks: Mapping[str, TaskSpec]) -> list[str]:
-    """Task ids with every task after its upstream tasks (Kahn's algorithm, ties by id)."""
-    waiting = {t: len(spec.upstream & tasks.keys()) for t, spec in tasks.items()}
-    downstream: dict[str, list[str]] = {t: [] for t in tasks}
-    for task_id, spec in tasks.items():
-        for upstream in spec.upstream & tasks.keys():
-            downstream[upstream].append(task_id)
-    ready = sorted(t for t, count in waiting.items() if count == 0)
-    order: list[str] = []
-    while ready:
-        task_id = ready.pop()
-        order.append(task_id)
-        for child in downstream[task_id]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                ready.append(child)
-    # A cycle cannot come from a validated DAG; keep its tasks, in id order, at the end.
-    return order + sorted(set(tasks) - set(order))
 
 
 @dataclass
@@ -210,7 +191,7 @@ def decide_running(
     for task_id, orphan in sorted(task_instances.items()):
         if task_id not in tasks and orphan.state in WAITING:
             plan.move(orphan, _TI.REMOVED)  # the run's DAG version has no such task
-    for task_id in _topological(tasks):
+    for task_id in dependency_order({t: spec.upstream for t, spec in tasks.items()}):
         if task_id not in task_instances:
             continue
         ti = task_instances[task_id]

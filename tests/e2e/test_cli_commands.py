@@ -713,6 +713,8 @@ async def test_import_errors(stubs: StateClient, address: str) -> None:
         for e in as_json(run_cli("import-errors", "-o", "json", address=address))
     }
     assert errors[path]["stacktrace"].startswith("Traceback")
+    listed = {r[0]: r for r in table_rows(ok(run_cli("import-errors", "list", address=address)))}
+    assert listed[path] == rows[path]
 
 
 # ---- the client underneath ----

@@ -67,9 +67,26 @@ DAG_FILE = textwrap.dedent(
                 time.sleep(0.3)
 
         count()
+
+    with DAG(
+        "cli_suite_docs",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        doc_md="Builds the **daily report**.",
+    ):
+
+        @task
+        def zeta() -> None:
+            pass
+
+        @task
+        def alpha() -> None:
+            pass
+
+        zeta() >> alpha()
     """
 )
-DAG_IDS = ("cli_suite_etl", "cli_suite_fails", "cli_suite_slow")
+DAG_IDS = ("cli_suite_etl", "cli_suite_fails", "cli_suite_slow", "cli_suite_docs")
 
 
 @dataclass
@@ -177,6 +194,15 @@ def test_trigger_wait_runs_a_dag_file_to_success(suite: Suite) -> None:
             ]
 
     assert ("extract", "return_value", 3) in asyncio.run(xcoms())
+
+
+def test_dags_show_gives_public_operator_names_the_docs_and_dependency_order(
+    suite: Suite,
+) -> None:
+    shown = ok(run_cli("dags", "show", "cli_suite_docs", address=suite.address))
+    assert "Builds the **daily report**." in shown
+    rows = table_rows(shown.split("\n\n")[-1])
+    assert [(row[0], row[1]) for row in rows] == [("zeta", "@task"), ("alpha", "@task")]
 
 
 def test_trigger_wait_exits_1_when_the_run_fails(suite: Suite) -> None:

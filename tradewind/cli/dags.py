@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.graph import dependency_order
 from tradewind.cli.arguments import date_time, json_object, seconds
 from tradewind.cli.output import (
     Column,
@@ -83,8 +84,13 @@ async def show(client: Client, args: argparse.Namespace) -> int:
             ]
         )
     )
+    if dag.doc_md:
+        print()
+        print(dag.doc_md.strip())
     print()
-    rows = ([format_cell(c.value(t)) for c in TASK_COLUMNS] for t in dag.tasks or ())
+    tasks = {t.task_id: t for t in dag.tasks or ()}
+    ordered = dependency_order({t.task_id: t.upstream_task_ids for t in tasks.values()})
+    rows = ([format_cell(c.value(tasks[t])) for c in TASK_COLUMNS] for t in ordered)
     print(render_table([c.header for c in TASK_COLUMNS], rows))
     return EXIT_OK
 

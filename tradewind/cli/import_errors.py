@@ -1,4 +1,4 @@
-"""``tradewind import-errors``: the DAG files that failed to import."""
+"""``tradewind import-errors [list]``: the DAG files that failed to import."""
 
 from __future__ import annotations
 
@@ -30,10 +30,12 @@ def register(subcommands: Subcommands) -> None:
         subcommands: the ``tradewind`` parser's commands.
 
     """
-    add_command(
+    parser = add_command(
         subcommands,
         "import-errors",
         list_import_errors,
         help="list the DAG files that failed to import",
         output=True,
     )
+    # `tradewind import-errors list` reads like the other nouns; the verb is the only one.
+    parser.add_argument("verb", nargs="?", choices=["list"], help="list (the default)")

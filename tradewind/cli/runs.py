@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from core.graph import dependency_order
 from tradewind.cli.output import (
     Column,
     format_cell,
@@ -64,7 +65,9 @@ async def show_run(client: Client, run: DagRun, output: str) -> list[TaskInstanc
         output: ``table`` or ``json`` (``{"dag_run": ..., "task_instances": [...]}``).
 
     """
-    tis = [ti async for ti in client.task_instances(run.dag_id, run.run_id)]
+    tis = await tasks_in_dependency_order(
+        client, run.dag_id, [ti async for ti in client.task_instances(run.dag_id, run.run_id)]
+    )
     if output == "json":
         print_json({"dag_run": run, "task_instances": tis})
         return tis
@@ -73,6 +76,18 @@ async def show_run(client: Client, run: DagRun, output: str) -> list[TaskInstanc
     print()
     print(render_table([c.header for c in TASK_INSTANCE_COLUMNS], rows))
     return tis
+
+
+async def tasks_in_dependency_order(
+    client: Client, dag_id: str, tis: Sequence[TaskInstance]
+) -> list[TaskInstance]:
+    """Task instances with each after its upstream tasks (by the DAG's current version)."""
+    dag = await client.get_dag(dag_id, include_tasks=True)
+    upstream: dict[str, Sequence[str]] = {t.task_id: t.upstream_task_ids for t in dag.tasks or ()}
+    for ti in tis:
+        upstream.setdefault(ti.task_id, ())
+    position = {task_id: i for i, task_id in enumerate(dependency_order(upstream))}
+    return sorted(tis, key=lambda ti: (ti.run_id, position[ti.task_id]))
 
 
 #: Log lines of the first failed task shown when a waited-for run fails.

@@ -66,6 +66,7 @@ class Task:
     priority_weight: int
     #: The innermost task group, empty at the top level.
     task_group_id: str
+    doc_md: str = ""
 
     @classmethod
     def from_proto(cls, message: dag_pb2.TaskDefinition) -> Task:
@@ -80,6 +81,7 @@ class Task:
             queue=message.queue,
             priority_weight=message.priority_weight,
             task_group_id=message.task_group_id,
+            doc_md=message.doc_md,
         )
 
 
@@ -111,6 +113,8 @@ class Dag:
     task_count: int
     #: The tasks, when asked for (``get_dag(..., include_tasks=True)``); None otherwise.
     tasks: tuple[Task, ...] | None = None
+    #: The DAG's documentation (Markdown), when its tasks were asked for.
+    doc_md: str = ""
 
     @classmethod
     def from_proto(cls, message: dag_pb2.Dag) -> Dag:
@@ -149,6 +153,7 @@ class Dag:
                 if message.HasField("definition")
                 else None
             ),
+            doc_md=message.definition.doc_md,
         )
 
 

@@ -53,6 +53,8 @@ class BaseOperator(DependencyMixin):
     display_fields: Sequence[str] = ()
     ui_color: str = "#fff"
     ui_fgcolor: str = "#000"
+    #: The name shown for the operator instead of its class's (``@task`` for TaskFlow tasks).
+    custom_operator_name: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -325,6 +327,11 @@ class BaseOperator(DependencyMixin):
 
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
+
+    @property
+    def operator_name(self) -> str:
+        """The operator's public name: ``custom_operator_name``, else its class's name."""
+        return self.custom_operator_name or type(self).__name__
 
     def on_kill(self) -> None:
         """Stop whatever ``execute`` started; called when the task is terminated."""

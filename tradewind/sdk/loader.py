@@ -154,11 +154,14 @@ def _error_line(error: BaseException, filename: str) -> int:
 
 
 def _describe(error: BaseException, filename: str, relative: str, line: int) -> DagImportError:
+    # A SyntaxError's text repeats the file and line ("invalid syntax (f.py, line 2)"): they
+    # are fields of their own here.
+    message = error.msg if isinstance(error, SyntaxError) and error.msg else str(error)
     return DagImportError(
         filename=filename,
         relative_filename=relative,
         exception_type=type(error).__name__,
-        exception_message=str(error),
+        exception_message=message,
         line_number=line,
         stacktrace="".join(traceback.format_exception(error)),
     )

@@ -125,7 +125,7 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
     group_id = task.task_group.group_id if task.task_group is not None else None
     definition = dag_pb2.TaskDefinition(
         task_id=task.task_id,
-        operator=type(task).__name__,
+        operator=task.operator_name,
         upstream_task_ids=sorted(task.upstream_task_ids),
         trigger_rule=TRIGGER_RULES.to_proto(task.trigger_rule),
         retries=task.retries,

@@ -53,6 +53,9 @@ def test_a_syntax_error_gives_its_line(tmp_path: Path) -> None:
     assert result.error.exception_type == "SyntaxError"
     assert result.error.line_number in (3, 4)  # Python points at the open parenthesis or after
     assert result.error.message.startswith("SyntaxError: ")
+    # The file and line are said once, not again inside Python's own text.
+    assert result.error.message.count("line") == 1
+    assert "dags.py" not in result.error.message
     assert result.error.relative_filename == "dags.py"
     assert "SyntaxError" in result.error.stacktrace
 

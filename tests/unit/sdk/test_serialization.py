@@ -131,7 +131,7 @@ def test_every_field_round_trips_through_the_proto() -> None:
     }
 
     report = d.tasks[1]
-    assert report.operator == "_PythonDecoratedOperator"
+    assert report.operator == "@task"
     assert list(report.upstream_task_ids) == ["grp.copy"]
     assert report.task_group_id == ""
     assert not report.HasField("max_retry_delay")
