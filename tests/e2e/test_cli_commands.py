@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -583,6 +584,62 @@ async def test_variables(address: str) -> None:
     for verb in ("get", "delete"):
         missing = run_cli("variables", verb, key, address=address)
         assert error_line(missing, f"variables {verb}") == f"variable {key!r} not found"
+
+
+async def test_variables_and_connections_export_and_import_in_airflows_format(
+    address: str, tmp_path: Path
+) -> None:
+    key, conn_id = unique("exported"), unique("exported_db")
+    ok(run_cli("variables", "set", key, '{"rows": 10}', "--description", "limits", address=address))
+    ok(
+        run_cli(
+            "connections",
+            "add",
+            conn_id,
+            "--conn-uri",
+            "postgres://u:pw@db:5432/s",
+            address=address,
+        )
+    )
+    variables, connections = tmp_path / "variables.json", tmp_path / "connections.json"
+    assert "successfully exported" in ok(
+        run_cli("variables", "export", str(variables), address=address)
+    )
+    ok(run_cli("connections", "export", str(connections), address=address))
+    document = json.loads(variables.read_text())
+    assert document[key] == {"value": {"rows": 10}, "description": "limits"}
+    exported = json.loads(connections.read_text())[conn_id]
+    assert (exported["conn_type"], exported["password"], exported["port"]) == (
+        "postgres",
+        "pw",
+        5432,
+    )
+
+    ok(run_cli("variables", "delete", key, address=address))
+    ok(run_cli("connections", "delete", conn_id, address=address))
+    imported = ok(run_cli("variables", "import", str(variables), address=address))
+    assert "variable(s) successfully updated" in imported
+    assert as_json(run_cli("variables", "get", key, "-o", "json", address=address)) == {
+        "key": key,
+        "value": '{"rows": 10}',
+        "description": "limits",
+    }
+    ok(run_cli("connections", "import", str(connections), address=address))
+    revealed = as_json(
+        run_cli("connections", "get", conn_id, "--reveal", "-o", "json", address=address)
+    )
+    assert (revealed["host"], revealed["password"]) == ("db", "pw")
+    again = ok(run_cli("connections", "import", str(connections), address=address))
+    assert f"could not import connection {conn_id!r}: it exists already" in again
+    refused_import = run_cli(
+        "variables", "import", str(variables), "--action-on-existing-key", "fail", address=address
+    )
+    assert "exist already" in error_line(refused_import, "variables import")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    assert "JSON object" in error_line(
+        run_cli("connections", "import", str(bad), address=address), "connections import"
+    )
 
 
 async def test_connections(address: str) -> None:

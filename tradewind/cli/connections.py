@@ -1,4 +1,4 @@
-"""``tradewind connections list|get|add|delete``."""
+"""``tradewind connections list|get|add|delete|import|export``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import json
 
 from tradewind.cli.arguments import json_object
 from tradewind.cli.conn_uri import connection_from_uri
+from tradewind.cli.exchange import (
+    connection_entries,
+    connections_document,
+    read_document,
+    write_document,
+)
 from tradewind.cli.output import Column, print_record, print_records
 from tradewind.cli.runner import (
     EXIT_OK,
@@ -103,6 +109,39 @@ async def delete(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def export(client: Client, args: argparse.Namespace) -> int:
+    """Write every connection, secrets in clear, to a file in Airflow's format."""
+    connections = [
+        await client.get_connection(c.conn_id, reveal_secrets=True)
+        async for c in client.connections()
+    ]
+    try:
+        write_document(args.file, connections_document(connections))
+    except ValueError as err:
+        raise CommandFailed(str(err)) from None
+    if args.file != "-":
+        print(f"{len(connections)} connection(s) successfully exported to {args.file}")
+    return EXIT_OK
+
+
+async def import_(client: Client, args: argparse.Namespace) -> int:
+    """Add the connections of a file in Airflow's format (--overwrite replaces existing ones)."""
+    try:
+        connections = connection_entries(read_document(args.file))
+    except ValueError as err:
+        raise CommandFailed(str(err)) from None
+    existing = {c.conn_id async for c in client.connections()}
+    imported = 0
+    for connection in connections:
+        if connection.conn_id in existing and not args.overwrite:
+            print(f"could not import connection {connection.conn_id!r}: it exists already")
+            continue
+        await client.set_connection(connection)
+        imported += 1
+    print(f"{imported} of {len(connections)} connection(s) imported")
+    return EXIT_OK
+
+
 def register(subcommands: Subcommands) -> None:
     """Add ``tradewind connections ...``.
 
@@ -136,3 +175,16 @@ def register(subcommands: Subcommands) -> None:
 
     parser = add_command(verbs, "delete", delete, help="delete a connection")
     parser.add_argument("conn_id", metavar="CONN_ID")
+
+    parser = add_command(
+        verbs,
+        "export",
+        export,
+        help="write every connection, secrets in clear, to a JSON file (Airflow's format)",
+    )
+    parser.add_argument("file", metavar="FILE", help="the file to write; - for standard output")
+    parser = add_command(verbs, "import", import_, help="add the connections of a JSON file")
+    parser.add_argument("file", metavar="FILE", help="the file to read; - for standard input")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace connections that exist already"
+    )

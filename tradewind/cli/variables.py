@@ -1,11 +1,17 @@
-"""``tradewind variables list|get|set|delete``."""
+"""``tradewind variables list|get|set|delete|import|export``."""
 
 from __future__ import annotations
 
 import argparse
 
+from tradewind.cli.exchange import (
+    read_document,
+    variable_entries,
+    variables_document,
+    write_document,
+)
 from tradewind.cli.output import Column, print_json, print_records
-from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun
+from tradewind.cli.runner import EXIT_OK, CommandFailed, Subcommands, add_command, add_noun
 from tradewind.client import Client, Variable
 
 VARIABLE_COLUMNS: list[Column[Variable]] = [
@@ -46,6 +52,40 @@ async def delete(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def export(client: Client, args: argparse.Namespace) -> int:
+    """Write every variable to a file in Airflow's format."""
+    document = variables_document([v async for v in client.variables()])
+    try:
+        write_document(args.file, document)
+    except ValueError as err:
+        raise CommandFailed(str(err)) from None
+    if args.file != "-":
+        print(f"{len(document)} variable(s) successfully exported to {args.file}")
+    return EXIT_OK
+
+
+async def import_(client: Client, args: argparse.Namespace) -> int:
+    """Create or replace the variables of a file in Airflow's format."""
+    try:
+        entries = variable_entries(read_document(args.file))
+    except ValueError as err:
+        raise CommandFailed(str(err)) from None
+    existing = {v.key async for v in client.variables()}
+    taken = sorted(e.key for e in entries if e.key in existing)
+    if args.action_on_existing_key == "fail" and taken:
+        raise CommandFailed(f"these variables exist already: {', '.join(taken)}; nothing imported")
+    skipped = taken if args.action_on_existing_key == "skip" else []
+    written = 0
+    for entry in entries:
+        if entry.key not in skipped:
+            await client.set_variable(entry.key, entry.value, description=entry.description)
+            written += 1
+    print(f"{written} of {len(entries)} variable(s) successfully updated")
+    if skipped:
+        print(f"skipped because they exist already: {', '.join(skipped)}")
+    return EXIT_OK
+
+
 def register(subcommands: Subcommands) -> None:
     """Add ``tradewind variables ...``.
 
@@ -63,3 +103,17 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument("--description", default="", help="what the variable is for")
     parser = add_command(verbs, "delete", delete, help="delete a variable")
     parser.add_argument("key", metavar="KEY")
+    parser = add_command(
+        verbs, "export", export, help="write every variable to a JSON file (Airflow's format)"
+    )
+    parser.add_argument("file", metavar="FILE", help="the file to write; - for standard output")
+    parser = add_command(
+        verbs, "import", import_, help="create or replace the variables of a JSON file"
+    )
+    parser.add_argument("file", metavar="FILE", help="the file to read; - for standard input")
+    parser.add_argument(
+        "--action-on-existing-key",
+        choices=("overwrite", "fail", "skip"),
+        default="overwrite",
+        help="what to do with a variable that exists already (default: overwrite)",
+    )
