@@ -218,6 +218,16 @@ def variable_to_proto(row: models.Variable) -> resource_pb2.Variable:
     return resource_pb2.Variable(key=row.key, value=row.value, description=row.description)
 
 
+def dag_warning_to_proto(row: models.DagWarning) -> dag_pb2.DagWarning:
+    """One DAG warning."""
+    return dag_pb2.DagWarning(
+        dag_id=row.dag_id,
+        warning_type=row.warning_type,
+        message=row.message,
+        timestamp=timestamp(row.timestamp),
+    )
+
+
 def import_error_to_proto(row: models.ImportError) -> dag_pb2.ImportError:
     """One import error."""
     return dag_pb2.ImportError(

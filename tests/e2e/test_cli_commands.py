@@ -188,6 +188,15 @@ async def until_triggered(stubs: StateClient, dag_id: str, run_id: str) -> run_p
 SCHEDULER = unique("scheduler")
 
 
+async def claimed(stubs: StateClient, scheduler: str, run: run_pb2.DagRun) -> None:
+    """Claim runs as ``scheduler`` until ``run`` is among them, as its next passes would."""
+    deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
+    key = (run.dag_id, run.run_id)
+    while key not in (keys := [(k.dag_id, k.run_id) for k in await claim(stubs, scheduler)]):
+        assert time.monotonic() < deadline, f"{key} never claimed; the claims were {keys}"
+        await asyncio.sleep(0.1)
+
+
 async def running_try(
     stubs: StateClient, run: run_pb2.DagRun, task_id: str, scheduler: str = ""
 ) -> tuple[str, executor_pb2.LeasedTry]:
@@ -196,9 +205,10 @@ async def running_try(
     Returns the executor's id and the leased try.
     """
     scheduler = scheduler or SCHEDULER
-    await claim(stubs, scheduler)
+    await claimed(stubs, scheduler, run)
     if run.state == RUN.DAG_RUN_STATE_QUEUED:
-        assert (await start_run(stubs, scheduler, run)).applied
+        started = await start_run(stubs, scheduler, run)
+        assert started.applied, started
     run = await dag_run(stubs, run.dag_id, run.run_id)
     (queued,) = await move(stubs, scheduler, run, [task_id], TI.TASK_INSTANCE_STATE_QUEUED)
     assert queued.applied, queued

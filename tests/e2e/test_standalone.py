@@ -278,3 +278,59 @@ def test_a_missing_dag_folder_is_a_warning_on_the_console(tmp_path: Path) -> Non
             "executor": str(base + 2),
             "dag-processor": str(base + 3),
         }
+
+
+POOLED_DAG = """
+from datetime import datetime
+from tradewind import DAG, BashOperator
+
+with DAG("pooled", start_date=datetime(2026, 1, 1), schedule=None):
+    BashOperator(task_id="waits", bash_command="echo done", pool="does_not_exist")
+"""
+
+
+@pytest.mark.timeout(240)
+def test_a_task_naming_a_missing_pool_shows_as_a_dag_warning_until_the_pool_exists(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "pooled.py").write_text(textwrap.dedent(POOLED_DAG))
+    with start(tmp_path) as suite:
+        suite.read_until("Ready.")
+        assert_eventually(lambda: "does_not_exist" in suite.cli("dag-warnings", "list"), timeout=60)
+        listed = suite.cli("dags", "list")
+        pooled_row = next(line for line in listed.splitlines() if line.startswith("pooled "))
+        assert pooled_row.split()[-1] == "1"  # the warnings column
+        assert "references non-existent pools" in suite.cli("dags", "show", "pooled")
+        suite.cli("dags", "trigger", "pooled", "--run-id", "r1")
+        assert_eventually(
+            lambda: "scheduled" in suite.cli("runs", "show", "pooled", "r1"), timeout=60
+        )
+        waiting = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tradewind.cli",
+                "tasks",
+                "logs",
+                "pooled",
+                "r1",
+                "waits",
+                "--state-address",
+                suite.address,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_environment(),
+            check=True,
+        )
+        assert "the task instance is scheduled" in waiting.stderr
+        assert "DAG warning: Dag 'pooled' references non-existent pools" in waiting.stderr
+        suite.cli("pools", "set", "does_not_exist", "1")
+        assert_eventually(lambda: "pooled" not in suite.cli("dag-warnings", "list"), timeout=30)
+        assert_eventually(
+            lambda: "success" in suite.cli("runs", "show", "pooled", "r1").split("\n\n")[0],
+            timeout=60,
+            message="the waiting task runs once its pool exists",
+        )

@@ -1,17 +1,26 @@
 """The commands that talk to a running Tradewind suite through the public API.
 
-``dags``, ``runs``, ``tasks``, ``variables``, ``connections``, ``pools`` and
-``import-errors``; each noun lives in its own module and runs through
+``dags``, ``runs``, ``tasks``, ``variables``, ``connections``, ``pools``, ``import-errors``
+and ``dag-warnings``; each noun lives in its own module and runs through
 :mod:`tradewind.cli.runner`.
 """
 
 from __future__ import annotations
 
-from tradewind.cli import connections, dags, import_errors, pools, runs, tasks, variables
+from tradewind.cli import (
+    connections,
+    dag_warnings,
+    dags,
+    import_errors,
+    pools,
+    runs,
+    tasks,
+    variables,
+)
 from tradewind.cli.runner import Subcommands
 
 #: The modules whose ``register`` adds a noun, in the order ``tradewind --help`` lists them.
-NOUNS = (dags, runs, tasks, variables, connections, pools, import_errors)
+NOUNS = (dags, runs, tasks, variables, connections, pools, import_errors, dag_warnings)
 
 
 def register(subcommands: Subcommands) -> None:

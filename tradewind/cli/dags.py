@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
 from core.graph import dependency_order
 from tradewind.cli.arguments import date_time, json_object, seconds
@@ -50,12 +51,21 @@ TASK_COLUMNS: list[Column[Task]] = [
 
 
 async def list_dags(client: Client, args: argparse.Namespace) -> int:
-    """Print the DAGs."""
+    """Print the DAGs (a table marks those with DAG warnings)."""
     dags = [
         dag
         async for dag in client.dags(tags=args.tag or (), include_inactive=args.include_inactive)
     ]
-    print_records(dags, DAG_COLUMNS, args.output)
+    if args.output == "json":
+        print_records(dags, DAG_COLUMNS, args.output)
+        return EXIT_OK
+    warned = Counter([w.dag_id async for w in client.dag_warnings()])
+    columns = [*DAG_COLUMNS, Column("warnings", lambda d: warned.get(d.dag_id) or None)]
+    print_records(dags, columns, args.output)
+    if warned:
+        print(
+            f"{sum(warned.values())} DAG warning(s): tradewind dag-warnings list", file=sys.stderr
+        )
     return EXIT_OK
 
 
@@ -87,6 +97,9 @@ async def show(client: Client, args: argparse.Namespace) -> int:
     if dag.doc_md:
         print()
         print(dag.doc_md.strip())
+    for warning in [w async for w in client.dag_warnings(dag.dag_id)]:
+        print()
+        print(f"warning ({warning.warning_type}): {warning.message}")
     print()
     tasks = {t.task_id: t for t in dag.tasks or ()}
     ordered = dependency_order({t.task_id: t.upstream_task_ids for t in tasks.values()})

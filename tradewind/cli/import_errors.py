@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tradewind.cli.output import Column, print_records
-from tradewind.cli.runner import EXIT_OK, Subcommands, add_command
+from tradewind.cli.runner import EXIT_OK, Subcommands, add_listing
 from tradewind.client import Client, DagImportError
 
 IMPORT_ERROR_COLUMNS: list[Column[DagImportError]] = [
@@ -30,12 +30,9 @@ def register(subcommands: Subcommands) -> None:
         subcommands: the ``tradewind`` parser's commands.
 
     """
-    parser = add_command(
+    add_listing(
         subcommands,
         "import-errors",
         list_import_errors,
         help="list the DAG files that failed to import",
-        output=True,
     )
-    # `tradewind import-errors list` reads like the other nouns; the verb is the only one.
-    parser.add_argument("verb", nargs="?", choices=["list"], help="list (the default)")

@@ -120,6 +120,18 @@ def add_command(
     return parser
 
 
+def add_listing(
+    verbs: Subcommands, noun: str, command: Command, *, help: str
+) -> argparse.ArgumentParser:
+    """Add a noun whose one verb is ``list``, optional (``tradewind NOUN [list]``).
+
+    ``tradewind import-errors list`` then reads like the other nouns' commands.
+    """
+    parser = add_command(verbs, noun, command, help=help, output=True)
+    parser.add_argument("verb", nargs="?", choices=["list"], help="list (the default)")
+    return parser
+
+
 @dataclass(frozen=True)
 class _Runner:
     """The ``handler`` of a command: connect, run, map failures to one line and a status."""

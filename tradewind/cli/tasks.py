@@ -33,6 +33,9 @@ async def logs(client: Client, args: argparse.Namespace) -> int:
     if not printed and not args.follow:
         ti = await client.get_task_instance(*key)
         print(f"({no_log_reason(ti)})", file=sys.stderr)
+        if ti.try_number == 0:
+            for warning in [w async for w in client.dag_warnings(args.dag_id)]:
+                print(f"(DAG warning: {warning.message})", file=sys.stderr)
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from tradewind.client._models import (
     Dag,
     DagFile,
     DagImportError,
+    DagWarning,
     Pool,
     Variable,
 )
@@ -163,6 +164,32 @@ class CatalogMethods(ClientBase):
             rr.ListImportErrorsRequest(page_size=page_size, filename_contains=filename_contains),
             lambda r: r.import_errors,
             DagImportError.from_proto,
+        )
+
+    def dag_warnings(
+        self, dag_id: str = "", *, warning_type: str = "", page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[DagWarning]:
+        """Iterate over DAG warnings (problems that are not import errors), by DAG and kind.
+
+        Args:
+            dag_id: only those of this DAG; empty for every DAG.
+            warning_type: only those of this kind, e.g. "non-existent pool".
+            page_size: warnings per request.
+
+        Returns:
+            An async iterator of :class:`DagWarning`.
+
+        Raises:
+            NotFoundError: no such DAG.
+
+        """
+        return self._pages(
+            self._stub.ListDagWarnings,
+            rr.ListDagWarningsRequest(
+                page_size=page_size, dag_id=dag_id, warning_type=warning_type
+            ),
+            lambda r: r.dag_warnings,
+            DagWarning.from_proto,
         )
 
     # ---- Variables ----

@@ -495,6 +495,27 @@ class Pool:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DagWarning:
+    """A problem of a DAG that is not an import error, e.g. a task naming a missing pool."""
+
+    dag_id: str
+    #: What kind of problem, e.g. "non-existent pool".
+    warning_type: str
+    message: str
+    timestamp: datetime | None
+
+    @classmethod
+    def from_proto(cls, message: dag_pb2.DagWarning) -> DagWarning:
+        """Convert a ``DagWarning``."""
+        return cls(
+            dag_id=message.dag_id,
+            warning_type=message.warning_type,
+            message=message.message,
+            timestamp=_when(message, "timestamp"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class DagImportError:
     """A DAG file that failed to import.
 

@@ -1666,3 +1666,61 @@ class ListImportErrorsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListImportErrorsResponse: _TypeAlias = ListImportErrorsResponse  # noqa: Y015
+
+@_typing.final
+class ListDagWarningsRequest(_message.Message):
+    """---- DAG warnings ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    WARNING_TYPE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    dag_id: _builtins.str
+    """Only the warnings of this DAG; empty for every DAG."""
+    warning_type: _builtins.str
+    """Only warnings of this kind (e.g. "non-existent pool"); empty for every kind."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        dag_id: _builtins.str = ...,
+        warning_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "warning_type", b"warning_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDagWarningsRequest: _TypeAlias = ListDagWarningsRequest  # noqa: Y015
+
+@_typing.final
+class ListDagWarningsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_WARNINGS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    total_size: _builtins.int
+    @_builtins.property
+    def dag_warnings(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.DagWarning]: ...
+    def __init__(
+        self,
+        *,
+        dag_warnings: _abc.Iterable[_message_pb2.DagWarning] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_warnings", b"dag_warnings", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDagWarningsResponse: _TypeAlias = ListDagWarningsResponse  # noqa: Y015

@@ -199,6 +199,11 @@ class ApiServiceStub:
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsRequest.SerializeToString,
                 response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsResponse.FromString,
                 _registered_method=True)
+        self.ListDagWarnings = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListDagWarnings',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServiceServicer:
@@ -447,6 +452,14 @@ class ApiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDagWarnings(self, request, context):
+        """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
+        that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -609,6 +622,11 @@ def add_ApiServiceServicer_to_server(servicer, server):
                     servicer.ListImportErrors,
                     request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsRequest.FromString,
                     response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsResponse.SerializeToString,
+            ),
+            'ListDagWarnings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDagWarnings,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1480,6 +1498,33 @@ class ApiService:
             '/tradewind.api.v1.ApiService/ListImportErrors',
             protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsRequest.SerializeToString,
             protos_dot_api_dot_v1_dot_request__response__pb2.ListImportErrorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDagWarnings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListDagWarnings',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsResponse.FromString,
             options,
             channel_credentials,
             insecure,

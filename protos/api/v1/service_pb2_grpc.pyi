@@ -128,6 +128,10 @@ class ApiServiceStub:
     """
     ListImportErrors: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListImportErrorsRequest, _request_response_pb2.ListImportErrorsResponse]
     """Lists the DAG files that failed to import, with their tracebacks. Paged."""
+    ListDagWarnings: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListDagWarningsRequest, _request_response_pb2.ListDagWarningsResponse]
+    """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
+    that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
+    """
 
 @_typing.type_check_only
 class ApiServiceAsyncStub(ApiServiceStub):
@@ -229,6 +233,10 @@ class ApiServiceAsyncStub(ApiServiceStub):
     """
     ListImportErrors: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListImportErrorsRequest, _request_response_pb2.ListImportErrorsResponse]  # type: ignore[assignment]
     """Lists the DAG files that failed to import, with their tracebacks. Paged."""
+    ListDagWarnings: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListDagWarningsRequest, _request_response_pb2.ListDagWarningsResponse]  # type: ignore[assignment]
+    """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
+    that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
+    """
 
 class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
     """The public API that people and tools use: the CLI, the Python client and grpcurl.
@@ -519,5 +527,15 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ListImportErrorsResponse, _abc.Awaitable[_request_response_pb2.ListImportErrorsResponse]]:
         """Lists the DAG files that failed to import, with their tracebacks. Paged."""
+
+    @_abc_1.abstractmethod
+    def ListDagWarnings(
+        self,
+        request: _request_response_pb2.ListDagWarningsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListDagWarningsResponse, _abc.Awaitable[_request_response_pb2.ListDagWarningsResponse]]:
+        """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
+        that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
+        """
 
 def add_ApiServiceServicer_to_server(servicer: ApiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

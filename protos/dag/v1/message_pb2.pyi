@@ -462,3 +462,41 @@ class ImportError(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportError: _TypeAlias = ImportError  # noqa: Y015
+
+@_typing.final
+class DagWarning(_message.Message):
+    """A problem of a DAG that is not an import error: the DAG is stored and runs, but something it
+    names is missing (as Airflow's DAG warnings). Kept current by the state service as DAG
+    versions and pools change.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    WARNING_TYPE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    warning_type: _builtins.str
+    """What kind of problem: "non-existent pool"."""
+    message: _builtins.str
+    """What is wrong and how to mend it."""
+    @_builtins.property
+    def timestamp(self) -> _timestamp_pb2.Timestamp:
+        """When the warning was first recorded."""
+
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+        warning_type: _builtins.str = ...,
+        message: _builtins.str = ...,
+        timestamp: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["timestamp", b"timestamp"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "message", b"message", "timestamp", b"timestamp", "warning_type", b"warning_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DagWarning: _TypeAlias = DagWarning  # noqa: Y015

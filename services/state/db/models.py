@@ -138,6 +138,19 @@ class ImportError(Base):
     processor_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
 
 
+class DagWarning(Base):
+    """A problem of a DAG that is not an import error (Airflow's DAG warnings)."""
+
+    __tablename__ = "dag_warning"
+
+    dag_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True
+    )
+    warning_type: Mapped[str] = mapped_column(String(50), primary_key=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class DagRun(Base):
     """One run of a DAG."""
 

@@ -20,16 +20,17 @@ from services.state.convert import (
     connection_values,
     dag_file_view_to_proto,
     dag_view_to_proto,
+    dag_warning_to_proto,
     import_error_to_proto,
     pool_to_proto,
     variable_to_proto,
 )
 from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
-from services.state.store import catalog, resources
+from services.state.store import catalog, resources, warnings
 from services.state.store.catalog import DagFilter
 from services.state.store.pools import UNLIMITED_SLOTS
-from services.state.validation import identifier
+from services.state.validation import identifier, optional_identifier
 
 
 def connection_fields(paths: Sequence[str]) -> frozenset[str]:
@@ -149,6 +150,24 @@ class CatalogApi:
             name="list_import_errors",
         )
         return rr.ListImportErrorsResponse(import_errors=found.items, **page_fields(found))
+
+    async def ListDagWarnings(
+        self, request: rr.ListDagWarningsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListDagWarningsResponse:
+        """List the DAG warnings, by DAG id then kind. NOT_FOUND for an unknown dag_id."""
+        dag_id = optional_identifier(request.dag_id, "dag_id")
+        kind = request.warning_type
+        page = page_request(
+            "ListDagWarnings",
+            request.page_size,
+            request.page_token,
+            {"dag_id": dag_id, "warning_type": kind},
+        )
+        found = await self._services.read(
+            lambda s: warnings.list_dag_warnings(s, dag_id, kind, page).map(dag_warning_to_proto),
+            name="list_dag_warnings",
+        )
+        return rr.ListDagWarningsResponse(dag_warnings=found.items, **page_fields(found))
 
     # ---- Variables ----
 

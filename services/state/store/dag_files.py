@@ -17,6 +17,7 @@ from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagFile, DagVersion, ImportError
 from services.state.store.instances import forget_instance, live_instances, touch_instance
 from services.state.store.scheduling import point_next_run
+from services.state.store.warnings import refresh_pool_warnings
 
 PROCESSOR_KIND = "dag_processor"
 
@@ -150,6 +151,9 @@ def store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime
     row.task_count = len(definition.tasks)
     row.last_parsed_at = now
     row.updated_at = now
+    if changed:
+        session.flush()
+        refresh_pool_warnings(session, now, [row.dag_id])
     return changed
 
 
@@ -258,15 +262,18 @@ def report_parse_result(
         if store_dag(session, serialized, now):
             outcome.updated_dag_ids.append(dag_id)
             record_event(session, type=event_pb2.EVENT_TYPE_DAG_UPDATED, dag_id=dag_id)
+    reactivated = []
     for dag_id in result.unchanged_dag_ids:
         row = owners.get(dag_id)
         if row is None or row.relative_fileloc != path:
             outcome.resend_dag_ids.append(dag_id)
             continue
         if not row.is_active:
+            reactivated.append(dag_id)
             record_event(session, type=event_pb2.EVENT_TYPE_DAG_UPDATED, dag_id=dag_id)
         row.is_active = True
         row.last_parsed_at = now
+    refresh_pool_warnings(session, now, reactivated)
     if failed:
         # The DAGs the file still defines are stored; the others keep their last good
         # version until the file imports cleanly again.

@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.states import ACTIVE
 from protos.enums.v1 import event_pb2
+from services.state.clock import utcnow
 from services.state.crypto import REDACTED, SecretBox
 from services.state.db.event_log import record_event
 from services.state.db.models import Base, Connection, Pool, TaskInstance, Variable
@@ -21,6 +22,7 @@ from services.state.store.checks import identifier_problem, json_object_problem
 from services.state.store.errors import InvalidInput, Refused
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.pools import PoolUsage, pool_usages
+from services.state.store.warnings import refresh_pool_warnings
 
 M = TypeVar("M", bound=Base)
 
@@ -241,6 +243,8 @@ def upsert_pool(
     row, changed = _upsert(session, Pool, name, write)
     if changed:
         record_event(session, type=event_pb2.EVENT_TYPE_POOL_CHANGED, pool=name)
+        session.flush()
+        refresh_pool_warnings(session, utcnow())
     return pool_usages(session, [row])[0]
 
 
@@ -270,4 +274,6 @@ def remove_pool(session: Session, name: str) -> bool:
         )
     session.delete(row)
     record_event(session, type=event_pb2.EVENT_TYPE_POOL_CHANGED, pool=name)
+    session.flush()
+    refresh_pool_warnings(session, utcnow())
     return True

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.states import DagRunState, TryOutcome
 from services.state.db import models
 from services.state.db.engine import Database
-from services.state.store import execution, runs, task_instances
+from services.state.store import execution, pages, resources, runs, task_instances, warnings
 from services.state.store.errors import Forbidden, LeaseLost
 from services.state.store.execution import Completion, Heartbeat, LeaseStatus, TryLease
 from services.state.store.transitions import TryEnding
@@ -294,3 +294,29 @@ def test_marking_a_failed_leaf_success_leaves_the_failed_run_failed(database: Da
     _mark(database, "a", State.SUCCESS)
     assert run.states() == {"a": State.SUCCESS, "b": State.FAILED}
     assert run.run_state() == DagRunState.FAILED
+
+
+def test_a_dag_naming_a_missing_pool_has_a_warning_until_the_pool_exists(
+    database: Database,
+) -> None:
+    register(database, "pooled", {"a": []}, pool="does_not_exist")
+
+    def found() -> list[tuple[str, str, str]]:
+        page = database.run_write(
+            lambda s: warnings.list_dag_warnings(s, "", "", pages.page_request("w", 0, ""))
+        )
+        return [(w.dag_id, w.warning_type, w.message) for w in page.items]
+
+    ((dag_id, kind, message),) = found()
+    assert (dag_id, kind) == ("pooled", warnings.NON_EXISTENT_POOL)
+    assert "Dag 'pooled' references non-existent pools: ['does_not_exist']" in message
+    database.run_write(
+        lambda s: resources.upsert_pool(
+            s, "does_not_exist", slots=1, description="", include_deferred=False
+        )
+    )
+    assert found() == []
+    database.run_write(lambda s: resources.remove_pool(s, "does_not_exist"))
+    assert [w[0] for w in found()] == ["pooled"]
+    register(database, "pooled", {"a": []})  # a new version uses default_pool
+    assert found() == []

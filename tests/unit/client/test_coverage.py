@@ -39,6 +39,7 @@ METHODS = {
     "DeletePool": "delete_pool",
     "ListDagFiles": "dag_files",
     "ListImportErrors": "import_errors",
+    "ListDagWarnings": "dag_warnings",
 }
 
 

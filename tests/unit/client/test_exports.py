@@ -19,6 +19,7 @@ EXPECTED = {
     "Dag",
     "DagFile",
     "DagImportError",
+    "DagWarning",
     "DagRun",
     "DagRunState",
     "DagRunType",
