@@ -263,6 +263,7 @@ async def one_workload(
         dags_folder=dags,
         schedulers=schedulers,
         executors=executors,
+        workdir=workdir,
     ).start()
     api = Api(suite.state_address)
     try:

@@ -2,11 +2,13 @@
 
 Run it with ``./dev demo``. It starts ``tradewind standalone`` in a fresh home folder, waits
 until every service serves, triggers ``example_etl`` with the CLI and waits for it, prints the
-run's task table and one task's log, then stops the suite.
+run's task table and one task's log, then stops the suite and removes the home folder (kept
+with ``--keep-home``, or when the demo failed, for its logs).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -14,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -51,9 +54,30 @@ def tradewind(*args: str, address: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the exit status of the triggered run's wait."""
+    parser = argparse.ArgumentParser(prog="./dev demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--keep-home",
+        action="store_true",
+        help="keep the demo's home folder (database, logs) instead of removing it at the end",
+    )
+    args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="tradewind-demo-"))
+    try:
+        status = show(home)
+    except BaseException:
+        print(f"The demo failed; its home folder is kept for its logs: {home}", file=sys.stderr)
+        raise
+    if status != 0 or args.keep_home:
+        print(f"Home folder of this demo (database, logs): {home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+    return status
+
+
+def show(home: Path) -> int:
+    """Start the suite in ``home``, trigger and show a run, stop the suite; the wait's status."""
     base = free_port_base()
     address = f"127.0.0.1:{base}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
@@ -151,8 +175,7 @@ def main() -> int:
         "\nThe demo stopped the suite. Run it yourself with:\n"
         "  .venv/bin/tradewind standalone --dags-folder examples/dags\n"
         "then, in another shell: .venv/bin/tradewind dags list | dags trigger DAG_ID --wait |"
-        " runs show DAG_ID RUN_ID | tasks logs ...\n"
-        f"Service logs of this demo: {home / 'logs'}"
+        " runs show DAG_ID RUN_ID | tasks logs ..."
     )
     return status
 

@@ -1,10 +1,14 @@
 """Session-wide test setup: real databases on both backends, no leaking TRADEWIND_* settings,
-and real state service processes shared by the tests of one module."""
+real state service processes shared by the tests of one module, and one temporary folder per
+session that is gone at its end, with a check that no process a test started outlives it."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,40 @@ from services.state.db.migrate import upgrade
 from tests.helpers.databases import BACKENDS, TemplateDatabases, postgres_problem, require_postgres
 from tests.helpers.private_postgres import PrivatePostgres, server_binaries
 from tests.helpers.processes import ServiceProcess
+from tests.helpers.scratch import kill, make_session_folder, wait_for_leftovers
 from tests.helpers.state import API_TOKEN, SERVICE_TOKEN, start_state
+
+#: The session's temporary folder (set when the session is configured).
+SESSION_FOLDER: Path | None = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Send every temporary file of the session, pytest's own included, to one folder."""
+    global SESSION_FOLDER
+    if hasattr(config, "workerinput") or SESSION_FOLDER is not None:
+        return
+    SESSION_FOLDER = make_session_folder()
+    if config.option.basetemp is None:
+        config.option.basetemp = str(SESSION_FOLDER / "pytest")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a session whose tests left processes running; remove its folder if all passed."""
+    if SESSION_FOLDER is None:
+        return
+    left = wait_for_leftovers(SESSION_FOLDER)
+    if left:
+        kill(left)
+        lines = "\n".join(f"  {p.pid}: {p.command}" for p in left)
+        print(f"\nerror: tests left {len(left)} processes running (killed now):\n{lines}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if session.exitstatus == pytest.ExitCode.OK:
+        shutil.rmtree(SESSION_FOLDER, ignore_errors=True)
+    elif session.exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(f"\nthe session's temporary files are kept in {SESSION_FOLDER}", file=sys.stderr)
+    else:
+        shutil.rmtree(SESSION_FOLDER, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -79,6 +80,9 @@ class ForkServer:
             raise RuntimeError(f"the fork server for {self._target} did not start")
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._socket.connect(self._path)
+        # The server takes one connection: with its path gone nobody else can connect, and an
+        # executor that is killed leaves no socket behind.
+        _remove(self._path, self._folder)
 
     @property
     def alive(self) -> bool:
@@ -109,12 +113,13 @@ class ForkServer:
             await asyncio.get_running_loop().run_in_executor(None, self._server.wait)
             if self._server.stdout is not None:
                 self._server.stdout.close()
-        await asyncio.get_running_loop().run_in_executor(None, _remove, self._path, self._folder)
+        _remove(self._path, self._folder)
 
 
 def _remove(path: str, folder: str) -> None:
     Path(path).unlink(missing_ok=True)
-    Path(folder).rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        Path(folder).rmdir()
 
 
 async def read_pipe(fd: int) -> bytes:
