@@ -32,6 +32,9 @@ def make_session_folder() -> Path:
     """Create the session's folder and make it the temporary folder of this process and its
     children."""
     folder = Path(tempfile.mkdtemp(prefix="tradewind-tests-"))
+    # Others may pass through (not list it): a private PostgreSQL server runs as its own user
+    # in a folder of its own in here. What tempfile makes inside is private (0700/0600).
+    folder.chmod(0o711)
     os.environ["TMPDIR"] = str(folder)
     tempfile.tempdir = str(folder)
     return folder
