@@ -19,7 +19,6 @@ import grpc
 from grpc import aio
 
 from dag_processor import metrics
-from dag_processor.discovery import DagFileInfo, find_dag_files
 from dag_processor.parser import ParseJob, Parser
 from dag_processor.settings import (
     FORK_SERVER,
@@ -38,6 +37,7 @@ from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
 from services.runtime.forking import ForkServer, scrubbed_environment
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+from tradewind.sdk.discovery import DagFileInfo, find_dag_files
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
 

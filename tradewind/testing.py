@@ -22,7 +22,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from core.retries import RetryPolicy, retry_identity
 from core.runs import run_id_for
@@ -39,7 +39,7 @@ from tradewind.sdk.params import resolve_params
 from tradewind.sdk.runtime import use_runtime
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
 
-__all__ = ["DagTestResult", "run_dag"]
+__all__ = ["DagTestResult", "RunObserver", "run_dag"]
 
 logger = logging.getLogger("tradewind.testing")
 
@@ -79,6 +79,18 @@ class DagTestResult:
         return sorted(t for t, s in self.task_states.items() if s == TaskInstanceState.FAILED)
 
 
+class RunObserver(Protocol):
+    """Told as each try of a ``run_dag`` run starts and ends (``tradewind dags test`` prints)."""
+
+    def try_started(self, task_id: str, try_number: int) -> None:
+        """A try is about to run."""
+
+    def try_ended(
+        self, task_id: str, try_number: int, result: TaskResult, state: TaskInstanceState
+    ) -> None:
+        """A try ended; ``state`` is the task instance's state after it."""
+
+
 def run_dag(
     dag: DAG,
     *,
@@ -87,6 +99,7 @@ def run_dag(
     run_id: str | None = None,
     variables: Mapping[str, str] | None = None,
     connections: Mapping[str, Connection] | None = None,
+    observer: RunObserver | None = None,
 ) -> DagTestResult:
     """Run ``dag`` once, in this process, and report every task's state and XComs.
 
@@ -97,6 +110,7 @@ def run_dag(
         run_id: the run's id ("manual__<logical date>" by default).
         variables: the Variables tasks can read, by key.
         connections: the Connections tasks can read, by conn_id.
+        observer: told as each try starts and ends.
 
     Returns:
         The run's outcome.
@@ -134,7 +148,9 @@ def run_dag(
             )
         for transition in decision.transitions:
             if transition.new_state == TaskInstanceState.QUEUED:
-                _run_try(dag, run, logical, views, transition.task_id, store, run_conf, tries)
+                _run_try(
+                    dag, run, logical, views, transition.task_id, store, run_conf, tries, observer
+                )
         if decision.run_state is not None:
             state = decision.run_state[1]
         elif not decision.transitions:
@@ -186,6 +202,7 @@ def _run_try(
     store: InMemoryStore,
     conf: Mapping[str, Any],
     tries: dict[str, list[TaskResult]],
+    observer: RunObserver | None,
 ) -> None:
     """Run the next try of a queued task instance and apply its end, as the state service does."""
     task = dag.task_dict[task_id]
@@ -200,6 +217,8 @@ def _run_try(
         conf=conf,
         try_number=try_number,
     )
+    if observer is not None:
+        observer.try_started(task_id, try_number)
     with use_runtime(runtime):
         result = execute_task(task, context, will_retry=try_number < view.max_tries)
     tries.setdefault(task_id, []).append(result)
@@ -215,6 +234,8 @@ def _run_try(
         identity=retry_identity(run.dag_id, task_id, run.run_id),
     )
     views[task_id] = replace(view, state=end.state, try_number=try_number)
+    if observer is not None:
+        observer.try_ended(task_id, try_number, result, end.state)
     states = {t: v.state for t, v in views.items()}
     for skipped in skipped_by(end.state, result.skip_task_ids, states):
         views[skipped] = replace(views[skipped], state=TaskInstanceState.SKIPPED)

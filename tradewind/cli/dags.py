@@ -8,6 +8,7 @@ from collections import Counter
 
 from core.graph import dependency_order
 from tradewind.cli.arguments import date_time, json_object, seconds
+from tradewind.cli.local_runs import register_dags_test
 from tradewind.cli.output import (
     Column,
     format_cell,
@@ -214,6 +215,7 @@ def register(subcommands: Subcommands) -> None:
         "--timeout", type=seconds, help="with --wait: give up after this many seconds"
     )
 
+    register_dags_test(verbs)
     parser = add_command(verbs, "delete", delete, help="delete a DAG and all its history")
     parser.add_argument("dag_id", metavar="DAG_ID")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tradewind.cli.arguments import positive_int
+from tradewind.cli.local_runs import register_tasks_test
 from tradewind.cli.output import Column, format_log_line, print_records
 from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun, confirm
 from tradewind.cli.runs import TASK_INSTANCE_COLUMNS
@@ -123,7 +124,9 @@ def register(subcommands: Subcommands) -> None:
         subcommands: the ``tradewind`` parser's commands.
 
     """
-    verbs = add_noun(subcommands, "tasks", help="read task logs, clear and mark task instances")
+    verbs = add_noun(
+        subcommands, "tasks", help="read task logs, clear, mark and test task instances"
+    )
 
     parser = add_command(verbs, "logs", logs, help="print the log of a task instance's try")
     _add_ti_key(parser)
@@ -161,3 +164,5 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; change nothing"
     )
+
+    register_tasks_test(verbs)

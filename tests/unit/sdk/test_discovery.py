@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dag_processor.discovery import find_dag_files
+from tradewind.sdk.discovery import find_dag_files
 
 
 def make(root: Path, *relatives: str) -> None:
