@@ -11,7 +11,8 @@ from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, get_current_context
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_decorator import dag
-from tradewind.sdk.dependencies import chain, cross_downstream
+from tradewind.sdk.dependencies import chain, chain_linear, cross_downstream
+from tradewind.sdk.edges import EdgeModifier, Label
 from tradewind.sdk.exceptions import (
     AirflowDagCycleException,
     AirflowException,
@@ -36,16 +37,21 @@ from tradewind.sdk.exceptions import (
     XComNotFound,
 )
 from tradewind.sdk.operators.bash import BashOperator
+from tradewind.sdk.operators.branch import BaseBranchOperator
+from tradewind.sdk.operators.datetime import BranchDateTimeOperator
 from tradewind.sdk.operators.empty import EmptyOperator
+from tradewind.sdk.operators.latest_only import LatestOnlyOperator
 from tradewind.sdk.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
 )
+from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
 from tradewind.sdk.params import Param, ParamValidationError
 from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
 from tradewind.sdk.variable import Variable
+from tradewind.sdk.weekday import WeekDay
 from tradewind.sdk.xcom_arg import XComArg
 from tradewind_common.version import tradewind_version
 
@@ -60,8 +66,11 @@ __all__ = [
     "AirflowSkipException",
     "AirflowTaskTerminated",
     "AirflowTaskTimeout",
+    "BaseBranchOperator",
     "BaseOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "Connection",
     "ConnectionNotFound",
@@ -70,7 +79,10 @@ __all__ = [
     "DagDefinitionError",
     "DuplicateTaskIdError",
     "DuplicateTaskIdFound",
+    "EdgeModifier",
     "EmptyOperator",
+    "Label",
+    "LatestOnlyOperator",
     "NotFound",
     "Param",
     "ParamValidationError",
@@ -87,11 +99,13 @@ __all__ = [
     "TriggerRule",
     "Variable",
     "VariableNotFound",
+    "WeekDay",
     "WeightRule",
     "XComArg",
     "XComNotFound",
     "__version__",
     "chain",
+    "chain_linear",
     "cross_downstream",
     "dag",
     "get_current_context",

@@ -303,6 +303,18 @@ class BaseOperator(DependencyMixin):
         }
         return reachable(edges, [self.task_id])
 
+    def get_direct_relative_ids(self, upstream: bool = False) -> set[str]:
+        """The ids of the direct upstream (or downstream) tasks.
+
+        Args:
+            upstream: upstream instead of downstream.
+
+        Returns:
+            A copy of the task ids.
+
+        """
+        return set(self.upstream_task_ids if upstream else self.downstream_task_ids)
+
     def argument_checker(self) -> ArgumentChecker:
         """A checker whose errors name this task and its DAG, for subclasses' arguments."""
         return ArgumentChecker(

@@ -21,6 +21,7 @@ from tradewind.sdk.taskgroup import TaskGroup
 
 if TYPE_CHECKING:
     from tradewind.sdk.baseoperator import BaseOperator
+    from tradewind.sdk.edges import EdgeInfo
     from tradewind.testing import DagTestResult
 
 #: Airflow's defaults.
@@ -162,6 +163,8 @@ class DAG:
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
         self.task_group = TaskGroup.create_root(self)
+        #: What edge labels put on edges: upstream task id -> downstream task id -> info.
+        self.edge_info: dict[str, dict[str, EdgeInfo]] = {}
         self._template_env: jinja2.Environment | None = None
         if auto_register:
             register_dag(self)
@@ -254,6 +257,30 @@ class DAG:
             return self.task_dict[task_id]
         except KeyError:
             raise NotFound(f"task {task_id!r} not found in DAG {self.dag_id!r}") from None
+
+    def get_edge_info(self, upstream_task_id: str, downstream_task_id: str) -> EdgeInfo:
+        """What is known about an edge: ``{"label": ...}`` for a labelled one, else ``{}``.
+
+        Args:
+            upstream_task_id: the upstream task.
+            downstream_task_id: the downstream task.
+
+        Returns:
+            The edge's information.
+
+        """
+        return self.edge_info.get(upstream_task_id, {}).get(downstream_task_id, {})
+
+    def set_edge_info(self, upstream_task_id: str, downstream_task_id: str, info: EdgeInfo) -> None:
+        """Set (replace) what is known about an edge; ``Label`` calls it.
+
+        Args:
+            upstream_task_id: the upstream task.
+            downstream_task_id: the downstream task.
+            info: the information, e.g. ``{"label": "on success"}``.
+
+        """
+        self.edge_info.setdefault(upstream_task_id, {})[downstream_task_id] = info
 
     @property
     def roots(self) -> list[BaseOperator]:

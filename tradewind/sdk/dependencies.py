@@ -1,7 +1,8 @@
 """Dependencies between tasks: ``>>``, ``<<``, ``set_upstream``, ``chain`` and friends.
 
 Operators, XComArgs and task groups are all nodes with ``roots`` and ``leaves``; linking A to B
-makes every leaf of A an upstream task of every root of B.
+makes every leaf of A an upstream task of every root of B. An edge label
+(``tradewind.sdk.edges``) is a node too: linking to it hands the link over to the label.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tradewind.sdk.exceptions import DagDefinitionError
 
 if TYPE_CHECKING:
     from tradewind.sdk.baseoperator import BaseOperator
+    from tradewind.sdk.edges import EdgeModifier
 
 _Node = TypeVar("_Node", bound="DependencyMixin")
 
@@ -38,7 +40,7 @@ class DependencyMixin:
             other: a node or a list of nodes.
 
         """
-        link(_as_list(other), [self])
+        link(as_nodes(other), [self])
 
     def set_downstream(self, other: DependencyMixin | Sequence[DependencyMixin]) -> None:
         """Make ``other`` run after this node.
@@ -47,7 +49,7 @@ class DependencyMixin:
             other: a node or a list of nodes.
 
         """
-        link([self], _as_list(other))
+        link([self], as_nodes(other))
 
     def __rshift__(self, other: Any) -> Any:
         """``self >> other``: other runs after self; returns other for chaining."""
@@ -70,19 +72,37 @@ class DependencyMixin:
         return self
 
 
-def link(upstream: Sequence[DependencyMixin], downstream: Sequence[DependencyMixin]) -> None:
+def link(
+    upstream: Sequence[DependencyMixin],
+    downstream: Sequence[DependencyMixin],
+    *,
+    edge_modifier: EdgeModifier | None = None,
+) -> None:
     """Make every leaf of ``upstream`` an upstream task of every root of ``downstream``.
+
+    A label on either side takes the other side as its own (and links when it has both).
 
     Args:
         upstream: the nodes that run first.
         downstream: the nodes that run after them.
+        edge_modifier: the label to record on each task-to-task edge made.
 
     """
+    from tradewind.sdk.edges import EdgeModifier
+
     for before in upstream:
         for after in downstream:
+            if isinstance(after, EdgeModifier):
+                after.set_upstream(before)
+                continue
+            if isinstance(before, EdgeModifier):
+                before.set_downstream(after)
+                continue
             for leaf in before.leaves:
                 for root in after.roots:
                     leaf.add_downstream_task(root)
+                    if edge_modifier is not None:
+                        edge_modifier.add_edge_info(leaf._require_dag(), leaf.task_id, root.task_id)
 
 
 def chain(*elements: DependencyMixin | Sequence[DependencyMixin]) -> None:
@@ -99,7 +119,7 @@ def chain(*elements: DependencyMixin | Sequence[DependencyMixin]) -> None:
         before_is_list = not isinstance(before, DependencyMixin)
         after_is_list = not isinstance(after, DependencyMixin)
         if before_is_list and after_is_list:
-            befores, afters = _as_list(before), _as_list(after)
+            befores, afters = as_nodes(before), as_nodes(after)
             if len(befores) != len(afters):
                 raise DagDefinitionError(
                     "chain() got lists of different lengths next to each other:"
@@ -108,7 +128,7 @@ def chain(*elements: DependencyMixin | Sequence[DependencyMixin]) -> None:
             for one, other in zip(befores, afters, strict=True):
                 link([one], [other])
         else:
-            link(_as_list(before), _as_list(after))
+            link(as_nodes(before), as_nodes(after))
 
 
 def cross_downstream(
@@ -121,10 +141,57 @@ def cross_downstream(
         to_tasks: the nodes that run after all of them.
 
     """
-    link(list(from_tasks), _as_list(to_tasks))
+    link(list(from_tasks), as_nodes(to_tasks))
 
 
-def _as_list(value: object) -> list[DependencyMixin]:
+def chain_linear(*elements: DependencyMixin | Sequence[DependencyMixin]) -> None:
+    """Link each element to every node of the next, as Airflow's ``chain_linear``.
+
+    ``chain_linear(a, [b, c], [d, e, f], g)`` makes b and c run after a, each of d, e and f
+    after both b and c, and g after d, e and f.
+
+    Args:
+        *elements: nodes or lists of nodes, in order; edge labels are not accepted.
+
+    Raises:
+        DagDefinitionError: (a ValueError) without elements, with a label, or when no
+            dependency was set (a single list given without ``*``).
+
+    """
+    from tradewind.sdk.edges import EdgeModifier
+
+    if not elements:
+        raise DagDefinitionError("chain_linear() got no tasks; nothing to link")
+    linked = False
+    previous: list[DependencyMixin] | None = None
+    for element in elements:
+        if isinstance(element, EdgeModifier):
+            raise DagDefinitionError("chain_linear() does not accept edge labels")
+        nodes = as_nodes(element)
+        if previous is not None:
+            for node in previous:
+                link([node], nodes)
+                linked = True
+        previous = nodes
+    if not linked:
+        raise DagDefinitionError(
+            "chain_linear() set no dependency; pass the elements separately (chain_linear(*tasks))"
+        )
+
+
+def as_nodes(value: object) -> list[DependencyMixin]:
+    """``value`` (a node or a list, tuple or set of nodes) as a list of nodes.
+
+    Args:
+        value: what a dependency was set with.
+
+    Returns:
+        The nodes.
+
+    Raises:
+        DagDefinitionError: for anything that is not nodes.
+
+    """
     items = [value] if isinstance(value, DependencyMixin) else value
     if not isinstance(items, Sequence | set | tuple) or isinstance(items, str):
         raise DagDefinitionError(

@@ -1,1 +1,1 @@
-"""The standard operators: Python, branching, short-circuit, Bash and empty tasks."""
+"""The standard operators: Python, branches, short-circuit, latest-only, Bash and empty tasks."""

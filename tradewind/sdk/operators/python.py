@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tradewind.sdk.baseoperator import BaseOperator
-from tradewind.sdk.skipping import branch_skip_ids, short_circuit_skip_ids
+from tradewind.sdk.operators.branch import BaseBranchOperator
+from tradewind.sdk.skipping import short_circuit_skip_ids
 
 
 def determine_kwargs(
@@ -99,20 +100,20 @@ class PythonOperator(BaseOperator):
         return result
 
 
-class BranchPythonOperator(PythonOperator):
+class BranchPythonOperator(BaseBranchOperator, PythonOperator):
     """Follow the task ids (or task group ids) the function returns; skip the other branches."""
 
-    def downstream_task_ids_to_skip(self, result: Any) -> set[str]:
-        """The direct downstream tasks not on a followed branch.
+    def choose_branch(self, context: Mapping[str, Any]) -> Any:
+        """Call the function, as PythonOperator does; its return value names the branches.
 
         Args:
-            result: the task id(s) the function returned.
+            context: the task instance's context.
 
         Returns:
-            The task ids to skip.
+            The task id(s) the function returned.
 
         """
-        return branch_skip_ids(self, result)
+        return PythonOperator.execute(self, context)
 
 
 class ShortCircuitOperator(PythonOperator):
