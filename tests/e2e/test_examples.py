@@ -9,6 +9,8 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 
 import pytest
 
@@ -23,6 +25,7 @@ from tests.helpers.services import start_service
 from tests.helpers.state import StateClient, start_state, state_client
 
 EXAMPLES = REPO_ROOT / "examples" / "dags"
+EXAMPLE_DAG_COUNT = len(list(EXAMPLES.glob("example_*.py")))
 SUCCESS = ti_enums.TASK_INSTANCE_STATE_SUCCESS
 SKIPPED = ti_enums.TASK_INSTANCE_STATE_SKIPPED
 
@@ -83,7 +86,7 @@ async def api(deployment: Deployment) -> AsyncIterator[StateClient]:
         deadline = time.monotonic() + 60
         while True:
             listing = await client.api.ListDags(api_rr.ListDagsRequest())
-            if len(listing.dags) >= 6:
+            if len(listing.dags) >= EXAMPLE_DAG_COUNT:
                 break
             assert time.monotonic() < deadline, [d.dag_id for d in listing.dags]
             await asyncio.sleep(0.2)
@@ -206,3 +209,60 @@ async def test_catchup_creates_a_run_per_missed_day(api: StateClient) -> None:
     assert len(runs) == 3
     assert {(b - a).days for a, b in itertools.pairwise(logical)} == {1}
     assert all(r.run_type == dag_run_pb2.DAG_RUN_TYPE_SCHEDULED for r in runs)
+
+
+def calendar_branch_states(logical_date: datetime) -> dict[str, int]:
+    """What example_branch_operators' weekday and hour branches give for a logical date."""
+    weekend = logical_date.isoweekday() in (6, 7)
+    early = logical_date.time() <= time_of_day(6, 0)  # the bounds are included
+    return {
+        "weekend_check": SUCCESS,
+        "weekend_report": SUCCESS if weekend else SKIPPED,
+        "weekday_report": SKIPPED if weekend else SUCCESS,
+        "early_hours_check": SUCCESS,
+        "full_refresh": SUCCESS if early else SKIPPED,
+        "incremental_refresh": SKIPPED if early else SUCCESS,
+        "latest_only": SUCCESS,
+        "archive": SUCCESS,
+    }
+
+
+async def test_calendar_branches_and_latest_only_in_scheduled_and_manual_runs(
+    api: StateClient,
+) -> None:
+    dag_id = "example_branch_operators"
+    unpaused_at = datetime.now(UTC)
+    await api.api.UnpauseDag(api_rr.UnpauseDagRequest(dag_id=dag_id))
+    deadline = time.monotonic() + 60
+    while True:
+        runs = (await api.api.ListDagRuns(api_rr.ListDagRunsRequest(dag_id=dag_id))).dag_runs
+        done = [r for r in runs if r.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS]
+        if len(done) >= 3:
+            break
+        assert time.monotonic() < deadline, [(r.run_id, r.state) for r in runs]
+        await asyncio.sleep(0.2)
+    finished_at = datetime.now(UTC)
+    assert all(r.run_type == dag_run_pb2.DAG_RUN_TYPE_SCHEDULED for r in done)
+    notified = []
+    for run in done:
+        logical = run.logical_date.ToDatetime(tzinfo=UTC)
+        end = run.data_interval_end.ToDatetime(tzinfo=UTC)
+        assert end - logical == timedelta(days=1)
+        states = await states_of(api, run)
+        notify = states.pop("notify")
+        notified.append(notify)
+        assert states == calendar_branch_states(logical), run.run_id
+        # A daily run is the latest until the interval after its own has ended.
+        if end + timedelta(days=1) < unpaused_at:  # the first two days caught up
+            assert notify == SKIPPED, run.run_id
+        elif end + timedelta(days=1) >= finished_at:
+            assert notify == SUCCESS, run.run_id
+    assert SKIPPED in notified  # the days caught up do not notify
+
+    manual = await run_to_end(api, dag_id)
+    assert manual.run_type == dag_run_pb2.DAG_RUN_TYPE_MANUAL
+    assert manual.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert await states_of(api, manual) == {
+        **calendar_branch_states(manual.logical_date.ToDatetime(tzinfo=UTC)),
+        "notify": SUCCESS,  # a manual run is never skipped by LatestOnlyOperator
+    }
