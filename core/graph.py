@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 
 def dependency_order(upstream: Mapping[str, Collection[str]]) -> list[str]:
@@ -27,3 +27,18 @@ def dependency_order(upstream: Mapping[str, Collection[str]]) -> list[str]:
                 ready.append(child)
         ready.sort(reverse=True)
     return order + sorted(set(upstream) - set(order))
+
+
+def reachable(edges: Mapping[str, Iterable[str]], starts: Iterable[str]) -> set[str]:
+    """Every node reachable from ``starts`` along ``edges`` (starts excluded unless on a cycle).
+
+    With downstream edges these are a task's descendants, with upstream edges its ancestors.
+    """
+    seen: set[str] = set()
+    pending = [successor for start in starts for successor in edges.get(start, ())]
+    while pending:
+        node = pending.pop()
+        if node not in seen:
+            seen.add(node)
+            pending.extend(edges.get(node, ()))
+    return seen

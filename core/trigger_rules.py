@@ -31,6 +31,8 @@ class TriggerRule(StrEnum):
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"
+    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"
 
 
 class Verdict(enum.Enum):
@@ -47,8 +49,16 @@ _RULES = frozenset(TriggerRule)
 STATE_OF_VERDICT = {Verdict.SKIP: _TI.SKIPPED, Verdict.UPSTREAM_FAILED: _TI.UPSTREAM_FAILED}
 
 
-def evaluate(rule: TriggerRule | str, upstream_states: Iterable[str]) -> Verdict:
+def evaluate(
+    rule: TriggerRule | str,
+    upstream_states: Iterable[str],
+    *,
+    setup_states: Iterable[str] = (),
+) -> Verdict:
     """Decide a trigger rule from the states of the direct upstream task instances.
+
+    ``setup_states`` are the states of those upstream task instances that are setups (they
+    are among ``upstream_states`` too); only ``all_done_setup_success`` reads them.
 
     Raises:
         ValueError: an unknown rule.
@@ -95,5 +105,31 @@ def evaluate(rule: TriggerRule | str, upstream_states: Iterable[str]) -> Verdict
             if failures:
                 return Verdict.UPSTREAM_FAILED
             return once_done(Verdict.RUN if success else Verdict.SKIP)
-        case _:  # none_skipped
+        case TriggerRule.NONE_SKIPPED:
             return Verdict.SKIP if skipped else once_done(Verdict.RUN)
+        case TriggerRule.ALL_DONE_SETUP_SUCCESS:
+            setups = Counter(setup_states)
+            if not all_done or not setups:
+                return once_done(Verdict.RUN)
+            if setups[_TI.SKIPPED] == setups.total():
+                return Verdict.SKIP
+            return Verdict.RUN if setups[_TI.SUCCESS] else Verdict.UPSTREAM_FAILED
+        case _:  # all_done_min_one_success: skipped upstream tasks never count as done
+            if skipped:
+                return Verdict.SKIP
+            return once_done(Verdict.RUN if success else Verdict.UPSTREAM_FAILED)
+
+
+def setup_constraint(setup_states: Iterable[str]) -> Verdict:
+    """Airflow's rule for the setups a task depends on without being their direct downstream.
+
+    Every such setup must succeed: a failed one makes the task upstream_failed and a skipped
+    one skips it, at once; until they all succeeded the task waits (its own trigger rule is
+    decided after this passes). Teardowns have no such constraint.
+    """
+    counts = Counter(setup_states)
+    if counts[_TI.FAILED] or counts[_TI.UPSTREAM_FAILED]:
+        return Verdict.UPSTREAM_FAILED
+    if counts[_TI.SKIPPED]:
+        return Verdict.SKIP
+    return Verdict.RUN if counts[_TI.SUCCESS] == counts.total() else Verdict.WAIT

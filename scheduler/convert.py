@@ -29,6 +29,9 @@ def task_specs(definition: dag_pb2.DagDefinition) -> dict[str, TaskSpec]:
             trigger_rule=TRIGGER_RULES.member_or(task.trigger_rule, TriggerRule.ALL_SUCCESS),
             retry=retry_policy(task),
             execution_timeout=to_seconds(task, "execution_timeout"),
+            is_setup=task.is_setup,
+            is_teardown=task.is_teardown,
+            on_failure_fail_dagrun=task.on_failure_fail_dagrun,
         )
     return specs
 

@@ -15,9 +15,16 @@ from datetime import UTC, datetime, timedelta
 from core.graph import dependency_order
 from core.retries import RetryPolicy, retry_identity
 from core.runs import run_outcome
+from core.setup_teardown import SetupTeardownGraph
 from core.states import LEASED, WAITING, DagRunState, TaskInstanceState, TryOutcome
 from core.tries import end_of_try
-from core.trigger_rules import STATE_OF_VERDICT, TriggerRule, Verdict, evaluate
+from core.trigger_rules import (
+    STATE_OF_VERDICT,
+    TriggerRule,
+    Verdict,
+    evaluate,
+    setup_constraint,
+)
 
 _TI = TaskInstanceState
 
@@ -35,6 +42,9 @@ class TaskSpec:
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     execution_timeout: float | None = None
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,6 +198,7 @@ def decide_running(
 ) -> RunDecision:
     """The decision for a run that is running (or starts now)."""
     plan = _Plan(states={t: ti.state for t, ti in task_instances.items()})
+    graph = SetupTeardownGraph(tasks)
     for task_id, orphan in sorted(task_instances.items()):
         if task_id not in tasks and orphan.state in WAITING:
             plan.move(orphan, _TI.REMOVED)  # the run's DAG version has no such task
@@ -204,16 +215,14 @@ def decide_running(
             else:
                 plan.wake(ti.next_retry_at)
         elif ti.state in WAITING:
-            upstream = [plan.states.get(u, _TI.REMOVED) for u in task.upstream if u in plan.states]
-            verdict = evaluate(task.trigger_rule, upstream)
+            verdict = _trigger_verdict(plan.states, graph, task)
             if verdict is Verdict.RUN:
                 plan.move(ti, _TI.QUEUED)
             elif verdict is not Verdict.WAIT:
                 plan.move(ti, STATE_OF_VERDICT[verdict])
-    downstream = {u for spec in tasks.values() for u in spec.upstream}
     outcome = run_outcome(
         plan.states,
-        [t for t in tasks if t not in downstream],
+        graph.run_deciders(),
         progressing=any(t.new_state == _TI.QUEUED for t in plan.transitions),
     )
     return RunDecision(
@@ -221,6 +230,21 @@ def decide_running(
         run_state=(DagRunState.RUNNING, outcome) if outcome is not None else None,
         wake_at=plan.wake_at,
     )
+
+
+def _trigger_verdict(
+    states: Mapping[str, TaskInstanceState], graph: SetupTeardownGraph, task: TaskSpec
+) -> Verdict:
+    """Airflow's order: the setups a task depends on indirectly first, then its trigger rule."""
+    if graph.has_setups:
+        indirect = [states[s] for s in graph.indirect_setups(task.task_id) if s in states]
+        if indirect:
+            constraint = setup_constraint(indirect)
+            if constraint is not Verdict.RUN:
+                return constraint
+    upstream = [states.get(u, _TI.REMOVED) for u in task.upstream if u in states]
+    setups = [states[s] for s in graph.direct_setups(task.task_id) if s in states]
+    return evaluate(task.trigger_rule, upstream, setup_states=setups)
 
 
 def order_for_admission(

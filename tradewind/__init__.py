@@ -48,6 +48,7 @@ from tradewind.sdk.operators.python import (
 )
 from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
 from tradewind.sdk.params import Param, ParamValidationError
+from tradewind.sdk.setup_teardown import setup, teardown
 from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
 from tradewind.sdk.variable import Variable
@@ -109,6 +110,8 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "setup",
     "task",
     "task_group",
+    "teardown",
 ]

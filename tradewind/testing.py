@@ -190,6 +190,9 @@ def task_spec(task: BaseOperator) -> TaskSpec:
         execution_timeout=(
             task.execution_timeout.total_seconds() if task.execution_timeout is not None else None
         ),
+        is_setup=task.is_setup,
+        is_teardown=task.is_teardown,
+        on_failure_fail_dagrun=task.on_failure_fail_dagrun,
     )
 
 

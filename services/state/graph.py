@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from core.graph import reachable
+from core.setup_teardown import Shape
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
-
-Graph = Mapping[str, frozenset[str]]
 
 
 def upstream_map(definition: dag_pb2.DagDefinition) -> dict[str, frozenset[str]]:
@@ -27,16 +27,17 @@ def downstream_map(definition: dag_pb2.DagDefinition) -> dict[str, frozenset[str
     return {task_id: frozenset(ids) for task_id, ids in result.items()}
 
 
-def closure(start: Iterable[str], edges: Graph) -> set[str]:
-    """Every task reachable from ``start`` along ``edges`` (``start`` excluded)."""
-    seen: set[str] = set()
-    stack = [n for s in start for n in edges.get(s, ())]
-    while stack:
-        task_id = stack.pop()
-        if task_id not in seen:
-            seen.add(task_id)
-            stack.extend(edges.get(task_id, ()))
-    return seen
+def task_shapes(definition: dag_pb2.DagDefinition) -> dict[str, Shape]:
+    """Each task's upstream ids and setup/teardown role, for the rules of ``core``."""
+    return {
+        task.task_id: Shape(
+            upstream=frozenset(task.upstream_task_ids),
+            is_setup=task.is_setup,
+            is_teardown=task.is_teardown,
+            on_failure_fail_dagrun=task.on_failure_fail_dagrun,
+        )
+        for task in definition.tasks
+    }
 
 
 def priority_weights(definition: dag_pb2.DagDefinition) -> dict[str, int]:
@@ -49,10 +50,10 @@ def priority_weights(definition: dag_pb2.DagDefinition) -> dict[str, int]:
         if task.weight_rule == ti_enums.PRIORITY_WEIGHT_RULE_ABSOLUTE:
             result[task.task_id] = task.priority_weight
         elif task.weight_rule == ti_enums.PRIORITY_WEIGHT_RULE_UPSTREAM:
-            related = closure([task.task_id], upstream)
+            related = reachable(upstream, [task.task_id])
             result[task.task_id] = task.priority_weight + sum(own[t] for t in related)
         else:
-            related = closure([task.task_id], downstream)
+            related = reachable(downstream, [task.task_id])
             result[task.task_id] = task.priority_weight + sum(own[t] for t in related)
     return result
 

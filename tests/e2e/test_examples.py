@@ -211,6 +211,20 @@ async def test_catchup_creates_a_run_per_missed_day(api: StateClient) -> None:
     assert all(r.run_type == dag_run_pb2.DAG_RUN_TYPE_SCHEDULED for r in runs)
 
 
+async def test_the_teardown_runs_after_failed_work_and_the_run_fails(api: StateClient) -> None:
+    ok = await run_to_end(api, "example_setup_teardown")
+    assert ok.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    broken = await run_to_end(api, "example_setup_teardown", {"fail": True})
+    assert broken.state == dag_run_pb2.DAG_RUN_STATE_FAILED
+    assert await states_of(api, broken) == {
+        "create_scratch": SUCCESS,
+        "write_report": ti_enums.TASK_INSTANCE_STATE_FAILED,
+        "remove_scratch": SUCCESS,
+    }
+    folder = (await xcoms_of(api, broken))["create_scratch"]
+    assert f"removed {folder}" in await log_of(api, broken, "remove_scratch")
+
+
 def calendar_branch_states(logical_date: datetime) -> dict[str, int]:
     """What example_branch_operators' weekday and hour branches give for a logical date."""
     weekend = logical_date.isoweekday() in (6, 7)

@@ -44,8 +44,14 @@ def make_dag(
     queue: str = "default",
     description: str = "",
     tags: Sequence[str] = (),
+    setups: Sequence[str] = (),
+    teardowns: Sequence[str] = (),
 ) -> dag_pb2.SerializedDag:
-    """A serialised DAG: ``tasks`` maps each task id to its upstream task ids."""
+    """A serialised DAG: ``tasks`` maps each task id to its upstream task ids.
+
+    ``setups`` and ``teardowns`` name the tasks with those roles (teardowns get their trigger
+    rule, all_done_setup_success).
+    """
     schedule = (
         dag_pb2.Schedule(cron=cron, description=cron, timezone="UTC")
         if cron
@@ -70,7 +76,13 @@ def make_dag(
                 task_id=task_id,
                 operator="PythonOperator",
                 upstream_task_ids=sorted(upstream),
-                trigger_rule=ti_enums.TRIGGER_RULE_ALL_SUCCESS,
+                trigger_rule=(
+                    ti_enums.TRIGGER_RULE_ALL_DONE_SETUP_SUCCESS
+                    if task_id in teardowns
+                    else ti_enums.TRIGGER_RULE_ALL_SUCCESS
+                ),
+                is_setup=task_id in setups,
+                is_teardown=task_id in teardowns,
                 retries=retries,
                 retry_delay=seconds(1),
                 pool=pool,

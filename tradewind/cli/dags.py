@@ -41,9 +41,16 @@ DAG_COLUMNS: list[Column[Dag]] = [
     Column("file", lambda d: d.relative_fileloc),
 ]
 
+
+def _with_role(operator: str, task: Task) -> str:
+    """The operator's name, with ``(setup)`` or ``(teardown)`` for those roles."""
+    role = "setup" if task.is_setup else "teardown" if task.is_teardown else ""
+    return f"{operator} ({role})" if role else operator
+
+
 TASK_COLUMNS: list[Column[Task]] = [
     Column("task_id", lambda t: t.task_id),
-    Column("operator", lambda t: t.operator),
+    Column("operator", lambda t: _with_role(t.operator, t)),
     Column("upstream", lambda t: t.upstream_task_ids),
     Column("trigger_rule", lambda t: t.trigger_rule),
     Column("retries", lambda t: t.retries),

@@ -67,6 +67,10 @@ class Task:
     #: The innermost task group, empty at the top level.
     task_group_id: str
     doc_md: str = ""
+    #: A setup task (it makes what the work downstream uses).
+    is_setup: bool = False
+    #: A teardown task (it runs after the work even when the work failed).
+    is_teardown: bool = False
 
     @classmethod
     def from_proto(cls, message: dag_pb2.TaskDefinition) -> Task:
@@ -82,6 +86,8 @@ class Task:
             priority_weight=message.priority_weight,
             task_group_id=message.task_group_id,
             doc_md=message.doc_md,
+            is_setup=message.is_setup,
+            is_teardown=message.is_teardown,
         )
 
 

@@ -9,13 +9,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.graph import reachable
 from core.trigger_rules import TriggerRule
 from tradewind.sdk.arguments import ArgumentChecker, Callback
 from tradewind.sdk.dag_context import current_dag, current_task_group
 from tradewind.sdk.default_args import apply_default_args
 from tradewind.sdk.dependencies import DependencyMixin
-from tradewind.sdk.exceptions import DagDefinitionError
-from tradewind.sdk.graph import reachable
+from tradewind.sdk.exceptions import DagDefinitionError, TradewindException
+from tradewind.sdk.setup_teardown_scope import close_scope, note_created, open_scope
 from tradewind.sdk.xcom_arg import XComArg, iter_xcom_args
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ class BaseOperator(DependencyMixin):
     ui_fgcolor: str = "#000"
     #: The name shown for the operator instead of its class's (``@task`` for TaskFlow tasks).
     custom_operator_name: str | None = None
+    #: A setup task makes what the tasks downstream of it use (see ``as_setup``).
+    is_setup: bool = False
+    #: A teardown task removes it once they are done, even if they failed (``as_teardown``).
+    is_teardown: bool = False
+    _on_failure_fail_dagrun: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -177,6 +183,7 @@ class BaseOperator(DependencyMixin):
             self.dag = dag
         if group is not None:
             group.add(self)
+        note_created(self)
 
     def __repr__(self) -> str:
         return f"<Task({type(self).__name__}): {self.task_id}>"
@@ -314,6 +321,58 @@ class BaseOperator(DependencyMixin):
 
         """
         return set(self.upstream_task_ids if upstream else self.downstream_task_ids)
+
+    # -- setup and teardown -----------------------------------------------------------------
+
+    @property
+    def on_failure_fail_dagrun(self) -> bool:
+        """Whether this teardown's failure fails the run (teardowns do not decide it otherwise)."""
+        return self._on_failure_fail_dagrun
+
+    @on_failure_fail_dagrun.setter
+    def on_failure_fail_dagrun(self, value: bool) -> None:
+        if value and not self.is_teardown:
+            raise ValueError(
+                f"Cannot set task on_failure_fail_dagrun for '{self.task_id}'"
+                " because it is not a teardown task."
+            )
+        self._on_failure_fail_dagrun = value
+
+    def as_setup(self) -> BaseOperator:
+        """Make this task a setup; returns it, for chaining."""
+        self.is_setup = True
+        return self
+
+    def as_teardown(
+        self,
+        *,
+        setups: DependencyMixin | Sequence[DependencyMixin] | None = None,
+        on_failure_fail_dagrun: bool | None = None,
+    ) -> BaseOperator:
+        """Make this task a teardown, of ``setups`` if given (they become setups upstream of it).
+
+        Its trigger rule becomes ``all_done_setup_success``: it runs once everything upstream
+        is done if one of its setups succeeded.
+        """
+        self.is_teardown = True
+        self.trigger_rule = TriggerRule.ALL_DONE_SETUP_SUCCESS
+        if on_failure_fail_dagrun is not None:
+            self.on_failure_fail_dagrun = on_failure_fail_dagrun
+        if setups is not None:
+            for setup in [setups] if isinstance(setups, DependencyMixin) else setups:
+                for task in setup.leaves:
+                    task.is_setup = True
+                setup >> self
+        return self
+
+    def __enter__(self) -> BaseOperator:
+        if not self.is_setup and not self.is_teardown:
+            raise TradewindException("Only setup/teardown tasks can be used as context managers.")
+        open_scope(self)
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        close_scope(self, wire=error_type is None)
 
     def argument_checker(self) -> ArgumentChecker:
         """A checker whose errors name this task and its DAG, for subclasses' arguments."""

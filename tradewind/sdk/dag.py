@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from core.trigger_rules import TriggerRule
 from tradewind.sdk.arguments import ArgumentChecker, Callback
 from tradewind.sdk.dag_context import pop_dag, push_dag, register_dag
-from tradewind.sdk.exceptions import DagCycleError, DuplicateTaskIdError, NotFound
+from tradewind.sdk.exceptions import (
+    DagCycleError,
+    DagDefinitionError,
+    DuplicateTaskIdError,
+    NotFound,
+)
 from tradewind.sdk.graph import find_cycle, topological_order
 from tradewind.sdk.params import NOTSET, DagParam, params_json
 from tradewind.sdk.schedule import ScheduleKind, ScheduleSpec, parse_schedule, timezone_name
@@ -344,6 +350,37 @@ class DAG:
 
         """
         self.check_cycle()
+        self.check_setup_teardown()
+
+    def check_setup_teardown(self) -> None:
+        """Airflow's rules for setups and teardowns.
+
+        Raises:
+            DagDefinitionError: a task both setup and teardown, a teardown whose trigger rule
+                is not all_done_setup_success, or a work task right after a setup whose
+                trigger rule is not all_success (clearing an indirect setup would then behave
+                differently from the first run).
+
+        """
+        for task in self.tasks:
+            where = {"dag_id": self.dag_id, "task_id": task.task_id}
+            if task.is_setup and task.is_teardown:
+                raise DagDefinitionError("Cannot mark task as both setup and teardown", **where)
+            if task.is_teardown and task.trigger_rule != TriggerRule.ALL_DONE_SETUP_SUCCESS:
+                raise DagDefinitionError(
+                    "a teardown task's trigger rule must be all_done_setup_success,"
+                    f" not {task.trigger_rule.value}",
+                    **where,
+                )
+            if not task.is_setup:
+                continue
+            for down in task.downstream_list:
+                if not down.is_teardown and down.trigger_rule != TriggerRule.ALL_SUCCESS:
+                    raise DagDefinitionError(
+                        "Setup tasks must be followed with trigger rule ALL_SUCCESS:"
+                        f" {down.task_id!r} has {down.trigger_rule.value}",
+                        **where,
+                    )
 
     def param(self, name: str, default: Any = NOTSET) -> DagParam:
         """A reference to param ``name``, resolved when a task runs.

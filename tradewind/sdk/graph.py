@@ -1,4 +1,4 @@
-"""Pure graph algorithms over task ids: cycles, topological order, reachability."""
+"""Pure graph algorithms over task ids: cycles and topological order."""
 
 from __future__ import annotations
 
@@ -72,24 +72,3 @@ def topological_order(downstream: Mapping[str, Iterable[str]]) -> list[str]:
     if len(order) != len(indegree):
         raise ValueError("the graph has a cycle")
     return order
-
-
-def reachable(downstream: Mapping[str, Iterable[str]], starts: Iterable[str]) -> set[str]:
-    """Every node reachable from ``starts`` (the starts themselves excluded unless on a cycle).
-
-    Args:
-        downstream: each node's direct successors.
-        starts: where to start.
-
-    Returns:
-        The reachable nodes.
-
-    """
-    seen: set[str] = set()
-    pending = [successor for start in starts for successor in downstream.get(start, ())]
-    while pending:
-        node = pending.pop()
-        if node not in seen:
-            seen.add(node)
-            pending.extend(downstream.get(node, ()))
-    return seen

@@ -144,6 +144,9 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         has_on_failure_callback=bool(task.on_failure_callback),
         has_on_retry_callback=bool(task.on_retry_callback),
         fields_json=fields_json(task),
+        is_setup=task.is_setup,
+        is_teardown=task.is_teardown,
+        on_failure_fail_dagrun=task.on_failure_fail_dagrun,
     )
     if task.max_retry_delay is not None:
         definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))

@@ -143,6 +143,10 @@ class _TaskDecorator(Generic[_P, _R]):
         self.function = function
         self.operator_class = operator_class
         self.operator_kwargs = dict(operator_kwargs)
+        #: Set by ``@setup`` and ``@teardown``: the tasks made are setups or teardowns.
+        self.is_setup = False
+        self.is_teardown = False
+        self.on_failure_fail_dagrun = False
         functools.update_wrapper(self, function)
 
     def override(self, **operator_kwargs: Any) -> _TaskDecorator[_P, _R]:
@@ -155,9 +159,17 @@ class _TaskDecorator(Generic[_P, _R]):
             The new decorator.
 
         """
-        return _TaskDecorator(
+        copied = _TaskDecorator(
             self.function, self.operator_class, {**self.operator_kwargs, **operator_kwargs}
         )
+        copied.is_setup, copied.is_teardown = self.is_setup, self.is_teardown
+        copied.on_failure_fail_dagrun = self.on_failure_fail_dagrun
+        copied._check_teardown_rule()
+        return copied
+
+    def _check_teardown_rule(self) -> None:
+        if self.is_teardown and "trigger_rule" in self.operator_kwargs:
+            raise TradewindException("Trigger rule not configurable for teardown tasks.")
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         """Create the task in the current DAG.
@@ -191,6 +203,10 @@ class _TaskDecorator(Generic[_P, _R]):
             op_kwargs=dict(kwargs),
             **operator_kwargs,
         )
+        if self.is_setup:
+            operator.as_setup()
+        if self.is_teardown:
+            operator.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
         return XComArg(operator)
 
 

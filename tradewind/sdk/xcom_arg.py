@@ -6,7 +6,7 @@ of another task makes that task depend on the producer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tradewind.sdk.dependencies import DependencyMixin
@@ -70,6 +70,28 @@ class XComArg(ResolveMixin, DependencyMixin):
     def leaves(self) -> list[BaseOperator]:
         """The producing task."""
         return [self.operator]
+
+    def as_setup(self) -> XComArg:
+        """Make the producing task a setup (``BaseOperator.as_setup``)."""
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(
+        self,
+        *,
+        setups: DependencyMixin | Sequence[DependencyMixin] | None = None,
+        on_failure_fail_dagrun: bool | None = None,
+    ) -> XComArg:
+        """Make the producing task a teardown (``BaseOperator.as_teardown``)."""
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> XComArg:
+        self.operator.__enter__()
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        self.operator.__exit__(error_type, *rest)
 
     def resolve(self, context: Mapping[str, Any]) -> Any:
         """The XCom's value, read through the task runtime.

@@ -95,6 +95,9 @@ class TaskDefinition(_message.Message):
     HAS_ON_FAILURE_CALLBACK_FIELD_NUMBER: _builtins.int
     HAS_ON_RETRY_CALLBACK_FIELD_NUMBER: _builtins.int
     FIELDS_JSON_FIELD_NUMBER: _builtins.int
+    IS_SETUP_FIELD_NUMBER: _builtins.int
+    IS_TEARDOWN_FIELD_NUMBER: _builtins.int
+    ON_FAILURE_FAIL_DAGRUN_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -117,6 +120,14 @@ class TaskDefinition(_message.Message):
     has_on_retry_callback: _builtins.bool
     fields_json: _builtins.str
     """Operator fields for display, JSON-encoded (templated fields unrendered)."""
+    is_setup: _builtins.bool
+    """A setup task: it makes what the tasks downstream of it use (Airflow's is_setup)."""
+    is_teardown: _builtins.bool
+    """A teardown task: it runs when its setups succeeded, even if the work failed, and does not
+    decide the run's state unless on_failure_fail_dagrun (Airflow's is_teardown).
+    """
+    on_failure_fail_dagrun: _builtins.bool
+    """Whether a failed teardown fails the run."""
     @_builtins.property
     def upstream_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The ids of this task's direct upstream tasks, sorted."""
@@ -154,10 +165,13 @@ class TaskDefinition(_message.Message):
         has_on_failure_callback: _builtins.bool = ...,
         has_on_retry_callback: _builtins.bool = ...,
         fields_json: _builtins.str = ...,
+        is_setup: _builtins.bool = ...,
+        is_teardown: _builtins.bool = ...,
+        on_failure_fail_dagrun: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "max_retry_delay", b"max_retry_delay", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -168,6 +168,12 @@ class _TriggerRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TriggerRu
     TRIGGER_RULE_NONE_FAILED_MIN_ONE_SUCCESS: _TriggerRule.ValueType  # 9
     TRIGGER_RULE_NONE_SKIPPED: _TriggerRule.ValueType  # 10
     TRIGGER_RULE_ALWAYS: _TriggerRule.ValueType  # 11
+    TRIGGER_RULE_ALL_DONE_SETUP_SUCCESS: _TriggerRule.ValueType  # 12
+    """Every upstream done and, when there are upstream setups, at least one of them succeeded:
+    the rule of teardown tasks.
+    """
+    TRIGGER_RULE_ALL_DONE_MIN_ONE_SUCCESS: _TriggerRule.ValueType  # 13
+    """Every upstream done, none skipped, at least one succeeded."""
 
 class TriggerRule(_TriggerRule, metaclass=_TriggerRuleEnumTypeWrapper):
     """When a task may run, given the states of its direct upstream tasks (Airflow's trigger rules)."""
@@ -184,4 +190,10 @@ TRIGGER_RULE_NONE_FAILED: TriggerRule.ValueType  # 8
 TRIGGER_RULE_NONE_FAILED_MIN_ONE_SUCCESS: TriggerRule.ValueType  # 9
 TRIGGER_RULE_NONE_SKIPPED: TriggerRule.ValueType  # 10
 TRIGGER_RULE_ALWAYS: TriggerRule.ValueType  # 11
+TRIGGER_RULE_ALL_DONE_SETUP_SUCCESS: TriggerRule.ValueType  # 12
+"""Every upstream done and, when there are upstream setups, at least one of them succeeded:
+the rule of teardown tasks.
+"""
+TRIGGER_RULE_ALL_DONE_MIN_ONE_SUCCESS: TriggerRule.ValueType  # 13
+"""Every upstream done, none skipped, at least one succeeded."""
 Global___TriggerRule: _TypeAlias = TriggerRule  # noqa: Y015

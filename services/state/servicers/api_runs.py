@@ -230,6 +230,7 @@ class RunsApi:
             only_failed=request.only_failed,
             logical_date_gte=to_datetime(request, "logical_date_gte"),
             logical_date_lt=to_datetime(request, "logical_date_lt"),
+            with_setups_and_teardowns=True,
         )
         now = utcnow()
 

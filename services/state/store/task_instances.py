@@ -9,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.graph import reachable
+from core.setup_teardown import SetupTeardownGraph
 from core.states import FAILURES, LEASED, RUN_ACTIVE
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
-from services.state.graph import closure, downstream_map, upstream_map
+from services.state.graph import downstream_map, task_shapes, upstream_map
 from services.state.store.errors import NotFound
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
@@ -117,6 +119,8 @@ class Selection:
     only_failed: bool = False
     logical_date_gte: datetime | None = None
     logical_date_lt: datetime | None = None
+    #: A clear takes the tasks' setups and teardowns along (Airflow's rule); a mark does not.
+    with_setups_and_teardowns: bool = False
 
 
 def _selected_runs(session: Session, selection: Selection) -> list[DagRun]:
@@ -133,7 +137,13 @@ def _selected_runs(session: Session, selection: Selection) -> list[DagRun]:
 
 
 def _expand(
-    session: Session, run: DagRun, task_ids: Sequence[str], upstream: bool, downstream: bool
+    session: Session,
+    run: DagRun,
+    task_ids: Sequence[str],
+    upstream: bool,
+    downstream: bool,
+    *,
+    with_setups_and_teardowns: bool = False,
 ) -> set[str] | None:
     """The task ids selected in one run, with their relatives; None means every task."""
     if not task_ids:
@@ -141,9 +151,12 @@ def _expand(
     definition = definition_of(session, run.dag_content_hash)
     selected = set(task_ids)
     if upstream:
-        selected |= closure(task_ids, upstream_map(definition))
+        selected |= reachable(upstream_map(definition), task_ids)
     if downstream:
-        selected |= closure(task_ids, downstream_map(definition))
+        selected |= reachable(downstream_map(definition), task_ids)
+    if with_setups_and_teardowns:
+        graph = SetupTeardownGraph(task_shapes(definition))
+        selected |= graph.cleared_with(sorted(selected), include_downstream=downstream)
     return selected
 
 
@@ -157,6 +170,7 @@ def selected(session: Session, selection: Selection) -> list[tuple[DagRun, list[
             selection.task_ids,
             selection.include_upstream,
             selection.include_downstream,
+            with_setups_and_teardowns=selection.with_setups_and_teardowns,
         )
         query = select(TaskInstance).where(TaskInstance.dag_run_id == run.id)
         if task_ids is not None:

@@ -131,6 +131,31 @@ def test_a_cleared_running_try_is_told_to_stop_and_starts_over_when_it_ends(
     assert ended.try_number == 1  # the next try is try 2
 
 
+def test_a_clear_takes_the_tasks_setups_and_their_teardowns_along(database: Database) -> None:
+    tasks = {"create": [], "work": ["create"], "report": ["work"], "delete": ["create", "work"]}
+    register(database, "d", tasks, setups=["create"], teardowns=["delete"])
+    triggered(database, "d")
+
+    def cleared(task_id: str, **options: Any) -> list[str]:
+        selection = task_instances.Selection(
+            dag_id="d", run_id="r1", task_ids=(task_id,), **options
+        )
+        return database.run_write(
+            lambda s: sorted(
+                ti.task_id for _, tis in task_instances.selected(s, selection) for ti in tis
+            )
+        )
+
+    # As in Airflow: a work task comes back with its setup and the setup's teardown ...
+    assert cleared("work", with_setups_and_teardowns=True) == ["create", "delete", "work"]
+    # ... and so does a task past the teardown that still depends on the setup (report)
+    # only when the setup's teardown is downstream of it: here it is not, so report is alone.
+    assert cleared("report", with_setups_and_teardowns=True) == ["report"]
+    # A setup comes back with its teardowns; a mark takes neither along.
+    assert cleared("create", with_setups_and_teardowns=True) == ["create", "delete"]
+    assert cleared("work") == ["work"]
+
+
 def test_results_are_fenced_by_the_lease_and_repeats_are_answered_again(
     database: Database,
 ) -> None:

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from core.states import FINISHED as DONE_STATES
 from core.states import TaskInstanceState as State
-from core.trigger_rules import TriggerRule, Verdict, evaluate
+from core.trigger_rules import TriggerRule, Verdict, evaluate, setup_constraint
 
 S, F, K, U, R = State.SUCCESS, State.FAILED, State.SKIPPED, State.UPSTREAM_FAILED, State.RUNNING
 TRIGGER_RULES = frozenset(TriggerRule)
@@ -52,6 +52,13 @@ TABLE = [
     ("none_skipped", [S, F], RUN),
     ("none_skipped", [S, R], WAIT),
     ("none_skipped", [S, K], SKIP),
+    ("all_done_setup_success", [S, F, K, U], RUN),  # without setups it is all_done
+    ("all_done_setup_success", [S, R], WAIT),
+    ("all_done_min_one_success", [S, F, U], RUN),
+    ("all_done_min_one_success", [S, R], WAIT),
+    ("all_done_min_one_success", [F, U], UFAIL),
+    ("all_done_min_one_success", [S, K], SKIP),
+    ("all_done_min_one_success", [K, R], SKIP),
     ("always", [R, R], RUN),
     ("always", [F, U], RUN),
 ]
@@ -115,3 +122,31 @@ def test_a_final_verdict_never_changes_when_pending_upstream_finish(
         return
     for outcome in sorted(DONE_STATES):
         assert (evaluate(rule, done + [outcome] * len(pending)) is RUN) == (early is RUN)
+
+
+SETUP_TABLE = [
+    # upstream states, the states of those that are setups, verdict
+    ([S, F], [S], RUN),  # the work failed, its setup succeeded: the teardown runs
+    ([S, S, F], [S, F], RUN),  # one setup succeeded is enough
+    ([F, F], [F], UFAIL),  # no setup succeeded
+    ([K, S], [K], SKIP),  # every setup skipped
+    ([K, F], [K, F], UFAIL),
+    ([S, R], [S], WAIT),  # the work still runs
+]
+
+
+@pytest.mark.parametrize(("upstream", "setups", "verdict"), SETUP_TABLE)
+def test_all_done_setup_success_reads_the_upstream_setups(
+    upstream: list[str], setups: list[str], verdict: Verdict
+) -> None:
+    assert evaluate("all_done_setup_success", upstream, setup_states=setups) is verdict
+
+
+@pytest.mark.parametrize(
+    ("setups", "verdict"),
+    [([S, S], RUN), ([S, R], WAIT), ([S, F], UFAIL), ([R, U], UFAIL), ([S, K], SKIP), ([], RUN)],
+)
+def test_the_setup_constraint_needs_every_indirect_setup_to_succeed(
+    setups: list[str], verdict: Verdict
+) -> None:
+    assert setup_constraint(setups) is verdict

@@ -64,8 +64,10 @@ EXPECTED = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "setup",
     "task",
     "task_group",
+    "teardown",
 ]
 
 

@@ -7,7 +7,8 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradewind.sdk.graph import find_cycle, reachable, topological_order
+from core.graph import reachable
+from tradewind.sdk.graph import find_cycle, topological_order
 
 NODES = [f"t{i}" for i in range(8)]
 
