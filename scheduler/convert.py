@@ -8,6 +8,7 @@ from datetime import datetime
 from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES, TRIGGER_RULES, TRY_OUTCOMES
 from core.runs import run_id_for
 from core.states import DagRunState, DagRunType, TaskInstanceState
+from core.timetables import PRESETS, DataInterval, ScheduleSpec
 from core.trigger_rules import TriggerRule
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import dag_run_pb2
@@ -15,7 +16,6 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, Transition
 from scheduler.planning import Advance, DagSchedule
-from scheduler.timetables import PRESETS, DataInterval, ScheduleSpec
 from services.runtime.protoconv import retry_policy, stamp, to_datetime, to_seconds
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from scheduler.timetables import DataInterval, ScheduleSpec, interval_of, next_interval
+from core.timetables import DataInterval, ScheduleSpec, interval_of, next_interval
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.runs import run_id_for
 from core.states import DagRunType
+from core.timetables import DataInterval, ScheduleSpec
 from scheduler.planning import DagSchedule, plan_schedule
-from scheduler.timetables import DataInterval, ScheduleSpec
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import tradewind.testing
-from scheduler import timetables as scheduler_timetables
+from core import timetables
+from core.timetables import DataInterval, next_data_interval
 from tradewind import (
     DAG,
     EmptyOperator,
@@ -26,9 +27,8 @@ from tradewind import (
 from tradewind.sdk import clock
 from tradewind.sdk.arguments import ArgumentChecker
 from tradewind.sdk.context import build_context
-from tradewind.sdk.operators.latest_only import latest_window
+from tradewind.sdk.operators.latest_only import latest_window, timetable_of
 from tradewind.sdk.schedule import parse_schedule
-from tradewind.sdk.timetable import DataInterval, next_data_interval
 
 SUCCESS, SKIPPED = TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED
 DAY = timedelta(days=1)
@@ -209,15 +209,13 @@ def test_a_daily_window_across_a_dst_change_keeps_the_local_time() -> None:
     ],
 )
 def test_the_next_interval_is_the_schedulers(schedule: Any, timezone: str) -> None:
-    """The SDK's timetable steps agree with the scheduler's, run after run."""
+    """The step LatestOnlyOperator takes agrees with the runs the scheduler creates."""
     sdk_spec = spec(schedule)
-    scheduler_spec = scheduler_timetables.ScheduleSpec(
-        cron=sdk_spec.cron, interval=sdk_spec.interval, timezone=timezone
-    )
+    scheduler_spec = timetable_of(sdk_spec, timezone)
     start_date = datetime(2024, 3, 1, tzinfo=UTC)
     end = None
     for _ in range(60):
-        expected = scheduler_timetables.next_interval(
+        expected = timetables.next_interval(
             scheduler_spec,
             start_date=start_date,
             end_date=None,
@@ -228,6 +226,6 @@ def test_the_next_interval_is_the_schedulers(schedule: Any, timezone: str) -> No
         assert expected is not None
         if end is not None:
             after = DataInterval(end - timedelta(hours=1), end)
-            found = next_data_interval(sdk_spec, timezone, after=after, earliest=end)
+            found = next_data_interval(scheduler_spec, after=after, earliest=end)
             assert found == DataInterval(expected.start, expected.end)
         end = expected.end

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.states import DagRunType
+from core.timetables import DataInterval, next_data_interval
+from core.timetables import ScheduleSpec as Timetable
 from tradewind.sdk import clock
 from tradewind.sdk.operators.branch import BaseBranchOperator
-from tradewind.sdk.schedule import ScheduleSpec
-from tradewind.sdk.timetable import DataInterval, next_data_interval
+from tradewind.sdk.schedule import ScheduleKind, ScheduleSpec
 
 _TICK = timedelta(microseconds=1)
 
@@ -79,9 +80,20 @@ def latest_window(
         ``(left, right)``, or None when the schedule makes no interval after ``current``.
 
     """
-    before = next_data_interval(spec, timezone, after=current, latest=current.end - _TICK)
+    timetable = timetable_of(spec, timezone)
+    before = next_data_interval(timetable, after=current, latest=current.end - _TICK)
     left = before.end if before is not None else current.start
-    following = next_data_interval(spec, timezone, after=current, earliest=current.end)
+    following = next_data_interval(timetable, after=current, earliest=current.end)
     if following is None:
         return None
     return left, following.end
+
+
+def timetable_of(spec: ScheduleSpec, timezone: str) -> Timetable:
+    """The schedule as the scheduler's timetable rules read it."""
+    return Timetable(
+        cron=spec.cron if spec.kind is ScheduleKind.CRON else "",
+        interval=spec.interval if spec.kind is ScheduleKind.INTERVAL else None,
+        once=spec.kind is ScheduleKind.ONCE,
+        timezone=timezone or "UTC",
+    )

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.timetables import (
+from core.timetables import (
     DataInterval,
     ScheduleSpec,
     cron_next,
@@ -187,3 +187,12 @@ def test_daily_interval_is_23_hours_on_the_spring_forward_day() -> None:
     spec = ScheduleSpec(cron="0 0 * * *", timezone="Europe/Paris")
     day = interval_of(spec, utc(2026, 3, 28, 23))  # midnight of 29 March, CET
     assert day.end - day.start == timedelta(hours=23)
+
+
+def test_a_tick_a_dst_change_moved_is_at_or_after_itself() -> None:
+    """02:30 does not exist in Paris on 2024-03-31: that day's tick is 03:30 (01:30 UTC)."""
+    from core.timetables import cron_at_or_after
+
+    moved = datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+    assert cron_at_or_after("30 2 * * *", moved, "Europe/Paris") == moved
+    assert cron_at_or_after("30 2 * * *", moved - timedelta(minutes=1), "Europe/Paris") == moved

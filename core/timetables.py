@@ -53,6 +53,10 @@ class DataInterval:
         return self.end
 
 
+#: More than any DST change moves a wall clock.
+_DST_REACH = timedelta(hours=3)
+
+
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name or "UTC")
 
@@ -69,7 +73,9 @@ def _from_wall(wall: datetime, zone: ZoneInfo) -> datetime:
 def cron_next(expression: str, after: datetime, timezone: str = "UTC") -> datetime:
     """The first cron tick strictly after ``after`` (aware UTC in, aware UTC out)."""
     zone = _zone(timezone)
-    ticks = croniter(expression, _to_wall(after, zone))
+    # Start on the wall clock a little earlier: a tick a DST change moved forward (02:30 on a
+    # night without 02:30 is 03:30) lies before ``after``'s wall time yet may be after it.
+    ticks = croniter(expression, _to_wall(after - _DST_REACH, zone))
     while True:
         tick = _from_wall(ticks.get_next(datetime), zone)
         if tick > after:
@@ -78,7 +84,11 @@ def cron_next(expression: str, after: datetime, timezone: str = "UTC") -> dateti
 
 def cron_at_or_after(expression: str, moment: datetime, timezone: str = "UTC") -> datetime:
     """The first cron tick at or after ``moment``."""
-    return cron_next(expression, moment - timedelta(microseconds=1), timezone)
+    # A tick moved by a DST change (02:30 on a night without 02:30 is 03:30) is not on the
+    # expression's wall time, so whether ``moment`` is a tick is asked of the tick before it.
+    if cron_at_or_before(expression, moment, timezone) == moment:
+        return moment
+    return cron_next(expression, moment, timezone)
 
 
 def cron_at_or_before(expression: str, moment: datetime, timezone: str = "UTC") -> datetime:
@@ -160,3 +170,31 @@ def interval_of(spec: ScheduleSpec, logical_date: datetime) -> DataInterval:
     if spec.once:
         return DataInterval(logical_date, logical_date)
     return _interval_starting(spec, logical_date)
+
+
+def next_data_interval(
+    spec: ScheduleSpec,
+    *,
+    after: DataInterval,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+) -> DataInterval | None:
+    """The interval the schedule makes after ``after``, as Airflow's ``next_dagrun_info``.
+
+    The next interval starts where ``after`` ended (aligned to the schedule); ``earliest``
+    moves it later and an interval starting after ``latest`` is none. None too for a manual
+    schedule and for "@once".
+    """
+    if spec.cron:
+        start = cron_at_or_before(spec.cron, after.end, spec.timezone)
+        if earliest is not None:
+            start = max(start, cron_at_or_after(spec.cron, earliest, spec.timezone))
+        if latest is not None and start > latest:
+            return None
+        return DataInterval(start, cron_next(spec.cron, start, spec.timezone))
+    if spec.interval is not None and not spec.once:
+        start = after.end if earliest is None else max(after.end, earliest)
+        if latest is not None and start > latest:
+            return None
+        return DataInterval(start, start + spec.interval)
+    return None
