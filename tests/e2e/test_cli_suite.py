@@ -35,7 +35,7 @@ DAG_FILE = textwrap.dedent(
     import time
     from datetime import datetime
 
-    from tradewind import DAG, task
+    from tradewind import DAG, Label, task
 
     with DAG("cli_suite_etl", schedule=None, start_date=datetime(2026, 1, 1)):
 
@@ -83,7 +83,7 @@ DAG_FILE = textwrap.dedent(
         def alpha() -> None:
             pass
 
-        zeta() >> alpha()
+        zeta() >> Label("when ready") >> alpha()
     """
 )
 DAG_IDS = ("cli_suite_etl", "cli_suite_fails", "cli_suite_slow", "cli_suite_docs")
@@ -203,6 +203,8 @@ def test_dags_show_gives_public_operator_names_the_docs_and_dependency_order(
     assert "Builds the **daily report**." in shown
     rows = table_rows(shown.split("\n\n")[-1])
     assert [(row[0], row[1]) for row in rows] == [("zeta", "@task"), ("alpha", "@task")]
+    (alpha,) = [line for line in shown.splitlines() if line.startswith("alpha ")]
+    assert "zeta [when ready]" in alpha  # the edge's label
 
 
 def test_trigger_wait_exits_1_when_the_run_fails(suite: Suite) -> None:

@@ -48,10 +48,18 @@ def _with_role(operator: str, task: Task) -> str:
     return f"{operator} ({role})" if role else operator
 
 
+def _labelled_upstream(task: Task) -> tuple[str, ...]:
+    """The upstream task ids, each labelled edge as ``id [label]``."""
+    return tuple(
+        f"{u} [{task.upstream_edge_labels[u]}]" if u in task.upstream_edge_labels else u
+        for u in task.upstream_task_ids
+    )
+
+
 TASK_COLUMNS: list[Column[Task]] = [
     Column("task_id", lambda t: t.task_id),
     Column("operator", lambda t: _with_role(t.operator, t)),
-    Column("upstream", lambda t: t.upstream_task_ids),
+    Column("upstream", lambda t: _labelled_upstream(t)),
     Column("trigger_rule", lambda t: t.trigger_rule),
     Column("retries", lambda t: t.retries),
     Column("pool", lambda t: t.pool),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,8 @@ class Task:
     is_setup: bool = False
     #: A teardown task (it runs after the work even when the work failed).
     is_teardown: bool = False
+    #: Labels of the edges from upstream tasks, by upstream task id.
+    upstream_edge_labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_proto(cls, message: dag_pb2.TaskDefinition) -> Task:
@@ -88,6 +90,7 @@ class Task:
             doc_md=message.doc_md,
             is_setup=message.is_setup,
             is_teardown=message.is_teardown,
+            upstream_edge_labels=dict(sorted(message.upstream_edge_labels.items())),
         )
 
 

@@ -147,12 +147,25 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         is_setup=task.is_setup,
         is_teardown=task.is_teardown,
         on_failure_fail_dagrun=task.on_failure_fail_dagrun,
+        upstream_edge_labels=_edge_labels(task),
     )
     if task.max_retry_delay is not None:
         definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))
     if task.execution_timeout is not None:
         definition.execution_timeout.CopyFrom(_duration(task.execution_timeout))
     return definition
+
+
+def _edge_labels(task: BaseOperator) -> dict[str, str]:
+    dag = task.dag
+    if dag is None:
+        return {}
+    labels = {}
+    for upstream in sorted(task.upstream_task_ids):
+        label = dag.get_edge_info(upstream, task.task_id).get("label")
+        if label:
+            labels[upstream] = str(label)
+    return labels
 
 
 def fields_json(task: BaseOperator) -> str:

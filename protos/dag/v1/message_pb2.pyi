@@ -75,6 +75,26 @@ class TaskDefinition(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class UpstreamEdgeLabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TASK_ID_FIELD_NUMBER: _builtins.int
     OPERATOR_FIELD_NUMBER: _builtins.int
     UPSTREAM_TASK_IDS_FIELD_NUMBER: _builtins.int
@@ -98,6 +118,7 @@ class TaskDefinition(_message.Message):
     IS_SETUP_FIELD_NUMBER: _builtins.int
     IS_TEARDOWN_FIELD_NUMBER: _builtins.int
     ON_FAILURE_FAIL_DAGRUN_FIELD_NUMBER: _builtins.int
+    UPSTREAM_EDGE_LABELS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -142,6 +163,12 @@ class TaskDefinition(_message.Message):
     def execution_timeout(self) -> _duration_pb2.Duration:
         """Unset means no timeout."""
 
+    @_builtins.property
+    def upstream_edge_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Labels of the edges from upstream tasks (``a >> Label("on success") >> b``), by upstream
+        task id; edges without a label are absent.
+        """
+
     def __init__(
         self,
         *,
@@ -168,10 +195,11 @@ class TaskDefinition(_message.Message):
         is_setup: _builtins.bool = ...,
         is_teardown: _builtins.bool = ...,
         on_failure_fail_dagrun: _builtins.bool = ...,
+        upstream_edge_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -234,3 +234,28 @@ def test_hash_is_the_same_in_another_process_and_another_folder(tmp_path: Path) 
         check=True,
     )
     assert remote.stdout.strip() == local.content_hash
+
+
+def test_edge_labels_and_setup_teardown_roles_are_serialised() -> None:
+    from tradewind import Label
+
+    with DAG("labelled", start_date=datetime(2026, 1, 1, tzinfo=UTC), schedule=None) as dag:
+        create = EmptyOperator(task_id="create").as_setup()
+        check = EmptyOperator(task_id="check")
+        report = EmptyOperator(task_id="report")
+        delete = EmptyOperator(task_id="delete")
+        create >> check >> Label("all rows valid") >> report
+        report >> delete.as_teardown(setups=create)
+    tasks = {
+        t.task_id: t
+        for t in serialize_dag(dag, fileloc="/dags/l.py", relative_fileloc="l.py").definition.tasks
+    }
+    assert dict(tasks["report"].upstream_edge_labels) == {"check": "all rows valid"}
+    assert dict(tasks["delete"].upstream_edge_labels) == {}
+    assert (tasks["create"].is_setup, tasks["delete"].is_teardown) == (True, True)
+    assert tasks["delete"].trigger_rule == ti_enums.TRIGGER_RULE_ALL_DONE_SETUP_SUCCESS
+    unlabelled = serialize_dag(dag, fileloc="/dags/l.py", relative_fileloc="l.py").content_hash
+    dag.set_edge_info("check", "report", {"label": "other text"})
+    assert (
+        serialize_dag(dag, fileloc="/dags/l.py", relative_fileloc="l.py").content_hash != unlabelled
+    )  # a label is part of the DAG
