@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -19,6 +20,7 @@ from tradewind.sdk.exceptions import (
     DagDefinitionError,
     DuplicateTaskIdError,
     NotFound,
+    TradewindException,
 )
 from tradewind.sdk.graph import find_cycle, topological_order
 from tradewind.sdk.params import NOTSET, DagParam, params_json
@@ -407,23 +409,46 @@ class DAG:
 
     def test(
         self,
+        logical_date: datetime | None = None,
+        run_conf: Mapping[str, Any] | None = None,
         *,
         conf: Mapping[str, Any] | None = None,
-        logical_date: datetime | None = None,
+        mark_success_pattern: str | re.Pattern[str] | None = None,
+        use_executor: bool = False,
     ) -> DagTestResult:
         """Run the DAG once in this process, as Airflow's ``dag.test()``.
 
         Args:
-            conf: the run's conf.
             logical_date: the run's logical date (now by default).
+            run_conf: the run's conf (Airflow's name; ``conf`` is the same).
+            conf: the run's conf.
+            mark_success_pattern: tasks whose id matches are marked success instead of run.
+            use_executor: not available: the run always happens in this process.
 
         Returns:
             The state and XComs of every task; see ``tradewind.testing.run_dag``.
 
+        Raises:
+            TradewindException: ``use_executor=True`` (run the DAG with the services:
+                ``tradewind standalone`` and ``tradewind dags trigger``).
+
         """
         from tradewind.testing import run_dag
 
-        return run_dag(self, conf=conf, logical_date=logical_date)
+        if use_executor:
+            raise TradewindException(
+                "dag.test(use_executor=True) is not available: dag.test() runs in this"
+                " process; to run through an executor, use tradewind standalone and"
+                " tradewind dags trigger --wait"
+            )
+        if conf is not None and run_conf is not None:
+            raise TradewindException("give the run's conf once: run_conf or conf")
+        return run_dag(
+            self,
+            conf=run_conf if run_conf is not None else conf,
+            logical_date=logical_date,
+            mark_success_pattern=mark_success_pattern,
+        )
 
 
 def _caller_location() -> tuple[str, int]:

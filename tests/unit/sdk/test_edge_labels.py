@@ -143,7 +143,7 @@ def test_label_makes_an_edge_modifier() -> None:
     assert repr(label) == "Label('text')"
 
 
-def test_a_labelled_branch_dag_runs_and_labels_leave_the_contract_alone() -> None:
+def test_a_labelled_branch_dag_runs_and_its_labels_are_serialised() -> None:
     """Airflow's example_branch_labels, with the check choosing the error path."""
 
     def build(with_labels: bool) -> DAG:
@@ -176,7 +176,15 @@ def test_a_labelled_branch_dag_runs_and_labels_leave_the_contract_alone() -> Non
     assert labelled.get_edge_info("check", "save") == {"label": "No errors"}
     assert labelled.get_edge_info("check", "describe") == {"label": "Errors found"}
     where = {"fileloc": "x.py", "relative_fileloc": "x.py"}
-    assert dag_definition(labelled, **where) == dag_definition(build(False), **where)
+    tasks = {t.task_id: t for t in dag_definition(labelled, **where).tasks}
+    assert dict(tasks["save"].upstream_edge_labels) == {"check": "No errors"}
+    assert dict(tasks["describe"].upstream_edge_labels) == {"check": "Errors found"}
+    plain = {t.task_id: t for t in dag_definition(build(False), **where).tasks}
+    assert not plain["save"].upstream_edge_labels
+    # Only the labels differ: the structure is the same.
+    for task_id, definition in plain.items():
+        definition.upstream_edge_labels.update(tasks[task_id].upstream_edge_labels)
+        assert definition == tasks[task_id]
 
 
 # -- chain_linear ------------------------------------------------------------------------------

@@ -166,3 +166,15 @@ def test_teardown_takes_on_failure_fail_dagrun() -> None:
     assert operator.is_teardown
     assert operator.on_failure_fail_dagrun
     assert run_dag(dag).state == DagRunState.FAILED
+
+
+def test_dag_test_takes_airflows_arguments() -> None:
+    """run_conf and mark_success_pattern as Airflow's dag.test() has them."""
+    dag = cluster_dag(query="exit 1")
+    result = dag.test(run_conf={}, mark_success_pattern=r"^run_")
+    assert result.task_states == {"create_cluster": S, "run_query": S, "delete_cluster": S}
+    assert "run_query" not in result.tries  # marked, never run
+    with pytest.raises(TradewindException, match="use_executor=True"):
+        dag.test(use_executor=True)
+    with pytest.raises(TradewindException, match="run_conf or conf"):
+        dag.test(run_conf={}, conf={})
