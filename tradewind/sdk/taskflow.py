@@ -71,14 +71,14 @@ class _BashDecoratedOperator(BashOperator):
         self.op_args = list(op_args or [])
         self.op_kwargs = dict(op_kwargs or {})
 
-    def execute(self, context: Mapping[str, Any]) -> str:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         """Call the function for the command, render it, and run it.
 
         Args:
             context: the task instance's context.
 
         Returns:
-            The last line of the command's output.
+            The last line of the command's output, through its output_processor.
 
         """
         merged = {**context, **self.op_kwargs}

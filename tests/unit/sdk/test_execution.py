@@ -15,6 +15,7 @@ from tradewind import (
     BaseOperator,
     BashOperator,
     BranchPythonOperator,
+    DagDefinitionError,
     EmptyOperator,
     PythonOperator,
     ShortCircuitOperator,
@@ -178,6 +179,19 @@ def test_bash_returns_the_last_line(runtime: InMemoryRuntime) -> None:
     result = bash_result("echo first; echo 'last {{ ds }}'")
     assert result.outcome is TaskOutcome.SUCCESS
     assert result.xcoms == {"return_value": "last 2024-03-15"}
+
+
+def test_bash_output_processor_turns_the_last_line_into_the_xcom(
+    runtime: InMemoryRuntime,
+) -> None:
+    import json
+
+    result = bash_result("""echo '{"rows": 3}'""", output_processor=json.loads)
+    assert result.xcoms == {"return_value": {"rows": 3}}
+    broken = bash_result("echo not json", output_processor=json.loads)
+    assert broken.outcome is TaskOutcome.FAILED  # the processor's error fails the try
+    with pytest.raises(DagDefinitionError, match="output_processor must be callable"), DAG("d"):
+        BashOperator(task_id="t", bash_command="true", output_processor="json")  # type: ignore[arg-type]
 
 
 def test_bash_exit_codes(runtime: InMemoryRuntime) -> None:

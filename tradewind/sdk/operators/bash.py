@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import tempfile
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
 from tradewind.sdk.baseoperator import BaseOperator
@@ -45,6 +45,10 @@ def context_environment(context: Mapping[str, Any]) -> dict[str, str]:
     return environment
 
 
+def _unchanged(output: str) -> str:
+    return output
+
+
 class BashOperator(BaseOperator):
     """Run a Bash command; the last line it prints becomes the "return_value" XCom.
 
@@ -57,6 +61,8 @@ class BashOperator(BaseOperator):
         output_encoding: how to decode the command's output.
         skip_on_exit_code: exit code(s) that skip the task instead of failing it.
         cwd: the working directory; a fresh temporary directory when None.
+        output_processor: turns the last line of output into the returned value (the
+            "return_value" XCom), e.g. ``json.loads``; the line itself by default.
         **kwargs: BaseOperator arguments.
 
     """
@@ -75,10 +81,14 @@ class BashOperator(BaseOperator):
         output_encoding: str = "utf-8",
         skip_on_exit_code: int | Container[int] | None = DEFAULT_SKIP_EXIT_CODE,
         cwd: str | None = None,
+        output_processor: Callable[[str], Any] = _unchanged,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check = self.argument_checker()
+        if not callable(output_processor):
+            raise check.fail("output_processor must be callable")
+        self.output_processor = output_processor
         self.bash_command = bash_command
         if not isinstance(bash_command, str):
             check.text("bash_command", bash_command)
@@ -114,14 +124,15 @@ class BashOperator(BaseOperator):
         environment.update(context_environment(context))
         return environment
 
-    def execute(self, context: Mapping[str, Any]) -> str:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         """Run the command with Bash and wait for it.
 
         Args:
             context: the task instance's context.
 
         Returns:
-            The last line of the command's output ("" when it printed nothing).
+            The last line of the command's output ("" when it printed nothing), through
+            ``output_processor`` (``json.loads``, say) as in Airflow.
 
         Raises:
             TaskSkipped: when it exits with one of ``skip_on_exit_code``.
@@ -140,7 +151,7 @@ class BashOperator(BaseOperator):
             raise TradewindException(
                 f"Bash command failed. The command returned a non-zero exit code {exit_code}."
             )
-        return last_line
+        return self.output_processor(last_line)
 
     def _run(self, context: Mapping[str, Any], cwd: str) -> tuple[int, str]:
         self.log.info("Running command: %s", self.bash_command)
