@@ -32,7 +32,7 @@ from core.tries import end_of_try, skipped_by
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, decide_run
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.connection import Connection
-from tradewind.sdk.context import build_context
+from tradewind.sdk.context import Context, build_context
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.execution import TaskResult, execute_task
 from tradewind.sdk.memory import InMemoryStore
@@ -102,6 +102,8 @@ def run_dag(
     connections: Mapping[str, Connection] | None = None,
     observer: RunObserver | None = None,
     mark_success_pattern: str | re.Pattern[str] | None = None,
+    run_type: DagRunType | str = DagRunType.MANUAL,
+    data_interval: tuple[datetime, datetime] | None = None,
 ) -> DagTestResult:
     """Run ``dag`` once, in this process, and report every task's state and XComs.
 
@@ -115,6 +117,10 @@ def run_dag(
         observer: told as each try starts and ends.
         mark_success_pattern: tasks whose id matches it (``re.search``) are marked success
             instead of run, as Airflow's ``dag.test(mark_success_pattern=...)``.
+        run_type: "manual" (the default), "scheduled" or "backfill", as tasks see it (a
+            LatestOnlyOperator skips only in scheduled and backfill runs).
+        data_interval: the run's data interval (start, end); the logical date both ways by
+            default.
 
     Returns:
         The run's outcome.
@@ -128,9 +134,17 @@ def run_dag(
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf)
     logical = logical_date or datetime.now(UTC)
+    start, end = data_interval or (logical, logical)
+    facts = _RunFacts(
+        run_type=DagRunType(run_type),
+        logical_date=logical,
+        data_interval_start=start,
+        data_interval_end=end,
+        conf=run_conf,
+    )
     run = RunView(
         dag_id=dag.dag_id,
-        run_id=run_id or run_id_for(DagRunType.MANUAL, logical),
+        run_id=run_id or run_id_for(facts.run_type, logical),
         state=DagRunState.RUNNING,
         logical_date=logical,
     )
@@ -159,14 +173,12 @@ def run_dag(
                     views[transition.task_id], state=TaskInstanceState.SUCCESS
                 )
             else:
-                _run_try(
-                    dag, run, logical, views, transition.task_id, store, run_conf, tries, observer
-                )
+                _run_try(dag, run, facts, views, transition.task_id, store, tries, observer)
         if decision.run_state is not None:
             state = decision.run_state[1]
         elif not decision.transitions:
             state = DagRunState.FAILED  # nothing moves any more (cannot come from a valid DAG)
-    _run_dag_callbacks(dag, state, store, run.run_id, logical, run_conf)
+    _run_dag_callbacks(dag, state, store, run.run_id, facts)
     return DagTestResult(
         dag_id=dag.dag_id,
         run_id=run.run_id,
@@ -207,14 +219,37 @@ def task_spec(task: BaseOperator) -> TaskSpec:
     )
 
 
+@dataclass(frozen=True)
+class _RunFacts:
+    """What every task of the run sees of it in its context."""
+
+    run_type: DagRunType
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    conf: Mapping[str, Any]
+
+    def context(self, task: BaseOperator, run_id: str, try_number: int = 1) -> Context:
+        """The context of one try of ``task`` in this run."""
+        return build_context(
+            task=task,
+            run_id=run_id,
+            logical_date=self.logical_date,
+            data_interval_start=self.data_interval_start,
+            data_interval_end=self.data_interval_end,
+            conf=self.conf,
+            try_number=try_number,
+            run_type=self.run_type.value,
+        )
+
+
 def _run_try(
     dag: DAG,
     run: RunView,
-    logical_date: datetime,
+    facts: _RunFacts,
     views: dict[str, TaskInstanceView],
     task_id: str,
     store: InMemoryStore,
-    conf: Mapping[str, Any],
     tries: dict[str, list[TaskResult]],
     observer: RunObserver | None,
 ) -> None:
@@ -224,13 +259,7 @@ def _run_try(
     try_number = view.try_number + 1
     runtime = store.runtime_for(task_id)
     store.xcoms.pop(task_id, None)  # each try starts without XComs, as in Airflow
-    context = build_context(
-        task=task,
-        run_id=run.run_id,
-        logical_date=logical_date,
-        conf=conf,
-        try_number=try_number,
-    )
+    context = facts.context(task, run.run_id, try_number)
     if observer is not None:
         observer.try_started(task_id, try_number)
     with use_runtime(runtime):
@@ -260,15 +289,14 @@ def _run_dag_callbacks(
     state: DagRunState,
     store: InMemoryStore,
     run_id: str,
-    logical_date: datetime,
-    conf: Mapping[str, Any],
+    facts: _RunFacts,
 ) -> None:
     succeeded = state == DagRunState.SUCCESS
     callbacks = dag.on_success_callback if succeeded else dag.on_failure_callback
     if not callbacks or not dag.tasks:
         return
     last = dag.topological_sort()[-1]
-    context = build_context(task=last, run_id=run_id, logical_date=logical_date, conf=conf)
+    context = facts.context(last, run_id)
     context["reason"] = "success" if succeeded else "task_failure"
     with use_runtime(store.runtime_for(last.task_id)):
         for callback in callbacks:

@@ -6,7 +6,6 @@ whose task contexts say so (``run_dag`` has no argument for the run's type yet).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,6 @@ from tradewind import (
 )
 from tradewind.sdk import clock
 from tradewind.sdk.arguments import ArgumentChecker
-from tradewind.sdk.context import build_context
 from tradewind.sdk.operators.latest_only import latest_window, timetable_of
 from tradewind.sdk.schedule import parse_schedule
 
@@ -48,15 +46,13 @@ RunDag = Callable[..., dict[str, TaskInstanceState]]
 
 
 @pytest.fixture
-def run_as(monkeypatch: pytest.MonkeyPatch) -> RunDag:
+def run_as() -> RunDag:
     """Run a DAG with run_dag as a run of ``run_type`` with the data interval given."""
 
     def run(dag: DAG, run_type: str, start: datetime, end: datetime) -> dict[str, Any]:
-        contexts = functools.partial(
-            build_context, run_type=run_type, data_interval_start=start, data_interval_end=end
+        result = tradewind.testing.run_dag(
+            dag, logical_date=start, run_type=run_type, data_interval=(start, end)
         )
-        monkeypatch.setattr(tradewind.testing, "build_context", contexts)
-        result = tradewind.testing.run_dag(dag, logical_date=start)
         assert result.state == "success", result.task_states
         return result.task_states
 
