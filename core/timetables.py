@@ -73,9 +73,11 @@ def _from_wall(wall: datetime, zone: ZoneInfo) -> datetime:
 def cron_next(expression: str, after: datetime, timezone: str = "UTC") -> datetime:
     """The first cron tick strictly after ``after`` (aware UTC in, aware UTC out)."""
     zone = _zone(timezone)
-    # Start on the wall clock a little earlier: a tick a DST change moved forward (02:30 on a
-    # night without 02:30 is 03:30) lies before ``after``'s wall time yet may be after it.
-    ticks = croniter(expression, _to_wall(after - _DST_REACH, zone))
+    # A tick a DST change moved forward (02:30 on a night without 02:30 is 03:30) lies before
+    # ``after``'s wall time yet may be after it: past a recent offset change, start earlier.
+    earlier = after - _DST_REACH
+    shifted = earlier.astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset()
+    ticks = croniter(expression, _to_wall(earlier if shifted else after, zone))
     while True:
         tick = _from_wall(ticks.get_next(datetime), zone)
         if tick > after:
