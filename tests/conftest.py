@@ -28,7 +28,7 @@ SESSION_FOLDER: Path | None = None
 def pytest_configure(config: pytest.Config) -> None:
     """Send every temporary file of the session, pytest's own included, to one folder."""
     global SESSION_FOLDER
-    if hasattr(config, "workerinput") or SESSION_FOLDER is not None:
+    if SESSION_FOLDER is not None:
         return
     SESSION_FOLDER = make_session_folder()
     if config.option.basetemp is None:

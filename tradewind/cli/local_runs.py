@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from core.graph import dependency_order
+from core.retries import RetryPolicy
 from core.runs import run_id_for
-from core.states import DagRunState, DagRunType, TaskInstanceState, TryOutcome
+from core.states import DagRunState, DagRunType, TaskInstanceState
+from core.tries import end_of_try
 from tradewind.cli.arguments import date_time, json_object
 from tradewind.cli.exchange import connection_entries, read_document, variable_entries
 from tradewind.cli.output import print_json, render_table
@@ -42,13 +44,6 @@ from tradewind_common.config import ConfigError
 
 #: Where DAG files are looked for unless --dags-folder or TRADEWIND_DAGS_FOLDER says otherwise.
 DEFAULT_DAGS_FOLDER = "dags"
-
-
-#: The state one try leaves a task in when nothing retries it.
-_STATE_OF_OUTCOME = {
-    TryOutcome.SUCCESS: TaskInstanceState.SUCCESS,
-    TryOutcome.SKIPPED: TaskInstanceState.SKIPPED,
-}
 
 
 class LocalRunError(Exception):
@@ -193,11 +188,21 @@ def test_task(args: argparse.Namespace) -> Outcome:
         conf=conf,
     )
     context["params"].update(args.task_params or {})
-    _ConsoleObserver().try_started(task.task_id, 1)
+    console = _ConsoleObserver()
+    console.try_started(task.task_id, 1)
     with use_runtime(store.runtime_for(task.task_id)):
         result = execute_task(task, context, will_retry=False)
-    state = _STATE_OF_OUTCOME.get(result.outcome, TaskInstanceState.FAILED)
-    _ConsoleObserver().try_ended(task.task_id, 1, result, state)
+    # One try and no retry: the state the state service would give it (core's one rule).
+    state = end_of_try(
+        state=TaskInstanceState.RUNNING,
+        outcome=result.outcome,
+        try_number=1,
+        max_tries=1,
+        retry=RetryPolicy(),
+        ended_at=datetime.now(UTC),
+        identity=task.task_id,
+    ).state
+    console.try_ended(task.task_id, 1, result, state)
     succeeded = state in (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
     document = _print_task_outcome(task.task_id, state, result, args.output)
     return (EXIT_OK if succeeded else EXIT_FAILED), document
