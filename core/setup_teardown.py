@@ -60,6 +60,7 @@ class SetupTeardownGraph:
                 downstream[parent].add(task_id)
         self._downstream = {t: frozenset(d) for t, d in downstream.items()}
         self.has_setups = any(s.is_setup for s in tasks.values())
+        self._scopes: dict[str, set[str]] | None = None
 
     def _teardowns_of(self, setup: str) -> set[str]:
         return {d for d in self._downstream[setup] if self._tasks[d].is_teardown}
@@ -70,15 +71,23 @@ class SetupTeardownGraph:
         A setup counts when it has no teardown, or when one of its teardowns is downstream of
         the task: past its teardown a task is out of the setup's scope.
         """
-        below = reachable(self._downstream, [task_id])
-        found = set()
-        for candidate in reachable(self._upstream, [task_id]):
-            if not self._tasks[candidate].is_setup:
+        if self._scopes is None:
+            self._scopes = self._setup_scopes()
+        return set(self._scopes.get(task_id, ()))
+
+    def _setup_scopes(self) -> dict[str, set[str]]:
+        """Each task's relevant setups, found once per setup rather than once per task."""
+        scopes: dict[str, set[str]] = {}
+        for setup, shape in self._tasks.items():
+            if not shape.is_setup:
                 continue
-            teardowns = self._teardowns_of(candidate)
-            if not teardowns or teardowns & below:
-                found.add(candidate)
-        return found
+            inside = reachable(self._downstream, [setup])
+            teardowns = self._teardowns_of(setup)
+            if teardowns:
+                inside &= reachable(self._upstream, teardowns)
+            for task_id in inside:
+                scopes.setdefault(task_id, set()).add(setup)
+        return scopes
 
     def indirect_setups(self, task_id: str) -> set[str]:
         """The relevant setups that are not direct upstream tasks; none for a teardown."""
