@@ -44,18 +44,15 @@ def refresh_pool_warnings(
 ) -> None:
     """Record or drop the non-existent-pool warning of the given active DAGs (all by default)."""
     query = select(Dag).where(Dag.is_active.is_(True))
+    warnings = select(DagWarning).where(DagWarning.warning_type == NON_EXISTENT_POOL)
     if dag_ids is not None:
         if not dag_ids:
             return
         session.flush()
         query = query.where(Dag.dag_id.in_(sorted(dag_ids)))
+        warnings = warnings.where(DagWarning.dag_id.in_(sorted(dag_ids)))
     pools = set(session.scalars(select(Pool.name)))
-    current = {
-        row.dag_id: row
-        for row in session.scalars(
-            select(DagWarning).where(DagWarning.warning_type == NON_EXISTENT_POOL)
-        )
-    }
+    current = {row.dag_id: row for row in session.scalars(warnings)}
     for dag in session.scalars(query):
         try:
             definition = version_of(session, dag.content_hash).definition
