@@ -1,4 +1,7 @@
-"""Run the benchmark workloads W1-W5 of shared/BENCHMARKS.md and print their figures.
+"""Run the benchmark workloads W1-W5 of shared/BENCHMARKS.md (and W6) and print their figures.
+
+W6, Tradewind's own: one task mapped over a list of ``--mapped-width`` items (1,000) that an
+upstream task returns, then one downstream task; tasks/s counts every task instance.
 
     python -m bench.run [--workloads W1,W2,W3,W4,W5] [--backends sqlite,postgresql]
                         [--repeats 3] [--width 200] [--length 50] [--files 100]
@@ -256,6 +259,8 @@ async def one_workload(
         dag_ids = [workloads.fan_out(dags, width=width)]
     elif workload == "W2":
         dag_ids = [workloads.chain(dags, length=args.length)]
+    elif workload == "W6":
+        dag_ids = [workloads.mapped(dags, width=args.mapped_width)]
     else:
         dag_ids = []
     suite = Suite(
@@ -286,6 +291,9 @@ async def one_workload(
         for repeat in range(1, args.repeats + 1):
             if workload in ("W1", "W5"):
                 record(workload, backend, config, await run_w1(api, dag_ids[0], width + 2), repeat)
+            elif workload == "W6":
+                tasks = args.mapped_width + 2
+                record(workload, backend, config, await run_w1(api, dag_ids[0], tasks), repeat)
             elif workload == "W2":
                 record(
                     workload, backend, config, await run_w2(api, dag_ids[0], args.length), repeat
@@ -324,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=200, help="W1/W4 parallel tasks")
     parser.add_argument("--scale-width", type=int, default=1000, help="W5 parallel tasks")
     parser.add_argument("--length", type=int, default=50, help="W2 chain length")
+    parser.add_argument("--mapped-width", type=int, default=1000, help="W6 map indexes")
     parser.add_argument("--files", type=int, default=100, help="W3 DAG files")
     args = parser.parse_args(argv)
     figures = asyncio.run(bench(args))

@@ -64,3 +64,26 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1)):
         )
         ids.append(dag_id)
     return ids
+
+
+def mapped(folder: Path, *, width: int, dag_id: str = "w6_mapped") -> str:
+    """W6: ``start >> noop.expand(over=make()) >> end`` with ``width`` map indexes."""
+    (folder / f"{dag_id}.py").write_text(
+        HEADER
+        + f'''
+
+@task
+def make() -> list[int]:
+    return list(range({width}))
+
+
+@task
+def item(number: int) -> None:
+    return None
+
+
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={width + 2}):
+    item.expand(number=make()) >> noop.override(task_id="end")()
+'''
+    )
+    return dag_id

@@ -31,9 +31,10 @@ class RetryPolicy:
         )
 
 
-def retry_identity(dag_id: str, task_id: str, run_id: str) -> str:
+def retry_identity(dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> str:
     """The stable id of a task instance that seeds its back-off jitter."""
-    return f"{dag_id}#{task_id}#{run_id}"
+    base = f"{dag_id}#{task_id}#{run_id}"
+    return base if map_index < 0 else f"{base}#{map_index}"
 
 
 def retry_delay_seconds(

@@ -9,7 +9,7 @@ from core.states import FAILURES, FINISHED, WAITING, DagRunState, DagRunType
 
 
 def run_outcome(
-    states: Mapping[str, str], leaves: Collection[str], *, progressing: bool
+    states: Mapping[str, Collection[str]], leaves: Collection[str], *, progressing: bool
 ) -> DagRunState | None:
     """Airflow's rule for a running run: its final state, or None while it goes on.
 
@@ -19,17 +19,17 @@ def run_outcome(
     every unfinished task instance waits for a trigger rule that nothing will satisfy.
 
     Args:
-        states: every task instance's state, by task id.
+        states: the states of each task's instances (one per map index), by task id.
         leaves: the task ids without downstream tasks (all of them when empty).
         progressing: whether the decision at hand queues a task instance.
 
     """
-    unfinished = [s for s in states.values() if s not in FINISHED]
+    unfinished = [s for group in states.values() for s in group if s not in FINISHED]
     if unfinished:
         stuck = not progressing and all(s in WAITING for s in unfinished)
         return DagRunState.FAILED if stuck else None
     judged = [t for t in leaves if t in states] or list(states)
-    if any(states[t] in FAILURES for t in judged):
+    if any(s in FAILURES for t in judged for s in states[t]):
         return DagRunState.FAILED
     return DagRunState.SUCCESS
 

@@ -64,7 +64,25 @@ class GrpcTaskRuntime:
             timeout=CALL_TIMEOUT,
             metadata=self._metadata,
         )
-        return {x.key.task_id: json.loads(x.value_json) for x in response.xcoms}
+        return {
+            x.key.task_id: json.loads(x.value_json)
+            for x in response.xcoms
+            if not x.key.HasField("map_index")
+        }
+
+    def get_xcom_items(
+        self, task_ids: Sequence[str], key: str, *, map_index: int | None = None
+    ) -> dict[str, list[tuple[int, Any]]]:
+        """XComs of every instance of tasks of the caller's run, in map index order."""
+        request = rr.GetXComsRequest(caller=self._lease, task_ids=list(task_ids), xcom_key=key)
+        if map_index is not None:
+            request.map_index = map_index
+        response = self._stub.GetXComs(request, timeout=CALL_TIMEOUT, metadata=self._metadata)
+        found: dict[str, list[tuple[int, Any]]] = {}
+        for xcom in response.xcoms:
+            index = xcom.key.map_index if xcom.key.HasField("map_index") else -1
+            found.setdefault(xcom.key.task_id, []).append((index, json.loads(xcom.value_json)))
+        return found
 
     def push_xcom(self, key: str, value: Any) -> None:
         """Store an XCom of the calling task instance."""

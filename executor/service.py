@@ -265,6 +265,9 @@ class ExecutorApp:
             state_tls_ca=str(tls.ca_file) if tls and tls.ca_file else "",
             state_tls_cert=str(tls.cert_file) if tls and tls.cert_file else "",
             state_tls_key=str(tls.key_file) if tls and tls.key_file else "",
+            map_index=(
+                leased.lease.key.map_index if leased.lease.key.HasField("map_index") else -1
+            ),
         )
 
     async def _run_try(self, running: RunningTry) -> None:
@@ -446,6 +449,7 @@ class ExecutorApp:
             skip_task_ids=result.skip_task_ids,
             xcoms=[run_pb2.XCom(xcom_key=key, value_json=value) for key, value in result.xcoms],
             last_log_chunk_index=running.log.chunk_index,
+            rendered_map_index=result.rendered_map_index,
         )
         if final is not None:
             request.final_log.CopyFrom(final)

@@ -33,6 +33,8 @@ class TrySpec:
     state_tls_ca: str = ""
     state_tls_cert: str = ""
     state_tls_key: str = ""
+    #: The instance of a mapped task; -1 for a task that is not mapped.
+    map_index: int = -1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -56,6 +58,8 @@ class TryResult:
     error_traceback: str = ""
     skip_task_ids: list[str] = field(default_factory=list)
     xcoms: list[tuple[str, str]] = field(default_factory=list)
+    #: The instance's name from its task's map_index_template.
+    rendered_map_index: str = ""
 
     def to_json(self) -> bytes:
         """The result as JSON bytes."""

@@ -174,7 +174,12 @@ def run_try(spec: TrySpec) -> TryResult:
         return _failure(error, started)
     task = dag.task_dict[spec.task_id]
     lease = run_pb2.TryLease(
-        key=run_pb2.TaskInstanceKey(dag_id=spec.dag_id, run_id=spec.run_id, task_id=spec.task_id),
+        key=run_pb2.TaskInstanceKey(
+            dag_id=spec.dag_id,
+            run_id=spec.run_id,
+            task_id=spec.task_id,
+            map_index=spec.map_index if spec.map_index >= 0 else None,
+        ),
         try_number=spec.try_number,
         lease_id=spec.lease_id,
     )
@@ -190,6 +195,7 @@ def run_try(spec: TrySpec) -> TryResult:
             try_number=spec.try_number,
             max_tries=max(0, spec.max_tries - 1),
             run_type=spec.run_type,
+            map_index=spec.map_index,
         )
         with use_runtime(runtime), use_context(context), _terminated_by_sigterm():
             outcome = execute_task(task, context, will_retry=spec.try_number < spec.max_tries)
@@ -206,6 +212,7 @@ def run_try(spec: TrySpec) -> TryResult:
         error_traceback=failure.traceback if failure else "",
         skip_task_ids=sorted(outcome.skip_task_ids),
         xcoms=[(key, json.dumps(value, default=str)) for key, value in outcome.xcoms.items()],
+        rendered_map_index=getattr(outcome, "rendered_map_index", None) or "",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from core.mapping import LengthSpec
 from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES, TRIGGER_RULES, TRY_OUTCOMES
 from core.runs import run_id_for
 from core.states import DagRunState, DagRunType, TaskInstanceState
@@ -32,14 +33,34 @@ def task_specs(definition: dag_pb2.DagDefinition) -> dict[str, TaskSpec]:
             is_setup=task.is_setup,
             is_teardown=task.is_teardown,
             on_failure_fail_dagrun=task.on_failure_fail_dagrun,
+            map_length=length_spec(task.map_length) if task.HasField("map_length") else None,
         )
     return specs
+
+
+def length_spec(length: dag_pb2.MapLength) -> LengthSpec:
+    """The scheduler's view of where a mapped task's number of map indexes comes from."""
+    kind = length.WhichOneof("source")
+    if kind == "literal":
+        return LengthSpec("literal", value=length.literal)
+    if kind == "upstream_task_id":
+        return LengthSpec("upstream", task_id=length.upstream_task_id)
+    if kind is None:
+        return LengthSpec("literal", value=0)
+    parts = getattr(length, kind).parts
+    return LengthSpec(kind, parts=tuple(length_spec(part) for part in parts))
+
+
+def map_index_of(key: run_pb2.TaskInstanceKey) -> int:
+    """A key's map index, -1 when it names an unmapped instance."""
+    return key.map_index if key.HasField("map_index") else -1
 
 
 def ti_view(ti: run_pb2.TaskInstance) -> TaskInstanceView:
     """The scheduler's view of a task instance."""
     return TaskInstanceView(
         task_id=ti.key.task_id,
+        map_index=map_index_of(ti.key),
         state=TASK_INSTANCE_STATES.member_or(ti.state, TaskInstanceState.NONE),
         try_number=ti.try_number,
         max_tries=ti.max_tries,
@@ -49,15 +70,16 @@ def ti_view(ti: run_pb2.TaskInstance) -> TaskInstanceView:
         lease_expires_at=to_datetime(ti, "lease_expires_at"),
         start_date=to_datetime(ti, "start_date"),
         next_retry_at=to_datetime(ti, "next_retry_at"),
+        output_length=ti.output_length if ti.HasField("output_length") else None,
     )
 
 
 def end_dates(task_instances: Iterable[run_pb2.TaskInstance]) -> dict[str, datetime]:
-    """The end dates of the task instances that have one, by task id."""
-    ends = {}
+    """The end dates of the task instances that have one, by task id (a mapped task's last)."""
+    ends: dict[str, datetime] = {}
     for ti in task_instances:
         end = to_datetime(ti, "end_date")
-        if end is not None:
+        if end is not None and (ti.key.task_id not in ends or end > ends[ti.key.task_id]):
             ends[ti.key.task_id] = end
     return ends
 
@@ -79,13 +101,17 @@ def transition_message(
     """The contract's message for a task instance transition."""
     message = scheduler_pb2.TaskInstanceTransition(
         key=run_pb2.TaskInstanceKey(
-            dag_id=run.dag_id, run_id=run.run_id, task_id=transition.task_id
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            task_id=transition.task_id,
+            map_index=transition.map_index if transition.map_index >= 0 else None,
         ),
         expected_state=TASK_INSTANCE_STATES.to_proto(transition.expected_state),
         expected_try_number=transition.expected_try_number,
         new_state=TASK_INSTANCE_STATES.to_proto(transition.new_state),
         reason=transition.reason,
         expected_run_generation=run.generation,
+        expand_to=transition.expand_to,
     )
     if transition.outcome is not None:
         message.outcome = TRY_OUTCOMES.to_proto(transition.outcome)

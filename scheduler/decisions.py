@@ -8,11 +8,13 @@ result to the state service. ``tradewind.testing.run_dag`` drives it too, in pro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from core.graph import dependency_order
+from core.mapping import DEFAULT_MAX_MAP_LENGTH, LengthSpec, expansion_length
 from core.retries import RetryPolicy, retry_identity
 from core.runs import run_outcome
 from core.setup_teardown import SetupTeardownGraph
@@ -45,6 +47,8 @@ class TaskSpec:
     is_setup: bool = False
     is_teardown: bool = False
     on_failure_fail_dagrun: bool = False
+    #: For a mapped task: where its number of map indexes comes from.
+    map_length: LengthSpec | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +57,8 @@ class TaskInstanceView:
 
     task_id: str
     state: TaskInstanceState
+    #: -1 for a task that is not mapped and for a mapped task not expanded yet.
+    map_index: int = -1
     try_number: int = 0
     max_tries: int = 1
     priority_weight: int = 1
@@ -61,6 +67,9 @@ class TaskInstanceView:
     lease_expires_at: datetime | None = None
     start_date: datetime | None = None
     next_retry_at: datetime | None = None
+    #: How many items its return value holds, recorded when a mapped task maps over it (for
+    #: an instance of a mapped task: 1 when it returned a value, else 0).
+    output_length: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +88,7 @@ class Transition:
     """A compare-and-set on one task instance."""
 
     task_id: str
+    map_index: int = -1
     expected_state: TaskInstanceState
     expected_try_number: int
     new_state: TaskInstanceState
@@ -89,6 +99,8 @@ class Transition:
     #: For a try the scheduler ends: lease_expired or timed_out.
     outcome: TryOutcome | None = None
     reason: str = ""
+    #: Expands a mapped task's unexpanded instance into this many map indexes (0: no).
+    expand_to: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,17 +119,25 @@ class RunDecision:
 
 @dataclass
 class _Plan:
-    states: dict[str, TaskInstanceState]
+    #: Each task's instances' states, by map index.
+    states: dict[str, dict[int, TaskInstanceState]]
     transitions: list[Transition] = field(default_factory=list)
     wake_at: datetime | None = None
+    #: Whether the decision moves the run forward (queues or expands something).
+    progressing: bool = False
 
     def wake(self, moment: datetime) -> None:
         self.wake_at = moment if self.wake_at is None else min(self.wake_at, moment)
+
+    def states_of(self, task_ids: Iterable[str]) -> list[TaskInstanceState]:
+        """The states of every instance of these tasks (none for a task without instances)."""
+        return [state for t in task_ids for state in self.states.get(t, {}).values()]
 
     def move(self, ti: TaskInstanceView, new_state: TaskInstanceState, **fields: object) -> None:
         self.transitions.append(
             Transition(
                 task_id=ti.task_id,
+                map_index=ti.map_index,
                 expected_state=ti.state,
                 expected_try_number=ti.try_number,
                 new_state=new_state,
@@ -127,7 +147,9 @@ class _Plan:
                 **fields,  # type: ignore[arg-type]
             )
         )
-        self.states[ti.task_id] = new_state
+        self.states[ti.task_id][ti.map_index] = new_state
+        if new_state == _TI.QUEUED or fields.get("expand_to"):
+            self.progressing = True
 
 
 def _end_try(
@@ -146,7 +168,7 @@ def _end_try(
         max_tries=ti.max_tries,
         retry=task.retry,
         ended_at=now,
-        identity=retry_identity(run.dag_id, ti.task_id, run.run_id),
+        identity=retry_identity(run.dag_id, ti.task_id, run.run_id, ti.map_index),
     )
     plan.move(ti, end.state, next_retry_at=end.next_retry_at, outcome=outcome, reason=reason)
 
@@ -170,8 +192,10 @@ def _check_leased(
 def decide_run(
     run: RunView,
     tasks: Mapping[str, TaskSpec],
-    task_instances: Mapping[str, TaskInstanceView],
+    task_instances: Iterable[TaskInstanceView],
     now: datetime,
+    *,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
 ) -> RunDecision:
     """The transitions that follow for one run, and when to look at it again.
 
@@ -179,7 +203,7 @@ def decide_run(
     (the state service applies them only if the start holds).
     """
     if run.state == DagRunState.QUEUED:
-        started = decide_running(run, tasks, task_instances, now)
+        started = decide_running(run, tasks, task_instances, now, max_map_length=max_map_length)
         return RunDecision(
             transitions=started.transitions,
             run_state=(DagRunState.QUEUED, DagRunState.RUNNING),
@@ -187,43 +211,55 @@ def decide_run(
         )
     if run.state != DagRunState.RUNNING:
         return RunDecision()
-    return decide_running(run, tasks, task_instances, now)
+    return decide_running(run, tasks, task_instances, now, max_map_length=max_map_length)
 
 
 def decide_running(
     run: RunView,
     tasks: Mapping[str, TaskSpec],
-    task_instances: Mapping[str, TaskInstanceView],
+    task_instances: Iterable[TaskInstanceView],
     now: datetime,
+    *,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
 ) -> RunDecision:
     """The decision for a run that is running (or starts now)."""
-    plan = _Plan(states={t: ti.state for t, ti in task_instances.items()})
+    by_task: dict[str, list[TaskInstanceView]] = defaultdict(list)
+    for view in task_instances:
+        by_task[view.task_id].append(view)
+    for views in by_task.values():
+        views.sort(key=lambda view: view.map_index)
+    plan = _Plan(states={t: {ti.map_index: ti.state for ti in vs} for t, vs in by_task.items()})
     graph = SetupTeardownGraph(tasks)
-    for task_id, orphan in sorted(task_instances.items()):
-        if task_id not in tasks and orphan.state in WAITING:
-            plan.move(orphan, _TI.REMOVED)  # the run's DAG version has no such task
+    for task_id in sorted(set(by_task) - set(tasks)):
+        for orphan in by_task[task_id]:
+            if orphan.state in WAITING:
+                plan.move(orphan, _TI.REMOVED)  # the run's DAG version has no such task
     for task_id in dependency_order({t: spec.upstream for t, spec in tasks.items()}):
-        if task_id not in task_instances:
-            continue
-        ti = task_instances[task_id]
         task = tasks[task_id]
-        if ti.state in LEASED:
-            _check_leased(plan, run, ti, task, now)
-        elif ti.state == _TI.UP_FOR_RETRY:
-            if ti.next_retry_at is None or ti.next_retry_at <= now:
-                plan.move(ti, _TI.QUEUED)
-            else:
-                plan.wake(ti.next_retry_at)
-        elif ti.state in WAITING:
-            verdict = _trigger_verdict(plan.states, graph, task)
-            if verdict is Verdict.RUN:
-                plan.move(ti, _TI.QUEUED)
-            elif verdict is not Verdict.WAIT:
-                plan.move(ti, STATE_OF_VERDICT[verdict])
+        views = by_task.get(task_id, [])
+        unexpanded = task.map_length is not None and any(v.map_index < 0 for v in views)
+        for ti in views:
+            if unexpanded and ti.map_index >= 0:
+                continue  # instances left from an earlier expansion wait for the next one
+            if ti.state in LEASED:
+                _check_leased(plan, run, ti, task, now)
+            elif ti.state == _TI.UP_FOR_RETRY:
+                if ti.next_retry_at is None or ti.next_retry_at <= now:
+                    plan.move(ti, _TI.QUEUED)
+                else:
+                    plan.wake(ti.next_retry_at)
+            elif ti.state in WAITING:
+                verdict = _trigger_verdict(plan, graph, task)
+                if verdict is Verdict.RUN and unexpanded:
+                    _expand(plan, ti, task, by_task, max_map_length)
+                elif verdict is Verdict.RUN:
+                    plan.move(ti, _TI.QUEUED)
+                elif verdict is not Verdict.WAIT:
+                    plan.move(ti, STATE_OF_VERDICT[verdict])
     outcome = run_outcome(
-        plan.states,
+        {task_id: list(states.values()) for task_id, states in plan.states.items()},
         graph.run_deciders(),
-        progressing=any(t.new_state == _TI.QUEUED for t in plan.transitions),
+        progressing=plan.progressing,
     )
     return RunDecision(
         transitions=plan.transitions,
@@ -232,19 +268,63 @@ def decide_running(
     )
 
 
-def _trigger_verdict(
-    states: Mapping[str, TaskInstanceState], graph: SetupTeardownGraph, task: TaskSpec
-) -> Verdict:
-    """Airflow's order: the setups a task depends on indirectly first, then its trigger rule."""
+def _trigger_verdict(plan: _Plan, graph: SetupTeardownGraph, task: TaskSpec) -> Verdict:
+    """Airflow's order: the setups a task depends on indirectly first, then its trigger rule.
+
+    A mapped upstream task counts once per map index.
+    """
     if graph.has_setups:
-        indirect = [states[s] for s in graph.indirect_setups(task.task_id) if s in states]
+        indirect = plan.states_of(graph.indirect_setups(task.task_id))
         if indirect:
             constraint = setup_constraint(indirect)
             if constraint is not Verdict.RUN:
                 return constraint
-    upstream = [states.get(u, _TI.REMOVED) for u in task.upstream if u in states]
-    setups = [states[s] for s in graph.direct_setups(task.task_id) if s in states]
+    upstream = plan.states_of(task.upstream)
+    setups = plan.states_of(graph.direct_setups(task.task_id))
     return evaluate(task.trigger_rule, upstream, setup_states=setups)
+
+
+def _expand(
+    plan: _Plan,
+    ti: TaskInstanceView,
+    task: TaskSpec,
+    by_task: Mapping[str, Sequence[TaskInstanceView]],
+    max_map_length: int,
+) -> None:
+    """Expand a mapped task whose upstream values are known (Airflow's expand_mapped_task).
+
+    No item makes it skipped; more than ``max_map_length`` fails it; a source that pushed no
+    value to map over makes it upstream_failed.
+    """
+    assert task.map_length is not None
+    outputs = {
+        source: _output_length(by_task.get(source, ()))
+        for source in task.map_length.upstream_tasks()
+    }
+    length = expansion_length(task.map_length, outputs)
+    if length is None:
+        missing = sorted(source for source, found in outputs.items() if found is None)
+        plan.move(
+            ti,
+            _TI.UPSTREAM_FAILED,
+            reason=f"nothing to map over: {', '.join(missing)} pushed no return value",
+        )
+    elif length == 0:
+        plan.move(ti, _TI.SKIPPED, reason="mapped over no items")
+    elif length > max_map_length:
+        plan.move(
+            ti,
+            _TI.FAILED,
+            reason=f"expanding to {length} map indexes exceeds max_map_length {max_map_length}",
+        )
+    else:
+        plan.move(ti, ti.state, expand_to=length)
+
+
+def _output_length(instances: Iterable[TaskInstanceView]) -> int | None:
+    """How many items a task's return value gives a task mapped over it, None if unknown."""
+    recorded = [ti.output_length for ti in instances if ti.output_length is not None]
+    return sum(recorded) if recorded else None
 
 
 def order_for_admission(

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from core.mapping import DEFAULT_MAX_MAP_LENGTH
 from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
 from core.states import RUN_ACTIVE, DagRunState, TaskInstanceState, frees_capacity
 from protos.enums.v1 import event_pb2, transition_pb2
@@ -289,9 +290,15 @@ class SchedulerApp:
             specs = self._specs.get(snap.dag_run.dag_content_hash)
             if specs is None:
                 continue
-            views = {ti.key.task_id: convert.ti_view(ti) for ti in snap.task_instances}
+            views = [convert.ti_view(ti) for ti in snap.task_instances]
             ends[key] = (specs, convert.end_dates(snap.task_instances))
-            decision = decide_run(run, specs, views, now)
+            decision = decide_run(
+                run,
+                specs,
+                views,
+                now,
+                max_map_length=snapshot.max_map_length or DEFAULT_MAX_MAP_LENGTH,
+            )
             candidates += [(run, transition) for transition in decision.transitions]
             if decision.run_state is not None:
                 run_items.append((run, decision.run_state))
@@ -345,6 +352,8 @@ class SchedulerApp:
             )
             metrics.TRANSITIONS.labels(transition.new_state, label).inc()
             if outcome.applied:
+                if transition.expand_to:
+                    self._mark([key])  # decide the new map indexes at once
                 if transition.new_state == TaskInstanceState.QUEUED:
                     latency = upstream_end_to_queued(*ends[key], transition.task_id, now)
                     if latency is not None:

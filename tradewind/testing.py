@@ -25,16 +25,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.mapping import LengthSpec, UnmappableValue, output_length
 from core.retries import RetryPolicy, retry_identity
 from core.runs import run_id_for
-from core.states import DagRunState, DagRunType, TaskInstanceState
+from core.states import DagRunState, DagRunType, TaskInstanceState, TryOutcome
 from core.tries import end_of_try, skipped_by
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, decide_run
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, build_context
 from tradewind.sdk.dag import DAG
-from tradewind.sdk.execution import TaskResult, execute_task
+from tradewind.sdk.execution import TaskError, TaskResult, execute_task
 from tradewind.sdk.memory import InMemoryStore
 from tradewind.sdk.params import resolve_params
 from tradewind.sdk.runtime import use_runtime
@@ -53,25 +54,47 @@ class DagTestResult:
     run_id: str
     #: success or failed, by Airflow's rule: failed when a leaf task failed or upstream_failed.
     state: DagRunState
-    #: The final state of every task.
+    #: The final state of every task (for an expanded mapped task, see ``map_states``: this
+    #: is its instances' common state, or the first of failed, upstream_failed, success).
     task_states: dict[str, TaskInstanceState]
-    #: The XComs pushed, by task id then key.
+    #: The XComs pushed by tasks that are not mapped, by task id then key.
     xcoms: dict[str, dict[str, Any]]
-    #: The result of each try of each task that ran.
+    #: The result of each try of each task that ran (a mapped task's in map index order).
     tries: dict[str, list[TaskResult]] = field(default_factory=dict)
+    #: The final state of each instance of each expanded mapped task, in map index order.
+    map_states: dict[str, list[TaskInstanceState]] = field(default_factory=dict)
+    #: The XComs pushed by mapped task instances, by (task id, map index) then key.
+    mapped_xcoms: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
-    def xcom(self, task_id: str, key: str = XCOM_RETURN_KEY, default: Any = None) -> Any:
+    def xcom(
+        self,
+        task_id: str,
+        key: str = XCOM_RETURN_KEY,
+        default: Any = None,
+        map_index: int | None = None,
+    ) -> Any:
         """An XCom pushed during the run.
 
         Args:
             task_id: the task.
             key: the key ("return_value" by default).
             default: returned when there is no such XCom.
+            map_index: for a mapped task, one instance's XCom; None gives the list of its
+                instances' values in map index order (those that pushed one).
 
         Returns:
             The value.
 
         """
+        if task_id in self.map_states:
+            found = {
+                index: pushed[key]
+                for (task, index), pushed in sorted(self.mapped_xcoms.items())
+                if task == task_id and key in pushed
+            }
+            if map_index is not None:
+                return found.get(map_index, default)
+            return list(found.values())
         return self.xcoms.get(task_id, {}).get(key, default)
 
     @property
@@ -149,8 +172,8 @@ def run_dag(
         logical_date=logical,
     )
     specs = {task_id: task_spec(task) for task_id, task in dag.task_dict.items()}
-    views = {
-        task_id: TaskInstanceView(
+    views: dict[_Key, TaskInstanceView] = {
+        (task_id, -1): TaskInstanceView(
             task_id=task_id, state=TaskInstanceState.NONE, max_tries=task.retries + 1
         )
         for task_id, task in dag.task_dict.items()
@@ -158,35 +181,73 @@ def run_dag(
     store = InMemoryStore(variables=dict(variables or {}), connections=dict(connections or {}))
     tries: dict[str, list[TaskResult]] = {}
     marked = re.compile(mark_success_pattern) if mark_success_pattern is not None else None
+    mapped_over = frozenset().union(
+        *(spec.map_length.upstream_tasks() for spec in specs.values() if spec.map_length)
+    )
     state: DagRunState | None = None
     while state is None:
-        decision = decide_run(run, specs, views, datetime.now(UTC))
+        decision = decide_run(run, specs, list(views.values()), datetime.now(UTC))
+        queued = []
         for transition in decision.transitions:
-            views[transition.task_id] = replace(
-                views[transition.task_id], state=transition.new_state, next_retry_at=None
-            )
-        for transition in decision.transitions:
-            if transition.new_state != TaskInstanceState.QUEUED:
+            key = (transition.task_id, transition.map_index)
+            if transition.expand_to:
+                _expand(views, key, transition.expand_to)
                 continue
-            if marked is not None and marked.search(transition.task_id):
-                views[transition.task_id] = replace(
-                    views[transition.task_id], state=TaskInstanceState.SUCCESS
-                )
+            views[key] = replace(views[key], state=transition.new_state, next_retry_at=None)
+            if transition.new_state == TaskInstanceState.QUEUED:
+                queued.append(key)
+        for key in queued:
+            if marked is not None and marked.search(key[0]):
+                views[key] = replace(views[key], state=TaskInstanceState.SUCCESS)
             else:
-                _run_try(dag, run, facts, views, transition.task_id, store, tries, observer)
+                _run_try(dag, run, facts, views, key, store, tries, observer, mapped_over)
         if decision.run_state is not None:
             state = decision.run_state[1]
         elif not decision.transitions:
             state = DagRunState.FAILED  # nothing moves any more (cannot come from a valid DAG)
     _run_dag_callbacks(dag, state, store, run.run_id, facts)
+    map_states: dict[str, list[TaskInstanceState]] = {}
+    for (task_id, index), view in sorted(views.items()):
+        if index >= 0:
+            map_states.setdefault(task_id, []).append(view.state)
     return DagTestResult(
         dag_id=dag.dag_id,
         run_id=run.run_id,
         state=state,
-        task_states={task_id: view.state for task_id, view in views.items()},
+        task_states={
+            task_id: (
+                _summary(map_states[task_id])
+                if task_id in map_states
+                else views[(task_id, -1)].state
+            )
+            for task_id in dag.task_dict
+        },
         xcoms={task_id: dict(pushed) for task_id, pushed in store.xcoms.items()},
         tries=tries,
+        map_states=map_states,
+        mapped_xcoms={key: dict(pushed) for key, pushed in store.mapped_xcoms.items()},
     )
+
+
+#: A task instance in ``run_dag``: (task id, map index).
+_Key = tuple[str, int]
+
+
+def _expand(views: dict[_Key, TaskInstanceView], key: _Key, length: int) -> None:
+    """Expand a mapped task's unexpanded instance, as the state service does."""
+    unexpanded = views.pop(key)
+    for index in range(length):
+        views[(key[0], index)] = replace(unexpanded, map_index=index)
+
+
+def _summary(states: list[TaskInstanceState]) -> TaskInstanceState:
+    """One state for a mapped task's instances: their common one, else the most telling."""
+    if len(set(states)) == 1:
+        return states[0]
+    for telling in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED):
+        if telling in states:
+            return telling
+    return TaskInstanceState.SUCCESS
 
 
 def task_spec(task: BaseOperator) -> TaskSpec:
@@ -216,7 +277,16 @@ def task_spec(task: BaseOperator) -> TaskSpec:
         is_setup=task.is_setup,
         is_teardown=task.is_teardown,
         on_failure_fail_dagrun=task.on_failure_fail_dagrun,
+        map_length=map_length_spec(task),
     )
+
+
+def map_length_spec(task: BaseOperator) -> LengthSpec | None:
+    """Where a mapped task's number of map indexes comes from; None for an unmapped task."""
+    if not getattr(task, "is_mapped", False):
+        return None
+    spec: LengthSpec = task.map_length_spec()  # type: ignore[attr-defined]
+    return spec
 
 
 @dataclass(frozen=True)
@@ -229,8 +299,10 @@ class _RunFacts:
     data_interval_end: datetime
     conf: Mapping[str, Any]
 
-    def context(self, task: BaseOperator, run_id: str, try_number: int = 1) -> Context:
-        """The context of one try of ``task`` in this run."""
+    def context(
+        self, task: BaseOperator, run_id: str, try_number: int = 1, map_index: int = -1
+    ) -> Context:
+        """The context of one try of ``task`` (one of its map indexes) in this run."""
         return build_context(
             task=task,
             run_id=run_id,
@@ -240,6 +312,7 @@ class _RunFacts:
             conf=self.conf,
             try_number=try_number,
             run_type=self.run_type.value,
+            map_index=map_index,
         )
 
 
@@ -247,26 +320,31 @@ def _run_try(
     dag: DAG,
     run: RunView,
     facts: _RunFacts,
-    views: dict[str, TaskInstanceView],
-    task_id: str,
+    views: dict[_Key, TaskInstanceView],
+    key: _Key,
     store: InMemoryStore,
     tries: dict[str, list[TaskResult]],
     observer: RunObserver | None,
+    mapped_over: frozenset[str],
 ) -> None:
     """Run the next try of a queued task instance and apply its end, as the state service does."""
+    task_id, map_index = key
     task = dag.task_dict[task_id]
-    view = views[task_id]
+    view = views[key]
     try_number = view.try_number + 1
-    runtime = store.runtime_for(task_id)
-    store.xcoms.pop(task_id, None)  # each try starts without XComs, as in Airflow
-    context = facts.context(task, run.run_id, try_number)
+    runtime = store.runtime_for(task_id, map_index)
+    store.pushed(task_id, map_index).clear()  # each try starts without XComs, as in Airflow
+    context = facts.context(task, run.run_id, try_number, map_index)
     if observer is not None:
         observer.try_started(task_id, try_number)
     with use_runtime(runtime):
         result = execute_task(task, context, will_retry=try_number < view.max_tries)
+    for name, value in result.xcoms.items():
+        runtime.push_xcom(name, value)
+    output = None
+    if result.outcome == TryOutcome.SUCCESS and task_id in mapped_over:
+        result, output = _output_length(result, map_index)
     tries.setdefault(task_id, []).append(result)
-    for key, value in result.xcoms.items():
-        runtime.push_xcom(key, value)
     end = end_of_try(
         state=TaskInstanceState.RUNNING,
         outcome=result.outcome,
@@ -274,14 +352,27 @@ def _run_try(
         max_tries=view.max_tries,
         retry=RetryPolicy(retry_delay=0.0),
         ended_at=datetime.now(UTC),
-        identity=retry_identity(run.dag_id, task_id, run.run_id),
+        identity=retry_identity(run.dag_id, task_id, run.run_id, map_index),
     )
-    views[task_id] = replace(view, state=end.state, try_number=try_number)
+    views[key] = replace(view, state=end.state, try_number=try_number, output_length=output)
     if observer is not None:
         observer.try_ended(task_id, try_number, result, end.state)
-    states = {t: v.state for t, v in views.items()}
-    for skipped in skipped_by(end.state, result.skip_task_ids, states):
-        views[skipped] = replace(views[skipped], state=TaskInstanceState.SKIPPED)
+    for other, other_view in list(views.items()) if result.skip_task_ids else ():
+        if skipped_by(end.state, result.skip_task_ids, {other[0]: other_view.state}):
+            views[other] = replace(other_view, state=TaskInstanceState.SKIPPED)
+
+
+def _output_length(result: TaskResult, map_index: int) -> tuple[TaskResult, int | None]:
+    """Record what a successful try gives mapped tasks, or fail it, as the state service does."""
+    pushed = XCOM_RETURN_KEY in result.xcoms
+    try:
+        length = output_length(
+            result.xcoms.get(XCOM_RETURN_KEY), pushed=pushed, mapped_instance=map_index >= 0
+        )
+    except UnmappableValue as error:
+        failure = TaskError(type=error.airflow_name, message=str(error), traceback="")
+        return replace(result, outcome=TryOutcome.FAILED, error=failure), None
+    return result, length
 
 
 def _run_dag_callbacks(

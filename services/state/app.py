@@ -46,7 +46,11 @@ class StateApp:
         key = load_or_create_key(values[settings.SECRET_KEY], values[cfg.HOME])
         self.hub = EventHub(self.db)
         self.services = StateServices(
-            db=self.db, hub=self.hub, secrets=SecretBox(key), auth=config.auth
+            db=self.db,
+            hub=self.hub,
+            secrets=SecretBox(key),
+            auth=config.auth,
+            max_map_length=values[settings.MAX_MAP_LENGTH],
         )
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -92,8 +92,13 @@ def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) ->
 def ti_key(
     row: models.TaskInstance | models.TaskInstanceTry | models.XCom,
 ) -> run_pb2.TaskInstanceKey:
-    """The key of the task instance a row belongs to."""
-    return run_pb2.TaskInstanceKey(dag_id=row.dag_id, run_id=row.run_id, task_id=row.task_id)
+    """The key of the task instance a row belongs to (no map index for an unmapped one)."""
+    return run_pb2.TaskInstanceKey(
+        dag_id=row.dag_id,
+        run_id=row.run_id,
+        task_id=row.task_id,
+        map_index=row.map_index if row.map_index >= 0 else None,
+    )
 
 
 def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
@@ -115,6 +120,7 @@ def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
         hostname=row.hostname,
         pid=row.pid or 0,
         last_error=error,
+        rendered_map_index=row.rendered_map_index,
     )
 
 
@@ -131,6 +137,7 @@ def _scheduling_fields(row: Any) -> dict[str, Any]:
         "end_date": timestamp(row.end_date),
         "lease_expires_at": timestamp(row.lease_expires_at),
         "next_retry_at": timestamp(row.next_retry_at),
+        "output_length": row.output_length,
     }
 
 
@@ -210,6 +217,7 @@ def event_to_proto(row: models.Event) -> event_pb2.Event:
         previous_dag_run_state=row.previous_dag_run_state,  # type: ignore[arg-type]
         queue=row.queue,
         pool=row.pool,
+        map_index=row.map_index if row.map_index >= 0 else None,
     )
 
 

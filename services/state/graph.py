@@ -58,12 +58,34 @@ def priority_weights(definition: dag_pb2.DagDefinition) -> dict[str, int]:
     return result
 
 
+def length_sources(length: dag_pb2.MapLength) -> set[str]:
+    """The tasks whose return values a mapped task's length depends on."""
+    kind = length.WhichOneof("source")
+    if kind == "upstream_task_id":
+        return {length.upstream_task_id}
+    if kind in (None, "literal"):
+        return set()
+    return set().union(*(length_sources(part) for part in getattr(length, kind).parts))
+
+
+def mapped_over(definition: dag_pb2.DagDefinition) -> frozenset[str]:
+    """The tasks whose return value some mapped task of the DAG maps over."""
+    return frozenset().union(
+        *(
+            length_sources(task.map_length)
+            for task in definition.tasks
+            if task.HasField("map_length")
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Version:
-    """A decoded DAG version and its tasks by id."""
+    """A decoded DAG version, its tasks by id, and the tasks mapped tasks map over."""
 
     definition: dag_pb2.DagDefinition
     tasks: Mapping[str, dag_pb2.TaskDefinition]
+    mapped_over: frozenset[str] = frozenset()
 
 
 class VersionCache:
@@ -85,7 +107,11 @@ class VersionCache:
         if blob is None:
             return None
         definition = dag_pb2.DagDefinition.FromString(blob)
-        version = Version(definition, {task.task_id: task for task in definition.tasks})
+        version = Version(
+            definition,
+            {task.task_id: task for task in definition.tasks},
+            mapped_over(definition),
+        )
         with self._lock:
             self._versions[content_hash] = version
             while len(self._versions) > self._size:

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from core.mapping import DEFAULT_MAX_MAP_LENGTH
 from services.runtime import errors
 from services.runtime.auth import AuthConfig
 from services.runtime.info import ProcessIdentity
@@ -34,6 +35,8 @@ class StateServices:
     secrets: SecretBox
     #: The tokens the server accepts; decides who may reveal connection secrets.
     auth: AuthConfig = field(default_factory=AuthConfig)
+    #: The most map indexes a mapped task expands to.
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH
     #: Set by the runtime when the process starts.
     identity: ProcessIdentity | None = None
     #: Set when shutdown begins; streams end when it is.

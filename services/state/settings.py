@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.mapping import DEFAULT_MAX_MAP_LENGTH
 from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 
@@ -47,7 +48,25 @@ EVENT_RETENTION = cfg.Setting(
     help="seconds that change events are kept for subscribers to resume from",
 )
 
-STATE_SETTINGS = (cfg.HOME, DATABASE_URL, DATABASE_POOL_SIZE, MIGRATE, SECRET_KEY, EVENT_RETENTION)
+MAX_MAP_LENGTH = cfg.Setting(
+    name="max_map_length",
+    parse=cfg.parse_positive_int,
+    default=DEFAULT_MAX_MAP_LENGTH,
+    help=(
+        "the most map indexes a mapped task expands to; a longer value to map over fails the"
+        " task that pushed it (Airflow's [core] max_map_length)"
+    ),
+)
+
+STATE_SETTINGS = (
+    cfg.HOME,
+    DATABASE_URL,
+    DATABASE_POOL_SIZE,
+    MIGRATE,
+    SECRET_KEY,
+    EVENT_RETENTION,
+    MAX_MAP_LENGTH,
+)
 
 SERVICE = ServiceDefinition(
     name="state",

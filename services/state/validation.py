@@ -60,3 +60,31 @@ def positive_seconds(seconds: float | None, field: str) -> float:
     if seconds is None or seconds <= 0:
         raise InvalidArgument(field, "must be a positive duration")
     return seconds
+
+
+def non_negative(value: int, field: str) -> int:
+    """A count that must not be negative."""
+    if value < 0:
+        raise InvalidArgument(field, "must not be negative")
+    return value
+
+
+def map_index_of(key: Any, field: str) -> int:
+    """A task instance key's map index: -1 when absent, else a map index from 0."""
+    if not key.HasField("map_index"):
+        return -1
+    if key.map_index < 0:
+        raise InvalidArgument(
+            field, "must be 0 or more; leave it unset for a task that is not mapped"
+        )
+    return int(key.map_index)
+
+
+def optional_map_index(message: Any, field: str, name: str = "map_index") -> int | None:
+    """An optional map index filter: None when unset, -1 for unmapped tasks, or an index."""
+    if not message.HasField(name):
+        return None
+    value = int(getattr(message, name))
+    if value < -1:
+        raise InvalidArgument(field, "must be -1 (tasks that are not mapped) or a map index")
+    return value

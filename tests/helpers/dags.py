@@ -46,12 +46,14 @@ def make_dag(
     tags: Sequence[str] = (),
     setups: Sequence[str] = (),
     teardowns: Sequence[str] = (),
+    map_lengths: Mapping[str, dag_pb2.MapLength] | None = None,
 ) -> dag_pb2.SerializedDag:
     """A serialised DAG: ``tasks`` maps each task id to its upstream task ids.
 
     ``setups`` and ``teardowns`` name the tasks with those roles (teardowns get their trigger
-    rule, all_done_setup_success).
+    rule, all_done_setup_success); ``map_lengths`` makes tasks mapped.
     """
+    mapped = dict(map_lengths or {})
     schedule = (
         dag_pb2.Schedule(cron=cron, description=cron, timezone="UTC")
         if cron
@@ -90,6 +92,7 @@ def make_dag(
                 queue=queue,
                 priority_weight=1,
                 weight_rule=ti_enums.PRIORITY_WEIGHT_RULE_DOWNSTREAM,
+                map_length=mapped.get(task_id),
             )
             for task_id, upstream in sorted(tasks.items())
         ],

@@ -31,13 +31,20 @@ RUN_COLUMNS: list[Column[DagRun]] = [
 
 #: The task instances of one run.
 TASK_INSTANCE_COLUMNS: list[Column[TaskInstance]] = [
-    Column("task_id", lambda ti: ti.task_id),
+    Column("task_id", lambda ti: instance_name(ti)),
     Column("state", lambda ti: ti.state),
     Column("try", lambda ti: ti.try_number),
     Column("duration", lambda ti: ti.duration),
     Column("start", lambda ti: ti.start_date),
     Column("end", lambda ti: ti.end_date),
 ]
+
+
+def instance_name(ti: TaskInstance) -> str:
+    """A task instance as listings show it: ``task`` or, mapped, ``task[7]`` / ``task[name]``."""
+    if ti.map_index < 0:
+        return ti.task_id
+    return f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
 
 
 def run_fields(run: DagRun) -> list[tuple[str, object]]:
@@ -87,7 +94,7 @@ async def tasks_in_dependency_order(
     for ti in tis:
         upstream.setdefault(ti.task_id, ())
     position = {task_id: i for i, task_id in enumerate(dependency_order(upstream))}
-    return sorted(tis, key=lambda ti: (ti.run_id, position[ti.task_id]))
+    return sorted(tis, key=lambda ti: (ti.run_id, position[ti.task_id], ti.map_index))
 
 
 #: Log lines of the first failed task shown when a waited-for run fails.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tradewind.cli.arguments import positive_int
+from tradewind.cli.arguments import non_negative_int, positive_int
 from tradewind.cli.local_runs import register_tasks_test
 from tradewind.cli.output import Column, format_log_line, print_records
 from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun, confirm
@@ -26,13 +26,13 @@ async def logs(client: Client, args: argparse.Namespace) -> int:
     """Print a try's log; with --follow, keep printing until the try ends."""
     key = (args.dag_id, args.run_id, args.task_id)
     read = client.follow_logs if args.follow else client.task_logs
-    lines = read(*key, try_number=args.try_number)
+    lines = read(*key, try_number=args.try_number, map_index=args.map_index)
     printed = 0
     async for line in lines:
         print(format_log_line(line), flush=args.follow)
         printed += 1
     if not printed and not args.follow:
-        ti = await client.get_task_instance(*key)
+        ti = await client.get_task_instance(*key, map_index=args.map_index)
         print(f"({no_log_reason(ti)})", file=sys.stderr)
         if ti.try_number == 0:
             for warning in [w async for w in client.dag_warnings(args.dag_id)]:
@@ -74,6 +74,7 @@ async def clear(client: Client, args: argparse.Namespace) -> int:
             downstream=args.downstream,
             only_failed=args.only_failed,
             dry_run=dry_run,
+            map_indexes=args.map_index or (),
         )
 
     planned = await clear_selected(dry_run=True)
@@ -101,15 +102,25 @@ async def mark(client: Client, args: argparse.Namespace) -> int:
         upstream=args.upstream,
         downstream=args.downstream,
         dry_run=args.dry_run,
+        map_index=args.map_index,
     )
     print_records(changed, CHANGED_COLUMNS, args.output)
     return EXIT_OK
 
 
-def _add_ti_key(parser: argparse.ArgumentParser) -> None:
+def _add_ti_key(parser: argparse.ArgumentParser, *, all_when_mapped: bool = False) -> None:
     parser.add_argument("dag_id", metavar="DAG_ID")
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("task_id", metavar="TASK_ID")
+    parser.add_argument(
+        "-m",
+        "--map-index",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="the instance of a mapped task"
+        + (" (default: every instance)" if all_when_mapped else ""),
+    )
 
 
 def _add_relatives(parser: argparse.ArgumentParser) -> None:
@@ -148,6 +159,14 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument(
         "-t", "--task-id", action="append", help="only this task (repeatable; default: all)"
     )
+    parser.add_argument(
+        "-m",
+        "--map-index",
+        type=non_negative_int,
+        action="append",
+        metavar="N",
+        help="only this map index of the --task-id tasks (repeatable; default: every instance)",
+    )
     _add_relatives(parser)
     parser.add_argument(
         "-f", "--only-failed", action="store_true", help="only failed and upstream_failed ones"
@@ -158,7 +177,7 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
     parser = add_command(verbs, "mark", mark, help="set a task instance's state", output=True)
-    _add_ti_key(parser)
+    _add_ti_key(parser, all_when_mapped=True)
     parser.add_argument("-s", "--state", required=True, choices=[s.value for s in MARKABLE_STATES])
     _add_relatives(parser)
     parser.add_argument(

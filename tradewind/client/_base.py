@@ -144,6 +144,13 @@ async def _connected(channel: aio.Channel, seconds: float) -> bool:
     return True
 
 
-def ti_key(dag_id: str, run_id: str, task_id: str) -> run_pb2.TaskInstanceKey:
-    """The contract's key of one task instance."""
-    return run_pb2.TaskInstanceKey(dag_id=dag_id, run_id=run_id, task_id=task_id)
+def ti_key(
+    dag_id: str, run_id: str, task_id: str, map_index: int | None = None
+) -> run_pb2.TaskInstanceKey:
+    """The contract's key of one task instance (``map_index`` None or -1: not mapped)."""
+    return run_pb2.TaskInstanceKey(
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index if map_index is not None and map_index >= 0 else None,
+    )

@@ -30,6 +30,7 @@ class LogMethods(ClientBase):
         try_number: int = 0,
         after_sequence: int = 0,
         max_lines: int = 0,
+        map_index: int | None = None,
     ) -> TaskLogs:
         """Read one batch of log lines of a try.
 
@@ -40,6 +41,7 @@ class LogMethods(ClientBase):
             try_number: the try; 0 for the latest.
             after_sequence: return lines after this sequence number.
             max_lines: at most this many lines; 0 for the server's limit (1000).
+            map_index: the instance of a mapped task; None for a task that is not mapped.
 
         Returns:
             The lines, the try they belong to, and whether the log is complete.
@@ -51,7 +53,7 @@ class LogMethods(ClientBase):
         response = await self._call(
             self._stub.GetTaskInstanceLogs,
             rr.GetTaskInstanceLogsRequest(
-                key=ti_key(dag_id, run_id, task_id),
+                key=ti_key(dag_id, run_id, task_id, map_index),
                 try_number=try_number,
                 after_sequence=after_sequence,
                 max_lines=max_lines,
@@ -65,7 +67,13 @@ class LogMethods(ClientBase):
         )
 
     async def task_logs(
-        self, dag_id: str, run_id: str, task_id: str, *, try_number: int = 0
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: int = 0,
+        map_index: int | None = None,
     ) -> AsyncIterator[LogLine]:
         """Iterate over every log line of a try stored so far, across batches.
 
@@ -74,6 +82,7 @@ class LogMethods(ClientBase):
             run_id: the run.
             task_id: the task.
             try_number: the try; 0 for the latest.
+            map_index: the instance of a mapped task; None for a task that is not mapped.
 
         Returns:
             An async iterator of :class:`LogLine`.
@@ -85,7 +94,12 @@ class LogMethods(ClientBase):
         after = 0
         while True:
             batch = await self.get_task_logs(
-                dag_id, run_id, task_id, try_number=try_number, after_sequence=after
+                dag_id,
+                run_id,
+                task_id,
+                try_number=try_number,
+                after_sequence=after,
+                map_index=map_index,
             )
             for line in batch.lines:
                 yield line
@@ -104,6 +118,7 @@ class LogMethods(ClientBase):
         *,
         try_number: int = 0,
         after_sequence: int = 0,
+        map_index: int | None = None,
     ) -> AsyncIterator[LogLine]:
         """Iterate over a try's log as it is written, until the try has ended.
 
@@ -116,6 +131,7 @@ class LogMethods(ClientBase):
             task_id: the task.
             try_number: the try; 0 for the latest.
             after_sequence: start after this sequence number.
+            map_index: the instance of a mapped task; None for a task that is not mapped.
 
         Returns:
             An async iterator of :class:`LogLine` that ends with the try.
@@ -125,7 +141,7 @@ class LogMethods(ClientBase):
             UnavailableError: the stream could not be reopened.
 
         """
-        key = ti_key(dag_id, run_id, task_id)
+        key = ti_key(dag_id, run_id, task_id, map_index)
         number, after, failures = try_number, after_sequence, 0
         while True:
             call = self._stub.WatchTaskInstanceLogs(

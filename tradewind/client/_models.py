@@ -267,6 +267,10 @@ class TaskInstance:
     next_retry_at: datetime | None
     #: The failure of the last try, when it failed.
     last_error: TryError | None
+    #: The instance of a mapped task, from 0; -1 for a task that is not mapped.
+    map_index: int = -1
+    #: The instance's name from its task's map_index_template, when rendered.
+    rendered_map_index: str = ""
 
     @classmethod
     def from_proto(cls, message: run_pb2.TaskInstance) -> TaskInstance:
@@ -290,6 +294,8 @@ class TaskInstance:
             pid=message.pid,
             next_retry_at=_when(message, "next_retry_at"),
             last_error=_error(message, "last_error"),
+            map_index=_map_index(message.key),
+            rendered_map_index=message.rendered_map_index,
         )
 
 
@@ -313,6 +319,8 @@ class TaskInstanceTry:
     hostname: str
     pid: int
     error: TryError | None
+    #: The instance of a mapped task, from 0; -1 for a task that is not mapped.
+    map_index: int = -1
 
     @classmethod
     def from_proto(cls, message: run_pb2.TaskInstanceTry) -> TaskInstanceTry:
@@ -332,6 +340,7 @@ class TaskInstanceTry:
             hostname=message.hostname,
             pid=message.pid,
             error=_error(message, "error"),
+            map_index=_map_index(message.key),
         )
 
 
@@ -374,6 +383,8 @@ class XCom:
     #: The value, decoded from JSON.
     value: Any
     timestamp: datetime | None
+    #: The instance of a mapped task that pushed it; -1 for a task that is not mapped.
+    map_index: int = -1
 
     @classmethod
     def from_proto(cls, message: run_pb2.XCom) -> XCom:
@@ -385,6 +396,7 @@ class XCom:
             key=message.xcom_key,
             value=_json(message.value_json),
             timestamp=_when(message, "timestamp"),
+            map_index=_map_index(message.key),
         )
 
 
@@ -593,3 +605,7 @@ class TaskLogs:
     try_number: int
     #: Whether the try has ended and every line of it has been returned.
     complete: bool
+
+
+def _map_index(key: run_pb2.TaskInstanceKey) -> int:
+    return key.map_index if key.HasField("map_index") else -1

@@ -226,9 +226,10 @@ class RunMethods(ClientBase):
         states: Collection[TaskInstanceState | str] = (),
         pool: str = "",
         queue: str = "",
+        map_index: int | None = None,
         page_size: int = PAGE_SIZE,
     ) -> AsyncIterator[TaskInstance]:
-        """Iterate over task instances.
+        """Iterate over task instances (a mapped task's one per map index).
 
         Args:
             dag_id: only those of this DAG; empty for every DAG.
@@ -237,6 +238,7 @@ class RunMethods(ClientBase):
             states: only those in these states.
             pool: only those of this pool.
             queue: only those of this queue.
+            map_index: only those with this map index (-1: tasks that are not mapped).
             page_size: task instances per request.
 
         Returns:
@@ -255,6 +257,7 @@ class RunMethods(ClientBase):
             states=[TASK_INSTANCE_STATES.to_proto(s) for s in states],
             pool=pool,
             queue=queue,
+            map_index=map_index,
         )
         return self._pages(
             self._stub.ListTaskInstances,
@@ -263,24 +266,28 @@ class RunMethods(ClientBase):
             TaskInstance.from_proto,
         )
 
-    async def get_task_instance(self, dag_id: str, run_id: str, task_id: str) -> TaskInstance:
+    async def get_task_instance(
+        self, dag_id: str, run_id: str, task_id: str, *, map_index: int | None = None
+    ) -> TaskInstance:
         """Describe one task instance and its current try.
 
         Args:
             dag_id: the DAG.
             run_id: the run.
             task_id: the task.
+            map_index: the instance of a mapped task; None for a task that is not mapped.
 
         Returns:
             The task instance.
 
         Raises:
-            NotFoundError: no such task instance.
+            NotFoundError: no such task instance (a mapped task's message names its map
+                indexes).
 
         """
         response = await self._call(
             self._stub.GetTaskInstance,
-            rr.GetTaskInstanceRequest(key=ti_key(dag_id, run_id, task_id)),
+            rr.GetTaskInstanceRequest(key=ti_key(dag_id, run_id, task_id, map_index)),
         )
         return TaskInstance.from_proto(response.task_instance)
 
@@ -290,6 +297,7 @@ class RunMethods(ClientBase):
         run_id: str = "",
         *,
         task_ids: Collection[str] = (),
+        map_index: int | None = None,
         page_size: int = PAGE_SIZE,
     ) -> AsyncIterator[TaskInstanceTry]:
         """Iterate over the tries of a DAG's task instances, by run, task and try number.
@@ -298,6 +306,7 @@ class RunMethods(ClientBase):
             dag_id: the DAG.
             run_id: only tries of this run; empty for every run.
             task_ids: only tries of these tasks.
+            map_index: only tries of instances with this map index (-1: unmapped tasks).
             page_size: tries per request.
 
         Returns:
@@ -305,7 +314,11 @@ class RunMethods(ClientBase):
 
         """
         request = rr.ListTaskInstanceTriesRequest(
-            page_size=page_size, dag_id=dag_id, run_id=run_id, task_ids=list(task_ids)
+            page_size=page_size,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_ids=list(task_ids),
+            map_index=map_index,
         )
         return self._pages(
             self._stub.ListTaskInstanceTries,
@@ -326,13 +339,17 @@ class RunMethods(ClientBase):
         logical_date_gte: datetime | None = None,
         logical_date_lt: datetime | None = None,
         dry_run: bool = False,
+        map_indexes: Collection[int] = (),
     ) -> list[TaskInstance]:
         """Reset task instances so that they run again (Airflow's "clear").
+
+        Clearing every instance of a mapped task expands it again when it next runs.
 
         Args:
             dag_id: the DAG.
             run_id: only this run; empty for every run in the date range.
             task_ids: only these tasks; empty for every task.
+            map_indexes: only these map indexes of the tasks in ``task_ids``.
             upstream: also their upstream tasks.
             downstream: also their downstream tasks.
             only_failed: only failed and upstream_failed task instances.
@@ -353,6 +370,7 @@ class RunMethods(ClientBase):
             only_failed=only_failed,
             dry_run=dry_run,
             request_id=request_id(),
+            map_indexes=sorted(map_indexes),
         )
         if logical_date_gte is not None:
             request.logical_date_gte.CopyFrom(timestamp(logical_date_gte, "logical_date_gte"))
@@ -371,6 +389,7 @@ class RunMethods(ClientBase):
         upstream: bool = False,
         downstream: bool = False,
         dry_run: bool = False,
+        map_index: int | None = None,
     ) -> list[TaskInstance]:
         """Mark a task instance success, failed or skipped by hand (Airflow's "mark").
 
@@ -379,6 +398,7 @@ class RunMethods(ClientBase):
             run_id: the run.
             task_id: the task.
             state: success, failed or skipped.
+            map_index: one instance of a mapped task; None marks every instance.
             upstream: also mark its upstream tasks.
             downstream: also mark its downstream tasks.
             dry_run: change nothing; return what would change.
@@ -395,7 +415,7 @@ class RunMethods(ClientBase):
         response = await self._call(
             self._stub.SetTaskInstanceState,
             rr.SetTaskInstanceStateRequest(
-                key=ti_key(dag_id, run_id, task_id),
+                key=ti_key(dag_id, run_id, task_id, map_index),
                 state=TASK_INSTANCE_STATES.to_proto(state),
                 include_upstream=upstream,
                 include_downstream=downstream,
@@ -408,7 +428,13 @@ class RunMethods(ClientBase):
     # ---- XCom ----
 
     def xcoms(
-        self, dag_id: str, run_id: str, *, task_id: str = "", page_size: int = PAGE_SIZE
+        self,
+        dag_id: str,
+        run_id: str,
+        *,
+        task_id: str = "",
+        map_index: int | None = None,
+        page_size: int = PAGE_SIZE,
     ) -> AsyncIterator[XCom]:
         """Iterate over the XCom values of a run, or of one task of it.
 
@@ -416,6 +442,7 @@ class RunMethods(ClientBase):
             dag_id: the DAG.
             run_id: the run.
             task_id: only this task's values; empty for every task.
+            map_index: only values of instances with this map index (-1: unmapped tasks).
             page_size: values per request.
 
         Returns:
@@ -426,6 +453,6 @@ class RunMethods(ClientBase):
 
         """
         request = rr.ListXComsRequest(
-            dag_id=dag_id, run_id=run_id, task_id=task_id, page_size=page_size
+            dag_id=dag_id, run_id=run_id, task_id=task_id, page_size=page_size, map_index=map_index
         )
         return self._pages(self._stub.ListXComs, request, lambda r: r.xcoms, XCom.from_proto)

@@ -79,7 +79,7 @@ class RuntimeTaskInstance:
         default: Any = None,
         dag_id: str | None = None,
         run_id: str | None = None,
-        map_indexes: int | None = None,
+        map_indexes: int | Sequence[int] | None = None,
         include_prior_dates: bool = False,
     ) -> Any:
         """Read XComs of tasks of the same DAG run.
@@ -91,7 +91,8 @@ class RuntimeTaskInstance:
             default: the value for a task that has no such XCom.
             dag_id: must be the current DAG (other DAGs are not supported).
             run_id: must be the current run (other runs are not supported).
-            map_indexes: accepted for compatibility; tasks are not mapped.
+            map_indexes: which instances of a mapped task: one map index (its value), several
+                (a list of their values) or None (every instance's value, in map index order).
             include_prior_dates: not supported; must be False.
 
         Returns:
@@ -106,8 +107,9 @@ class RuntimeTaskInstance:
             single, ids = True, [self.task_id if task_ids is None else task_ids]
         else:
             single, ids = False, list(task_ids)
-        found = current_runtime().get_xcoms(ids, key)
-        values = [found.get(task_id, default) for task_id in ids]
+        one_index = map_indexes if isinstance(map_indexes, int) else None
+        found = current_runtime().get_xcom_items(ids, key, map_index=one_index)
+        values = [_pulled(found.get(task_id), map_indexes, default) for task_id in ids]
         return values[0] if single else values
 
     def xcom_push(self, key: str, value: Any) -> None:
@@ -164,6 +166,7 @@ def build_context(
     max_tries: int | None = None,
     run_type: str = "manual",
     run_start_date: datetime | None = None,
+    map_index: int = -1,
 ) -> Context:
     """The context of one try of a task instance.
 
@@ -179,6 +182,7 @@ def build_context(
         max_tries: the tries allowed after the first; the task's retries by default.
         run_type: "manual", "scheduled" or "backfill".
         run_start_date: when the run started.
+        map_index: the instance of a mapped task (-1: the task is not mapped).
 
     Returns:
         The context, a dict with Airflow's keys.
@@ -202,6 +206,7 @@ def build_context(
         max_tries=task.retries if max_tries is None else max_tries,
         task=task,
         logical_date=logical,
+        map_index=map_index,
     )
     dag_run = DagRunInfo(
         dag_id=dag_id,
@@ -285,3 +290,17 @@ def use_context(context: Context) -> Iterator[Context]:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _pulled(
+    items: list[tuple[int, Any]] | None, map_indexes: int | Sequence[int] | None, default: Any
+) -> Any:
+    """What ``xcom_pull`` returns for one task from its instances' ``(map_index, value)``."""
+    if not items:
+        return default
+    if isinstance(map_indexes, int) or items == [(-1, items[0][1])]:
+        return items[0][1]
+    if map_indexes is None:
+        return [value for _, value in items]
+    by_index = dict(items)
+    return [by_index.get(index, default) for index in map_indexes]

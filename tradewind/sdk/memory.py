@@ -1,7 +1,8 @@
 """A task runtime that keeps XComs, Variables and Connections in dictionaries.
 
 Used by ``tradewind.testing.run_dag`` and by tests; one ``InMemoryStore`` holds the data of a
-whole DAG run and ``store.runtime_for(task_id)`` gives the bridge of one task instance.
+whole DAG run and ``store.runtime_for(task_id, map_index)`` gives the bridge of one task
+instance.
 """
 
 from __future__ import annotations
@@ -18,24 +19,43 @@ from tradewind.sdk.exceptions import ConnectionNotFound
 class InMemoryStore:
     """The shared data of an in-memory DAG run."""
 
-    #: XComs by task id, then key.
+    #: XComs of unmapped task instances by task id, then key.
     xcoms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: XComs of mapped task instances by (task id, map index), then key.
+    mapped_xcoms: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     #: Variable texts by key.
     variables: dict[str, str] = field(default_factory=dict)
     #: Connections by conn_id.
     connections: dict[str, Connection] = field(default_factory=dict)
 
-    def runtime_for(self, task_id: str) -> InMemoryRuntime:
-        """The bridge of task ``task_id``, sharing this store.
+    def runtime_for(self, task_id: str, map_index: int = -1) -> InMemoryRuntime:
+        """The bridge of one task instance, sharing this store.
 
         Args:
-            task_id: the task instance that will push XComs through it.
+            task_id: the task of the instance that will push XComs through it.
+            map_index: its map index (-1: the task is not mapped).
 
         Returns:
             A new runtime.
 
         """
-        return InMemoryRuntime(store=self, task_id=task_id)
+        return InMemoryRuntime(store=self, task_id=task_id, map_index=map_index)
+
+    def pushed(self, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """The XComs one task instance pushed, by key (empty when none)."""
+        if map_index < 0:
+            return self.xcoms.get(task_id, {})
+        return self.mapped_xcoms.get((task_id, map_index), {})
+
+    def items(self, task_id: str, key: str) -> list[tuple[int, Any]]:
+        """Every instance's XCom ``key`` of a task, as ``(map_index, value)`` in map order."""
+        found = [(-1, self.xcoms[task_id][key])] if key in self.xcoms.get(task_id, {}) else []
+        mapped = sorted(
+            (index, pushed[key])
+            for (task, index), pushed in self.mapped_xcoms.items()
+            if task == task_id and key in pushed
+        )
+        return found + mapped
 
     def add_connection(self, connection: Connection) -> None:
         """Make ``connection`` available to ``Connection.get``.
@@ -53,6 +73,7 @@ class InMemoryRuntime:
 
     store: InMemoryStore
     task_id: str
+    map_index: int = -1
 
     def get_xcoms(self, task_ids: Sequence[str], key: str) -> dict[str, Any]:
         """See ``TaskRuntime.get_xcoms``."""
@@ -63,9 +84,27 @@ class InMemoryRuntime:
                 found[task_id] = pushed[key]
         return found
 
+    def get_xcom_items(
+        self, task_ids: Sequence[str], key: str, *, map_index: int | None = None
+    ) -> dict[str, list[tuple[int, Any]]]:
+        """See ``TaskRuntime.get_xcom_items``."""
+        found = {}
+        for task_id in task_ids:
+            items = [
+                item
+                for item in self.store.items(task_id, key)
+                if map_index is None or item[0] == map_index
+            ]
+            if items:
+                found[task_id] = items
+        return found
+
     def push_xcom(self, key: str, value: Any) -> None:
         """See ``TaskRuntime.push_xcom``."""
-        self.store.xcoms.setdefault(self.task_id, {})[key] = value
+        if self.map_index < 0:
+            self.store.xcoms.setdefault(self.task_id, {})[key] = value
+        else:
+            self.store.mapped_xcoms.setdefault((self.task_id, self.map_index), {})[key] = value
 
     def get_variable(self, key: str) -> str | None:
         """See ``TaskRuntime.get_variable``."""

@@ -37,6 +37,24 @@ class TaskRuntime(Protocol):
         """
         ...
 
+    def get_xcom_items(
+        self, task_ids: Sequence[str], key: str, *, map_index: int | None = None
+    ) -> dict[str, list[tuple[int, Any]]]:
+        """The XCom ``key`` of every instance of each task, mapped ones included.
+
+        Args:
+            task_ids: the tasks to read from.
+            key: the XCom key.
+            map_index: only the instance with this map index (-1: a task that is not
+                mapped); None: every instance.
+
+        Returns:
+            For each task with at least one such XCom, its ``(map_index, value)`` pairs in map
+            index order; an unmapped task's one pair has map index -1.
+
+        """
+        ...
+
     def push_xcom(self, key: str, value: Any) -> None:
         """Store an XCom of the current task instance.
 

@@ -549,6 +549,7 @@ class ListTaskInstancesRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     POOL_FIELD_NUMBER: _builtins.int
     QUEUE_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     dag_id: _builtins.str
@@ -559,6 +560,8 @@ class ListTaskInstancesRequest(_message.Message):
     """Only task instances of this pool."""
     queue: _builtins.str
     """Only task instances of this queue."""
+    map_index: _builtins.int
+    """Only instances with this map index (-1: tasks that are not mapped); absent: every one."""
     @_builtins.property
     def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Empty: every task."""
@@ -578,12 +581,15 @@ class ListTaskInstancesRequest(_message.Message):
         states: _abc.Iterable[_task_instance_pb2.TaskInstanceState.ValueType] | None = ...,
         pool: _builtins.str = ...,
         queue: _builtins.str = ...,
+        map_index: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "map_index", b"map_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "pool", b"pool", "queue", b"queue", "run_id", b"run_id", "states", b"states", "task_ids", b"task_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "dag_id", b"dag_id", "map_index", b"map_index", "page_size", b"page_size", "page_token", b"page_token", "pool", b"pool", "queue", b"queue", "run_id", b"run_id", "states", b"states", "task_ids", b"task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__map_index: _TypeAlias = _typing.Literal["map_index"]  # noqa: Y015
+    _WhichOneofArgType__map_index: _TypeAlias = _typing.Literal["_map_index", b"_map_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__map_index) -> _WhichOneofReturnType__map_index | None: ...
 
 Global___ListTaskInstancesRequest: _TypeAlias = ListTaskInstancesRequest  # noqa: Y015
 
@@ -662,11 +668,14 @@ class ListTaskInstanceTriesRequest(_message.Message):
     DAG_ID_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
     TASK_IDS_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     dag_id: _builtins.str
     run_id: _builtins.str
     """Empty: tries of every run of the DAG."""
+    map_index: _builtins.int
+    """Only tries of instances with this map index (-1: tasks that are not mapped)."""
     @_builtins.property
     def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Empty: every task."""
@@ -679,12 +688,15 @@ class ListTaskInstanceTriesRequest(_message.Message):
         dag_id: _builtins.str = ...,
         run_id: _builtins.str = ...,
         task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        map_index: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "map_index", b"map_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "dag_id", b"dag_id", "map_index", b"map_index", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__map_index: _TypeAlias = _typing.Literal["map_index"]  # noqa: Y015
+    _WhichOneofArgType__map_index: _TypeAlias = _typing.Literal["_map_index", b"_map_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__map_index) -> _WhichOneofReturnType__map_index | None: ...
 
 Global___ListTaskInstanceTriesRequest: _TypeAlias = ListTaskInstanceTriesRequest  # noqa: Y015
 
@@ -730,6 +742,7 @@ class ClearTaskInstancesRequest(_message.Message):
     LOGICAL_DATE_LT_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MAP_INDEXES_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     """Empty: every run of the DAG matching the date range."""
@@ -748,6 +761,12 @@ class ClearTaskInstancesRequest(_message.Message):
     def logical_date_gte(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def logical_date_lt(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def map_indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Only these map indexes of the tasks named in task_ids (empty: every instance). Tasks
+        taken along by include_upstream/include_downstream are cleared whole.
+        """
+
     def __init__(
         self,
         *,
@@ -761,10 +780,11 @@ class ClearTaskInstancesRequest(_message.Message):
         logical_date_lt: _timestamp_pb2.Timestamp | None = ...,
         dry_run: _builtins.bool = ...,
         request_id: _builtins.str = ...,
+        map_indexes: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "dry_run", b"dry_run", "include_downstream", b"include_downstream", "include_upstream", b"include_upstream", "logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt", "only_failed", b"only_failed", "request_id", b"request_id", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "dry_run", b"dry_run", "include_downstream", b"include_downstream", "include_upstream", b"include_upstream", "logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt", "map_indexes", b"map_indexes", "only_failed", b"only_failed", "request_id", b"request_id", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -809,7 +829,9 @@ class SetTaskInstanceStateRequest(_message.Message):
     dry_run: _builtins.bool
     request_id: _builtins.str
     @_builtins.property
-    def key(self) -> _message_pb2_1.TaskInstanceKey: ...
+    def key(self) -> _message_pb2_1.TaskInstanceKey:
+        """Without a map index, every instance of a mapped task is marked."""
+
     def __init__(
         self,
         *,
@@ -977,12 +999,15 @@ class ListXComsRequest(_message.Message):
     TASK_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     task_id: _builtins.str
     """Empty: every task of the run."""
     page_size: _builtins.int
     page_token: _builtins.str
+    map_index: _builtins.int
+    """Only XComs of instances with this map index (-1: tasks that are not mapped)."""
     def __init__(
         self,
         *,
@@ -991,12 +1016,15 @@ class ListXComsRequest(_message.Message):
         task_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        map_index: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "map_index", b"map_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "dag_id", b"dag_id", "map_index", b"map_index", "page_size", b"page_size", "page_token", b"page_token", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__map_index: _TypeAlias = _typing.Literal["map_index"]  # noqa: Y015
+    _WhichOneofArgType__map_index: _TypeAlias = _typing.Literal["_map_index", b"_map_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__map_index) -> _WhichOneofReturnType__map_index | None: ...
 
 Global___ListXComsRequest: _TypeAlias = ListXComsRequest  # noqa: Y015
 

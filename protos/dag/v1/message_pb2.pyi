@@ -119,6 +119,8 @@ class TaskDefinition(_message.Message):
     IS_TEARDOWN_FIELD_NUMBER: _builtins.int
     ON_FAILURE_FAIL_DAGRUN_FIELD_NUMBER: _builtins.int
     UPSTREAM_EDGE_LABELS_FIELD_NUMBER: _builtins.int
+    MAP_LENGTH_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_TEMPLATE_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -149,6 +151,8 @@ class TaskDefinition(_message.Message):
     """
     on_failure_fail_dagrun: _builtins.bool
     """Whether a failed teardown fails the run."""
+    map_index_template: _builtins.str
+    """Airflow's map_index_template: a Jinja template naming each map index ("{{ task.x }}")."""
     @_builtins.property
     def upstream_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The ids of this task's direct upstream tasks, sorted."""
@@ -167,6 +171,12 @@ class TaskDefinition(_message.Message):
     def upstream_edge_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Labels of the edges from upstream tasks (``a >> Label("on success") >> b``), by upstream
         task id; edges without a label are absent.
+        """
+
+    @_builtins.property
+    def map_length(self) -> Global___MapLength:
+        """Set for a mapped task (expand, expand_kwargs): how many map indexes it expands to, known
+        once the values it maps over exist.
         """
 
     def __init__(
@@ -196,10 +206,12 @@ class TaskDefinition(_message.Message):
         is_teardown: _builtins.bool = ...,
         on_failure_fail_dagrun: _builtins.bool = ...,
         upstream_edge_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        map_length: Global___MapLength | None = ...,
+        map_index_template: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -542,3 +554,77 @@ class DagWarning(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DagWarning: _TypeAlias = DagWarning  # noqa: Y015
+
+@_typing.final
+class MapLength(_message.Message):
+    """Where a mapped task's number of map indexes comes from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LITERAL_FIELD_NUMBER: _builtins.int
+    UPSTREAM_TASK_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    ZIP_FIELD_NUMBER: _builtins.int
+    ZIP_LONGEST_FIELD_NUMBER: _builtins.int
+    CONCAT_FIELD_NUMBER: _builtins.int
+    literal: _builtins.int
+    """A literal list or dict given in the DAG file: its length."""
+    upstream_task_id: _builtins.str
+    """The return value of a task of the same run (a list or dict), or, when that task is
+    mapped itself, the number of its map indexes that returned a value.
+    """
+    @_builtins.property
+    def product(self) -> Global___MapLengths:
+        """expand(a=..., b=...): the cross product of the parts."""
+
+    @_builtins.property
+    def zip(self) -> Global___MapLengths:
+        """XComArg.zip(...): the shortest part."""
+
+    @_builtins.property
+    def zip_longest(self) -> Global___MapLengths:
+        """XComArg.zip(..., fillvalue=...): the longest part."""
+
+    @_builtins.property
+    def concat(self) -> Global___MapLengths:
+        """XComArg.concat(...): the sum of the parts."""
+
+    def __init__(
+        self,
+        *,
+        literal: _builtins.int = ...,
+        upstream_task_id: _builtins.str = ...,
+        product: Global___MapLengths | None = ...,
+        zip: Global___MapLengths | None = ...,
+        zip_longest: Global___MapLengths | None = ...,
+        concat: Global___MapLengths | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["concat", b"concat", "literal", b"literal", "product", b"product", "source", b"source", "upstream_task_id", b"upstream_task_id", "zip", b"zip", "zip_longest", b"zip_longest"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["concat", b"concat", "literal", b"literal", "product", b"product", "source", b"source", "upstream_task_id", b"upstream_task_id", "zip", b"zip", "zip_longest", b"zip_longest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["literal", "upstream_task_id", "product", "zip", "zip_longest", "concat"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___MapLength: _TypeAlias = MapLength  # noqa: Y015
+
+@_typing.final
+class MapLengths(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___MapLength]: ...
+    def __init__(
+        self,
+        *,
+        parts: _abc.Iterable[Global___MapLength] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parts", b"parts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MapLengths: _TypeAlias = MapLengths  # noqa: Y015

@@ -28,7 +28,7 @@ from protos.enums.v1 import event_pb2 as protos_dot_enums_dot_v1_dot_event__pb2
 from protos.enums.v1 import task_instance_pb2 as protos_dot_enums_dot_v1_dot_task__instance__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/event/v1/message.proto\x12\x12tradewind.event.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dprotos/enums/v1/dag_run.proto\x1a\x1bprotos/enums/v1/event.proto\x1a#protos/enums/v1/task_instance.proto\"\xda\x03\n\x05\x45vent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x03\x12+\n\x04type\x18\x02 \x01(\x0e\x32\x1d.tradewind.enums.v1.EventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x61g_id\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x0f\n\x07task_id\x18\x06 \x01(\t\x12\x12\n\ntry_number\x18\x07 \x01(\x05\x12\x42\n\x13task_instance_state\x18\x08 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12K\n\x1cprevious_task_instance_state\x18\t \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12\x36\n\rdag_run_state\x18\n \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12?\n\x16previous_dag_run_state\x18\x0b \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\r\n\x05queue\x18\x0c \x01(\t\x12\x0c\n\x04pool\x18\r \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/event/v1/message.proto\x12\x12tradewind.event.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dprotos/enums/v1/dag_run.proto\x1a\x1bprotos/enums/v1/event.proto\x1a#protos/enums/v1/task_instance.proto\"\x80\x04\n\x05\x45vent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x03\x12+\n\x04type\x18\x02 \x01(\x0e\x32\x1d.tradewind.enums.v1.EventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x61g_id\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x0f\n\x07task_id\x18\x06 \x01(\t\x12\x12\n\ntry_number\x18\x07 \x01(\x05\x12\x42\n\x13task_instance_state\x18\x08 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12K\n\x1cprevious_task_instance_state\x18\t \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12\x36\n\rdag_run_state\x18\n \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12?\n\x16previous_dag_run_state\x18\x0b \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\r\n\x05queue\x18\x0c \x01(\t\x12\x0c\n\x04pool\x18\r \x01(\t\x12\x16\n\tmap_index\x18\x0e \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_map_indexb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,5 +36,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.event.v1.message_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT']._serialized_start=184
-  _globals['_EVENT']._serialized_end=658
+  _globals['_EVENT']._serialized_end=696
 # @@protoc_insertion_point(module_scope)

@@ -13,10 +13,10 @@ import builtins as _builtins
 import sys
 import typing as _typing
 
-if sys.version_info >= (3, 11):
-    from typing import TypeAlias as _TypeAlias, Never as _Never
+if sys.version_info >= (3, 10):
+    from typing import TypeAlias as _TypeAlias
 else:
-    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+    from typing_extensions import TypeAlias as _TypeAlias
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -39,6 +39,7 @@ class Event(_message.Message):
     PREVIOUS_DAG_RUN_STATE_FIELD_NUMBER: _builtins.int
     QUEUE_FIELD_NUMBER: _builtins.int
     POOL_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_FIELD_NUMBER: _builtins.int
     cursor: _builtins.int
     """Position in the feed: strictly increasing in commit order; resume after it."""
     type: _event_pb2.EventType.ValueType
@@ -58,6 +59,8 @@ class Event(_message.Message):
     """The queue of a task instance event, so executors can filter on their queues."""
     pool: _builtins.str
     """Set for pool events."""
+    map_index: _builtins.int
+    """For a task instance event of a mapped task's instance: its map index."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -76,11 +79,14 @@ class Event(_message.Message):
         previous_dag_run_state: _dag_run_pb2.DagRunState.ValueType = ...,
         queue: _builtins.str = ...,
         pool: _builtins.str = ...,
+        map_index: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "map_index", b"map_index", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "dag_id", b"dag_id", "dag_run_state", b"dag_run_state", "pool", b"pool", "previous_dag_run_state", b"previous_dag_run_state", "previous_task_instance_state", b"previous_task_instance_state", "queue", b"queue", "run_id", b"run_id", "task_id", b"task_id", "task_instance_state", b"task_instance_state", "time", b"time", "try_number", b"try_number", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "cursor", b"cursor", "dag_id", b"dag_id", "dag_run_state", b"dag_run_state", "map_index", b"map_index", "pool", b"pool", "previous_dag_run_state", b"previous_dag_run_state", "previous_task_instance_state", b"previous_task_instance_state", "queue", b"queue", "run_id", b"run_id", "task_id", b"task_id", "task_instance_state", b"task_instance_state", "time", b"time", "try_number", b"try_number", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__map_index: _TypeAlias = _typing.Literal["map_index"]  # noqa: Y015
+    _WhichOneofArgType__map_index: _TypeAlias = _typing.Literal["_map_index", b"_map_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__map_index) -> _WhichOneofReturnType__map_index | None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015

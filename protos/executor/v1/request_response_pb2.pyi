@@ -157,12 +157,15 @@ class CompleteTaskInstanceRequest(_message.Message):
     XCOMS_FIELD_NUMBER: _builtins.int
     LAST_LOG_CHUNK_INDEX_FIELD_NUMBER: _builtins.int
     FINAL_LOG_FIELD_NUMBER: _builtins.int
+    RENDERED_MAP_INDEX_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     outcome: _task_instance_pb2.TryOutcome.ValueType
     last_log_chunk_index: _builtins.int
     """The sequence number of the try's last log chunk sent (its chunk_index), 0 for none; the
     log counts as complete once that chunk is stored.
     """
+    rendered_map_index: _builtins.str
+    """A mapped task instance's name rendered from its task's map_index_template; empty for none."""
     @_builtins.property
     def lease(self) -> _message_pb2_1.TryLease: ...
     @_builtins.property
@@ -204,10 +207,11 @@ class CompleteTaskInstanceRequest(_message.Message):
         xcoms: _abc.Iterable[_message_pb2_1.XCom] | None = ...,
         last_log_chunk_index: _builtins.int = ...,
         final_log: _message_pb2.TryLogChunk | None = ...,
+        rendered_map_index: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "final_log", b"final_log", "lease", b"lease", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "rendered_map_index", b"rendered_map_index", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

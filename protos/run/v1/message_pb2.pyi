@@ -56,21 +56,29 @@ class TaskInstanceKey(_message.Message):
     DAG_ID_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
     TASK_ID_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     task_id: _builtins.str
+    map_index: _builtins.int
+    """The instance of a mapped task, from 0; absent for a task that is not mapped (Airflow's
+    map index -1) and for a mapped task not expanded yet.
+    """
     def __init__(
         self,
         *,
         dag_id: _builtins.str = ...,
         run_id: _builtins.str = ...,
         task_id: _builtins.str = ...,
+        map_index: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "map_index", b"map_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "dag_id", b"dag_id", "map_index", b"map_index", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__map_index: _TypeAlias = _typing.Literal["map_index"]  # noqa: Y015
+    _WhichOneofArgType__map_index: _TypeAlias = _typing.Literal["_map_index", b"_map_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__map_index) -> _WhichOneofReturnType__map_index | None: ...
 
 Global___TaskInstanceKey: _TypeAlias = TaskInstanceKey  # noqa: Y015
 
@@ -242,6 +250,8 @@ class TaskInstance(_message.Message):
     PID_FIELD_NUMBER: _builtins.int
     NEXT_RETRY_AT_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
+    OUTPUT_LENGTH_FIELD_NUMBER: _builtins.int
+    RENDERED_MAP_INDEX_FIELD_NUMBER: _builtins.int
     state: _task_instance_pb2.TaskInstanceState.ValueType
     try_number: _builtins.int
     """The number of the current or last try, starting at 1; 0 before the first try."""
@@ -257,6 +267,12 @@ class TaskInstance(_message.Message):
     """The executor instance holding the running try's lease, empty otherwise."""
     hostname: _builtins.str
     pid: _builtins.int
+    output_length: _builtins.int
+    """For a task whose return value a mapped task maps over: how many items it returned
+    (recorded when the value was pushed); unset otherwise.
+    """
+    rendered_map_index: _builtins.str
+    """The instance's name from its task's map_index_template, once rendered."""
     @_builtins.property
     def key(self) -> Global___TaskInstanceKey: ...
     @_builtins.property
@@ -299,12 +315,16 @@ class TaskInstance(_message.Message):
         pid: _builtins.int = ...,
         next_retry_at: _timestamp_pb2.Timestamp | None = ...,
         last_error: Global___TryError | None = ...,
+        output_length: _builtins.int | None = ...,
+        rendered_map_index: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "end_date", b"end_date", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "next_retry_at", b"next_retry_at", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_output_length", b"_output_length", "duration", b"duration", "end_date", b"end_date", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "next_retry_at", b"next_retry_at", "output_length", b"output_length", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "end_date", b"end_date", "hostname", b"hostname", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_owner", b"lease_owner", "max_tries", b"max_tries", "next_retry_at", b"next_retry_at", "operator", b"operator", "pid", b"pid", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "queued_at", b"queued_at", "start_date", b"start_date", "state", b"state", "try_number", b"try_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_output_length", b"_output_length", "duration", b"duration", "end_date", b"end_date", "hostname", b"hostname", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_owner", b"lease_owner", "max_tries", b"max_tries", "next_retry_at", b"next_retry_at", "operator", b"operator", "output_length", b"output_length", "pid", b"pid", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "queued_at", b"queued_at", "rendered_map_index", b"rendered_map_index", "start_date", b"start_date", "state", b"state", "try_number", b"try_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__output_length: _TypeAlias = _typing.Literal["output_length"]  # noqa: Y015
+    _WhichOneofArgType__output_length: _TypeAlias = _typing.Literal["_output_length", b"_output_length"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__output_length) -> _WhichOneofReturnType__output_length | None: ...
 
 Global___TaskInstance: _TypeAlias = TaskInstance  # noqa: Y015
 

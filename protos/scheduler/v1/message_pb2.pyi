@@ -255,7 +255,8 @@ class DagRunSnapshot(_message.Message):
     @_builtins.property
     def task_instances(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.TaskInstance]:
         """Only the fields the scheduler decides on are set: key, state, try_number, max_tries, pool,
-        pool_slots, priority_weight, start_date, end_date, lease_expires_at, next_retry_at.
+        pool_slots, priority_weight, start_date, end_date, lease_expires_at, next_retry_at,
+        output_length.
         """
 
     def __init__(
@@ -323,6 +324,7 @@ class TaskInstanceTransition(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     EXPECTED_RUN_GENERATION_FIELD_NUMBER: _builtins.int
+    EXPAND_TO_FIELD_NUMBER: _builtins.int
     expected_state: _task_instance_pb2.TaskInstanceState.ValueType
     expected_try_number: _builtins.int
     new_state: _task_instance_pb2.TaskInstanceState.ValueType
@@ -332,6 +334,11 @@ class TaskInstanceTransition(_message.Message):
     """Why, for the try's log and history, e.g. "executor lease expired"."""
     expected_run_generation: _builtins.int
     """The run's generation in the caller's snapshot; the item is refused when it moved."""
+    expand_to: _builtins.int
+    """Expands a mapped task: the key names its unexpanded instance (no map index), which becomes
+    map index 0, and instances 1 .. expand_to - 1 are made (state none); new_state must equal
+    expected_state.
+    """
     @_builtins.property
     def key(self) -> _message_pb2.TaskInstanceKey: ...
     @_builtins.property
@@ -349,10 +356,11 @@ class TaskInstanceTransition(_message.Message):
         outcome: _task_instance_pb2.TryOutcome.ValueType = ...,
         reason: _builtins.str = ...,
         expected_run_generation: _builtins.int = ...,
+        expand_to: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "next_retry_at", b"next_retry_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_run_generation", b"expected_run_generation", "expected_state", b"expected_state", "expected_try_number", b"expected_try_number", "key", b"key", "new_state", b"new_state", "next_retry_at", b"next_retry_at", "outcome", b"outcome", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expand_to", b"expand_to", "expected_run_generation", b"expected_run_generation", "expected_state", b"expected_state", "expected_try_number", b"expected_try_number", "key", b"key", "new_state", b"new_state", "next_retry_at", b"next_retry_at", "outcome", b"outcome", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -292,8 +292,11 @@ class GetSchedulingSnapshotResponse(_message.Message):
     DAG_CONCURRENCY_FIELD_NUMBER: _builtins.int
     SERVER_TIME_FIELD_NUMBER: _builtins.int
     EVENT_CURSOR_FIELD_NUMBER: _builtins.int
+    MAX_MAP_LENGTH_FIELD_NUMBER: _builtins.int
     event_cursor: _builtins.int
     """The change feed's cursor when the snapshot was read: events after it are newer."""
+    max_map_length: _builtins.int
+    """The most map indexes a mapped task may expand to (the state service's max_map_length)."""
     @_builtins.property
     def dag_runs(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.DagRunSnapshot]: ...
     @_builtins.property
@@ -316,10 +319,11 @@ class GetSchedulingSnapshotResponse(_message.Message):
         dag_concurrency: _abc.Iterable[_message_pb2.DagConcurrency] | None = ...,
         server_time: _timestamp_pb2.Timestamp | None = ...,
         event_cursor: _builtins.int = ...,
+        max_map_length: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["server_time", b"server_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_concurrency", b"dag_concurrency", "dag_runs", b"dag_runs", "event_cursor", b"event_cursor", "pools", b"pools", "server_time", b"server_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_concurrency", b"dag_concurrency", "dag_runs", b"dag_runs", "event_cursor", b"event_cursor", "max_map_length", b"max_map_length", "pools", b"pools", "server_time", b"server_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -32,8 +32,11 @@ class GetXComsRequest(_message.Message):
     CALLER_FIELD_NUMBER: _builtins.int
     TASK_IDS_FIELD_NUMBER: _builtins.int
     XCOM_KEY_FIELD_NUMBER: _builtins.int
+    MAP_INDEX_FIELD_NUMBER: _builtins.int
     xcom_key: _builtins.str
     """"return_value" when empty."""
+    map_index: _builtins.int
+    """Only the instance with this map index (-1: the unmapped instance); absent: every instance."""
     @_builtins.property
     def caller(self) -> _message_pb2.TryLease: ...
     @_builtins.property
@@ -46,12 +49,15 @@ class GetXComsRequest(_message.Message):
         caller: _message_pb2.TryLease | None = ...,
         task_ids: _abc.Iterable[_builtins.str] | None = ...,
         xcom_key: _builtins.str = ...,
+        map_index: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "caller", b"caller", "map_index", b"map_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "task_ids", b"task_ids", "xcom_key", b"xcom_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_map_index", b"_map_index", "caller", b"caller", "map_index", b"map_index", "task_ids", b"task_ids", "xcom_key", b"xcom_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__map_index: _TypeAlias = _typing.Literal["map_index"]  # noqa: Y015
+    _WhichOneofArgType__map_index: _TypeAlias = _typing.Literal["_map_index", b"_map_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__map_index) -> _WhichOneofReturnType__map_index | None: ...
 
 Global___GetXComsRequest: _TypeAlias = GetXComsRequest  # noqa: Y015
 
@@ -62,7 +68,9 @@ class GetXComsResponse(_message.Message):
     XCOMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def xcoms(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.XCom]:
-        """One per task that has a value under the key, in the order of task_ids."""
+        """One per task instance that has a value under the key, in the order of task_ids, then of
+        map index (a mapped task's instances in map index order).
+        """
 
     def __init__(
         self,

@@ -190,11 +190,17 @@ class TaskInstance(Base):
 
     __tablename__ = "task_instance"
     __table_args__ = (
-        UniqueConstraint("dag_run_id", "task_id"),
+        UniqueConstraint("dag_run_id", "task_id", "map_index"),
         Index("ix_task_instance_state_queue_priority", "state", "queue", "priority_weight"),
         Index("ix_task_instance_dag_id_state", "dag_id", "state"),
         Index("ix_task_instance_pool_state", "pool", "state"),
-        Index("ix_task_instance_dag_id_run_id_task_id", "dag_id", "run_id", "task_id"),
+        Index(
+            "ix_task_instance_dag_id_run_id_task_id_map_index",
+            "dag_id",
+            "run_id",
+            "task_id",
+            "map_index",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -202,6 +208,9 @@ class TaskInstance(Base):
     dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    #: The instance of a mapped task, from 0; -1 for a task that is not mapped (or a mapped
+    #: task not expanded yet), as in Airflow.
+    map_index: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     state: Mapped[str] = mapped_column(String(STATE_LENGTH))
     try_number: Mapped[int] = mapped_column(Integer, default=0)
     max_tries: Mapped[int] = mapped_column(Integer, default=1)
@@ -225,6 +234,10 @@ class TaskInstance(Base):
     error_type: Mapped[str] = mapped_column(Text, default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     error_traceback: Mapped[str] = mapped_column(Text, default="")
+    #: For a task whose return value a mapped task maps over: how many items it returned.
+    output_length: Mapped[int | None] = mapped_column(Integer)
+    #: The instance's name from its task's map_index_template.
+    rendered_map_index: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -241,6 +254,7 @@ class TaskInstanceTry(Base):
     dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     try_number: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(STATE_LENGTH))
     outcome: Mapped[str] = mapped_column(String(STATE_LENGTH), default="")
@@ -295,6 +309,7 @@ class XCom(Base):
     dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     value_json: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -360,6 +375,7 @@ class Event(Base):
     dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     run_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    map_index: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     try_number: Mapped[int] = mapped_column(Integer, default=0)
     task_instance_state: Mapped[int] = mapped_column(Integer, default=0)
     previous_task_instance_state: Mapped[int] = mapped_column(Integer, default=0)

@@ -33,7 +33,9 @@ from services.state.validation import (
     enum_name,
     identifier,
     json_object,
+    map_index_of,
     optional_identifier,
+    optional_map_index,
 )
 
 #: Log lines per read when the caller does not say.
@@ -48,7 +50,18 @@ def check_ti_key(key: run_pb2.TaskInstanceKey, field: str = "key") -> TaskInstan
         identifier(key.dag_id, f"{field}.dag_id"),
         identifier(key.run_id, f"{field}.run_id"),
         identifier(key.task_id, f"{field}.task_id"),
+        map_index_of(key, f"{field}.map_index"),
     )
+
+
+def map_indexes(request: rr.ClearTaskInstancesRequest) -> tuple[int, ...]:
+    """The map indexes a clear names, refusing negative ones and a list without tasks."""
+    indexes = tuple(sorted(set(request.map_indexes)))
+    if any(index < 0 for index in indexes):
+        raise InvalidArgument("map_indexes", "must be map indexes (0 or more)")
+    if indexes and not request.task_ids:
+        raise InvalidArgument("map_indexes", "needs task_ids: the tasks whose instances to clear")
+    return indexes
 
 
 def check_run_key(key: run_pb2.DagRunKey, field: str = "key") -> run_pb2.DagRunKey:
@@ -176,6 +189,7 @@ class RunsApi:
             ),
             pool=request.pool,
             queue=request.queue,
+            map_index=optional_map_index(request, "map_index"),
         )
         page = page_request(
             "ListTaskInstances", request.page_size, request.page_token, asdict(selection)
@@ -203,16 +217,17 @@ class RunsApi:
         dag_id = identifier(request.dag_id, "dag_id")
         run_id = optional_identifier(request.run_id, "run_id")
         task_ids = sorted(request.task_ids)
+        map_index = optional_map_index(request, "map_index")
         page = page_request(
             "ListTaskInstanceTries",
             request.page_size,
             request.page_token,
-            {"dag_id": dag_id, "run_id": run_id, "task_ids": task_ids},
+            {"dag_id": dag_id, "run_id": run_id, "task_ids": task_ids, "map_index": map_index},
         )
         found = await self._services.read(
-            lambda s: task_instances.list_tries(s, dag_id, run_id, task_ids, page).map(
-                try_to_proto
-            ),
+            lambda s: task_instances.list_tries(
+                s, dag_id, run_id, task_ids, page, map_index=map_index
+            ).map(try_to_proto),
             name="list_tries",
         )
         return rr.ListTaskInstanceTriesResponse(tries=found.items, **page_fields(found))
@@ -231,6 +246,7 @@ class RunsApi:
             logical_date_gte=to_datetime(request, "logical_date_gte"),
             logical_date_lt=to_datetime(request, "logical_date_lt"),
             with_setups_and_teardowns=True,
+            map_indexes=map_indexes(request),
         )
         now = utcnow()
 
@@ -257,12 +273,15 @@ class RunsApi:
             task_ids=(key.task_id,),
             include_upstream=request.include_upstream,
             include_downstream=request.include_downstream,
+            map_indexes=(key.map_index,) if key.map_index >= 0 else (),
         )
         now = utcnow()
 
         def mark(session: Any) -> list[run_pb2.TaskInstance]:
-            task_instances.get_ti(session, key)
-            ((run, tis),) = task_instances.selected(session, selection)
+            chosen = task_instances.selected(session, selection)
+            if key.map_index >= 0 or not chosen:
+                task_instances.get_ti(session, key)  # NotFound naming what is missing
+            ((run, tis),) = chosen
             changed = [ti for ti in tis if ti.state != state]
             if request.dry_run:
                 views = [ti_to_proto(ti) for ti in changed]
@@ -337,14 +356,17 @@ class RunsApi:
         dag_id = identifier(request.dag_id, "dag_id")
         run_id = identifier(request.run_id, "run_id")
         task_id = optional_identifier(request.task_id, "task_id")
+        map_index = optional_map_index(request, "map_index")
         page = page_request(
             "ListXComs",
             request.page_size,
             request.page_token,
-            {"dag_id": dag_id, "run_id": run_id, "task_id": task_id},
+            {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index},
         )
         found = await self._services.read(
-            lambda s: execution.list_xcoms(s, dag_id, run_id, task_id, page).map(xcom_to_proto),
+            lambda s: execution.list_xcoms(
+                s, dag_id, run_id, task_id, page, map_index=map_index
+            ).map(xcom_to_proto),
             name="list_xcoms",
         )
         return rr.ListXComsResponse(xcoms=found.items, **page_fields(found))

@@ -25,8 +25,10 @@ from services.state.services import StateServices
 from services.state.store import execution
 from services.state.store.execution import LeaseStatus, TryLease
 from services.state.store.transitions import TryEnding
-from services.state.validation import identifier, json_value, positive_seconds
+from services.state.validation import identifier, json_value, map_index_of, positive_seconds
 
+#: The longest rendered map index name kept (Airflow caps it at 250 characters too).
+RENDERED_MAP_INDEX_LENGTH = 250
 #: The longest a LeaseTaskInstances call waits for work.
 MAX_WAIT_SECONDS = 60.0
 QUEUED = task_instance_pb2.TASK_INSTANCE_STATE_QUEUED
@@ -45,6 +47,7 @@ def check_lease(lease: run_pb2.TryLease, field: str) -> TryLease:
         identifier(lease.key.task_id, f"{field}.key.task_id"),
         lease.try_number,
         lease.lease_id,
+        map_index_of(lease.key, f"{field}.key.map_index"),
     )
 
 
@@ -52,7 +55,10 @@ def lease_message(lease: TryLease) -> run_pb2.TryLease:
     """The contract's message of a try lease."""
     return run_pb2.TryLease(
         key=run_pb2.TaskInstanceKey(
-            dag_id=lease.dag_id, run_id=lease.run_id, task_id=lease.task_id
+            dag_id=lease.dag_id,
+            run_id=lease.run_id,
+            task_id=lease.task_id,
+            map_index=lease.map_index if lease.map_index >= 0 else None,
         ),
         try_number=lease.try_number,
         lease_id=lease.lease_id,
@@ -220,10 +226,16 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             skip_task_ids=list(request.skip_task_ids),
             xcoms=xcoms,
             final_log=final_log,
+            rendered_map_index=request.rendered_map_index[:RENDERED_MAP_INDEX_LENGTH],
         )
+        max_map_length = self._services.max_map_length
         try:
             task_instance = await self._services.write(
-                lambda s: ti_to_proto(execution.complete_task_instance(s, completion, now)),
+                lambda s: ti_to_proto(
+                    execution.complete_task_instance(
+                        s, completion, now, max_map_length=max_map_length
+                    )
+                ),
                 name="complete_task_instance",
             )
         except LeaseLost:

@@ -33,7 +33,14 @@ from services.state.store.admission import Refusal
 from services.state.store.apply import Outcome, RunTransition, TaskInstanceTransition
 from services.state.store.runs import NewRun
 from services.state.store.scheduling import NextRun, ScheduleAdvance
-from services.state.validation import enum_name, identifier, json_object, positive_seconds
+from services.state.validation import (
+    enum_name,
+    identifier,
+    json_object,
+    map_index_of,
+    non_negative,
+    positive_seconds,
+)
 
 REFUSALS = ProtoEnum(Refusal, transition_pb2.TransitionRefusal, "TRANSITION_REFUSAL_")
 
@@ -50,6 +57,7 @@ def task_instance_transitions(request: rr.ApplyTransitionsRequest) -> list[TaskI
                 dag_id=identifier(item.key.dag_id, f"{field}.key.dag_id"),
                 run_id=identifier(item.key.run_id, f"{field}.key.run_id"),
                 task_id=identifier(item.key.task_id, f"{field}.key.task_id"),
+                map_index=map_index_of(item.key, f"{field}.key.map_index"),
                 expected_state=enum_name(
                     item.expected_state, TASK_INSTANCE_STATES, f"{field}.expected_state"
                 ),
@@ -59,6 +67,7 @@ def task_instance_transitions(request: rr.ApplyTransitionsRequest) -> list[TaskI
                 outcome=TRY_OUTCOMES.from_proto(item.outcome),
                 reason=item.reason,
                 next_retry_at=to_datetime(item, "next_retry_at"),
+                expand_to=non_negative(item.expand_to, f"{field}.expand_to"),
             )
         )
     return items
@@ -267,10 +276,12 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         scheduler_id = identifier(request.scheduler_id, "scheduler_id")
         keys = [(k.dag_id, k.run_id) for k in request.keys]
         now = utcnow()
-        return await self._services.read(
+        response = await self._services.read(
             lambda s: snapshot_message(scheduling.scheduling_snapshot(s, scheduler_id, keys, now)),
             name="scheduling_snapshot",
         )
+        response.max_map_length = self._services.max_map_length
+        return response
 
     async def ApplyTransitions(
         self, request: rr.ApplyTransitionsRequest, context: aio.ServicerContext[Any, Any]
@@ -281,7 +292,14 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         run_items = run_transitions(request)
         now = utcnow()
         ti_outcomes, run_outcomes = await self._services.write(
-            lambda s: apply.apply_transitions(s, scheduler_id, ti_items, run_items, now),
+            lambda s: apply.apply_transitions(
+                s,
+                scheduler_id,
+                ti_items,
+                run_items,
+                now,
+                max_map_length=self._services.max_map_length,
+            ),
             name="apply_transitions",
         )
         expired = sum(

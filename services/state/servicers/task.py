@@ -19,7 +19,7 @@ from services.state.servicers.executor import check_lease
 from services.state.services import StateServices
 from services.state.store import execution, resources
 from services.state.store.execution import TryLease
-from services.state.validation import identifier, json_value
+from services.state.validation import identifier, json_value, optional_map_index
 
 RETURN_VALUE = "return_value"
 
@@ -54,9 +54,13 @@ class TaskServicer(service_pb2_grpc.TaskServiceServicer):
         lease = caller_lease(request.caller, context)
         task_ids = list(request.task_ids)
         key = request.xcom_key or RETURN_VALUE
+        map_index = optional_map_index(request, "map_index")
         now = utcnow()
         xcoms = await self._services.read(
-            lambda s: [xcom_to_proto(x) for x in execution.get_xcoms(s, lease, task_ids, key, now)],
+            lambda s: [
+                xcom_to_proto(x)
+                for x in execution.get_xcoms(s, lease, task_ids, key, now, map_index=map_index)
+            ],
             name="get_xcoms",
         )
         return rr.GetXComsResponse(xcoms=xcoms)

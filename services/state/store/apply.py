@@ -19,11 +19,21 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from core.states import FINISHED, LEASED, DagRunState, TaskInstanceState, TryOutcome
+from core.mapping import DEFAULT_MAX_MAP_LENGTH
+from core.states import (
+    FAILURES,
+    FINISHED,
+    LEASED,
+    WAITING,
+    DagRunState,
+    TaskInstanceState,
+    TryOutcome,
+)
 from core.transitions import scheduler_may_move, scheduler_may_move_run
 from services.state.clock import utcnow
 from services.state.db.models import DagRun, TaskInstance
 from services.state.store.admission import CAPACITY_REFUSALS, Admission, Refusal
+from services.state.store.expansion import expand_mapped_task
 from services.state.store.transitions import TryEnding, change_run_state, change_ti_state, end_try
 
 RunKey = tuple[str, str]
@@ -37,6 +47,7 @@ class TaskInstanceTransition:
     dag_id: str
     run_id: str
     task_id: str
+    map_index: int = -1
     expected_state: TaskInstanceState
     expected_try_number: int
     new_state: TaskInstanceState
@@ -45,6 +56,8 @@ class TaskInstanceTransition:
     outcome: TryOutcome | None = None
     reason: str = ""
     next_retry_at: datetime | None = None
+    #: Expand the unexpanded instance of a mapped task into this many map indexes (0: no).
+    expand_to: int = 0
 
     @property
     def run_key(self) -> RunKey:
@@ -126,6 +139,8 @@ def apply_transitions(
     ti_transitions: Sequence[TaskInstanceTransition],
     run_transitions: Sequence[RunTransition],
     now: datetime,
+    *,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
 ) -> tuple[list[Outcome], list[Outcome]]:
     """Apply a batch; return the outcomes of the task instance and run transitions, in order.
 
@@ -140,7 +155,8 @@ def apply_transitions(
     wanted = sorted({(runs[t.run_key].id, t.task_id) for t in ti_transitions if t.run_key in runs})
     columns = (TaskInstance.dag_run_id, TaskInstance.task_id)
     tis = {
-        (ti.dag_run_id, ti.task_id): ti for ti in _locked(session, TaskInstance, columns, wanted)
+        (ti.dag_run_id, ti.task_id, ti.map_index): ti
+        for ti in _locked(session, TaskInstance, columns, wanted)
     }
     # As in leasing: the rows are locked now, and what they record must not predate what the
     # transactions this one waited for wrote (a try's end, a run's state).
@@ -149,7 +165,7 @@ def apply_transitions(
 
     def ti_of(item: TaskInstanceTransition) -> TaskInstance | None:
         run = runs.get(item.run_key)
-        return tis.get((run.id, item.task_id)) if run is not None else None
+        return tis.get((run.id, item.task_id, item.map_index)) if run is not None else None
 
     run_outcomes: dict[int, Outcome] = {}
     for index, item in enumerate(run_transitions):
@@ -158,7 +174,16 @@ def apply_transitions(
                 item, runs.get(item.run_key), scheduler_id, admission, session, now
             )
     ti_outcomes = [
-        _apply_ti(session, item, runs.get(item.run_key), ti_of(item), scheduler_id, admission, now)
+        _apply_ti(
+            session,
+            item,
+            runs.get(item.run_key),
+            ti_of(item),
+            scheduler_id,
+            admission,
+            now,
+            max_map_length,
+        )
         for item in ti_transitions
     ]
     unsettled = {
@@ -186,6 +211,7 @@ def _apply_ti(
     scheduler_id: str,
     admission: Admission,
     now: datetime,
+    max_map_length: int,
 ) -> Outcome:
     if run is None or ti is None:
         return _refused(Refusal.NOT_FOUND)
@@ -195,6 +221,8 @@ def _apply_ti(
         return _refused(Refusal.STALE_GENERATION, ti)
     if ti.state != item.expected_state or ti.try_number != item.expected_try_number:
         return _refused(Refusal.STATE_CONFLICT, ti)
+    if item.expand_to:
+        return _expand(session, item, run, ti, now, max_map_length)
     if not scheduler_may_move(ti.state, item.new_state):
         return _refused(Refusal.ILLEGAL_TRANSITION, ti)
     if run.state != DagRunState.RUNNING:
@@ -229,9 +257,30 @@ def _apply_ti(
         ti.queued_at = now
     if item.new_state in FINISHED:
         ti.end_date = now
+    if item.new_state in FAILURES and item.reason:
+        ti.error_message = item.reason
     if item.new_state == TaskInstanceState.UP_FOR_RETRY or item.next_retry_at is not None:
         ti.next_retry_at = item.next_retry_at
     change_ti_state(session, ti, item.new_state, now)
+    return APPLIED
+
+
+def _expand(
+    session: Session,
+    item: TaskInstanceTransition,
+    run: DagRun,
+    ti: TaskInstance,
+    now: datetime,
+    max_map_length: int,
+) -> Outcome:
+    """Expand a mapped task's unexpanded instance, as the scheduler decided."""
+    if item.new_state != ti.state or ti.state not in WAITING or ti.map_index >= 0:
+        return _refused(Refusal.ILLEGAL_TRANSITION, ti)
+    if not 0 < item.expand_to <= max_map_length:
+        return _refused(Refusal.ILLEGAL_TRANSITION, ti)
+    if run.state != DagRunState.RUNNING:
+        return _refused(Refusal.RUN_NOT_RUNNING, ti)
+    expand_mapped_task(session, run, ti, item.expand_to, now)
     return APPLIED
 
 

@@ -15,12 +15,14 @@ from enum import StrEnum
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.states import TaskInstanceState
+from core.mapping import DEFAULT_MAX_MAP_LENGTH
+from core.states import TaskInstanceState, TryOutcome
 from core.tries import skipped_by
 from services.state.clock import utcnow
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
+from services.state.store.outputs import record_output_length
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
 from services.state.store.task_instances import TaskInstanceKey, get_ti
@@ -39,10 +41,17 @@ class TryLease:
     task_id: str
     try_number: int
     lease_id: str
+    #: -1 for a task that is not mapped.
+    map_index: int = -1
+
+    @property
+    def key(self) -> TaskInstanceKey:
+        """The task instance the try belongs to."""
+        return TaskInstanceKey(self.dag_id, self.run_id, self.task_id, self.map_index)
 
     def describe(self) -> str:
-        """The try, for messages: ``dag/run/task try N``."""
-        return f"{self.dag_id}/{self.run_id}/{self.task_id} try {self.try_number}"
+        """The try, for messages: ``dag/run/task[map index] try N``."""
+        return f"{self.key.describe()} try {self.try_number}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,12 @@ class LeasedTry:
         """The try's lease."""
         assert self.ti.lease_id is not None
         return TryLease(
-            self.ti.dag_id, self.ti.run_id, self.ti.task_id, self.ti.try_number, self.ti.lease_id
+            self.ti.dag_id,
+            self.ti.run_id,
+            self.ti.task_id,
+            self.ti.try_number,
+            self.ti.lease_id,
+            self.ti.map_index,
         )
 
 
@@ -173,6 +187,7 @@ def lease_task_instances(
         ti.hostname = hostname
         ti.pid = None
         ti.stop_requested = False
+        ti.output_length = None
         ti.error_type = ti.error_message = ti.error_traceback = ""
         session.add(
             TaskInstanceTry(
@@ -180,6 +195,7 @@ def lease_task_instances(
                 dag_id=ti.dag_id,
                 run_id=ti.run_id,
                 task_id=ti.task_id,
+                map_index=ti.map_index,
                 try_number=ti.try_number,
                 state=TaskInstanceState.RUNNING,
                 queued_at=ti.queued_at,
@@ -213,6 +229,7 @@ def _ti_of(session: Session, lease: TryLease) -> TaskInstance | None:
             TaskInstance.dag_id == lease.dag_id,
             TaskInstance.run_id == lease.run_id,
             TaskInstance.task_id == lease.task_id,
+            TaskInstance.map_index == lease.map_index,
         )
         .with_for_update()
     )
@@ -289,10 +306,22 @@ class Completion:
     xcoms: Sequence[tuple[str, str]]
     #: The try's last log lines, stored with the result.
     final_log: LogChunk | None = None
+    #: The instance's name from its task's map_index_template, when it has one.
+    rendered_map_index: str = ""
 
 
-def complete_task_instance(session: Session, completion: Completion, now: datetime) -> TaskInstance:
-    """Apply a try's result, fenced by its lease; a repeated accepted result is answered again."""
+def complete_task_instance(
+    session: Session,
+    completion: Completion,
+    now: datetime,
+    *,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+) -> TaskInstance:
+    """Apply a try's result, fenced by its lease; a repeated accepted result is answered again.
+
+    When a mapped task maps over the task's return value, the value's length is recorded with
+    the success; a value that cannot be mapped over fails the try instead (Airflow's rule).
+    """
     lease = completion.lease
     ti = _ti_of(session, lease)
     if ti is not None and not _lease_is_live(ti, lease, now):
@@ -315,11 +344,15 @@ def complete_task_instance(session: Session, completion: Completion, now: dateti
         append_logs(session, [completion.final_log])
     for key, value in completion.xcoms:
         _put_xcom(session, ti, key, value, now)
-    new_state = end_try(session, ti, completion.ending, now)
+    if completion.rendered_map_index:
+        ti.rendered_map_index = completion.rendered_map_index
+    ending = completion.ending
+    if ending.outcome == TryOutcome.SUCCESS:
+        ending = record_output_length(session, ti, ending, max_map_length)
+    new_state = end_try(session, ti, ending, now)
     if completion.skip_task_ids:
-        others = {
-            other.task_id: other
-            for other in session.scalars(
+        others = list(
+            session.scalars(
                 select(TaskInstance)
                 .where(
                     TaskInstance.dag_run_id == ti.dag_run_id,
@@ -327,11 +360,11 @@ def complete_task_instance(session: Session, completion: Completion, now: dateti
                 )
                 .with_for_update()
             )
-        }
-        states = {task_id: other.state for task_id, other in others.items()}
-        for task_id in skipped_by(new_state, completion.skip_task_ids, states):
-            others[task_id].end_date = now
-            change_ti_state(session, others[task_id], TaskInstanceState.SKIPPED, now)
+        )
+        for other in others:
+            if skipped_by(new_state, [other.task_id], {other.task_id: other.state}):
+                other.end_date = now
+                change_ti_state(session, other, TaskInstanceState.SKIPPED, now)
     return ti
 
 
@@ -371,6 +404,7 @@ def append_logs(session: Session, chunks: Sequence[LogChunk]) -> int:
                 TaskInstanceTry.dag_id == chunk.lease.dag_id,
                 TaskInstanceTry.run_id == chunk.lease.run_id,
                 TaskInstanceTry.task_id == chunk.lease.task_id,
+                TaskInstanceTry.map_index == chunk.lease.map_index,
                 TaskInstanceTry.try_number == chunk.lease.try_number,
                 TaskInstanceTry.lease_id == chunk.lease.lease_id,
             )
@@ -412,7 +446,7 @@ def read_logs(
     if attempt is None:
         if try_number == 0 and ti.try_number == 0:
             return LogPage([], 0, False)
-        raise NotFound("try", f"{key.dag_id}/{key.run_id}/{key.task_id} try {number}")
+        raise NotFound("try", f"{key.describe()} try {number}")
     rows = list(
         session.scalars(
             select(TaskLog)
@@ -448,6 +482,7 @@ def verify_caller(session: Session, lease: TryLease, now: datetime) -> TaskInsta
             TaskInstance.dag_id == lease.dag_id,
             TaskInstance.run_id == lease.run_id,
             TaskInstance.task_id == lease.task_id,
+            TaskInstance.map_index == lease.map_index,
         )
     )
     known = ti is not None and session.scalar(
@@ -474,6 +509,7 @@ def _put_xcom(session: Session, ti: TaskInstance, key: str, value_json: str, now
                 dag_id=ti.dag_id,
                 run_id=ti.run_id,
                 task_id=ti.task_id,
+                map_index=ti.map_index,
                 value_json=value_json,
                 timestamp=now,
             )
@@ -490,35 +526,54 @@ def push_xcom(session: Session, lease: TryLease, key: str, value_json: str, now:
 
 
 def get_xcoms(
-    session: Session, lease: TryLease, task_ids: Sequence[str], key: str, now: datetime
+    session: Session,
+    lease: TryLease,
+    task_ids: Sequence[str],
+    key: str,
+    now: datetime,
+    *,
+    map_index: int | None = None,
 ) -> list[XCom]:
-    """XComs of tasks of the caller's run; no task ids means its direct upstream tasks."""
+    """XComs of tasks of the caller's run; no task ids means its direct upstream tasks.
+
+    Every instance's XCom, in the order of ``task_ids`` then of map index; with ``map_index``
+    only that instance's.
+    """
     ti = verify_caller(session, lease, now)
     if not task_ids:
         run = session.get(DagRun, ti.dag_run_id)
         assert run is not None
         task = version_of(session, run.dag_content_hash).tasks.get(ti.task_id)
         task_ids = sorted(task.upstream_task_ids) if task is not None else []
-    rows = {
-        row.task_id: row
-        for row in session.scalars(
-            select(XCom).where(
-                XCom.dag_id == ti.dag_id,
-                XCom.run_id == ti.run_id,
-                XCom.key == key,
-                XCom.task_id.in_(list(task_ids)),
-            )
-        )
-    }
-    return [rows[t] for t in task_ids if t in rows]
+    query = select(XCom).where(
+        XCom.dag_id == ti.dag_id,
+        XCom.run_id == ti.run_id,
+        XCom.key == key,
+        XCom.task_id.in_(list(task_ids)),
+    )
+    if map_index is not None:
+        query = query.where(XCom.map_index == map_index)
+    rows: dict[str, list[XCom]] = {}
+    for row in session.scalars(query.order_by(XCom.map_index)):
+        rows.setdefault(row.task_id, []).append(row)
+    return [row for t in dict.fromkeys(task_ids) for row in rows.get(t, [])]
 
 
 def list_xcoms(
-    session: Session, dag_id: str, run_id: str, task_id: str, page: PageRequest
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    page: PageRequest,
+    *,
+    map_index: int | None = None,
 ) -> Page[XCom]:
-    """A page of the XComs of a run (or of one of its tasks), by task and key."""
+    """A page of the XComs of a run (or of one of its tasks), by task, map index and key."""
     get_run(session, dag_id, run_id)
     query = select(XCom).where(XCom.dag_id == dag_id, XCom.run_id == run_id)
     if task_id:
         query = query.where(XCom.task_id == task_id)
-    return keyset_page(session, query, [(XCom.task_id, False), (XCom.key, False)], page)
+    if map_index is not None:
+        query = query.where(XCom.map_index == map_index)
+    order = [(XCom.task_id, False), (XCom.map_index, False), (XCom.key, False)]
+    return keyset_page(session, query, order, page)

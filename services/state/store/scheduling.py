@@ -42,6 +42,7 @@ SCHEDULING_COLUMNS = (
     "dag_id",
     "run_id",
     "task_id",
+    "map_index",
     "state",
     "try_number",
     "max_tries",
@@ -52,6 +53,7 @@ SCHEDULING_COLUMNS = (
     "end_date",
     "lease_expires_at",
     "next_retry_at",
+    "output_length",
 )
 
 
@@ -310,7 +312,7 @@ def scheduling_snapshot(
         for ti in session.execute(
             select(*columns)
             .where(TaskInstance.dag_run_id.in_([r.id for r in runs]))
-            .order_by(TaskInstance.task_id)
+            .order_by(TaskInstance.task_id, TaskInstance.map_index)
         ):
             tis_by_run[ti.dag_run_id].append(ti)
     run_dags = sorted({r.dag_id for r in runs})

@@ -6,15 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.graph import reachable
 from core.setup_teardown import SetupTeardownGraph
-from core.states import FAILURES, LEASED, RUN_ACTIVE
+from core.states import FAILURES, LEASED, RUN_ACTIVE, TaskInstanceState
 from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry
 from services.state.graph import downstream_map, task_shapes, upstream_map
 from services.state.store.errors import NotFound
+from services.state.store.expansion import fold_mapped_tasks
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
 from services.state.store.transitions import (
@@ -31,6 +32,13 @@ class TaskInstanceKey:
     dag_id: str
     run_id: str
     task_id: str
+    #: -1: the instance of a task that is not mapped (or of a mapped task not expanded yet).
+    map_index: int = -1
+
+    def describe(self) -> str:
+        """The instance, for messages: ``dag/run/task`` and ``[map index]`` when mapped."""
+        base = f"{self.dag_id}/{self.run_id}/{self.task_id}"
+        return base if self.map_index < 0 else f"{base}[{self.map_index}]"
 
 
 def get_ti(session: Session, key: TaskInstanceKey, *, for_update: bool = False) -> TaskInstance:
@@ -39,14 +47,36 @@ def get_ti(session: Session, key: TaskInstanceKey, *, for_update: bool = False) 
         TaskInstance.dag_id == key.dag_id,
         TaskInstance.run_id == key.run_id,
         TaskInstance.task_id == key.task_id,
+        TaskInstance.map_index == key.map_index,
     )
     if for_update:
         query = query.with_for_update()
     ti = session.scalar(query)
     if ti is None:
         get_run(session, key.dag_id, key.run_id)
-        raise NotFound("task_instance", f"{key.dag_id}/{key.run_id}/{key.task_id}")
+        raise NotFound("task_instance", _missing(session, key))
     return ti
+
+
+def _missing(session: Session, key: TaskInstanceKey) -> str:
+    """What a NotFound names: the instance, and the map indexes a mapped task has."""
+    indexes = [
+        index
+        for index, state in session.execute(
+            select(TaskInstance.map_index, TaskInstance.state).where(
+                TaskInstance.dag_id == key.dag_id,
+                TaskInstance.run_id == key.run_id,
+                TaskInstance.task_id == key.task_id,
+            )
+        )
+        if index >= 0 and state != TaskInstanceState.REMOVED
+    ]
+    if not indexes:
+        return key.describe()
+    return (
+        f"{key.describe()} (task {key.task_id!r} is mapped: name a map index from"
+        f" {min(indexes)} to {max(indexes)})"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +89,8 @@ class TaskInstanceFilter:
     states: tuple[str, ...] = ()
     pool: str = ""
     queue: str = ""
+    #: None: every map index.
+    map_index: int | None = None
 
 
 def list_task_instances(
@@ -82,13 +114,28 @@ def list_task_instances(
         query = query.where(TaskInstance.pool == selection.pool)
     if selection.queue:
         query = query.where(TaskInstance.queue == selection.queue)
+    if selection.map_index is not None:
+        query = query.where(TaskInstance.map_index == selection.map_index)
     return keyset_page(
-        session, query, [(TaskInstance.dag_run_id, False), (TaskInstance.task_id, False)], page
+        session,
+        query,
+        [
+            (TaskInstance.dag_run_id, False),
+            (TaskInstance.task_id, False),
+            (TaskInstance.map_index, False),
+        ],
+        page,
     )
 
 
 def list_tries(
-    session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], page: PageRequest
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_ids: Sequence[str],
+    page: PageRequest,
+    *,
+    map_index: int | None = None,
 ) -> Page[TaskInstanceTry]:
     """A page of try records of a DAG (one run of it, some tasks), by task instance then try."""
     if not dag_id or session.get(Dag, dag_id) is None:
@@ -99,6 +146,8 @@ def list_tries(
         query = query.where(TaskInstanceTry.run_id == run_id)
     if task_ids:
         query = query.where(TaskInstanceTry.task_id.in_(list(task_ids)))
+    if map_index is not None:
+        query = query.where(TaskInstanceTry.map_index == map_index)
     return keyset_page(
         session,
         query,
@@ -121,6 +170,8 @@ class Selection:
     logical_date_lt: datetime | None = None
     #: A clear takes the tasks' setups and teardowns along (Airflow's rule); a mark does not.
     with_setups_and_teardowns: bool = False
+    #: Only these map indexes of the tasks in ``task_ids`` (empty: every instance).
+    map_indexes: tuple[int, ...] = ()
 
 
 def _selected_runs(session: Session, selection: Selection) -> list[DagRun]:
@@ -172,12 +223,27 @@ def selected(session: Session, selection: Selection) -> list[tuple[DagRun, list[
             selection.include_downstream,
             with_setups_and_teardowns=selection.with_setups_and_teardowns,
         )
-        query = select(TaskInstance).where(TaskInstance.dag_run_id == run.id)
+        query = select(TaskInstance).where(
+            TaskInstance.dag_run_id == run.id,
+            # A mapped task's instances beyond its last expansion are not taken.
+            or_(TaskInstance.map_index < 0, TaskInstance.state != TaskInstanceState.REMOVED),
+        )
         if task_ids is not None:
             query = query.where(TaskInstance.task_id.in_(task_ids))
+        if selection.map_indexes:
+            query = query.where(
+                or_(
+                    TaskInstance.task_id.not_in(selection.task_ids),
+                    TaskInstance.map_index.in_(selection.map_indexes),
+                )
+            )
         if selection.only_failed:
             query = query.where(TaskInstance.state.in_(FAILURES))
-        tis = list(session.scalars(query.order_by(TaskInstance.task_id).with_for_update()))
+        tis = list(
+            session.scalars(
+                query.order_by(TaskInstance.task_id, TaskInstance.map_index).with_for_update()
+            )
+        )
         if tis:
             chosen.append((run, tis))
     return chosen
@@ -188,7 +254,7 @@ def clear(
 ) -> None:
     """Clear task instances chosen by :func:`selected` (Airflow's clear)."""
     for run, tis in chosen:
-        clear_task_instance_rows(session, run, tis, now)
+        clear_task_instance_rows(session, run, fold_mapped_tasks(session, run, tis, now), now)
 
 
 def mark(
@@ -226,6 +292,7 @@ def mark(
         )
     )
     if failed_downstream:
-        clear_task_instance_rows(session, run, failed_downstream, now)
+        folded = fold_mapped_tasks(session, run, failed_downstream, now)
+        clear_task_instance_rows(session, run, folded, now)
     elif tis and run.state in RUN_ACTIVE:
         run.generation += 1  # decisions made before the mark are stale

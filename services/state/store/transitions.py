@@ -31,6 +31,7 @@ def change_ti_state(session: Session, ti: TaskInstance, new_state: str, now: dat
         dag_id=ti.dag_id,
         run_id=ti.run_id,
         task_id=ti.task_id,
+        map_index=ti.map_index,
         try_number=ti.try_number,
         task_instance_state=TASK_INSTANCE_STATES.to_proto(new_state),
         previous_task_instance_state=TASK_INSTANCE_STATES.to_proto(previous),
@@ -144,7 +145,7 @@ def end_try(
             max_tries=ti.max_tries,
             retry=retry_policy(task),
             ended_at=ending.end_date,
-            identity=retry_identity(ti.dag_id, ti.task_id, ti.run_id),
+            identity=retry_identity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index),
             stop_requested=ti.stop_requested,
         )
         new_state, next_retry_at = end.state, end.next_retry_at

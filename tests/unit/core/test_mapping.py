@@ -9,13 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.mapping import (
+    LengthSpec,
+    NoValueToMap,
+    UnmappableLength,
     UnmappableValue,
     concat_length,
     cross_product_length,
     cross_product_positions,
+    expansion_length,
     item_at,
     kwargs_list_length,
     mapped_length,
+    output_length,
     zip_length,
 )
 
@@ -81,3 +86,30 @@ def test_expand_kwargs_needs_a_list_of_dicts() -> None:
         kwargs_list_length({"a": 1})
     with pytest.raises(UnmappableValue, match="a list with other items"):
         kwargs_list_length([{"a": 1}, 2])
+
+
+def test_expansion_lengths_follow_their_sources() -> None:
+    upstream = LengthSpec("upstream", task_id="make")
+    three = LengthSpec("literal", value=3)
+    assert expansion_length(three, {}) == 3
+    assert expansion_length(upstream, {"make": 4}) == 4
+    assert expansion_length(upstream, {}) is None
+    product = LengthSpec("product", parts=(three, upstream))
+    assert expansion_length(product, {"make": 2}) == 6
+    assert expansion_length(product, {"make": None}) is None
+    assert expansion_length(LengthSpec("zip", parts=(three, upstream)), {"make": 5}) == 3
+    assert expansion_length(LengthSpec("zip_longest", parts=(three, upstream)), {"make": 5}) == 5
+    assert expansion_length(LengthSpec("concat", parts=(three, upstream)), {"make": 5}) == 8
+    assert product.upstream_tasks() == frozenset({"make"})
+
+
+def test_what_a_finished_instance_gives_the_tasks_mapped_over_it() -> None:
+    assert output_length([1, 2], pushed=True, mapped_instance=False) == 2
+    assert output_length({"a": 1}, pushed=True, mapped_instance=False) == 1
+    assert output_length("x", pushed=True, mapped_instance=True) == 1
+    assert output_length(None, pushed=False, mapped_instance=True) == 0
+    with pytest.raises(NoValueToMap, match="did not push a return value"):
+        output_length(None, pushed=False, mapped_instance=False)
+    with pytest.raises(UnmappableLength) as raised:
+        output_length([0] * 3, pushed=True, mapped_instance=False, max_length=2)
+    assert raised.value.airflow_name == "UnmappableXComLengthPushed"

@@ -124,7 +124,9 @@ def replay(history: dict[str, Any]) -> list[dict[str, Any]]:
     for step in history["steps"]:
         for event in step.get("events", ()):
             _apply_event(views, event)
-        decision = decide_run(run, specs, views, EPOCH + timedelta(seconds=step.get("at", 0)))
+        decision = decide_run(
+            run, specs, list(views.values()), EPOCH + timedelta(seconds=step.get("at", 0))
+        )
         decisions.append(_record(decision))
         run = _apply_decision(run, views, decision)
     return decisions

@@ -33,10 +33,8 @@ def chain(*names: str, rule: str = TriggerRule.ALL_SUCCESS) -> dict[str, TaskSpe
     return tasks
 
 
-def tis(**states: str) -> dict[str, TaskInstanceView]:
-    return {
-        task: TaskInstanceView(task_id=task, state=State(state)) for task, state in states.items()
-    }
+def tis(**states: str) -> list[TaskInstanceView]:
+    return [TaskInstanceView(task_id=task, state=State(state)) for task, state in states.items()]
 
 
 def moves(decision: object) -> dict[str, str]:
@@ -56,8 +54,8 @@ def test_a_queued_run_is_started_and_its_roots_queued_in_the_same_decision() -> 
 
 def test_an_empty_queued_run_is_started_and_ended_in_the_next_decision() -> None:
     queued = RunView(dag_id="d", run_id="r", state=RunState.QUEUED)
-    assert decide_run(queued, {}, {}, NOW).run_state == ("queued", "running")
-    assert decide_run(RUNNING_RUN, {}, {}, NOW).run_state == ("running", "success")
+    assert decide_run(queued, {}, [], NOW).run_state == ("queued", "running")
+    assert decide_run(RUNNING_RUN, {}, [], NOW).run_state == ("running", "success")
 
 
 def test_roots_are_queued_and_downstream_waits() -> None:
@@ -114,11 +112,11 @@ def test_branch_join_with_none_failed_min_one_success() -> None:
 
 def test_retry_waits_for_its_delay_then_queues() -> None:
     later = NOW + timedelta(seconds=30)
-    waiting = {
-        "a": TaskInstanceView(
+    waiting = [
+        TaskInstanceView(
             task_id="a", state=State.UP_FOR_RETRY, try_number=1, max_tries=3, next_retry_at=later
         )
-    }
+    ]
     decision = decide_run(RUNNING_RUN, chain("a"), waiting, NOW)
     assert not decision.transitions
     assert decision.wake_at == later
@@ -132,15 +130,15 @@ def test_an_expired_lease_retries_with_the_delay_or_fails_on_the_last_try() -> N
     retrying = decide_run(
         RUNNING_RUN,
         tasks,
-        {
-            "a": TaskInstanceView(
+        [
+            TaskInstanceView(
                 task_id="a",
                 state=State.RUNNING,
                 try_number=1,
                 max_tries=2,
                 lease_expires_at=expired,
             )
-        },
+        ],
         NOW,
     )
     (transition,) = retrying.transitions
@@ -149,15 +147,15 @@ def test_an_expired_lease_retries_with_the_delay_or_fails_on_the_last_try() -> N
     failing = decide_run(
         RUNNING_RUN,
         tasks,
-        {
-            "a": TaskInstanceView(
+        [
+            TaskInstanceView(
                 task_id="a",
                 state=State.RUNNING,
                 try_number=2,
                 max_tries=2,
                 lease_expires_at=expired,
             )
-        },
+        ],
         NOW,
     )
     assert moves(failing) == {"a": "failed"}
@@ -169,11 +167,7 @@ def test_a_live_lease_sets_a_timer() -> None:
     decision = decide_run(
         RUNNING_RUN,
         chain("a"),
-        {
-            "a": TaskInstanceView(
-                task_id="a", state=State.RUNNING, try_number=1, lease_expires_at=expiry
-            )
-        },
+        [TaskInstanceView(task_id="a", state=State.RUNNING, try_number=1, lease_expires_at=expiry)],
         NOW,
     )
     assert not decision.transitions
@@ -191,7 +185,7 @@ def test_execution_timeout_is_enforced_after_a_grace() -> None:
         start_date=started,
         lease_expires_at=NOW + timedelta(seconds=20),
     )
-    decision = decide_run(RUNNING_RUN, tasks, {"a": view}, NOW)
+    decision = decide_run(RUNNING_RUN, tasks, [view], NOW)
     (transition,) = decision.transitions
     assert (transition.new_state, transition.outcome) == ("failed", "timed_out")
 
@@ -203,7 +197,7 @@ def test_a_cleared_try_goes_back_to_none_once_its_lease_expires() -> None:
         try_number=1,
         lease_expires_at=NOW - timedelta(seconds=1),
     )
-    assert moves(decide_run(RUNNING_RUN, chain("a"), {"a": view}, NOW)) == {"a": "none"}
+    assert moves(decide_run(RUNNING_RUN, chain("a"), [view], NOW)) == {"a": "none"}
 
 
 def test_task_instances_of_tasks_no_longer_in_the_dag_are_removed() -> None:
@@ -242,7 +236,7 @@ def test_driving_any_dag_to_the_end_always_finishes_the_run(data: st.DataObject,
         decision = decide_run(
             RUNNING_RUN,
             tasks,
-            {n: TaskInstanceView(task_id=n, state=State(s)) for n, s in states.items()},
+            [TaskInstanceView(task_id=n, state=State(s)) for n, s in states.items()],
             NOW,
         )
         for transition in decision.transitions:
