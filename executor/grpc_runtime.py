@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -91,6 +92,44 @@ class GrpcTaskRuntime:
             timeout=CALL_TIMEOUT,
             metadata=self._metadata,
         )
+
+    def get_task_state(self, key: str) -> str | None:
+        """A key of the calling task instance's task state store, as JSON, or None."""
+        response = self._stub.GetTaskState(
+            rr.GetTaskStateRequest(caller=self._lease, key=key),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
+        )
+        return response.value_json if response.found else None
+
+    def set_task_state(
+        self, key: str, value_json: str, *, retention: timedelta | None, never_expire: bool
+    ) -> None:
+        """Write a key of the calling task instance's task state store."""
+        request = rr.SetTaskStateRequest(
+            caller=self._lease, key=key, value_json=value_json, never_expire=never_expire
+        )
+        if retention is not None:
+            request.retention.FromTimedelta(retention)
+        self._stub.SetTaskState(request, timeout=CALL_TIMEOUT, metadata=self._metadata)
+
+    def delete_task_state(self, key: str) -> bool:
+        """Delete a key of the calling task instance's task state store."""
+        response = self._stub.DeleteTaskState(
+            rr.DeleteTaskStateRequest(caller=self._lease, key=key),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
+        )
+        return response.deleted
+
+    def clear_task_state(self) -> int:
+        """Delete every key of the calling task instance's task state store."""
+        response = self._stub.ClearTaskState(
+            rr.ClearTaskStateRequest(caller=self._lease),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
+        )
+        return response.deleted
 
     def get_variable(self, key: str) -> str | None:
         """A variable's text, or None."""

@@ -15,7 +15,7 @@ from services.state.crypto import SecretBox, load_or_create_key
 from services.state.db.engine import Database, DatabaseSettings
 from services.state.db.migrate import current_revision, head_revision, upgrade
 from services.state.events import EventHub
-from services.state.housekeeping import ensure_default_pool, prune_events
+from services.state.housekeeping import ensure_default_pool, prune_events, prune_task_state
 from services.state.servicers import grpc_services
 from services.state.services import StateServices
 from tradewind_common import config as cfg
@@ -51,6 +51,8 @@ class StateApp:
             secrets=SecretBox(key),
             auth=config.auth,
             max_map_length=values[settings.MAX_MAP_LENGTH],
+            task_state_retention=values[settings.TASK_STATE_RETENTION],
+            task_state_clear_on_success=values[settings.TASK_STATE_CLEAR_ON_SUCCESS],
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -107,6 +109,8 @@ class StateApp:
             await asyncio.sleep(PRUNE_SECONDS)
             with contextlib.suppress(Exception):
                 await self.db.write(lambda s: prune_events(s, retention), name="prune_events")
+            with contextlib.suppress(Exception):
+                await self.db.write(prune_task_state, name="prune_task_state")
 
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> StateApp:

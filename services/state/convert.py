@@ -190,6 +190,22 @@ def xcom_to_proto(row: models.XCom) -> run_pb2.XCom:
     )
 
 
+def task_state_to_proto(row: models.TaskState, key: Any) -> run_pb2.TaskStateEntry:
+    """One key of a task instance's task state store (``key`` names the task instance)."""
+    return run_pb2.TaskStateEntry(
+        key=run_pb2.TaskInstanceKey(
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            map_index=key.map_index if key.map_index >= 0 else None,
+        ),
+        state_key=row.key,
+        value_json=row.value_json,
+        updated_at=timestamp(row.updated_at),
+        expires_at=timestamp(row.expires_at),
+    )
+
+
 def log_to_proto(row: models.TaskLog) -> run_pb2.LogLine:
     """One log line."""
     return run_pb2.LogLine(

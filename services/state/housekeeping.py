@@ -1,4 +1,4 @@
-"""Rows the state service keeps in order by itself: the default pool, old events."""
+"""Rows the state service keeps in order by itself: the default pool, old events, expired keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from services.state.db.models import Event, Pool
+from services.state.db.models import Event, Pool, TaskState
 
 DEFAULT_POOL = "default_pool"
 DEFAULT_POOL_SLOTS = 128
@@ -26,4 +26,10 @@ def prune_events(session: Session, retention_seconds: float) -> int:
     if newest is None:
         return 0
     result = session.execute(delete(Event).where(Event.time < cutoff, Event.id < newest))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def prune_task_state(session: Session) -> int:
+    """Delete the task state store keys that have expired; return how many."""
+    result = session.execute(delete(TaskState).where(TaskState.expires_at <= datetime.now(UTC)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -37,6 +37,10 @@ class StateServices:
     auth: AuthConfig = field(default_factory=AuthConfig)
     #: The most map indexes a mapped task expands to.
     max_map_length: int = DEFAULT_MAX_MAP_LENGTH
+    #: Seconds a task state store key set without a retention lives (0: forever).
+    task_state_retention: float = 30 * 24 * 3600.0
+    #: Whether a task instance's task state store is deleted when it succeeds.
+    task_state_clear_on_success: bool = False
     #: Set by the runtime when the process starts.
     identity: ProcessIdentity | None = None
     #: Set when shutdown begins; streams end when it is.

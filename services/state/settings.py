@@ -58,6 +58,23 @@ MAX_MAP_LENGTH = cfg.Setting(
     ),
 )
 
+TASK_STATE_RETENTION = cfg.Setting(
+    name="task_state_retention",
+    parse=cfg.parse_seconds,
+    default=30 * 24 * 3600.0,
+    help=(
+        "seconds a task_state_store key lives when set without a retention of its own; 0 keeps"
+        " such keys forever (Airflow's [state_store] default_retention_days)"
+    ),
+)
+TASK_STATE_CLEAR_ON_SUCCESS = cfg.Setting(
+    name="task_state_clear_on_success",
+    parse=cfg.parse_bool,
+    default=False,
+    switch=True,
+    help="delete a task instance's task_state_store keys when it succeeds",
+)
+
 STATE_SETTINGS = (
     cfg.HOME,
     DATABASE_URL,
@@ -66,6 +83,8 @@ STATE_SETTINGS = (
     SECRET_KEY,
     EVENT_RETENTION,
     MAX_MAP_LENGTH,
+    TASK_STATE_RETENTION,
+    TASK_STATE_CLEAR_ON_SUCCESS,
 )
 
 SERVICE = ServiceDefinition(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from tradewind.cli.arguments import non_negative_int, positive_int
@@ -10,7 +11,7 @@ from tradewind.cli.local_runs import register_tasks_test
 from tradewind.cli.output import Column, format_log_line, print_records
 from tradewind.cli.runner import EXIT_OK, Subcommands, add_command, add_noun, confirm
 from tradewind.cli.runs import TASK_INSTANCE_COLUMNS
-from tradewind.client import Client, TaskInstance, TaskInstanceState
+from tradewind.client import Client, TaskInstance, TaskInstanceState, TaskStateEntry
 
 #: Task instances of possibly several runs.
 CHANGED_COLUMNS: list[Column[TaskInstance]] = [
@@ -108,6 +109,24 @@ async def mark(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: A task instance's task state store keys.
+STATE_COLUMNS: list[Column[TaskStateEntry]] = [
+    Column("key", lambda entry: entry.key),
+    Column("value", lambda entry: json.dumps(entry.value)),
+    Column("updated", lambda entry: entry.updated_at),
+    Column("expires", lambda entry: entry.expires_at or "never"),
+]
+
+
+async def state(client: Client, args: argparse.Namespace) -> int:
+    """Print the keys a task instance kept with task_state_store."""
+    entries = await client.task_state(
+        args.dag_id, args.run_id, args.task_id, map_index=args.map_index
+    )
+    print_records(entries, STATE_COLUMNS, args.output)
+    return EXIT_OK
+
+
 def _add_ti_key(parser: argparse.ArgumentParser, *, all_when_mapped: bool = False) -> None:
     parser.add_argument("dag_id", metavar="DAG_ID")
     parser.add_argument("run_id", metavar="RUN_ID")
@@ -183,5 +202,14 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; change nothing"
     )
+
+    parser = add_command(
+        verbs,
+        "state",
+        state,
+        help="show the keys a task instance kept with task_state_store",
+        output=True,
+    )
+    _add_ti_key(parser)
 
     register_tasks_test(verbs)

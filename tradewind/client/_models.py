@@ -401,6 +401,28 @@ class XCom:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TaskStateEntry:
+    """One key a task instance kept with ``task_state_store.set``."""
+
+    key: str
+    #: The value, decoded from JSON.
+    value: Any
+    updated_at: datetime | None
+    #: None: the key never expires.
+    expires_at: datetime | None
+
+    @classmethod
+    def from_proto(cls, message: run_pb2.TaskStateEntry) -> TaskStateEntry:
+        """Convert a ``TaskStateEntry``."""
+        return cls(
+            key=message.state_key,
+            value=_json(message.value_json),
+            updated_at=_when(message, "updated_at"),
+            expires_at=_when(message, "expires_at"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Variable:
     """A named value that tasks read at run time."""
 

@@ -21,7 +21,7 @@ from tradewind.client._enums import (
     DagRunType,
     TaskInstanceState,
 )
-from tradewind.client._models import DagRun, TaskInstance, TaskInstanceTry, XCom
+from tradewind.client._models import DagRun, TaskInstance, TaskInstanceTry, TaskStateEntry, XCom
 
 
 def request_id() -> str:
@@ -424,6 +424,30 @@ class RunMethods(ClientBase):
             ),
         )
         return [TaskInstance.from_proto(ti) for ti in response.task_instances]
+
+    async def task_state(
+        self, dag_id: str, run_id: str, task_id: str, *, map_index: int | None = None
+    ) -> list[TaskStateEntry]:
+        """The keys a task instance kept with ``task_state_store`` (expired ones left out).
+
+        Args:
+            dag_id: the DAG.
+            run_id: the run.
+            task_id: the task.
+            map_index: the instance of a mapped task; None for a task that is not mapped.
+
+        Returns:
+            The entries, by key.
+
+        Raises:
+            NotFoundError: no such task instance.
+
+        """
+        response = await self._call(
+            self._stub.ListTaskState,
+            rr.ListTaskStateRequest(key=ti_key(dag_id, run_id, task_id, map_index)),
+        )
+        return [TaskStateEntry.from_proto(entry) for entry in response.entries]
 
     # ---- XCom ----
 

@@ -19,6 +19,7 @@ from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import NoTaskContext, TradewindException
 from tradewind.sdk.params import NOTSET, resolve_params
 from tradewind.sdk.runtime import current_runtime
+from tradewind.sdk.task_state import TaskStateStore
 from tradewind.sdk.variable import Variable
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
 
@@ -154,6 +155,10 @@ class _Var:
     json: _VariableAccessor
 
 
+#: Every context's task state store: it acts for whichever task instance runs.
+_TASK_STATE_STORE = TaskStateStore()
+
+
 def build_context(
     *,
     task: BaseOperator,
@@ -239,6 +244,8 @@ def build_context(
         "params": resolve_params(declared, run_conf),
         "conf": run_conf,
         "macros": macros,
+        "task_state_store": _TASK_STATE_STORE,
+        "task_store": _TASK_STATE_STORE,
         "var": _Var(
             value=_VariableAccessor(deserialize_json=False),
             json=_VariableAccessor(deserialize_json=True),

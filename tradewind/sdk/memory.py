@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tradewind.sdk.connection import Connection
@@ -27,6 +28,12 @@ class InMemoryStore:
     variables: dict[str, str] = field(default_factory=dict)
     #: Connections by conn_id.
     connections: dict[str, Connection] = field(default_factory=dict)
+    #: Task state store keys by (task id, map index), then key: (JSON, expiry or None).
+    task_state: dict[tuple[str, int], dict[str, tuple[str, datetime | None]]] = field(
+        default_factory=dict
+    )
+    #: How long a key set without a retention of its own lives (None: forever).
+    task_state_retention: timedelta | None = timedelta(days=30)
 
     def runtime_for(self, task_id: str, map_index: int = -1) -> InMemoryRuntime:
         """The bridge of one task instance, sharing this store.
@@ -117,6 +124,39 @@ class InMemoryRuntime:
     def delete_variable(self, key: str) -> None:
         """See ``TaskRuntime.delete_variable``."""
         self.store.variables.pop(key, None)
+
+    def _task_state(self) -> dict[str, tuple[str, datetime | None]]:
+        keys = self.store.task_state.setdefault((self.task_id, self.map_index), {})
+        now = datetime.now(UTC)
+        for key in [
+            k for k, (_, expires) in keys.items() if expires is not None and expires <= now
+        ]:
+            del keys[key]
+        return keys
+
+    def get_task_state(self, key: str) -> str | None:
+        """See ``TaskRuntime.get_task_state``."""
+        found = self._task_state().get(key)
+        return found[0] if found is not None else None
+
+    def set_task_state(
+        self, key: str, value_json: str, *, retention: timedelta | None, never_expire: bool
+    ) -> None:
+        """See ``TaskRuntime.set_task_state``."""
+        lifetime = None if never_expire else (retention or self.store.task_state_retention)
+        expires = datetime.now(UTC) + lifetime if lifetime else None
+        self._task_state()[key] = (value_json, expires)
+
+    def delete_task_state(self, key: str) -> bool:
+        """See ``TaskRuntime.delete_task_state``."""
+        return self._task_state().pop(key, None) is not None
+
+    def clear_task_state(self) -> int:
+        """See ``TaskRuntime.clear_task_state``."""
+        keys = self._task_state()
+        count = len(keys)
+        keys.clear()
+        return count
 
     def get_connection(self, conn_id: str) -> Connection:
         """See ``TaskRuntime.get_connection``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tradewind.sdk.exceptions import NoTaskContext
@@ -90,6 +91,53 @@ class TaskRuntime(Protocol):
 
         Args:
             key: the Variable's key.
+
+        """
+        ...
+
+    def get_task_state(self, key: str) -> str | None:
+        """The JSON text of a key of the current task instance's task state store.
+
+        Args:
+            key: the key.
+
+        Returns:
+            The JSON, or None when the key is unset or has expired.
+
+        """
+        ...
+
+    def set_task_state(
+        self, key: str, value_json: str, *, retention: timedelta | None, never_expire: bool
+    ) -> None:
+        """Write a key of the current task instance's task state store.
+
+        Args:
+            key: the key.
+            value_json: its value as JSON (not null).
+            retention: how long the key lives; None for the deployment's default.
+            never_expire: the key never expires (``retention`` is then None).
+
+        """
+        ...
+
+    def delete_task_state(self, key: str) -> bool:
+        """Delete a key of the current task instance's task state store.
+
+        Args:
+            key: the key.
+
+        Returns:
+            Whether it was set.
+
+        """
+        ...
+
+    def clear_task_state(self) -> int:
+        """Delete every key of the current task instance's task state store.
+
+        Returns:
+            How many keys were set.
 
         """
         ...

@@ -1055,6 +1055,48 @@ class ListXComsResponse(_message.Message):
 Global___ListXComsResponse: _TypeAlias = ListXComsResponse  # noqa: Y015
 
 @_typing.final
+class ListTaskStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def key(self) -> _message_pb2_1.TaskInstanceKey: ...
+    def __init__(
+        self,
+        *,
+        key: _message_pb2_1.TaskInstanceKey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskStateRequest: _TypeAlias = ListTaskStateRequest  # noqa: Y015
+
+@_typing.final
+class ListTaskStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.TaskStateEntry]:
+        """By key."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[_message_pb2_1.TaskStateEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskStateResponse: _TypeAlias = ListTaskStateResponse  # noqa: Y015
+
+@_typing.final
 class ListVariablesRequest(_message.Message):
     """---- Variables ----"""
 

@@ -129,6 +129,11 @@ class ApiServiceStub:
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListXComsRequest.SerializeToString,
                 response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListXComsResponse.FromString,
                 _registered_method=True)
+        self.ListTaskState = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListTaskState',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListTaskStateRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListTaskStateResponse.FromString,
+                _registered_method=True)
         self.ListVariables = channel.unary_unary(
                 '/tradewind.api.v1.ApiService/ListVariables',
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListVariablesRequest.SerializeToString,
@@ -351,6 +356,14 @@ class ApiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTaskState(self, request, context):
+        """Lists the task state store of one task instance (what its tries kept with
+        task_state_store.set), expired keys left out. NOT_FOUND for an unknown task instance.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListVariables(self, request, context):
         """Lists variables by key. Paged.
         """
@@ -552,6 +565,11 @@ def add_ApiServiceServicer_to_server(servicer, server):
                     servicer.ListXComs,
                     request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListXComsRequest.FromString,
                     response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListXComsResponse.SerializeToString,
+            ),
+            'ListTaskState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskState,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListTaskStateRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListTaskStateResponse.SerializeToString,
             ),
             'ListVariables': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVariables,
@@ -1120,6 +1138,33 @@ class ApiService:
             '/tradewind.api.v1.ApiService/ListXComs',
             protos_dot_api_dot_v1_dot_request__response__pb2.ListXComsRequest.SerializeToString,
             protos_dot_api_dot_v1_dot_request__response__pb2.ListXComsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListTaskState',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListTaskStateRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListTaskStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

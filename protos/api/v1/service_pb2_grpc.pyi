@@ -94,6 +94,10 @@ class ApiServiceStub:
     """Follows the log of one try: sends lines as they arrive, and closes after the try ends."""
     ListXComs: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListXComsRequest, _request_response_pb2.ListXComsResponse]
     """Lists the XCom values of a run, or of one task of it. NOT_FOUND for an unknown run."""
+    ListTaskState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListTaskStateRequest, _request_response_pb2.ListTaskStateResponse]
+    """Lists the task state store of one task instance (what its tries kept with
+    task_state_store.set), expired keys left out. NOT_FOUND for an unknown task instance.
+    """
     ListVariables: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListVariablesRequest, _request_response_pb2.ListVariablesResponse]
     """Lists variables by key. Paged."""
     GetVariable: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetVariableRequest, _request_response_pb2.GetVariableResponse]
@@ -199,6 +203,10 @@ class ApiServiceAsyncStub(ApiServiceStub):
     """Follows the log of one try: sends lines as they arrive, and closes after the try ends."""
     ListXComs: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListXComsRequest, _request_response_pb2.ListXComsResponse]  # type: ignore[assignment]
     """Lists the XCom values of a run, or of one task of it. NOT_FOUND for an unknown run."""
+    ListTaskState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListTaskStateRequest, _request_response_pb2.ListTaskStateResponse]  # type: ignore[assignment]
+    """Lists the task state store of one task instance (what its tries kept with
+    task_state_store.set), expired keys left out. NOT_FOUND for an unknown task instance.
+    """
     ListVariables: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListVariablesRequest, _request_response_pb2.ListVariablesResponse]  # type: ignore[assignment]
     """Lists variables by key. Paged."""
     GetVariable: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetVariableRequest, _request_response_pb2.GetVariableResponse]  # type: ignore[assignment]
@@ -409,6 +417,16 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ListXComsResponse, _abc.Awaitable[_request_response_pb2.ListXComsResponse]]:
         """Lists the XCom values of a run, or of one task of it. NOT_FOUND for an unknown run."""
+
+    @_abc_1.abstractmethod
+    def ListTaskState(
+        self,
+        request: _request_response_pb2.ListTaskStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListTaskStateResponse, _abc.Awaitable[_request_response_pb2.ListTaskStateResponse]]:
+        """Lists the task state store of one task instance (what its tries kept with
+        task_state_store.set), expired keys left out. NOT_FOUND for an unknown task instance.
+        """
 
     @_abc_1.abstractmethod
     def ListVariables(

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protos.task.v1 import request_response_pb2 as protos_dot_task_dot_v1_dot_request__response__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cprotos/task/v1/service.proto\x12\x11tradewind.task.v1\x1a%protos/task/v1/request_response.proto2\x8c\x05\n\x0bTaskService\x12X\n\x08GetXComs\x12\".tradewind.task.v1.GetXComsRequest\x1a#.tradewind.task.v1.GetXComsResponse\"\x03\x90\x02\x01\x12X\n\x08PushXCom\x12\".tradewind.task.v1.PushXComRequest\x1a#.tradewind.task.v1.PushXComResponse\"\x03\x90\x02\x02\x12m\n\x0fGetTaskVariable\x12).tradewind.task.v1.GetTaskVariableRequest\x1a*.tradewind.task.v1.GetTaskVariableResponse\"\x03\x90\x02\x01\x12m\n\x0fSetTaskVariable\x12).tradewind.task.v1.SetTaskVariableRequest\x1a*.tradewind.task.v1.SetTaskVariableResponse\"\x03\x90\x02\x02\x12v\n\x12\x44\x65leteTaskVariable\x12,.tradewind.task.v1.DeleteTaskVariableRequest\x1a-.tradewind.task.v1.DeleteTaskVariableResponse\"\x03\x90\x02\x02\x12s\n\x11GetTaskConnection\x12+.tradewind.task.v1.GetTaskConnectionRequest\x1a,.tradewind.task.v1.GetTaskConnectionResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cprotos/task/v1/service.proto\x12\x11tradewind.task.v1\x1a%protos/task/v1/request_response.proto2\xb3\x08\n\x0bTaskService\x12X\n\x08GetXComs\x12\".tradewind.task.v1.GetXComsRequest\x1a#.tradewind.task.v1.GetXComsResponse\"\x03\x90\x02\x01\x12X\n\x08PushXCom\x12\".tradewind.task.v1.PushXComRequest\x1a#.tradewind.task.v1.PushXComResponse\"\x03\x90\x02\x02\x12m\n\x0fGetTaskVariable\x12).tradewind.task.v1.GetTaskVariableRequest\x1a*.tradewind.task.v1.GetTaskVariableResponse\"\x03\x90\x02\x01\x12m\n\x0fSetTaskVariable\x12).tradewind.task.v1.SetTaskVariableRequest\x1a*.tradewind.task.v1.SetTaskVariableResponse\"\x03\x90\x02\x02\x12v\n\x12\x44\x65leteTaskVariable\x12,.tradewind.task.v1.DeleteTaskVariableRequest\x1a-.tradewind.task.v1.DeleteTaskVariableResponse\"\x03\x90\x02\x02\x12s\n\x11GetTaskConnection\x12+.tradewind.task.v1.GetTaskConnectionRequest\x1a,.tradewind.task.v1.GetTaskConnectionResponse\"\x03\x90\x02\x01\x12\x64\n\x0cGetTaskState\x12&.tradewind.task.v1.GetTaskStateRequest\x1a\'.tradewind.task.v1.GetTaskStateResponse\"\x03\x90\x02\x01\x12\x64\n\x0cSetTaskState\x12&.tradewind.task.v1.SetTaskStateRequest\x1a\'.tradewind.task.v1.SetTaskStateResponse\"\x03\x90\x02\x02\x12m\n\x0f\x44\x65leteTaskState\x12).tradewind.task.v1.DeleteTaskStateRequest\x1a*.tradewind.task.v1.DeleteTaskStateResponse\"\x03\x90\x02\x02\x12j\n\x0e\x43learTaskState\x12(.tradewind.task.v1.ClearTaskStateRequest\x1a).tradewind.task.v1.ClearTaskStateResponse\"\x03\x90\x02\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKSERVICE'].methods_by_name['DeleteTaskVariable']._serialized_options = b'\220\002\002'
   _globals['_TASKSERVICE'].methods_by_name['GetTaskConnection']._loaded_options = None
   _globals['_TASKSERVICE'].methods_by_name['GetTaskConnection']._serialized_options = b'\220\002\001'
+  _globals['_TASKSERVICE'].methods_by_name['GetTaskState']._loaded_options = None
+  _globals['_TASKSERVICE'].methods_by_name['GetTaskState']._serialized_options = b'\220\002\001'
+  _globals['_TASKSERVICE'].methods_by_name['SetTaskState']._loaded_options = None
+  _globals['_TASKSERVICE'].methods_by_name['SetTaskState']._serialized_options = b'\220\002\002'
+  _globals['_TASKSERVICE'].methods_by_name['DeleteTaskState']._loaded_options = None
+  _globals['_TASKSERVICE'].methods_by_name['DeleteTaskState']._serialized_options = b'\220\002\002'
+  _globals['_TASKSERVICE'].methods_by_name['ClearTaskState']._loaded_options = None
+  _globals['_TASKSERVICE'].methods_by_name['ClearTaskState']._serialized_options = b'\220\002\002'
   _globals['_TASKSERVICE']._serialized_start=91
-  _globals['_TASKSERVICE']._serialized_end=743
+  _globals['_TASKSERVICE']._serialized_end=1166
 # @@protoc_insertion_point(module_scope)

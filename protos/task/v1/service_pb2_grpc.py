@@ -70,6 +70,26 @@ class TaskServiceStub:
                 request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskConnectionRequest.SerializeToString,
                 response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskConnectionResponse.FromString,
                 _registered_method=True)
+        self.GetTaskState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/GetTaskState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskStateResponse.FromString,
+                _registered_method=True)
+        self.SetTaskState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/SetTaskState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetTaskStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetTaskStateResponse.FromString,
+                _registered_method=True)
+        self.DeleteTaskState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/DeleteTaskState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteTaskStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteTaskStateResponse.FromString,
+                _registered_method=True)
+        self.ClearTaskState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/ClearTaskState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -124,6 +144,34 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTaskState(self, request, context):
+        """Reads a key of the caller's task state store (its task instance's, across tries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTaskState(self, request, context):
+        """Writes a key of the caller's task state store, replacing its value and expiry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTaskState(self, request, context):
+        """Deletes a key of the caller's task state store; a missing key is not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearTaskState(self, request, context):
+        """Deletes every key of the caller's task state store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -156,6 +204,26 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.GetTaskConnection,
                     request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskConnectionRequest.FromString,
                     response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskConnectionResponse.SerializeToString,
+            ),
+            'GetTaskState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskStateResponse.SerializeToString,
+            ),
+            'SetTaskState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTaskState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetTaskStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetTaskStateResponse.SerializeToString,
+            ),
+            'DeleteTaskState': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTaskState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteTaskStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteTaskStateResponse.SerializeToString,
+            ),
+            'ClearTaskState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearTaskState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -326,6 +394,114 @@ class TaskService:
             '/tradewind.task.v1.TaskService/GetTaskConnection',
             protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskConnectionRequest.SerializeToString,
             protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskConnectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/GetTaskState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.GetTaskStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTaskState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/SetTaskState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.SetTaskStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.SetTaskStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTaskState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/DeleteTaskState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.DeleteTaskStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.DeleteTaskStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearTaskState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/ClearTaskState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

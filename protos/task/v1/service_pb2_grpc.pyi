@@ -53,6 +53,14 @@ class TaskServiceStub:
     """Deletes a variable; deleting a missing one is not an error."""
     GetTaskConnection: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskConnectionRequest, _request_response_pb2.GetTaskConnectionResponse]
     """Reads a connection with its secrets. NOT_FOUND when unknown."""
+    GetTaskState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskStateRequest, _request_response_pb2.GetTaskStateResponse]
+    """Reads a key of the caller's task state store (its task instance's, across tries)."""
+    SetTaskState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.SetTaskStateRequest, _request_response_pb2.SetTaskStateResponse]
+    """Writes a key of the caller's task state store, replacing its value and expiry."""
+    DeleteTaskState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.DeleteTaskStateRequest, _request_response_pb2.DeleteTaskStateResponse]
+    """Deletes a key of the caller's task state store; a missing key is not an error."""
+    ClearTaskState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClearTaskStateRequest, _request_response_pb2.ClearTaskStateResponse]
+    """Deletes every key of the caller's task state store."""
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -79,6 +87,14 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Deletes a variable; deleting a missing one is not an error."""
     GetTaskConnection: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskConnectionRequest, _request_response_pb2.GetTaskConnectionResponse]  # type: ignore[assignment]
     """Reads a connection with its secrets. NOT_FOUND when unknown."""
+    GetTaskState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetTaskStateRequest, _request_response_pb2.GetTaskStateResponse]  # type: ignore[assignment]
+    """Reads a key of the caller's task state store (its task instance's, across tries)."""
+    SetTaskState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.SetTaskStateRequest, _request_response_pb2.SetTaskStateResponse]  # type: ignore[assignment]
+    """Writes a key of the caller's task state store, replacing its value and expiry."""
+    DeleteTaskState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.DeleteTaskStateRequest, _request_response_pb2.DeleteTaskStateResponse]  # type: ignore[assignment]
+    """Deletes a key of the caller's task state store; a missing key is not an error."""
+    ClearTaskState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClearTaskStateRequest, _request_response_pb2.ClearTaskStateResponse]  # type: ignore[assignment]
+    """Deletes every key of the caller's task state store."""
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """What a running task process may ask for. Task processes hold no database address, token or
@@ -138,5 +154,37 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.GetTaskConnectionResponse, _abc.Awaitable[_request_response_pb2.GetTaskConnectionResponse]]:
         """Reads a connection with its secrets. NOT_FOUND when unknown."""
+
+    @_abc_1.abstractmethod
+    def GetTaskState(
+        self,
+        request: _request_response_pb2.GetTaskStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.GetTaskStateResponse, _abc.Awaitable[_request_response_pb2.GetTaskStateResponse]]:
+        """Reads a key of the caller's task state store (its task instance's, across tries)."""
+
+    @_abc_1.abstractmethod
+    def SetTaskState(
+        self,
+        request: _request_response_pb2.SetTaskStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.SetTaskStateResponse, _abc.Awaitable[_request_response_pb2.SetTaskStateResponse]]:
+        """Writes a key of the caller's task state store, replacing its value and expiry."""
+
+    @_abc_1.abstractmethod
+    def DeleteTaskState(
+        self,
+        request: _request_response_pb2.DeleteTaskStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.DeleteTaskStateResponse, _abc.Awaitable[_request_response_pb2.DeleteTaskStateResponse]]:
+        """Deletes a key of the caller's task state store; a missing key is not an error."""
+
+    @_abc_1.abstractmethod
+    def ClearTaskState(
+        self,
+        request: _request_response_pb2.ClearTaskStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ClearTaskStateResponse, _abc.Awaitable[_request_response_pb2.ClearTaskStateResponse]]:
+        """Deletes every key of the caller's task state store."""
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

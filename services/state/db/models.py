@@ -314,6 +314,21 @@ class XCom(Base):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class TaskState(Base):
+    """One key of a task instance's task state store, kept across its tries."""
+
+    __tablename__ = "task_state"
+
+    task_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: None: the key never expires.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
 class Variable(Base):
     """A named value tasks read at run time."""
 

@@ -20,13 +20,14 @@ from services.state.clock import utcnow
 from services.state.convert import (
     log_to_proto,
     run_to_proto,
+    task_state_to_proto,
     ti_to_proto,
     try_to_proto,
     xcom_to_proto,
 )
 from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
-from services.state.store import execution, runs, task_instances
+from services.state.store import execution, runs, task_instances, task_state
 from services.state.store.runs import run_counts
 from services.state.store.task_instances import TaskInstanceKey
 from services.state.validation import (
@@ -370,3 +371,17 @@ class RunsApi:
             name="list_xcoms",
         )
         return rr.ListXComsResponse(xcoms=found.items, **page_fields(found))
+
+    async def ListTaskState(
+        self, request: rr.ListTaskStateRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListTaskStateResponse:
+        """The live task state store keys of one task instance."""
+        key = check_ti_key(request.key)
+        now = utcnow()
+        entries = await self._services.read(
+            lambda s: [
+                task_state_to_proto(row, key) for row in task_state.list_task_state(s, key, now)
+            ],
+            name="list_task_state",
+        )
+        return rr.ListTaskStateResponse(entries=entries)

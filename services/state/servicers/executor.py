@@ -229,11 +229,16 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             rendered_map_index=request.rendered_map_index[:RENDERED_MAP_INDEX_LENGTH],
         )
         max_map_length = self._services.max_map_length
+        clear_state = self._services.task_state_clear_on_success
         try:
             task_instance = await self._services.write(
                 lambda s: ti_to_proto(
                     execution.complete_task_instance(
-                        s, completion, now, max_map_length=max_map_length
+                        s,
+                        completion,
+                        now,
+                        max_map_length=max_map_length,
+                        clear_task_state_on_success=clear_state,
                     )
                 ),
                 name="complete_task_instance",

@@ -2,46 +2,26 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from grpc import aio
 
 from protos.resource.v1 import message_pb2 as resource_pb2
-from protos.run.v1 import message_pb2 as run_pb2
 from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2_grpc
-from services.runtime.auth import lease_credential
-from services.runtime.errors import NotFound, PermissionDenied
+from services.runtime.errors import NotFound
 from services.state.clock import utcnow
 from services.state.convert import connection_to_proto, variable_to_proto, xcom_to_proto
-from services.state.servicers.executor import check_lease
+from services.state.servicers.caller import caller_lease
+from services.state.servicers.task_state import TaskStateMethods
 from services.state.services import StateServices
 from services.state.store import execution, resources
-from services.state.store.execution import TryLease
 from services.state.validation import identifier, json_value, optional_map_index
 
 RETURN_VALUE = "return_value"
 
 
-def caller_lease(
-    request_caller: run_pb2.TryLease, context: aio.ServicerContext[Any, Any]
-) -> TryLease:
-    """The calling try's lease, checked against the lease the call presents as credential.
-
-    A task process authenticates with its lease (``authorization: Lease <id>``) and may act
-    only for that try; the lease's validity itself is checked against the records.
-    """
-    lease = check_lease(request_caller, "caller")
-    presented = lease_credential(context.invocation_metadata() or ())
-    if presented is not None and not hmac.compare_digest(
-        presented.encode(), lease.lease_id.encode()
-    ):
-        raise PermissionDenied("a task process may act only for its own try (caller.lease_id)")
-    return lease
-
-
-class TaskServicer(service_pb2_grpc.TaskServiceServicer):
+class TaskServicer(TaskStateMethods, service_pb2_grpc.TaskServiceServicer):
     """XCom, variables and connections for task processes."""
 
     def __init__(self, services: StateServices) -> None:

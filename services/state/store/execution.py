@@ -19,7 +19,15 @@ from core.mapping import DEFAULT_MAX_MAP_LENGTH
 from core.states import TaskInstanceState, TryOutcome
 from core.tries import skipped_by
 from services.state.clock import utcnow
-from services.state.db.models import Dag, DagRun, TaskInstance, TaskInstanceTry, TaskLog, XCom
+from services.state.db.models import (
+    Dag,
+    DagRun,
+    TaskInstance,
+    TaskInstanceTry,
+    TaskLog,
+    TaskState,
+    XCom,
+)
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
 from services.state.store.outputs import record_output_length
@@ -316,6 +324,7 @@ def complete_task_instance(
     now: datetime,
     *,
     max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+    clear_task_state_on_success: bool = False,
 ) -> TaskInstance:
     """Apply a try's result, fenced by its lease; a repeated accepted result is answered again.
 
@@ -350,6 +359,8 @@ def complete_task_instance(
     if ending.outcome == TryOutcome.SUCCESS:
         ending = record_output_length(session, ti, ending, max_map_length)
     new_state = end_try(session, ti, ending, now)
+    if clear_task_state_on_success and new_state == TaskInstanceState.SUCCESS:
+        session.execute(delete(TaskState).where(TaskState.task_instance_id == ti.id))
     if completion.skip_task_ids:
         others = list(
             session.scalars(
