@@ -212,7 +212,7 @@ def run_try(spec: TrySpec) -> TryResult:
         error_traceback=failure.traceback if failure else "",
         skip_task_ids=sorted(outcome.skip_task_ids),
         xcoms=[(key, json.dumps(value, default=str)) for key, value in outcome.xcoms.items()],
-        rendered_map_index=getattr(outcome, "rendered_map_index", None) or "",
+        rendered_map_index=outcome.rendered_map_index or "",
     )
 
 

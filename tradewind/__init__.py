@@ -49,6 +49,7 @@ from tradewind.sdk.operators.python import (
 from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
 from tradewind.sdk.params import Param, ParamValidationError
 from tradewind.sdk.setup_teardown import setup, teardown
+from tradewind.sdk.task_state import NEVER_EXPIRE, TaskStateStore
 from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
 from tradewind.sdk.variable import Variable
@@ -60,6 +61,7 @@ __version__ = tradewind_version()
 
 __all__ = [
     "DAG",
+    "NEVER_EXPIRE",
     "AirflowDagCycleException",
     "AirflowException",
     "AirflowFailException",
@@ -93,6 +95,7 @@ __all__ = [
     "TaskGroup",
     "TaskInstanceState",
     "TaskSkipped",
+    "TaskStateStore",
     "TaskTerminated",
     "TaskTimedOut",
     "TemplateRenderError",

@@ -84,9 +84,35 @@ DAG_FILE = textwrap.dedent(
             pass
 
         zeta() >> Label("when ready") >> alpha()
+
+
+    with DAG("cli_suite_mapped", schedule=None, start_date=datetime(2026, 1, 1)):
+
+        @task
+        def square(x: int) -> int:
+            print(f"squaring {x}")
+            return x * x
+
+        square.expand(x=[1, 2, 3])
+
+
+    with DAG("cli_suite_state", schedule=None, start_date=datetime(2026, 1, 1)):
+
+        @task
+        def keep(**context) -> None:
+            context["task_state_store"].set("cursor", {"offset": 40})
+
+        keep()
     """
 )
-DAG_IDS = ("cli_suite_etl", "cli_suite_fails", "cli_suite_slow", "cli_suite_docs")
+DAG_IDS = (
+    "cli_suite_etl",
+    "cli_suite_fails",
+    "cli_suite_slow",
+    "cli_suite_docs",
+    "cli_suite_mapped",
+    "cli_suite_state",
+)
 
 
 @dataclass
@@ -251,3 +277,83 @@ def test_the_dag_file_is_listed_without_import_errors(suite: Suite) -> None:
     assert {d["dag_id"] for d in dags} == set(DAG_IDS)
     assert {d["relative_fileloc"] for d in dags} == {"suite.py"}
     assert as_json(run_cli("import-errors", "-o", "json", address=suite.address)) == []
+
+
+def test_mapped_instances_are_listed_logged_and_cleared_by_map_index(suite: Suite) -> None:
+    result = run_cli(
+        "dags",
+        "trigger",
+        "cli_suite_mapped",
+        "--run-id",
+        "m1",
+        "--wait",
+        "--timeout",
+        "60",
+        address=suite.address,
+    )
+    rows = table_rows(ok(result).split("\n\n")[1])
+    assert [row[:3] for row in rows] == [
+        ["square[0]", "success", "1"],
+        ["square[1]", "success", "1"],
+        ["square[2]", "success", "1"],
+    ]
+    log = ok(
+        run_cli(
+            "tasks",
+            "logs",
+            "cli_suite_mapped",
+            "m1",
+            "square",
+            "--map-index",
+            "1",
+            address=suite.address,
+        )
+    )
+    assert "stdout - squaring 2" in log
+    assert "squaring 1" not in log
+    missing = run_cli("tasks", "logs", "cli_suite_mapped", "m1", "square", address=suite.address)
+    assert missing.returncode != 0
+    assert "is mapped: name a map index from 0 to 2" in missing.stderr
+    cleared = as_json(
+        run_cli(
+            "tasks",
+            "clear",
+            "cli_suite_mapped",
+            "-r",
+            "m1",
+            "-t",
+            "square",
+            "-m",
+            "2",
+            "--yes",
+            "-o",
+            "json",
+            address=suite.address,
+        )
+    )
+    assert [(ti["task_id"], ti["map_index"]) for ti in cleared] == [("square", 2)]
+
+
+def test_tasks_state_shows_what_a_task_kept_in_its_task_state_store(suite: Suite) -> None:
+    ok(
+        run_cli(
+            "dags",
+            "trigger",
+            "cli_suite_state",
+            "--run-id",
+            "s1",
+            "--wait",
+            "--timeout",
+            "60",
+            address=suite.address,
+        )
+    )
+    kept = as_json(
+        run_cli(
+            "tasks", "state", "cli_suite_state", "s1", "keep", "-o", "json", address=suite.address
+        )
+    )
+    assert [(entry["key"], entry["value"]) for entry in kept] == [("cursor", {"offset": 40})]
+    table = ok(run_cli("tasks", "state", "cli_suite_state", "s1", "keep", address=suite.address))
+    (row,) = [line for line in table.splitlines() if line.startswith("cursor ")]
+    assert '{"offset": 40}' in row

@@ -36,6 +36,7 @@ class Deployment:
 
     states: list[ServiceProcess]
     others: list[ServiceProcess]
+    replicated: bool = False
 
     @property
     def addresses(self) -> list[str]:
@@ -76,6 +77,7 @@ def deployment(
         template_databases.new_url(backend.split("-")[0]),
         2 if backend.endswith("replicated") else 1,
     )
+    suite.replicated = backend.endswith("replicated")
     yield suite
     suite.stop()
 
@@ -94,7 +96,11 @@ async def api(deployment: Deployment) -> AsyncIterator[StateClient]:
 
 
 async def run_to_end(
-    client: StateClient, dag_id: str, conf: dict[str, object] | None = None
+    client: StateClient,
+    dag_id: str,
+    conf: dict[str, object] | None = None,
+    *,
+    within: float = 60,
 ) -> run_pb2.DagRun:
     trigger = await client.api.TriggerDagRun(
         api_rr.TriggerDagRunRequest(
@@ -102,7 +108,7 @@ async def run_to_end(
         )
     )
     key = run_pb2.DagRunKey(dag_id=dag_id, run_id=trigger.dag_run.run_id)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + within
     while True:
         run = (await client.api.GetDagRun(api_rr.GetDagRunRequest(key=key))).dag_run
         if run.state in (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED):
@@ -280,3 +286,76 @@ async def test_calendar_branches_and_latest_only_in_scheduled_and_manual_runs(
         **calendar_branch_states(manual.logical_date.ToDatetime(tzinfo=UTC)),
         "notify": SUCCESS,  # a manual run is never skipped by LatestOnlyOperator
     }
+
+
+async def instances_of(
+    client: StateClient, run: run_pb2.DagRun, task_id: str
+) -> list[run_pb2.TaskInstance]:
+    listing = await client.api.ListTaskInstances(
+        api_rr.ListTaskInstancesRequest(
+            dag_id=run.dag_id, run_id=run.run_id, task_ids=[task_id], page_size=1000
+        )
+    )
+    return sorted(listing.task_instances, key=lambda ti: ti.key.map_index)
+
+
+async def mapped_values(client: StateClient, run: run_pb2.DagRun, task_id: str) -> list[object]:
+    listing = await client.api.ListXComs(
+        api_rr.ListXComsRequest(
+            dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, page_size=1000
+        )
+    )
+    return [json.loads(x.value_json) for x in listing.xcoms if x.xcom_key == "return_value"]
+
+
+@pytest.mark.timeout(240)
+async def test_a_mapped_task_runs_once_per_item_and_its_reduce_sees_them_in_order(
+    api: StateClient, deployment: Deployment
+) -> None:
+    # 500 items on each backend; the replicated deployment shows the same with fewer.
+    count = 50 if deployment.replicated else 500
+    run = await run_to_end(api, "example_dynamic_task_mapping", {"count": count}, within=180)
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    doubled = await instances_of(api, run, "double")
+    assert [ti.key.map_index for ti in doubled] == list(range(count))
+    assert {ti.state for ti in doubled} == {SUCCESS}
+    assert [ti.key.map_index for ti in doubled if ti.try_number == 2] == [7]  # retried alone
+    assert doubled[7].rendered_map_index == "number 7"
+    assert await mapped_values(api, run, "double") == [2 * n for n in range(count)]
+    assert await mapped_values(api, run, "total") == [sum(2 * n for n in range(count))]
+    assert await mapped_values(api, run, "add") == [11, 21, 31, 12, 22, 32]
+    assert await mapped_values(api, run, "greet") == ["hello", "world"]
+    seven = run_pb2.TaskInstanceKey(
+        dag_id=run.dag_id, run_id=run.run_id, task_id="double", map_index=7
+    )
+    first = await api.api.GetTaskInstanceLogs(
+        api_rr.GetTaskInstanceLogsRequest(key=seven, try_number=1)
+    )
+    second = await api.api.GetTaskInstanceLogs(api_rr.GetTaskInstanceLogsRequest(key=seven))
+    assert "7 fails on its first try" in "\n".join(line.message for line in first.lines)
+    assert "doubling 7" in "\n".join(line.message for line in second.lines)
+
+
+async def test_an_empty_list_skips_the_mapped_task_and_the_reduce(api: StateClient) -> None:
+    run = await run_to_end(api, "example_dynamic_task_mapping", {"count": 0})
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    states = await states_of(api, run)
+    assert (states["double"], states["total"]) == (SKIPPED, SKIPPED)
+    (unexpanded,) = await instances_of(api, run, "double")
+    assert not unexpanded.key.HasField("map_index")
+
+
+async def test_a_retry_finds_what_its_first_try_kept_in_the_task_state_store(
+    api: StateClient,
+) -> None:
+    run = await run_to_end(api, "example_task_state_store")
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    key = run_pb2.TaskInstanceKey(dag_id=run.dag_id, run_id=run.run_id, task_id="submit")
+    stored = await api.api.ListTaskState(api_rr.ListTaskStateRequest(key=key))
+    entries = {entry.state_key: entry for entry in stored.entries}
+    job_id = json.loads(entries["job_id"].value_json)
+    assert (await xcoms_of(api, run))["submit"] == job_id  # the retry did not submit again
+    assert entries["job_id"].HasField("expires_at")
+    assert not entries["first_try"].HasField("expires_at")  # NEVER_EXPIRE
+    assert json.loads(entries["first_try"].value_json) == 1
+    assert f"resumed {job_id}, submitted by try 1" in await log_of(api, run, "submit")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,11 @@ from tradewind.sdk.default_args import apply_default_args
 from tradewind.sdk.dependencies import DependencyMixin
 from tradewind.sdk.exceptions import DagDefinitionError, TradewindException
 from tradewind.sdk.setup_teardown_scope import close_scope, note_created, open_scope
-from tradewind.sdk.xcom_arg import XComArg, iter_xcom_args
+from tradewind.sdk.xcom_arg import PlainXComArg, iter_xcom_args
 
 if TYPE_CHECKING:
     from tradewind.sdk.dag import DAG
+    from tradewind.sdk.mapped_operator import OperatorPartial
     from tradewind.sdk.taskgroup import TaskGroup
 
 #: Airflow's defaults.
@@ -37,6 +39,25 @@ class WeightRule(StrEnum):
     DOWNSTREAM = "downstream"
     UPSTREAM = "upstream"
     ABSOLUTE = "absolute"
+
+
+class _PartialDescriptor:
+    """``Operator.partial(...)``: the first half of dynamic task mapping, on classes only."""
+
+    def __get__(
+        self, instance: BaseOperator | None, owner: type[BaseOperator]
+    ) -> Callable[..., OperatorPartial]:
+        if instance is not None:
+
+            def partial(**kwargs: Any) -> OperatorPartial:
+                raise TypeError(
+                    "partial can only be called on Operator classes, not Tasks themselves"
+                )
+
+            return partial
+        from tradewind.sdk.mapped_operator import partial as partial_of
+
+        return functools.partial(partial_of, owner)
 
 
 class BaseOperator(DependencyMixin):
@@ -61,6 +82,11 @@ class BaseOperator(DependencyMixin):
     #: A teardown task removes it once they are done, even if they failed (``as_teardown``).
     is_teardown: bool = False
     _on_failure_fail_dagrun: bool = False
+    #: Whether the task is mapped (made by ``expand`` or ``expand_kwargs``).
+    is_mapped: bool = False
+    #: ``BashOperator.partial(task_id=..., ...)``: fixed arguments of a mapped task; its
+    #: ``expand(...)`` or ``expand_kwargs(...)`` then adds the task (see ``mapped_operator``).
+    partial = _PartialDescriptor()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -114,15 +140,22 @@ class BaseOperator(DependencyMixin):
         doc_yaml: str | None = None,
         doc_rst: str | None = None,
         task_display_name: str | None = None,
+        map_index_template: str | None = None,
         **kwargs: Any,
     ) -> None:
-        dag = current_dag() if dag is None else dag
-        group = current_task_group(dag) if task_group is None else task_group
+        # Set when a mapped task makes the operator of one of its instances: it takes the mapped
+        # task's place in the DAG (same id, group and edges) without being added to them.
+        from_mapped = bool(kwargs.pop("_tw_from_mapped", False))
+        if not from_mapped:
+            dag = current_dag() if dag is None else dag
+            group = current_task_group(dag) if task_group is None else task_group
+        else:
+            group = task_group
         if dag is None and group is not None:
             dag = group.dag
         dag_id = dag.dag_id if dag is not None else None
         ArgumentChecker(dag_id=dag_id, task_id=str(task_id)).identifier("task_id", task_id)
-        self.task_id = group.child_id(task_id) if group is not None else task_id
+        self.task_id = group.child_id(task_id) if group is not None and not from_mapped else task_id
         check = ArgumentChecker(dag_id=dag_id, task_id=self.task_id)
         if kwargs:
             raise check.fail(
@@ -175,10 +208,17 @@ class BaseOperator(DependencyMixin):
         self.doc_yaml = doc_yaml
         self.doc_rst = doc_rst
         self.task_display_name = task_display_name
+        self.map_index_template = check.text(
+            "map_index_template", map_index_template, optional=True
+        )
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self._dag: DAG | None = None
         self.task_group: TaskGroup | None = group
+        self._from_mapped = from_mapped
+        if from_mapped:
+            self._dag = dag
+            return
         if dag is not None:
             self.dag = dag
         if group is not None:
@@ -234,9 +274,9 @@ class BaseOperator(DependencyMixin):
         return logging.getLogger(f"tradewind.task.operators.{type(self).__name__}")
 
     @property
-    def output(self) -> XComArg:
+    def output(self) -> PlainXComArg:
         """A reference to the task's return value, for use as another task's argument."""
-        return XComArg(self)
+        return PlainXComArg(self)
 
     # -- dependencies -----------------------------------------------------------------------
 
@@ -279,9 +319,12 @@ class BaseOperator(DependencyMixin):
 
     def set_xcom_arg_dependencies(self) -> None:
         """Make this task depend on the producers of XComArgs in its templated fields."""
+        if self._from_mapped:
+            return  # the mapped task it stands for has the dependencies
         for field in self.template_fields:
             for xcom_arg in iter_xcom_args(getattr(self, field, None)):
-                xcom_arg.operator.add_downstream_task(self)
+                for operator, _ in xcom_arg.iter_references():
+                    operator.add_downstream_task(self)
 
     @property
     def upstream_list(self) -> list[BaseOperator]:
@@ -403,6 +446,11 @@ class BaseOperator(DependencyMixin):
     def operator_name(self) -> str:
         """The operator's public name: ``custom_operator_name``, else its class's name."""
         return self.custom_operator_name or type(self).__name__
+
+    @property
+    def task_type(self) -> str:
+        """The name of the operator's class (of the operator mapped, for a mapped task)."""
+        return type(self).__name__
 
     def on_kill(self) -> None:
         """Stop whatever ``execute`` started; called when the task is terminated."""

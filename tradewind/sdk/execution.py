@@ -3,6 +3,8 @@
 ``execute_task`` renders the task's templated fields (resolving XComArgs through the task
 runtime), calls ``execute``, runs the right callback and reports the outcome as a value: it
 never raises because of the task's code, and a failing callback never changes the outcome.
+An instance of a mapped task first works out its mapped arguments for ``ti.map_index`` and
+runs the operator they make; its ``map_index_template`` names it in the result.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from core.states import TryOutcome
 from tradewind.sdk.context import Context, RuntimeTaskInstance, use_context
 from tradewind.sdk.exceptions import TaskFailedNoRetry, TaskSkipped
+from tradewind.sdk.map_index_name import render_map_index
+from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.templating import render_template_fields
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
 
@@ -82,6 +86,9 @@ class TaskResult:
     will_retry: bool = False
     #: Exceptions raised by callbacks; they are logged and never change the outcome.
     callback_errors: tuple[TaskError, ...] = ()
+    #: A mapped instance's name, its task's ``map_index_template`` rendered after the try;
+    #: None without a template and for a task that is not mapped.
+    rendered_map_index: str | None = None
 
 
 def execute_task(
@@ -91,7 +98,9 @@ def execute_task(
 
     The task is copied before its fields are rendered, so ``task`` itself is unchanged.
     The task runtime (see ``tradewind.sdk.runtime.use_runtime``) must be installed by the
-    caller: XComArgs, ``ti.xcom_pull``, Variables and Connections go through it.
+    caller: XComArgs, ``ti.xcom_pull``, Variables and Connections go through it. For a
+    mapped task, ``context["ti"].map_index`` says which instance runs: its mapped arguments
+    are worked out (a failure of the try if they cannot be) and the operator they make runs.
 
     Args:
         task: the task, in its DAG.
@@ -105,10 +114,12 @@ def execute_task(
 
     """
     prepared = task.prepare_for_execution()
-    run_context: Context = {**context, "task": prepared}
-    if isinstance(context.get("ti"), RuntimeTaskInstance):
-        ti = dataclasses.replace(context["ti"], task=prepared)
-        run_context.update(ti=ti, task_instance=ti)
+    run_context: Context = {**context}
+    _use_task(run_context, prepared)
+    if isinstance(prepared, MappedOperator):
+        # As in Airflow, the template is in the context: the task may change the values it
+        # reads (``get_current_context()["name"] = ...``) before it is rendered.
+        run_context["map_index_template"] = prepared.map_index_template
     if will_retry is None:
         ti = run_context["ti"]
         will_retry = ti.try_number <= ti.max_tries
@@ -116,23 +127,32 @@ def execute_task(
     with use_context(run_context):
         _run_callbacks(prepared.on_execute_callback, run_context, callback_errors)
         try:
+            if isinstance(prepared, MappedOperator):
+                prepared = prepared.resolve_instance(run_context)
+                _use_task(run_context, prepared)
             render_template_fields(prepared, run_context)
             with _executing(prepared):
                 result = prepared.execute(run_context)
+            name = render_map_index(task, run_context)
             xcoms = xcoms_to_push(prepared, result)
             skip = prepared.downstream_task_ids_to_skip(result)
         except TaskSkipped as error:
             logger.info("task %s skipped: %s", task.task_id, error)
+            name = render_map_index(task, run_context, quiet=True)
             _run_callbacks(prepared.on_skipped_callback, run_context, callback_errors)
             return TaskResult(
                 TaskOutcome.SKIPPED,
                 error=TaskError.from_exception(error),
                 callback_errors=tuple(callback_errors),
+                rendered_map_index=name,
             )
         except Exception as error:
             no_retry = isinstance(error, TaskFailedNoRetry)
             retrying = will_retry and not no_retry
             logger.exception("task %s failed%s", task.task_id, ", will retry" if retrying else "")
+            # A failed try is still named, but a template that cannot be rendered must not
+            # hide why it failed.
+            name = render_map_index(task, run_context, quiet=True)
             failure_context = {**run_context, "exception": error}
             callbacks = prepared.on_retry_callback if retrying else prepared.on_failure_callback
             _run_callbacks(callbacks, failure_context, callback_errors)
@@ -141,6 +161,7 @@ def execute_task(
                 error=TaskError.from_exception(error),
                 will_retry=retrying,
                 callback_errors=tuple(callback_errors),
+                rendered_map_index=name,
             )
         _run_callbacks(prepared.on_success_callback, run_context, callback_errors)
     return TaskResult(
@@ -148,7 +169,16 @@ def execute_task(
         xcoms=xcoms,
         skip_task_ids=frozenset(skip),
         callback_errors=tuple(callback_errors),
+        rendered_map_index=name,
     )
+
+
+def _use_task(context: Context, task: BaseOperator) -> None:
+    """Make ``task`` the context's task (and its ti's), on copies the caller does not see."""
+    context["task"] = task
+    if isinstance(context.get("ti"), RuntimeTaskInstance):
+        ti = dataclasses.replace(context["ti"], task=task)
+        context.update(ti=ti, task_instance=ti)
 
 
 #: The operator whose ``execute`` runs in this process now (the copy with rendered fields).

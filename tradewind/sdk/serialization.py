@@ -2,7 +2,8 @@
 
 The hash covers everything but ``fileloc`` (absolute paths differ between hosts), so the
 same DAG gives the same hash in every process and on every host, and any change to its
-tasks, edges, arguments or schedule changes it.
+tasks, edges, arguments or schedule changes it. A mapped task carries its ``MapLength``:
+where its number of map indexes comes from.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from core.mapping import LengthSpec
 from core.proto_enums import TRIGGER_RULES
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
+from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.params import params_json
 from tradewind.sdk.schedule import ScheduleKind
 from tradewind.sdk.xcom_arg import ResolveMixin
@@ -153,7 +156,54 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))
     if task.execution_timeout is not None:
         definition.execution_timeout.CopyFrom(_duration(task.execution_timeout))
+    if isinstance(task, MappedOperator):
+        definition.map_length.CopyFrom(map_length_message(task))
+        definition.map_index_template = task.map_index_template or ""
     return definition
+
+
+def map_length_message(task: BaseOperator) -> dag_pb2.MapLength:
+    """Where a mapped task's number of map indexes comes from, as the contract's MapLength.
+
+    ``expand(x=[1, 2, 3])`` gives ``literal: 3``; ``expand(x=up())`` gives
+    ``upstream_task_id: "up"``; several arguments give ``product`` of theirs (one argument
+    gives its own); ``a.zip(b)`` gives ``zip`` (``zip_longest`` with a fill value),
+    ``a.concat(b)`` ``concat``, and ``a.map(f)`` the length of ``a``. ``expand_kwargs`` gives
+    the length of its list or of its XComArg. See ``tradewind.sdk.map_length``.
+
+    Args:
+        task: a mapped task (``task.is_mapped``).
+
+    Returns:
+        The message.
+
+    Raises:
+        ValueError: the task is not mapped.
+
+    """
+    if not isinstance(task, MappedOperator):
+        raise ValueError(f"task {task.task_id!r} is not mapped")
+    return length_message(task.map_length_spec())
+
+
+def length_message(spec: LengthSpec) -> dag_pb2.MapLength:
+    """The contract's MapLength of ``spec``.
+
+    Args:
+        spec: a map length as data.
+
+    Returns:
+        The message.
+
+    """
+    if spec.kind == "literal":
+        return dag_pb2.MapLength(literal=spec.value)
+    if spec.kind == "upstream":
+        return dag_pb2.MapLength(upstream_task_id=spec.task_id)
+    parts = dag_pb2.MapLengths(parts=[length_message(part) for part in spec.parts])
+    message = dag_pb2.MapLength()
+    getattr(message, spec.kind).CopyFrom(parts)  # product, zip, zip_longest, concat
+    return message
 
 
 def _edge_labels(task: BaseOperator) -> dict[str, str]:
@@ -181,8 +231,13 @@ def fields_json(task: BaseOperator) -> str:
         A compact JSON object with sorted keys.
 
     """
-    names = dict.fromkeys([*task.template_fields, *task.display_fields])
-    shown = {name: display_value(getattr(task, name, None)) for name in names}
+    names = list(dict.fromkeys([*task.template_fields, *task.display_fields]))
+    values = (
+        task.written_fields(names)
+        if isinstance(task, MappedOperator)
+        else {name: getattr(task, name, None) for name in names}
+    )
+    shown = {name: display_value(value) for name, value in values.items()}
     return json.dumps(shown, sort_keys=True, separators=(",", ":"))
 
 

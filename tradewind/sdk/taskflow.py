@@ -9,14 +9,31 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from core.trigger_rules import TriggerRule
 from tradewind.sdk.baseoperator import BaseOperator
-from tradewind.sdk.context import CONTEXT_KEYS
+from tradewind.sdk.callable_signature import (
+    check_mapping_names,
+    check_signature,
+    infers_multiple_outputs,
+)
 from tradewind.sdk.dag_context import current_dag, current_task_group
-from tradewind.sdk.exceptions import DagDefinitionError, TradewindException
+from tradewind.sdk.exceptions import TradewindException
+from tradewind.sdk.expand_input import (
+    DictOfListsExpandInput,
+    ExpandArgument,
+    ExpandInput,
+    ExpandKwargsArgument,
+    ListOfDictsExpandInput,
+    ensure_return_values,
+)
+from tradewind.sdk.mapped_operator import (
+    DecoratedMappedOperator,
+    check_expand_kwargs,
+    prevent_duplicates,
+)
 from tradewind.sdk.operators.bash import BashOperator
 from tradewind.sdk.operators.python import (
     BranchPythonOperator,
@@ -26,7 +43,7 @@ from tradewind.sdk.operators.python import (
 )
 from tradewind.sdk.taskgroup import unique_id
 from tradewind.sdk.templating import render_template
-from tradewind.sdk.xcom_arg import XComArg
+from tradewind.sdk.xcom_arg import PlainXComArg, XComArg
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -95,59 +112,45 @@ class _BashDecoratedOperator(BashOperator):
         return super().execute(context)
 
 
-def _infers_multiple_outputs(function: Callable[..., Any]) -> bool:
-    """Whether the return annotation is a dict type, which Airflow takes as multiple_outputs."""
-    try:
-        annotation = typing.get_type_hints(function).get("return")
-    except Exception:  # unresolvable forward references: no inference, as in Airflow
-        return False
-    origin = typing.get_origin(annotation) or annotation
-    return isinstance(origin, type) and issubclass(origin, Mapping)
-
-
-def _check_signature(
-    function: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], task_id: str
-) -> None:
-    """Fail at DAG build time when the call does not fit the function's signature."""
-    signature = inspect.signature(function)
-    parameters = []
-    for parameter in signature.parameters.values():
-        if parameter.name in CONTEXT_KEYS:
-            if parameter.default not in (None, inspect.Parameter.empty):
-                raise DagDefinitionError(
-                    f"context key parameter {parameter.name!r} can't have a default"
-                    " other than None",
-                    task_id=task_id,
-                )
-            parameter = parameter.replace(default=None)
-        parameters.append(parameter)
-    try:
-        signature.replace(parameters=parameters).bind(*args, **kwargs)
-    except (TypeError, ValueError) as err:
-        raise DagDefinitionError(
-            f"bad arguments for {function.__name__}(): {err}", task_id=task_id
-        ) from err
-
-
 class _TaskDecorator(Generic[_P, _R]):
-    """A function turned into a task factory: calling it creates a task, returns an XComArg."""
+    """A function turned into a task factory: calling it creates a task, returns an XComArg.
+
+    ``partial(...)`` fixes some of the function's arguments and ``expand(...)`` or
+    ``expand_kwargs(...)`` creates a mapped task over the others, as in Airflow.
+    """
+
+    #: Lets ``XComArg.map`` refuse a TaskFlow function (Airflow's marker).
+    _airflow_is_task_decorator = True
 
     def __init__(
         self,
         function: Callable[_P, _R],
         operator_class: type[BaseOperator],
         operator_kwargs: Mapping[str, Any],
+        partial_op_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if not callable(function):
             raise TradewindException(f"@task needs a function, got {function!r}")
         self.function = function
         self.operator_class = operator_class
         self.operator_kwargs = dict(operator_kwargs)
+        #: The function's arguments fixed by ``partial()``.
+        self.partial_op_kwargs = dict(partial_op_kwargs or {})
         #: Set by ``@setup`` and ``@teardown``: the tasks made are setups or teardowns.
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
         functools.update_wrapper(self, function)
+
+    def _copy(
+        self, operator_kwargs: Mapping[str, Any], partial_op_kwargs: Mapping[str, Any]
+    ) -> _TaskDecorator[_P, _R]:
+        copied = _TaskDecorator(
+            self.function, self.operator_class, operator_kwargs, partial_op_kwargs
+        )
+        copied.is_setup, copied.is_teardown = self.is_setup, self.is_teardown
+        copied.on_failure_fail_dagrun = self.on_failure_fail_dagrun
+        return copied
 
     def override(self, **operator_kwargs: Any) -> _TaskDecorator[_P, _R]:
         """A copy of the decorator with other operator arguments (``task_id``, ``retries``...).
@@ -159,28 +162,97 @@ class _TaskDecorator(Generic[_P, _R]):
             The new decorator.
 
         """
-        copied = _TaskDecorator(
-            self.function, self.operator_class, {**self.operator_kwargs, **operator_kwargs}
-        )
-        copied.is_setup, copied.is_teardown = self.is_setup, self.is_teardown
-        copied.on_failure_fail_dagrun = self.on_failure_fail_dagrun
+        copied = self._copy({**self.operator_kwargs, **operator_kwargs}, self.partial_op_kwargs)
         copied._check_teardown_rule()
         return copied
+
+    def partial(self, **kwargs: Any) -> _TaskDecorator[_P, _R]:
+        """A copy of the decorator with some of the function's arguments fixed.
+
+        Args:
+            **kwargs: arguments of the function, shared by every mapped instance.
+
+        Returns:
+            The new decorator; call ``expand`` or ``expand_kwargs`` on it.
+
+        Raises:
+            TypeError: an argument the function does not take, or one fixed already.
+            ValueError: a context key.
+
+        """
+        check_mapping_names(self.function, "partial", kwargs)
+        prevent_duplicates(self.partial_op_kwargs, kwargs, fail_reason="duplicate partial")
+        return self._copy(self.operator_kwargs, {**self.partial_op_kwargs, **kwargs})
+
+    def expand(self, **map_kwargs: ExpandArgument) -> PlainXComArg:
+        """Create a mapped task: one instance per combination of the arguments' items.
+
+        Args:
+            **map_kwargs: arguments of the function, each a list, tuple, dict or XComArg
+                (a dict gives ``(key, value)`` items); the last one varies fastest.
+
+        Returns:
+            A reference to the instances' return values (a lazy sequence downstream).
+
+        Raises:
+            TypeError: no arguments, an unknown one, or one fixed by ``partial()``.
+            ValueError: a value that cannot be mapped over, a context key, or an XComArg
+                mapped with trigger rule "always".
+
+        """
+        if self.operator_kwargs.get("trigger_rule") == TriggerRule.ALWAYS and any(
+            isinstance(value, XComArg) for value in map_kwargs.values()
+        ):
+            raise ValueError(
+                "Task-generated mapping within a task using 'expand' is not allowed"
+                " with trigger rule 'always'."
+            )
+        if not map_kwargs:
+            raise TypeError("no arguments to expand against")
+        check_mapping_names(self.function, "expand", map_kwargs)
+        prevent_duplicates(
+            self.partial_op_kwargs, map_kwargs, fail_reason="mapping already partial"
+        )
+        return self._expand(DictOfListsExpandInput(dict(map_kwargs)), strict=False)
+
+    def expand_kwargs(self, kwargs: ExpandKwargsArgument, *, strict: bool = True) -> PlainXComArg:
+        """Create a mapped task: one instance per dict of keyword arguments of the function.
+
+        Args:
+            kwargs: a list of dicts (or of XComArgs to dicts), or an XComArg to one.
+            strict: fail an instance whose dict repeats an argument fixed by ``partial()``.
+
+        Returns:
+            A reference to the instances' return values.
+
+        Raises:
+            TypeError: ``kwargs`` is neither a list of dicts nor an XComArg.
+            ValueError: an XComArg mapped with trigger rule "always".
+
+        """
+        check_expand_kwargs(kwargs)
+        if (
+            self.operator_kwargs.get("trigger_rule") == TriggerRule.ALWAYS
+            and not isinstance(kwargs, XComArg)
+            and any(
+                isinstance(value, XComArg)
+                for item in kwargs
+                if isinstance(item, Mapping)
+                for value in item.values()
+            )
+        ):
+            raise ValueError(
+                "Task-generated mapping within a task using 'expand_kwargs' is not allowed"
+                " with trigger rule 'always'."
+            )
+        return self._expand(ListOfDictsExpandInput(kwargs), strict=strict)
 
     def _check_teardown_rule(self) -> None:
         if self.is_teardown and "trigger_rule" in self.operator_kwargs:
             raise TradewindException("Trigger rule not configurable for teardown tasks.")
 
-    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
-        """Create the task in the current DAG.
-
-        Arguments may be XComArgs where the function expects values, so they are not typed
-        by the function's signature.
-
-        Returns:
-            A reference to its return value.
-
-        """
+    def _placement(self) -> tuple[dict[str, Any], str, str]:
+        """The operator arguments, label and id of the next task (unique in its DAG)."""
         operator_kwargs = dict(self.operator_kwargs)
         label = operator_kwargs.pop("task_id", None) or self.function.__name__
         dag = operator_kwargs.get("dag")
@@ -191,23 +263,69 @@ class _TaskDecorator(Generic[_P, _R]):
             taken = set(dag.task_dict) | set(dag.task_group_dict)
             prefix = group.child_id("")
             label = unique_id(group.child_id(label), taken)[len(prefix) :]
-        _check_signature(self.function, args, kwargs, group.child_id(label) if group else label)
         if "multiple_outputs" not in operator_kwargs:
-            operator_kwargs["multiple_outputs"] = _infers_multiple_outputs(self.function)
+            operator_kwargs["multiple_outputs"] = infers_multiple_outputs(self.function)
         if not operator_kwargs.get("doc_md") and self.function.__doc__:
             operator_kwargs["doc_md"] = inspect.cleandoc(self.function.__doc__)
-        operator = self.operator_class(
-            task_id=label,
-            python_callable=self.function,
-            op_args=list(args),
-            op_kwargs=dict(kwargs),
-            **operator_kwargs,
-        )
+        return operator_kwargs, label, group.child_id(label) if group is not None else label
+
+    def _mark(self, operator: BaseOperator) -> None:
         if self.is_setup:
             operator.as_setup()
         if self.is_teardown:
             operator.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
-        return XComArg(operator)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PlainXComArg:
+        """Create the task in the current DAG.
+
+        Arguments may be XComArgs where the function expects values, so they are not typed
+        by the function's signature.
+
+        Returns:
+            A reference to its return value.
+
+        """
+        operator_kwargs, label, task_id = self._placement()
+        op_kwargs = {**self.partial_op_kwargs, **kwargs}
+        check_signature(self.function, args, op_kwargs, task_id)
+        operator = self.operator_class(
+            task_id=label,
+            python_callable=self.function,
+            op_args=list(args),
+            op_kwargs=op_kwargs,
+            **operator_kwargs,
+        )
+        self._mark(operator)
+        return PlainXComArg(operator)
+
+    def _expand(self, expand_input: ExpandInput, *, strict: bool) -> PlainXComArg:
+        ensure_return_values(expand_input.value)
+        operator_kwargs, label, task_id = self._placement()
+        dag = operator_kwargs.pop("dag", None)
+        group = operator_kwargs.pop("task_group", None)
+        if isinstance(expand_input, DictOfListsExpandInput):
+            check_signature(
+                self.function,
+                (),
+                {**self.partial_op_kwargs, **expand_input.value},
+                task_id,
+                partial=True,
+            )
+        operator = DecoratedMappedOperator(
+            operator_class=self.operator_class,
+            expand_input=expand_input,
+            partial_kwargs={
+                **operator_kwargs,
+                "python_callable": self.function,
+                "op_kwargs": dict(self.partial_op_kwargs),
+            },
+            task_id=label,
+            dag=dag,
+            task_group=group,
+            strict=strict,
+        )
+        self._mark(operator)
+        return PlainXComArg(operator)
 
 
 _Decorated = Callable[[Callable[_P, _R]], _TaskDecorator[_P, _R]]

@@ -25,6 +25,7 @@ METHODS = {
     "GetTaskInstanceLogs": "get_task_logs",
     "WatchTaskInstanceLogs": "follow_logs",
     "ListXComs": "xcoms",
+    "ListTaskState": "task_state",
     "ListVariables": "variables",
     "GetVariable": "get_variable",
     "SetVariable": "set_variable",

@@ -36,6 +36,7 @@ EXPECTED = {
     "TaskInstance",
     "TaskInstanceState",
     "TaskInstanceTry",
+    "TaskStateEntry",
     "TaskLogs",
     "TradewindClientError",
     "TriggerRule",

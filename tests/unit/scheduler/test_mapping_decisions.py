@@ -15,7 +15,9 @@ RUN = RunView(dag_id="d", run_id="r", state=RunState.RUNNING)
 OVER_MAKE = LengthSpec("upstream", task_id="make")
 
 
-def dag(length: LengthSpec = OVER_MAKE, rule: TriggerRule = TriggerRule.ALL_SUCCESS) -> dict:
+def dag(
+    length: LengthSpec = OVER_MAKE, rule: TriggerRule = TriggerRule.ALL_SUCCESS
+) -> dict[str, TaskSpec]:
     return {
         "make": TaskSpec(task_id="make"),
         "add": TaskSpec(task_id="add", upstream=frozenset({"make"}), map_length=length),

@@ -14,6 +14,7 @@ from tradewind import (
 
 EXPECTED = [
     "DAG",
+    "NEVER_EXPIRE",
     "AirflowDagCycleException",
     "AirflowException",
     "AirflowFailException",
@@ -47,6 +48,7 @@ EXPECTED = [
     "TaskGroup",
     "TaskInstanceState",
     "TaskSkipped",
+    "TaskStateStore",
     "TaskTerminated",
     "TaskTimedOut",
     "TemplateRenderError",
