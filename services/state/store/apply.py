@@ -113,21 +113,28 @@ def claimed_by(run: DagRun, scheduler_id: str, now: datetime) -> bool:
 
 
 def _locked(
-    session: Session, model: type[M], columns: tuple[Any, Any], keys: Sequence[tuple[Any, Any]]
+    session: Session, model: type[M], columns: tuple[Any, ...], keys: Sequence[tuple[Any, ...]]
 ) -> list[M]:
-    """The rows of ``model`` whose two ``columns`` hold one of ``keys``, locked in id order.
+    """The rows of ``model`` whose ``columns`` hold one of ``keys``, locked in id order.
 
-    Keys are grouped by their first part (``a = x AND b IN (...)`` per group): an index on the
-    two columns then serves each group with one scan, where a row-value IN list would plan one
-    scan per key.
+    Keys are grouped by all but their last part (``a = x AND b = y AND c IN (...)`` per
+    group): an index on the columns then serves each group with one scan, where a row-value
+    IN list would plan one scan per key. Only the rows named are locked, so a transition on
+    one map index never waits for executors completing the task's other instances.
     """
     if not keys:
         return []
-    groups: dict[Any, list[Any]] = defaultdict(list)
-    for first, second in keys:
-        groups[first].append(second)
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for key in keys:
+        groups[key[:-1]].append(key[-1])
     match = or_(
-        *(and_(columns[0] == first, columns[1].in_(rest)) for first, rest in groups.items())
+        *(
+            and_(
+                *(column == value for column, value in zip(columns[:-1], prefix, strict=True)),
+                columns[-1].in_(rest),
+            )
+            for prefix, rest in groups.items()
+        )
     )
     query = select(model).where(match).order_by(model.id)
     return list(session.scalars(query.with_for_update()))
@@ -152,8 +159,10 @@ def apply_transitions(
         (r.dag_id, r.run_id): r
         for r in _locked(session, DagRun, (DagRun.dag_id, DagRun.run_id), run_keys)
     }
-    wanted = sorted({(runs[t.run_key].id, t.task_id) for t in ti_transitions if t.run_key in runs})
-    columns = (TaskInstance.dag_run_id, TaskInstance.task_id)
+    wanted = sorted(
+        {(runs[t.run_key].id, t.task_id, t.map_index) for t in ti_transitions if t.run_key in runs}
+    )
+    columns = (TaskInstance.dag_run_id, TaskInstance.task_id, TaskInstance.map_index)
     tis = {
         (ti.dag_run_id, ti.task_id, ti.map_index): ti
         for ti in _locked(session, TaskInstance, columns, wanted)
