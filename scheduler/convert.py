@@ -34,6 +34,7 @@ def task_specs(definition: dag_pb2.DagDefinition) -> dict[str, TaskSpec]:
             is_teardown=task.is_teardown,
             on_failure_fail_dagrun=task.on_failure_fail_dagrun,
             map_length=length_spec(task.map_length) if task.HasField("map_length") else None,
+            mapped_group=task.mapped_group_id,
         )
     return specs
 

@@ -18,7 +18,7 @@ from core.mapping import DEFAULT_MAX_MAP_LENGTH, LengthSpec, expansion_length
 from core.retries import RetryPolicy, retry_identity
 from core.runs import run_outcome
 from core.setup_teardown import SetupTeardownGraph
-from core.states import LEASED, WAITING, DagRunState, TaskInstanceState, TryOutcome
+from core.states import FINISHED, LEASED, WAITING, DagRunState, TaskInstanceState, TryOutcome
 from core.tries import end_of_try
 from core.trigger_rules import (
     STATE_OF_VERDICT,
@@ -49,6 +49,9 @@ class TaskSpec:
     on_failure_fail_dagrun: bool = False
     #: For a mapped task: where its number of map indexes comes from.
     map_length: LengthSpec | None = None
+    #: For a task in a mapped task group: the group. Instance i of the task depends only on
+    #: instance i of its upstream tasks in the same group.
+    mapped_group: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +135,14 @@ class _Plan:
     def states_of(self, task_ids: Iterable[str]) -> list[TaskInstanceState]:
         """The states of every instance of these tasks (none for a task without instances)."""
         return [state for t in task_ids for state in self.states.get(t, {}).values()]
+
+    def state_at(self, task_id: str, map_index: int) -> list[TaskInstanceState]:
+        """The state of one map index of a task (its unexpanded instance's while it has one)."""
+        states = self.states.get(task_id, {})
+        for index in (map_index, -1):
+            if index in states:
+                return [states[index]]
+        return []
 
     def move(self, ti: TaskInstanceView, new_state: TaskInstanceState, **fields: object) -> None:
         self.transitions.append(
@@ -237,10 +248,12 @@ def decide_running(
     for task_id in dependency_order({t: spec.upstream for t, spec in tasks.items()}):
         task = tasks[task_id]
         views = by_task.get(task_id, [])
-        unexpanded = task.map_length is not None and any(v.map_index < 0 for v in views)
+        if task.map_length is not None and views and views[0].map_index < 0:
+            # Instances left from an earlier expansion wait for the next one.
+            if views[0].state in WAITING:
+                _decide_unexpanded(plan, views[0], task, tasks, graph, by_task, max_map_length)
+            continue
         for ti in views:
-            if unexpanded and ti.map_index >= 0:
-                continue  # instances left from an earlier expansion wait for the next one
             if ti.state in LEASED:
                 _check_leased(plan, run, ti, task, now)
             elif ti.state == _TI.UP_FOR_RETRY:
@@ -249,10 +262,8 @@ def decide_running(
                 else:
                     plan.wake(ti.next_retry_at)
             elif ti.state in WAITING:
-                verdict = _trigger_verdict(plan, graph, task)
-                if verdict is Verdict.RUN and unexpanded:
-                    _expand(plan, ti, task, by_task, max_map_length)
-                elif verdict is Verdict.RUN:
+                verdict = _trigger_verdict(plan, graph, task, tasks, ti.map_index)
+                if verdict is Verdict.RUN:
                     plan.move(ti, _TI.QUEUED)
                 elif verdict is not Verdict.WAIT:
                     plan.move(ti, STATE_OF_VERDICT[verdict])
@@ -268,10 +279,17 @@ def decide_running(
     )
 
 
-def _trigger_verdict(plan: _Plan, graph: SetupTeardownGraph, task: TaskSpec) -> Verdict:
+def _trigger_verdict(
+    plan: _Plan,
+    graph: SetupTeardownGraph,
+    task: TaskSpec,
+    tasks: Mapping[str, TaskSpec],
+    map_index: int = -1,
+) -> Verdict:
     """Airflow's order: the setups a task depends on indirectly first, then its trigger rule.
 
-    A mapped upstream task counts once per map index.
+    A mapped upstream task counts once per map index; in a mapped task group, instance i
+    counts only instance i of the upstream tasks of its group.
     """
     if graph.has_setups:
         indirect = plan.states_of(graph.indirect_setups(task.task_id))
@@ -279,22 +297,35 @@ def _trigger_verdict(plan: _Plan, graph: SetupTeardownGraph, task: TaskSpec) -> 
             constraint = setup_constraint(indirect)
             if constraint is not Verdict.RUN:
                 return constraint
-    upstream = plan.states_of(task.upstream)
+    upstream: list[TaskInstanceState] = []
+    for parent in task.upstream:
+        per_index = map_index >= 0 and _same_mapped_group(task, tasks.get(parent))
+        upstream += plan.state_at(parent, map_index) if per_index else plan.states_of([parent])
     setups = plan.states_of(graph.direct_setups(task.task_id))
     return evaluate(task.trigger_rule, upstream, setup_states=setups)
 
 
-def _expand(
+def _same_mapped_group(task: TaskSpec, other: TaskSpec | None) -> bool:
+    """Whether two tasks are in the same mapped task group."""
+    return bool(task.mapped_group) and other is not None and other.mapped_group == task.mapped_group
+
+
+def _decide_unexpanded(
     plan: _Plan,
     ti: TaskInstanceView,
     task: TaskSpec,
+    tasks: Mapping[str, TaskSpec],
+    graph: SetupTeardownGraph,
     by_task: Mapping[str, Sequence[TaskInstanceView]],
     max_map_length: int,
 ) -> None:
-    """Expand a mapped task whose upstream values are known (Airflow's expand_mapped_task).
+    """Expand a mapped task once what it maps over is known (Airflow's expand_mapped_task).
 
-    No item makes it skipped; more than ``max_map_length`` fails it; a source that pushed no
-    value to map over makes it upstream_failed.
+    It expands as soon as its length is known (at once for literals), whatever its upstream
+    tasks still do: each instance then waits for its trigger rule. No item makes it skipped;
+    more than ``max_map_length`` fails it. Until the length is known its trigger rule decides:
+    skipped or upstream_failed upstream tasks pass that on, and upstream tasks done without a
+    value to map over make it upstream_failed.
     """
     assert task.map_length is not None
     outputs = {
@@ -303,12 +334,16 @@ def _expand(
     }
     length = expansion_length(task.map_length, outputs)
     if length is None:
-        missing = sorted(source for source, found in outputs.items() if found is None)
-        plan.move(
-            ti,
-            _TI.UPSTREAM_FAILED,
-            reason=f"nothing to map over: {', '.join(missing)} pushed no return value",
-        )
+        verdict = _trigger_verdict(plan, graph, task, tasks)
+        if verdict is Verdict.RUN:
+            missing = sorted(source for source, found in outputs.items() if found is None)
+            plan.move(
+                ti,
+                _TI.UPSTREAM_FAILED,
+                reason=f"nothing to map over: {', '.join(missing)} pushed no return value",
+            )
+        elif verdict is not Verdict.WAIT:
+            plan.move(ti, STATE_OF_VERDICT[verdict])
     elif length == 0:
         plan.move(ti, _TI.SKIPPED, reason="mapped over no items")
     elif length > max_map_length:
@@ -321,8 +356,13 @@ def _expand(
         plan.move(ti, ti.state, expand_to=length)
 
 
-def _output_length(instances: Iterable[TaskInstanceView]) -> int | None:
-    """How many items a task's return value gives a task mapped over it, None if unknown."""
+def _output_length(instances: Sequence[TaskInstanceView]) -> int | None:
+    """How many items a task's return value gives a task mapped over it, None if unknown.
+
+    Known once every instance of the task has finished and one of them recorded its output.
+    """
+    if any(ti.state not in FINISHED for ti in instances):
+        return None
     recorded = [ti.output_length for ti in instances if ti.output_length is not None]
     return sum(recorded) if recorded else None
 

@@ -278,15 +278,18 @@ def task_spec(task: BaseOperator) -> TaskSpec:
         is_teardown=task.is_teardown,
         on_failure_fail_dagrun=task.on_failure_fail_dagrun,
         map_length=map_length_spec(task),
+        mapped_group=_group_id(task),
     )
+
+
+def _group_id(task: BaseOperator) -> str:
+    group = task.mapped_task_group()
+    return (group.group_id or "") if group is not None else ""
 
 
 def map_length_spec(task: BaseOperator) -> LengthSpec | None:
     """Where a mapped task's number of map indexes comes from; None for an unmapped task."""
-    if not getattr(task, "is_mapped", False):
-        return None
-    spec: LengthSpec = task.map_length_spec()  # type: ignore[attr-defined]
-    return spec
+    return task.map_length_spec() if task.is_mapped else None
 
 
 @dataclass(frozen=True)

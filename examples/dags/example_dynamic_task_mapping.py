@@ -4,14 +4,16 @@
 ``double`` is expanded over it, one instance per number, and ``total`` receives every
 instance's result in map index order (the "reduce"). The instance for 7 fails on its first try
 and is retried alone. A classic operator is mapped too, with ``partial`` for the arguments every
-instance shares, and ``add`` maps over the cross product of two literal lists.
+instance shares, ``add`` maps over the cross product of two literal lists, and the task group
+``file_pipeline`` is mapped as a whole: each file goes through ``extract`` then ``measure`` on
+its own, and ``summary`` adds up every file's size.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tradewind import BashOperator, dag, get_current_context, task
+from tradewind import BashOperator, dag, get_current_context, task, task_group
 
 
 @dag(
@@ -55,6 +57,25 @@ def example_dynamic_task_mapping():
     BashOperator.partial(task_id="greet", retries=0).expand(
         bash_command=["echo hello", "echo world"]
     )
+
+    @task_group
+    def file_pipeline(name: str):
+        @task
+        def extract(name: str) -> str:
+            return f"contents of {name}"
+
+        @task
+        def measure(contents: str) -> int:
+            return len(contents)
+
+        return measure(extract(name))
+
+    @task
+    def summary(sizes: list[int]) -> int:
+        print(f"{len(list(sizes))} files, {sum(sizes)} characters")
+        return sum(sizes)
+
+    summary(file_pipeline.expand(name=["a.csv", "bb.csv"]))
 
 
 example_dynamic_task_mapping()

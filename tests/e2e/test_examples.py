@@ -325,6 +325,11 @@ async def test_a_mapped_task_runs_once_per_item_and_its_reduce_sees_them_in_orde
     assert await mapped_values(api, run, "total") == [sum(2 * n for n in range(count))]
     assert await mapped_values(api, run, "add") == [11, 21, 31, 12, 22, 32]
     assert await mapped_values(api, run, "greet") == ["hello", "world"]
+    assert await mapped_values(api, run, "file_pipeline.extract") == [
+        "contents of a.csv",
+        "contents of bb.csv",
+    ]
+    assert await mapped_values(api, run, "summary") == [17 + 18]
     seven = run_pb2.TaskInstanceKey(
         dag_id=run.dag_id, run_id=run.run_id, task_id="double", map_index=7
     )

@@ -21,8 +21,10 @@ from tradewind.sdk.setup_teardown_scope import close_scope, note_created, open_s
 from tradewind.sdk.xcom_arg import PlainXComArg, iter_xcom_args
 
 if TYPE_CHECKING:
+    from core.mapping import LengthSpec
     from tradewind.sdk.dag import DAG
     from tradewind.sdk.mapped_operator import OperatorPartial
+    from tradewind.sdk.mapped_task_group import MappedTaskGroup
     from tradewind.sdk.taskgroup import TaskGroup
 
 #: Airflow's defaults.
@@ -82,8 +84,6 @@ class BaseOperator(DependencyMixin):
     #: A teardown task removes it once they are done, even if they failed (``as_teardown``).
     is_teardown: bool = False
     _on_failure_fail_dagrun: bool = False
-    #: Whether the task is mapped (made by ``expand`` or ``expand_kwargs``).
-    is_mapped: bool = False
     #: ``BashOperator.partial(task_id=..., ...)``: fixed arguments of a mapped task; its
     #: ``expand(...)`` or ``expand_kwargs(...)`` then adds the task (see ``mapped_operator``).
     partial = _PartialDescriptor()
@@ -364,6 +364,33 @@ class BaseOperator(DependencyMixin):
 
         """
         return set(self.upstream_task_ids if upstream else self.downstream_task_ids)
+
+    # -- mapping ----------------------------------------------------------------------------
+
+    @property
+    def is_mapped(self) -> bool:
+        """Whether the task is mapped: made by ``expand``, or inside a mapped task group."""
+        return self.mapped_task_group() is not None
+
+    def mapped_task_group(self) -> MappedTaskGroup | None:
+        """The innermost mapped task group the task is in, or None."""
+        from tradewind.sdk.mapped_task_group import mapped_group_of
+
+        return mapped_group_of(self)
+
+    def map_length_spec(self) -> LengthSpec:
+        """Where a mapped task's number of map indexes comes from: its mapped task group's.
+
+        Raises:
+            ValueError: the task is not mapped.
+
+        """
+        group = self.mapped_task_group()
+        if group is None:
+            raise ValueError(f"task {self.task_id!r} is not mapped")
+        from tradewind.sdk.map_length import length_spec
+
+        return length_spec(group.expand_input)
 
     # -- setup and teardown -----------------------------------------------------------------
 

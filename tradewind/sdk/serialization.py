@@ -156,9 +156,11 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))
     if task.execution_timeout is not None:
         definition.execution_timeout.CopyFrom(_duration(task.execution_timeout))
-    if isinstance(task, MappedOperator):
+    if task.is_mapped:
         definition.map_length.CopyFrom(map_length_message(task))
         definition.map_index_template = task.map_index_template or ""
+        group = task.mapped_task_group()
+        definition.mapped_group_id = group.group_id or "" if group is not None else ""
     return definition
 
 
@@ -181,7 +183,7 @@ def map_length_message(task: BaseOperator) -> dag_pb2.MapLength:
         ValueError: the task is not mapped.
 
     """
-    if not isinstance(task, MappedOperator):
+    if not task.is_mapped:
         raise ValueError(f"task {task.task_id!r} is not mapped")
     return length_message(task.map_length_spec())
 

@@ -215,10 +215,50 @@ def unique_id(wanted: str, taken: set[str]) -> str:
 class _TaskGroupFactory(Generic[_P, _R]):
     """What ``@task_group`` returns: calling it builds a task group."""
 
-    def __init__(self, function: Callable[_P, _R], group_kwargs: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        function: Callable[_P, _R],
+        group_kwargs: Mapping[str, Any],
+        fixed: Mapping[str, Any] | None = None,
+    ) -> None:
         self.function = function
         self.group_kwargs = {"group_id": function.__name__, **group_kwargs}
+        #: Arguments given to ``partial()``, for ``expand()`` and ``expand_kwargs()``.
+        self.fixed: dict[str, Any] = dict(fixed or {})
         functools.update_wrapper(self, function)
+
+    def partial(self, **kwargs: Any) -> _TaskGroupFactory[_P, _R]:
+        """Fix arguments for every instance of the group ``expand`` makes.
+
+        Returns:
+            A factory whose ``expand``/``expand_kwargs`` pass these arguments as they are.
+
+        """
+        return _TaskGroupFactory(self.function, self.group_kwargs, {**self.fixed, **kwargs})
+
+    def expand(self, **kwargs: Any) -> Any:
+        """A mapped task group: one instance of each of its tasks per item (cross product).
+
+        Returns:
+            What the function returned when not None, else the group.
+
+        """
+        from tradewind.sdk.mapped_task_group import build_mapped_group, check_expand
+
+        expand_input = check_expand(self.function, self.fixed, kwargs)
+        return build_mapped_group(self.function, self.group_kwargs, self.fixed, expand_input)
+
+    def expand_kwargs(self, value: Any) -> Any:
+        """A mapped task group whose instance i calls the function with the i-th dict.
+
+        Returns:
+            What the function returned when not None, else the group.
+
+        """
+        from tradewind.sdk.mapped_task_group import build_mapped_group, check_expand_kwargs
+
+        expand_input = check_expand_kwargs(self.function, value)
+        return build_mapped_group(self.function, self.group_kwargs, self.fixed, expand_input)
 
     def override(self, **group_kwargs: Any) -> _TaskGroupFactory[_P, _R]:
         """A copy of the factory with other TaskGroup arguments.
@@ -230,7 +270,7 @@ class _TaskGroupFactory(Generic[_P, _R]):
             The new factory.
 
         """
-        return _TaskGroupFactory(self.function, {**self.group_kwargs, **group_kwargs})
+        return _TaskGroupFactory(self.function, {**self.group_kwargs, **group_kwargs}, self.fixed)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Build the group by calling the function inside it (arguments may be XComArgs).

@@ -139,6 +139,29 @@ class PlainXComArg(XComArg):
         """The producing task and the key."""
         yield self.operator, self.key
 
+    def _mapped_value(self, context: Mapping[str, Any]) -> Any:
+        """A mapped producer's value for the consumer in ``context``.
+
+        Its instance at the consumer's map index when both are in the same mapped task group,
+        else every instance's value (a lazy sequence).
+        """
+        task_id = self.operator.task_id
+        group = self.operator.mapped_task_group()
+        consumer = context.get("task")
+        ti = context.get("ti")
+        index = getattr(ti, "map_index", -1)
+        if group is None or consumer is None or consumer.mapped_task_group() is not group:
+            return LazyXComSequence(task_id, self.key)
+        found = current_runtime().get_xcom_items([task_id], self.key, map_index=index)
+        items = found.get(task_id, [])
+        if items:
+            return items[0][1]
+        if self.key == XCOM_RETURN_KEY:
+            return None
+        raise XComNotFound(
+            f"task {task_id!r} pushed no XCom with key {self.key!r} at map index {index}"
+        )
+
     def map(self, function: Callable[[Any], Any]) -> MapXComArg:
         """See ``XComArg.map``; only a return value can be mapped."""
         if self.key != XCOM_RETURN_KEY:
@@ -196,7 +219,7 @@ class PlainXComArg(XComArg):
         """
         task_id = self.operator.task_id
         if self.operator.is_mapped:
-            return LazyXComSequence(task_id, self.key)
+            return self._mapped_value(context)
         found = current_runtime().get_xcoms([task_id], self.key)
         if task_id in found:
             return found[task_id]

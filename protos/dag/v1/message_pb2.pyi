@@ -121,6 +121,7 @@ class TaskDefinition(_message.Message):
     UPSTREAM_EDGE_LABELS_FIELD_NUMBER: _builtins.int
     MAP_LENGTH_FIELD_NUMBER: _builtins.int
     MAP_INDEX_TEMPLATE_FIELD_NUMBER: _builtins.int
+    MAPPED_GROUP_ID_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -153,6 +154,10 @@ class TaskDefinition(_message.Message):
     """Whether a failed teardown fails the run."""
     map_index_template: _builtins.str
     """Airflow's map_index_template: a Jinja template naming each map index ("{{ task.x }}")."""
+    mapped_group_id: _builtins.str
+    """For a task inside a mapped task group: the group's id. Its instance i depends only on
+    instance i of the upstream tasks of the same group; map_length is then the group's.
+    """
     @_builtins.property
     def upstream_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The ids of this task's direct upstream tasks, sorted."""
@@ -208,10 +213,11 @@ class TaskDefinition(_message.Message):
         upstream_edge_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         map_length: Global___MapLength | None = ...,
         map_index_template: _builtins.str = ...,
+        mapped_group_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

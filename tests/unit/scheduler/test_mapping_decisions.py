@@ -167,3 +167,87 @@ def test_a_failed_map_index_retries_alone() -> None:
     assert [(t.task_id, t.map_index, t.new_state) for t in decision.transitions] == [
         ("add", 1, "queued")
     ]
+
+
+def test_a_task_mapped_over_a_literal_expands_at_once_and_its_instances_wait() -> None:
+    tasks = {
+        "start": TaskSpec(task_id="start"),
+        "each": TaskSpec(
+            task_id="each", upstream=frozenset({"start"}), map_length=LengthSpec("literal", value=2)
+        ),
+    }
+    decision = decide_run(RUN, tasks, [view("start", "running"), view("each", "none")], NOW)
+    (expand,) = decision.transitions
+    assert (expand.task_id, expand.expand_to) == ("each", 2)
+
+
+def test_a_mapped_source_is_known_only_when_every_instance_finished() -> None:
+    tasks = {
+        "make": TaskSpec(task_id="make", map_length=LengthSpec("literal", value=2)),
+        "again": TaskSpec(
+            task_id="again",
+            upstream=frozenset({"make"}),
+            map_length=LengthSpec("upstream", task_id="make"),
+        ),
+    }
+    running = [view("make", "success", 0, output_length=1), view("make", "running", 1)]
+    assert not decide_run(RUN, tasks, [*running, view("again", "none")], NOW).transitions
+
+
+def group_dag() -> dict[str, TaskSpec]:
+    """make >> [g.first >> g.second] >> after, the group mapped over make's list."""
+    over = LengthSpec("upstream", task_id="make")
+    return {
+        "make": TaskSpec(task_id="make"),
+        "g.first": TaskSpec(
+            task_id="g.first", upstream=frozenset({"make"}), map_length=over, mapped_group="g"
+        ),
+        "g.second": TaskSpec(
+            task_id="g.second",
+            upstream=frozenset({"g.first"}),
+            map_length=over,
+            mapped_group="g",
+        ),
+        "after": TaskSpec(task_id="after", upstream=frozenset({"g.second"})),
+    }
+
+
+def test_a_mapped_group_expands_its_tasks_together_and_runs_each_index_on_its_own() -> None:
+    made = view("make", "success", output_length=2)
+    expanding = decide_run(
+        RUN, group_dag(), [made, view("g.first", "none"), view("g.second", "none")], NOW
+    )
+    assert sorted((t.task_id, t.expand_to) for t in expanding.transitions) == [
+        ("g.first", 2),
+        ("g.second", 2),
+    ]
+    # Index 0 of first is done: index 0 of second runs, without waiting for index 1.
+    instances = [
+        made,
+        view("g.first", "success", 0),
+        view("g.first", "running", 1),
+        view("g.second", "none", 0),
+        view("g.second", "none", 1),
+        view("after", "none"),
+    ]
+    decision = decide_run(RUN, group_dag(), instances, NOW)
+    assert [(t.task_id, t.map_index, t.new_state) for t in decision.transitions] == [
+        ("g.second", 0, "queued")
+    ]
+
+
+def test_a_failed_index_in_a_mapped_group_fails_only_its_own_downstream_index() -> None:
+    instances = [
+        view("make", "success", output_length=2),
+        view("g.first", "failed", 0),
+        view("g.first", "success", 1),
+        view("g.second", "none", 0),
+        view("g.second", "none", 1),
+        view("after", "none"),
+    ]
+    decision = decide_run(RUN, group_dag(), instances, NOW)
+    assert sorted((t.task_id, t.map_index, t.new_state) for t in decision.transitions) == [
+        ("after", -1, "upstream_failed"),
+        ("g.second", 0, "upstream_failed"),
+        ("g.second", 1, "queued"),
+    ]
