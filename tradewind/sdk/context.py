@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pendulum
+
 from tradewind.sdk import macros
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import NoTaskContext, TradewindException
@@ -296,7 +298,9 @@ def use_context(context: Context) -> Iterator[Context]:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """A UTC pendulum DateTime, as Airflow's context holds (``logical_date.add(days=1)``)."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return pendulum.instance(aware, tz=pendulum.UTC)
 
 
 def _pulled(
