@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.graph import reachable
 from core.trigger_rules import TriggerRule
+from tradewind.sdk import templating
 from tradewind.sdk.arguments import ArgumentChecker, Callback
 from tradewind.sdk.dag_context import current_dag, current_task_group
 from tradewind.sdk.default_args import apply_default_args
@@ -21,6 +22,8 @@ from tradewind.sdk.setup_teardown_scope import close_scope, note_created, open_s
 from tradewind.sdk.xcom_arg import PlainXComArg, iter_xcom_args
 
 if TYPE_CHECKING:
+    import jinja2
+
     from core.mapping import LengthSpec
     from tradewind.sdk.dag import DAG
     from tradewind.sdk.mapped_operator import OperatorPartial
@@ -495,6 +498,52 @@ class BaseOperator(DependencyMixin):
 
         """
         return set()
+
+    # -- templates (Airflow's methods, for custom operators) -------------------------------
+
+    def get_template_env(self) -> jinja2.Environment:
+        """The Jinja2 environment of the task's DAG (template files, macros, filters)."""
+        if self.dag is not None:
+            return self.dag.get_template_env()
+        return templating.make_template_env(None)
+
+    def render_template(
+        self,
+        content: Any,
+        context: Mapping[str, Any],
+        jinja_env: jinja2.Environment | None = None,
+        seen_oids: set[int] | None = None,
+    ) -> Any:
+        """Render ``content`` as the task's templated fields are rendered.
+
+        Strings are templates (a name ending in one of ``template_ext`` is a template file,
+        found next to the DAG file or in ``template_searchpath``), containers are rendered
+        item by item, XComArgs and params are resolved; other objects are returned as they
+        are.
+
+        Args:
+            content: what to render.
+            context: the running task's context.
+            jinja_env: the environment; the DAG's by default.
+            seen_oids: accepted for Airflow's signature (nested objects are not walked).
+
+        Returns:
+            The rendered value.
+
+        """
+        env = jinja_env if jinja_env is not None else self.get_template_env()
+        return templating.render_template(content, context, env, template_ext=self.template_ext)
+
+    def render_template_fields(
+        self, context: Mapping[str, Any], jinja_env: jinja2.Environment | None = None
+    ) -> None:
+        """Render the task's ``template_fields`` in place, as before ``execute`` is called.
+
+        Raises:
+            TemplateRenderError: naming the task and the field.
+
+        """
+        templating.render_template_fields(self, context, jinja_env)
 
     def prepare_for_execution(self) -> BaseOperator:
         """A copy of the task to render and run, so the DAG's task keeps its templates.
