@@ -6,6 +6,7 @@ import lines (``from tradewind import DAG, task, BashOperator``) and nothing els
 
 from core.states import TaskInstanceState
 from core.trigger_rules import TriggerRule
+from tradewind.sdk import timezone
 from tradewind.sdk.baseoperator import BaseOperator, WeightRule
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, get_current_context
@@ -46,6 +47,10 @@ from tradewind.sdk.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
+from tradewind.sdk.operators.python_virtualenv import (
+    ExternalPythonOperator,
+    PythonVirtualenvOperator,
+)
 from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
 from tradewind.sdk.params import Param, ParamValidationError
 from tradewind.sdk.setup_teardown import setup, teardown
@@ -84,12 +89,14 @@ __all__ = [
     "DuplicateTaskIdFound",
     "EdgeModifier",
     "EmptyOperator",
+    "ExternalPythonOperator",
     "Label",
     "LatestOnlyOperator",
     "NotFound",
     "Param",
     "ParamValidationError",
     "PythonOperator",
+    "PythonVirtualenvOperator",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",
@@ -117,4 +124,5 @@ __all__ = [
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]

@@ -41,6 +41,10 @@ from tradewind.sdk.operators.python import (
     ShortCircuitOperator,
     determine_kwargs,
 )
+from tradewind.sdk.operators.python_virtualenv import (
+    ExternalPythonOperator,
+    PythonVirtualenvOperator,
+)
 from tradewind.sdk.taskgroup import unique_id
 from tradewind.sdk.templating import render_template
 from tradewind.sdk.xcom_arg import PlainXComArg, XComArg
@@ -65,6 +69,18 @@ class _ShortCircuitDecoratedOperator(ShortCircuitOperator):
     """The task that ``@task.short_circuit`` creates."""
 
     custom_operator_name = "@task.short_circuit"
+
+
+class _PythonVirtualenvDecoratedOperator(PythonVirtualenvOperator):
+    """The task that ``@task.virtualenv`` creates."""
+
+    custom_operator_name = "@task.virtualenv"
+
+
+class _ExternalPythonDecoratedOperator(ExternalPythonOperator):
+    """The task that ``@task.external_python`` creates."""
+
+    custom_operator_name = "@task.external_python"
 
 
 class _BashDecoratedOperator(BashOperator):
@@ -370,7 +386,8 @@ class _TaskDecoratorFactory:
 class _TaskNamespace(_TaskDecoratorFactory):
     """``task``: ``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``, ...
 
-    ``@task.bash`` too: each attribute is one flavour of the decorator.
+    ``@task.bash``, ``@task.virtualenv`` and ``@task.external_python`` too: each attribute is
+    one flavour of the decorator.
     """
 
     def __init__(self) -> None:
@@ -379,6 +396,8 @@ class _TaskNamespace(_TaskDecoratorFactory):
         self.branch = _TaskDecoratorFactory(_BranchPythonDecoratedOperator)
         self.short_circuit = _TaskDecoratorFactory(_ShortCircuitDecoratedOperator)
         self.bash = _TaskDecoratorFactory(_BashDecoratedOperator)
+        self.virtualenv = _TaskDecoratorFactory(_PythonVirtualenvDecoratedOperator)
+        self.external_python = _TaskDecoratorFactory(_ExternalPythonDecoratedOperator)
 
 
 #: The TaskFlow decorator, as Airflow's ``task``.

@@ -37,12 +37,14 @@ EXPECTED = [
     "DuplicateTaskIdFound",
     "EdgeModifier",
     "EmptyOperator",
+    "ExternalPythonOperator",
     "Label",
     "LatestOnlyOperator",
     "NotFound",
     "Param",
     "ParamValidationError",
     "PythonOperator",
+    "PythonVirtualenvOperator",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",
@@ -70,6 +72,7 @@ EXPECTED = [
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]
 
 

@@ -103,7 +103,7 @@ def test_the_length_spec_is_the_message_as_data() -> None:
         a = make_list()
         add.expand(x=a.zip(a, fillvalue=None), y=[1, 2])
     mapped = dag.get_task("add")
-    assert mapped.map_length_spec() == LengthSpec(  # type: ignore[attr-defined]
+    assert mapped.map_length_spec() == LengthSpec(
         "product",
         parts=(
             LengthSpec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def make() -> list[int]:
 
 
 @task_group
-def pipeline(number: int, offset: int = 0):
+def pipeline(number: int, offset: int = 0) -> Any:
     @task
     def double(value: int) -> int:
         return 2 * value
@@ -74,7 +75,7 @@ def test_expand_kwargs_and_literals_map_a_group_too() -> None:
 
 def test_a_failing_index_stops_only_its_own_path_through_the_group() -> None:
     @task_group
-    def fragile(number: int):
+    def fragile(number: int) -> Any:
         @task
         def check(value: int) -> int:
             if value == 2:
@@ -109,7 +110,7 @@ def test_a_mapped_group_is_checked_as_airflow_checks_it() -> None:
             pipeline.expand_kwargs({"number": 1})
 
     @task_group
-    def nested(number: int):
+    def nested(number: int) -> None:
         @task
         def inner(value: int) -> int:
             return value

@@ -39,7 +39,7 @@ def test_custom_operators_render_template_files_and_their_own_values(tmp_path: P
         schedule=None,
         start_date=datetime(2026, 1, 1),
         template_searchpath=str(tmp_path / "queries"),
-    ) as dag:
+    ):
         op = QueryOperator(task_id="query", sql="daily.sql", note="run {{ run_id }}")
     context = build_context(task=op, run_id="r1", logical_date=datetime(2024, 3, 15))
     with use_runtime(InMemoryStore().runtime_for("query")):
@@ -50,4 +50,4 @@ def test_custom_operators_render_template_files_and_their_own_values(tmp_path: P
         "listed": ["2024-03-15", {"id": "query"}],
     }
     assert op.get_template_env() is not None
-    assert dag.task_dict["query"].sql == "daily.sql"  # the DAG's task is left unrendered
+    assert op.sql == "daily.sql"  # the task in the DAG is left unrendered
