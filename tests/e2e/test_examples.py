@@ -364,3 +364,15 @@ async def test_a_retry_finds_what_its_first_try_kept_in_the_task_state_store(
     assert not entries["first_try"].HasField("expires_at")  # NEVER_EXPIRE
     assert json.loads(entries["first_try"].value_json) == 1
     assert f"resumed {job_id}, submitted by try 1" in await log_of(api, run, "submit")
+
+
+async def test_callables_run_in_a_fresh_virtualenv_and_in_another_interpreter(
+    api: StateClient,
+) -> None:
+    run = await run_to_end(api, "example_python_virtualenv")
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    values = await xcoms_of(api, run)
+    assert values["virtualenv_python"] == [0, 1, 4, 9]
+    assert values["external_python"] == "sum=14"
+    assert values["report"] == "squares=[0, 1, 4, 9] sum=14"
+    assert "Running in the virtual environment" in await log_of(api, run, "virtualenv_python")
