@@ -107,7 +107,7 @@ class RunObserver(Protocol):
     """Told as each try of a ``run_dag`` run starts and ends (``tradewind dags test`` prints)."""
 
     def try_started(self, task_id: str, try_number: int) -> None:
-        """A try is about to run."""
+        """A try is about to run (``task_id`` is ``task[7]`` for a mapped instance)."""
 
     def try_ended(
         self, task_id: str, try_number: int, result: TaskResult, state: TaskInstanceState
@@ -338,12 +338,13 @@ def _run_try(
     runtime = store.runtime_for(task_id, map_index)
     store.pushed(task_id, map_index).clear()  # each try starts without XComs, as in Airflow
     context = facts.context(task, run.run_id, try_number, map_index)
+    name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
     if observer is not None:
-        observer.try_started(task_id, try_number)
+        observer.try_started(name, try_number)
     with use_runtime(runtime):
         result = execute_task(task, context, will_retry=try_number < view.max_tries)
-    for name, value in result.xcoms.items():
-        runtime.push_xcom(name, value)
+    for key_name, value in result.xcoms.items():
+        runtime.push_xcom(key_name, value)
     output = None
     if result.outcome == TryOutcome.SUCCESS and task_id in mapped_over:
         result, output = _output_length(result, map_index)
@@ -359,7 +360,7 @@ def _run_try(
     )
     views[key] = replace(view, state=end.state, try_number=try_number, output_length=output)
     if observer is not None:
-        observer.try_ended(task_id, try_number, result, end.state)
+        observer.try_ended(name, try_number, result, end.state)
     for other, other_view in list(views.items()) if result.skip_task_ids else ():
         if skipped_by(end.state, result.skip_task_ids, {other[0]: other_view.state}):
             views[other] = replace(other_view, state=TaskInstanceState.SKIPPED)

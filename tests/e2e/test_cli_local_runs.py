@@ -185,3 +185,19 @@ def test_unknown_dags_and_tasks_are_one_line_naming_what_exists(dags_folder: Pat
     folder = run_cli("dags", "test", "local_flaky", "--dags-folder", "/nonexistent/dags")
     assert folder.returncode == 1
     assert "no DAG folder at /nonexistent/dags" in folder.stderr
+
+
+def test_dags_test_names_each_map_index_and_counts_them() -> None:
+    result = run_cli(
+        "dags",
+        "test",
+        "example_dynamic_task_mapping",
+        "--conf",
+        '{"count": 3}',
+        "--dags-folder",
+        str(EXAMPLES),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "--- double[2]: try 1 ended success" in result.stdout
+    (double,) = [line.split() for line in result.stdout.splitlines() if line.startswith("double ")]
+    assert double == ["double", "success", "3", "3"]

@@ -157,11 +157,16 @@ def _print_outcome(dag: DAG, result: DagTestResult, output: str) -> dict[str, An
             "xcoms": result.xcoms,
         }
     rows = [
-        [task_id, result.task_states[task_id].value, str(len(result.tries.get(task_id, [])))]
+        [
+            task_id,
+            result.task_states[task_id].value,
+            str(len(result.tries.get(task_id, []))),
+            str(len(result.map_states[task_id])) if task_id in result.map_states else "",
+        ]
         for task_id in order
     ]
     print()
-    print(render_table(["task_id", "state", "tries"], rows))
+    print(render_table(["task_id", "state", "tries", "map_indexes"], rows))
     line = f"\nrun {result.run_id}: {result.state.value}"
     if result.failed_task_ids:
         line += f" (failed: {', '.join(result.failed_task_ids)})"
