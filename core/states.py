@@ -27,8 +27,10 @@ class TaskInstanceState(StrEnum):
     #: An upstream task failed and the trigger rule cannot be met any more.
     UPSTREAM_FAILED = "upstream_failed"
     SKIPPED = "skipped"
-    #: Waiting on a trigger.
+    #: Its try handed its wait to a trigger (the triggerer runs it); holds no executor slot.
     DEFERRED = "deferred"
+    #: A sensor in reschedule mode between pokes: its try waits, holding no slot, until due.
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
     #: The task is no longer in the run's DAG version.
     REMOVED = "removed"
     #: Cleared while a try was running: waiting for that try to stop before it starts over.
@@ -75,6 +77,10 @@ class TryOutcome(StrEnum):
     LEASE_EXPIRED = "lease_expired"
     #: The executor stopped the try because a person cleared or marked the task instance.
     STOPPED = "stopped"
+    #: The task deferred to a trigger; the try goes on in a new process once the trigger fires.
+    DEFERRED = "deferred"
+    #: A reschedule-mode sensor's poke found nothing yet; the try goes on when the next is due.
+    RESCHEDULED = "rescheduled"
 
 
 _TI = TaskInstanceState
@@ -89,6 +95,8 @@ WAITING: frozenset[TaskInstanceState] = frozenset({_TI.NONE, _TI.SCHEDULED})
 LEASED: frozenset[TaskInstanceState] = frozenset({_TI.RUNNING, _TI.RESTARTING})
 #: Takes pool slots and counts against max_active_tasks.
 ACTIVE: frozenset[TaskInstanceState] = frozenset({_TI.QUEUED, _TI.RUNNING, _TI.RESTARTING})
+#: Waiting between the processes of one try (deferred to a trigger, or between pokes).
+SUSPENDED: frozenset[TaskInstanceState] = frozenset({_TI.DEFERRED, _TI.UP_FOR_RESCHEDULE})
 #: Fail a run when a leaf task ends in one of them.
 FAILURES: frozenset[TaskInstanceState] = frozenset({_TI.FAILED, _TI.UPSTREAM_FAILED})
 #: What a person may mark a task instance as.
@@ -102,6 +110,11 @@ RUN_SETTABLE: frozenset[DagRunState] = frozenset(
     {DagRunState.SUCCESS, DagRunState.FAILED, DagRunState.QUEUED}
 )
 
+#: Outcomes that end a try's process but not the try, and the state the try then waits in.
+SUSPENDING_OUTCOMES: dict[TryOutcome, TaskInstanceState] = {
+    TryOutcome.DEFERRED: _TI.DEFERRED,
+    TryOutcome.RESCHEDULED: _TI.UP_FOR_RESCHEDULE,
+}
 #: Outcomes an executor reports; the scheduler decides lease_expired itself.
 REPORTABLE_OUTCOMES: frozenset[TryOutcome] = frozenset(TryOutcome) - {TryOutcome.LEASE_EXPIRED}
 

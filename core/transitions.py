@@ -14,6 +14,10 @@ SCHEDULER_TI_TRANSITIONS: Mapping[TaskInstanceState, frozenset[TaskInstanceState
     _TI.NONE: frozenset({_TI.SCHEDULED, _TI.QUEUED, _TI.SKIPPED, _TI.UPSTREAM_FAILED, _TI.REMOVED}),
     _TI.SCHEDULED: frozenset({_TI.QUEUED, _TI.NONE, _TI.SKIPPED, _TI.UPSTREAM_FAILED, _TI.REMOVED}),
     _TI.UP_FOR_RETRY: frozenset({_TI.SCHEDULED, _TI.QUEUED, _TI.FAILED, _TI.UPSTREAM_FAILED}),
+    # A reschedule-mode sensor's next poke is due.
+    _TI.UP_FOR_RESCHEDULE: frozenset({_TI.QUEUED, _TI.UPSTREAM_FAILED}),
+    # Its trigger's timeout passed: the task resumes to fail (or soft-fail) in a new process.
+    _TI.DEFERRED: frozenset({_TI.SCHEDULED}),
     _TI.QUEUED: frozenset({_TI.SCHEDULED, _TI.FAILED}),
     # Ending a try the executor never reported (lease expired, timed out).
     _TI.RUNNING: frozenset({_TI.FAILED, _TI.UP_FOR_RETRY}),

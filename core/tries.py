@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.retries import RetryPolicy
-from core.states import WAITING, TaskInstanceState, TryOutcome
+from core.states import SUSPENDING_OUTCOMES, WAITING, TaskInstanceState, TryOutcome
 
 _TI = TaskInstanceState
 
@@ -30,11 +30,14 @@ def end_of_try(
     ended_at: datetime,
     identity: str,
     stop_requested: bool = False,
+    resume_at: datetime | None = None,
 ) -> TryEnd:
     """The state a task instance takes when its current try ends, whoever saw it end.
 
     A task instance cleared while its try ran (restarting) starts over from none; one a person
-    marked while it ran keeps the state they chose. Otherwise success and skipped stand, and a
+    marked while it ran keeps the state they chose. A deferral or a reschedule suspends the try
+    (deferred, up_for_reschedule; ``next_retry_at`` is then ``resume_at``, when the next poke
+    is due). Otherwise success and skipped stand, and a
     failure of any kind (failed, timed out, terminated, lease expired, ...) is retried after the
     back-off while tries remain, except ``failed_no_retry``.
 
@@ -47,12 +50,15 @@ def end_of_try(
         ended_at: when the try ended.
         identity: the task instance's jitter seed (:func:`core.retries.retry_identity`).
         stop_requested: a person marked the task instance while the try ran.
+        resume_at: for a reschedule, when the sensor's next poke is due.
 
     """
     if state == _TI.RESTARTING:
         return TryEnd(_TI.NONE)
     if stop_requested:
         return TryEnd(_TI(state))
+    if outcome in SUSPENDING_OUTCOMES:
+        return TryEnd(SUSPENDING_OUTCOMES[TryOutcome(outcome)], resume_at)
     if outcome == TryOutcome.SUCCESS:
         return TryEnd(_TI.SUCCESS)
     if outcome == TryOutcome.SKIPPED:

@@ -71,6 +71,7 @@ def ti_view(ti: run_pb2.TaskInstance) -> TaskInstanceView:
         lease_expires_at=to_datetime(ti, "lease_expires_at"),
         start_date=to_datetime(ti, "start_date"),
         next_retry_at=to_datetime(ti, "next_retry_at"),
+        trigger_timeout=to_datetime(ti, "trigger_timeout_at"),
         output_length=ti.output_length if ti.HasField("output_length") else None,
     )
 

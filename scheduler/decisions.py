@@ -70,6 +70,8 @@ class TaskInstanceView:
     lease_expires_at: datetime | None = None
     start_date: datetime | None = None
     next_retry_at: datetime | None = None
+    #: While deferred: when its trigger times out.
+    trigger_timeout: datetime | None = None
     #: How many items its return value holds, recorded when a mapped task maps over it (for
     #: an instance of a mapped task: 1 when it returned a value, else 0).
     output_length: int | None = None
@@ -256,11 +258,18 @@ def decide_running(
         for ti in views:
             if ti.state in LEASED:
                 _check_leased(plan, run, ti, task, now)
-            elif ti.state == _TI.UP_FOR_RETRY:
+            elif ti.state in (_TI.UP_FOR_RETRY, _TI.UP_FOR_RESCHEDULE):
                 if ti.next_retry_at is None or ti.next_retry_at <= now:
                     plan.move(ti, _TI.QUEUED)
                 else:
                     plan.wake(ti.next_retry_at)
+            elif ti.state == _TI.DEFERRED and ti.trigger_timeout is not None:
+                if ti.trigger_timeout <= now:
+                    # It resumes to fail in a new process, where its own rules (retries,
+                    # a sensor's soft_fail) decide what the timeout means.
+                    plan.move(ti, _TI.SCHEDULED, reason="trigger timeout")
+                else:
+                    plan.wake(ti.trigger_timeout)
             elif ti.state in WAITING:
                 verdict = _trigger_verdict(plan, graph, task, tasks, ti.map_index)
                 if verdict is Verdict.RUN:

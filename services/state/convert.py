@@ -137,6 +137,7 @@ def _scheduling_fields(row: Any) -> dict[str, Any]:
         "end_date": timestamp(row.end_date),
         "lease_expires_at": timestamp(row.lease_expires_at),
         "next_retry_at": timestamp(row.next_retry_at),
+        "trigger_timeout_at": timestamp(row.trigger_timeout),
         "output_length": row.output_length,
     }
 

@@ -38,6 +38,8 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     """A scheduler gave back its claim on a run; other schedulers may claim it at once."""
     EVENT_TYPE_DAG_FILE_LEASES_RELEASED: _EventType.ValueType  # 9
     """A DAG processor gave back file leases; other processors may take the files at once."""
+    EVENT_TYPE_TRIGGER_LEASES_RELEASED: _EventType.ValueType  # 10
+    """A triggerer gave back trigger leases; other triggerers may take the triggers at once."""
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """The kind of change an event reports."""
@@ -58,4 +60,6 @@ EVENT_TYPE_DAG_RUN_CLAIM_RELEASED: EventType.ValueType  # 8
 """A scheduler gave back its claim on a run; other schedulers may claim it at once."""
 EVENT_TYPE_DAG_FILE_LEASES_RELEASED: EventType.ValueType  # 9
 """A DAG processor gave back file leases; other processors may take the files at once."""
+EVENT_TYPE_TRIGGER_LEASES_RELEASED: EventType.ValueType  # 10
+"""A triggerer gave back trigger leases; other triggerers may take the triggers at once."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015

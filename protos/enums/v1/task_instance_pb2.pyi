@@ -39,12 +39,18 @@ class _TaskInstanceStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Tas
     """An upstream task failed and the trigger rule cannot be met any more."""
     TASK_INSTANCE_STATE_SKIPPED: _TaskInstanceState.ValueType  # 9
     TASK_INSTANCE_STATE_DEFERRED: _TaskInstanceState.ValueType  # 10
-    """Waiting on an external trigger (reserved for deferrable operators)."""
+    """Its try handed its wait to a trigger that a triggerer runs; it holds no executor slot
+    (and no pool slot unless the pool includes deferred instances).
+    """
     TASK_INSTANCE_STATE_REMOVED: _TaskInstanceState.ValueType  # 11
     """The task is no longer in the DAG's current version."""
     TASK_INSTANCE_STATE_RESTARTING: _TaskInstanceState.ValueType  # 12
     """Cleared or marked while a try was running: waiting for that try to stop (or its lease to
     expire) before the instance moves on, so two tries never overlap.
+    """
+    TASK_INSTANCE_STATE_UP_FOR_RESCHEDULE: _TaskInstanceState.ValueType  # 13
+    """A reschedule-mode sensor between pokes: its try waits, holding no slot, until its next
+    poke is due (next_retry_at).
     """
 
 class TaskInstanceState(_TaskInstanceState, metaclass=_TaskInstanceStateEnumTypeWrapper):
@@ -67,12 +73,18 @@ TASK_INSTANCE_STATE_UPSTREAM_FAILED: TaskInstanceState.ValueType  # 8
 """An upstream task failed and the trigger rule cannot be met any more."""
 TASK_INSTANCE_STATE_SKIPPED: TaskInstanceState.ValueType  # 9
 TASK_INSTANCE_STATE_DEFERRED: TaskInstanceState.ValueType  # 10
-"""Waiting on an external trigger (reserved for deferrable operators)."""
+"""Its try handed its wait to a trigger that a triggerer runs; it holds no executor slot
+(and no pool slot unless the pool includes deferred instances).
+"""
 TASK_INSTANCE_STATE_REMOVED: TaskInstanceState.ValueType  # 11
 """The task is no longer in the DAG's current version."""
 TASK_INSTANCE_STATE_RESTARTING: TaskInstanceState.ValueType  # 12
 """Cleared or marked while a try was running: waiting for that try to stop (or its lease to
 expire) before the instance moves on, so two tries never overlap.
+"""
+TASK_INSTANCE_STATE_UP_FOR_RESCHEDULE: TaskInstanceState.ValueType  # 13
+"""A reschedule-mode sensor between pokes: its try waits, holding no slot, until its next
+poke is due (next_retry_at).
 """
 Global___TaskInstanceState: _TypeAlias = TaskInstanceState  # noqa: Y015
 
@@ -100,6 +112,14 @@ class _TryOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TryOutcome
     """The executor stopped the try because its lease said STOP_REQUESTED (cleared or marked by
     a person); the report never changes the task instance's state.
     """
+    TRY_OUTCOME_DEFERRED: _TryOutcome.ValueType  # 9
+    """The task deferred to a trigger (CompleteTaskInstanceRequest.deferral): the try goes on in
+    a new process once the trigger fires or times out.
+    """
+    TRY_OUTCOME_RESCHEDULED: _TryOutcome.ValueType  # 10
+    """A reschedule-mode sensor found nothing yet (CompleteTaskInstanceRequest.reschedule_date):
+    the try goes on in a new process when its next poke is due.
+    """
 
 class TryOutcome(_TryOutcome, metaclass=_TryOutcomeEnumTypeWrapper):
     """How one try of a task instance ended, as reported by the executor."""
@@ -121,6 +141,14 @@ TRY_OUTCOME_LEASE_EXPIRED: TryOutcome.ValueType  # 7
 TRY_OUTCOME_STOPPED: TryOutcome.ValueType  # 8
 """The executor stopped the try because its lease said STOP_REQUESTED (cleared or marked by
 a person); the report never changes the task instance's state.
+"""
+TRY_OUTCOME_DEFERRED: TryOutcome.ValueType  # 9
+"""The task deferred to a trigger (CompleteTaskInstanceRequest.deferral): the try goes on in
+a new process once the trigger fires or times out.
+"""
+TRY_OUTCOME_RESCHEDULED: TryOutcome.ValueType  # 10
+"""A reschedule-mode sensor found nothing yet (CompleteTaskInstanceRequest.reschedule_date):
+the try goes on in a new process when its next poke is due.
 """
 Global___TryOutcome: _TypeAlias = TryOutcome  # noqa: Y015
 

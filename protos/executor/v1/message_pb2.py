@@ -29,7 +29,7 @@ from protos.enums.v1 import transition_pb2 as protos_dot_enums_dot_v1_dot_transi
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/executor/v1/message.proto\x12\x15tradewind.executor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dprotos/enums/v1/dag_run.proto\x1a protos/enums/v1/transition.proto\x1a\x1bprotos/run/v1/message.proto\"\xe2\x04\n\tLeasedTry\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x34\n\x10lease_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmax_tries\x18\x03 \x01(\x05\x12\x10\n\x08operator\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\x0c\n\x04pool\x18\x06 \x01(\t\x12\x34\n\x11\x65xecution_timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10relative_fileloc\x18\x08 \x01(\t\x12\x18\n\x10\x64\x61g_content_hash\x18\t \x01(\t\x12\x30\n\x08run_type\x18\n \x01(\x0e\x32\x1e.tradewind.enums.v1.DagRunType\x12\x30\n\x0clogical_date\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61ta_interval_start\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x64\x61ta_interval_end\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x0e \x01(\t\x12\x32\n\x0erun_start_date\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tqueued_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x0cTryHeartbeat\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x36\n\x12process_started_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x01\n\x13TryHeartbeatOutcome\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.tradewind.enums.v1.LeaseStatus\x12\x34\n\x10lease_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0bTryLogChunk\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12(\n\x05lines\x18\x02 \x03(\x0b\x32\x19.tradewind.run.v1.LogLine\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/executor/v1/message.proto\x12\x15tradewind.executor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dprotos/enums/v1/dag_run.proto\x1a protos/enums/v1/transition.proto\x1a\x1bprotos/run/v1/message.proto\"\xeb\x05\n\tLeasedTry\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x34\n\x10lease_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmax_tries\x18\x03 \x01(\x05\x12\x10\n\x08operator\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\x0c\n\x04pool\x18\x06 \x01(\t\x12\x34\n\x11\x65xecution_timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10relative_fileloc\x18\x08 \x01(\t\x12\x18\n\x10\x64\x61g_content_hash\x18\t \x01(\t\x12\x30\n\x08run_type\x18\n \x01(\x0e\x32\x1e.tradewind.enums.v1.DagRunType\x12\x30\n\x0clogical_date\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61ta_interval_start\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x64\x61ta_interval_end\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x0e \x01(\t\x12\x32\n\x0erun_start_date\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tqueued_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bnext_method\x18\x11 \x01(\t\x12\x18\n\x10next_kwargs_json\x18\x12 \x01(\t\x12\x39\n\x15\x66irst_reschedule_date\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15task_reschedule_count\x18\x14 \x01(\x05\"\xa0\x01\n\x0bTryDeferral\x12\x19\n\x11trigger_classpath\x18\x01 \x01(\t\x12\x1b\n\x13trigger_kwargs_json\x18\x02 \x01(\t\x12\x13\n\x0bnext_method\x18\x03 \x01(\t\x12\x18\n\x10next_kwargs_json\x18\x04 \x01(\t\x12*\n\x07timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x90\x01\n\x0cTryHeartbeat\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x36\n\x12process_started_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x01\n\x13TryHeartbeatOutcome\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.tradewind.enums.v1.LeaseStatus\x12\x34\n\x10lease_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0bTryLogChunk\x12)\n\x05lease\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12(\n\x05lines\x18\x02 \x03(\x0b\x32\x19.tradewind.run.v1.LogLine\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.executor.v1.message_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEASEDTRY']._serialized_start=219
-  _globals['_LEASEDTRY']._serialized_end=829
-  _globals['_TRYHEARTBEAT']._serialized_start=832
-  _globals['_TRYHEARTBEAT']._serialized_end=976
-  _globals['_TRYHEARTBEATOUTCOME']._serialized_start=979
-  _globals['_TRYHEARTBEATOUTCOME']._serialized_end=1146
-  _globals['_TRYLOGCHUNK']._serialized_start=1148
-  _globals['_TRYLOGCHUNK']._serialized_end=1267
+  _globals['_LEASEDTRY']._serialized_end=966
+  _globals['_TRYDEFERRAL']._serialized_start=969
+  _globals['_TRYDEFERRAL']._serialized_end=1129
+  _globals['_TRYHEARTBEAT']._serialized_start=1132
+  _globals['_TRYHEARTBEAT']._serialized_end=1276
+  _globals['_TRYHEARTBEATOUTCOME']._serialized_start=1279
+  _globals['_TRYHEARTBEATOUTCOME']._serialized_end=1446
+  _globals['_TRYLOGCHUNK']._serialized_start=1448
+  _globals['_TRYLOGCHUNK']._serialized_end=1567
 # @@protoc_insertion_point(module_scope)

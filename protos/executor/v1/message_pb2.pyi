@@ -45,6 +45,10 @@ class LeasedTry(_message.Message):
     CONF_JSON_FIELD_NUMBER: _builtins.int
     RUN_START_DATE_FIELD_NUMBER: _builtins.int
     QUEUED_AT_FIELD_NUMBER: _builtins.int
+    NEXT_METHOD_FIELD_NUMBER: _builtins.int
+    NEXT_KWARGS_JSON_FIELD_NUMBER: _builtins.int
+    FIRST_RESCHEDULE_DATE_FIELD_NUMBER: _builtins.int
+    TASK_RESCHEDULE_COUNT_FIELD_NUMBER: _builtins.int
     max_tries: _builtins.int
     operator: _builtins.str
     queue: _builtins.str
@@ -56,6 +60,12 @@ class LeasedTry(_message.Message):
     run_type: _dag_run_pb2.DagRunType.ValueType
     """The run's context for templates and the task's context."""
     conf_json: _builtins.str
+    next_method: _builtins.str
+    """Set when the try resumes after a deferral: call this method of the task with
+    next_kwargs_json (a JSON object holding the trigger's event) instead of execute.
+    """
+    next_kwargs_json: _builtins.str
+    task_reschedule_count: _builtins.int
     @_builtins.property
     def lease(self) -> _message_pb2.TryLease: ...
     @_builtins.property
@@ -76,6 +86,12 @@ class LeasedTry(_message.Message):
     def queued_at(self) -> _timestamp_pb2.Timestamp:
         """When the task instance was queued, for the queued -> running latency."""
 
+    @_builtins.property
+    def first_reschedule_date(self) -> _timestamp_pb2.Timestamp:
+        """For a sensor in reschedule mode: its first poke since the instance was last cleared
+        (its timeout counts from there), and how often it was rescheduled since.
+        """
+
     def __init__(
         self,
         *,
@@ -95,14 +111,58 @@ class LeasedTry(_message.Message):
         conf_json: _builtins.str = ...,
         run_start_date: _timestamp_pb2.Timestamp | None = ...,
         queued_at: _timestamp_pb2.Timestamp | None = ...,
+        next_method: _builtins.str = ...,
+        next_kwargs_json: _builtins.str = ...,
+        first_reschedule_date: _timestamp_pb2.Timestamp | None = ...,
+        task_reschedule_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "queued_at", b"queued_at", "run_start_date", b"run_start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "first_reschedule_date", b"first_reschedule_date", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "queued_at", b"queued_at", "run_start_date", b"run_start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "max_tries", b"max_tries", "operator", b"operator", "pool", b"pool", "queue", b"queue", "queued_at", b"queued_at", "relative_fileloc", b"relative_fileloc", "run_start_date", b"run_start_date", "run_type", b"run_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "first_reschedule_date", b"first_reschedule_date", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "max_tries", b"max_tries", "next_kwargs_json", b"next_kwargs_json", "next_method", b"next_method", "operator", b"operator", "pool", b"pool", "queue", b"queue", "queued_at", b"queued_at", "relative_fileloc", b"relative_fileloc", "run_start_date", b"run_start_date", "run_type", b"run_type", "task_reschedule_count", b"task_reschedule_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LeasedTry: _TypeAlias = LeasedTry  # noqa: Y015
+
+@_typing.final
+class TryDeferral(_message.Message):
+    """What a task that deferred asks for: the trigger to run and where to resume."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_CLASSPATH_FIELD_NUMBER: _builtins.int
+    TRIGGER_KWARGS_JSON_FIELD_NUMBER: _builtins.int
+    NEXT_METHOD_FIELD_NUMBER: _builtins.int
+    NEXT_KWARGS_JSON_FIELD_NUMBER: _builtins.int
+    TIMEOUT_FIELD_NUMBER: _builtins.int
+    trigger_classpath: _builtins.str
+    """The trigger's class ("package.module.ClassName") and its keyword arguments (a JSON
+    object), as its serialize() returned them.
+    """
+    trigger_kwargs_json: _builtins.str
+    next_method: _builtins.str
+    """The task's method to call with the event, and its other keyword arguments (JSON object)."""
+    next_kwargs_json: _builtins.str
+    @_builtins.property
+    def timeout(self) -> _duration_pb2.Duration:
+        """Unset: no timeout. Past it, the task resumes to fail (TaskDeferralTimeout)."""
+
+    def __init__(
+        self,
+        *,
+        trigger_classpath: _builtins.str = ...,
+        trigger_kwargs_json: _builtins.str = ...,
+        next_method: _builtins.str = ...,
+        next_kwargs_json: _builtins.str = ...,
+        timeout: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["timeout", b"timeout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_kwargs_json", b"next_kwargs_json", "next_method", b"next_method", "timeout", b"timeout", "trigger_classpath", b"trigger_classpath", "trigger_kwargs_json", b"trigger_kwargs_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TryDeferral: _TypeAlias = TryDeferral  # noqa: Y015
 
 @_typing.final
 class TryHeartbeat(_message.Message):

@@ -158,6 +158,8 @@ class CompleteTaskInstanceRequest(_message.Message):
     LAST_LOG_CHUNK_INDEX_FIELD_NUMBER: _builtins.int
     FINAL_LOG_FIELD_NUMBER: _builtins.int
     RENDERED_MAP_INDEX_FIELD_NUMBER: _builtins.int
+    DEFERRAL_FIELD_NUMBER: _builtins.int
+    RESCHEDULE_DATE_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     outcome: _task_instance_pb2.TryOutcome.ValueType
     last_log_chunk_index: _builtins.int
@@ -194,6 +196,14 @@ class CompleteTaskInstanceRequest(_message.Message):
         its chunk_index is then the last one.
         """
 
+    @_builtins.property
+    def deferral(self) -> _message_pb2.TryDeferral:
+        """For a try that deferred (outcome DEFERRED)."""
+
+    @_builtins.property
+    def reschedule_date(self) -> _timestamp_pb2.Timestamp:
+        """For a reschedule-mode sensor (outcome RESCHEDULED): when its next poke is due."""
+
     def __init__(
         self,
         *,
@@ -208,10 +218,12 @@ class CompleteTaskInstanceRequest(_message.Message):
         last_log_chunk_index: _builtins.int = ...,
         final_log: _message_pb2.TryLogChunk | None = ...,
         rendered_map_index: _builtins.str = ...,
+        deferral: _message_pb2.TryDeferral | None = ...,
+        reschedule_date: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "final_log", b"final_log", "lease", b"lease", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deferral", b"deferral", "end_date", b"end_date", "error", b"error", "final_log", b"final_log", "lease", b"lease", "reschedule_date", b"reschedule_date", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "rendered_map_index", b"rendered_map_index", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deferral", b"deferral", "end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "rendered_map_index", b"rendered_map_index", "reschedule_date", b"reschedule_date", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -224,7 +236,9 @@ class CompleteTaskInstanceResponse(_message.Message):
     TASK_INSTANCE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def task_instance(self) -> _message_pb2_1.TaskInstance:
-        """The task instance after the result was applied: success, skipped, failed or up_for_retry."""
+        """The task instance after the result was applied: success, skipped, failed, up_for_retry,
+        deferred or up_for_reschedule.
+        """
 
     def __init__(
         self,

@@ -252,6 +252,9 @@ class TaskInstance(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _builtins.int
     OUTPUT_LENGTH_FIELD_NUMBER: _builtins.int
     RENDERED_MAP_INDEX_FIELD_NUMBER: _builtins.int
+    TRIGGER_TIMEOUT_AT_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    RESCHEDULE_COUNT_FIELD_NUMBER: _builtins.int
     state: _task_instance_pb2.TaskInstanceState.ValueType
     try_number: _builtins.int
     """The number of the current or last try, starting at 1; 0 before the first try."""
@@ -273,6 +276,8 @@ class TaskInstance(_message.Message):
     """
     rendered_map_index: _builtins.str
     """The instance's name from its task's map_index_template, once rendered."""
+    reschedule_count: _builtins.int
+    """Reschedules of a reschedule-mode sensor since the instance was last cleared."""
     @_builtins.property
     def key(self) -> Global___TaskInstanceKey: ...
     @_builtins.property
@@ -287,11 +292,19 @@ class TaskInstance(_message.Message):
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def next_retry_at(self) -> _timestamp_pb2.Timestamp:
-        """When an up_for_retry instance becomes eligible again."""
+        """When an up_for_retry instance becomes eligible again, or an up_for_reschedule one is due."""
 
     @_builtins.property
     def last_error(self) -> Global___TryError:
         """The failure of the last try, when it failed."""
+
+    @_builtins.property
+    def trigger_timeout_at(self) -> _timestamp_pb2.Timestamp:
+        """While deferred: when its trigger times out (unset: never)."""
+
+    @_builtins.property
+    def trigger(self) -> Global___TaskTrigger:
+        """While deferred: the trigger it waits on."""
 
     def __init__(
         self,
@@ -317,16 +330,59 @@ class TaskInstance(_message.Message):
         last_error: Global___TryError | None = ...,
         output_length: _builtins.int | None = ...,
         rendered_map_index: _builtins.str = ...,
+        trigger_timeout_at: _timestamp_pb2.Timestamp | None = ...,
+        trigger: Global___TaskTrigger | None = ...,
+        reschedule_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_output_length", b"_output_length", "duration", b"duration", "end_date", b"end_date", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "next_retry_at", b"next_retry_at", "output_length", b"output_length", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_output_length", b"_output_length", "duration", b"duration", "end_date", b"end_date", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "next_retry_at", b"next_retry_at", "output_length", b"output_length", "queued_at", b"queued_at", "start_date", b"start_date", "trigger", b"trigger", "trigger_timeout_at", b"trigger_timeout_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_output_length", b"_output_length", "duration", b"duration", "end_date", b"end_date", "hostname", b"hostname", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_owner", b"lease_owner", "max_tries", b"max_tries", "next_retry_at", b"next_retry_at", "operator", b"operator", "output_length", b"output_length", "pid", b"pid", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "queued_at", b"queued_at", "rendered_map_index", b"rendered_map_index", "start_date", b"start_date", "state", b"state", "try_number", b"try_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_output_length", b"_output_length", "duration", b"duration", "end_date", b"end_date", "hostname", b"hostname", "key", b"key", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_owner", b"lease_owner", "max_tries", b"max_tries", "next_retry_at", b"next_retry_at", "operator", b"operator", "output_length", b"output_length", "pid", b"pid", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "queued_at", b"queued_at", "rendered_map_index", b"rendered_map_index", "reschedule_count", b"reschedule_count", "start_date", b"start_date", "state", b"state", "trigger", b"trigger", "trigger_timeout_at", b"trigger_timeout_at", "try_number", b"try_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__output_length: _TypeAlias = _typing.Literal["output_length"]  # noqa: Y015
     _WhichOneofArgType__output_length: _TypeAlias = _typing.Literal["_output_length", b"_output_length"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__output_length) -> _WhichOneofReturnType__output_length | None: ...
 
 Global___TaskInstance: _TypeAlias = TaskInstance  # noqa: Y015
+
+@_typing.final
+class TaskTrigger(_message.Message):
+    """The trigger a deferred task instance waits on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_ID_FIELD_NUMBER: _builtins.int
+    CLASSPATH_FIELD_NUMBER: _builtins.int
+    KWARGS_JSON_FIELD_NUMBER: _builtins.int
+    NEXT_METHOD_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    TRIGGERER_ID_FIELD_NUMBER: _builtins.int
+    trigger_id: _builtins.int
+    classpath: _builtins.str
+    """The trigger's class and keyword arguments (a JSON object)."""
+    kwargs_json: _builtins.str
+    next_method: _builtins.str
+    """The method the task resumes in."""
+    triggerer_id: _builtins.str
+    """The triggerer replica running it, empty while no replica has it."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        trigger_id: _builtins.int = ...,
+        classpath: _builtins.str = ...,
+        kwargs_json: _builtins.str = ...,
+        next_method: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        triggerer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["classpath", b"classpath", "created_at", b"created_at", "kwargs_json", b"kwargs_json", "next_method", b"next_method", "trigger_id", b"trigger_id", "triggerer_id", b"triggerer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskTrigger: _TypeAlias = TaskTrigger  # noqa: Y015
 
 @_typing.final
 class TryError(_message.Message):
@@ -537,3 +593,58 @@ class TaskStateEntry(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskStateEntry: _TypeAlias = TaskStateEntry  # noqa: Y015
+
+@_typing.final
+class StateCountQuery(_message.Message):
+    """A count of another DAG's runs or task instances in given states (waits on other DAGs:
+    ExternalTaskSensor, TriggerDagRunOperator's wait, the DAG state trigger).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    LOGICAL_DATES_FIELD_NUMBER: _builtins.int
+    RUN_IDS_FIELD_NUMBER: _builtins.int
+    TASK_IDS_FIELD_NUMBER: _builtins.int
+    TASK_GROUP_IDS_FIELD_NUMBER: _builtins.int
+    TASK_INSTANCE_STATES_FIELD_NUMBER: _builtins.int
+    DAG_RUN_STATES_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    @_builtins.property
+    def logical_dates(self) -> _containers.RepeatedCompositeFieldContainer[_timestamp_pb2.Timestamp]:
+        """The runs to look at: by logical date, by run id, or both (at least one of them)."""
+
+    @_builtins.property
+    def run_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Count task instances of these tasks (every map index) and of every task of these task
+        groups; with neither, count the runs themselves.
+        """
+
+    @_builtins.property
+    def task_group_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def task_instance_states(self) -> _containers.RepeatedScalarFieldContainer[_task_instance_pb2.TaskInstanceState.ValueType]:
+        """The states counted (task instance states for task instances, run states for runs)."""
+
+    @_builtins.property
+    def dag_run_states(self) -> _containers.RepeatedScalarFieldContainer[_dag_run_pb2.DagRunState.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+        logical_dates: _abc.Iterable[_timestamp_pb2.Timestamp] | None = ...,
+        run_ids: _abc.Iterable[_builtins.str] | None = ...,
+        task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        task_group_ids: _abc.Iterable[_builtins.str] | None = ...,
+        task_instance_states: _abc.Iterable[_task_instance_pb2.TaskInstanceState.ValueType] | None = ...,
+        dag_run_states: _abc.Iterable[_dag_run_pb2.DagRunState.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "dag_run_states", b"dag_run_states", "logical_dates", b"logical_dates", "run_ids", b"run_ids", "task_group_ids", b"task_group_ids", "task_ids", b"task_ids", "task_instance_states", b"task_instance_states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateCountQuery: _TypeAlias = StateCountQuery  # noqa: Y015

@@ -23,55 +23,64 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from protos.resource.v1 import message_pb2 as protos_dot_resource_dot_v1_dot_message__pb2
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/task/v1/request_response.proto\x12\x11tradewind.task.v1\x1a\x1egoogle/protobuf/duration.proto\x1a protos/resource/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\x87\x01\n\x0fGetXComsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x10\n\x08xcom_key\x18\x03 \x01(\t\x12\x16\n\tmap_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_map_index\"9\n\x10GetXComsResponse\x12%\n\x05xcoms\x18\x01 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\"c\n\x0fPushXComRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08xcom_key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\"\x12\n\x10PushXComResponse\"Q\n\x16GetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"[\n\x17GetTaskVariableResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"w\n\x16SetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"\x19\n\x17SetTaskVariableResponse\"T\n\x19\x44\x65leteTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteTaskVariableResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"W\n\x18GetTaskConnectionRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\t\"R\n\x19GetTaskConnectionResponse\x12\x35\n\nconnection\x18\x01 \x01(\x0b\x32!.tradewind.resource.v1.Connection\"N\n\x13GetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"9\n\x14GetTaskStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"\xa6\x01\n\x13SetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12,\n\tretention\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cnever_expire\x18\x05 \x01(\x08\"\x16\n\x14SetTaskStateResponse\"Q\n\x16\x44\x65leteTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"*\n\x17\x44\x65leteTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"C\n\x15\x43learTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\")\n\x16\x43learTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/task/v1/request_response.proto\x12\x11tradewind.task.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a protos/resource/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\x87\x01\n\x0fGetXComsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x10\n\x08xcom_key\x18\x03 \x01(\t\x12\x16\n\tmap_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_map_index\"9\n\x10GetXComsResponse\x12%\n\x05xcoms\x18\x01 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\"c\n\x0fPushXComRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08xcom_key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\"\x12\n\x10PushXComResponse\"Q\n\x16GetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"[\n\x17GetTaskVariableResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"w\n\x16SetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"\x19\n\x17SetTaskVariableResponse\"T\n\x19\x44\x65leteTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteTaskVariableResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"W\n\x18GetTaskConnectionRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\t\"R\n\x19GetTaskConnectionResponse\x12\x35\n\nconnection\x18\x01 \x01(\x0b\x32!.tradewind.resource.v1.Connection\"N\n\x13GetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"9\n\x14GetTaskStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"\xa6\x01\n\x13SetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12,\n\tretention\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cnever_expire\x18\x05 \x01(\x08\"\x16\n\x14SetTaskStateResponse\"Q\n\x16\x44\x65leteTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"*\n\x17\x44\x65leteTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"C\n\x15\x43learTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\")\n\x16\x43learTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"v\n\x16\x43ountTaskStatesRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x30\n\x05query\x18\x02 \x01(\x0b\x32!.tradewind.run.v1.StateCountQuery\"(\n\x17\x43ountTaskStatesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\xc6\x01\n\x1cTriggerDagRunFromTaskRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0e\n\x06\x64\x61g_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x30\n\x0clogical_date\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x05 \x01(\t\x12\x15\n\rreset_dag_run\x18\x06 \x01(\x08\"c\n\x1dTriggerDagRunFromTaskResponse\x12)\n\x07\x64\x61g_run\x18\x01 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\x12\x17\n\x0f\x61lready_existed\x18\x02 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.task.v1.request_response_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETXCOMSREQUEST']._serialized_start=156
-  _globals['_GETXCOMSREQUEST']._serialized_end=291
-  _globals['_GETXCOMSRESPONSE']._serialized_start=293
-  _globals['_GETXCOMSRESPONSE']._serialized_end=350
-  _globals['_PUSHXCOMREQUEST']._serialized_start=352
-  _globals['_PUSHXCOMREQUEST']._serialized_end=451
-  _globals['_PUSHXCOMRESPONSE']._serialized_start=453
-  _globals['_PUSHXCOMRESPONSE']._serialized_end=471
-  _globals['_GETTASKVARIABLEREQUEST']._serialized_start=473
-  _globals['_GETTASKVARIABLEREQUEST']._serialized_end=554
-  _globals['_GETTASKVARIABLERESPONSE']._serialized_start=556
-  _globals['_GETTASKVARIABLERESPONSE']._serialized_end=647
-  _globals['_SETTASKVARIABLEREQUEST']._serialized_start=649
-  _globals['_SETTASKVARIABLEREQUEST']._serialized_end=768
-  _globals['_SETTASKVARIABLERESPONSE']._serialized_start=770
-  _globals['_SETTASKVARIABLERESPONSE']._serialized_end=795
-  _globals['_DELETETASKVARIABLEREQUEST']._serialized_start=797
-  _globals['_DELETETASKVARIABLEREQUEST']._serialized_end=881
-  _globals['_DELETETASKVARIABLERESPONSE']._serialized_start=883
-  _globals['_DELETETASKVARIABLERESPONSE']._serialized_end=928
-  _globals['_GETTASKCONNECTIONREQUEST']._serialized_start=930
-  _globals['_GETTASKCONNECTIONREQUEST']._serialized_end=1017
-  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_start=1019
-  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_end=1101
-  _globals['_GETTASKSTATEREQUEST']._serialized_start=1103
-  _globals['_GETTASKSTATEREQUEST']._serialized_end=1181
-  _globals['_GETTASKSTATERESPONSE']._serialized_start=1183
-  _globals['_GETTASKSTATERESPONSE']._serialized_end=1240
-  _globals['_SETTASKSTATEREQUEST']._serialized_start=1243
-  _globals['_SETTASKSTATEREQUEST']._serialized_end=1409
-  _globals['_SETTASKSTATERESPONSE']._serialized_start=1411
-  _globals['_SETTASKSTATERESPONSE']._serialized_end=1433
-  _globals['_DELETETASKSTATEREQUEST']._serialized_start=1435
-  _globals['_DELETETASKSTATEREQUEST']._serialized_end=1516
-  _globals['_DELETETASKSTATERESPONSE']._serialized_start=1518
-  _globals['_DELETETASKSTATERESPONSE']._serialized_end=1560
-  _globals['_CLEARTASKSTATEREQUEST']._serialized_start=1562
-  _globals['_CLEARTASKSTATEREQUEST']._serialized_end=1629
-  _globals['_CLEARTASKSTATERESPONSE']._serialized_start=1631
-  _globals['_CLEARTASKSTATERESPONSE']._serialized_end=1672
+  _globals['_GETXCOMSREQUEST']._serialized_start=189
+  _globals['_GETXCOMSREQUEST']._serialized_end=324
+  _globals['_GETXCOMSRESPONSE']._serialized_start=326
+  _globals['_GETXCOMSRESPONSE']._serialized_end=383
+  _globals['_PUSHXCOMREQUEST']._serialized_start=385
+  _globals['_PUSHXCOMREQUEST']._serialized_end=484
+  _globals['_PUSHXCOMRESPONSE']._serialized_start=486
+  _globals['_PUSHXCOMRESPONSE']._serialized_end=504
+  _globals['_GETTASKVARIABLEREQUEST']._serialized_start=506
+  _globals['_GETTASKVARIABLEREQUEST']._serialized_end=587
+  _globals['_GETTASKVARIABLERESPONSE']._serialized_start=589
+  _globals['_GETTASKVARIABLERESPONSE']._serialized_end=680
+  _globals['_SETTASKVARIABLEREQUEST']._serialized_start=682
+  _globals['_SETTASKVARIABLEREQUEST']._serialized_end=801
+  _globals['_SETTASKVARIABLERESPONSE']._serialized_start=803
+  _globals['_SETTASKVARIABLERESPONSE']._serialized_end=828
+  _globals['_DELETETASKVARIABLEREQUEST']._serialized_start=830
+  _globals['_DELETETASKVARIABLEREQUEST']._serialized_end=914
+  _globals['_DELETETASKVARIABLERESPONSE']._serialized_start=916
+  _globals['_DELETETASKVARIABLERESPONSE']._serialized_end=961
+  _globals['_GETTASKCONNECTIONREQUEST']._serialized_start=963
+  _globals['_GETTASKCONNECTIONREQUEST']._serialized_end=1050
+  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_start=1052
+  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_end=1134
+  _globals['_GETTASKSTATEREQUEST']._serialized_start=1136
+  _globals['_GETTASKSTATEREQUEST']._serialized_end=1214
+  _globals['_GETTASKSTATERESPONSE']._serialized_start=1216
+  _globals['_GETTASKSTATERESPONSE']._serialized_end=1273
+  _globals['_SETTASKSTATEREQUEST']._serialized_start=1276
+  _globals['_SETTASKSTATEREQUEST']._serialized_end=1442
+  _globals['_SETTASKSTATERESPONSE']._serialized_start=1444
+  _globals['_SETTASKSTATERESPONSE']._serialized_end=1466
+  _globals['_DELETETASKSTATEREQUEST']._serialized_start=1468
+  _globals['_DELETETASKSTATEREQUEST']._serialized_end=1549
+  _globals['_DELETETASKSTATERESPONSE']._serialized_start=1551
+  _globals['_DELETETASKSTATERESPONSE']._serialized_end=1593
+  _globals['_CLEARTASKSTATEREQUEST']._serialized_start=1595
+  _globals['_CLEARTASKSTATEREQUEST']._serialized_end=1662
+  _globals['_CLEARTASKSTATERESPONSE']._serialized_start=1664
+  _globals['_CLEARTASKSTATERESPONSE']._serialized_end=1705
+  _globals['_COUNTTASKSTATESREQUEST']._serialized_start=1707
+  _globals['_COUNTTASKSTATESREQUEST']._serialized_end=1825
+  _globals['_COUNTTASKSTATESRESPONSE']._serialized_start=1827
+  _globals['_COUNTTASKSTATESRESPONSE']._serialized_end=1867
+  _globals['_TRIGGERDAGRUNFROMTASKREQUEST']._serialized_start=1870
+  _globals['_TRIGGERDAGRUNFROMTASKREQUEST']._serialized_end=2068
+  _globals['_TRIGGERDAGRUNFROMTASKRESPONSE']._serialized_start=2070
+  _globals['_TRIGGERDAGRUNFROMTASKRESPONSE']._serialized_end=2169
 # @@protoc_insertion_point(module_scope)

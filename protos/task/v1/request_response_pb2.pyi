@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from protos.resource.v1 import message_pb2 as _message_pb2_1
 from protos.run.v1 import message_pb2 as _message_pb2
@@ -485,3 +486,113 @@ class ClearTaskStateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClearTaskStateResponse: _TypeAlias = ClearTaskStateResponse  # noqa: Y015
+
+@_typing.final
+class CountTaskStatesRequest(_message.Message):
+    """---- Other DAGs (cross-DAG operators and sensors) ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def query(self) -> _message_pb2.StateCountQuery: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        query: _message_pb2.StateCountQuery | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "query", b"query"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountTaskStatesRequest: _TypeAlias = CountTaskStatesRequest  # noqa: Y015
+
+@_typing.final
+class CountTaskStatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNT_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountTaskStatesResponse: _TypeAlias = CountTaskStatesResponse  # noqa: Y015
+
+@_typing.final
+class TriggerDagRunFromTaskRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    LOGICAL_DATE_FIELD_NUMBER: _builtins.int
+    CONF_JSON_FIELD_NUMBER: _builtins.int
+    RESET_DAG_RUN_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    run_id: _builtins.str
+    """Empty: Airflow's manual run id from the logical date (or the time of the call)."""
+    conf_json: _builtins.str
+    """A JSON object; empty for none."""
+    reset_dag_run: _builtins.bool
+    """When the run id exists already: clear that run instead of failing."""
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def logical_date(self) -> _timestamp_pb2.Timestamp:
+        """Unset: the run has no logical date (Airflow 3's default for triggered runs)."""
+
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        dag_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        logical_date: _timestamp_pb2.Timestamp | None = ...,
+        conf_json: _builtins.str = ...,
+        reset_dag_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "logical_date", b"logical_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "conf_json", b"conf_json", "dag_id", b"dag_id", "logical_date", b"logical_date", "reset_dag_run", b"reset_dag_run", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerDagRunFromTaskRequest: _TypeAlias = TriggerDagRunFromTaskRequest  # noqa: Y015
+
+@_typing.final
+class TriggerDagRunFromTaskResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_RUN_FIELD_NUMBER: _builtins.int
+    ALREADY_EXISTED_FIELD_NUMBER: _builtins.int
+    already_existed: _builtins.bool
+    """The run existed already (and was cleared, with reset_dag_run)."""
+    @_builtins.property
+    def dag_run(self) -> _message_pb2.DagRun: ...
+    def __init__(
+        self,
+        *,
+        dag_run: _message_pb2.DagRun | None = ...,
+        already_existed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dag_run", b"dag_run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_existed", b"already_existed", "dag_run", b"dag_run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerDagRunFromTaskResponse: _TypeAlias = TriggerDagRunFromTaskResponse  # noqa: Y015

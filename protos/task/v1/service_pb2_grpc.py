@@ -90,6 +90,16 @@ class TaskServiceStub:
                 request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateRequest.SerializeToString,
                 response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateResponse.FromString,
                 _registered_method=True)
+        self.CountTaskStates = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/CountTaskStates',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.CountTaskStatesRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.CountTaskStatesResponse.FromString,
+                _registered_method=True)
+        self.TriggerDagRunFromTask = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/TriggerDagRunFromTask',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -172,6 +182,22 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountTaskStates(self, request, context):
+        """Counts another DAG's runs or task instances in given states (ExternalTaskSensor,
+        TriggerDagRunOperator's wait). Read-only; any DAG may be counted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TriggerDagRunFromTask(self, request, context):
+        """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
+        taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -224,6 +250,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ClearTaskState,
                     request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateRequest.FromString,
                     response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateResponse.SerializeToString,
+            ),
+            'CountTaskStates': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountTaskStates,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.CountTaskStatesRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.CountTaskStatesResponse.SerializeToString,
+            ),
+            'TriggerDagRunFromTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.TriggerDagRunFromTask,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -502,6 +538,60 @@ class TaskService:
             '/tradewind.task.v1.TaskService/ClearTaskState',
             protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateRequest.SerializeToString,
             protos_dot_task_dot_v1_dot_request__response__pb2.ClearTaskStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTaskStates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/CountTaskStates',
+            protos_dot_task_dot_v1_dot_request__response__pb2.CountTaskStatesRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.CountTaskStatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TriggerDagRunFromTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/TriggerDagRunFromTask',
+            protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,

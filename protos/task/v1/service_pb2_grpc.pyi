@@ -61,6 +61,14 @@ class TaskServiceStub:
     """Deletes a key of the caller's task state store; a missing key is not an error."""
     ClearTaskState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClearTaskStateRequest, _request_response_pb2.ClearTaskStateResponse]
     """Deletes every key of the caller's task state store."""
+    CountTaskStates: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.CountTaskStatesRequest, _request_response_pb2.CountTaskStatesResponse]
+    """Counts another DAG's runs or task instances in given states (ExternalTaskSensor,
+    TriggerDagRunOperator's wait). Read-only; any DAG may be counted.
+    """
+    TriggerDagRunFromTask: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.TriggerDagRunFromTaskRequest, _request_response_pb2.TriggerDagRunFromTaskResponse]
+    """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
+    taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -95,6 +103,14 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Deletes a key of the caller's task state store; a missing key is not an error."""
     ClearTaskState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClearTaskStateRequest, _request_response_pb2.ClearTaskStateResponse]  # type: ignore[assignment]
     """Deletes every key of the caller's task state store."""
+    CountTaskStates: _aio.UnaryUnaryMultiCallable[_request_response_pb2.CountTaskStatesRequest, _request_response_pb2.CountTaskStatesResponse]  # type: ignore[assignment]
+    """Counts another DAG's runs or task instances in given states (ExternalTaskSensor,
+    TriggerDagRunOperator's wait). Read-only; any DAG may be counted.
+    """
+    TriggerDagRunFromTask: _aio.UnaryUnaryMultiCallable[_request_response_pb2.TriggerDagRunFromTaskRequest, _request_response_pb2.TriggerDagRunFromTaskResponse]  # type: ignore[assignment]
+    """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
+    taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
+    """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """What a running task process may ask for. Task processes hold no database address, token or
@@ -186,5 +202,25 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ClearTaskStateResponse, _abc.Awaitable[_request_response_pb2.ClearTaskStateResponse]]:
         """Deletes every key of the caller's task state store."""
+
+    @_abc_1.abstractmethod
+    def CountTaskStates(
+        self,
+        request: _request_response_pb2.CountTaskStatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.CountTaskStatesResponse, _abc.Awaitable[_request_response_pb2.CountTaskStatesResponse]]:
+        """Counts another DAG's runs or task instances in given states (ExternalTaskSensor,
+        TriggerDagRunOperator's wait). Read-only; any DAG may be counted.
+        """
+
+    @_abc_1.abstractmethod
+    def TriggerDagRunFromTask(
+        self,
+        request: _request_response_pb2.TriggerDagRunFromTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.TriggerDagRunFromTaskResponse, _abc.Awaitable[_request_response_pb2.TriggerDagRunFromTaskResponse]]:
+        """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
+        taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
+        """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

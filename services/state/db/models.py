@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -238,6 +239,17 @@ class TaskInstance(Base):
     output_length: Mapped[int | None] = mapped_column(Integer)
     #: The instance's name from its task's map_index_template.
     rendered_map_index: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The current try goes on in its next process (it deferred, or a sensor rescheduled).
+    continues_try: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Where a deferred try resumes: the method, and its kwargs (JSON, with the event).
+    next_method: Mapped[str] = mapped_column(String(ID_LENGTH), default="", server_default="")
+    next_kwargs_json: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: When a deferred instance's trigger times out.
+    trigger_timeout: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A reschedule-mode sensor's first poke since the instance was last cleared, and the
+    #: number of reschedules since then (its timeout counts from that first poke).
+    first_reschedule_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reschedule_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -275,6 +287,26 @@ class TaskInstanceTry(Base):
     log_line_count: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The chunk index the executor said was its last; 0 until the try has ended.
     final_log_chunk_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Trigger(Base):
+    """The trigger a deferred task instance waits on, leased by a triggerer replica."""
+
+    __tablename__ = "trigger"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    task_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("task_instance.id", ondelete="CASCADE"), unique=True
+    )
+    #: The try that deferred (an event for an older deferral is ignored).
+    try_number: Mapped[int] = mapped_column(Integer)
+    classpath: Mapped[str] = mapped_column(Text)
+    kwargs_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class TaskLog(Base):

@@ -14,6 +14,8 @@ from protos.scheduler.v1 import service_pb2 as scheduler_service
 from protos.scheduler.v1 import service_pb2_grpc as scheduler_grpc
 from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
+from protos.triggerer.v1 import service_pb2 as triggerer_service
+from protos.triggerer.v1 import service_pb2_grpc as triggerer_grpc
 from services.runtime.server import GrpcService
 from services.state.servicers.api import ApiServicer
 from services.state.servicers.dag_processor import DagProcessorServicer
@@ -21,6 +23,7 @@ from services.state.servicers.events import EventServicer
 from services.state.servicers.executor import ExecutorServicer
 from services.state.servicers.scheduler import SchedulerServicer
 from services.state.servicers.task import TaskServicer
+from services.state.servicers.triggerer import TriggererServicer
 from services.state.services import StateServices
 
 
@@ -36,6 +39,7 @@ def grpc_services(services: StateServices) -> list[GrpcService]:
     executor = ExecutorServicer(services)
     task = TaskServicer(services)
     events = EventServicer(services)
+    triggerer = TriggererServicer(services)
     return [
         GrpcService(
             service(api_service, "ApiService"),
@@ -58,6 +62,10 @@ def grpc_services(services: StateServices) -> list[GrpcService]:
         GrpcService(
             service(task_service, "TaskService"),
             lambda server: task_grpc.add_TaskServiceServicer_to_server(task, server),
+        ),
+        GrpcService(
+            service(triggerer_service, "TriggererService"),
+            lambda server: triggerer_grpc.add_TriggererServiceServicer_to_server(triggerer, server),
         ),
         GrpcService(
             service(event_service, "EventService"),

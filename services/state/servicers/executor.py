@@ -10,7 +10,7 @@ from typing import Any
 from grpc import aio
 
 from core.proto_enums import DAG_RUN_TYPES, TRY_OUTCOMES, ProtoEnum
-from core.states import REPORTABLE_OUTCOMES
+from core.states import REPORTABLE_OUTCOMES, TryOutcome
 from protos.enums.v1 import event_pb2, task_instance_pb2, transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.executor.v1 import request_response_pb2 as rr
@@ -23,6 +23,7 @@ from services.state.convert import ti_to_proto
 from services.state.metrics import LEASES
 from services.state.services import StateServices
 from services.state.store import execution
+from services.state.store.deferral import Deferral
 from services.state.store.execution import LeaseStatus, TryLease
 from services.state.store.transitions import TryEnding
 from services.state.validation import identifier, json_value, map_index_of, positive_seconds
@@ -85,6 +86,37 @@ def leased_message(leased: execution.LeasedTry) -> executor_pb2.LeasedTry:
         conf_json=run.conf_json,
         run_start_date=timestamp(run.start_date),
         queued_at=timestamp(ti.queued_at),
+        next_method=ti.next_method,
+        next_kwargs_json=ti.next_kwargs_json,
+        first_reschedule_date=timestamp(ti.first_reschedule_at),
+        task_reschedule_count=ti.reschedule_count,
+    )
+
+
+def deferral_of(request: rr.CompleteTaskInstanceRequest) -> Deferral | None:
+    """The deferral a DEFERRED result carries, refusing a malformed one."""
+    if not request.HasField("deferral"):
+        raise InvalidArgument("deferral", "is required with outcome DEFERRED")
+    message = request.deferral
+    if not message.trigger_classpath or "." not in message.trigger_classpath:
+        raise InvalidArgument(
+            "deferral.trigger_classpath", "must name the trigger's class as module.ClassName"
+        )
+    if not message.next_method.isidentifier():
+        raise InvalidArgument("deferral.next_method", "must be the name of the task's method")
+    for field in ("trigger_kwargs_json", "next_kwargs_json"):
+        text = getattr(message, field)
+        if text and not isinstance(json_value(text, f"deferral.{field}"), dict):
+            raise InvalidArgument(f"deferral.{field}", "must be a JSON object")
+    timeout = to_seconds(message, "timeout")
+    if timeout is not None and timeout < 0:
+        raise InvalidArgument("deferral.timeout", "must not be negative")
+    return Deferral(
+        trigger_classpath=message.trigger_classpath,
+        trigger_kwargs_json=message.trigger_kwargs_json or "{}",
+        next_method=message.next_method,
+        next_kwargs_json=message.next_kwargs_json,
+        timeout=timedelta(seconds=timeout) if timeout is not None else None,
     )
 
 
@@ -209,6 +241,12 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             json_value(xcom.value_json, f"xcoms[{index}].value_json")
             xcoms.append((xcom.xcom_key or "return_value", xcom.value_json))
         now = utcnow()
+        deferral = deferral_of(request) if outcome == TryOutcome.DEFERRED else None
+        resume_at = None
+        if outcome == TryOutcome.RESCHEDULED:
+            resume_at = to_datetime(request, "reschedule_date")
+            if resume_at is None:
+                raise InvalidArgument("reschedule_date", "is required with outcome RESCHEDULED")
         completion = execution.Completion(
             executor_id=executor_id,
             lease=lease,
@@ -221,12 +259,14 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
                 final_log_chunk_index=max(
                     request.last_log_chunk_index, final_log.chunk_index if final_log else 0
                 ),
+                resume_at=resume_at,
             ),
             process_started_at=to_datetime(request, "start_date"),
             skip_task_ids=list(request.skip_task_ids),
             xcoms=xcoms,
             final_log=final_log,
             rendered_map_index=request.rendered_map_index[:RENDERED_MAP_INDEX_LENGTH],
+            deferral=deferral,
         )
         max_map_length = self._services.max_map_length
         clear_state = self._services.task_state_clear_on_success

@@ -33,6 +33,7 @@ from core.transitions import scheduler_may_move, scheduler_may_move_run
 from services.state.clock import utcnow
 from services.state.db.models import DagRun, TaskInstance
 from services.state.store.admission import CAPACITY_REFUSALS, Admission, Refusal
+from services.state.store.deferral import time_out_deferred
 from services.state.store.expansion import expand_mapped_task
 from services.state.store.transitions import TryEnding, change_run_state, change_ti_state, end_try
 
@@ -254,6 +255,12 @@ def _apply_ti(
             new_state=item.new_state,
             next_retry_at=item.next_retry_at,
         )
+        return APPLIED
+    if ti.state == TaskInstanceState.DEFERRED:
+        # Only a trigger timeout moves a deferred instance on; its event may have come first.
+        if ti.trigger_timeout is None or ti.trigger_timeout > now:
+            return _refused(Refusal.STATE_CONFLICT, ti)
+        time_out_deferred(session, ti, now)
         return APPLIED
     if item.new_state == TaskInstanceState.QUEUED:
         refusal = admission.refuse_queueing(ti.dag_id, ti.pool, ti.pool_slots)

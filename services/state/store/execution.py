@@ -28,6 +28,7 @@ from services.state.db.models import (
     TaskState,
     XCom,
 )
+from services.state.store.deferral import Deferral, defer_try
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
 from services.state.store.outputs import record_output_length
@@ -179,40 +180,24 @@ def lease_task_instances(
         d.dag_id: d
         for d in session.scalars(select(Dag).where(Dag.dag_id.in_({t.dag_id for t in tis})))
     }
-    session.execute(delete(XCom).where(XCom.task_instance_id.in_([t.id for t in tis])))
+    starting = [t.id for t in tis if not t.continues_try]
+    if starting:
+        session.execute(delete(XCom).where(XCom.task_instance_id.in_(starting)))
     expires = now + lease_duration
     leased = []
     for ti in tis:
         run = runs[ti.dag_run_id]
         task = version_of(session, run.dag_content_hash).tasks.get(ti.task_id)
-        ti.try_number += 1
         ti.lease_id = secrets.token_hex(LEASE_ID_BYTES)
         ti.lease_owner = executor_id
         ti.lease_expires_at = expires
-        ti.start_date = now
-        ti.end_date = None
-        ti.duration_seconds = None
         ti.hostname = hostname
         ti.pid = None
         ti.stop_requested = False
-        ti.output_length = None
-        ti.error_type = ti.error_message = ti.error_traceback = ""
-        session.add(
-            TaskInstanceTry(
-                task_instance_id=ti.id,
-                dag_id=ti.dag_id,
-                run_id=ti.run_id,
-                task_id=ti.task_id,
-                map_index=ti.map_index,
-                try_number=ti.try_number,
-                state=TaskInstanceState.RUNNING,
-                queued_at=ti.queued_at,
-                start_date=now,
-                executor_id=executor_id,
-                lease_id=ti.lease_id,
-                hostname=hostname,
-            )
-        )
+        if ti.continues_try:
+            _resume_try(session, ti, executor_id, hostname, now)
+        else:
+            _start_try(session, ti, executor_id, hostname, now)
         change_ti_state(session, ti, TaskInstanceState.RUNNING, now)
         leased.append(
             LeasedTry(
@@ -228,6 +213,70 @@ def lease_task_instances(
             )
         )
     return leased
+
+
+def _start_try(
+    session: Session, ti: TaskInstance, executor_id: str, hostname: str, now: datetime
+) -> None:
+    """Begin the next try of a queued task instance, with its own record."""
+    ti.try_number += 1
+    ti.start_date = now
+    ti.end_date = None
+    ti.duration_seconds = None
+    ti.output_length = None
+    ti.error_type = ti.error_message = ti.error_traceback = ""
+    _add_try_record(session, ti, executor_id, hostname, now)
+
+
+def _add_try_record(
+    session: Session, ti: TaskInstance, executor_id: str, hostname: str, now: datetime
+) -> None:
+    assert ti.lease_id is not None
+    session.add(
+        TaskInstanceTry(
+            task_instance_id=ti.id,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index,
+            try_number=ti.try_number,
+            state=TaskInstanceState.RUNNING,
+            queued_at=ti.queued_at,
+            start_date=now,
+            executor_id=executor_id,
+            lease_id=ti.lease_id,
+            hostname=hostname,
+        )
+    )
+
+
+def _resume_try(
+    session: Session, ti: TaskInstance, executor_id: str, hostname: str, now: datetime
+) -> None:
+    """Go on with a try that deferred or rescheduled: same try number, record and XComs.
+
+    The try's record takes the new lease (the old process's lease id no longer counts) and
+    its log goes on after the lines already stored, in chunks counted afresh by the new
+    process. A reschedule-mode sensor's execution_timeout counts per poke, so its start moves;
+    a deferred task's counts over the whole try, so it keeps its start.
+    """
+    if not ti.next_method:
+        ti.start_date = now
+    attempt = _try_record(session, ti)
+    if attempt is None:
+        _add_try_record(session, ti, executor_id, hostname, now)
+        return
+    assert ti.lease_id is not None
+    attempt.lease_id = ti.lease_id
+    attempt.executor_id = executor_id
+    attempt.hostname = hostname
+    attempt.state = TaskInstanceState.RUNNING
+    attempt.outcome = ""
+    attempt.end_date = None
+    attempt.duration_seconds = None
+    attempt.log_chunk_index = 0
+    attempt.final_log_chunk_index = None
+    attempt.process_started_at = None
 
 
 def _ti_of(session: Session, lease: TryLease) -> TaskInstance | None:
@@ -316,6 +365,8 @@ class Completion:
     final_log: LogChunk | None = None
     #: The instance's name from its task's map_index_template, when it has one.
     rendered_map_index: str = ""
+    #: For a try that deferred: its trigger and where it resumes.
+    deferral: Deferral | None = None
 
 
 def complete_task_instance(
@@ -359,6 +410,11 @@ def complete_task_instance(
     if ending.outcome == TryOutcome.SUCCESS:
         ending = record_output_length(session, ti, ending, max_map_length)
     new_state = end_try(session, ti, ending, now)
+    if new_state == TaskInstanceState.DEFERRED and completion.deferral is not None:
+        defer_try(session, ti, completion.deferral, now)
+    elif new_state == TaskInstanceState.UP_FOR_RESCHEDULE:
+        ti.reschedule_count += 1
+        ti.first_reschedule_at = ti.first_reschedule_at or ti.start_date
     if clear_task_state_on_success and new_state == TaskInstanceState.SUCCESS:
         session.execute(delete(TaskState).where(TaskState.task_instance_id == ti.id))
     if completion.skip_task_ids:
@@ -390,13 +446,18 @@ def return_task_instances(
             continue
         if ti.state != TaskInstanceState.RUNNING:
             continue
-        session.execute(
-            delete(TaskInstanceTry).where(
-                TaskInstanceTry.task_instance_id == ti.id,
-                TaskInstanceTry.try_number == ti.try_number,
+        if ti.continues_try:
+            attempt = _try_record(session, ti)
+            if attempt is not None:
+                attempt.state = TaskInstanceState.QUEUED
+        else:
+            session.execute(
+                delete(TaskInstanceTry).where(
+                    TaskInstanceTry.task_instance_id == ti.id,
+                    TaskInstanceTry.try_number == ti.try_number,
+                )
             )
-        )
-        ti.try_number -= 1
+            ti.try_number -= 1
         ti.lease_id = ti.lease_owner = None
         ti.lease_expires_at = None
         ti.start_date = None
@@ -471,7 +532,7 @@ def read_logs(
         )
     )
     last_seen = rows[-1].sequence if rows else after
-    ended = attempt.outcome != ""
+    ended = attempt.outcome not in ("", TryOutcome.DEFERRED, TryOutcome.RESCHEDULED)
     complete = (
         ended
         and last_seen >= attempt.log_line_count

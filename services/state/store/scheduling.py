@@ -53,6 +53,7 @@ SCHEDULING_COLUMNS = (
     "end_date",
     "lease_expires_at",
     "next_retry_at",
+    "trigger_timeout",
     "output_length",
 )
 

@@ -5,25 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
 from core.retries import RetryPolicy, retry_identity
-from core.states import LEASED, DagRunState, TaskInstanceState
+from core.states import FINISHED, LEASED, SUSPENDED, DagRunState, TaskInstanceState, TryOutcome
 from core.tries import end_of_try
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from services.state.db.event_log import record_event
-from services.state.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceTry
+from services.state.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceTry, Trigger
 from services.state.graph import VERSIONS, Version
 
 
 def change_ti_state(session: Session, ti: TaskInstance, new_state: str, now: datetime) -> None:
-    """Move a task instance to ``new_state`` and publish the change."""
+    """Move a task instance to ``new_state`` and publish the change.
+
+    Leaving deferred drops its trigger (fired, timed out, cleared or marked); an instance that
+    finishes or starts over forgets where its try was to resume.
+    """
     previous = ti.state
     ti.state = new_state
     ti.updated_at = now
+    if previous == TaskInstanceState.DEFERRED:
+        session.execute(delete(Trigger).where(Trigger.task_instance_id == ti.id))
+        ti.trigger_timeout = None
+    if new_state in FINISHED or new_state == TaskInstanceState.NONE:
+        ti.continues_try = False
+        ti.next_method = ti.next_kwargs_json = ""
+    if new_state == TaskInstanceState.NONE:
+        ti.first_reschedule_at = None
+        ti.reschedule_count = 0
     record_event(
         session,
         type=event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED,
@@ -99,6 +112,8 @@ class TryEnding:
     error_message: str = ""
     error_traceback: str = ""
     final_log_chunk_index: int | None = None
+    #: For a reschedule: when the sensor's next poke is due.
+    resume_at: datetime | None = None
 
 
 def retry_policy(task: dag_pb2.TaskDefinition | None) -> RetryPolicy:
@@ -147,8 +162,13 @@ def end_try(
             ended_at=ending.end_date,
             identity=retry_identity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index),
             stop_requested=ti.stop_requested,
+            resume_at=ending.resume_at,
         )
         new_state, next_retry_at = end.state, end.next_retry_at
+    suspended = new_state in SUSPENDED and ending.outcome in (
+        TryOutcome.DEFERRED,
+        TryOutcome.RESCHEDULED,
+    )
     start = ti.start_date or ending.end_date
     seconds = max(0.0, (ending.end_date - start).total_seconds())
     if attempt is not None:
@@ -161,7 +181,7 @@ def end_try(
         attempt.error_traceback = ending.error_traceback
         if ending.final_log_chunk_index is not None:
             attempt.final_log_chunk_index = ending.final_log_chunk_index
-    if not ti.stop_requested or ti.state in LEASED:
+    if (not ti.stop_requested or ti.state in LEASED) and not suspended:
         ti.end_date = ending.end_date
         ti.duration_seconds = seconds
     ti.error_type = ending.error_type
@@ -172,6 +192,10 @@ def end_try(
     ti.lease_owner = None
     ti.lease_expires_at = None
     ti.stop_requested = False
+    # A suspended try goes on in its next process; any other ending closes it for good.
+    ti.continues_try = suspended
+    if not suspended:
+        ti.next_method = ti.next_kwargs_json = ""
     if new_state != ti.state:
         change_ti_state(session, ti, new_state, now)
     return new_state
