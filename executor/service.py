@@ -90,6 +90,19 @@ def task_tls_config(
     return replace(state.tls, cert_file=cert, key_file=key)
 
 
+def deferral_message(deferral: dict[str, Any]) -> executor_pb2.TryDeferral:
+    """The contract's message of a task process's deferral."""
+    message = executor_pb2.TryDeferral(
+        trigger_classpath=deferral["trigger_classpath"],
+        trigger_kwargs_json=deferral["trigger_kwargs_json"],
+        next_method=deferral["next_method"],
+        next_kwargs_json=deferral["next_kwargs_json"],
+    )
+    if deferral.get("timeout_seconds") is not None:
+        message.timeout.CopyFrom(duration(deferral["timeout_seconds"]))
+    return message
+
+
 def _iso(message: Any, field: str) -> str:
     if not message.HasField(field):
         return ""
@@ -268,6 +281,10 @@ class ExecutorApp:
             map_index=(
                 leased.lease.key.map_index if leased.lease.key.HasField("map_index") else -1
             ),
+            next_method=leased.next_method,
+            next_kwargs_json=leased.next_kwargs_json,
+            first_reschedule_date=_iso(leased, "first_reschedule_date"),
+            task_reschedule_count=leased.task_reschedule_count,
         )
 
     async def _run_try(self, running: RunningTry) -> None:
@@ -453,6 +470,10 @@ class ExecutorApp:
         )
         if final is not None:
             request.final_log.CopyFrom(final)
+        if result.deferral is not None:
+            request.deferral.CopyFrom(deferral_message(result.deferral))
+        if result.reschedule_date:
+            request.reschedule_date.FromDatetime(datetime.fromisoformat(result.reschedule_date))
         if result.error_type or result.error_message:
             request.error.CopyFrom(
                 run_pb2.TryError(

@@ -35,6 +35,12 @@ class TrySpec:
     state_tls_key: str = ""
     #: The instance of a mapped task; -1 for a task that is not mapped.
     map_index: int = -1
+    #: A try resuming after a deferral: the method to call and its kwargs (JSON, event in it).
+    next_method: str = ""
+    next_kwargs_json: str = ""
+    #: A reschedule-mode sensor's first poke (ISO 8601) and its number of reschedules.
+    first_reschedule_date: str = ""
+    task_reschedule_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -60,6 +66,11 @@ class TryResult:
     xcoms: list[tuple[str, str]] = field(default_factory=list)
     #: The instance's name from its task's map_index_template.
     rendered_map_index: str = ""
+    #: For a deferred try: trigger_classpath, trigger_kwargs_json, next_method,
+    #: next_kwargs_json and timeout_seconds (None: no timeout).
+    deferral: dict[str, Any] | None = None
+    #: For a rescheduled try: when the sensor pokes next (ISO 8601).
+    reschedule_date: str = ""
 
     def to_json(self) -> bytes:
         """The result as JSON bytes."""

@@ -20,15 +20,17 @@ import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from core.states import TryOutcome
 from executor.capture import LOGGING_MARK
 from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
 from protos.run.v1 import message_pb2 as run_pb2
+from tradewind.sdk import serde
 from tradewind.sdk.context import build_context, use_context
 from tradewind.sdk.exceptions import TaskTerminated
-from tradewind.sdk.execution import execute_task, kill_running_task
+from tradewind.sdk.execution import Deferral, Resumption, execute_task, kill_running_task
 from tradewind.sdk.loader import LoadResult, load_dags_from_file
 from tradewind.sdk.runtime import use_runtime
 from tradewind_common.channels import ChannelConfig
@@ -196,9 +198,18 @@ def run_try(spec: TrySpec) -> TryResult:
             max_tries=max(0, spec.max_tries - 1),
             run_type=spec.run_type,
             map_index=spec.map_index,
+            task_reschedule_count=spec.task_reschedule_count,
+            first_reschedule_date=_when(spec.first_reschedule_date),
+        )
+        resume = (
+            Resumption(spec.next_method, serde.loads(spec.next_kwargs_json) or {})
+            if spec.next_method
+            else None
         )
         with use_runtime(runtime), use_context(context), _terminated_by_sigterm():
-            outcome = execute_task(task, context, will_retry=spec.try_number < spec.max_tries)
+            outcome = execute_task(
+                task, context, will_retry=spec.try_number < spec.max_tries, resume=resume
+            )
     except BaseException as error:
         return _failure(error, started)
     finally:
@@ -213,7 +224,21 @@ def run_try(spec: TrySpec) -> TryResult:
         skip_task_ids=sorted(outcome.skip_task_ids),
         xcoms=[(key, json.dumps(value, default=str)) for key, value in outcome.xcoms.items()],
         rendered_map_index=outcome.rendered_map_index or "",
+        deferral=_deferral(outcome.deferral),
+        reschedule_date=outcome.reschedule_date.isoformat() if outcome.reschedule_date else "",
     )
+
+
+def _deferral(deferral: Deferral | None) -> dict[str, Any] | None:
+    if deferral is None:
+        return None
+    return {
+        "trigger_classpath": deferral.trigger_classpath,
+        "trigger_kwargs_json": deferral.trigger_kwargs_json,
+        "next_method": deferral.next_method,
+        "next_kwargs_json": deferral.next_kwargs_json,
+        "timeout_seconds": deferral.timeout.total_seconds() if deferral.timeout else None,
+    }
 
 
 def run_from_spec(spec_json: bytes, result_fd: int) -> int:

@@ -15,6 +15,7 @@ SERVICE_ENTRY_POINTS: dict[tuple[str, ...], str] = {
     ("scheduler",): "scheduler.main:main",
     ("executor",): "executor.main:main",
     ("dag-processor",): "dag_processor.main:main",
+    ("triggerer",): "triggerer.main:main",
     ("db", "migrate"): "services.state.main:migrate_main",
     ("standalone",): "tradewind.cli.standalone:main",
 }
@@ -40,4 +41,5 @@ SERVICE_HELP = {
     "scheduler": "run a scheduler (tradewind scheduler --help)",
     "executor": "run an executor (tradewind executor --help)",
     "dag-processor": "run a DAG processor (tradewind dag-processor --help)",
+    "triggerer": "run a triggerer (tradewind triggerer --help)",
 }

@@ -1,7 +1,8 @@
 """``tradewind standalone``: every service on this machine, as separate supervised processes.
 
 The state service (SQLite under ``$TRADEWIND_HOME`` unless ``--database-url`` says otherwise)
-starts first, migrating its database; then the DAG processor, the scheduler and the executor.
+starts first, migrating its database; then the DAG processor, the scheduler, the executor and
+the triggerer.
 ``Ready.`` is printed once every one of them serves (the process this supervisor started, not
 another one on the same port). A service that cannot start stops the whole suite with its own
 one-line reason and a non-zero exit; one that exits later is restarted with back-off, unless
@@ -51,13 +52,14 @@ PORT_BASE = cfg.Setting(
     name="port_base",
     parse=cfg.parse_port,
     default=50051,
-    help="gRPC port of the state service; the scheduler, executor, DAG processor take the next 3",
+    help="gRPC port of the state service; the scheduler, executor, DAG processor and triggerer"
+    " take the next 4",
 )
 METRICS_PORT_BASE = cfg.Setting(
     name="metrics_port_base",
     parse=cfg.parse_optional_port,
     default=9151,
-    help="metrics port of the state service, the others take the next three (0 disables metrics)",
+    help="metrics port of the state service, the others take the next four (0 disables metrics)",
 )
 DATABASE_URL = cfg.Setting(
     name="database_url",
@@ -93,7 +95,7 @@ MAX_BACKOFF_SECONDS = 30.0
 #: The exit status of a service whose configuration is wrong: restarting it cannot help.
 EXIT_CONFIG_ERROR = 2
 #: Ports are numbered from the base in this order (the scheduler is base + 1, ...).
-PORT_OFFSETS = {"state": 0, "scheduler": 1, "executor": 2, "dag-processor": 3}
+PORT_OFFSETS = {"state": 0, "scheduler": 1, "executor": 2, "dag-processor": 3, "triggerer": 4}
 
 
 class OutputClosed(Exception):
@@ -242,7 +244,7 @@ def _address(host: str, port: int) -> str:
 
 
 def build_children(values: cfg.Settings) -> list[Child]:
-    """The four services, configured to find each other, in start order."""
+    """The five services, configured to find each other, in start order."""
     home: Path = values[cfg.HOME].expanduser()
     dags: Path = values[cfg.DAGS_FOLDER].expanduser().resolve()
     host, base, metrics = values[HOST], values[PORT_BASE], values[METRICS_PORT_BASE]
@@ -278,6 +280,7 @@ def build_children(values: cfg.Settings) -> list[Child]:
             "executor",
             [*common("executor"), *client, *folder, "--slots", str(values[SLOTS])],
         ),
+        ("triggerer", "triggerer", [*common("triggerer"), *client, *folder]),
     ]
     return [
         Child(name, module, args, base + PORT_OFFSETS[name], logs / f"{name}.log")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.deferral import TRIGGER_FAIL_METHOD, TriggerFailureReason
 from core.graph import reachable
 from core.trigger_rules import TriggerRule
 from tradewind.sdk import templating
@@ -17,7 +18,13 @@ from tradewind.sdk.arguments import ArgumentChecker, Callback
 from tradewind.sdk.dag_context import current_dag, current_task_group
 from tradewind.sdk.default_args import apply_default_args
 from tradewind.sdk.dependencies import DependencyMixin
-from tradewind.sdk.exceptions import DagDefinitionError, TradewindException
+from tradewind.sdk.exceptions import (
+    DagDefinitionError,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskDeferred,
+    TradewindException,
+)
 from tradewind.sdk.setup_teardown_scope import close_scope, note_created, open_scope
 from tradewind.sdk.xcom_arg import PlainXComArg, iter_xcom_args
 
@@ -471,6 +478,53 @@ class BaseOperator(DependencyMixin):
 
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
+
+    def defer(
+        self,
+        *,
+        trigger: Any,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> None:
+        """Wait on ``trigger`` without holding a worker slot, as in Airflow.
+
+        The try's process ends here; the triggerer runs the trigger and its first event
+        resumes the task in a new process, which calls ``method_name(context, event=...,
+        **kwargs)``. Past ``timeout`` the task resumes to fail (``TaskDeferralTimeout``).
+
+        Raises:
+            TaskDeferred: always; the task runner catches it.
+
+        """
+        raise TaskDeferred(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Mapping[str, Any]
+    ) -> Any:
+        """Where a deferred task resumes: ``next_method`` with the event, or the trigger's error.
+
+        Raises:
+            TaskDeferralTimeout: the trigger timed out.
+            TaskDeferralError: the trigger failed.
+
+        """
+        kwargs = dict(next_kwargs or {})
+        if next_method == TRIGGER_FAIL_METHOD:
+            trace = kwargs.get("traceback")
+            if trace:
+                self.log.error("Trigger failed:\n%s", "\n".join(trace))
+            error = kwargs.get("error", "Unknown")
+            detail = f"{error}: {kwargs['message']}" if kwargs.get("message") else str(error)
+            if error == TriggerFailureReason.TRIGGER_TIMEOUT:
+                raise TaskDeferralTimeout(detail)
+            raise TaskDeferralError(detail)
+        method = getattr(self, next_method, None)
+        if method is None or not callable(method):
+            raise TaskDeferralError(
+                f"{type(self).__name__} has no method {next_method!r} to resume in"
+            )
+        return method(context, **kwargs)
 
     @property
     def operator_name(self) -> str:

@@ -38,7 +38,7 @@ CONTEXT_KEYS = frozenset(
         "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
         "ds_nodash", "inlets", "logical_date", "macros", "outlets", "params", "run_id",
         "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
-        "ts", "ts_nodash", "ts_nodash_with_tz", "var",
+        "ts", "ts_nodash", "ts_nodash_with_tz", "var", "task_reschedule_count",
     }
 )  # fmt: skip
 
@@ -74,6 +74,14 @@ class RuntimeTaskInstance:
     task: BaseOperator
     logical_date: datetime
     map_index: int = -1
+    #: For a reschedule-mode sensor: its first poke since it was last cleared.
+    first_reschedule_date: datetime | None = None
+
+    def get_first_reschedule_date(self, context: Mapping[str, Any]) -> datetime | None:
+        """When a reschedule-mode sensor first poked (None before its first reschedule)."""
+        if not context.get("task_reschedule_count"):
+            return None
+        return self.first_reschedule_date
 
     def xcom_pull(
         self,
@@ -174,6 +182,8 @@ def build_context(
     run_type: str = "manual",
     run_start_date: datetime | None = None,
     map_index: int = -1,
+    task_reschedule_count: int = 0,
+    first_reschedule_date: datetime | None = None,
 ) -> Context:
     """The context of one try of a task instance.
 
@@ -190,6 +200,8 @@ def build_context(
         run_type: "manual", "scheduled" or "backfill".
         run_start_date: when the run started.
         map_index: the instance of a mapped task (-1: the task is not mapped).
+        task_reschedule_count: how often a reschedule-mode sensor was rescheduled.
+        first_reschedule_date: that sensor's first poke.
 
     Returns:
         The context, a dict with Airflow's keys.
@@ -214,6 +226,7 @@ def build_context(
         task=task,
         logical_date=logical,
         map_index=map_index,
+        first_reschedule_date=_utc(first_reschedule_date) if first_reschedule_date else None,
     )
     dag_run = DagRunInfo(
         dag_id=dag_id,
@@ -257,6 +270,7 @@ def build_context(
         "outlets": [],
         "test_mode": False,
         "templates_dict": None,
+        "task_reschedule_count": task_reschedule_count,
     }
 
 

@@ -7,6 +7,9 @@ skipped and ``TaskFailedNoRetry`` to fail without retrying; building an invalid 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 
 class TradewindException(Exception):
     """Base class of every Tradewind SDK error."""
@@ -70,6 +73,56 @@ class TaskTerminated(TradewindException):
     """The task's process was told to stop (SIGTERM): cleared, marked, timed out or shut down."""
 
 
+class TaskDeferred(TradewindException):
+    """Raised by ``BaseOperator.defer``: the task waits on a trigger and resumes later.
+
+    Attributes:
+        trigger: the trigger to run.
+        method_name: the task's method to call with the event.
+        kwargs: more keyword arguments for that method.
+        timeout: how long the trigger may wait before the task fails, or None.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        trigger: Any,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> None:
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = kwargs
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+            timeout = timedelta(seconds=timeout)
+        if timeout is not None and not isinstance(timeout, timedelta):
+            raise ValueError("timeout must be a timedelta, seconds or None")
+        self.timeout = timeout
+        super().__init__(f"deferred to {type(trigger).__name__}, resuming in {method_name}")
+
+
+class TaskDeferralError(TradewindException):
+    """The trigger a task deferred to failed."""
+
+
+class TaskDeferralTimeout(TradewindException):
+    """The trigger a task deferred to timed out."""
+
+
+class TaskRescheduled(TradewindException):
+    """A sensor in reschedule mode asks to run again at ``reschedule_date``, holding no slot."""
+
+    def __init__(self, reschedule_date: datetime) -> None:
+        self.reschedule_date = reschedule_date
+        super().__init__(f"rescheduled to {reschedule_date.isoformat()}")
+
+
+class SensorTimeout(TaskFailedNoRetry):
+    """A sensor ran past its timeout; it fails without retrying (or skips with soft_fail)."""
+
+
 class NotFound(TradewindException):
     """A Variable, Connection or XCom that does not exist was asked for."""
 
@@ -118,3 +171,5 @@ AirflowTaskTerminated = TaskTerminated
 AirflowNotFoundException = NotFound
 AirflowDagCycleException = DagCycleError
 DuplicateTaskIdFound = DuplicateTaskIdError
+AirflowRescheduleException = TaskRescheduled
+AirflowSensorTimeout = SensorTimeout

@@ -15,14 +15,17 @@ import logging
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.states import TryOutcome
+from tradewind.sdk import serde
 from tradewind.sdk.context import Context, RuntimeTaskInstance, use_context
-from tradewind.sdk.exceptions import TaskFailedNoRetry, TaskSkipped
+from tradewind.sdk.exceptions import TaskDeferred, TaskFailedNoRetry, TaskRescheduled, TaskSkipped
 from tradewind.sdk.map_index_name import render_map_index
 from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.templating import render_template_fields
+from tradewind.sdk.triggers.base import serialized_trigger
 from tradewind.sdk.xcom_arg import XCOM_RETURN_KEY
 
 if TYPE_CHECKING:
@@ -89,10 +92,54 @@ class TaskResult:
     #: A mapped instance's name, its task's ``map_index_template`` rendered after the try;
     #: None without a template and for a task that is not mapped.
     rendered_map_index: str | None = None
+    #: For DEFERRED: the trigger and where the task resumes.
+    deferral: Deferral | None = None
+    #: For RESCHEDULED: when a reschedule-mode sensor pokes next.
+    reschedule_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """A task's deferral, ready to store: its trigger and where it resumes, as JSON."""
+
+    trigger_classpath: str
+    trigger_kwargs_json: str
+    next_method: str
+    next_kwargs_json: str
+    timeout: timedelta | None
+
+    @classmethod
+    def of(cls, deferred: TaskDeferred) -> Deferral:
+        """The storable form of a ``TaskDeferred``.
+
+        Raises:
+            TypeError: the trigger or the kwargs hold what cannot be stored.
+
+        """
+        classpath, kwargs_json = serialized_trigger(deferred.trigger)
+        return cls(
+            trigger_classpath=classpath,
+            trigger_kwargs_json=kwargs_json,
+            next_method=deferred.method_name,
+            next_kwargs_json=serde.dumps(dict(deferred.kwargs or {})),
+            timeout=deferred.timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """Where a deferred try resumes: the method and its keyword arguments (event included)."""
+
+    next_method: str
+    next_kwargs: Mapping[str, Any]
 
 
 def execute_task(
-    task: BaseOperator, context: Mapping[str, Any], *, will_retry: bool | None = None
+    task: BaseOperator,
+    context: Mapping[str, Any],
+    *,
+    will_retry: bool | None = None,
+    resume: Resumption | None = None,
 ) -> TaskResult:
     """Run one try of ``task`` and report how it ended.
 
@@ -107,6 +154,7 @@ def execute_task(
         context: its context, from ``build_context``.
         will_retry: whether a failure of this try will be retried; by default, whether
             ``ti.try_number`` is at most ``ti.max_tries``.
+        resume: for a try that deferred: call ``resume_execution`` instead of ``execute``.
 
     Returns:
         The outcome; on failure ``on_retry_callback`` ran when the failure will be retried,
@@ -132,10 +180,35 @@ def execute_task(
                 _use_task(run_context, prepared)
             render_template_fields(prepared, run_context)
             with _executing(prepared):
-                result = prepared.execute(run_context)
+                if resume is not None:
+                    result = prepared.resume_execution(
+                        resume.next_method, dict(resume.next_kwargs), run_context
+                    )
+                else:
+                    result = prepared.execute(run_context)
             name = render_map_index(task, run_context)
             xcoms = xcoms_to_push(prepared, result)
             skip = prepared.downstream_task_ids_to_skip(result)
+        except TaskDeferred as deferred:
+            try:
+                deferral = Deferral.of(deferred)
+            except (TypeError, ValueError) as error:
+                return _failed_to_suspend(task, run_context, error, callback_errors)
+            logger.info("task %s deferred: %s", task.task_id, deferred)
+            return TaskResult(
+                TaskOutcome.DEFERRED,
+                deferral=deferral,
+                callback_errors=tuple(callback_errors),
+                rendered_map_index=render_map_index(task, run_context, quiet=True),
+            )
+        except TaskRescheduled as rescheduled:
+            logger.info("task %s rescheduled to %s", task.task_id, rescheduled.reschedule_date)
+            return TaskResult(
+                TaskOutcome.RESCHEDULED,
+                reschedule_date=rescheduled.reschedule_date,
+                callback_errors=tuple(callback_errors),
+                rendered_map_index=render_map_index(task, run_context, quiet=True),
+            )
         except TaskSkipped as error:
             logger.info("task %s skipped: %s", task.task_id, error)
             name = render_map_index(task, run_context, quiet=True)
@@ -170,6 +243,19 @@ def execute_task(
         skip_task_ids=frozenset(skip),
         callback_errors=tuple(callback_errors),
         rendered_map_index=name,
+    )
+
+
+def _failed_to_suspend(
+    task: BaseOperator, context: Context, error: Exception, callback_errors: list[TaskError]
+) -> TaskResult:
+    """A deferral that cannot be stored fails the try without retrying: a retry would too."""
+    logger.error("task %s cannot defer: %s", task.task_id, error)
+    _run_callbacks(task.on_failure_callback, {**context, "exception": error}, callback_errors)
+    return TaskResult(
+        TaskOutcome.FAILED_NO_RETRY,
+        error=TaskError.from_exception(error),
+        callback_errors=tuple(callback_errors),
     )
 
 

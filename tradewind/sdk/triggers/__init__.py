@@ -1,0 +1,1 @@
+"""Triggers: the waits a deferred task hands to the triggerer service."""

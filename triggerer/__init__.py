@@ -1,0 +1,1 @@
+"""The triggerer service: runs deferred tasks' triggers as asyncio coroutines."""

@@ -1,0 +1,252 @@
+"""The triggerer service: leases triggers, runs them, reports their events.
+
+Three loops: the sync loop renews the replica's trigger leases and takes new triggers (every
+third of the lease, and at once when a task instance defers or another triggerer gives
+triggers back); the watch loop follows the state service's events to know when to sync; the
+report loop sends triggers' outcomes in batches, retrying until the state service has them.
+Triggers run in :class:`~triggerer.runner.TriggerRunner`; a watchdog reports (and past a
+limit interrupts) a trigger that blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
+from protos.enums.v1 import event_pb2, task_instance_pb2
+from protos.event.v1 import request_response_pb2 as event_rr
+from protos.event.v1 import service_pb2 as event_service
+from protos.event.v1 import service_pb2_grpc as event_grpc
+from protos.run.v1 import message_pb2 as run_pb2
+from protos.triggerer.v1 import message_pb2 as triggerer_pb2
+from protos.triggerer.v1 import request_response_pb2 as rr
+from protos.triggerer.v1 import service_pb2 as triggerer_service
+from protos.triggerer.v1 import service_pb2_grpc as triggerer_grpc
+from services.runtime.loops import run_guarded
+from services.runtime.protoconv import duration, stamp
+from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
+from tradewind.sdk.other_dags import StateQuery, install_trigger_state_reader
+from tradewind_common import config as cfg
+from tradewind_common.channels import ChannelConfig, create_channel
+from triggerer import metrics
+from triggerer.runner import Outcome, TriggerRunner, TriggerSpec
+from triggerer.settings import BLOCKED_LIMIT, BLOCKED_THRESHOLD, CAPACITY, LEASE_DURATION, STATE
+from triggerer.watchdog import LoopWatchdog
+
+logger = logging.getLogger("tradewind.triggerer")
+
+DEFERRED = task_instance_pb2.TASK_INSTANCE_STATE_DEFERRED
+#: Outcomes sent per FireTriggers call.
+REPORT_BATCH = 500
+RETRY_SECONDS = 0.5
+
+
+class GrpcStateReader:
+    """Counts other DAGs' states for triggers, through TriggererService.CountStates."""
+
+    def __init__(self, stub: triggerer_grpc.TriggererServiceAsyncStub) -> None:
+        self._stub = stub
+
+    async def count_states(self, query: StateQuery) -> int:
+        """How many runs or task instances match ``query``."""
+        message = run_pb2.StateCountQuery(
+            dag_id=query.dag_id,
+            logical_dates=[stamp(d) for d in query.logical_dates],
+            run_ids=list(query.run_ids),
+            task_ids=list(query.task_ids),
+            task_group_ids=list(query.task_group_ids),
+        )
+        if query.task_ids or query.task_group_ids:
+            message.task_instance_states.extend(
+                TASK_INSTANCE_STATES.to_proto(s) for s in query.states
+            )
+        else:
+            message.dag_run_states.extend(DAG_RUN_STATES.to_proto(s) for s in query.states)
+        response = await self._stub.CountStates(rr.CountStatesRequest(query=message), timeout=30)
+        return int(response.count)
+
+
+class TriggererApp:
+    """A triggerer replica: any number of them share the triggers through leases."""
+
+    service_name = "triggerer"
+
+    def __init__(self, config: ServerConfig, values: cfg.Settings) -> None:
+        self._state: ChannelConfig = STATE.config(values)
+        self._capacity = values[CAPACITY]
+        self._lease_duration = values[LEASE_DURATION]
+        self._runner = TriggerRunner(values[cfg.DAGS_FOLDER].expanduser().resolve())
+        self._watchdog = LoopWatchdog(values[BLOCKED_THRESHOLD], values[BLOCKED_LIMIT])
+        self.triggerer_id = ""
+        #: Triggers leased to this replica whose outcome is not reported yet.
+        self._held: set[int] = set()
+        self._sync_now = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._channel: aio.Channel | None = None
+
+    def grpc_services(self) -> Sequence[GrpcService]:
+        """The triggerer serves only health, reflection and server info."""
+        return ()
+
+    async def start(self, context: RuntimeContext) -> None:
+        """Connect to the state service and start the loops."""
+        self.triggerer_id = context.identity.instance_id
+        self._channel = create_channel(
+            self._state,
+            [
+                triggerer_service.DESCRIPTOR.services_by_name["TriggererService"],
+                event_service.DESCRIPTOR.services_by_name["EventService"],
+            ],
+        )
+        self._triggerer = triggerer_grpc.TriggererServiceStub(self._channel)
+        self._events = event_grpc.EventServiceStub(self._channel)
+        install_trigger_state_reader(GrpcStateReader(self._triggerer))
+        self._watchdog.start()
+        for loop in (self._sync_loop, self._watch_loop, self._report_loop):
+            guarded = run_guarded(loop, logger=logger)
+            self._tasks.append(asyncio.create_task(guarded, name=loop.__name__))
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop the triggers and give their leases back, so other replicas take them at once."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._runner.stop()
+        await self._watchdog.stop()
+        install_trigger_state_reader(None)
+        if self._channel is not None:
+            with contextlib.suppress(grpc.RpcError):
+                await self._report(rpc_timeout=min(5.0, grace_seconds or 5.0))
+            with contextlib.suppress(grpc.RpcError):
+                await self._triggerer.ReleaseTriggers(
+                    rr.ReleaseTriggersRequest(triggerer_id=self.triggerer_id),
+                    timeout=min(5.0, grace_seconds or 5.0),
+                )
+            await self._channel.close(None)
+
+    # ---- loops ----
+
+    async def _sync_loop(self) -> None:
+        while True:
+            self._sync_now.clear()
+            response = await self._triggerer.SyncTriggers(
+                rr.SyncTriggersRequest(
+                    triggerer_id=self.triggerer_id,
+                    held_trigger_ids=sorted(self._held),
+                    capacity=self._capacity,
+                    lease_duration=duration(self._lease_duration),
+                ),
+                timeout=self._lease_duration / 3,
+            )
+            lost = set(response.lost_trigger_ids)
+            self._held -= lost
+            self._runner.cancel(lost)
+            for leased in response.leased:
+                self._held.add(leased.trigger_id)
+                self._runner.start(_spec(leased))
+            metrics.TRIGGERS_LEASED.set(len(self._held))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sync_now.wait(), self._lease_duration / 3)
+
+    async def _watch_loop(self) -> None:
+        cursor: int | None = None
+        types = [
+            event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED,
+            event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED,
+        ]
+        while True:
+            request = event_rr.WatchEventsRequest(types=types)
+            if cursor is not None:
+                request.after_cursor = cursor
+            try:
+                async for batch in self._events.WatchEvents(request):
+                    if any(self._wants_sync(event) for event in batch.events):
+                        self._sync_now.set()
+                    cursor = batch.latest_cursor or cursor
+            except aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.OUT_OF_RANGE:
+                    cursor = None
+                    self._sync_now.set()
+                    continue
+                raise
+
+    def _wants_sync(self, event: Any) -> bool:
+        if event.type == event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED:
+            return True
+        # A task instance deferred (a new trigger), or left deferred (cleared, marked, timed
+        # out: its trigger is gone and the sync says so).
+        return DEFERRED in (event.task_instance_state, event.previous_task_instance_state)
+
+    async def _report_loop(self) -> None:
+        while True:
+            first = await self._runner.outcomes.get()
+            self._runner.outcomes.put_nowait(first)
+            try:
+                await self._report(rpc_timeout=30)
+            except grpc.RpcError:
+                await asyncio.sleep(RETRY_SECONDS)
+                raise
+
+    async def _report(self, *, rpc_timeout: float) -> None:
+        """Send every outcome waiting (the ones not yet reported stay queued on failure)."""
+        queue = self._runner.outcomes
+        while not queue.empty():
+            batch: list[Outcome] = []
+            while not queue.empty() and len(batch) < REPORT_BATCH:
+                batch.append(queue.get_nowait())
+            try:
+                await self._triggerer.FireTriggers(
+                    rr.FireTriggersRequest(
+                        triggerer_id=self.triggerer_id,
+                        outcomes=[_outcome_message(o) for o in batch],
+                    ),
+                    timeout=rpc_timeout,
+                )
+            except grpc.RpcError:
+                for outcome in batch:
+                    queue.put_nowait(outcome)
+                raise
+            now = asyncio.get_running_loop().time()
+            for outcome in batch:
+                metrics.FIRE_SECONDS.observe(max(0.0, now - outcome.at))
+                self._held.discard(outcome.trigger_id)
+            metrics.TRIGGERS_LEASED.set(len(self._held))
+
+
+def _spec(leased: triggerer_pb2.LeasedTrigger) -> TriggerSpec:
+    key = leased.task_instance
+    index = f"[{key.map_index}]" if key.HasField("map_index") else ""
+    return TriggerSpec(
+        trigger_id=leased.trigger_id,
+        classpath=leased.classpath,
+        kwargs_json=leased.kwargs_json,
+        description=f"{key.dag_id}/{key.run_id}/{key.task_id}{index} try {leased.try_number}",
+        relative_fileloc=leased.relative_fileloc,
+    )
+
+
+def _outcome_message(outcome: Outcome) -> triggerer_pb2.TriggerOutcome:
+    if outcome.payload_json is not None:
+        return triggerer_pb2.TriggerOutcome(
+            trigger_id=outcome.trigger_id, event_payload_json=outcome.payload_json
+        )
+    return triggerer_pb2.TriggerOutcome(
+        trigger_id=outcome.trigger_id,
+        failure=triggerer_pb2.TriggerFailure(
+            message=outcome.failure_message, traceback=outcome.failure_traceback
+        ),
+    )
+
+
+def build_app(config: ServerConfig, values: cfg.Settings) -> TriggererApp:
+    """The triggerer app for the shared runtime."""
+    return TriggererApp(config, values)
