@@ -7,8 +7,8 @@ bridge uses a blocking channel; it runs only inside a task process, never in a s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -20,7 +20,8 @@ from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
 from services.runtime.auth import lease_header
 from tradewind.sdk.connection import Connection
-from tradewind.sdk.exceptions import ConnectionNotFound
+from tradewind.sdk.exceptions import ConnectionNotFound, DagRunAlreadyExists, TradewindException
+from tradewind.sdk.other_dags import StateQuery, TriggeredRun, query_message
 from tradewind_common.channels import ChannelConfig, create_blocking_channel
 
 #: Seconds a task waits for one answer of the state service.
@@ -182,4 +183,56 @@ class GrpcTaskRuntime:
             schema=found.schema or None,
             port=found.port if found.HasField("port") else None,
             extra=found.extra_json or None,
+        )
+
+    def count_states(self, query: StateQuery) -> int:
+        """How many of another DAG's runs or task instances match ``query``."""
+        response = self._stub.CountTaskStates(
+            rr.CountTaskStatesRequest(caller=self._lease, query=query_message(query)),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
+        )
+        return int(response.count)
+
+    def trigger_dag_run(
+        self,
+        dag_id: str,
+        *,
+        run_id: str,
+        logical_date: datetime | None,
+        conf: Mapping[str, Any],
+        reset_dag_run: bool,
+    ) -> TriggeredRun:
+        """Trigger a run of another DAG, or clear it with ``reset_dag_run``."""
+        request = rr.TriggerDagRunFromTaskRequest(
+            caller=self._lease,
+            dag_id=dag_id,
+            run_id=run_id,
+            conf_json=json.dumps(dict(conf)) if conf else "",
+            reset_dag_run=reset_dag_run,
+        )
+        if logical_date is not None:
+            request.logical_date.FromDatetime(logical_date)
+        try:
+            response = self._stub.TriggerDagRunFromTask(
+                request, timeout=CALL_TIMEOUT, metadata=self._metadata
+            )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.ALREADY_EXISTS:
+                raise DagRunAlreadyExists(
+                    f"A run with run_id {run_id!r} of DAG {dag_id!r} already exists",
+                    dag_id=dag_id,
+                    run_id=run_id,
+                ) from err
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                raise TradewindException(f"cannot trigger DAG {dag_id!r}: {err.details()}") from err
+            raise
+        run = response.dag_run
+        return TriggeredRun(
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            logical_date=(
+                run.logical_date.ToDatetime(tzinfo=UTC) if run.HasField("logical_date") else None
+            ),
+            already_existed=response.already_existed,
         )

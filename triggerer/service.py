@@ -19,20 +19,18 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
 from protos.enums.v1 import event_pb2, task_instance_pb2
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.event.v1 import service_pb2 as event_service
 from protos.event.v1 import service_pb2_grpc as event_grpc
-from protos.run.v1 import message_pb2 as run_pb2
 from protos.triggerer.v1 import message_pb2 as triggerer_pb2
 from protos.triggerer.v1 import request_response_pb2 as rr
 from protos.triggerer.v1 import service_pb2 as triggerer_service
 from protos.triggerer.v1 import service_pb2_grpc as triggerer_grpc
 from services.runtime.loops import run_guarded
-from services.runtime.protoconv import duration, stamp
+from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
-from tradewind.sdk.other_dags import StateQuery, install_trigger_state_reader
+from tradewind.sdk.other_dags import StateQuery, install_trigger_state_reader, query_message
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
 from triggerer import metrics
@@ -56,19 +54,7 @@ class GrpcStateReader:
 
     async def count_states(self, query: StateQuery) -> int:
         """How many runs or task instances match ``query``."""
-        message = run_pb2.StateCountQuery(
-            dag_id=query.dag_id,
-            logical_dates=[stamp(d) for d in query.logical_dates],
-            run_ids=list(query.run_ids),
-            task_ids=list(query.task_ids),
-            task_group_ids=list(query.task_group_ids),
-        )
-        if query.task_ids or query.task_group_ids:
-            message.task_instance_states.extend(
-                TASK_INSTANCE_STATES.to_proto(s) for s in query.states
-            )
-        else:
-            message.dag_run_states.extend(DAG_RUN_STATES.to_proto(s) for s in query.states)
+        message = query_message(query)
         response = await self._stub.CountStates(rr.CountStatesRequest(query=message), timeout=30)
         return int(response.count)
 

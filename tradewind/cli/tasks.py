@@ -76,6 +76,7 @@ async def clear(client: Client, args: argparse.Namespace) -> int:
             only_failed=args.only_failed,
             dry_run=dry_run,
             map_indexes=args.map_index or (),
+            include_dependent_dags=args.include_dependent_dags,
         )
 
     planned = await clear_selected(dry_run=True)
@@ -189,6 +190,11 @@ def register(subcommands: Subcommands) -> None:
     _add_relatives(parser)
     parser.add_argument(
         "-f", "--only-failed", action="store_true", help="only failed and upstream_failed ones"
+    )
+    parser.add_argument(
+        "--include-dependent-dags",
+        action="store_true",
+        help="follow ExternalTaskMarkers: also clear the tasks of other DAGs they name",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would be cleared; change nothing"

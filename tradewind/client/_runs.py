@@ -340,6 +340,7 @@ class RunMethods(ClientBase):
         logical_date_lt: datetime | None = None,
         dry_run: bool = False,
         map_indexes: Collection[int] = (),
+        include_dependent_dags: bool = False,
     ) -> list[TaskInstance]:
         """Reset task instances so that they run again (Airflow's "clear").
 
@@ -356,6 +357,7 @@ class RunMethods(ClientBase):
             logical_date_gte: only runs with a logical date at or after this.
             logical_date_lt: only runs with a logical date before this.
             dry_run: change nothing; return what would be cleared.
+            include_dependent_dags: follow ExternalTaskMarkers into the DAGs they name.
 
         Returns:
             The task instances cleared (or that would be), as they were before.
@@ -371,6 +373,7 @@ class RunMethods(ClientBase):
             dry_run=dry_run,
             request_id=request_id(),
             map_indexes=sorted(map_indexes),
+            include_dependent_dags=include_dependent_dags,
         )
         if logical_date_gte is not None:
             request.logical_date_gte.CopyFrom(timestamp(logical_date_gte, "logical_date_gte"))

@@ -123,6 +123,15 @@ class SensorTimeout(TaskFailedNoRetry):
     """A sensor ran past its timeout; it fails without retrying (or skips with soft_fail)."""
 
 
+class DagRunAlreadyExists(TradewindException):
+    """A run with that run id exists already (TriggerDagRunOperator without reset_dag_run)."""
+
+    def __init__(self, message: str, *, dag_id: str = "", run_id: str = "") -> None:
+        self.dag_id = dag_id
+        self.run_id = run_id
+        super().__init__(message)
+
+
 class NotFound(TradewindException):
     """A Variable, Connection or XCom that does not exist was asked for."""
 

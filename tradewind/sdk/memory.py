@@ -7,13 +7,14 @@ instance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tradewind.sdk.connection import Connection
-from tradewind.sdk.exceptions import ConnectionNotFound
+from tradewind.sdk.exceptions import ConnectionNotFound, TradewindException
+from tradewind.sdk.other_dags import StateQuery, TriggeredRun
 
 
 @dataclass
@@ -157,6 +158,28 @@ class InMemoryRuntime:
         count = len(keys)
         keys.clear()
         return count
+
+    def count_states(self, query: StateQuery) -> int:
+        """Other DAGs are not run in memory: refused with what to do instead."""
+        raise TradewindException(
+            f"counting DAG {query.dag_id!r}'s states needs the state service: dag.test() runs"
+            " one DAG in this process; run both DAGs through the services (tradewind standalone)"
+        )
+
+    def trigger_dag_run(
+        self,
+        dag_id: str,
+        *,
+        run_id: str,
+        logical_date: datetime | None,
+        conf: Mapping[str, Any],
+        reset_dag_run: bool,
+    ) -> TriggeredRun:
+        """Other DAGs are not run in memory: refused with what to do instead."""
+        raise TradewindException(
+            f"triggering DAG {dag_id!r} needs the state service: dag.test() runs one DAG in"
+            " this process; run both DAGs through the services (tradewind standalone)"
+        )
 
     def get_connection(self, conn_id: str) -> Connection:
         """See ``TaskRuntime.get_connection``."""

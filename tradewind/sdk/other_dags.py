@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES
+from protos.run.v1 import message_pb2 as run_pb2
 from tradewind.sdk.exceptions import NoTaskContext
 
 
@@ -24,6 +26,32 @@ class StateQuery:
     run_ids: Sequence[str] = ()
     task_ids: Sequence[str] = ()
     task_group_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class TriggeredRun:
+    """A run a task triggered (or reset), as TriggerDagRunOperator learns of it."""
+
+    dag_id: str
+    run_id: str
+    logical_date: datetime | None
+    #: The run id was taken already (and the run was cleared, with reset_dag_run).
+    already_existed: bool
+
+
+def query_message(query: StateQuery) -> run_pb2.StateCountQuery:
+    """The contract's message of a count."""
+    message = run_pb2.StateCountQuery(
+        dag_id=query.dag_id, run_ids=list(query.run_ids), task_ids=list(query.task_ids)
+    )
+    message.task_group_ids.extend(query.task_group_ids)
+    for moment in query.logical_dates:
+        message.logical_dates.add().FromDatetime(moment)
+    if query.task_ids or query.task_group_ids:
+        message.task_instance_states.extend(TASK_INSTANCE_STATES.to_proto(s) for s in query.states)
+    else:
+        message.dag_run_states.extend(DAG_RUN_STATES.to_proto(s) for s in query.states)
+    return message
 
 
 class TriggerStateReader(Protocol):

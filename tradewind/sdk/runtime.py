@@ -9,16 +9,17 @@ running, held in a context variable. The executor installs one that speaks gRPC;
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tradewind.sdk.exceptions import NoTaskContext
 
 if TYPE_CHECKING:
     from tradewind.sdk.connection import Connection
+    from tradewind.sdk.other_dags import StateQuery, TriggeredRun
 
 
 @runtime_checkable
@@ -138,6 +139,32 @@ class TaskRuntime(Protocol):
 
         Returns:
             How many keys were set.
+
+        """
+        ...
+
+    def count_states(self, query: StateQuery) -> int:
+        """How many of another DAG's runs or task instances match ``query``.
+
+        Raises:
+            TradewindException: where other DAGs cannot be seen (``dag.test()``).
+
+        """
+        ...
+
+    def trigger_dag_run(
+        self,
+        dag_id: str,
+        *,
+        run_id: str,
+        logical_date: datetime | None,
+        conf: Mapping[str, Any],
+        reset_dag_run: bool,
+    ) -> TriggeredRun:
+        """Trigger a run of another DAG (or clear it, with ``reset_dag_run``).
+
+        Raises:
+            DagRunAlreadyExists: the run id is taken and ``reset_dag_run`` is False.
 
         """
         ...

@@ -156,6 +156,9 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))
     if task.execution_timeout is not None:
         definition.execution_timeout.CopyFrom(_duration(task.execution_timeout))
+    marker = getattr(task, "external_marker_spec", None)
+    if marker is not None:
+        definition.external_marker.CopyFrom(marker)
     if task.is_mapped:
         definition.map_length.CopyFrom(map_length_message(task))
         definition.map_index_template = task.map_index_template or ""

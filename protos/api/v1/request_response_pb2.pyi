@@ -743,6 +743,7 @@ class ClearTaskInstancesRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     MAP_INDEXES_FIELD_NUMBER: _builtins.int
+    INCLUDE_DEPENDENT_DAGS_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     """Empty: every run of the DAG matching the date range."""
@@ -753,6 +754,11 @@ class ClearTaskInstancesRequest(_message.Message):
     dry_run: _builtins.bool
     """Report what would be cleared without changing anything."""
     request_id: _builtins.str
+    include_dependent_dags: _builtins.bool
+    """Follow ExternalTaskMarkers: also clear the tasks of other DAGs they name (and those
+    tasks' downstream tasks), up to each marker's recursion_depth (Airflow's
+    include_dependent_dags).
+    """
     @_builtins.property
     def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Empty: every task."""
@@ -781,10 +787,11 @@ class ClearTaskInstancesRequest(_message.Message):
         dry_run: _builtins.bool = ...,
         request_id: _builtins.str = ...,
         map_indexes: _abc.Iterable[_builtins.int] | None = ...,
+        include_dependent_dags: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "dry_run", b"dry_run", "include_downstream", b"include_downstream", "include_upstream", b"include_upstream", "logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt", "map_indexes", b"map_indexes", "only_failed", b"only_failed", "request_id", b"request_id", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "dry_run", b"dry_run", "include_dependent_dags", b"include_dependent_dags", "include_downstream", b"include_downstream", "include_upstream", b"include_upstream", "logical_date_gte", b"logical_date_gte", "logical_date_lt", b"logical_date_lt", "map_indexes", b"map_indexes", "only_failed", b"only_failed", "request_id", b"request_id", "run_id", b"run_id", "task_ids", b"task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -122,6 +122,7 @@ class TaskDefinition(_message.Message):
     MAP_LENGTH_FIELD_NUMBER: _builtins.int
     MAP_INDEX_TEMPLATE_FIELD_NUMBER: _builtins.int
     MAPPED_GROUP_ID_FIELD_NUMBER: _builtins.int
+    EXTERNAL_MARKER_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -184,6 +185,12 @@ class TaskDefinition(_message.Message):
         once the values it maps over exist.
         """
 
+    @_builtins.property
+    def external_marker(self) -> Global___ExternalTaskMarkerSpec:
+        """For an ExternalTaskMarker: the task of another DAG that a clear with
+        include_dependent_dags clears too.
+        """
+
     def __init__(
         self,
         *,
@@ -214,14 +221,49 @@ class TaskDefinition(_message.Message):
         map_length: Global___MapLength | None = ...,
         map_index_template: _builtins.str = ...,
         mapped_group_id: _builtins.str = ...,
+        external_marker: Global___ExternalTaskMarkerSpec | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskDefinition: _TypeAlias = TaskDefinition  # noqa: Y015
+
+@_typing.final
+class ExternalTaskMarkerSpec(_message.Message):
+    """An ExternalTaskMarker's link to a task of another DAG."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXTERNAL_DAG_ID_FIELD_NUMBER: _builtins.int
+    EXTERNAL_TASK_ID_FIELD_NUMBER: _builtins.int
+    LOGICAL_DATE_FIELD_NUMBER: _builtins.int
+    RECURSION_DEPTH_FIELD_NUMBER: _builtins.int
+    external_dag_id: _builtins.str
+    external_task_id: _builtins.str
+    logical_date: _builtins.str
+    """The external run's logical date: an ISO 8601 date, or the marker's template (its default,
+    "{{ logical_date.isoformat() }}", means the marker's own run's logical date).
+    """
+    recursion_depth: _builtins.int
+    """How many markers deep a clear may follow from here."""
+    def __init__(
+        self,
+        *,
+        external_dag_id: _builtins.str = ...,
+        external_task_id: _builtins.str = ...,
+        logical_date: _builtins.str = ...,
+        recursion_depth: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["external_dag_id", b"external_dag_id", "external_task_id", b"external_task_id", "logical_date", b"logical_date", "recursion_depth", b"recursion_depth"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExternalTaskMarkerSpec: _TypeAlias = ExternalTaskMarkerSpec  # noqa: Y015
 
 @_typing.final
 class DagDefinition(_message.Message):

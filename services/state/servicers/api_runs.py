@@ -27,7 +27,7 @@ from services.state.convert import (
 )
 from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
-from services.state.store import execution, runs, task_instances, task_state
+from services.state.store import execution, markers, runs, task_instances, task_state
 from services.state.store.runs import run_counts
 from services.state.store.task_instances import TaskInstanceKey
 from services.state.validation import (
@@ -253,6 +253,8 @@ class RunsApi:
 
         def clear(session: Any) -> list[run_pb2.TaskInstance]:
             chosen = task_instances.selected(session, selection)
+            if request.include_dependent_dags:
+                chosen += markers.dependent_task_instances(session, chosen)
             before = [ti_to_proto(ti) for _, tis in chosen for ti in tis]
             if not request.dry_run:
                 task_instances.clear(session, chosen, now)

@@ -1,0 +1,1 @@
+"""Sensors: operators that wait for something, poking, rescheduling or deferring."""
