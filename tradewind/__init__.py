@@ -19,6 +19,8 @@ from tradewind.sdk.exceptions import (
     AirflowException,
     AirflowFailException,
     AirflowNotFoundException,
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
     AirflowSkipException,
     AirflowTaskTerminated,
     AirflowTaskTimeout,
@@ -28,7 +30,12 @@ from tradewind.sdk.exceptions import (
     DuplicateTaskIdError,
     DuplicateTaskIdFound,
     NotFound,
+    SensorTimeout,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskDeferred,
     TaskFailedNoRetry,
+    TaskRescheduled,
     TaskSkipped,
     TaskTerminated,
     TaskTimedOut,
@@ -53,10 +60,22 @@ from tradewind.sdk.operators.python_virtualenv import (
 )
 from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
 from tradewind.sdk.params import Param, ParamValidationError
+from tradewind.sdk.sensors.base import BaseSensorOperator, PokeReturnValue, poke_mode_only
+from tradewind.sdk.sensors.bash import BashSensor
+from tradewind.sdk.sensors.date_time import DateTimeSensor, DateTimeSensorAsync
+from tradewind.sdk.sensors.filesystem import FileSensor
+from tradewind.sdk.sensors.python import PythonSensor
+from tradewind.sdk.sensors.time import TimeSensor, TimeSensorAsync
+from tradewind.sdk.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync, WaitSensor
+from tradewind.sdk.sensors.weekday import DayOfWeekSensor
 from tradewind.sdk.setup_teardown import setup, teardown
 from tradewind.sdk.task_state import NEVER_EXPIRE, TaskStateStore
 from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
+from tradewind.sdk.triggers.base import BaseTrigger, TriggerEvent
+from tradewind.sdk.triggers.external_task import DagStateTrigger, WorkflowTrigger
+from tradewind.sdk.triggers.file import FileTrigger
+from tradewind.sdk.triggers.temporal import DateTimeTrigger, TimeDeltaTrigger
 from tradewind.sdk.variable import Variable
 from tradewind.sdk.weekday import WeekDay
 from tradewind.sdk.xcom_arg import XComArg
@@ -71,12 +90,17 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "AirflowRescheduleException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "AirflowTaskTerminated",
     "AirflowTaskTimeout",
     "BaseBranchOperator",
     "BaseOperator",
+    "BaseSensorOperator",
+    "BaseTrigger",
     "BashOperator",
+    "BashSensor",
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
     "BranchPythonOperator",
@@ -85,33 +109,55 @@ __all__ = [
     "Context",
     "DagCycleError",
     "DagDefinitionError",
+    "DagStateTrigger",
+    "DateTimeSensor",
+    "DateTimeSensorAsync",
+    "DateTimeTrigger",
+    "DayOfWeekSensor",
     "DuplicateTaskIdError",
     "DuplicateTaskIdFound",
     "EdgeModifier",
     "EmptyOperator",
     "ExternalPythonOperator",
+    "FileSensor",
+    "FileTrigger",
     "Label",
     "LatestOnlyOperator",
     "NotFound",
     "Param",
     "ParamValidationError",
+    "PokeReturnValue",
     "PythonOperator",
+    "PythonSensor",
     "PythonVirtualenvOperator",
+    "SensorTimeout",
     "ShortCircuitOperator",
+    "TaskDeferralError",
+    "TaskDeferralTimeout",
+    "TaskDeferred",
     "TaskFailedNoRetry",
     "TaskGroup",
     "TaskInstanceState",
+    "TaskRescheduled",
     "TaskSkipped",
     "TaskStateStore",
     "TaskTerminated",
     "TaskTimedOut",
     "TemplateRenderError",
+    "TimeDeltaSensor",
+    "TimeDeltaSensorAsync",
+    "TimeDeltaTrigger",
+    "TimeSensor",
+    "TimeSensorAsync",
     "TradewindException",
+    "TriggerEvent",
     "TriggerRule",
     "Variable",
     "VariableNotFound",
+    "WaitSensor",
     "WeekDay",
     "WeightRule",
+    "WorkflowTrigger",
     "XComArg",
     "XComNotFound",
     "__version__",
@@ -120,6 +166,7 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "poke_mode_only",
     "setup",
     "task",
     "task_group",

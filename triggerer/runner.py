@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tradewind.sdk import serde
+from tradewind.sdk.loader import load_dags_from_file, module_name_for
 from tradewind.sdk.triggers.base import BaseTrigger, load_trigger
 from triggerer import metrics
 
@@ -94,7 +95,8 @@ class TriggerRunner:
         loop = asyncio.get_running_loop()
         trigger: BaseTrigger | None = None
         try:
-            trigger = load_trigger(spec.classpath, spec.kwargs_json)
+            # Off the loop: importing a trigger's module (or its DAG file) may take a while.
+            trigger = await asyncio.to_thread(self._load, spec)
             trigger.trigger_id = spec.trigger_id
             trigger.task_instance = spec.description
             async for event in trigger.run():
@@ -130,6 +132,21 @@ class TriggerRunner:
             self._tasks.pop(spec.trigger_id, None)
             metrics.TRIGGERS_RUNNING.set(len(self._tasks))
             self.on_stopped(spec.trigger_id)
+
+    def _load(self, spec: TriggerSpec) -> BaseTrigger:
+        """Build the trigger; one defined in its DAG file loads that file first."""
+        module = spec.classpath.rpartition(".")[0]
+        if (
+            self._dags_folder is not None
+            and spec.relative_fileloc
+            and module == module_name_for(spec.relative_fileloc)
+            and module not in sys.modules
+        ):
+            path = self._dags_folder / spec.relative_fileloc
+            loaded = load_dags_from_file(path, dags_folder=self._dags_folder)
+            if loaded.error is not None:
+                raise ImportError(f"the DAG file {path} failed to import: {loaded.error.message}")
+        return load_trigger(spec.classpath, spec.kwargs_json)
 
     def _importable(self, relative_fileloc: str) -> None:
         """Let triggers defined beside DAGs import, as the task process does (appended)."""

@@ -101,8 +101,10 @@ def ti_key(
     )
 
 
-def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
-    """The public view of a task instance."""
+def ti_to_proto(
+    row: models.TaskInstance, trigger: models.Trigger | None = None
+) -> run_pb2.TaskInstance:
+    """The public view of a task instance (with the trigger it waits on, when deferred)."""
     error = (
         run_pb2.TryError(
             exception_type=row.error_type, message=row.error_message, traceback=row.error_traceback
@@ -121,6 +123,20 @@ def ti_to_proto(row: models.TaskInstance) -> run_pb2.TaskInstance:
         pid=row.pid or 0,
         last_error=error,
         rendered_map_index=row.rendered_map_index,
+        trigger=trigger_to_proto(row, trigger) if trigger is not None else None,
+        reschedule_count=row.reschedule_count,
+    )
+
+
+def trigger_to_proto(ti: models.TaskInstance, row: models.Trigger) -> run_pb2.TaskTrigger:
+    """The trigger a deferred task instance waits on."""
+    return run_pb2.TaskTrigger(
+        trigger_id=row.id,
+        classpath=row.classpath,
+        kwargs_json=row.kwargs_json,
+        next_method=ti.next_method,
+        created_at=timestamp(row.created_at),
+        triggerer_id=row.lease_owner or "",
     )
 
 

@@ -45,6 +45,7 @@ from tradewind.sdk.operators.python_virtualenv import (
     ExternalPythonOperator,
     PythonVirtualenvOperator,
 )
+from tradewind.sdk.sensors.python import PythonSensor
 from tradewind.sdk.taskgroup import unique_id
 from tradewind.sdk.templating import render_template
 from tradewind.sdk.xcom_arg import PlainXComArg, XComArg
@@ -81,6 +82,13 @@ class _ExternalPythonDecoratedOperator(ExternalPythonOperator):
     """The task that ``@task.external_python`` creates."""
 
     custom_operator_name = "@task.external_python"
+
+
+class _SensorDecoratedOperator(PythonSensor):
+    """The task that ``@task.sensor`` creates: the function is its poke."""
+
+    custom_operator_name = "@task.sensor"
+    template_fields = ("op_args", "op_kwargs")
 
 
 class _BashDecoratedOperator(BashOperator):
@@ -348,10 +356,19 @@ _Decorated = Callable[[Callable[_P, _R]], _TaskDecorator[_P, _R]]
 
 
 class _TaskDecoratorFactory:
-    """One ``@task`` flavour, usable bare (``@task``) or with arguments (``@task(retries=2)``)."""
+    """One ``@task`` flavour, usable bare (``@task``) or with arguments (``@task(retries=2)``).
 
-    def __init__(self, operator_class: type[BaseOperator]) -> None:
+    ``preset_kwargs`` are operator arguments the flavour sets itself (``@task.sensor`` sets
+    ``multiple_outputs=False``, as Airflow does); passing one of them is a TypeError.
+    """
+
+    def __init__(
+        self,
+        operator_class: type[BaseOperator],
+        preset_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.operator_class = operator_class
+        self.preset_kwargs = dict(preset_kwargs or {})
 
     @overload
     def __call__(self, python_callable: Callable[_P, _R]) -> _TaskDecorator[_P, _R]: ...
@@ -373,7 +390,15 @@ class _TaskDecoratorFactory:
         Returns:
             The task factory, or a decorator that makes one.
 
+        Raises:
+            TypeError: an argument the flavour sets itself.
+
         """
+        clash = sorted(self.preset_kwargs.keys() & operator_kwargs.keys())
+        if clash:
+            name = self.operator_class.custom_operator_name
+            raise TypeError(f"{name} sets {', '.join(clash)} itself")
+        operator_kwargs = {**self.preset_kwargs, **operator_kwargs}
         if python_callable is not None:
             return _TaskDecorator(python_callable, self.operator_class, operator_kwargs)
 
@@ -386,8 +411,8 @@ class _TaskDecoratorFactory:
 class _TaskNamespace(_TaskDecoratorFactory):
     """``task``: ``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``, ...
 
-    ``@task.bash``, ``@task.virtualenv`` and ``@task.external_python`` too: each attribute is
-    one flavour of the decorator.
+    ``@task.bash``, ``@task.virtualenv``, ``@task.external_python`` and ``@task.sensor`` too:
+    each attribute is one flavour of the decorator.
     """
 
     def __init__(self) -> None:
@@ -398,6 +423,9 @@ class _TaskNamespace(_TaskDecoratorFactory):
         self.bash = _TaskDecoratorFactory(_BashDecoratedOperator)
         self.virtualenv = _TaskDecoratorFactory(_PythonVirtualenvDecoratedOperator)
         self.external_python = _TaskDecoratorFactory(_ExternalPythonDecoratedOperator)
+        self.sensor = _TaskDecoratorFactory(
+            _SensorDecoratedOperator, preset_kwargs={"multiple_outputs": False}
+        )
 
 
 #: The TaskFlow decorator, as Airflow's ``task``.

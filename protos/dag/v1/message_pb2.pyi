@@ -239,11 +239,11 @@ class ExternalTaskMarkerSpec(_message.Message):
 
     EXTERNAL_DAG_ID_FIELD_NUMBER: _builtins.int
     EXTERNAL_TASK_ID_FIELD_NUMBER: _builtins.int
-    LOGICAL_DATE_FIELD_NUMBER: _builtins.int
+    LOGICAL_DATE_TEMPLATE_FIELD_NUMBER: _builtins.int
     RECURSION_DEPTH_FIELD_NUMBER: _builtins.int
     external_dag_id: _builtins.str
     external_task_id: _builtins.str
-    logical_date: _builtins.str
+    logical_date_template: _builtins.str
     """The external run's logical date: an ISO 8601 date, or the marker's template (its default,
     "{{ logical_date.isoformat() }}", means the marker's own run's logical date).
     """
@@ -254,12 +254,12 @@ class ExternalTaskMarkerSpec(_message.Message):
         *,
         external_dag_id: _builtins.str = ...,
         external_task_id: _builtins.str = ...,
-        logical_date: _builtins.str = ...,
+        logical_date_template: _builtins.str = ...,
         recursion_depth: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["external_dag_id", b"external_dag_id", "external_task_id", b"external_task_id", "logical_date", b"logical_date", "recursion_depth", b"recursion_depth"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["external_dag_id", b"external_dag_id", "external_task_id", b"external_task_id", "logical_date_template", b"logical_date_template", "recursion_depth", b"recursion_depth"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

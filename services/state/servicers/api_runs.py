@@ -27,7 +27,7 @@ from services.state.convert import (
 )
 from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
-from services.state.store import execution, markers, runs, task_instances, task_state
+from services.state.store import deferral, execution, markers, runs, task_instances, task_state
 from services.state.store.runs import run_counts
 from services.state.store.task_instances import TaskInstanceKey
 from services.state.validation import (
@@ -195,10 +195,13 @@ class RunsApi:
         page = page_request(
             "ListTaskInstances", request.page_size, request.page_token, asdict(selection)
         )
-        found = await self._services.read(
-            lambda s: task_instances.list_task_instances(s, selection, page).map(ti_to_proto),
-            name="list_task_instances",
-        )
+
+        def listing(session: Any) -> Any:
+            found = task_instances.list_task_instances(session, selection, page)
+            triggers = deferral.triggers_of(session, found.items)
+            return found.map(lambda ti: ti_to_proto(ti, triggers.get(ti.id)))
+
+        found = await self._services.read(listing, name="list_task_instances")
         return rr.ListTaskInstancesResponse(task_instances=found.items, **page_fields(found))
 
     async def GetTaskInstance(
@@ -206,9 +209,12 @@ class RunsApi:
     ) -> rr.GetTaskInstanceResponse:
         """One task instance."""
         key = check_ti_key(request.key)
-        ti = await self._services.read(
-            lambda s: ti_to_proto(task_instances.get_ti(s, key)), name="get_task_instance"
-        )
+
+        def get(session: Any) -> run_pb2.TaskInstance:
+            row = task_instances.get_ti(session, key)
+            return ti_to_proto(row, deferral.triggers_of(session, [row]).get(row.id))
+
+        ti = await self._services.read(get, name="get_task_instance")
         return rr.GetTaskInstanceResponse(task_instance=ti)
 
     async def ListTaskInstanceTries(

@@ -260,3 +260,12 @@ def release_triggers(
 def trigger_of(session: Session, ti: TaskInstance) -> Trigger | None:
     """The trigger a deferred task instance waits on."""
     return session.scalar(select(Trigger).where(Trigger.task_instance_id == ti.id))
+
+
+def triggers_of(session: Session, tis: Sequence[TaskInstance]) -> dict[int, Trigger]:
+    """The triggers of the deferred ones among ``tis``, by task instance id."""
+    ids = [ti.id for ti in tis if ti.state == TaskInstanceState.DEFERRED]
+    if not ids:
+        return {}
+    rows = session.scalars(select(Trigger).where(Trigger.task_instance_id.in_(ids)))
+    return {row.task_instance_id: row for row in rows}

@@ -67,7 +67,7 @@ def dependent_task_instances(
                 f"Maximum recursion depth {marker.recursion_depth} reached for {where}."
                 " Attempted to clear too many tasks or there may be a cyclic dependency."
             )
-        moment = _external_date(run, marker.logical_date, where)
+        moment = _external_date(run, marker.logical_date_template, where)
         target = session.scalar(
             select(DagRun).where(
                 DagRun.dag_id == marker.external_dag_id, DagRun.logical_date == moment

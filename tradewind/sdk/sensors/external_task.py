@@ -318,6 +318,6 @@ class ExternalTaskMarker(EmptyOperator):
         return dag_pb2.ExternalTaskMarkerSpec(
             external_dag_id=self.external_dag_id,
             external_task_id=self.external_task_id,
-            logical_date=self.logical_date,
+            logical_date_template=self.logical_date,
             recursion_depth=self.recursion_depth,
         )
