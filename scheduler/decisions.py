@@ -161,7 +161,8 @@ class _Plan:
             )
         )
         self.states[ti.task_id][ti.map_index] = new_state
-        if new_state == _TI.QUEUED or fields.get("expand_to"):
+        if new_state == _TI.QUEUED or fields.get("expand_to") or ti.state == _TI.DEFERRED:
+            # A deferred instance moved on resumes in a new process: the run goes on.
             self.progressing = True
 
 

@@ -27,6 +27,7 @@ from tradewind.sdk.exceptions import (
     ConnectionNotFound,
     DagCycleError,
     DagDefinitionError,
+    DagRunAlreadyExists,
     DuplicateTaskIdError,
     DuplicateTaskIdFound,
     NotFound,
@@ -58,11 +59,13 @@ from tradewind.sdk.operators.python_virtualenv import (
     ExternalPythonOperator,
     PythonVirtualenvOperator,
 )
+from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
 from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
 from tradewind.sdk.params import Param, ParamValidationError
 from tradewind.sdk.sensors.base import BaseSensorOperator, PokeReturnValue, poke_mode_only
 from tradewind.sdk.sensors.bash import BashSensor
 from tradewind.sdk.sensors.date_time import DateTimeSensor, DateTimeSensorAsync
+from tradewind.sdk.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
 from tradewind.sdk.sensors.filesystem import FileSensor
 from tradewind.sdk.sensors.python import PythonSensor
 from tradewind.sdk.sensors.time import TimeSensor, TimeSensorAsync
@@ -109,6 +112,7 @@ __all__ = [
     "Context",
     "DagCycleError",
     "DagDefinitionError",
+    "DagRunAlreadyExists",
     "DagStateTrigger",
     "DateTimeSensor",
     "DateTimeSensorAsync",
@@ -119,6 +123,8 @@ __all__ = [
     "EdgeModifier",
     "EmptyOperator",
     "ExternalPythonOperator",
+    "ExternalTaskMarker",
+    "ExternalTaskSensor",
     "FileSensor",
     "FileTrigger",
     "Label",
@@ -150,6 +156,7 @@ __all__ = [
     "TimeSensor",
     "TimeSensorAsync",
     "TradewindException",
+    "TriggerDagRunOperator",
     "TriggerEvent",
     "TriggerRule",
     "Variable",

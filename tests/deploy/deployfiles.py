@@ -44,9 +44,15 @@ SERVICE_PORTS: dict[str, tuple[int, int]] = {
     "scheduler": (50052, 9152),
     "executor": (50053, 9153),
     "dag-processor": (50054, 9154),
+    "triggerer": (50055, 9155),
 }
 #: The replicas the deployment files run of each service.
-REPLICAS = {"state": 2, "scheduler": 2, "executor": 2, "dag-processor": 1}
+REPLICAS = {"state": 2, "scheduler": 2, "executor": 2, "dag-processor": 1, "triggerer": 2}
+#: The services that read the DAG folder: task processes import DAG files, the DAG processor
+#: parses them, triggerers import the triggers defined beside DAGs.
+DAG_READERS = ("executor", "dag-processor", "triggerer")
+#: Seconds after the grace period for a drain's last steps (claims and leases handed back).
+DRAIN_MARGIN = 5.0
 #: The one-shot schema migration, ``tradewind db migrate``.
 MIGRATE = "migrate"
 #: Where the services reach the state service inside a deployment.
@@ -59,6 +65,22 @@ CREDENTIALS = (DATABASE_URL, SECRET_KEY)
 DATABASE_SECRET = "tradewind-database"
 #: The image name the manifests use (kustomize's ``images`` points it at a registry).
 K8S_IMAGE = "tradewind"
+
+
+def drain_seconds(component: str, env: Mapping[str, str]) -> float:
+    """The seconds a service needs between SIGTERM and its exit, from its settings.
+
+    Every service: the grace period, then its leases or claims handed back. Executors: also
+    TRADEWIND_KILL_GRACE between a running try's SIGTERM and SIGKILL. Triggerers: the
+    outcomes not yet sent are reported, then the trigger leases handed back (each at most
+    DRAIN_MARGIN).
+    """
+    drain = float(env["TRADEWIND_GRACE_PERIOD"]) + DRAIN_MARGIN
+    if component == "executor":
+        drain += float(env["TRADEWIND_KILL_GRACE"])
+    if component == "triggerer":
+        drain += DRAIN_MARGIN
+    return drain
 
 
 # ---- optional libraries ----
@@ -168,7 +190,7 @@ class Workload:
 
     #: Its name in the file (compose service, Deployment or Job).
     name: str
-    #: "state", "scheduler", "executor", "dag-processor" or "migrate".
+    #: "state", "scheduler", "executor", "dag-processor", "triggerer" or "migrate".
     component: str
     replicas: int
     #: The arguments after the image's entrypoint (``tradewind``).

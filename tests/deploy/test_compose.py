@@ -9,6 +9,7 @@ import pytest
 from tests.deploy.deployfiles import (
     COMPOSE_FILE,
     CREDENTIALS,
+    DAG_READERS,
     DATABASE_URL,
     HEALTHCHECK,
     MIGRATE,
@@ -21,6 +22,7 @@ from tests.deploy.deployfiles import (
     compose_file,
     compose_variables,
     compose_workloads,
+    drain_seconds,
     interpolate,
     is_tradewind_image,
     kubernetes_workloads,
@@ -29,8 +31,6 @@ from tests.deploy.deployfiles import (
     parse_duration,
 )
 
-#: Seconds after the grace period for a drain's last steps (claims and leases handed back).
-DRAIN_MARGIN = 5.0
 HEALTHCHECK_IN_IMAGE = "/opt/tradewind/healthcheck.py"
 
 
@@ -99,8 +99,8 @@ def test_start_order_waits_for_health_and_for_the_migration(compose: dict[str, o
         "postgres": "service_healthy",
         MIGRATE: "service_completed_successfully",
     }
-    for name in ("scheduler", "executor", "dag-processor"):
-        assert conditions(name) == {"state": "service_healthy"}
+    for name in set(SERVICE_PORTS) - {"state"}:
+        assert conditions(name) == {"state": "service_healthy"}, name
 
 
 def test_only_the_state_service_and_the_migration_get_the_database_credentials(
@@ -134,27 +134,26 @@ def test_ports_addresses_and_drain_times_match_the_services(compose: dict[str, o
         assert env["TRADEWIND_HOST"] == "0.0.0.0", name
         if name != "state":
             assert env["TRADEWIND_STATE_ADDRESS"] == STATE_ADDRESS, name
-        drain = float(env["TRADEWIND_GRACE_PERIOD"]) + DRAIN_MARGIN
-        if name == "executor":
-            drain += float(env["TRADEWIND_KILL_GRACE"])
+        drain = drain_seconds(name, env)
         grace = workloads[name].stop_grace
         assert grace is not None, name
         assert grace >= drain, f"{name} is killed mid-drain"
         assert "ports" not in services(compose)[name], "replicas cannot share a host port"
 
 
-def test_executors_and_the_dag_processor_mount_the_dag_folder(
+def test_executors_the_dag_processor_and_triggerers_mount_the_dag_folder(
     compose: dict[str, object],
 ) -> None:
     workloads = compose_workloads(compose)
-    for name in ("executor", "dag-processor"):
+    custom = compose_file({**compose_variables(), "TRADEWIND_DAGS_DIR": "/srv/dags"})
+    for name in DAG_READERS:
         folder = workloads[name].env["TRADEWIND_DAGS_FOLDER"]
+        assert folder == "/dags", name
         volumes = services(compose)[name]["volumes"]
         assert isinstance(volumes, list)
         assert f"../examples/dags:{folder}:ro" in volumes, volumes
-    custom = compose_file({**compose_variables(), "TRADEWIND_DAGS_DIR": "/srv/dags"})
-    assert "/srv/dags:/dags:ro" in custom["services"]["executor"]["volumes"]
-    for name in ("state", "scheduler", MIGRATE):
+        assert "/srv/dags:/dags:ro" in custom["services"][name]["volumes"], name
+    for name in {"state", "scheduler", MIGRATE} | (set(SERVICE_PORTS) - set(DAG_READERS)):
         assert "volumes" not in services(compose)[name], name
 
 

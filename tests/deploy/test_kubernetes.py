@@ -13,6 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.deploy.deployfiles import (
+    DAG_READERS,
     DATABASE_SECRET,
     DATABASE_URL,
     DEPLOY,
@@ -27,6 +28,7 @@ from tests.deploy.deployfiles import (
     by_kind,
     component_of,
     containers,
+    drain_seconds,
     fresh_manifests,
     kubernetes_validate,
     kubernetes_workloads,
@@ -42,8 +44,6 @@ from tests.deploy.deployfiles import (
 #: that kubernetes-validate knows.
 OLDEST_KUBERNETES = "1.27.0"
 NAMESPACE = "tradewind"
-#: Seconds after the grace period for a drain's last steps (claims and leases handed back).
-DRAIN_MARGIN = 5.0
 
 
 def validate(doc: dict[str, Any], version: str) -> None:
@@ -182,10 +182,7 @@ def test_ports_probes_and_grace_match_the_services_settings() -> None:
         assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 60, (
             "a database outage must not restart every replica at once"
         )
-        drain = float(env["TRADEWIND_GRACE_PERIOD"]) + DRAIN_MARGIN
-        if name == "executor":
-            drain += float(env["TRADEWIND_KILL_GRACE"])
-        assert spec["terminationGracePeriodSeconds"] >= drain, name
+        assert spec["terminationGracePeriodSeconds"] >= drain_seconds(name, env), name
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations == {
             "prometheus.io/scrape": "true",
@@ -250,7 +247,7 @@ def test_every_pod_runs_as_non_root_with_resources_and_no_api_token() -> None:
                 assert {"/tmp", "/var/lib/tradewind"} <= mounts, f"{name} needs writable dirs"
 
 
-def test_executors_and_the_dag_processor_read_the_dag_folder_from_the_volume() -> None:
+def test_executors_dag_processors_and_triggerers_read_the_dag_folder_from_the_volume() -> None:
     claims = by_kind(manifests(), "PersistentVolumeClaim")
     workloads = kubernetes_workloads(manifests())
     for name, deployment in by_kind(manifests(), "Deployment").items():
@@ -259,8 +256,9 @@ def test_executors_and_the_dag_processor_read_the_dag_folder_from_the_volume() -
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
         (container,) = spec["containers"]
         mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
-        if name in ("executor", "dag-processor"):
+        if name in DAG_READERS:
             folder = workloads[name].env["TRADEWIND_DAGS_FOLDER"]
+            assert folder == "/dags", name
             mount = mounts[folder]
             assert mount.get("readOnly") is True
             claim = volumes[mount["name"]]["persistentVolumeClaim"]["claimName"]

@@ -3,15 +3,19 @@ commands, replicas and TRADEWIND_* variables (the image's and the file's), as re
 (``python -m tradewind.cli <args>``). Only what one machine forces is changed: loopback
 addresses and free ports instead of container addresses, the state replicas' addresses
 instead of ``dns:///state:50051``, a fresh PostgreSQL database and a generated secret key
-instead of the Secret's, the example DAG folder for /dags, and a scratch home. Then the
-migration has run, every replica serves health and metrics (through the compose healthcheck
-command too), the example DAG is registered and a triggered run succeeds, and SIGTERM stops
-every process, with exit status 0, within the stop grace period the file gives it."""
+instead of the Secret's, a copy of the example DAG folder (plus one DAG that defers on a
+trigger defined in its own file) for /dags, and a scratch home. Then the migration has run,
+every replica serves health and metrics (through the compose healthcheck command too), the
+example DAG is registered and a triggered run succeeds, a deferred task is resumed by one of
+the triggerers, and SIGTERM stops every process, with exit status 0, within the stop grace
+period the file gives it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -67,6 +72,42 @@ CONTAINER_VALUES = {
     "TRADEWIND_DAGS_FOLDER": "/dags",
     "TRADEWIND_HOME": "/var/lib/tradewind",
 }
+#: The services started after the state service, and stopped before it.
+CLIENT_SERVICES = [c for c in SERVICE_PORTS if c != "state"]
+#: A DAG whose task defers on a trigger defined in the DAG file itself: only a triggerer that
+#: reads the DAG folder can build it.
+DEFERRAL_DAG_ID = "deploy_deferral"
+DEFERRAL_DAG = f'''
+import asyncio
+from datetime import datetime
+
+from tradewind import DAG, BaseOperator, BaseTrigger, TriggerEvent
+
+
+class SoonTrigger(BaseTrigger):
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def serialize(self):
+        return (f"{{type(self).__module__}}.SoonTrigger", {{"seconds": self.seconds}})
+
+    async def run(self):
+        await asyncio.sleep(self.seconds)
+        yield TriggerEvent({{"waited": self.seconds}})
+
+
+class WaitSoon(BaseOperator):
+    def execute(self, context):
+        self.defer(trigger=SoonTrigger(0.5), method_name="resume")
+
+    def resume(self, context, event=None):
+        return event
+
+
+with DAG("{DEFERRAL_DAG_ID}", schedule=None, start_date=datetime(2026, 1, 1)):
+    WaitSoon(task_id="wait")
+'''
 
 
 @dataclass
@@ -89,6 +130,8 @@ class Deployment:
 
     source: str
     replicas: list[Replica] = field(default_factory=list)
+    #: The DAG folder every replica reads (the local /dags).
+    dags_folder: Path = EXAMPLE_DAGS
     #: Each service's container healthcheck command (compose); None for gRPC probes.
     healthchecks: dict[str, list[str] | None] = field(default_factory=dict)
     migrate_output: str = ""
@@ -121,6 +164,7 @@ def localize(
     database_url: str,
     secret_key: str,
     home: str,
+    dags_folder: Path,
 ) -> tuple[list[str], dict[str, str]]:
     """The workload's arguments and environment with container addresses made local.
 
@@ -138,7 +182,7 @@ def localize(
         "TRADEWIND_PORT": str(port),
         "TRADEWIND_METRICS_PORT": str(metrics_port),
         "TRADEWIND_STATE_ADDRESS": ",".join(state_addresses),
-        "TRADEWIND_DAGS_FOLDER": str(EXAMPLE_DAGS),
+        "TRADEWIND_DAGS_FOLDER": str(dags_folder),
         "TRADEWIND_HOME": home,
         DATABASE_URL: database_url,
         SECRET_KEY: secret_key,
@@ -186,6 +230,11 @@ def start(source: str, database_url: str, deployment: Deployment) -> None:
     workloads, deployment.healthchecks = source_workloads(source)
     secret_key = Fernet.generate_key().decode()
     scratch = tempfile.mkdtemp(prefix=f"tradewind-deploy-{source}-")
+    deployment.dags_folder = Path(scratch) / "dags"
+    shutil.copytree(
+        EXAMPLE_DAGS, deployment.dags_folder, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (deployment.dags_folder / f"{DEFERRAL_DAG_ID}.py").write_text(DEFERRAL_DAG)
 
     def local(
         workload: Workload, port: int = 0, metrics_port: int = 0
@@ -198,6 +247,7 @@ def start(source: str, database_url: str, deployment: Deployment) -> None:
             database_url=database_url,
             secret_key=secret_key,
             home=tempfile.mkdtemp(dir=scratch),
+            dags_folder=deployment.dags_folder,
         )
 
     (migrate,) = [w for w in workloads.values() if w.component == MIGRATE]
@@ -214,7 +264,7 @@ def start(source: str, database_url: str, deployment: Deployment) -> None:
     assert result.returncode == 0, f"{args} failed: {result.stdout}{result.stderr}"
     deployment.migrate_output = result.stdout
 
-    for stage in (["state"], ["dag-processor", "scheduler", "executor"]):
+    for stage in (["state"], CLIENT_SERVICES):
         started = []
         for workload in workloads.values():
             if workload.component not in stage:
@@ -311,8 +361,56 @@ async def test_the_example_dag_is_registered_and_a_triggered_run_succeeds(
         }
 
 
+def metric_total(replicas: list[Replica], name: str) -> float:
+    """The sum of an unlabelled metric over the replicas' /metrics pages."""
+    total = 0.0
+    for replica in replicas:
+        url = f"http://127.0.0.1:{replica.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            page = response.read().decode()
+        found = re.search(rf"^{name} (\S+)$", page, re.M)
+        assert found, f"{replica.label} does not export {name}"
+        total += float(found[1])
+    return total
+
+
+async def test_a_deferred_task_is_resumed_by_a_triggerer(deployment: Deployment) -> None:
+    triggerers = deployment.of("triggerer")
+    fired = "tradewind_triggerer_triggers_fired_total"
+    fired_before = metric_total(triggerers, fired)
+    async with state_client(*deployment.state_addresses) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            listing = await client.api.ListDags(api_rr.ListDagsRequest())
+            if DEFERRAL_DAG_ID in {d.dag_id for d in listing.dags}:
+                break
+            assert time.monotonic() < deadline, f"{DEFERRAL_DAG_ID} was not registered"
+            await asyncio.sleep(0.2)
+        trigger = await client.api.TriggerDagRun(
+            api_rr.TriggerDagRunRequest(
+                dag_id=DEFERRAL_DAG_ID,
+                request_id=f"deploy-deferral-{deployment.source}-{uuid.uuid4().hex}",
+            )
+        )
+        key = run_pb2.DagRunKey(dag_id=DEFERRAL_DAG_ID, run_id=trigger.dag_run.run_id)
+        deadline = time.monotonic() + 60
+        while True:
+            run = (await client.api.GetDagRun(api_rr.GetDagRunRequest(key=key))).dag_run
+            if run.state in (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED):
+                break
+            assert time.monotonic() < deadline, "the deferred run did not finish"
+            await asyncio.sleep(0.1)
+        assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+        xcoms = await client.api.ListXComs(
+            api_rr.ListXComsRequest(dag_id=DEFERRAL_DAG_ID, run_id=run.run_id, task_id="wait")
+        )
+        values = {x.xcom_key: json.loads(x.value_json) for x in xcoms.xcoms}
+        assert values.get("return_value") == {"waited": 0.5}, values
+    assert metric_total(triggerers, fired) == fired_before + 1
+
+
 def test_sigterm_stops_every_replica_within_its_stop_grace_period(deployment: Deployment) -> None:
-    for stage in (["dag-processor", "scheduler", "executor"], ["state"]):
+    for stage in (CLIENT_SERVICES, ["state"]):
         replicas = [r for r in deployment.replicas if r.workload.component in stage]
         sent = time.monotonic()
         for replica in replicas:

@@ -1,7 +1,8 @@
 """The fault scenario: two replicas of every service on a private PostgreSQL, a workload of many
-runs, and faults at random moments (seeded): replicas of every kind SIGKILLed and restarted,
-the database stopped and started, an executor frozen (SIGSTOP) past its leases and thawed, and
-DAG files that hang, crash or eat memory in the DAG folder throughout.
+runs whose workers defer to triggers, and faults at random moments (seeded): replicas of every
+kind SIGKILLed and restarted (a triggerer while it holds triggers), the database stopped and
+started, an executor frozen (SIGSTOP) past its leases and thawed, and DAG files that hang,
+crash or eat memory in the DAG folder throughout.
 
 Afterwards the state service's own records are checked and the figures of each fault computed.
 """
@@ -31,7 +32,15 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.runtime.v1 import request_response_pb2 as info_rr
 from protos.runtime.v1 import service_pb2 as info_service
 from protos.runtime.v1 import service_pb2_grpc as info_grpc
-from tests.faults.workload import DOOMED_WORKER, WORKERS, dag_source, join_value
+from tests.faults.workload import (
+    DOOMED_WORKER,
+    WORKER_IDS,
+    WORKERS,
+    dag_source,
+    deferral_marks,
+    join_value,
+    worker_value,
+)
 from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.services import start_service
@@ -39,9 +48,16 @@ from tests.helpers.state import StateClient, start_state
 from tradewind_common.channels import ChannelConfig, create_channel
 
 T = TypeVar("T")
-KINDS = ("state", "dag_processor", "scheduler", "executor")
+KINDS = ("state", "dag_processor", "scheduler", "executor", "triggerer")
 #: Seconds an executor's try leases last (short, so that a frozen executor loses them soon).
 LEASE_SECONDS = 3.0
+#: Seconds a triggerer's trigger leases last (short, so that a killed one's triggers move soon).
+TRIGGER_LEASE_SECONDS = 3.0
+#: How long a triggerer kill waits for a replica to hold a trigger, so that the kill orphans some.
+TRIGGERER_TARGET_SECONDS = 5.0
+#: How long after a triggerer kill its orphaned triggers must have fired on another replica.
+REFIRE_WITHIN_SECONDS = 60.0
+DEFERRED = ti_enums.TASK_INSTANCE_STATE_DEFERRED
 PARSE_TIMEOUT = 2.0
 PARSE_MEMORY_MB = 256
 FINISHED = (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED)
@@ -84,7 +100,7 @@ SHORT = Scale(
     name="short",
     dags=4,
     runs_per_dag=4,
-    kills=("executor", "state", "scheduler", "dag_processor", "executor", "state"),
+    kills=("executor", "state", "scheduler", "dag_processor", "triggerer", "executor", "state"),
     database_restarts=1,
     executor_freezes=1,
     deadline_seconds=180,
@@ -118,6 +134,12 @@ class Fault:
     at: float
     #: The executor instance frozen or killed, to find the tries it held.
     executor_id: str = ""
+    #: The triggerer instance killed.
+    triggerer_id: str = ""
+    #: Deferred task instances whose trigger the killed triggerer held (its lease not expired).
+    orphaned_triggers: int = 0
+    #: Seconds from the kill until the last of them had resumed (its trigger fired elsewhere).
+    refired_after: float = float("nan")
     #: Seconds until the replacement served, the database accepted connections again, or the
     #: frozen executor was thawed.
     restored_after: float = 0.0
@@ -138,6 +160,8 @@ class Cluster:
     database: PrivatePostgres
     dags: Path
     replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    #: Replicas killed and replaced, by kind (kept for their logs).
+    retired: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
     def state_addresses(self) -> tuple[str, ...]:
         return tuple(p.address for p in self.replicas["state"])
@@ -179,6 +203,17 @@ class Cluster:
             )
             for _ in range(2)
         ]
+        self.replicas["triggerer"] = [
+            start_service(
+                "triggerer",
+                address,
+                "--dags-folder",
+                str(self.dags),
+                "--lease-duration",
+                str(TRIGGER_LEASE_SECONDS),
+            )
+            for _ in range(2)
+        ]
 
     def exited(self) -> list[str]:
         """Replicas that exited by themselves (crashed), with the end of their output."""
@@ -194,12 +229,13 @@ class Cluster:
 
     def restart(self, kind: str, index: int) -> None:
         old = self.replicas[kind][index]
+        self.retired.setdefault(kind, []).append(old)
         self.replicas[kind][index] = (
             ServiceProcess(args=old.args, port=old.port).start().wait_serving(timeout=60)
         )
 
     def stop(self) -> None:
-        for kind in ("dag_processor", "scheduler", "executor", "state"):
+        for kind in ("triggerer", "dag_processor", "scheduler", "executor", "state"):
             for process in self.replicas.get(kind, []):
                 process.stop()
 
@@ -260,6 +296,9 @@ class Scenario:
         self.faults: list[Fault] = []
         #: Replicas found dead without having been killed (each a description).
         self.crashes: list[str] = []
+        #: Orphaned triggers that did not fire elsewhere in time (each a description).
+        self.stranded: list[str] = []
+        self._watchers: list[asyncio.Task[None]] = []
 
     def _events(self) -> list[str]:
         events = [f"kill {kind}" for kind in self._scale.kills]
@@ -318,12 +357,71 @@ class Scenario:
     async def _kill(self, kind: str) -> None:
         # A replica that died by itself before its turn would hide a crash behind the kill.
         self.crashes += self._cluster.exited()
+        if kind == "triggerer":
+            await self._kill_triggerer()
+            return
         index, process, executor_id = await self._pick(kind)
         struck = time.time()
         process.signal(signal.SIGKILL)
         process.wait(timeout=10)
         await asyncio.get_running_loop().run_in_executor(None, self._cluster.restart, kind, index)
         self._record(f"SIGKILL {kind}[{index}]", struck, executor_id=executor_id)
+
+    async def _deferred(self) -> list[run_pb2.TaskInstance]:
+        """Every deferred task instance, with its trigger (and the triggerer holding it)."""
+        request = api_rr.ListTaskInstancesRequest(states=[DEFERRED], page_size=1000)
+        response = await self._client.api.ListTaskInstances(request, timeout=10)
+        return list(response.task_instances)
+
+    async def _kill_triggerer(self) -> None:
+        """SIGKILL a triggerer holding triggers (the seeded one if both do), and time the takeover.
+
+        The kill waits (a while) for a replica to hold a trigger, so that it orphans some: their
+        leases must expire before the other replica (or the restarted one) runs them again.
+        """
+        processes = self._cluster.replicas["triggerer"]
+        ids = [await instance_id(process) for process in processes]
+        index = self._chance.randrange(2)
+        deadline = time.monotonic() + TRIGGERER_TARGET_SECONDS
+        while time.monotonic() < deadline:
+            holders = [ti.trigger.triggerer_id for ti in await patiently(self._deferred)]
+            held = [holders.count(replica) for replica in ids]
+            if any(held):
+                if not held[index]:
+                    index = 1 - index
+                break
+            await asyncio.sleep(0.05)
+        struck = time.time()
+        processes[index].signal(signal.SIGKILL)
+        processes[index].wait(timeout=10)
+        orphans = {
+            _deferral(ti) for ti in await patiently(self._deferred)
+            if ti.trigger.triggerer_id == ids[index]
+        }
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._cluster.restart, "triggerer", index
+        )
+        self._record(f"SIGKILL triggerer[{index}]", struck)
+        fault = self.faults[-1]
+        fault.triggerer_id = ids[index]
+        fault.orphaned_triggers = len(orphans)
+        self._watchers.append(asyncio.create_task(self._watch_orphans(fault, orphans)))
+
+    async def _watch_orphans(self, fault: Fault, orphans: set[tuple[str, ...]]) -> None:
+        """Wait until every orphaned deferral resumed (its task instance left deferred)."""
+        deadline = time.monotonic() + REFIRE_WITHIN_SECONDS
+        waiting = set(orphans)
+        while waiting:
+            if time.monotonic() > deadline:
+                self.stranded.append(
+                    f"{fault.what}: {sorted(waiting)} still deferred after "
+                    f"{REFIRE_WITHIN_SECONDS:.0f} s"
+                )
+                return
+            waiting &= {_deferral(ti) for ti in await patiently(self._deferred)}
+            if waiting:
+                await asyncio.sleep(0.1)
+        fault.refired_after = time.time() - fault.at if orphans else float("nan")
 
     async def _restart_database(self) -> None:
         loop = asyncio.get_running_loop()
@@ -362,7 +460,19 @@ class Scenario:
                 if run.state in FINISHED:
                     finished[name] = run.state
             await asyncio.sleep(0.5)
+        await asyncio.gather(*self._watchers)
         return finished
+
+
+def _deferral(ti: run_pb2.TaskInstance) -> tuple[str, ...]:
+    """One deferral of a task instance: its key, try and trigger."""
+    return (
+        ti.key.dag_id,
+        ti.key.run_id,
+        ti.key.task_id,
+        f"try {ti.try_number}",
+        f"trigger {ti.trigger.trigger_id}",
+    )
 
 
 @dataclass

@@ -1,18 +1,61 @@
 """The DAG the fault tests run: extract >> WORKERS parallel workers >> join, with retries.
 
-A doomed variant's last worker fails without retry, so its runs must end failed, with join
-upstream_failed, whatever the faults do.
+Each worker defers: its first process waits on a short ``TimeDeltaTrigger`` (run by a
+triggerer), and the process resumed by the trigger's event does the work and returns the
+worker's value, so a worker's XCom exists only if it resumed. The worker's log says when it
+deferred (with the trigger's due moment) and when it resumed (with the event's moment), which
+lets the records show that each deferral resumed once, on its own event.
+
+A doomed variant's last worker fails without retry once it resumes, so its runs must end
+failed, with join upstream_failed, whatever the faults do.
 """
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
 
 #: Parallel workers between extract and join (each DAG run has WORKERS + 2 task instances).
 WORKERS = 4
 DOOMED_WORKER = f"work_{WORKERS - 1}"
+#: The ids of the workers (the deferring tasks).
+WORKER_IDS = tuple(f"work_{part}" for part in range(WORKERS))
+#: Seconds a worker waits on its trigger.
+DEFER_SECONDS = 0.5
 
 DAG_SOURCE = """\
 import time
 from datetime import datetime, timedelta, timezone
 
-from tradewind import DAG, AirflowFailException, task
+from tradewind import DAG, AirflowFailException, BaseOperator, task
+from tradewind.sdk.triggers.temporal import TimeDeltaTrigger
+
+
+class Work(BaseOperator):
+    \"\"\"Works on one part: defers on a short timer, and does the work once resumed.\"\"\"
+
+    template_fields = ("value",)
+
+    def __init__(self, value, part, **kwargs):
+        super().__init__(**kwargs)
+        self.value = value
+        self.part = part
+
+    def execute(self, context):
+        time.sleep(0.2)
+        trigger = TimeDeltaTrigger(timedelta(seconds={defer_seconds}))
+        due = trigger.moment.isoformat()
+        print(f"deferring part {{self.part}} until {{due}}")
+        self.defer(trigger=trigger, method_name="resume", kwargs={{"due": due}})
+
+    def resume(self, context, event=None, due=None):
+        print(f"resumed part {{self.part}} on {{event.isoformat()}} (due {{due}})")
+        time.sleep(0.3)
+        if self.part == {doomed_part}:
+            raise AirflowFailException(f"part {{self.part}} is doomed")
+        return self.value + self.part
+
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
          default_args={{"retries": 6, "retry_delay": timedelta(seconds=0)}}):
@@ -23,21 +66,17 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
         return 1
 
     @task
-    def work(value, part):
-        print(f"working on {{part}}")
-        time.sleep(0.5)
-        if part == {doomed_part}:
-            raise AirflowFailException(f"part {{part}} is doomed")
-        return value + part
-
-    @task
     def join(*values):
         print("joining")
         return sum(values)
 
     first = extract()
-    join(*[work.override(task_id=f"work_{{part}}")(first, part) for part in range({workers})])
-""".replace("{workers}", str(WORKERS))
+    join(*[Work(task_id=f"work_{{part}}", value=first, part=part).output
+           for part in range({workers})])
+""".replace("{workers}", str(WORKERS)).replace("{defer_seconds}", str(DEFER_SECONDS))
+
+_DEFERRING = re.compile(r"^deferring part (?P<part>\d+) until (?P<due>\S+)$")
+_RESUMED = re.compile(r"^resumed part (?P<part>\d+) on (?P<event>\S+) \(due (?P<due>\S+)\)$")
 
 
 def dag_source(dag_id: str, *, doomed: bool = False) -> str:
@@ -45,6 +84,38 @@ def dag_source(dag_id: str, *, doomed: bool = False) -> str:
     return DAG_SOURCE.format(dag_id=dag_id, doomed_part=WORKERS - 1 if doomed else -1)
 
 
+def worker_value(task_id: str) -> int:
+    """What a worker's resumed method returns when it got extract's 1."""
+    return 1 + int(task_id.removeprefix("work_"))
+
+
 def join_value() -> int:
     """What ``join`` returns when every worker got extract's 1."""
-    return sum(1 + part for part in range(WORKERS))
+    return sum(worker_value(task_id) for task_id in WORKER_IDS)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One line a worker logged about its deferral: deferring (due set) or resumed (event set)."""
+
+    sequence: int
+    at: datetime
+    part: int
+    due: datetime
+    event: datetime | None = None
+
+
+def deferral_marks(lines: list[tuple[int, datetime, str]]) -> tuple[list[Mark], list[Mark]]:
+    """A worker try's deferring and resumed lines, from its log as (sequence, time, message)."""
+    deferring: list[Mark] = []
+    resumed: list[Mark] = []
+    for sequence, at, message in lines:
+        text = message.strip()
+        if found := _DEFERRING.match(text):
+            due = datetime.fromisoformat(found["due"])
+            deferring.append(Mark(sequence, at, int(found["part"]), due))
+        elif found := _RESUMED.match(text):
+            due = datetime.fromisoformat(found["due"])
+            event = datetime.fromisoformat(found["event"])
+            resumed.append(Mark(sequence, at, int(found["part"]), due, event))
+    return deferring, resumed

@@ -163,7 +163,7 @@ async def test_many_deferred_timers_free_their_slots(
     # Holding slots, 1,000 two-second waits on 16 slots would take 125 s at least.
     elapsed = current.dag_run.end_date.ToDatetime() - current.dag_run.start_date.ToDatetime()
     print(
-        f"\n{MANY} deferred timers: run took {elapsed.total_seconds():.1f} s;"
+        f"\n{many} deferred timers: run took {elapsed.total_seconds():.1f} s;"
         f" timer due -> resumed process: {describe(delays)}; most deferred at once:"
         f" {most_deferred}"
     )
