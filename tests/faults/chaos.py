@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -58,6 +59,8 @@ TRIGGERER_TARGET_SECONDS = 5.0
 #: How long after a triggerer kill its orphaned triggers must have fired on another replica.
 REFIRE_WITHIN_SECONDS = 60.0
 DEFERRED = ti_enums.TASK_INSTANCE_STATE_DEFERRED
+#: Seconds a resumed worker's first line may precede its trigger's due moment (clock rounding).
+EARLY_TOLERANCE_SECONDS = 0.05
 PARSE_TIMEOUT = 2.0
 PARSE_MEMORY_MB = 256
 FINISHED = (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED)
@@ -395,7 +398,8 @@ class Scenario:
         processes[index].signal(signal.SIGKILL)
         processes[index].wait(timeout=10)
         orphans = {
-            _deferral(ti) for ti in await patiently(self._deferred)
+            _deferral(ti)
+            for ti in await patiently(self._deferred)
             if ti.trigger.triggerer_id == ids[index]
         }
         await asyncio.get_running_loop().run_in_executor(
@@ -481,18 +485,54 @@ class Findings:
 
     tries: list[run_pb2.TaskInstanceTry] = field(default_factory=list)
     retried: int = 0
+    #: How the tries that were followed by another try ended, by outcome name.
+    retried_outcomes: dict[str, int] = field(default_factory=dict)
+    #: Worker tries that deferred and resumed (each exactly once).
+    resumed: int = 0
+    #: Seconds from each resumed deferral's due moment to its resumed process's first line.
+    resume_delays: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+#: How a try may end and still be followed by another: a failure that retries explain. A
+#: deferral (or any other suspension) goes on in the same try, so it is never among them.
+RETRIED_OUTCOMES = frozenset(
+    {
+        ti_enums.TRY_OUTCOME_FAILED,
+        ti_enums.TRY_OUTCOME_TIMED_OUT,
+        ti_enums.TRY_OUTCOME_TERMINATED,
+        ti_enums.TRY_OUTCOME_LEASE_EXPIRED,
+    }
+)
+#: A trigger failure or timeout resumes its task to fail: no trigger of the workload may.
+TRIGGER_ERRORS = ("TaskDeferralError", "TaskDeferralTimeout")
 
 
 def expected_states(dag_id: str) -> dict[str, int]:
     """The final state of each task instance of a run of ``dag_id``."""
     success: int = ti_enums.TASK_INSTANCE_STATE_SUCCESS
     states = {"extract": success, "join": success}
-    states.update({f"work_{part}": success for part in range(WORKERS)})
+    states.update({task_id: success for task_id in WORKER_IDS})
     if dag_id == DOOMED_DAG:
         states[DOOMED_WORKER] = ti_enums.TASK_INSTANCE_STATE_FAILED
         states["join"] = ti_enums.TASK_INSTANCE_STATE_UPSTREAM_FAILED
     return states
+
+
+def expected_values(dag_id: str) -> dict[str, int]:
+    """The return value each task of a run of ``dag_id`` pushes (a worker's from its resume)."""
+    values = {"extract": 1, "join": join_value()}
+    values.update({task_id: worker_value(task_id) for task_id in WORKER_IDS})
+    if dag_id == DOOMED_DAG:
+        del values[DOOMED_WORKER], values["join"]
+    return values
+
+
+def expected_last_outcome(dag_id: str, task_id: str) -> ti_enums.TryOutcome.ValueType:
+    """How the last try of a task that ran ends."""
+    if dag_id == DOOMED_DAG and task_id == DOOMED_WORKER:
+        return ti_enums.TRY_OUTCOME_FAILED_NO_RETRY
+    return ti_enums.TRY_OUTCOME_SUCCESS
 
 
 def expected_run_state(dag_id: str) -> int:
@@ -502,15 +542,36 @@ def expected_run_state(dag_id: str) -> int:
     return dag_run_pb2.DAG_RUN_STATE_SUCCESS
 
 
+async def _log(client: StateClient, attempt: run_pb2.TaskInstanceTry) -> list[run_pb2.LogLine]:
+    """Every stored line of one try."""
+    lines: list[run_pb2.LogLine] = []
+    while True:
+        page = await client.api.GetTaskInstanceLogs(
+            api_rr.GetTaskInstanceLogsRequest(
+                key=attempt.key,
+                try_number=attempt.try_number,
+                after_sequence=lines[-1].sequence if lines else 0,
+            )
+        )
+        lines.extend(page.lines)
+        if not page.lines or page.complete:
+            return lines
+
+
 async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) -> Findings:
-    """Check every run's task instances, tries, logs and XComs; collect every try."""
+    """Check every run's task instances, tries, logs, deferrals and XComs; collect every try."""
     findings = Findings()
     for key in runs:
         name = f"{key.dag_id}/{key.run_id}"
-        instances = await client.api.ListTaskInstances(
-            api_rr.ListTaskInstancesRequest(dag_id=key.dag_id, run_id=key.run_id)
-        )
-        states = {ti.key.task_id: ti.state for ti in instances.task_instances}
+        instances = {
+            ti.key.task_id: ti
+            for ti in (
+                await client.api.ListTaskInstances(
+                    api_rr.ListTaskInstancesRequest(dag_id=key.dag_id, run_id=key.run_id)
+                )
+            ).task_instances
+        }
+        states = {task_id: ti.state for task_id, ti in instances.items()}
         expected = expected_states(key.dag_id)
         if states != expected:
             findings.problems.append(f"{name}: task instances {states}, expected {expected}")
@@ -525,43 +586,130 @@ async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) 
         xcoms = await client.api.ListXComs(
             api_rr.ListXComsRequest(dag_id=key.dag_id, run_id=key.run_id)
         )
-        pushed = {x.key.task_id: json.loads(x.value_json) for x in xcoms.xcoms}
+        pushed = {
+            x.key.task_id: json.loads(x.value_json)
+            for x in xcoms.xcoms
+            if x.xcom_key == "return_value"
+        }
+        values = expected_values(key.dag_id)
+        if pushed != values:
+            findings.problems.append(f"{name}: return values {pushed}, expected {values}")
         by_task: dict[str, list[run_pb2.TaskInstanceTry]] = {}
         for attempt in tries:
             by_task.setdefault(attempt.key.task_id, []).append(attempt)
+        # Every task that was to run ran (an upstream_failed one never starts a try).
+        ran = {t for t, s in expected.items() if s != ti_enums.TASK_INSTANCE_STATE_UPSTREAM_FAILED}
+        if set(by_task) != ran:
+            findings.problems.append(f"{name}: tries of {sorted(by_task)}, expected {sorted(ran)}")
         for task_id, attempts in sorted(by_task.items()):
             attempts.sort(key=lambda a: a.try_number)
+            findings.problems += _check_tries(name, instances.get(task_id), attempts)
+            for earlier in attempts[:-1]:
+                outcome = ti_enums.TryOutcome.Name(earlier.outcome)
+                findings.retried_outcomes[outcome] = findings.retried_outcomes.get(outcome, 0) + 1
             findings.retried += len(attempts) - 1
-            for earlier, later in itertools.pairwise(attempts):
-                if earlier.end_date.ToNanoseconds() > later.start_date.ToNanoseconds():
-                    findings.problems.append(
-                        f"{name}: tries of {task_id} overlapped: {describe_try(earlier)} and "
-                        f"{describe_try(later)}"
-                    )
+            last = expected_last_outcome(key.dag_id, task_id)
+            if attempts[-1].outcome != last:
+                findings.problems.append(
+                    f"{name}: last try of {task_id} is {describe_try(attempts[-1])}, expected "
+                    f"{ti_enums.TryOutcome.Name(last)}"
+                )
             for attempt in attempts:
                 # A try whose executor died or froze may have shipped no line before its lease
                 # ran out; every try that ended by itself has its log.
-                if attempt.outcome == ti_enums.TRY_OUTCOME_LEASE_EXPIRED:
+                ended_by_itself = attempt.outcome != ti_enums.TRY_OUTCOME_LEASE_EXPIRED
+                if not ended_by_itself and task_id not in WORKER_IDS:
                     continue
-                logs = await client.api.GetTaskInstanceLogs(
-                    api_rr.GetTaskInstanceLogsRequest(
-                        key=attempt.key, try_number=attempt.try_number
-                    )
-                )
-                if not logs.lines:
+                lines = await _log(client, attempt)
+                if ended_by_itself and not lines:
                     findings.problems.append(
                         f"{name}: no log for {task_id} try {attempt.try_number}"
                     )
-            succeeded = expected.get(task_id) == ti_enums.TASK_INSTANCE_STATE_SUCCESS
-            if succeeded and attempts[-1].outcome != ti_enums.TRY_OUTCOME_SUCCESS:
-                findings.problems.append(f"{name}: last try of {task_id} is {attempts[-1].outcome}")
-            if succeeded and task_id not in pushed:
-                findings.problems.append(f"{name}: no XCom of {task_id}")
-            if not succeeded and task_id in pushed:
-                findings.problems.append(f"{name}: {task_id} did not succeed yet pushed an XCom")
-        if key.dag_id != DOOMED_DAG and pushed.get("join") != join_value():
-            findings.problems.append(f"{name}: join pushed {pushed.get('join')!r}")
+                if task_id in WORKER_IDS:
+                    _check_deferral(name, attempt, lines, findings)
     return findings
+
+
+def _check_tries(
+    name: str, ti: run_pb2.TaskInstance | None, attempts: Sequence[run_pb2.TaskInstanceTry]
+) -> list[str]:
+    """A task instance's tries, in order: none lost, doubled or overlapping; retries explained.
+
+    Tries are numbered 1, 2, ... without gaps, up to the instance's try number and within its
+    max_tries; each try but the last ended in a failure that retries explain (a deferral that
+    used up a try would show here as a try ended deferred); no try ran before the previous
+    ended; and no trigger failed.
+    """
+    task_id = attempts[0].key.task_id
+    problems = []
+    numbers = [a.try_number for a in attempts]
+    if numbers != list(range(1, len(attempts) + 1)):
+        problems.append(f"{name}: tries of {task_id} are numbered {numbers}")
+    if ti is not None and (ti.try_number != len(attempts) or len(attempts) > ti.max_tries):
+        problems.append(
+            f"{name}: {task_id} has {len(attempts)} tries, try number {ti.try_number}, "
+            f"max tries {ti.max_tries}"
+        )
+    for earlier, later in itertools.pairwise(attempts):
+        if earlier.end_date.ToNanoseconds() > later.start_date.ToNanoseconds():
+            problems.append(
+                f"{name}: tries of {task_id} overlapped: {describe_try(earlier)} and "
+                f"{describe_try(later)}"
+            )
+        if earlier.outcome not in RETRIED_OUTCOMES:
+            problems.append(f"{name}: {task_id} was tried again after {describe_try(earlier)}")
+    for attempt in attempts:
+        if attempt.error.exception_type.endswith(TRIGGER_ERRORS):
+            problems.append(f"{name}: the trigger of {task_id} failed: {describe_try(attempt)}")
+    return problems
+
+
+def _check_deferral(
+    name: str,
+    attempt: run_pb2.TaskInstanceTry,
+    lines: Sequence[run_pb2.LogLine],
+    findings: Findings,
+) -> None:
+    """A worker try deferred at most once and resumed at most once, on its own event.
+
+    A try that ended by resuming (its worker's value pushed, or the doomed worker's failure)
+    deferred exactly once and resumed exactly once: after deferring, with the event of the
+    trigger it deferred on, no sooner than that trigger was due. A try cut short by a fault
+    may have stopped before deferring or before resuming, never resumed twice.
+    """
+    marks = [(line.sequence, line.timestamp.ToDatetime(UTC), line.message) for line in lines]
+    deferring, resumed = deferral_marks(marks)
+    what = f"{name}: {attempt.key.task_id} try {attempt.try_number}"
+    finished = attempt.outcome in (
+        ti_enums.TRY_OUTCOME_SUCCESS,
+        ti_enums.TRY_OUTCOME_FAILED_NO_RETRY,
+    )
+    if len(deferring) > 1 or len(resumed) > 1:
+        findings.problems.append(
+            f"{what} deferred {len(deferring)} and resumed {len(resumed)} times"
+        )
+        return
+    if finished and not (deferring and resumed):
+        findings.problems.append(
+            f"{what} ended {ti_enums.TryOutcome.Name(attempt.outcome)} having deferred "
+            f"{len(deferring)} and resumed {len(resumed)} times"
+        )
+        return
+    if not resumed:
+        return
+    if not deferring:
+        findings.problems.append(f"{what} resumed without deferring")
+        return
+    deferral, resume = deferring[0], resumed[0]
+    if resume.sequence < deferral.sequence or resume.due != deferral.due:
+        findings.problems.append(f"{what} resumed {resume} from another deferral than {deferral}")
+    elif resume.event != deferral.due:
+        findings.problems.append(f"{what} resumed on event {resume.event}, due {deferral.due}")
+    elif (resume.at - deferral.due).total_seconds() < -EARLY_TOLERANCE_SECONDS:
+        findings.problems.append(f"{what} resumed at {resume.at}, before its trigger was due")
+    else:
+        findings.resumed += 1
+        findings.resume_delays.append((resume.at - deferral.due).total_seconds())
 
 
 def describe_try(attempt: run_pb2.TaskInstanceTry) -> str:
@@ -589,7 +737,9 @@ class Recovery:
     #: succeeded anywhere in the cluster.
     next_success: float
     #: Tries the fault interrupted (held by the killed or frozen executor), and the seconds
-    #: from the fault until the last of them was running again on a new try.
+    #: from the fault until the last of them was running again on a new try; for a killed
+    #: triggerer, the triggers it held, and the seconds until the last of them had fired on
+    #: another replica (its task instance resumed).
     interrupted: int
     rerun_after: float
 
@@ -620,6 +770,8 @@ def recoveries(faults: Sequence[Fault], tries: Sequence[run_pb2.TaskInstanceTry]
                     ):
                         interrupted += 1
                         rerun_after = max(rerun_after, seconds(later.start_date) - fault.at)
+        elif fault.triggerer_id:
+            interrupted, rerun_after = fault.orphaned_triggers, fault.refired_after
         found.append(
             Recovery(
                 fault=fault,
@@ -638,14 +790,30 @@ def report(
     lines = [
         f"fault scenario {scale.name}, seed {seed}: {scale.runs} runs, "
         f"{scale.task_instances} task instances, {len(findings.tries)} tries "
-        f"({findings.retried} retried), {wall:.1f} s",
-        "fault | restored after | next success after | tries interrupted | re-run after",
+        f"({findings.retried} retried: {_counts(findings.retried_outcomes)}), {wall:.1f} s",
+        f"deferrals: {findings.resumed} resumed once each; trigger due -> resumed process: "
+        f"{_spread(findings.resume_delays)}",
+        "fault | restored after | next success after | tries (triggers) interrupted | "
+        "re-run (re-fired) after",
     ]
     for item in found:
-        interrupted = f"{item.interrupted}" if item.fault.executor_id else "-"
+        measured = item.fault.executor_id or item.fault.triggerer_id
+        interrupted = f"{item.interrupted}" if measured else "-"
         rerun = f"{item.rerun_after:.2f} s" if item.interrupted else "-"
         lines.append(
             f"{item.fault.what} | {item.fault.restored_after:.2f} s | "
             f"{item.next_success:.2f} s | {interrupted} | {rerun}"
         )
     return "\n".join(lines)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "none"
+
+
+def _spread(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    return f"median {median:.2f} s, max {ordered[-1]:.2f} s"

@@ -1,5 +1,7 @@
 """Faults of every kind under load, on two replicas of every service and a private PostgreSQL.
 
+The workload's workers defer to triggers, so the triggerer replicas carry load too and one of
+them is killed while it holds triggers (the short form once, the long form three times).
 The short form runs in CI; ``FAULT_SCALE=long`` runs several hundred task instances with every
 kind of replica killed three times, two database restarts and two frozen executors.
 ``FAULT_SEED=<n>`` replays another sequence of faults. Run with ``-s`` to see the figures.
@@ -74,6 +76,8 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
 
         # Only the faults struck: no replica crashed by itself along the way.
         assert not scenario.crashes + cluster.exited(), scenario.crashes + cluster.exited()
+        # The triggers a killed triggerer held fired on another replica.
+        assert not scenario.stranded, scenario.stranded
 
         findings = await check_records(client, scenario.runs)
         assert not findings.problems, findings.problems
@@ -85,5 +89,5 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
         # processors that parsed them beside the workload are still healthy.
         errors = await client.api.ListImportErrors(api_rr.ListImportErrorsRequest())
         assert set(ABUSE_FILES) <= {e.relative_filename for e in errors.import_errors}
-    for process in cluster.replicas["dag_processor"]:
+    for process in cluster.replicas["dag_processor"] + cluster.replicas["triggerer"]:
         assert health_status(process.address) == SERVING

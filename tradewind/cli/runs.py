@@ -37,7 +37,20 @@ TASK_INSTANCE_COLUMNS: list[Column[TaskInstance]] = [
     Column("duration", lambda ti: ti.duration),
     Column("start", lambda ti: ti.start_date),
     Column("end", lambda ti: ti.end_date),
+    Column("waiting_on", lambda ti: waiting_on(ti)),
 ]
+
+
+def waiting_on(ti: TaskInstance) -> str:
+    """What a deferred or rescheduled instance waits for: its trigger, or its next poke."""
+    if ti.state == TaskInstanceState.DEFERRED:
+        what = ti.trigger.classpath.rpartition(".")[2] if ti.trigger is not None else "trigger"
+        where = f" on {ti.trigger.triggerer_id}" if ti.trigger and ti.trigger.triggerer_id else ""
+        until = f" until {ti.trigger_timeout_at:%Y-%m-%d %H:%M:%S}" if ti.trigger_timeout_at else ""
+        return f"{what}{where}{until}"
+    if ti.state == TaskInstanceState.UP_FOR_RESCHEDULE and ti.next_retry_at is not None:
+        return f"next poke {ti.next_retry_at:%Y-%m-%d %H:%M:%S}"
+    return ""
 
 
 def instance_name(ti: TaskInstance) -> str:

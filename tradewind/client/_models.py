@@ -271,6 +271,11 @@ class TaskInstance:
     map_index: int = -1
     #: The instance's name from its task's map_index_template, when rendered.
     rendered_map_index: str = ""
+    #: While deferred: the trigger it waits on, and when that trigger times out.
+    trigger: TaskTrigger | None = None
+    trigger_timeout_at: datetime | None = None
+    #: Reschedules of a reschedule-mode sensor since the instance was last cleared.
+    reschedule_count: int = 0
 
     @classmethod
     def from_proto(cls, message: run_pb2.TaskInstance) -> TaskInstance:
@@ -296,6 +301,38 @@ class TaskInstance:
             last_error=_error(message, "last_error"),
             map_index=_map_index(message.key),
             rendered_map_index=message.rendered_map_index,
+            trigger=(
+                TaskTrigger.from_proto(message.trigger) if message.HasField("trigger") else None
+            ),
+            trigger_timeout_at=_when(message, "trigger_timeout_at"),
+            reschedule_count=message.reschedule_count,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskTrigger:
+    """The trigger a deferred task instance waits on."""
+
+    trigger_id: int
+    #: The trigger's class, and its keyword arguments as JSON.
+    classpath: str
+    kwargs_json: str
+    #: The task's method that resumes with the trigger's event.
+    next_method: str
+    created_at: datetime | None
+    #: The triggerer replica running it; empty while none has it.
+    triggerer_id: str
+
+    @classmethod
+    def from_proto(cls, message: run_pb2.TaskTrigger) -> TaskTrigger:
+        """Convert a ``TaskTrigger``."""
+        return cls(
+            trigger_id=message.trigger_id,
+            classpath=message.classpath,
+            kwargs_json=message.kwargs_json,
+            next_method=message.next_method,
+            created_at=_when(message, "created_at"),
+            triggerer_id=message.triggerer_id,
         )
 
 

@@ -37,6 +37,7 @@ EXPECTED = {
     "TaskInstanceState",
     "TaskInstanceTry",
     "TaskStateEntry",
+    "TaskTrigger",
     "TaskLogs",
     "TradewindClientError",
     "TriggerRule",
