@@ -34,6 +34,7 @@ from protos.runtime.v1 import request_response_pb2 as info_rr
 from protos.runtime.v1 import service_pb2 as info_service
 from protos.runtime.v1 import service_pb2_grpc as info_grpc
 from tests.faults.workload import (
+    DEFER_SECONDS,
     DOOMED_WORKER,
     WORKER_IDS,
     WORKERS,
@@ -56,6 +57,8 @@ LEASE_SECONDS = 3.0
 TRIGGER_LEASE_SECONDS = 3.0
 #: How long a triggerer kill waits for a replica to hold a trigger, so that the kill orphans some.
 TRIGGERER_TARGET_SECONDS = 5.0
+#: Seconds before its trigger is due that a triggerer holding it may still be killed to orphan it.
+KILL_MARGIN = 0.2
 #: How long after a triggerer kill its orphaned triggers must have fired on another replica.
 REFIRE_WITHIN_SECONDS = 60.0
 DEFERRED = ti_enums.TASK_INSTANCE_STATE_DEFERRED
@@ -230,6 +233,15 @@ class Cluster:
                     )
         return found
 
+    def keep_logs(self, folder: Path) -> None:
+        """Copy every replica's log (the killed ones' too) into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind in KINDS:
+            processes = self.retired.get(kind, []) + self.replicas.get(kind, [])
+            for number, process in enumerate(processes):
+                if process.log_path is not None and process.log_path.exists():
+                    (folder / f"{kind}-{number}.log").write_text(process.output())
+
     def restart(self, kind: str, index: int) -> None:
         old = self.replicas[kind][index]
         self.retired.setdefault(kind, []).append(old)
@@ -387,7 +399,12 @@ class Scenario:
         index = self._chance.randrange(2)
         deadline = time.monotonic() + TRIGGERER_TARGET_SECONDS
         while time.monotonic() < deadline:
-            holders = [ti.trigger.triggerer_id for ti in await patiently(self._deferred)]
+            # Triggers due too soon would likely fire before the kill lands.
+            holders = [
+                ti.trigger.triggerer_id
+                for ti in await patiently(self._deferred)
+                if seconds(ti.trigger.created_at) + DEFER_SECONDS - time.time() > KILL_MARGIN
+            ]
             held = [holders.count(replica) for replica in ids]
             if any(held):
                 if not held[index]:

@@ -4,7 +4,8 @@ The workload's workers defer to triggers, so the triggerer replicas carry load t
 them is killed while it holds triggers (the short form once, the long form three times).
 The short form runs in CI; ``FAULT_SCALE=long`` runs several hundred task instances with every
 kind of replica killed three times, two database restarts and two frozen executors.
-``FAULT_SEED=<n>`` replays another sequence of faults. Run with ``-s`` to see the figures.
+``FAULT_SEED=<n>`` replays another sequence of faults. Run with ``-s`` to see the figures;
+``FAULT_LOGS=<folder>`` keeps every replica's log there (the killed ones' too).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def cluster(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Clust
         yield suite
     finally:
         suite.stop()
+        if os.environ.get("FAULT_LOGS"):
+            suite.keep_logs(Path(os.environ["FAULT_LOGS"]))
 
 
 @pytest.mark.timeout(SCALE.deadline_seconds + 300)
@@ -76,8 +79,11 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
 
         # Only the faults struck: no replica crashed by itself along the way.
         assert not scenario.crashes + cluster.exited(), scenario.crashes + cluster.exited()
-        # The triggers a killed triggerer held fired on another replica.
+        # The triggers a killed triggerer held fired on another replica (and the kills did
+        # catch triggerers holding some).
         assert not scenario.stranded, scenario.stranded
+        killed = [f for f in scenario.faults if f.triggerer_id]
+        assert any(f.orphaned_triggers for f in killed), [(f.what, f.at) for f in killed]
 
         findings = await check_records(client, scenario.runs)
         assert not findings.problems, findings.problems

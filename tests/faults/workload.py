@@ -22,7 +22,7 @@ DOOMED_WORKER = f"work_{WORKERS - 1}"
 #: The ids of the workers (the deferring tasks).
 WORKER_IDS = tuple(f"work_{part}" for part in range(WORKERS))
 #: Seconds a worker waits on its trigger.
-DEFER_SECONDS = 0.5
+DEFER_SECONDS = 0.75
 
 DAG_SOURCE = """\
 import time
