@@ -61,11 +61,10 @@ def fire(database: Database, triggerer: str, *outcomes: TriggerOutcome) -> list[
 
 
 def ti_row(database: Database, task_id: str) -> models.TaskInstance:
-    return database.run_write(
-        lambda s: s.scalar(
-            select(models.TaskInstance).where(models.TaskInstance.task_id == task_id)
-        )
-    )
+    query = select(models.TaskInstance).where(models.TaskInstance.task_id == task_id)
+    row: models.TaskInstance | None = database.run_write(lambda s: s.scalar(query))
+    assert row is not None
+    return row
 
 
 def triggers(database: Database) -> list[models.Trigger]:
