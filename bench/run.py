@@ -1,7 +1,8 @@
-"""Run the benchmark workloads W1-W5 of shared/BENCHMARKS.md (and W6) and print their figures.
+"""Run the benchmark workloads W1-W5 of shared/BENCHMARKS.md (and W6, W7) and print figures.
 
 W6, Tradewind's own: one task mapped over a list of ``--mapped-width`` items (1,000) that an
 upstream task returns, then one downstream task; tasks/s counts every task instance.
+W7: ``--deferred-width`` tasks (1,000) each deferring on a 2-second timer, on 16 slots.
 
     python -m bench.run [--workloads W1,W2,W3,W4,W5] [--backends sqlite,postgresql]
                         [--repeats 3] [--width 200] [--length 50] [--files 100]
@@ -25,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,9 @@ from tradewind_common.channels import ChannelConfig, create_channel
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FINISHED = (dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED)
 RUN_TIMEOUT = 600.0
+#: W7's timer, and the executor slots every workload runs on (Suite's default).
+TIMER_SECONDS = 2.0
+SLOTS = 16
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,28 @@ async def run_w1(api: Api, dag_id: str, tasks: int) -> dict[str, float]:
     }
 
 
+async def run_w7(api: Api, dag_id: str, width: int, seconds: float) -> dict[str, float]:
+    """W7: deferred timers; wall, and timer due -> resumed process (from each task's XCom)."""
+    run = await api.trigger(dag_id)
+    done = await api.finished(run)
+    response = await api.stub.ListXComs(
+        api_rr.ListXComsRequest(dag_id=dag_id, run_id=run.run_id, page_size=1000)
+    )
+    delays = []
+    for xcom in response.xcoms:
+        value = json.loads(xcom.value_json)
+        due = datetime.fromisoformat(value["due"])
+        delays.append((datetime.fromisoformat(value["resumed"]) - due).total_seconds())
+    if len(delays) != width:
+        raise RuntimeError(f"{len(delays)} of {width} deferred tasks resumed")
+    return {
+        "wall": seconds_between(when(done, "queued_at"), when(done, "end_date")),
+        "held_slots_would_take": width / SLOTS * seconds,
+        "due_to_resumed_median_ms": median(delays) * 1000,
+        "due_to_resumed_p95_ms": percentile(delays, 0.95) * 1000,
+    }
+
+
 async def run_w2(api: Api, dag_id: str, length: int) -> dict[str, float]:
     """W2: one chain run; wall, hop median and p95, median task duration."""
     run = await api.trigger(dag_id)
@@ -261,6 +288,8 @@ async def one_workload(
         dag_ids = [workloads.chain(dags, length=args.length)]
     elif workload == "W6":
         dag_ids = [workloads.mapped(dags, width=args.mapped_width)]
+    elif workload == "W7":
+        dag_ids = [workloads.deferred(dags, width=args.deferred_width, seconds=TIMER_SECONDS)]
     else:
         dag_ids = []
     suite = Suite(
@@ -298,6 +327,9 @@ async def one_workload(
                 record(
                     workload, backend, config, await run_w2(api, dag_ids[0], args.length), repeat
                 )
+            elif workload == "W7":
+                figures = await run_w7(api, dag_ids[0], args.deferred_width, TIMER_SECONDS)
+                record(workload, backend, config, figures, repeat)
             elif workload == "W3":
                 record(workload, backend, config, await run_w3(api, dag_ids), repeat)
             elif workload == "W4":
@@ -334,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--length", type=int, default=50, help="W2 chain length")
     parser.add_argument("--mapped-width", type=int, default=1000, help="W6 map indexes")
     parser.add_argument("--files", type=int, default=100, help="W3 DAG files")
+    parser.add_argument("--deferred-width", type=int, default=1000, help="W7 deferred tasks")
     args = parser.parse_args(argv)
     figures = asyncio.run(bench(args))
     summarize(figures)

@@ -58,12 +58,13 @@ class Service:
 
 @dataclass
 class Suite:
-    """State, DAG processor, schedulers and executors, started in that order."""
+    """State, DAG processor, schedulers, executors and triggerers, started in that order."""
 
     database_url: str
     dags_folder: Path
     schedulers: int = 1
     executors: int = 1
+    triggerers: int = 1
     slots: int = 16
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tradewind-bench-")))
     services: list[Service] = field(default_factory=list)
@@ -135,6 +136,14 @@ class Suite:
                 str(self.dags_folder),
                 "--slots",
                 str(self.slots),
+            )
+        for number in range(self.triggerers):
+            self._start(
+                f"triggerer{number}",
+                "triggerer",
+                *state,
+                "--dags-folder",
+                str(self.dags_folder),
             )
         return self
 

@@ -87,3 +87,31 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), max_active_
 '''
     )
     return dag_id
+
+
+def deferred(folder: Path, *, width: int, seconds: float, dag_id: str = "w7_deferred") -> str:
+    """W7: ``width`` map indexes of an operator that defers on a ``seconds`` timer."""
+    (folder / f"{dag_id}.py").write_text(
+        f'''from datetime import datetime, timedelta, timezone
+
+from tradewind import DAG, BaseOperator, TimeDeltaTrigger
+
+
+class Timer(BaseOperator):
+    def __init__(self, n: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.n = n
+
+    def execute(self, context):
+        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds={seconds})), method_name="resume")
+
+    def resume(self, context, event=None):
+        now = datetime.now(timezone.utc).isoformat()
+        return {{"due": event.isoformat(), "resumed": now}}
+
+
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={width}):
+    Timer.partial(task_id="wait").expand(n=list(range({width})))
+'''
+    )
+    return dag_id
