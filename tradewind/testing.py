@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -36,13 +35,12 @@ from core.runs import run_id_for
 from core.states import DagRunState, DagRunType, TaskInstanceState, TryOutcome
 from core.tries import end_of_try, skipped_by
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, decide_run
-from tradewind.sdk import clock
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, build_context
 from tradewind.sdk.dag import DAG
-from tradewind.sdk.execution import Resumption, TaskError, TaskResult, execute_task
-from tradewind.sdk.inline_triggers import run_deferral
+from tradewind.sdk.execution import TaskError, TaskResult
+from tradewind.sdk.inline_triggers import Pokes, run_to_end
 from tradewind.sdk.memory import InMemoryStore
 from tradewind.sdk.params import resolve_params
 from tradewind.sdk.runtime import use_runtime
@@ -187,7 +185,7 @@ def run_dag(
     }
     store = InMemoryStore(variables=dict(variables or {}), connections=dict(connections or {}))
     tries: dict[str, list[TaskResult]] = {}
-    pokes: dict[_Key, _Pokes] = {}
+    pokes: dict[_Key, Pokes] = {}
     marked = re.compile(mark_success_pattern) if mark_success_pattern is not None else None
     mapped_over = frozenset().union(
         *(spec.map_length.upstream_tasks() for spec in specs.values() if spec.map_length)
@@ -208,7 +206,7 @@ def run_dag(
             if marked is not None and marked.search(key[0]):
                 views[key] = replace(views[key], state=TaskInstanceState.SUCCESS)
             else:
-                pokes_of = pokes.setdefault(key, _Pokes())
+                pokes_of = pokes.setdefault(key, Pokes())
                 _run_try(dag, run, facts, views, key, store, tries, observer, mapped_over, pokes_of)
         if decision.run_state is not None:
             state = decision.run_state[1]
@@ -317,10 +315,10 @@ class _RunFacts:
         run_id: str,
         try_number: int = 1,
         map_index: int = -1,
-        pokes: _Pokes | None = None,
+        pokes: Pokes | None = None,
     ) -> Context:
         """The context of one try of ``task`` (one of its map indexes) in this run."""
-        pokes = pokes or _Pokes()
+        pokes = pokes or Pokes()
         return build_context(
             task=task,
             run_id=run_id,
@@ -336,15 +334,6 @@ class _RunFacts:
         )
 
 
-@dataclass
-class _Pokes:
-    """A reschedule-mode sensor's reschedules, kept across its retries as the state service does."""
-
-    reschedules: int = 0
-    #: When its first poke started.
-    first_started_at: datetime | None = None
-
-
 def _run_try(
     dag: DAG,
     run: RunView,
@@ -355,7 +344,7 @@ def _run_try(
     tries: dict[str, list[TaskResult]],
     observer: RunObserver | None,
     mapped_over: frozenset[str],
-    pokes: _Pokes,
+    pokes: Pokes,
 ) -> None:
     """Run the next try of a queued task instance and apply its end, as the state service does."""
     task_id, map_index = key
@@ -368,7 +357,7 @@ def _run_try(
     if observer is not None:
         observer.try_started(name, try_number)
     with use_runtime(runtime):
-        result = _run_to_end(
+        result = run_to_end(
             task,
             lambda: facts.context(task, run.run_id, try_number, map_index, pokes),
             will_retry=try_number < view.max_tries,
@@ -395,31 +384,6 @@ def _run_try(
     for other, other_view in list(views.items()) if result.skip_task_ids else ():
         if skipped_by(end.state, result.skip_task_ids, {other[0]: other_view.state}):
             views[other] = replace(other_view, state=TaskInstanceState.SKIPPED)
-
-
-def _run_to_end(
-    task: BaseOperator, context: Callable[[], Context], *, will_retry: bool, pokes: _Pokes
-) -> TaskResult:
-    """One try, carried on through its deferrals and reschedules until it ends otherwise.
-
-    A deferral's trigger runs here and the try resumes where the state service would resume
-    it; a reschedule waits until the next poke is due and pokes again, counted in ``pokes``.
-    """
-    resume: Resumption | None = None
-    while True:
-        started_at = clock.utcnow()
-        result = execute_task(task, context(), will_retry=will_retry, resume=resume)
-        if result.outcome == TryOutcome.DEFERRED and result.deferral is not None:
-            resume = run_deferral(result.deferral)
-        elif result.outcome == TryOutcome.RESCHEDULED and result.reschedule_date is not None:
-            pokes.reschedules += 1
-            pokes.first_started_at = pokes.first_started_at or started_at
-            resume = None
-            due = result.reschedule_date
-            due = due if due.tzinfo is not None else due.replace(tzinfo=UTC)
-            time.sleep(max(0.0, (due - clock.utcnow()).total_seconds()))
-        else:
-            return result
 
 
 def _output_length(result: TaskResult, map_index: int) -> tuple[TaskResult, int | None]:

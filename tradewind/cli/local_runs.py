@@ -31,10 +31,11 @@ from tradewind.cli.exchange import connection_entries, read_document, variable_e
 from tradewind.cli.output import print_json, render_table
 from tradewind.cli.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Subcommands
 from tradewind.sdk.connection import Connection
-from tradewind.sdk.context import build_context
+from tradewind.sdk.context import Context, build_context
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.discovery import find_dag_files
-from tradewind.sdk.execution import TaskResult, execute_task
+from tradewind.sdk.execution import TaskResult
+from tradewind.sdk.inline_triggers import Pokes, run_to_end
 from tradewind.sdk.loader import DagImportError, load_dags_from_file
 from tradewind.sdk.memory import InMemoryStore
 from tradewind.sdk.params import resolve_params
@@ -186,17 +187,25 @@ def test_task(args: argparse.Namespace) -> Outcome:
     conf: dict[str, Any] = {}
     resolve_params(dag.params, conf)
     store = InMemoryStore(variables=variables, connections=connections)
-    context = build_context(
-        task=task,
-        run_id=run_id_for(DagRunType.MANUAL, logical),
-        logical_date=logical,
-        conf=conf,
-    )
-    context["params"].update(args.task_params or {})
+    pokes = Pokes()
+
+    def context() -> Context:
+        made = build_context(
+            task=task,
+            run_id=run_id_for(DagRunType.MANUAL, logical),
+            logical_date=logical,
+            conf=conf,
+            task_reschedule_count=pokes.reschedules,
+            first_reschedule_date=pokes.first_started_at,
+        )
+        made["params"].update(args.task_params or {})
+        return made
+
     console = _ConsoleObserver()
     console.try_started(task.task_id, 1)
     with use_runtime(store.runtime_for(task.task_id)):
-        result = execute_task(task, context, will_retry=False)
+        # A deferral's trigger and a sensor's reschedules run here, as the services would.
+        result = run_to_end(task, context, will_retry=False, pokes=pokes)
     # One try and no retry: the state the state service would give it (core's one rule).
     state = end_of_try(
         state=TaskInstanceState.RUNNING,

@@ -10,14 +10,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 import traceback
-from collections.abc import AsyncGenerator, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.deferral import TRIGGER_FAIL_METHOD, TriggerFailureReason, failure_kwargs, resumed_kwargs
-from tradewind.sdk import serde
-from tradewind.sdk.execution import Deferral, Resumption
+from core.states import TryOutcome
+from tradewind.sdk import clock, serde
+from tradewind.sdk.context import Context
+from tradewind.sdk.execution import Deferral, Resumption, TaskResult, execute_task
 from tradewind.sdk.triggers.base import BaseTrigger, TriggerEvent, load_trigger
+
+if TYPE_CHECKING:
+    from tradewind.sdk.baseoperator import BaseOperator
 
 logger = logging.getLogger("tradewind.testing")
 
@@ -92,3 +100,37 @@ def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+@dataclass
+class Pokes:
+    """A reschedule-mode sensor's reschedules, kept across its retries as the state service does."""
+
+    reschedules: int = 0
+    #: When its first poke started.
+    first_started_at: datetime | None = None
+
+
+def run_to_end(
+    task: BaseOperator, context: Callable[[], Context], *, will_retry: bool, pokes: Pokes
+) -> TaskResult:
+    """One try, carried on through its deferrals and reschedules until it ends otherwise.
+
+    A deferral's trigger runs here and the try resumes where the state service would resume
+    it; a reschedule waits until the next poke is due and pokes again, counted in ``pokes``.
+    """
+    resume: Resumption | None = None
+    while True:
+        started_at = clock.utcnow()
+        result = execute_task(task, context(), will_retry=will_retry, resume=resume)
+        if result.outcome == TryOutcome.DEFERRED and result.deferral is not None:
+            resume = run_deferral(result.deferral)
+        elif result.outcome == TryOutcome.RESCHEDULED and result.reschedule_date is not None:
+            pokes.reschedules += 1
+            pokes.first_started_at = pokes.first_started_at or started_at
+            resume = None
+            due = result.reschedule_date
+            due = due if due.tzinfo is not None else due.replace(tzinfo=UTC)
+            time.sleep(max(0.0, (due - clock.utcnow()).total_seconds()))
+        else:
+            return result
