@@ -18,7 +18,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -34,7 +34,6 @@ from protos.runtime.v1 import request_response_pb2 as info_rr
 from protos.runtime.v1 import service_pb2 as info_service
 from protos.runtime.v1 import service_pb2_grpc as info_grpc
 from tests.faults.workload import (
-    DEFER_SECONDS,
     DOOMED_WORKER,
     WORKER_IDS,
     WORKERS,
@@ -56,7 +55,7 @@ LEASE_SECONDS = 3.0
 #: Seconds a triggerer's trigger leases last (short, so that a killed one's triggers move soon).
 TRIGGER_LEASE_SECONDS = 3.0
 #: How long a triggerer kill waits for a replica to hold a trigger, so that the kill orphans some.
-TRIGGERER_TARGET_SECONDS = 5.0
+TRIGGERER_TARGET_SECONDS = 10.0
 #: Seconds before its trigger is due that a triggerer holding it may still be killed to orphan it.
 KILL_MARGIN = 0.2
 #: How long after a triggerer kill its orphaned triggers must have fired on another replica.
@@ -398,12 +397,13 @@ class Scenario:
         ids = [await instance_id(process) for process in processes]
         index = self._chance.randrange(2)
         deadline = time.monotonic() + TRIGGERER_TARGET_SECONDS
+        held = [0, 0]
         while time.monotonic() < deadline:
             # Triggers due too soon would likely fire before the kill lands.
             holders = [
                 ti.trigger.triggerer_id
                 for ti in await patiently(self._deferred)
-                if seconds(ti.trigger.created_at) + DEFER_SECONDS - time.time() > KILL_MARGIN
+                if _due(ti) - time.time() > KILL_MARGIN
             ]
             held = [holders.count(replica) for replica in ids]
             if any(held):
@@ -422,7 +422,7 @@ class Scenario:
         await asyncio.get_running_loop().run_in_executor(
             None, self._cluster.restart, "triggerer", index
         )
-        self._record(f"SIGKILL triggerer[{index}]", struck)
+        self._record(f"SIGKILL triggerer[{index}] (held {held[index]} due later)", struck)
         fault = self.faults[-1]
         fault.triggerer_id = ids[index]
         fault.orphaned_triggers = len(orphans)
@@ -483,6 +483,15 @@ class Scenario:
             await asyncio.sleep(0.5)
         await asyncio.gather(*self._watchers)
         return finished
+
+
+def _due(ti: run_pb2.TaskInstance) -> float:
+    """When a deferred worker's trigger is due (a TimeDeltaTrigger's moment), in epoch seconds."""
+    try:
+        moment = json.loads(ti.trigger.kwargs_json)["moment"]["value"]
+        return datetime.fromisoformat(moment).timestamp()
+    except (ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def _deferral(ti: run_pb2.TaskInstance) -> tuple[str, ...]:
