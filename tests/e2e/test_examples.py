@@ -63,6 +63,7 @@ def deploy(url: str, replicas: int) -> Deployment:
         others.append(
             start_service("executor", address, "--dags-folder", str(EXAMPLES), "--slots", "8")
         )
+        others.append(start_service("triggerer", address, "--dags-folder", str(EXAMPLES)))
     return Deployment(states, others)
 
 
@@ -398,3 +399,32 @@ async def test_callables_run_in_a_fresh_virtualenv_and_in_another_interpreter(
     assert values["external_python"] == "sum=14"
     assert values["report"] == "squares=[0, 1, 4, 9] sum=14"
     assert "Running in the virtual environment" in await log_of(api, run, "virtualenv_python")
+
+
+async def test_sensors_wait_deferred_and_rescheduled_and_a_triggered_run_is_awaited(
+    api: StateClient,
+) -> None:
+    run = await run_to_end(api, "example_sensors", within=90)
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert await states_of(api, run) == {
+        "wait_a_second": SUCCESS,
+        "third_poke": SUCCESS,
+        "run_etl": SUCCESS,
+    }
+    xcoms = await xcoms_of(api, run)
+    assert xcoms["third_poke"] == 3
+    key = run_pb2.TaskInstanceKey(dag_id=run.dag_id, run_id=run.run_id, task_id="third_poke")
+    sensor = (await api.api.GetTaskInstance(api_rr.GetTaskInstanceRequest(key=key))).task_instance
+    assert sensor.try_number == 1
+    assert sensor.reschedule_count == 2
+    listing = await api.api.ListXComs(
+        api_rr.ListXComsRequest(dag_id=run.dag_id, run_id=run.run_id, task_id="run_etl")
+    )
+    etl_run_id = next(
+        json.loads(x.value_json) for x in listing.xcoms if x.xcom_key == "trigger_run_id"
+    )
+    etl = await api.api.GetDagRun(
+        api_rr.GetDagRunRequest(key=run_pb2.DagRunKey(dag_id="example_etl", run_id=etl_run_id))
+    )
+    assert etl.dag_run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert json.loads(etl.dag_run.conf_json) == {"multiplier": 2}
