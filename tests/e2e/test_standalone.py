@@ -1,6 +1,6 @@
 """`tradewind standalone` as a person runs it: honest start-up, and nothing left behind.
 
-Real supervisor processes with the four services and a BashOperator task running `sleep`;
+Real supervisor processes with the five services and a BashOperator task running `sleep`;
 the supervisor is stopped every way it can be (SIGINT, SIGTERM, SIGKILL, a closed output pipe)
 and `/proc` must then hold none of the processes it started, nor the task's.
 """
@@ -34,7 +34,7 @@ READY_SECONDS = 90.0
 
 
 def free_port_base() -> int:
-    """A port with the three after it free on 127.0.0.1 a moment ago."""
+    """A port with the four after it free on 127.0.0.1 a moment ago (one per service)."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -43,7 +43,7 @@ def free_port_base() -> int:
             continue
         try:
             held = []
-            for offset in range(4):
+            for offset in range(5):
                 sock = socket.socket()
                 held.append(sock)
                 sock.bind(("127.0.0.1", base + offset))
@@ -53,7 +53,7 @@ def free_port_base() -> int:
             for sock in held:
                 sock.close()
         return base
-    raise AssertionError("no four free ports in a row")
+    raise AssertionError("no five free ports in a row")
 
 
 @dataclass
@@ -201,7 +201,7 @@ def test_stopping_the_supervisor_leaves_no_process_of_the_suite_or_its_tasks(
     running_sleep: tuple[Standalone, set[int]], how: str
 ) -> None:
     suite, started = running_sleep
-    assert len(started) >= 7  # four services, two fork servers, the try and its sleep
+    assert len(started) >= 8  # five services, two fork servers, the try and its sleep
     suite.process.send_signal(getattr(signal, how))
     out, _ = suite.finish()
     assert_eventually(
@@ -277,6 +277,7 @@ def test_a_missing_dag_folder_is_a_warning_on_the_console(tmp_path: Path) -> Non
             "scheduler": str(base + 1),
             "executor": str(base + 2),
             "dag-processor": str(base + 3),
+            "triggerer": str(base + 4),
         }
 
 

@@ -306,6 +306,7 @@ class Scenario:
         self._pending = [
             (dag_id, f"run_{number}") for number in range(scale.runs_per_dag) for dag_id in dag_ids
         ]
+        self._healthy_dag = next(d for d in dag_ids if d != DOOMED_DAG)
         self.runs: list[run_pb2.DagRunKey] = []
         self.faults: list[Fault] = []
         #: Replicas found dead without having been killed (each a description).
@@ -334,12 +335,18 @@ class Scenario:
             self.runs.append(run_pb2.DagRunKey(dag_id=dag_id, run_id=run_id))
 
     async def play(self) -> None:
-        """Trigger the runs in waves, one before each fault, and strike each fault."""
+        """Trigger the runs in waves, one before each fault, and strike each fault.
+
+        The runs are split evenly, so that every fault strikes just after a wave (a triggerer
+        kill waits for that wave's workers to defer instead of pausing first).
+        """
         events = self._events()
-        per_wave = -(-len(self._pending) // (len(events) + 1))
-        for event in events:
-            await self._trigger(per_wave)
-            await asyncio.sleep(self._chance.uniform(0.5, 2.0))
+        per_wave, extra = divmod(len(self._pending), len(events) + 1)
+        for number, event in enumerate(events):
+            await self._trigger(per_wave + int(number < extra))
+            pause = self._chance.uniform(0.5, 2.0)
+            if event != "kill triggerer":
+                await asyncio.sleep(pause)
             if event == "restart database":
                 await self._restart_database()
             elif event == "freeze executor":
@@ -398,7 +405,16 @@ class Scenario:
         index = self._chance.randrange(2)
         deadline = time.monotonic() + TRIGGERER_TARGET_SECONDS
         held = [0, 0]
-        while time.monotonic() < deadline:
+        extra_run = False
+        while time.monotonic() < deadline or not extra_run:
+            if time.monotonic() >= deadline:
+                # The wave's deferrals all resumed already (a slow machine): a run of our own
+                # defers its workers, so the kill is sure to orphan triggers.
+                extra_run = True
+                deadline = time.monotonic() + TRIGGERER_TARGET_SECONDS * 3
+                run_id = f"triggerer_kill_{len(self.faults)}"
+                await patiently(partial(self._trigger_one, self._healthy_dag, run_id))
+                self.runs.append(run_pb2.DagRunKey(dag_id=self._healthy_dag, run_id=run_id))
             # Triggers due too soon would likely fire before the kill lands.
             holders = [
                 ti.trigger.triggerer_id
