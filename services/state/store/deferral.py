@@ -215,12 +215,23 @@ def fire_triggers(
             select(Trigger).where(Trigger.id.in_(ids)).order_by(Trigger.id).with_for_update()
         )
     }
+    # One locked read of the task instances for the whole batch, not one per trigger.
+    owned = [t.task_instance_id for t in triggers.values() if t.lease_owner == triggerer_id]
+    tis = {
+        ti.id: ti
+        for ti in session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.id.in_(owned))
+            .order_by(TaskInstance.id)
+            .with_for_update()
+        )
+    }
     resumed = []
     for outcome in outcomes:
         trigger = triggers.pop(outcome.trigger_id, None)
         if trigger is None or trigger.lease_owner != triggerer_id:
             continue
-        ti = session.get(TaskInstance, trigger.task_instance_id, with_for_update=True)
+        ti = tis.get(trigger.task_instance_id)
         if (
             ti is None
             or ti.state != TaskInstanceState.DEFERRED

@@ -170,10 +170,7 @@ class BaseSensorOperator(BaseOperator):
         try:
             return self.poke(context)
         except SOFT_FAIL_EXCEPTIONS as error:
-            if self.soft_fail:
-                raise TaskSkipped("Skipping due to soft_fail is set to True.") from error
-            if self.never_fail:
-                raise TaskSkipped("Skipping due to never_fail is set to True.") from error
+            self._skip_if_soft(error, soft=True)
             raise
         except TaskSkipped:
             raise
@@ -181,8 +178,7 @@ class BaseSensorOperator(BaseOperator):
             if self.silent_fail:
                 self.log.error("Sensor poke failed: \n %s", traceback.format_exc())
                 return False
-            if self.never_fail:
-                raise TaskSkipped("Skipping due to never_fail is set to True.") from error
+            self._skip_if_soft(error, soft=False)
             raise
 
     def resume_execution(
@@ -195,17 +191,25 @@ class BaseSensorOperator(BaseOperator):
             except TaskDeferralTimeout as error:
                 raise SensorTimeout(*error.args) from error
         except SOFT_FAIL_EXCEPTIONS as error:
-            if self.soft_fail:
-                raise TaskSkipped("Skipping due to soft_fail is set to True.") from error
-            if self.never_fail:
-                raise TaskSkipped("Skipping due to never_fail is set to True.") from error
+            self._skip_if_soft(error, soft=True)
             raise
         except TaskSkipped:
             raise
         except TradewindException as error:
-            if self.never_fail:
-                raise TaskSkipped("Skipping due to never_fail is set to True.") from error
+            self._skip_if_soft(error, soft=False)
             raise
+
+    def _skip_if_soft(self, error: BaseException, *, soft: bool) -> None:
+        """Turn ``error`` into a skip under soft_fail (when ``soft``) or never_fail.
+
+        Raises:
+            TaskSkipped: the sensor's settings turn the error into a skip.
+
+        """
+        if soft and self.soft_fail:
+            raise TaskSkipped("Skipping due to soft_fail is set to True.") from error
+        if self.never_fail:
+            raise TaskSkipped("Skipping due to never_fail is set to True.") from error
 
     def _get_next_poke_interval(
         self,
