@@ -57,6 +57,7 @@ class DagRunType(StrEnum):
     SCHEDULED = "scheduled"
     MANUAL = "manual"
     BACKFILL = "backfill"
+    ASSET_TRIGGERED = "asset_triggered"
 
 
 class TryOutcome(StrEnum):

@@ -13,12 +13,15 @@ from typing import Any
 
 import grpc
 
+from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
 from services.runtime.auth import lease_header
+from tradewind.sdk.asset_events import AssetEventResult, event_from_message
+from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef, asset_from_message
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import ConnectionNotFound, DagRunAlreadyExists, TradewindException
 from tradewind.sdk.other_dags import StateQuery, TriggeredRun, query_message
@@ -184,6 +187,61 @@ class GrpcTaskRuntime:
             port=found.port if found.HasField("port") else None,
             extra=found.extra_json or None,
         )
+
+    def list_asset_events(
+        self,
+        *,
+        asset: Asset | None,
+        alias_name: str | None,
+        after: datetime | None,
+        before: datetime | None,
+        ascending: bool,
+        limit: int | None,
+    ) -> list[AssetEventResult]:
+        """Events of an asset or alias, for ``inlet_events``."""
+        request = rr.ListTaskAssetEventsRequest(
+            caller=self._lease, descending=not ascending, limit=limit or 0
+        )
+        if asset is not None:
+            request.asset.CopyFrom(dag_pb2.Asset(name=asset.name, uri=asset.uri))
+        else:
+            request.alias_name = alias_name or ""
+        if after is not None:
+            request.after.FromDatetime(after.astimezone(UTC))
+        if before is not None:
+            request.before.FromDatetime(before.astimezone(UTC))
+        response = self._stub.ListTaskAssetEvents(
+            request, timeout=CALL_TIMEOUT, metadata=self._metadata
+        )
+        return [event_from_message(e) for e in response.asset_events]
+
+    def triggering_asset_events(self) -> list[AssetEventResult]:
+        """The events that triggered the caller's run."""
+        response = self._stub.GetTriggeringAssetEvents(
+            rr.GetTriggeringAssetEventsRequest(caller=self._lease),
+            timeout=CALL_TIMEOUT,
+            metadata=self._metadata,
+        )
+        return [event_from_message(e) for e in response.asset_events]
+
+    def resolve_asset(self, ref: AssetNameRef | AssetUriRef) -> Asset:
+        """The asset a reference names; KeyError when none does."""
+        reference = (
+            dag_pb2.AssetReference(name=ref.name)
+            if isinstance(ref, AssetNameRef)
+            else dag_pb2.AssetReference(uri=ref.uri)
+        )
+        try:
+            response = self._stub.ResolveAsset(
+                rr.ResolveAssetRequest(caller=self._lease, reference=reference),
+                timeout=CALL_TIMEOUT,
+                metadata=self._metadata,
+            )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                raise KeyError(ref) from err
+            raise
+        return asset_from_message(response.asset)
 
     def count_states(self, query: StateQuery) -> int:
         """How many of another DAG's runs or task instances match ``query``."""

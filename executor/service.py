@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
@@ -41,6 +42,7 @@ from executor.settings import (
     TASK_TLS_KEY,
 )
 from executor.spec import TryResult, TrySpec
+from protos.asset.v1 import message_pb2 as asset_pb2
 from protos.enums.v1 import log_pb2, transition_pb2
 from protos.executor.v1 import message_pb2 as executor_pb2
 from protos.executor.v1 import request_response_pb2 as rr
@@ -467,6 +469,9 @@ class ExecutorApp:
             xcoms=[run_pb2.XCom(xcom_key=key, value_json=value) for key, value in result.xcoms],
             last_log_chunk_index=running.log.chunk_index,
             rendered_map_index=result.rendered_map_index,
+            outlet_events=[
+                json_format.ParseDict(e, asset_pb2.OutletEvent()) for e in result.outlet_events
+            ],
         )
         if final is not None:
             request.final_log.CopyFrom(final)

@@ -71,6 +71,9 @@ class TryResult:
     deferral: dict[str, Any] | None = None
     #: For a rescheduled try: when the sensor pokes next (ISO 8601).
     reschedule_date: str = ""
+    #: For a successful try: its outlet events, each with asset (name, uri, group,
+    #: extra_json), extra_json and source_alias_name.
+    outlet_events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         """The result as JSON bytes."""

@@ -28,6 +28,8 @@ from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
 from protos.run.v1 import message_pb2 as run_pb2
 from tradewind.sdk import serde
+from tradewind.sdk.asset_events import OutletEventPayload
+from tradewind.sdk.assets import asset_message
 from tradewind.sdk.context import build_context, use_context
 from tradewind.sdk.exceptions import TaskTerminated
 from tradewind.sdk.execution import Deferral, Resumption, execute_task, kill_running_task
@@ -226,7 +228,22 @@ def run_try(spec: TrySpec) -> TryResult:
         rendered_map_index=outcome.rendered_map_index or "",
         deferral=_deferral(outcome.deferral),
         reschedule_date=outcome.reschedule_date.isoformat() if outcome.reschedule_date else "",
+        outlet_events=[_outlet_event(event) for event in outcome.outlet_events],
     )
+
+
+def _outlet_event(event: OutletEventPayload) -> dict[str, Any]:
+    asset = asset_message(event.asset)
+    return {
+        "asset": {
+            "name": asset.name,
+            "uri": asset.uri,
+            "group": asset.group,
+            "extra_json": asset.extra_json,
+        },
+        "extra_json": json.dumps(event.extra, default=str),
+        "source_alias_name": event.source_alias_name,
+    }
 
 
 def _deferral(deferral: Deferral | None) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.mapping import LengthSpec
 from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES, TRIGGER_RULES, TRY_OUTCOMES
@@ -11,10 +11,12 @@ from core.runs import run_id_for
 from core.states import DagRunState, DagRunType, TaskInstanceState
 from core.timetables import PRESETS, DataInterval, ScheduleSpec
 from core.trigger_rules import TriggerRule
+from protos.asset.v1 import message_pb2 as asset_pb2
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import dag_run_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
+from scheduler.asset_conditions import AssetDag, AssetRun, QueuedAsset
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, Transition
 from scheduler.planning import Advance, DagSchedule
 from services.runtime.protoconv import retry_policy, stamp, to_datetime, to_seconds
@@ -202,3 +204,43 @@ def advance_message(advance: Advance) -> scheduler_pb2.ScheduleAdvance:
             )
         )
     return message
+
+
+def asset_dag(item: scheduler_pb2.SchedulableDag) -> AssetDag | None:
+    """The asset side of a schedulable DAG, or None when it is not scheduled on assets."""
+    definition = item.dag.definition
+    if not definition.schedule.HasField("assets"):
+        return None
+    queued = tuple(
+        QueuedAsset(
+            name=q.asset.name,
+            uri=q.asset.uri,
+            created_at=q.created_at.ToDatetime(tzinfo=UTC),
+            aliases=frozenset(q.asset_aliases),
+        )
+        for q in item.queued_asset_events
+    )
+    return AssetDag(
+        dag_id=item.dag.dag_id,
+        content_hash=item.dag.content_hash,
+        condition=definition.schedule.assets,
+        queued=queued,
+        active_runs=item.active_runs,
+        max_active_runs=definition.max_active_runs or 16,
+    )
+
+
+def asset_run_message(run: AssetRun) -> scheduler_pb2.AssetTriggeredRun:
+    """The contract's message for one asset-triggered run."""
+    return scheduler_pb2.AssetTriggeredRun(
+        dag_id=run.dag_id,
+        expected_content_hash=run.content_hash,
+        consumed=[
+            asset_pb2.QueuedAssetEvent(
+                dag_id=run.dag_id,
+                asset=dag_pb2.Asset(name=q.name, uri=q.uri),
+                created_at=stamp(q.created_at),
+            )
+            for q in run.consumed
+        ],
+    )

@@ -13,7 +13,13 @@ TRANSITIONS = Counter(
     "Task instance transitions sent, by new state and outcome (applied or the refusal).",
     ("new_state", "outcome"),
 )
-RUNS_CREATED = Counter("tradewind_scheduler_runs_created_total", "Scheduled DAG runs created.")
+RUNS_CREATED = Counter(
+    "tradewind_scheduler_runs_created_total",
+    "DAG runs the scheduler created, by run type (scheduled, asset_triggered).",
+    ("run_type",),
+)
+for _run_type in ("scheduled", "asset_triggered"):
+    RUNS_CREATED.labels(_run_type)
 POOL_SLOTS = Gauge(
     "tradewind_scheduler_pool_slots",
     "Pool slots by pool and kind (open, running, queued).",

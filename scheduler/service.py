@@ -27,10 +27,12 @@ from protos.event.v1 import request_response_pb2 as event_rr
 from protos.event.v1 import service_pb2 as event_service
 from protos.event.v1 import service_pb2_grpc as event_grpc
 from protos.run.v1 import message_pb2 as run_pb2
+from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from protos.scheduler.v1 import request_response_pb2 as rr
 from protos.scheduler.v1 import service_pb2 as scheduler_service
 from protos.scheduler.v1 import service_pb2_grpc as scheduler_grpc
 from scheduler import convert, metrics
+from scheduler.asset_conditions import plan_asset_run
 from scheduler.decisions import (
     RunView,
     Transition,
@@ -228,6 +230,8 @@ class SchedulerApp:
         elif kind in (event_pb2.EVENT_TYPE_DAG_UPDATED, event_pb2.EVENT_TYPE_DAG_PAUSED_CHANGED):
             self._schedule_now.set()
             self._mark({k for k in self._claimed if k[0] == event.dag_id})
+        elif kind == event_pb2.EVENT_TYPE_ASSET_EVENT_RECORDED:
+            self._schedule_now.set()
         elif kind == event_pb2.EVENT_TYPE_POOL_CHANGED:
             self._mark(self._waiting_for_capacity & self._claimed)
 
@@ -394,12 +398,18 @@ class SchedulerApp:
         while True:
             now = datetime.now(UTC)
             advances = []
+            asset_runs = []
             token = ""
             while True:
                 page = await self._scheduler.ListSchedulableDags(
                     rr.ListSchedulableDagsRequest(page_size=500, page_token=token)
                 )
                 for item in page.dags:
+                    on_assets = convert.asset_dag(item)
+                    if on_assets is not None and (run := plan_asset_run(on_assets)) is not None:
+                        asset_runs.append(convert.asset_run_message(run))
+                    if not item.dag.definition.schedule.WhichOneof("kind"):
+                        continue  # scheduled on assets only
                     schedule = convert.dag_schedule(item)
                     if schedule is None:
                         continue
@@ -411,16 +421,30 @@ class SchedulerApp:
                 token = page.next_page_token
                 if not token:
                     break
-            if not advances:
+            if not advances and not asset_runs:
                 return wake_at
-            response = await self._scheduler.AdvanceDagSchedules(
-                rr.AdvanceDagSchedulesRequest(scheduler_id=self.scheduler_id, advances=advances)
-            )
-            created = sum(1 for o in response.outcomes if o.applied and o.dag_run.run_id)
-            metrics.RUNS_CREATED.inc(created)
-            if created:
+            outcomes: list[scheduler_pb2.ScheduleAdvanceOutcome] = []
+            if advances:
+                response = await self._scheduler.AdvanceDagSchedules(
+                    rr.AdvanceDagSchedulesRequest(scheduler_id=self.scheduler_id, advances=advances)
+                )
+                outcomes += response.outcomes
+                metrics.RUNS_CREATED.labels("scheduled").inc(
+                    sum(1 for o in response.outcomes if o.applied and o.dag_run.run_id)
+                )
+            if asset_runs:
+                asset_response = await self._scheduler.CreateAssetTriggeredRuns(
+                    rr.CreateAssetTriggeredRunsRequest(
+                        scheduler_id=self.scheduler_id, runs=asset_runs
+                    )
+                )
+                outcomes += asset_response.outcomes
+                metrics.RUNS_CREATED.labels("asset_triggered").inc(
+                    sum(1 for o in asset_response.outcomes if o.applied)
+                )
+            if any(o.applied and o.dag_run.run_id for o in outcomes):
                 self._claim_now.set()
-            if not any(o.applied for o in response.outcomes):
+            if not any(o.applied for o in outcomes):
                 return wake_at
 
 

@@ -7,6 +7,16 @@ import lines (``from tradewind import DAG, task, BashOperator``) and nothing els
 from core.states import TaskInstanceState
 from core.trigger_rules import TriggerRule
 from tradewind.sdk import timezone
+from tradewind.sdk.assets import (
+    Asset,
+    AssetAlias,
+    AssetAll,
+    AssetAny,
+    AssetWatcher,
+    Dataset,
+    Metadata,
+    Model,
+)
 from tradewind.sdk.baseoperator import BaseOperator, WeightRule
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.context import Context, get_current_context
@@ -75,6 +85,12 @@ from tradewind.sdk.setup_teardown import setup, teardown
 from tradewind.sdk.task_state import NEVER_EXPIRE, TaskStateStore
 from tradewind.sdk.taskflow import task
 from tradewind.sdk.taskgroup import TaskGroup, task_group
+from tradewind.sdk.timetables import (
+    AssetOrTimeSchedule,
+    CronDataIntervalTimetable,
+    DeltaDataIntervalTimetable,
+    Timetable,
+)
 from tradewind.sdk.triggers.base import BaseTrigger, TriggerEvent
 from tradewind.sdk.triggers.external_task import DagStateTrigger, WorkflowTrigger
 from tradewind.sdk.triggers.file import FileTrigger
@@ -87,8 +103,6 @@ from tradewind_common.version import tradewind_version
 __version__ = tradewind_version()
 
 __all__ = [
-    "DAG",
-    "NEVER_EXPIRE",
     "AirflowDagCycleException",
     "AirflowException",
     "AirflowFailException",
@@ -98,6 +112,12 @@ __all__ = [
     "AirflowSkipException",
     "AirflowTaskTerminated",
     "AirflowTaskTimeout",
+    "Asset",
+    "AssetAlias",
+    "AssetAll",
+    "AssetAny",
+    "AssetOrTimeSchedule",
+    "AssetWatcher",
     "BaseBranchOperator",
     "BaseOperator",
     "BaseSensorOperator",
@@ -110,14 +130,18 @@ __all__ = [
     "Connection",
     "ConnectionNotFound",
     "Context",
+    "CronDataIntervalTimetable",
+    "DAG",
     "DagCycleError",
     "DagDefinitionError",
     "DagRunAlreadyExists",
     "DagStateTrigger",
+    "Dataset",
     "DateTimeSensor",
     "DateTimeSensorAsync",
     "DateTimeTrigger",
     "DayOfWeekSensor",
+    "DeltaDataIntervalTimetable",
     "DuplicateTaskIdError",
     "DuplicateTaskIdFound",
     "EdgeModifier",
@@ -129,6 +153,9 @@ __all__ = [
     "FileTrigger",
     "Label",
     "LatestOnlyOperator",
+    "Metadata",
+    "Model",
+    "NEVER_EXPIRE",
     "NotFound",
     "Param",
     "ParamValidationError",
@@ -155,6 +182,7 @@ __all__ = [
     "TimeDeltaTrigger",
     "TimeSensor",
     "TimeSensorAsync",
+    "Timetable",
     "TradewindException",
     "TriggerDagRunOperator",
     "TriggerEvent",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.proto_enums import DAG_RUN_STATES, DAG_RUN_TYPES, TASK_INSTANCE_STATES, TRY_OUTCOMES
+from protos.asset.v1 import message_pb2 as asset_pb2
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2
 from protos.event.v1 import message_pb2 as event_pb2
@@ -15,6 +16,7 @@ from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.protoconv import optional_duration, timestamp
 from services.state.crypto import REDACTED, SecretBox
 from services.state.db import models
+from services.state.store.assets import AssetDetails, EventView, QueuedEvent
 from services.state.store.catalog import DagFileView, DagView
 from services.state.store.pools import PoolUsage
 from services.state.store.resources import ConnectionValues
@@ -351,4 +353,56 @@ def connection_values(message: resource_pb2.Connection) -> ConnectionValues:
         port=message.port if message.HasField("port") else None,
         extra_json=message.extra_json,
         description=message.description,
+    )
+
+
+def asset_to_proto(row: models.Asset) -> dag_pb2.Asset:
+    """An asset's definition."""
+    return dag_pb2.Asset(name=row.name, uri=row.uri, group=row.group, extra_json=row.extra_json)
+
+
+def asset_event_to_proto(view: EventView) -> asset_pb2.AssetEvent:
+    """An asset event with its asset."""
+    event = view.event
+    return asset_pb2.AssetEvent(
+        id=event.id,
+        asset=asset_to_proto(view.asset),
+        extra_json=event.extra_json,
+        source_dag_id=event.source_dag_id,
+        source_task_id=event.source_task_id,
+        source_run_id=event.source_run_id,
+        source_map_index=event.source_map_index,
+        source_aliases=view.aliases,
+        timestamp=timestamp(event.timestamp),
+        origin=event.origin,
+    )
+
+
+def asset_details_to_proto(details: AssetDetails) -> asset_pb2.AssetDetails:
+    """An asset with its producers, consumers and latest event."""
+    message = asset_pb2.AssetDetails(
+        asset=asset_to_proto(details.asset),
+        created_at=timestamp(details.asset.created_at),
+        producing_tasks=[
+            asset_pb2.TaskReference(dag_id=d, task_id=t) for d, t in details.producing_tasks
+        ],
+        scheduled_dag_ids=details.scheduled_dag_ids,
+        consuming_tasks=[
+            asset_pb2.TaskReference(dag_id=d, task_id=t) for d, t in details.consuming_tasks
+        ],
+        aliases=details.aliases,
+        event_count=details.event_count,
+    )
+    if details.last_event is not None:
+        message.last_event.CopyFrom(asset_event_to_proto(details.last_event))
+    return message
+
+
+def queued_event_to_proto(queued: QueuedEvent) -> asset_pb2.QueuedAssetEvent:
+    """A queue row of an asset-scheduled DAG."""
+    return asset_pb2.QueuedAssetEvent(
+        dag_id=queued.dag_id,
+        asset=asset_to_proto(queued.asset),
+        created_at=timestamp(queued.created_at),
+        asset_aliases=list(queued.aliases),
     )

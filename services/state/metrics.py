@@ -8,3 +8,16 @@ LEASES = Counter(
     " outcome (granted, renewed, refused, expired).",
     ("kind", "outcome"),
 )
+
+ASSET_EVENTS = Counter(
+    "tradewind_asset_events_total",
+    "Asset events recorded, by origin (task: a producing task succeeded; api: CreateAssetEvent;"
+    " watcher: an asset watcher's trigger fired).",
+    ("origin",),
+)
+ASSET_RUNS = Counter(
+    "tradewind_asset_triggered_runs_total",
+    "Runs created because a DAG's asset condition held.",
+)
+for _origin in ("task", "api", "watcher"):
+    ASSET_EVENTS.labels(_origin)

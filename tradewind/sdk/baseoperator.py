@@ -151,6 +151,8 @@ class BaseOperator(DependencyMixin):
         doc_rst: str | None = None,
         task_display_name: str | None = None,
         map_index_template: str | None = None,
+        inlets: Any | None = None,
+        outlets: Any | None = None,
         **kwargs: Any,
     ) -> None:
         # Set when a mapped task makes the operator of one of its instances: it takes the mapped
@@ -221,6 +223,10 @@ class BaseOperator(DependencyMixin):
         self.map_index_template = check.text(
             "map_index_template", map_index_template, optional=True
         )
+        #: What the task reads and produces (assets, aliases, references; other lineage objects
+        #: are kept but carry no asset semantics, as in Airflow).
+        self.inlets: list[Any] = _as_list(inlets)
+        self.outlets: list[Any] = _as_list(outlets)
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self._dag: DAG | None = None
@@ -607,3 +613,12 @@ class BaseOperator(DependencyMixin):
 
         """
         return copy.copy(self)
+
+
+def _as_list(value: Any) -> list[Any]:
+    """``inlets``/``outlets`` as a list: None is none, one object a list of it."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    return [value]

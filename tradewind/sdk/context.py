@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
+from core.states import DagRunType
 from tradewind.sdk import macros
+from tradewind.sdk.asset_events import (
+    AssetEventResult,
+    InletEventsAccessors,
+    LazyTriggeringAssetEvents,
+    OutletEventAccessors,
+)
+from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import NoTaskContext, TradewindException
 from tradewind.sdk.params import NOTSET, resolve_params
@@ -266,12 +274,44 @@ def build_context(
             json=_VariableAccessor(deserialize_json=True),
         ),
         "conn": _ConnectionAccessor(),
-        "inlets": [],
-        "outlets": [],
+        "inlets": list(task.inlets),
+        "outlets": list(task.outlets),
+        "inlet_events": InletEventsAccessors(task.inlets, _fetch_asset_events, _resolve_asset),
+        "outlet_events": OutletEventAccessors(_resolve_asset),
+        "triggering_asset_events": LazyTriggeringAssetEvents(
+            _triggering_events if run_type == DagRunType.ASSET_TRIGGERED else list, _resolve_asset
+        ),
         "test_mode": False,
         "templates_dict": None,
         "task_reschedule_count": task_reschedule_count,
     }
+
+
+def _resolve_asset(ref: AssetNameRef | AssetUriRef) -> Asset:
+    return current_runtime().resolve_asset(ref)
+
+
+def _fetch_asset_events(
+    *,
+    asset: Asset | None,
+    alias_name: str | None,
+    after: datetime | None,
+    before: datetime | None,
+    ascending: bool,
+    limit: int | None,
+) -> list[AssetEventResult]:
+    return current_runtime().list_asset_events(
+        asset=asset,
+        alias_name=alias_name,
+        after=after,
+        before=before,
+        ascending=ascending,
+        limit=limit,
+    )
+
+
+def _triggering_events() -> list[AssetEventResult]:
+    return current_runtime().triggering_asset_events()
 
 
 def get_current_context() -> Context:

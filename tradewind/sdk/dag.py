@@ -24,7 +24,13 @@ from tradewind.sdk.exceptions import (
 )
 from tradewind.sdk.graph import find_cycle, topological_order
 from tradewind.sdk.params import NOTSET, DagParam, params_json
-from tradewind.sdk.schedule import ScheduleKind, ScheduleSpec, parse_schedule, timezone_name
+from tradewind.sdk.schedule import (
+    ScheduleArgument,
+    ScheduleKind,
+    ScheduleSpec,
+    parse_schedule,
+    timezone_name,
+)
 from tradewind.sdk.taskgroup import TaskGroup
 
 if TYPE_CHECKING:
@@ -84,7 +90,7 @@ class DAG:
         self,
         dag_id: str,
         description: str | None = None,
-        schedule: str | timedelta | None = None,
+        schedule: ScheduleArgument = None,
         *,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
@@ -135,7 +141,7 @@ class DAG:
         if self.start_date is None and self.schedule_spec.kind is not ScheduleKind.NONE:
             raise check.fail(f"schedule {self.schedule_spec.description!r} needs a start_date")
         self.timezone: tzinfo | None = self.start_date.tzinfo if self.start_date else None
-        self.timezone_name = timezone_name(self.timezone, check)
+        self.timezone_name = self.schedule_spec.timezone or timezone_name(self.timezone, check)
         self.catchup = check.boolean("catchup", catchup)
         self.max_active_runs = check.integer("max_active_runs", max_active_runs, minimum=1)
         self.max_active_tasks = check.integer("max_active_tasks", max_active_tasks, minimum=1)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.states import TryOutcome
 from tradewind.sdk import serde
+from tradewind.sdk.asset_events import OutletEventAccessors, OutletEventPayload
 from tradewind.sdk.context import Context, RuntimeTaskInstance, use_context
 from tradewind.sdk.exceptions import TaskDeferred, TaskFailedNoRetry, TaskRescheduled, TaskSkipped
 from tradewind.sdk.map_index_name import render_map_index
@@ -96,6 +97,8 @@ class TaskResult:
     deferral: Deferral | None = None
     #: For RESCHEDULED: when a reschedule-mode sensor pokes next.
     reschedule_date: datetime | None = None
+    #: For SUCCESS: the extras of the outlets' events and the assets attached to aliases.
+    outlet_events: tuple[OutletEventPayload, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -237,8 +240,12 @@ def execute_task(
                 rendered_map_index=name,
             )
         _run_callbacks(prepared.on_success_callback, run_context, callback_errors)
+    outlet_events = run_context.get("outlet_events")
     return TaskResult(
         TaskOutcome.SUCCESS,
+        outlet_events=tuple(outlet_events.outlet_events_payload())
+        if isinstance(outlet_events, OutletEventAccessors)
+        else (),
         xcoms=xcoms,
         skip_task_ids=frozenset(skip),
         callback_errors=tuple(callback_errors),

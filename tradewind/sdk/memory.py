@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import ConnectionNotFound, TradewindException
 from tradewind.sdk.other_dags import StateQuery, TriggeredRun
+
+if TYPE_CHECKING:
+    from tradewind.sdk.asset_events import AssetEventResult
+    from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
 
 
 @dataclass
@@ -158,6 +162,30 @@ class InMemoryRuntime:
         count = len(keys)
         keys.clear()
         return count
+
+    def list_asset_events(
+        self,
+        *,
+        asset: Asset | None,
+        alias_name: str | None,
+        after: datetime | None,
+        before: datetime | None,
+        ascending: bool,
+        limit: int | None,
+    ) -> list[AssetEventResult]:
+        """Asset events are kept by the state service; in memory there are none."""
+        return []
+
+    def triggering_asset_events(self) -> list[AssetEventResult]:
+        """A run in memory is not triggered by assets."""
+        return []
+
+    def resolve_asset(self, ref: AssetNameRef | AssetUriRef) -> Asset:
+        """References are resolved by the state service: refused with what to do instead."""
+        raise KeyError(
+            f"{ref!r} names an asset another DAG defines; resolving it needs the state service"
+            " (tradewind standalone): give the Asset itself to run the DAG in this process"
+        )
 
     def count_states(self, query: StateQuery) -> int:
         """Other DAGs are not run in memory: refused with what to do instead."""

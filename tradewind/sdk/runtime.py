@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from tradewind.sdk.exceptions import NoTaskContext
 
 if TYPE_CHECKING:
+    from tradewind.sdk.asset_events import AssetEventResult
+    from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
     from tradewind.sdk.connection import Connection
     from tradewind.sdk.other_dags import StateQuery, TriggeredRun
 
@@ -165,6 +167,42 @@ class TaskRuntime(Protocol):
 
         Raises:
             DagRunAlreadyExists: the run id is taken and ``reset_dag_run`` is False.
+
+        """
+        ...
+
+    def list_asset_events(
+        self,
+        *,
+        asset: Asset | None,
+        alias_name: str | None,
+        after: datetime | None,
+        before: datetime | None,
+        ascending: bool,
+        limit: int | None,
+    ) -> list[AssetEventResult]:
+        """The stored events of an asset, or of those recorded through an alias (inlet_events).
+
+        Args:
+            asset: the asset (its name and uri), or None with ``alias_name``.
+            alias_name: the alias, or None with ``asset``.
+            after: only events recorded after this time.
+            before: only events recorded before this time.
+            ascending: oldest first; False for newest first.
+            limit: at most this many; None for the server's maximum.
+
+        """
+        ...
+
+    def triggering_asset_events(self) -> list[AssetEventResult]:
+        """The asset events that triggered the current run, oldest first (none usually)."""
+        ...
+
+    def resolve_asset(self, ref: AssetNameRef | AssetUriRef) -> Asset:
+        """The asset ``Asset.ref(name=...)`` or ``Asset.ref(uri=...)`` names.
+
+        Raises:
+            KeyError: no asset has that name or uri.
 
         """
         ...

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, timedelta, tzinfo
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
 from tradewind.sdk.arguments import ArgumentChecker
+
+if TYPE_CHECKING:
+    from tradewind.sdk.assets import BaseAsset
 
 #: Airflow's cron presets and the expressions they stand for.
 CRON_PRESETS = {
@@ -23,6 +27,10 @@ CRON_PRESETS = {
 ONCE = "@once"
 #: The number of fields of a cron expression.
 CRON_FIELDS = 5
+
+
+#: What a DAG's ``schedule`` may be (see :func:`parse_schedule`).
+ScheduleArgument = Any
 
 
 class ScheduleKind(StrEnum):
@@ -45,19 +53,63 @@ class ScheduleSpec:
     interval: timedelta | None = None
     #: As the user wrote it, for display ("@daily", "timedelta(hours=1)"); "" for manual.
     description: str = ""
+    #: The asset condition of a DAG scheduled on assets (with a time kind, both apply).
+    assets: BaseAsset | None = None
+    #: The zone a timetable names for its cron expression; "" for the DAG's.
+    timezone: str = ""
 
 
 def parse_schedule(schedule: object, check: ArgumentChecker) -> ScheduleSpec:
     """Validate a DAG's ``schedule`` argument.
 
     Args:
-        schedule: a cron expression, a preset, "@once", a positive timedelta, or None.
+        schedule: a cron expression, a preset, "@once", a positive timedelta, None, an asset
+            condition (``a & b``, ``a | b``), a list of assets (all of them), or a timetable
+            (``CronDataIntervalTimetable``, ``DeltaDataIntervalTimetable``,
+            ``AssetOrTimeSchedule``).
         check: the checker of the DAG, for errors.
 
     Returns:
         The normalised schedule.
 
     """
+    from tradewind.sdk.assets import BaseAsset, normalise_schedule_assets
+    from tradewind.sdk.timetables import (
+        AssetOrTimeSchedule,
+        CronDataIntervalTimetable,
+        DeltaDataIntervalTimetable,
+        Timetable,
+    )
+
+    if isinstance(schedule, BaseAsset | list | tuple | set | frozenset):
+        try:
+            condition = normalise_schedule_assets(schedule)
+        except (TypeError, ValueError) as err:
+            raise check.fail(f"schedule: {err}") from err
+        return ScheduleSpec(ScheduleKind.NONE, description="Asset", assets=condition)
+    if isinstance(schedule, AssetOrTimeSchedule):
+        timed = parse_schedule(schedule.timetable, check)
+        return replace(
+            timed, assets=schedule.asset_condition, description=f"Asset or {timed.description}"
+        )
+    if isinstance(schedule, CronDataIntervalTimetable):
+        cron = parse_schedule(schedule.expression, check)
+        zone = schedule.timezone
+        if zone is None:
+            zone_name = ""
+        elif isinstance(zone, str):
+            zone_name = zone
+        else:
+            zone_name = timezone_name(zone, check)
+        return replace(cron, description=schedule.summary, timezone=zone_name)
+    if isinstance(schedule, DeltaDataIntervalTimetable):
+        return parse_schedule(schedule.delta, check)
+    if isinstance(schedule, Timetable):
+        raise check.fail(
+            f"timetable {type(schedule).__name__} is not supported; use a cron expression,"
+            " a timedelta, CronDataIntervalTimetable, DeltaDataIntervalTimetable,"
+            " AssetOrTimeSchedule or assets"
+        )
     if schedule is None:
         return ScheduleSpec(ScheduleKind.NONE)
     if isinstance(schedule, timedelta):

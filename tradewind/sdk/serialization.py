@@ -22,6 +22,7 @@ from core.mapping import LengthSpec
 from core.proto_enums import TRIGGER_RULES
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
+from tradewind.sdk.assets import condition_message, is_task_asset, task_asset_message
 from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.params import params_json
 from tradewind.sdk.schedule import ScheduleKind
@@ -90,6 +91,8 @@ def dag_definition(dag: DAG, *, fileloc: str, relative_fileloc: str) -> dag_pb2.
         schedule.interval.CopyFrom(_duration(spec.interval))
     elif spec.kind is ScheduleKind.ONCE:
         schedule.once = True
+    if spec.assets is not None:
+        schedule.assets.CopyFrom(condition_message(spec.assets))
     definition = dag_pb2.DagDefinition(
         dag_id=dag.dag_id,
         description=dag.description or "",
@@ -156,6 +159,8 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         definition.max_retry_delay.CopyFrom(_duration(task.max_retry_delay))
     if task.execution_timeout is not None:
         definition.execution_timeout.CopyFrom(_duration(task.execution_timeout))
+    definition.outlets.extend(task_asset_message(o) for o in task.outlets if is_task_asset(o))
+    definition.inlets.extend(task_asset_message(i) for i in task.inlets if is_task_asset(i))
     marker = getattr(task, "external_marker_spec", None)
     if marker is not None:
         definition.external_marker.CopyFrom(marker)

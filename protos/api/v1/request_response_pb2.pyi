@@ -9,6 +9,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from protos.asset.v1 import message_pb2 as _message_pb2_3
 from protos.dag.v1 import message_pb2 as _message_pb2
 from protos.enums.v1 import dag_run_pb2 as _dag_run_pb2
 from protos.enums.v1 import task_instance_pb2 as _task_instance_pb2
@@ -1801,3 +1802,275 @@ class ListDagWarningsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDagWarningsResponse: _TypeAlias = ListDagWarningsResponse  # noqa: Y015
+
+@_typing.final
+class ListAssetsRequest(_message.Message):
+    """---- assets ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SEARCH_FIELD_NUMBER: _builtins.int
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    search: _builtins.str
+    """Only assets whose name or URI contains this text (case-insensitive); empty for all."""
+    dag_id: _builtins.str
+    """Only assets the DAG names (schedule, outlets, inlets); empty for all."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        search: _builtins.str = ...,
+        dag_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "page_size", b"page_size", "page_token", b"page_token", "search", b"search"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssetsRequest: _TypeAlias = ListAssetsRequest  # noqa: Y015
+
+@_typing.final
+class ListAssetsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSETS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    total_size: _builtins.int
+    @_builtins.property
+    def assets(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.AssetDetails]: ...
+    def __init__(
+        self,
+        *,
+        assets: _abc.Iterable[_message_pb2_3.AssetDetails] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssetsResponse: _TypeAlias = ListAssetsResponse  # noqa: Y015
+
+@_typing.final
+class GetAssetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    uri: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_key: _TypeAlias = _typing.Literal["name", "uri"]  # noqa: Y015
+    _WhichOneofArgType_key: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_key) -> _WhichOneofReturnType_key | None: ...
+
+Global___GetAssetRequest: _TypeAlias = GetAssetRequest  # noqa: Y015
+
+@_typing.final
+class GetAssetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset(self) -> _message_pb2_3.AssetDetails: ...
+    def __init__(
+        self,
+        *,
+        asset: _message_pb2_3.AssetDetails | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAssetResponse: _TypeAlias = GetAssetResponse  # noqa: Y015
+
+@_typing.final
+class ListAssetEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ASSET_NAME_FIELD_NUMBER: _builtins.int
+    ASSET_URI_FIELD_NUMBER: _builtins.int
+    SOURCE_DAG_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_RUN_ID_FIELD_NUMBER: _builtins.int
+    CONSUMED_BY_DAG_ID_FIELD_NUMBER: _builtins.int
+    CONSUMED_BY_RUN_ID_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_GTE_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_LT_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    asset_name: _builtins.str
+    """Only the events of the asset with this name or URI; empty for all."""
+    asset_uri: _builtins.str
+    source_dag_id: _builtins.str
+    """Only events produced by this DAG (and run)."""
+    source_run_id: _builtins.str
+    consumed_by_dag_id: _builtins.str
+    """Only the events this run was triggered by (both set)."""
+    consumed_by_run_id: _builtins.str
+    @_builtins.property
+    def timestamp_gte(self) -> _timestamp_pb2.Timestamp:
+        """Only events recorded at or after / before these times."""
+
+    @_builtins.property
+    def timestamp_lt(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        asset_name: _builtins.str = ...,
+        asset_uri: _builtins.str = ...,
+        source_dag_id: _builtins.str = ...,
+        source_run_id: _builtins.str = ...,
+        consumed_by_dag_id: _builtins.str = ...,
+        consumed_by_run_id: _builtins.str = ...,
+        timestamp_gte: _timestamp_pb2.Timestamp | None = ...,
+        timestamp_lt: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["timestamp_gte", b"timestamp_gte", "timestamp_lt", b"timestamp_lt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_name", b"asset_name", "asset_uri", b"asset_uri", "consumed_by_dag_id", b"consumed_by_dag_id", "consumed_by_run_id", b"consumed_by_run_id", "page_size", b"page_size", "page_token", b"page_token", "source_dag_id", b"source_dag_id", "source_run_id", b"source_run_id", "timestamp_gte", b"timestamp_gte", "timestamp_lt", b"timestamp_lt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssetEventsRequest: _TypeAlias = ListAssetEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListAssetEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.AssetEvent]: ...
+    def __init__(
+        self,
+        *,
+        asset_events: _abc.Iterable[_message_pb2_3.AssetEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_events", b"asset_events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssetEventsResponse: _TypeAlias = ListAssetEventsResponse  # noqa: Y015
+
+@_typing.final
+class CreateAssetEventRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    EXTRA_JSON_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    uri: _builtins.str
+    extra_json: _builtins.str
+    """The event's extra, a JSON object; empty for {}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        extra_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["extra_json", b"extra_json", "key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_key: _TypeAlias = _typing.Literal["name", "uri"]  # noqa: Y015
+    _WhichOneofArgType_key: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_key) -> _WhichOneofReturnType_key | None: ...
+
+Global___CreateAssetEventRequest: _TypeAlias = CreateAssetEventRequest  # noqa: Y015
+
+@_typing.final
+class CreateAssetEventResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENT_FIELD_NUMBER: _builtins.int
+    QUEUED_DAG_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset_event(self) -> _message_pb2_3.AssetEvent: ...
+    @_builtins.property
+    def queued_dag_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The DAGs the event queued (scheduled on the asset, not paused)."""
+
+    def __init__(
+        self,
+        *,
+        asset_event: _message_pb2_3.AssetEvent | None = ...,
+        queued_dag_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset_event", b"asset_event"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_event", b"asset_event", "queued_dag_ids", b"queued_dag_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAssetEventResponse: _TypeAlias = CreateAssetEventResponse  # noqa: Y015
+
+@_typing.final
+class ListQueuedAssetEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    """Only what this DAG waits on; empty for every DAG."""
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQueuedAssetEventsRequest: _TypeAlias = ListQueuedAssetEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListQueuedAssetEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUED_ASSET_EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def queued_asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.QueuedAssetEvent]: ...
+    def __init__(
+        self,
+        *,
+        queued_asset_events: _abc.Iterable[_message_pb2_3.QueuedAssetEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queued_asset_events", b"queued_asset_events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQueuedAssetEventsResponse: _TypeAlias = ListQueuedAssetEventsResponse  # noqa: Y015

@@ -209,6 +209,31 @@ class ApiServiceStub:
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsRequest.SerializeToString,
                 response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsResponse.FromString,
                 _registered_method=True)
+        self.ListAssets = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListAssets',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetsRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetsResponse.FromString,
+                _registered_method=True)
+        self.GetAsset = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/GetAsset',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.GetAssetRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.GetAssetResponse.FromString,
+                _registered_method=True)
+        self.ListAssetEvents = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListAssetEvents',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetEventsRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetEventsResponse.FromString,
+                _registered_method=True)
+        self.CreateAssetEvent = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/CreateAssetEvent',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.CreateAssetEventRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.CreateAssetEventResponse.FromString,
+                _registered_method=True)
+        self.ListQueuedAssetEvents = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListQueuedAssetEvents',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServiceServicer:
@@ -473,6 +498,45 @@ class ApiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAssets(self, request, context):
+        """Lists the assets DAGs name (schedules, outlets, inlets) or tasks attached to aliases, by
+        name, with their producers, consumers and latest event. Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAsset(self, request, context):
+        """Returns one asset by name or by URI. NOT_FOUND when none has it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAssetEvents(self, request, context):
+        """Lists asset events, newest first, with filters. Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAssetEvent(self, request, context):
+        """Records an asset event from outside Tradewind (an upstream system finished writing): the
+        DAGs scheduled on the asset are queued as for a task's event. NOT_FOUND for an asset no
+        DAG names; INVALID_ARGUMENT when extra_json is not a JSON object.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQueuedAssetEvents(self, request, context):
+        """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
+        NOT_FOUND for an unknown dag_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -645,6 +709,31 @@ def add_ApiServiceServicer_to_server(servicer, server):
                     servicer.ListDagWarnings,
                     request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsRequest.FromString,
                     response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsResponse.SerializeToString,
+            ),
+            'ListAssets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssets,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetsRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetsResponse.SerializeToString,
+            ),
+            'GetAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAsset,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.GetAssetRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.GetAssetResponse.SerializeToString,
+            ),
+            'ListAssetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssetEvents,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetEventsRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetEventsResponse.SerializeToString,
+            ),
+            'CreateAssetEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAssetEvent,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.CreateAssetEventRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.CreateAssetEventResponse.SerializeToString,
+            ),
+            'ListQueuedAssetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueuedAssetEvents,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1570,6 +1659,141 @@ class ApiService:
             '/tradewind.api.v1.ApiService/ListDagWarnings',
             protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsRequest.SerializeToString,
             protos_dot_api_dot_v1_dot_request__response__pb2.ListDagWarningsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListAssets',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetsRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/GetAsset',
+            protos_dot_api_dot_v1_dot_request__response__pb2.GetAssetRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.GetAssetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListAssetEvents',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetEventsRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAssetEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/CreateAssetEvent',
+            protos_dot_api_dot_v1_dot_request__response__pb2.CreateAssetEventRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.CreateAssetEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueuedAssetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListQueuedAssetEvents',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

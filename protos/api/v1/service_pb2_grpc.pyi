@@ -136,6 +136,23 @@ class ApiServiceStub:
     """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
     that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
     """
+    ListAssets: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListAssetsRequest, _request_response_pb2.ListAssetsResponse]
+    """Lists the assets DAGs name (schedules, outlets, inlets) or tasks attached to aliases, by
+    name, with their producers, consumers and latest event. Paged.
+    """
+    GetAsset: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetAssetRequest, _request_response_pb2.GetAssetResponse]
+    """Returns one asset by name or by URI. NOT_FOUND when none has it."""
+    ListAssetEvents: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListAssetEventsRequest, _request_response_pb2.ListAssetEventsResponse]
+    """Lists asset events, newest first, with filters. Paged."""
+    CreateAssetEvent: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.CreateAssetEventRequest, _request_response_pb2.CreateAssetEventResponse]
+    """Records an asset event from outside Tradewind (an upstream system finished writing): the
+    DAGs scheduled on the asset are queued as for a task's event. NOT_FOUND for an asset no
+    DAG names; INVALID_ARGUMENT when extra_json is not a JSON object.
+    """
+    ListQueuedAssetEvents: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListQueuedAssetEventsRequest, _request_response_pb2.ListQueuedAssetEventsResponse]
+    """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
+    NOT_FOUND for an unknown dag_id.
+    """
 
 @_typing.type_check_only
 class ApiServiceAsyncStub(ApiServiceStub):
@@ -244,6 +261,23 @@ class ApiServiceAsyncStub(ApiServiceStub):
     ListDagWarnings: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListDagWarningsRequest, _request_response_pb2.ListDagWarningsResponse]  # type: ignore[assignment]
     """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
     that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
+    """
+    ListAssets: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListAssetsRequest, _request_response_pb2.ListAssetsResponse]  # type: ignore[assignment]
+    """Lists the assets DAGs name (schedules, outlets, inlets) or tasks attached to aliases, by
+    name, with their producers, consumers and latest event. Paged.
+    """
+    GetAsset: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetAssetRequest, _request_response_pb2.GetAssetResponse]  # type: ignore[assignment]
+    """Returns one asset by name or by URI. NOT_FOUND when none has it."""
+    ListAssetEvents: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListAssetEventsRequest, _request_response_pb2.ListAssetEventsResponse]  # type: ignore[assignment]
+    """Lists asset events, newest first, with filters. Paged."""
+    CreateAssetEvent: _aio.UnaryUnaryMultiCallable[_request_response_pb2.CreateAssetEventRequest, _request_response_pb2.CreateAssetEventResponse]  # type: ignore[assignment]
+    """Records an asset event from outside Tradewind (an upstream system finished writing): the
+    DAGs scheduled on the asset are queued as for a task's event. NOT_FOUND for an asset no
+    DAG names; INVALID_ARGUMENT when extra_json is not a JSON object.
+    """
+    ListQueuedAssetEvents: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListQueuedAssetEventsRequest, _request_response_pb2.ListQueuedAssetEventsResponse]  # type: ignore[assignment]
+    """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
+    NOT_FOUND for an unknown dag_id.
     """
 
 class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -554,6 +588,53 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_request_response_pb2.ListDagWarningsResponse, _abc.Awaitable[_request_response_pb2.ListDagWarningsResponse]]:
         """Lists the DAG warnings (problems that are not import errors, e.g. a task naming a pool
         that does not exist), by DAG id then kind. Paged. NOT_FOUND for an unknown dag_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAssets(
+        self,
+        request: _request_response_pb2.ListAssetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListAssetsResponse, _abc.Awaitable[_request_response_pb2.ListAssetsResponse]]:
+        """Lists the assets DAGs name (schedules, outlets, inlets) or tasks attached to aliases, by
+        name, with their producers, consumers and latest event. Paged.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAsset(
+        self,
+        request: _request_response_pb2.GetAssetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.GetAssetResponse, _abc.Awaitable[_request_response_pb2.GetAssetResponse]]:
+        """Returns one asset by name or by URI. NOT_FOUND when none has it."""
+
+    @_abc_1.abstractmethod
+    def ListAssetEvents(
+        self,
+        request: _request_response_pb2.ListAssetEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListAssetEventsResponse, _abc.Awaitable[_request_response_pb2.ListAssetEventsResponse]]:
+        """Lists asset events, newest first, with filters. Paged."""
+
+    @_abc_1.abstractmethod
+    def CreateAssetEvent(
+        self,
+        request: _request_response_pb2.CreateAssetEventRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.CreateAssetEventResponse, _abc.Awaitable[_request_response_pb2.CreateAssetEventResponse]]:
+        """Records an asset event from outside Tradewind (an upstream system finished writing): the
+        DAGs scheduled on the asset are queued as for a task's event. NOT_FOUND for an asset no
+        DAG names; INVALID_ARGUMENT when extra_json is not a JSON object.
+        """
+
+    @_abc_1.abstractmethod
+    def ListQueuedAssetEvents(
+        self,
+        request: _request_response_pb2.ListQueuedAssetEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListQueuedAssetEventsResponse, _abc.Awaitable[_request_response_pb2.ListQueuedAssetEventsResponse]]:
+        """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
+        NOT_FOUND for an unknown dag_id.
         """
 
 def add_ApiServiceServicer_to_server(servicer: ApiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

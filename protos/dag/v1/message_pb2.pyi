@@ -34,6 +34,7 @@ class Schedule(_message.Message):
     ONCE_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     TIMEZONE_FIELD_NUMBER: _builtins.int
+    ASSETS_FIELD_NUMBER: _builtins.int
     cron: _builtins.str
     """A five-field cron expression, or a preset already expanded to one
     ("@daily" becomes "0 0 * * *").
@@ -48,6 +49,13 @@ class Schedule(_message.Message):
     def interval(self) -> _duration_pb2.Duration:
         """A fixed interval between logical dates (schedule=timedelta(...))."""
 
+    @_builtins.property
+    def assets(self) -> Global___AssetCondition:
+        """Set for a DAG scheduled on assets (schedule=[a, b], a & b, a | b, or
+        AssetOrTimeSchedule, which sets a time kind too): a run is created when the condition
+        holds over the asset events queued since the last asset-triggered run.
+        """
+
     def __init__(
         self,
         *,
@@ -56,16 +64,193 @@ class Schedule(_message.Message):
         once: _builtins.bool = ...,
         description: _builtins.str = ...,
         timezone: _builtins.str = ...,
+        assets: Global___AssetCondition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cron", b"cron", "interval", b"interval", "kind", b"kind", "once", b"once"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "cron", b"cron", "interval", b"interval", "kind", b"kind", "once", b"once"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cron", b"cron", "description", b"description", "interval", b"interval", "kind", b"kind", "once", b"once", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "cron", b"cron", "description", b"description", "interval", b"interval", "kind", b"kind", "once", b"once", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["cron", "interval", "once"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___Schedule: _TypeAlias = Schedule  # noqa: Y015
+
+@_typing.final
+class Asset(_message.Message):
+    """An asset, Airflow's Asset(name, uri, group, extra): a name and a URI identify it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    EXTRA_JSON_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    uri: _builtins.str
+    group: _builtins.str
+    """"asset" by default ("dataset", "model" for those subclasses)."""
+    extra_json: _builtins.str
+    """The asset's static extra, a JSON object."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        group: _builtins.str = ...,
+        extra_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["extra_json", b"extra_json", "group", b"group", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Asset: _TypeAlias = Asset  # noqa: Y015
+
+@_typing.final
+class AssetAlias(_message.Message):
+    """An asset alias: names assets that tasks attach to it at run time
+    (outlet_events[alias].add(asset)).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    group: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        group: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetAlias: _TypeAlias = AssetAlias  # noqa: Y015
+
+@_typing.final
+class AssetReference(_message.Message):
+    """Asset.ref(name=...) or Asset.ref(uri=...): an asset defined elsewhere, found by either key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    uri: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_key: _TypeAlias = _typing.Literal["name", "uri"]  # noqa: Y015
+    _WhichOneofArgType_key: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_key) -> _WhichOneofReturnType_key | None: ...
+
+Global___AssetReference: _TypeAlias = AssetReference  # noqa: Y015
+
+@_typing.final
+class AssetCondition(_message.Message):
+    """A DAG's asset schedule: assets, aliases and references combined with all (&) and any (|)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    ANY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset(self) -> Global___Asset: ...
+    @_builtins.property
+    def alias(self) -> Global___AssetAlias: ...
+    @_builtins.property
+    def reference(self) -> Global___AssetReference: ...
+    @_builtins.property
+    def all(self) -> Global___AssetConditions: ...
+    @_builtins.property
+    def any(self) -> Global___AssetConditions: ...
+    def __init__(
+        self,
+        *,
+        asset: Global___Asset | None = ...,
+        alias: Global___AssetAlias | None = ...,
+        reference: Global___AssetReference | None = ...,
+        all: Global___AssetConditions | None = ...,
+        any: Global___AssetConditions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "all", b"all", "any", b"any", "asset", b"asset", "kind", b"kind", "reference", b"reference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "all", b"all", "any", b"any", "asset", b"asset", "kind", b"kind", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["asset", "alias", "reference", "all", "any"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___AssetCondition: _TypeAlias = AssetCondition  # noqa: Y015
+
+@_typing.final
+class AssetConditions(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetCondition]: ...
+    def __init__(
+        self,
+        *,
+        parts: _abc.Iterable[Global___AssetCondition] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parts", b"parts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetConditions: _TypeAlias = AssetConditions  # noqa: Y015
+
+@_typing.final
+class TaskAsset(_message.Message):
+    """One inlet or outlet of a task."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset(self) -> Global___Asset: ...
+    @_builtins.property
+    def alias(self) -> Global___AssetAlias: ...
+    @_builtins.property
+    def reference(self) -> Global___AssetReference: ...
+    def __init__(
+        self,
+        *,
+        asset: Global___Asset | None = ...,
+        alias: Global___AssetAlias | None = ...,
+        reference: Global___AssetReference | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "asset", b"asset", "kind", b"kind", "reference", b"reference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "asset", b"asset", "kind", b"kind", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["asset", "alias", "reference"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___TaskAsset: _TypeAlias = TaskAsset  # noqa: Y015
 
 @_typing.final
 class TaskDefinition(_message.Message):
@@ -123,6 +308,8 @@ class TaskDefinition(_message.Message):
     MAP_INDEX_TEMPLATE_FIELD_NUMBER: _builtins.int
     MAPPED_GROUP_ID_FIELD_NUMBER: _builtins.int
     EXTERNAL_MARKER_FIELD_NUMBER: _builtins.int
+    OUTLETS_FIELD_NUMBER: _builtins.int
+    INLETS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -191,6 +378,16 @@ class TaskDefinition(_message.Message):
         include_dependent_dags clears too.
         """
 
+    @_builtins.property
+    def outlets(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskAsset]:
+        """What the task produces: each success records an event for every asset here (and for
+        the assets it attached to an alias here).
+        """
+
+    @_builtins.property
+    def inlets(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskAsset]:
+        """What the task reads (inlet_events in its context)."""
+
     def __init__(
         self,
         *,
@@ -222,10 +419,12 @@ class TaskDefinition(_message.Message):
         map_index_template: _builtins.str = ...,
         mapped_group_id: _builtins.str = ...,
         external_marker: Global___ExternalTaskMarkerSpec | None = ...,
+        outlets: _abc.Iterable[Global___TaskAsset] | None = ...,
+        inlets: _abc.Iterable[Global___TaskAsset] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "inlets", b"inlets", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "outlets", b"outlets", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

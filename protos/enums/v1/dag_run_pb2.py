@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/enums/v1/dag_run.proto\x12\x12tradewind.enums.v1*\x96\x01\n\x0b\x44\x61gRunState\x12\x1d\n\x19\x44\x41G_RUN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x41G_RUN_STATE_QUEUED\x10\x01\x12\x19\n\x15\x44\x41G_RUN_STATE_RUNNING\x10\x02\x12\x19\n\x15\x44\x41G_RUN_STATE_SUCCESS\x10\x03\x12\x18\n\x14\x44\x41G_RUN_STATE_FAILED\x10\x04*z\n\nDagRunType\x12\x1c\n\x18\x44\x41G_RUN_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x41G_RUN_TYPE_SCHEDULED\x10\x01\x12\x17\n\x13\x44\x41G_RUN_TYPE_MANUAL\x10\x02\x12\x19\n\x15\x44\x41G_RUN_TYPE_BACKFILL\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/enums/v1/dag_run.proto\x12\x12tradewind.enums.v1*\x96\x01\n\x0b\x44\x61gRunState\x12\x1d\n\x19\x44\x41G_RUN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x41G_RUN_STATE_QUEUED\x10\x01\x12\x19\n\x15\x44\x41G_RUN_STATE_RUNNING\x10\x02\x12\x19\n\x15\x44\x41G_RUN_STATE_SUCCESS\x10\x03\x12\x18\n\x14\x44\x41G_RUN_STATE_FAILED\x10\x04*\x9c\x01\n\nDagRunType\x12\x1c\n\x18\x44\x41G_RUN_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x41G_RUN_TYPE_SCHEDULED\x10\x01\x12\x17\n\x13\x44\x41G_RUN_TYPE_MANUAL\x10\x02\x12\x19\n\x15\x44\x41G_RUN_TYPE_BACKFILL\x10\x03\x12 \n\x1c\x44\x41G_RUN_TYPE_ASSET_TRIGGERED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +33,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DAGRUNSTATE']._serialized_start=54
   _globals['_DAGRUNSTATE']._serialized_end=204
-  _globals['_DAGRUNTYPE']._serialized_start=206
-  _globals['_DAGRUNTYPE']._serialized_end=328
+  _globals['_DAGRUNTYPE']._serialized_start=207
+  _globals['_DAGRUNTYPE']._serialized_end=363
 # @@protoc_insertion_point(module_scope)

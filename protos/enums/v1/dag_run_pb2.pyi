@@ -53,6 +53,8 @@ class _DagRunTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DagRunType
     """Triggered through the API or the CLI."""
     DAG_RUN_TYPE_BACKFILL: _DagRunType.ValueType  # 3
     """Created for a past interval on request."""
+    DAG_RUN_TYPE_ASSET_TRIGGERED: _DagRunType.ValueType  # 4
+    """Created by the scheduler when the DAG's asset condition held."""
 
 class DagRunType(_DagRunType, metaclass=_DagRunTypeEnumTypeWrapper):
     """Why a DAG run exists."""
@@ -64,4 +66,6 @@ DAG_RUN_TYPE_MANUAL: DagRunType.ValueType  # 2
 """Triggered through the API or the CLI."""
 DAG_RUN_TYPE_BACKFILL: DagRunType.ValueType  # 3
 """Created for a past interval on request."""
+DAG_RUN_TYPE_ASSET_TRIGGERED: DagRunType.ValueType  # 4
+"""Created by the scheduler when the DAG's asset condition held."""
 Global___DagRunType: _TypeAlias = DagRunType  # noqa: Y015

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bprotos/enums/v1/event.proto\x12\x12tradewind.enums.v1*\x8d\x03\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TYPE_DAG_UPDATED\x10\x01\x12!\n\x1d\x45VENT_TYPE_DAG_PAUSED_CHANGED\x10\x02\x12\x1e\n\x1a\x45VENT_TYPE_DAG_DEACTIVATED\x10\x03\x12\x1e\n\x1a\x45VENT_TYPE_DAG_RUN_CREATED\x10\x04\x12$\n EVENT_TYPE_DAG_RUN_STATE_CHANGED\x10\x05\x12*\n&EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED\x10\x06\x12\x1b\n\x17\x45VENT_TYPE_POOL_CHANGED\x10\x07\x12%\n!EVENT_TYPE_DAG_RUN_CLAIM_RELEASED\x10\x08\x12\'\n#EVENT_TYPE_DAG_FILE_LEASES_RELEASED\x10\t\x12&\n\"EVENT_TYPE_TRIGGER_LEASES_RELEASED\x10\nb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bprotos/enums/v1/event.proto\x12\x12tradewind.enums.v1*\xb2\x03\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TYPE_DAG_UPDATED\x10\x01\x12!\n\x1d\x45VENT_TYPE_DAG_PAUSED_CHANGED\x10\x02\x12\x1e\n\x1a\x45VENT_TYPE_DAG_DEACTIVATED\x10\x03\x12\x1e\n\x1a\x45VENT_TYPE_DAG_RUN_CREATED\x10\x04\x12$\n EVENT_TYPE_DAG_RUN_STATE_CHANGED\x10\x05\x12*\n&EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED\x10\x06\x12\x1b\n\x17\x45VENT_TYPE_POOL_CHANGED\x10\x07\x12%\n!EVENT_TYPE_DAG_RUN_CLAIM_RELEASED\x10\x08\x12\'\n#EVENT_TYPE_DAG_FILE_LEASES_RELEASED\x10\t\x12&\n\"EVENT_TYPE_TRIGGER_LEASES_RELEASED\x10\n\x12#\n\x1f\x45VENT_TYPE_ASSET_EVENT_RECORDED\x10\x0b\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.enums.v1.event_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTTYPE']._serialized_start=52
-  _globals['_EVENTTYPE']._serialized_end=449
+  _globals['_EVENTTYPE']._serialized_end=486
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,10 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     """A DAG processor gave back file leases; other processors may take the files at once."""
     EVENT_TYPE_TRIGGER_LEASES_RELEASED: _EventType.ValueType  # 10
     """A triggerer gave back trigger leases; other triggerers may take the triggers at once."""
+    EVENT_TYPE_ASSET_EVENT_RECORDED: _EventType.ValueType  # 11
+    """An asset event was recorded (dag_id and run_id: its producer, empty from outside); DAGs
+    scheduled on the asset may be due.
+    """
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """The kind of change an event reports."""
@@ -62,4 +66,8 @@ EVENT_TYPE_DAG_FILE_LEASES_RELEASED: EventType.ValueType  # 9
 """A DAG processor gave back file leases; other processors may take the files at once."""
 EVENT_TYPE_TRIGGER_LEASES_RELEASED: EventType.ValueType  # 10
 """A triggerer gave back trigger leases; other triggerers may take the triggers at once."""
+EVENT_TYPE_ASSET_EVENT_RECORDED: EventType.ValueType  # 11
+"""An asset event was recorded (dag_id and run_id: its producer, empty from outside); DAGs
+scheduled on the asset may be due.
+"""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015

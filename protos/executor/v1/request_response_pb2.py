@@ -25,35 +25,36 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from protos.enums.v1 import task_instance_pb2 as protos_dot_enums_dot_v1_dot_task__instance__pb2
+from protos.asset.v1 import message_pb2 as protos_dot_asset_dot_v1_dot_message__pb2
 from protos.executor.v1 import message_pb2 as protos_dot_executor_dot_v1_dot_message__pb2
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)protos/executor/v1/request_response.proto\x12\x15tradewind.executor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#protos/enums/v1/task_instance.proto\x1a protos/executor/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\xc2\x01\n\x19LeaseTaskInstancesRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0e\n\x06queues\x18\x02 \x03(\t\x12\x12\n\nmax_leases\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x04wait\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08hostname\x18\x06 \x01(\t\"M\n\x1aLeaseTaskInstancesResponse\x12/\n\x05tries\x18\x01 \x03(\x0b\x32 .tradewind.executor.v1.LeasedTry\"\xa0\x01\n\x1dHeartbeatTaskInstancesRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x37\n\nheartbeats\x18\x02 \x03(\x0b\x32#.tradewind.executor.v1.TryHeartbeat\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"^\n\x1eHeartbeatTaskInstancesResponse\x12<\n\x08outcomes\x18\x01 \x03(\x0b\x32*.tradewind.executor.v1.TryHeartbeatOutcome\"\xb1\x04\n\x1b\x43ompleteTaskInstanceRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12)\n\x05lease\x18\x02 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12/\n\x07outcome\x18\x03 \x01(\x0e\x32\x1e.tradewind.enums.v1.TryOutcome\x12)\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.tradewind.run.v1.TryError\x12.\n\nstart_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rskip_task_ids\x18\x07 \x03(\t\x12%\n\x05xcoms\x18\x08 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\x12\x1c\n\x14last_log_chunk_index\x18\t \x01(\x03\x12\x35\n\tfinal_log\x18\n \x01(\x0b\x32\".tradewind.executor.v1.TryLogChunk\x12\x1a\n\x12rendered_map_index\x18\x0b \x01(\t\x12\x34\n\x08\x64\x65\x66\x65rral\x18\x0c \x01(\x0b\x32\".tradewind.executor.v1.TryDeferral\x12\x33\n\x0freschedule_date\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x1c\x43ompleteTaskInstanceResponse\x12\x35\n\rtask_instance\x18\x01 \x01(\x0b\x32\x1e.tradewind.run.v1.TaskInstance\"]\n\x1aReturnTaskInstancesRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12*\n\x06leases\x18\x02 \x03(\x0b\x32\x1a.tradewind.run.v1.TryLease\"/\n\x1bReturnTaskInstancesResponse\x12\x10\n\x08returned\x18\x01 \x01(\x05\"`\n\x15\x41ppendTaskLogsRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x32\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\".tradewind.executor.v1.TryLogChunk\".\n\x16\x41ppendTaskLogsResponse\x12\x14\n\x0cstored_lines\x18\x01 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)protos/executor/v1/request_response.proto\x12\x15tradewind.executor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#protos/enums/v1/task_instance.proto\x1a\x1dprotos/asset/v1/message.proto\x1a protos/executor/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\xc2\x01\n\x19LeaseTaskInstancesRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0e\n\x06queues\x18\x02 \x03(\t\x12\x12\n\nmax_leases\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x04wait\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08hostname\x18\x06 \x01(\t\"M\n\x1aLeaseTaskInstancesResponse\x12/\n\x05tries\x18\x01 \x03(\x0b\x32 .tradewind.executor.v1.LeasedTry\"\xa0\x01\n\x1dHeartbeatTaskInstancesRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x37\n\nheartbeats\x18\x02 \x03(\x0b\x32#.tradewind.executor.v1.TryHeartbeat\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"^\n\x1eHeartbeatTaskInstancesResponse\x12<\n\x08outcomes\x18\x01 \x03(\x0b\x32*.tradewind.executor.v1.TryHeartbeatOutcome\"\xe9\x04\n\x1b\x43ompleteTaskInstanceRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12)\n\x05lease\x18\x02 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12/\n\x07outcome\x18\x03 \x01(\x0e\x32\x1e.tradewind.enums.v1.TryOutcome\x12)\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.tradewind.run.v1.TryError\x12.\n\nstart_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rskip_task_ids\x18\x07 \x03(\t\x12%\n\x05xcoms\x18\x08 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\x12\x1c\n\x14last_log_chunk_index\x18\t \x01(\x03\x12\x35\n\tfinal_log\x18\n \x01(\x0b\x32\".tradewind.executor.v1.TryLogChunk\x12\x1a\n\x12rendered_map_index\x18\x0b \x01(\t\x12\x34\n\x08\x64\x65\x66\x65rral\x18\x0c \x01(\x0b\x32\".tradewind.executor.v1.TryDeferral\x12\x33\n\x0freschedule_date\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\routlet_events\x18\x0e \x03(\x0b\x32\x1f.tradewind.asset.v1.OutletEvent\"U\n\x1c\x43ompleteTaskInstanceResponse\x12\x35\n\rtask_instance\x18\x01 \x01(\x0b\x32\x1e.tradewind.run.v1.TaskInstance\"]\n\x1aReturnTaskInstancesRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12*\n\x06leases\x18\x02 \x03(\x0b\x32\x1a.tradewind.run.v1.TryLease\"/\n\x1bReturnTaskInstancesResponse\x12\x10\n\x08returned\x18\x01 \x01(\x05\"`\n\x15\x41ppendTaskLogsRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x32\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\".tradewind.executor.v1.TryLogChunk\".\n\x16\x41ppendTaskLogsResponse\x12\x14\n\x0cstored_lines\x18\x01 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.executor.v1.request_response_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEASETASKINSTANCESREQUEST']._serialized_start=234
-  _globals['_LEASETASKINSTANCESREQUEST']._serialized_end=428
-  _globals['_LEASETASKINSTANCESRESPONSE']._serialized_start=430
-  _globals['_LEASETASKINSTANCESRESPONSE']._serialized_end=507
-  _globals['_HEARTBEATTASKINSTANCESREQUEST']._serialized_start=510
-  _globals['_HEARTBEATTASKINSTANCESREQUEST']._serialized_end=670
-  _globals['_HEARTBEATTASKINSTANCESRESPONSE']._serialized_start=672
-  _globals['_HEARTBEATTASKINSTANCESRESPONSE']._serialized_end=766
-  _globals['_COMPLETETASKINSTANCEREQUEST']._serialized_start=769
-  _globals['_COMPLETETASKINSTANCEREQUEST']._serialized_end=1330
-  _globals['_COMPLETETASKINSTANCERESPONSE']._serialized_start=1332
-  _globals['_COMPLETETASKINSTANCERESPONSE']._serialized_end=1417
-  _globals['_RETURNTASKINSTANCESREQUEST']._serialized_start=1419
-  _globals['_RETURNTASKINSTANCESREQUEST']._serialized_end=1512
-  _globals['_RETURNTASKINSTANCESRESPONSE']._serialized_start=1514
-  _globals['_RETURNTASKINSTANCESRESPONSE']._serialized_end=1561
-  _globals['_APPENDTASKLOGSREQUEST']._serialized_start=1563
-  _globals['_APPENDTASKLOGSREQUEST']._serialized_end=1659
-  _globals['_APPENDTASKLOGSRESPONSE']._serialized_start=1661
-  _globals['_APPENDTASKLOGSRESPONSE']._serialized_end=1707
+  _globals['_LEASETASKINSTANCESREQUEST']._serialized_start=265
+  _globals['_LEASETASKINSTANCESREQUEST']._serialized_end=459
+  _globals['_LEASETASKINSTANCESRESPONSE']._serialized_start=461
+  _globals['_LEASETASKINSTANCESRESPONSE']._serialized_end=538
+  _globals['_HEARTBEATTASKINSTANCESREQUEST']._serialized_start=541
+  _globals['_HEARTBEATTASKINSTANCESREQUEST']._serialized_end=701
+  _globals['_HEARTBEATTASKINSTANCESRESPONSE']._serialized_start=703
+  _globals['_HEARTBEATTASKINSTANCESRESPONSE']._serialized_end=797
+  _globals['_COMPLETETASKINSTANCEREQUEST']._serialized_start=800
+  _globals['_COMPLETETASKINSTANCEREQUEST']._serialized_end=1417
+  _globals['_COMPLETETASKINSTANCERESPONSE']._serialized_start=1419
+  _globals['_COMPLETETASKINSTANCERESPONSE']._serialized_end=1504
+  _globals['_RETURNTASKINSTANCESREQUEST']._serialized_start=1506
+  _globals['_RETURNTASKINSTANCESREQUEST']._serialized_end=1599
+  _globals['_RETURNTASKINSTANCESRESPONSE']._serialized_start=1601
+  _globals['_RETURNTASKINSTANCESRESPONSE']._serialized_end=1648
+  _globals['_APPENDTASKLOGSREQUEST']._serialized_start=1650
+  _globals['_APPENDTASKLOGSREQUEST']._serialized_end=1746
+  _globals['_APPENDTASKLOGSRESPONSE']._serialized_start=1748
+  _globals['_APPENDTASKLOGSRESPONSE']._serialized_end=1794
 # @@protoc_insertion_point(module_scope)

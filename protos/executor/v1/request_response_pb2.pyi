@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from protos.asset.v1 import message_pb2 as _message_pb2_2
 from protos.enums.v1 import task_instance_pb2 as _task_instance_pb2
 from protos.executor.v1 import message_pb2 as _message_pb2
 from protos.run.v1 import message_pb2 as _message_pb2_1
@@ -160,6 +161,7 @@ class CompleteTaskInstanceRequest(_message.Message):
     RENDERED_MAP_INDEX_FIELD_NUMBER: _builtins.int
     DEFERRAL_FIELD_NUMBER: _builtins.int
     RESCHEDULE_DATE_FIELD_NUMBER: _builtins.int
+    OUTLET_EVENTS_FIELD_NUMBER: _builtins.int
     executor_id: _builtins.str
     outcome: _task_instance_pb2.TryOutcome.ValueType
     last_log_chunk_index: _builtins.int
@@ -204,6 +206,13 @@ class CompleteTaskInstanceRequest(_message.Message):
     def reschedule_date(self) -> _timestamp_pb2.Timestamp:
         """For a reschedule-mode sensor (outcome RESCHEDULED): when its next poke is due."""
 
+    @_builtins.property
+    def outlet_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_2.OutletEvent]:
+        """For a successful try: the extras of its outlet assets' events and the assets it attached
+        to its alias outlets, recorded with its success. An outlet asset without an entry gets an
+        event with extra {}.
+        """
+
     def __init__(
         self,
         *,
@@ -220,10 +229,11 @@ class CompleteTaskInstanceRequest(_message.Message):
         rendered_map_index: _builtins.str = ...,
         deferral: _message_pb2.TryDeferral | None = ...,
         reschedule_date: _timestamp_pb2.Timestamp | None = ...,
+        outlet_events: _abc.Iterable[_message_pb2_2.OutletEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deferral", b"deferral", "end_date", b"end_date", "error", b"error", "final_log", b"final_log", "lease", b"lease", "reschedule_date", b"reschedule_date", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deferral", b"deferral", "end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "rendered_map_index", b"rendered_map_index", "reschedule_date", b"reschedule_date", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deferral", b"deferral", "end_date", b"end_date", "error", b"error", "executor_id", b"executor_id", "final_log", b"final_log", "last_log_chunk_index", b"last_log_chunk_index", "lease", b"lease", "outcome", b"outcome", "outlet_events", b"outlet_events", "rendered_map_index", b"rendered_map_index", "reschedule_date", b"reschedule_date", "skip_task_ids", b"skip_task_ids", "start_date", b"start_date", "xcoms", b"xcoms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,6 +23,7 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.asset.v1 import message_pb2 as protos_dot_asset_dot_v1_dot_message__pb2
 from protos.dag.v1 import message_pb2 as protos_dot_dag_dot_v1_dot_message__pb2
 from protos.enums.v1 import dag_run_pb2 as protos_dot_enums_dot_v1_dot_dag__run__pb2
 from protos.enums.v1 import task_instance_pb2 as protos_dot_enums_dot_v1_dot_task__instance__pb2
@@ -30,33 +31,35 @@ from protos.enums.v1 import transition_pb2 as protos_dot_enums_dot_v1_dot_transi
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/scheduler/v1/message.proto\x12\x16tradewind.scheduler.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\x1a\x1dprotos/enums/v1/dag_run.proto\x1a#protos/enums/v1/task_instance.proto\x1a protos/enums/v1/transition.proto\x1a\x1bprotos/run/v1/message.proto\"g\n\x0b\x44\x61gRunClaim\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x1b.tradewind.run.v1.DagRunKey\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0eSchedulableDag\x12\"\n\x03\x64\x61g\x18\x01 \x01(\x0b\x32\x15.tradewind.dag.v1.Dag\x12\x13\n\x0b\x61\x63tive_runs\x18\x02 \x01(\x05\x12\x41\n\x1dlatest_scheduled_logical_date\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe0\x01\n\nNextDagRun\x12\x30\n\x0clogical_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61ta_interval_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x64\x61ta_interval_end\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63reate_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x02\n\tNewDagRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x30\n\x08run_type\x18\x02 \x01(\x0e\x32\x1e.tradewind.enums.v1.DagRunType\x12\x30\n\x0clogical_date\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61ta_interval_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x64\x61ta_interval_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x06 \x01(\t\x12\x18\n\x10\x64\x61g_content_hash\x18\x07 \x01(\t\"\xe2\x01\n\x0fScheduleAdvance\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12>\n\x1a\x65xpected_next_logical_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15\x65xpected_content_hash\x18\x05 \x01(\t\x12.\n\x03run\x18\x03 \x01(\x0b\x32!.tradewind.scheduler.v1.NewDagRun\x12\x30\n\x04next\x18\x04 \x01(\x0b\x32\".tradewind.scheduler.v1.NextDagRun\"\x9c\x01\n\x16ScheduleAdvanceOutcome\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\x12\x36\n\x07refusal\x18\x04 \x01(\x0e\x32%.tradewind.enums.v1.TransitionRefusal\x12)\n\x07\x64\x61g_run\x18\x03 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\"s\n\x0e\x44\x61gRunSnapshot\x12)\n\x07\x64\x61g_run\x18\x01 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\x12\x36\n\x0etask_instances\x18\x02 \x03(\x0b\x32\x1e.tradewind.run.v1.TaskInstance\"\x9f\x01\n\x0e\x44\x61gConcurrency\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x63tive_task_instances\x18\x02 \x01(\x05\x12\x18\n\x10max_active_tasks\x18\x03 \x01(\x05\x12\x18\n\x10running_dag_runs\x18\x04 \x01(\x05\x12\x17\n\x0fmax_active_runs\x18\x05 \x01(\x05\x12\x11\n\tis_paused\x18\x06 \x01(\x08\"\x86\x03\n\x16TaskInstanceTransition\x12.\n\x03key\x18\x01 \x01(\x0b\x32!.tradewind.run.v1.TaskInstanceKey\x12=\n\x0e\x65xpected_state\x18\x02 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12\x1b\n\x13\x65xpected_try_number\x18\x03 \x01(\x05\x12\x38\n\tnew_state\x18\x04 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12\x31\n\rnext_retry_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x07outcome\x18\x06 \x01(\x0e\x32\x1e.tradewind.enums.v1.TryOutcome\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x1f\n\x17\x65xpected_run_generation\x18\x08 \x01(\x03\x12\x11\n\texpand_to\x18\t \x01(\x05\"\xca\x01\n\x10\x44\x61gRunTransition\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x1b.tradewind.run.v1.DagRunKey\x12\x37\n\x0e\x65xpected_state\x18\x02 \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\x32\n\tnew_state\x18\x03 \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\x1f\n\x17\x65xpected_run_generation\x18\x04 \x01(\x03\"\x81\x02\n\x11TransitionOutcome\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x36\n\x07refusal\x18\x02 \x01(\x0e\x32%.tradewind.enums.v1.TransitionRefusal\x12I\n\x1a\x61\x63tual_task_instance_state\x18\x03 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12=\n\x14\x61\x63tual_dag_run_state\x18\x04 \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\x19\n\x11\x61\x63tual_try_number\x18\x05 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/scheduler/v1/message.proto\x12\x16tradewind.scheduler.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dprotos/asset/v1/message.proto\x1a\x1bprotos/dag/v1/message.proto\x1a\x1dprotos/enums/v1/dag_run.proto\x1a#protos/enums/v1/task_instance.proto\x1a protos/enums/v1/transition.proto\x1a\x1bprotos/run/v1/message.proto\"g\n\x0b\x44\x61gRunClaim\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x1b.tradewind.run.v1.DagRunKey\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcf\x01\n\x0eSchedulableDag\x12\"\n\x03\x64\x61g\x18\x01 \x01(\x0b\x32\x15.tradewind.dag.v1.Dag\x12\x13\n\x0b\x61\x63tive_runs\x18\x02 \x01(\x05\x12\x41\n\x1dlatest_scheduled_logical_date\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x13queued_asset_events\x18\x04 \x03(\x0b\x32$.tradewind.asset.v1.QueuedAssetEvent\"z\n\x11\x41ssetTriggeredRun\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x1d\n\x15\x65xpected_content_hash\x18\x02 \x01(\t\x12\x36\n\x08\x63onsumed\x18\x03 \x03(\x0b\x32$.tradewind.asset.v1.QueuedAssetEvent\"\xe0\x01\n\nNextDagRun\x12\x30\n\x0clogical_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61ta_interval_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x64\x61ta_interval_end\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63reate_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x02\n\tNewDagRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x30\n\x08run_type\x18\x02 \x01(\x0e\x32\x1e.tradewind.enums.v1.DagRunType\x12\x30\n\x0clogical_date\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61ta_interval_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x64\x61ta_interval_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x06 \x01(\t\x12\x18\n\x10\x64\x61g_content_hash\x18\x07 \x01(\t\"\xe2\x01\n\x0fScheduleAdvance\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12>\n\x1a\x65xpected_next_logical_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15\x65xpected_content_hash\x18\x05 \x01(\t\x12.\n\x03run\x18\x03 \x01(\x0b\x32!.tradewind.scheduler.v1.NewDagRun\x12\x30\n\x04next\x18\x04 \x01(\x0b\x32\".tradewind.scheduler.v1.NextDagRun\"\x9c\x01\n\x16ScheduleAdvanceOutcome\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\x12\x36\n\x07refusal\x18\x04 \x01(\x0e\x32%.tradewind.enums.v1.TransitionRefusal\x12)\n\x07\x64\x61g_run\x18\x03 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\"s\n\x0e\x44\x61gRunSnapshot\x12)\n\x07\x64\x61g_run\x18\x01 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\x12\x36\n\x0etask_instances\x18\x02 \x03(\x0b\x32\x1e.tradewind.run.v1.TaskInstance\"\x9f\x01\n\x0e\x44\x61gConcurrency\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x63tive_task_instances\x18\x02 \x01(\x05\x12\x18\n\x10max_active_tasks\x18\x03 \x01(\x05\x12\x18\n\x10running_dag_runs\x18\x04 \x01(\x05\x12\x17\n\x0fmax_active_runs\x18\x05 \x01(\x05\x12\x11\n\tis_paused\x18\x06 \x01(\x08\"\x86\x03\n\x16TaskInstanceTransition\x12.\n\x03key\x18\x01 \x01(\x0b\x32!.tradewind.run.v1.TaskInstanceKey\x12=\n\x0e\x65xpected_state\x18\x02 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12\x1b\n\x13\x65xpected_try_number\x18\x03 \x01(\x05\x12\x38\n\tnew_state\x18\x04 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12\x31\n\rnext_retry_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x07outcome\x18\x06 \x01(\x0e\x32\x1e.tradewind.enums.v1.TryOutcome\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x1f\n\x17\x65xpected_run_generation\x18\x08 \x01(\x03\x12\x11\n\texpand_to\x18\t \x01(\x05\"\xca\x01\n\x10\x44\x61gRunTransition\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x1b.tradewind.run.v1.DagRunKey\x12\x37\n\x0e\x65xpected_state\x18\x02 \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\x32\n\tnew_state\x18\x03 \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\x1f\n\x17\x65xpected_run_generation\x18\x04 \x01(\x03\"\x81\x02\n\x11TransitionOutcome\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x36\n\x07refusal\x18\x02 \x01(\x0e\x32%.tradewind.enums.v1.TransitionRefusal\x12I\n\x1a\x61\x63tual_task_instance_state\x18\x03 \x01(\x0e\x32%.tradewind.enums.v1.TaskInstanceState\x12=\n\x14\x61\x63tual_dag_run_state\x18\x04 \x01(\x0e\x32\x1f.tradewind.enums.v1.DagRunState\x12\x19\n\x11\x61\x63tual_try_number\x18\x05 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.scheduler.v1.message_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DAGRUNCLAIM']._serialized_start=254
-  _globals['_DAGRUNCLAIM']._serialized_end=357
-  _globals['_SCHEDULABLEDAG']._serialized_start=360
-  _globals['_SCHEDULABLEDAG']._serialized_end=500
-  _globals['_NEXTDAGRUN']._serialized_start=503
-  _globals['_NEXTDAGRUN']._serialized_end=727
-  _globals['_NEWDAGRUN']._serialized_start=730
-  _globals['_NEWDAGRUN']._serialized_end=1014
-  _globals['_SCHEDULEADVANCE']._serialized_start=1017
-  _globals['_SCHEDULEADVANCE']._serialized_end=1243
-  _globals['_SCHEDULEADVANCEOUTCOME']._serialized_start=1246
-  _globals['_SCHEDULEADVANCEOUTCOME']._serialized_end=1402
-  _globals['_DAGRUNSNAPSHOT']._serialized_start=1404
-  _globals['_DAGRUNSNAPSHOT']._serialized_end=1519
-  _globals['_DAGCONCURRENCY']._serialized_start=1522
-  _globals['_DAGCONCURRENCY']._serialized_end=1681
-  _globals['_TASKINSTANCETRANSITION']._serialized_start=1684
-  _globals['_TASKINSTANCETRANSITION']._serialized_end=2074
-  _globals['_DAGRUNTRANSITION']._serialized_start=2077
-  _globals['_DAGRUNTRANSITION']._serialized_end=2279
-  _globals['_TRANSITIONOUTCOME']._serialized_start=2282
-  _globals['_TRANSITIONOUTCOME']._serialized_end=2539
+  _globals['_DAGRUNCLAIM']._serialized_start=285
+  _globals['_DAGRUNCLAIM']._serialized_end=388
+  _globals['_SCHEDULABLEDAG']._serialized_start=391
+  _globals['_SCHEDULABLEDAG']._serialized_end=598
+  _globals['_ASSETTRIGGEREDRUN']._serialized_start=600
+  _globals['_ASSETTRIGGEREDRUN']._serialized_end=722
+  _globals['_NEXTDAGRUN']._serialized_start=725
+  _globals['_NEXTDAGRUN']._serialized_end=949
+  _globals['_NEWDAGRUN']._serialized_start=952
+  _globals['_NEWDAGRUN']._serialized_end=1236
+  _globals['_SCHEDULEADVANCE']._serialized_start=1239
+  _globals['_SCHEDULEADVANCE']._serialized_end=1465
+  _globals['_SCHEDULEADVANCEOUTCOME']._serialized_start=1468
+  _globals['_SCHEDULEADVANCEOUTCOME']._serialized_end=1624
+  _globals['_DAGRUNSNAPSHOT']._serialized_start=1626
+  _globals['_DAGRUNSNAPSHOT']._serialized_end=1741
+  _globals['_DAGCONCURRENCY']._serialized_start=1744
+  _globals['_DAGCONCURRENCY']._serialized_end=1903
+  _globals['_TASKINSTANCETRANSITION']._serialized_start=1906
+  _globals['_TASKINSTANCETRANSITION']._serialized_end=2296
+  _globals['_DAGRUNTRANSITION']._serialized_start=2299
+  _globals['_DAGRUNTRANSITION']._serialized_end=2501
+  _globals['_TRANSITIONOUTCOME']._serialized_start=2504
+  _globals['_TRANSITIONOUTCOME']._serialized_end=2761
 # @@protoc_insertion_point(module_scope)

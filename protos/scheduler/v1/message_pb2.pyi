@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from protos.asset.v1 import message_pb2 as _message_pb2_2
 from protos.dag.v1 import message_pb2 as _message_pb2_1
 from protos.enums.v1 import dag_run_pb2 as _dag_run_pb2
 from protos.enums.v1 import task_instance_pb2 as _task_instance_pb2
@@ -59,6 +60,7 @@ class SchedulableDag(_message.Message):
     DAG_FIELD_NUMBER: _builtins.int
     ACTIVE_RUNS_FIELD_NUMBER: _builtins.int
     LATEST_SCHEDULED_LOGICAL_DATE_FIELD_NUMBER: _builtins.int
+    QUEUED_ASSET_EVENTS_FIELD_NUMBER: _builtins.int
     active_runs: _builtins.int
     """Runs in state queued or running."""
     @_builtins.property
@@ -69,20 +71,61 @@ class SchedulableDag(_message.Message):
     def latest_scheduled_logical_date(self) -> _timestamp_pb2.Timestamp:
         """The latest logical date of any scheduled run, unset when there is none."""
 
+    @_builtins.property
+    def queued_asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_2.QueuedAssetEvent]:
+        """For a DAG scheduled on assets: the asset events queued for it."""
+
     def __init__(
         self,
         *,
         dag: _message_pb2_1.Dag | None = ...,
         active_runs: _builtins.int = ...,
         latest_scheduled_logical_date: _timestamp_pb2.Timestamp | None = ...,
+        queued_asset_events: _abc.Iterable[_message_pb2_2.QueuedAssetEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["dag", b"dag", "latest_scheduled_logical_date", b"latest_scheduled_logical_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_runs", b"active_runs", "dag", b"dag", "latest_scheduled_logical_date", b"latest_scheduled_logical_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_runs", b"active_runs", "dag", b"dag", "latest_scheduled_logical_date", b"latest_scheduled_logical_date", "queued_asset_events", b"queued_asset_events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SchedulableDag: _TypeAlias = SchedulableDag  # noqa: Y015
+
+@_typing.final
+class AssetTriggeredRun(_message.Message):
+    """A run to create for a DAG whose asset condition holds over its queued asset events. It is
+    one compare-and-set on those events: refused when any was consumed or replaced since the
+    caller read them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_CONTENT_HASH_FIELD_NUMBER: _builtins.int
+    CONSUMED_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    expected_content_hash: _builtins.str
+    """The DAG version the caller decided from."""
+    @_builtins.property
+    def consumed(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_2.QueuedAssetEvent]:
+        """The queued events the caller saw (dag_id, asset and created_at are compared); they are
+        consumed, and the run's logical date is the latest created_at.
+        """
+
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+        expected_content_hash: _builtins.str = ...,
+        consumed: _abc.Iterable[_message_pb2_2.QueuedAssetEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumed", b"consumed", "dag_id", b"dag_id", "expected_content_hash", b"expected_content_hash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetTriggeredRun: _TypeAlias = AssetTriggeredRun  # noqa: Y015
 
 @_typing.final
 class NextDagRun(_message.Message):

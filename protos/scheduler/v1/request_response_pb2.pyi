@@ -389,3 +389,48 @@ class ApplyTransitionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApplyTransitionsResponse: _TypeAlias = ApplyTransitionsResponse  # noqa: Y015
+
+@_typing.final
+class CreateAssetTriggeredRunsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULER_ID_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    scheduler_id: _builtins.str
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.AssetTriggeredRun]: ...
+    def __init__(
+        self,
+        *,
+        scheduler_id: _builtins.str = ...,
+        runs: _abc.Iterable[_message_pb2.AssetTriggeredRun] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["runs", b"runs", "scheduler_id", b"scheduler_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAssetTriggeredRunsRequest: _TypeAlias = CreateAssetTriggeredRunsRequest  # noqa: Y015
+
+@_typing.final
+class CreateAssetTriggeredRunsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def outcomes(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.ScheduleAdvanceOutcome]:
+        """One per run asked for, in order."""
+
+    def __init__(
+        self,
+        *,
+        outcomes: _abc.Iterable[_message_pb2.ScheduleAdvanceOutcome] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAssetTriggeredRunsResponse: _TypeAlias = CreateAssetTriggeredRunsResponse  # noqa: Y015

@@ -72,6 +72,11 @@ class SchedulerServiceStub:
                 request_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.ApplyTransitionsRequest.SerializeToString,
                 response_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.ApplyTransitionsResponse.FromString,
                 _registered_method=True)
+        self.CreateAssetTriggeredRuns = channel.unary_unary(
+                '/tradewind.scheduler.v1.SchedulerService/CreateAssetTriggeredRuns',
+                request_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsRequest.SerializeToString,
+                response_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -98,7 +103,8 @@ class SchedulerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSchedulableDags(self, request, context):
-        """Lists unpaused, active DAGs that have a schedule, with their next-run pointers. Paged.
+        """Lists unpaused, active DAGs that have a schedule, with their next-run pointers and, for
+        DAGs scheduled on assets, their queued asset events. Paged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +148,16 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAssetTriggeredRuns(self, request, context):
+        """Creates asset-triggered runs, each consuming the queued asset events it names in one
+        compare-and-set (refused with STATE_CONFLICT when they changed, ACTIVE_RUNS_LIMIT when the
+        DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
+        run records the asset events it consumed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +195,11 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.ApplyTransitions,
                     request_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.ApplyTransitionsRequest.FromString,
                     response_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.ApplyTransitionsResponse.SerializeToString,
+            ),
+            'CreateAssetTriggeredRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAssetTriggeredRuns,
+                    request_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsRequest.FromString,
+                    response_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -373,6 +394,33 @@ class SchedulerService:
             '/tradewind.scheduler.v1.SchedulerService/ApplyTransitions',
             protos_dot_scheduler_dot_v1_dot_request__response__pb2.ApplyTransitionsRequest.SerializeToString,
             protos_dot_scheduler_dot_v1_dot_request__response__pb2.ApplyTransitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAssetTriggeredRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.scheduler.v1.SchedulerService/CreateAssetTriggeredRuns',
+            protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsRequest.SerializeToString,
+            protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,7 +45,9 @@ class SchedulerServiceStub:
     ReleaseDagRunClaims: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ReleaseDagRunClaimsRequest, _request_response_pb2.ReleaseDagRunClaimsResponse]
     """Gives claims back (on shutdown) so other replicas take the runs at once."""
     ListSchedulableDags: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListSchedulableDagsRequest, _request_response_pb2.ListSchedulableDagsResponse]
-    """Lists unpaused, active DAGs that have a schedule, with their next-run pointers. Paged."""
+    """Lists unpaused, active DAGs that have a schedule, with their next-run pointers and, for
+    DAGs scheduled on assets, their queued asset events. Paged.
+    """
     GetDagDefinitions: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetDagDefinitionsRequest, _request_response_pb2.GetDagDefinitionsResponse]
     """Returns serialised DAG versions by content hash (schedulers cache them)."""
     AdvanceDagSchedules: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.AdvanceDagSchedulesRequest, _request_response_pb2.AdvanceDagSchedulesResponse]
@@ -66,6 +68,12 @@ class SchedulerServiceStub:
     try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
     INVALID_ARGUMENT for a malformed item fails the batch.
     """
+    CreateAssetTriggeredRuns: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.CreateAssetTriggeredRunsRequest, _request_response_pb2.CreateAssetTriggeredRunsResponse]
+    """Creates asset-triggered runs, each consuming the queued asset events it names in one
+    compare-and-set (refused with STATE_CONFLICT when they changed, ACTIVE_RUNS_LIMIT when the
+    DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
+    run records the asset events it consumed.
+    """
 
 @_typing.type_check_only
 class SchedulerServiceAsyncStub(SchedulerServiceStub):
@@ -84,7 +92,9 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     ReleaseDagRunClaims: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ReleaseDagRunClaimsRequest, _request_response_pb2.ReleaseDagRunClaimsResponse]  # type: ignore[assignment]
     """Gives claims back (on shutdown) so other replicas take the runs at once."""
     ListSchedulableDags: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListSchedulableDagsRequest, _request_response_pb2.ListSchedulableDagsResponse]  # type: ignore[assignment]
-    """Lists unpaused, active DAGs that have a schedule, with their next-run pointers. Paged."""
+    """Lists unpaused, active DAGs that have a schedule, with their next-run pointers and, for
+    DAGs scheduled on assets, their queued asset events. Paged.
+    """
     GetDagDefinitions: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetDagDefinitionsRequest, _request_response_pb2.GetDagDefinitionsResponse]  # type: ignore[assignment]
     """Returns serialised DAG versions by content hash (schedulers cache them)."""
     AdvanceDagSchedules: _aio.UnaryUnaryMultiCallable[_request_response_pb2.AdvanceDagSchedulesRequest, _request_response_pb2.AdvanceDagSchedulesResponse]  # type: ignore[assignment]
@@ -104,6 +114,12 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     waits in scheduled (the outcome's actual state says so). A transition that ends a running
     try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
     INVALID_ARGUMENT for a malformed item fails the batch.
+    """
+    CreateAssetTriggeredRuns: _aio.UnaryUnaryMultiCallable[_request_response_pb2.CreateAssetTriggeredRunsRequest, _request_response_pb2.CreateAssetTriggeredRunsResponse]  # type: ignore[assignment]
+    """Creates asset-triggered runs, each consuming the queued asset events it names in one
+    compare-and-set (refused with STATE_CONFLICT when they changed, ACTIVE_RUNS_LIMIT when the
+    DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
+    run records the asset events it consumed.
     """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -138,7 +154,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _request_response_pb2.ListSchedulableDagsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ListSchedulableDagsResponse, _abc.Awaitable[_request_response_pb2.ListSchedulableDagsResponse]]:
-        """Lists unpaused, active DAGs that have a schedule, with their next-run pointers. Paged."""
+        """Lists unpaused, active DAGs that have a schedule, with their next-run pointers and, for
+        DAGs scheduled on assets, their queued asset events. Paged.
+        """
 
     @_abc_1.abstractmethod
     def GetDagDefinitions(
@@ -182,6 +200,18 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         waits in scheduled (the outcome's actual state says so). A transition that ends a running
         try with outcome LEASE_EXPIRED applies only if the lease has really expired at commit time.
         INVALID_ARGUMENT for a malformed item fails the batch.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateAssetTriggeredRuns(
+        self,
+        request: _request_response_pb2.CreateAssetTriggeredRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.CreateAssetTriggeredRunsResponse, _abc.Awaitable[_request_response_pb2.CreateAssetTriggeredRunsResponse]]:
+        """Creates asset-triggered runs, each consuming the queued asset events it names in one
+        compare-and-set (refused with STATE_CONFLICT when they changed, ACTIVE_RUNS_LIMIT when the
+        DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
+        run records the asset events it consumed.
         """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,63 +24,77 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.asset.v1 import message_pb2 as protos_dot_asset_dot_v1_dot_message__pb2
+from protos.dag.v1 import message_pb2 as protos_dot_dag_dot_v1_dot_message__pb2
 from protos.resource.v1 import message_pb2 as protos_dot_resource_dot_v1_dot_message__pb2
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/task/v1/request_response.proto\x12\x11tradewind.task.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a protos/resource/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\x87\x01\n\x0fGetXComsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x10\n\x08xcom_key\x18\x03 \x01(\t\x12\x16\n\tmap_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_map_index\"9\n\x10GetXComsResponse\x12%\n\x05xcoms\x18\x01 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\"c\n\x0fPushXComRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08xcom_key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\"\x12\n\x10PushXComResponse\"Q\n\x16GetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"[\n\x17GetTaskVariableResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"w\n\x16SetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"\x19\n\x17SetTaskVariableResponse\"T\n\x19\x44\x65leteTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteTaskVariableResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"W\n\x18GetTaskConnectionRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\t\"R\n\x19GetTaskConnectionResponse\x12\x35\n\nconnection\x18\x01 \x01(\x0b\x32!.tradewind.resource.v1.Connection\"N\n\x13GetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"9\n\x14GetTaskStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"\xa6\x01\n\x13SetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12,\n\tretention\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cnever_expire\x18\x05 \x01(\x08\"\x16\n\x14SetTaskStateResponse\"Q\n\x16\x44\x65leteTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"*\n\x17\x44\x65leteTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"C\n\x15\x43learTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\")\n\x16\x43learTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"v\n\x16\x43ountTaskStatesRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x30\n\x05query\x18\x02 \x01(\x0b\x32!.tradewind.run.v1.StateCountQuery\"(\n\x17\x43ountTaskStatesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\xc6\x01\n\x1cTriggerDagRunFromTaskRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0e\n\x06\x64\x61g_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x30\n\x0clogical_date\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x05 \x01(\t\x12\x15\n\rreset_dag_run\x18\x06 \x01(\x08\"c\n\x1dTriggerDagRunFromTaskResponse\x12)\n\x07\x64\x61g_run\x18\x01 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\x12\x17\n\x0f\x61lready_existed\x18\x02 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%protos/task/v1/request_response.proto\x12\x11tradewind.task.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dprotos/asset/v1/message.proto\x1a\x1bprotos/dag/v1/message.proto\x1a protos/resource/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\x87\x01\n\x0fGetXComsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x10\n\x08xcom_key\x18\x03 \x01(\t\x12\x16\n\tmap_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_map_index\"9\n\x10GetXComsResponse\x12%\n\x05xcoms\x18\x01 \x03(\x0b\x32\x16.tradewind.run.v1.XCom\"c\n\x0fPushXComRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x10\n\x08xcom_key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\"\x12\n\x10PushXComResponse\"Q\n\x16GetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"[\n\x17GetTaskVariableResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"w\n\x16SetTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x31\n\x08variable\x18\x02 \x01(\x0b\x32\x1f.tradewind.resource.v1.Variable\"\x19\n\x17SetTaskVariableResponse\"T\n\x19\x44\x65leteTaskVariableRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"-\n\x1a\x44\x65leteTaskVariableResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"W\n\x18GetTaskConnectionRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\t\"R\n\x19GetTaskConnectionResponse\x12\x35\n\nconnection\x18\x01 \x01(\x0b\x32!.tradewind.resource.v1.Connection\"N\n\x13GetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"9\n\x14GetTaskStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"\xa6\x01\n\x13SetTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12,\n\tretention\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cnever_expire\x18\x05 \x01(\x08\"\x16\n\x14SetTaskStateResponse\"Q\n\x16\x44\x65leteTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0b\n\x03key\x18\x02 \x01(\t\"*\n\x17\x44\x65leteTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"C\n\x15\x43learTaskStateRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\")\n\x16\x43learTaskStateResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"v\n\x16\x43ountTaskStatesRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x30\n\x05query\x18\x02 \x01(\x0b\x32!.tradewind.run.v1.StateCountQuery\"(\n\x17\x43ountTaskStatesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\xc6\x01\n\x1cTriggerDagRunFromTaskRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x0e\n\x06\x64\x61g_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x30\n\x0clogical_date\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tconf_json\x18\x05 \x01(\t\x12\x15\n\rreset_dag_run\x18\x06 \x01(\x08\"c\n\x1dTriggerDagRunFromTaskResponse\x12)\n\x07\x64\x61g_run\x18\x01 \x01(\x0b\x32\x18.tradewind.run.v1.DagRun\x12\x17\n\x0f\x61lready_existed\x18\x02 \x01(\x08\"\xc3\x02\n\x1aListTaskAssetEventsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12(\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.AssetH\x00\x12\x35\n\treference\x18\x03 \x01(\x0b\x32 .tradewind.dag.v1.AssetReferenceH\x00\x12\x14\n\nalias_name\x18\x04 \x01(\tH\x00\x12)\n\x05\x61\x66ter\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x62\x65\x66ore\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndescending\x18\x07 \x01(\x08\x12\r\n\x05limit\x18\x08 \x01(\x05\x42\x08\n\x06source\"S\n\x1bListTaskAssetEventsResponse\x12\x34\n\x0c\x61sset_events\x18\x01 \x03(\x0b\x32\x1e.tradewind.asset.v1.AssetEvent\"M\n\x1fGetTriggeringAssetEventsRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\"X\n GetTriggeringAssetEventsResponse\x12\x34\n\x0c\x61sset_events\x18\x01 \x03(\x0b\x32\x1e.tradewind.asset.v1.AssetEvent\"v\n\x13ResolveAssetRequest\x12*\n\x06\x63\x61ller\x18\x01 \x01(\x0b\x32\x1a.tradewind.run.v1.TryLease\x12\x33\n\treference\x18\x02 \x01(\x0b\x32 .tradewind.dag.v1.AssetReference\">\n\x14ResolveAssetResponse\x12&\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x17.tradewind.dag.v1.Assetb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.task.v1.request_response_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETXCOMSREQUEST']._serialized_start=189
-  _globals['_GETXCOMSREQUEST']._serialized_end=324
-  _globals['_GETXCOMSRESPONSE']._serialized_start=326
-  _globals['_GETXCOMSRESPONSE']._serialized_end=383
-  _globals['_PUSHXCOMREQUEST']._serialized_start=385
-  _globals['_PUSHXCOMREQUEST']._serialized_end=484
-  _globals['_PUSHXCOMRESPONSE']._serialized_start=486
-  _globals['_PUSHXCOMRESPONSE']._serialized_end=504
-  _globals['_GETTASKVARIABLEREQUEST']._serialized_start=506
-  _globals['_GETTASKVARIABLEREQUEST']._serialized_end=587
-  _globals['_GETTASKVARIABLERESPONSE']._serialized_start=589
-  _globals['_GETTASKVARIABLERESPONSE']._serialized_end=680
-  _globals['_SETTASKVARIABLEREQUEST']._serialized_start=682
-  _globals['_SETTASKVARIABLEREQUEST']._serialized_end=801
-  _globals['_SETTASKVARIABLERESPONSE']._serialized_start=803
-  _globals['_SETTASKVARIABLERESPONSE']._serialized_end=828
-  _globals['_DELETETASKVARIABLEREQUEST']._serialized_start=830
-  _globals['_DELETETASKVARIABLEREQUEST']._serialized_end=914
-  _globals['_DELETETASKVARIABLERESPONSE']._serialized_start=916
-  _globals['_DELETETASKVARIABLERESPONSE']._serialized_end=961
-  _globals['_GETTASKCONNECTIONREQUEST']._serialized_start=963
-  _globals['_GETTASKCONNECTIONREQUEST']._serialized_end=1050
-  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_start=1052
-  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_end=1134
-  _globals['_GETTASKSTATEREQUEST']._serialized_start=1136
-  _globals['_GETTASKSTATEREQUEST']._serialized_end=1214
-  _globals['_GETTASKSTATERESPONSE']._serialized_start=1216
-  _globals['_GETTASKSTATERESPONSE']._serialized_end=1273
-  _globals['_SETTASKSTATEREQUEST']._serialized_start=1276
-  _globals['_SETTASKSTATEREQUEST']._serialized_end=1442
-  _globals['_SETTASKSTATERESPONSE']._serialized_start=1444
-  _globals['_SETTASKSTATERESPONSE']._serialized_end=1466
-  _globals['_DELETETASKSTATEREQUEST']._serialized_start=1468
-  _globals['_DELETETASKSTATEREQUEST']._serialized_end=1549
-  _globals['_DELETETASKSTATERESPONSE']._serialized_start=1551
-  _globals['_DELETETASKSTATERESPONSE']._serialized_end=1593
-  _globals['_CLEARTASKSTATEREQUEST']._serialized_start=1595
-  _globals['_CLEARTASKSTATEREQUEST']._serialized_end=1662
-  _globals['_CLEARTASKSTATERESPONSE']._serialized_start=1664
-  _globals['_CLEARTASKSTATERESPONSE']._serialized_end=1705
-  _globals['_COUNTTASKSTATESREQUEST']._serialized_start=1707
-  _globals['_COUNTTASKSTATESREQUEST']._serialized_end=1825
-  _globals['_COUNTTASKSTATESRESPONSE']._serialized_start=1827
-  _globals['_COUNTTASKSTATESRESPONSE']._serialized_end=1867
-  _globals['_TRIGGERDAGRUNFROMTASKREQUEST']._serialized_start=1870
-  _globals['_TRIGGERDAGRUNFROMTASKREQUEST']._serialized_end=2068
-  _globals['_TRIGGERDAGRUNFROMTASKRESPONSE']._serialized_start=2070
-  _globals['_TRIGGERDAGRUNFROMTASKRESPONSE']._serialized_end=2169
+  _globals['_GETXCOMSREQUEST']._serialized_start=249
+  _globals['_GETXCOMSREQUEST']._serialized_end=384
+  _globals['_GETXCOMSRESPONSE']._serialized_start=386
+  _globals['_GETXCOMSRESPONSE']._serialized_end=443
+  _globals['_PUSHXCOMREQUEST']._serialized_start=445
+  _globals['_PUSHXCOMREQUEST']._serialized_end=544
+  _globals['_PUSHXCOMRESPONSE']._serialized_start=546
+  _globals['_PUSHXCOMRESPONSE']._serialized_end=564
+  _globals['_GETTASKVARIABLEREQUEST']._serialized_start=566
+  _globals['_GETTASKVARIABLEREQUEST']._serialized_end=647
+  _globals['_GETTASKVARIABLERESPONSE']._serialized_start=649
+  _globals['_GETTASKVARIABLERESPONSE']._serialized_end=740
+  _globals['_SETTASKVARIABLEREQUEST']._serialized_start=742
+  _globals['_SETTASKVARIABLEREQUEST']._serialized_end=861
+  _globals['_SETTASKVARIABLERESPONSE']._serialized_start=863
+  _globals['_SETTASKVARIABLERESPONSE']._serialized_end=888
+  _globals['_DELETETASKVARIABLEREQUEST']._serialized_start=890
+  _globals['_DELETETASKVARIABLEREQUEST']._serialized_end=974
+  _globals['_DELETETASKVARIABLERESPONSE']._serialized_start=976
+  _globals['_DELETETASKVARIABLERESPONSE']._serialized_end=1021
+  _globals['_GETTASKCONNECTIONREQUEST']._serialized_start=1023
+  _globals['_GETTASKCONNECTIONREQUEST']._serialized_end=1110
+  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_start=1112
+  _globals['_GETTASKCONNECTIONRESPONSE']._serialized_end=1194
+  _globals['_GETTASKSTATEREQUEST']._serialized_start=1196
+  _globals['_GETTASKSTATEREQUEST']._serialized_end=1274
+  _globals['_GETTASKSTATERESPONSE']._serialized_start=1276
+  _globals['_GETTASKSTATERESPONSE']._serialized_end=1333
+  _globals['_SETTASKSTATEREQUEST']._serialized_start=1336
+  _globals['_SETTASKSTATEREQUEST']._serialized_end=1502
+  _globals['_SETTASKSTATERESPONSE']._serialized_start=1504
+  _globals['_SETTASKSTATERESPONSE']._serialized_end=1526
+  _globals['_DELETETASKSTATEREQUEST']._serialized_start=1528
+  _globals['_DELETETASKSTATEREQUEST']._serialized_end=1609
+  _globals['_DELETETASKSTATERESPONSE']._serialized_start=1611
+  _globals['_DELETETASKSTATERESPONSE']._serialized_end=1653
+  _globals['_CLEARTASKSTATEREQUEST']._serialized_start=1655
+  _globals['_CLEARTASKSTATEREQUEST']._serialized_end=1722
+  _globals['_CLEARTASKSTATERESPONSE']._serialized_start=1724
+  _globals['_CLEARTASKSTATERESPONSE']._serialized_end=1765
+  _globals['_COUNTTASKSTATESREQUEST']._serialized_start=1767
+  _globals['_COUNTTASKSTATESREQUEST']._serialized_end=1885
+  _globals['_COUNTTASKSTATESRESPONSE']._serialized_start=1887
+  _globals['_COUNTTASKSTATESRESPONSE']._serialized_end=1927
+  _globals['_TRIGGERDAGRUNFROMTASKREQUEST']._serialized_start=1930
+  _globals['_TRIGGERDAGRUNFROMTASKREQUEST']._serialized_end=2128
+  _globals['_TRIGGERDAGRUNFROMTASKRESPONSE']._serialized_start=2130
+  _globals['_TRIGGERDAGRUNFROMTASKRESPONSE']._serialized_end=2229
+  _globals['_LISTTASKASSETEVENTSREQUEST']._serialized_start=2232
+  _globals['_LISTTASKASSETEVENTSREQUEST']._serialized_end=2555
+  _globals['_LISTTASKASSETEVENTSRESPONSE']._serialized_start=2557
+  _globals['_LISTTASKASSETEVENTSRESPONSE']._serialized_end=2640
+  _globals['_GETTRIGGERINGASSETEVENTSREQUEST']._serialized_start=2642
+  _globals['_GETTRIGGERINGASSETEVENTSREQUEST']._serialized_end=2719
+  _globals['_GETTRIGGERINGASSETEVENTSRESPONSE']._serialized_start=2721
+  _globals['_GETTRIGGERINGASSETEVENTSRESPONSE']._serialized_end=2809
+  _globals['_RESOLVEASSETREQUEST']._serialized_start=2811
+  _globals['_RESOLVEASSETREQUEST']._serialized_end=2929
+  _globals['_RESOLVEASSETRESPONSE']._serialized_start=2931
+  _globals['_RESOLVEASSETRESPONSE']._serialized_end=2993
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,8 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from protos.asset.v1 import message_pb2 as _message_pb2_3
+from protos.dag.v1 import message_pb2 as _message_pb2_2
 from protos.resource.v1 import message_pb2 as _message_pb2_1
 from protos.run.v1 import message_pb2 as _message_pb2
 import builtins as _builtins
@@ -596,3 +598,163 @@ class TriggerDagRunFromTaskResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TriggerDagRunFromTaskResponse: _TypeAlias = TriggerDagRunFromTaskResponse  # noqa: Y015
+
+@_typing.final
+class ListTaskAssetEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    ALIAS_NAME_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    DESCENDING_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    alias_name: _builtins.str
+    """The events recorded through this alias."""
+    descending: _builtins.bool
+    """Newest first."""
+    limit: _builtins.int
+    """At most this many (the first ones in the order asked); 0 for the server's maximum of 1000."""
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.Asset:
+        """The asset's name and uri."""
+
+    @_builtins.property
+    def reference(self) -> _message_pb2_2.AssetReference:
+        """An asset found by name or uri."""
+
+    @_builtins.property
+    def after(self) -> _timestamp_pb2.Timestamp:
+        """Only events recorded after / before these times."""
+
+    @_builtins.property
+    def before(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        asset: _message_pb2_2.Asset | None = ...,
+        reference: _message_pb2_2.AssetReference | None = ...,
+        alias_name: _builtins.str = ...,
+        after: _timestamp_pb2.Timestamp | None = ...,
+        before: _timestamp_pb2.Timestamp | None = ...,
+        descending: _builtins.bool = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "alias_name", b"alias_name", "asset", b"asset", "before", b"before", "caller", b"caller", "reference", b"reference", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "alias_name", b"alias_name", "asset", b"asset", "before", b"before", "caller", b"caller", "descending", b"descending", "limit", b"limit", "reference", b"reference", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["asset", "reference", "alias_name"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___ListTaskAssetEventsRequest: _TypeAlias = ListTaskAssetEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListTaskAssetEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.AssetEvent]: ...
+    def __init__(
+        self,
+        *,
+        asset_events: _abc.Iterable[_message_pb2_3.AssetEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_events", b"asset_events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskAssetEventsResponse: _TypeAlias = ListTaskAssetEventsResponse  # noqa: Y015
+
+@_typing.final
+class GetTriggeringAssetEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTriggeringAssetEventsRequest: _TypeAlias = GetTriggeringAssetEventsRequest  # noqa: Y015
+
+@_typing.final
+class GetTriggeringAssetEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.AssetEvent]: ...
+    def __init__(
+        self,
+        *,
+        asset_events: _abc.Iterable[_message_pb2_3.AssetEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_events", b"asset_events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTriggeringAssetEventsResponse: _TypeAlias = GetTriggeringAssetEventsResponse  # noqa: Y015
+
+@_typing.final
+class ResolveAssetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def reference(self) -> _message_pb2_2.AssetReference: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        reference: _message_pb2_2.AssetReference | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "reference", b"reference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveAssetRequest: _TypeAlias = ResolveAssetRequest  # noqa: Y015
+
+@_typing.final
+class ResolveAssetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.Asset: ...
+    def __init__(
+        self,
+        *,
+        asset: _message_pb2_2.Asset | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveAssetResponse: _TypeAlias = ResolveAssetResponse  # noqa: Y015

@@ -100,6 +100,21 @@ class TaskServiceStub:
                 request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskRequest.SerializeToString,
                 response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskResponse.FromString,
                 _registered_method=True)
+        self.ListTaskAssetEvents = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/ListTaskAssetEvents',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ListTaskAssetEventsRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ListTaskAssetEventsResponse.FromString,
+                _registered_method=True)
+        self.GetTriggeringAssetEvents = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/GetTriggeringAssetEvents',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTriggeringAssetEventsRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTriggeringAssetEventsResponse.FromString,
+                _registered_method=True)
+        self.ResolveAsset = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/ResolveAsset',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -198,6 +213,29 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTaskAssetEvents(self, request, context):
+        """Lists the events of an asset or alias (inlet_events), oldest first unless descending.
+        NOT_FOUND for an asset no DAG names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTriggeringAssetEvents(self, request, context):
+        """Lists the asset events that triggered the caller's run (triggering_asset_events), oldest
+        first; none for a run that assets did not trigger.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveAsset(self, request, context):
+        """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +298,21 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.TriggerDagRunFromTask,
                     request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskRequest.FromString,
                     response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskResponse.SerializeToString,
+            ),
+            'ListTaskAssetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskAssetEvents,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ListTaskAssetEventsRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ListTaskAssetEventsResponse.SerializeToString,
+            ),
+            'GetTriggeringAssetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTriggeringAssetEvents,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTriggeringAssetEventsRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetTriggeringAssetEventsResponse.SerializeToString,
+            ),
+            'ResolveAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveAsset,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -592,6 +645,87 @@ class TaskService:
             '/tradewind.task.v1.TaskService/TriggerDagRunFromTask',
             protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskRequest.SerializeToString,
             protos_dot_task_dot_v1_dot_request__response__pb2.TriggerDagRunFromTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskAssetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/ListTaskAssetEvents',
+            protos_dot_task_dot_v1_dot_request__response__pb2.ListTaskAssetEventsRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.ListTaskAssetEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTriggeringAssetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/GetTriggeringAssetEvents',
+            protos_dot_task_dot_v1_dot_request__response__pb2.GetTriggeringAssetEventsRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.GetTriggeringAssetEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/ResolveAsset',
+            protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,16 @@ class TaskServiceStub:
     """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
     taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
     """
+    ListTaskAssetEvents: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListTaskAssetEventsRequest, _request_response_pb2.ListTaskAssetEventsResponse]
+    """Lists the events of an asset or alias (inlet_events), oldest first unless descending.
+    NOT_FOUND for an asset no DAG names.
+    """
+    GetTriggeringAssetEvents: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetTriggeringAssetEventsRequest, _request_response_pb2.GetTriggeringAssetEventsResponse]
+    """Lists the asset events that triggered the caller's run (triggering_asset_events), oldest
+    first; none for a run that assets did not trigger.
+    """
+    ResolveAsset: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ResolveAssetRequest, _request_response_pb2.ResolveAssetResponse]
+    """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none."""
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -111,6 +121,16 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
     taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
     """
+    ListTaskAssetEvents: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListTaskAssetEventsRequest, _request_response_pb2.ListTaskAssetEventsResponse]  # type: ignore[assignment]
+    """Lists the events of an asset or alias (inlet_events), oldest first unless descending.
+    NOT_FOUND for an asset no DAG names.
+    """
+    GetTriggeringAssetEvents: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetTriggeringAssetEventsRequest, _request_response_pb2.GetTriggeringAssetEventsResponse]  # type: ignore[assignment]
+    """Lists the asset events that triggered the caller's run (triggering_asset_events), oldest
+    first; none for a run that assets did not trigger.
+    """
+    ResolveAsset: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ResolveAssetRequest, _request_response_pb2.ResolveAssetResponse]  # type: ignore[assignment]
+    """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none."""
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """What a running task process may ask for. Task processes hold no database address, token or
@@ -222,5 +242,33 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         """Triggers a run of another DAG (TriggerDagRunOperator). ALREADY_EXISTS when the run id is
         taken and reset_dag_run is false; with reset_dag_run an existing run is cleared instead.
         """
+
+    @_abc_1.abstractmethod
+    def ListTaskAssetEvents(
+        self,
+        request: _request_response_pb2.ListTaskAssetEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListTaskAssetEventsResponse, _abc.Awaitable[_request_response_pb2.ListTaskAssetEventsResponse]]:
+        """Lists the events of an asset or alias (inlet_events), oldest first unless descending.
+        NOT_FOUND for an asset no DAG names.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTriggeringAssetEvents(
+        self,
+        request: _request_response_pb2.GetTriggeringAssetEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.GetTriggeringAssetEventsResponse, _abc.Awaitable[_request_response_pb2.GetTriggeringAssetEventsResponse]]:
+        """Lists the asset events that triggered the caller's run (triggering_asset_events), oldest
+        first; none for a run that assets did not trigger.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveAsset(
+        self,
+        request: _request_response_pb2.ResolveAssetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ResolveAssetResponse, _abc.Awaitable[_request_response_pb2.ResolveAssetResponse]]:
+        """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none."""
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -85,6 +85,8 @@ class Dag(Base):
     #: Content hash of the current version (a row of dag_version).
     content_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     has_schedule: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Scheduled on assets (alone or with a time schedule).
+    has_asset_schedule: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     max_active_runs: Mapped[int] = mapped_column(Integer, default=16)
     max_active_tasks: Mapped[int] = mapped_column(Integer, default=16)
     task_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -430,3 +432,128 @@ class Event(Base):
     previous_dag_run_state: Mapped[int] = mapped_column(Integer, default=0)
     queue: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     pool: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+
+
+ASSET_KEY_LENGTH = 1500
+
+
+class Asset(Base):
+    """An asset some DAG names (schedule, outlet, inlet) or a task attached to an alias."""
+
+    __tablename__ = "asset"
+    __table_args__ = (UniqueConstraint("name", "uri"), Index("ix_asset_uri", "uri"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH))
+    uri: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH))
+    group: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="asset")
+    extra_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AssetAlias(Base):
+    """An asset alias: it names the assets tasks attach to it at run time."""
+
+    __tablename__ = "asset_alias"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), unique=True)
+    group: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="asset")
+
+
+class AssetAliasAsset(Base):
+    """An asset a task attached to an alias."""
+
+    __tablename__ = "asset_alias_asset"
+
+    alias_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_alias.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class AssetEvent(Base):
+    """One update of an asset, immutable once recorded."""
+
+    __tablename__ = "asset_event"
+    __table_args__ = (Index("ix_asset_event_asset_id_timestamp", "asset_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    extra_json: Mapped[str] = mapped_column(Text, default="{}")
+    source_dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="", index=True)
+    source_task_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    source_run_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    source_map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    #: The alias names the producing task attached the asset to, a JSON list.
+    source_aliases_json: Mapped[str] = mapped_column(Text, default="[]")
+    #: "task", "api" or "watcher".
+    origin: Mapped[str] = mapped_column(String(STATE_LENGTH), default="task")
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AssetAliasEvent(Base):
+    """An event recorded through an alias (its asset attached to the alias by the task)."""
+
+    __tablename__ = "asset_alias_event"
+
+    alias_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_alias.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class AssetDagRunQueue(Base):
+    """An asset event waiting for a DAG scheduled on its asset (first since its last run)."""
+
+    __tablename__ = "asset_dag_run_queue"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_dag_id: Mapped[str] = mapped_column(
+        ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DagRunAssetEvent(Base):
+    """An asset event an asset-triggered run consumed (its triggering_asset_events)."""
+
+    __tablename__ = "dag_run_asset_event"
+
+    dag_run_id: Mapped[int] = mapped_column(
+        ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_event_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DagAssetReference(Base):
+    """An asset, reference or alias a DAG's current version names, and in which role."""
+
+    __tablename__ = "dag_asset_reference"
+    __table_args__ = (
+        Index("ix_dag_asset_reference_role_asset_name", "role", "asset_name"),
+        Index("ix_dag_asset_reference_role_asset_uri", "role", "asset_uri"),
+        Index("ix_dag_asset_reference_role_alias_name", "role", "alias_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(ForeignKey("dag.dag_id", ondelete="CASCADE"), index=True)
+    #: "schedule", "outlet" or "inlet".
+    role: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    #: The task, for outlets and inlets; "" for the schedule.
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    #: An asset has both; a reference one of them; an alias neither.
+    asset_name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
+    asset_uri: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
+    alias_name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")

@@ -20,13 +20,19 @@ from services.runtime.errors import InvalidArgument, LeaseLost
 from services.runtime.protoconv import optional_duration, timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
 from services.state.convert import ti_to_proto
-from services.state.metrics import LEASES
+from services.state.metrics import ASSET_EVENTS, LEASES
 from services.state.services import StateServices
-from services.state.store import execution
+from services.state.store import assets, execution
 from services.state.store.deferral import Deferral
 from services.state.store.execution import LeaseStatus, TryLease
 from services.state.store.transitions import TryEnding
-from services.state.validation import identifier, json_value, map_index_of, positive_seconds
+from services.state.validation import (
+    identifier,
+    json_object,
+    json_value,
+    map_index_of,
+    positive_seconds,
+)
 
 #: The longest rendered map index name kept (Airflow caps it at 250 characters too).
 RENDERED_MAP_INDEX_LENGTH = 250
@@ -91,6 +97,25 @@ def leased_message(leased: execution.LeasedTry) -> executor_pb2.LeasedTry:
         first_reschedule_date=timestamp(ti.first_reschedule_at),
         task_reschedule_count=ti.reschedule_count,
     )
+
+
+def outlet_reports(request: rr.CompleteTaskInstanceRequest) -> list[assets.OutletReport]:
+    """Check what a completion says about its outlets; only a success's count."""
+    if request.outcome != task_instance_pb2.TRY_OUTCOME_SUCCESS:
+        return []
+    reports = []
+    for index, event in enumerate(request.outlet_events):
+        where = f"outlet_events[{index}]"
+        if not event.asset.name or not event.asset.uri:
+            raise InvalidArgument(f"{where}.asset", "needs the asset's name and uri")
+        reports.append(
+            assets.OutletReport(
+                asset=event.asset,
+                extra_json=json_object(event.extra_json, f"{where}.extra_json"),
+                source_alias_name=event.source_alias_name,
+            )
+        )
+    return reports
 
 
 def deferral_of(request: rr.CompleteTaskInstanceRequest) -> Deferral | None:
@@ -267,25 +292,27 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
             final_log=final_log,
             rendered_map_index=request.rendered_map_index[:RENDERED_MAP_INDEX_LENGTH],
             deferral=deferral,
+            outlet_events=outlet_reports(request),
         )
         max_map_length = self._services.max_map_length
         clear_state = self._services.task_state_clear_on_success
-        try:
-            task_instance = await self._services.write(
-                lambda s: ti_to_proto(
-                    execution.complete_task_instance(
-                        s,
-                        completion,
-                        now,
-                        max_map_length=max_map_length,
-                        clear_task_state_on_success=clear_state,
-                    )
-                ),
-                name="complete_task_instance",
+
+        def write(session: Any) -> tuple[Any, int]:
+            ti = execution.complete_task_instance(
+                session,
+                completion,
+                now,
+                max_map_length=max_map_length,
+                clear_task_state_on_success=clear_state,
             )
+            return ti_to_proto(ti), assets.events_recorded(session)
+
+        try:
+            task_instance, events = await self._services.write(write, name="complete_task_instance")
         except LeaseLost:
             LEASES.labels("task", "refused").inc()
             raise
+        ASSET_EVENTS.labels(assets.ORIGIN_TASK).inc(events)
         return rr.CompleteTaskInstanceResponse(task_instance=task_instance)
 
     async def ReturnTaskInstances(

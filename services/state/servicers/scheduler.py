@@ -24,13 +24,20 @@ from protos.scheduler.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
 from services.runtime.protoconv import timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
-from services.state.convert import dag_to_proto, pool_to_proto, run_to_proto, ti_scheduling_view
-from services.state.metrics import LEASES
+from services.state.convert import (
+    dag_to_proto,
+    pool_to_proto,
+    queued_event_to_proto,
+    run_to_proto,
+    ti_scheduling_view,
+)
+from services.state.metrics import ASSET_RUNS, LEASES
 from services.state.paging import page_request
 from services.state.services import StateServices
-from services.state.store import apply, scheduling
+from services.state.store import apply, assets, scheduling
 from services.state.store.admission import Refusal
 from services.state.store.apply import Outcome, RunTransition, TaskInstanceTransition
+from services.state.store.assets import AssetRunRequest, ConsumedKey
 from services.state.store.runs import NewRun
 from services.state.store.scheduling import NextRun, ScheduleAdvance
 from services.state.validation import (
@@ -150,7 +157,25 @@ def schedulable_message(item: scheduling.SchedulableDag) -> scheduler_pb2.Schedu
         dag=dag_to_proto(item.dag, item.definition),
         active_runs=item.active_runs,
         latest_scheduled_logical_date=timestamp(item.latest_scheduled_logical_date),
+        queued_asset_events=[queued_event_to_proto(q) for q in item.queued],
     )
+
+
+def asset_run_request(message: scheduler_pb2.AssetTriggeredRun, index: int) -> AssetRunRequest:
+    """Check one asset-triggered run request."""
+    where = f"runs[{index}]"
+    dag_id = identifier(message.dag_id, f"{where}.dag_id")
+    consumed = []
+    for position, queued in enumerate(message.consumed):
+        created = to_datetime(queued, "created_at")
+        if created is None or not queued.asset.name or not queued.asset.uri:
+            raise InvalidArgument(
+                f"{where}.consumed[{position}]", "needs the asset's name and uri and created_at"
+            )
+        consumed.append(ConsumedKey(queued.asset.name, queued.asset.uri, created))
+    if not consumed:
+        raise InvalidArgument(f"{where}.consumed", "names no queued asset event")
+    return AssetRunRequest(dag_id, message.expected_content_hash, tuple(consumed))
 
 
 def snapshot_message(snapshot: scheduling.Snapshot) -> rr.GetSchedulingSnapshotResponse:
@@ -268,6 +293,36 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
             return message
 
         return await self._services.write(write, name="advance_schedule")
+
+    async def CreateAssetTriggeredRuns(
+        self,
+        request: rr.CreateAssetTriggeredRunsRequest,
+        context: aio.ServicerContext[Any, Any],
+    ) -> rr.CreateAssetTriggeredRunsResponse:
+        """Create asset-triggered runs, each one compare-and-set on its queued events."""
+        identifier(request.scheduler_id, "scheduler_id")
+        requests = [asset_run_request(r, i) for i, r in enumerate(request.runs)]
+        outcomes = [await self._asset_run(r) for r in requests]
+        return rr.CreateAssetTriggeredRunsResponse(outcomes=outcomes)
+
+    async def _asset_run(self, request: AssetRunRequest) -> scheduler_pb2.ScheduleAdvanceOutcome:
+        now = utcnow()
+
+        def write(session: Any) -> scheduler_pb2.ScheduleAdvanceOutcome:
+            refusal, run = assets.create_asset_triggered_run(session, request, now)
+            message = scheduler_pb2.ScheduleAdvanceOutcome(
+                dag_id=request.dag_id, applied=run is not None
+            )
+            if refusal is not None:
+                message.refusal = REFUSALS.to_proto(refusal)
+            if run is not None:
+                message.dag_run.CopyFrom(run_to_proto(run, {}))
+            return message
+
+        outcome = await self._services.write(write, name="create_asset_triggered_run")
+        if outcome.applied:
+            ASSET_RUNS.inc()
+        return outcome
 
     async def GetSchedulingSnapshot(
         self, request: rr.GetSchedulingSnapshotRequest, context: aio.ServicerContext[Any, Any]

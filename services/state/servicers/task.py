@@ -13,6 +13,7 @@ from services.runtime.errors import NotFound
 from services.state.clock import utcnow
 from services.state.convert import connection_to_proto, variable_to_proto, xcom_to_proto
 from services.state.servicers.caller import caller_lease
+from services.state.servicers.task_assets import AssetMethods
 from services.state.servicers.task_cross_dag import CrossDagMethods
 from services.state.servicers.task_state import TaskStateMethods
 from services.state.services import StateServices
@@ -22,7 +23,9 @@ from services.state.validation import identifier, json_value, optional_map_index
 RETURN_VALUE = "return_value"
 
 
-class TaskServicer(CrossDagMethods, TaskStateMethods, service_pb2_grpc.TaskServiceServicer):
+class TaskServicer(
+    CrossDagMethods, TaskStateMethods, AssetMethods, service_pb2_grpc.TaskServiceServicer
+):
     """XCom, variables and connections for task processes."""
 
     def __init__(self, services: StateServices) -> None:

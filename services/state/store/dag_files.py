@@ -15,6 +15,7 @@ from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagFile, DagVersion, ImportError
+from services.state.store.assets import sync_dag_assets
 from services.state.store.instances import forget_instance, live_instances, touch_instance
 from services.state.store.scheduling import point_next_run
 from services.state.store.warnings import refresh_pool_warnings
@@ -153,6 +154,7 @@ def store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime
     row.updated_at = now
     if changed:
         session.flush()
+        sync_dag_assets(session, row, definition, now)
         refresh_pool_warnings(session, now, [row.dag_id])
     return changed
 

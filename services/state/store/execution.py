@@ -28,6 +28,7 @@ from services.state.db.models import (
     TaskState,
     XCom,
 )
+from services.state.store.assets import OutletReport, record_outlet_events
 from services.state.store.deferral import Deferral, defer_try
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
@@ -35,7 +36,13 @@ from services.state.store.outputs import record_output_length
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.runs import get_run
 from services.state.store.task_instances import TaskInstanceKey, get_ti
-from services.state.store.transitions import TryEnding, change_ti_state, end_try, version_of
+from services.state.store.transitions import (
+    TryEnding,
+    change_ti_state,
+    end_try,
+    task_definition,
+    version_of,
+)
 
 EXECUTOR_KIND = "executor"
 LEASE_ID_BYTES = 16
@@ -367,6 +374,8 @@ class Completion:
     rendered_map_index: str = ""
     #: For a try that deferred: its trigger and where it resumes.
     deferral: Deferral | None = None
+    #: For a successful try: its outlets' event extras and the assets it attached to aliases.
+    outlet_events: Sequence[OutletReport] = ()
 
 
 def complete_task_instance(
@@ -415,6 +424,8 @@ def complete_task_instance(
     elif new_state == TaskInstanceState.UP_FOR_RESCHEDULE:
         ti.reschedule_count += 1
         ti.first_reschedule_at = ti.first_reschedule_at or ti.start_date
+    if new_state == TaskInstanceState.SUCCESS:
+        _record_outlets(session, ti, completion.outlet_events, now)
     if clear_task_state_on_success and new_state == TaskInstanceState.SUCCESS:
         session.execute(delete(TaskState).where(TaskState.task_instance_id == ti.id))
     if completion.skip_task_ids:
@@ -433,6 +444,15 @@ def complete_task_instance(
                 other.end_date = now
                 change_ti_state(session, other, TaskInstanceState.SKIPPED, now)
     return ti
+
+
+def _record_outlets(
+    session: Session, ti: TaskInstance, reports: Sequence[OutletReport], now: datetime
+) -> None:
+    run = session.get(DagRun, ti.dag_run_id)
+    task = task_definition(session, run, ti.task_id) if run is not None else None
+    if task is not None and (task.outlets or reports):
+        record_outlet_events(session, ti, task, reports, now)
 
 
 def return_task_instances(

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.states import RUN_ACTIVE, DagRunType
@@ -25,6 +25,7 @@ from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, Event, TaskInstance
 from services.state.store.admission import Refusal, dag_active_counts
 from services.state.store.apply import claimed_by
+from services.state.store.assets import QueuedEvent, queued_events
 from services.state.store.instances import forget_instance, live_instances, touch_instance
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.pools import PoolUsage, all_pool_usages
@@ -135,15 +136,19 @@ class SchedulableDag:
     definition: dag_pb2.DagDefinition
     active_runs: int
     latest_scheduled_logical_date: datetime | None
+    #: For a DAG scheduled on assets: its queued asset events.
+    queued: list[QueuedEvent] = field(default_factory=list)
 
 
 def list_schedulable_dags(session: Session, page: PageRequest) -> Page[SchedulableDag]:
-    """Unpaused, active DAGs with a schedule that is not exhausted, by dag id."""
+    """Unpaused, active DAGs with a time schedule not exhausted or an asset schedule, by id."""
     query = select(Dag).where(
         Dag.is_active.is_(True),
         Dag.is_paused.is_(False),
-        Dag.has_schedule.is_(True),
-        Dag.schedule_exhausted.is_(False),
+        or_(
+            and_(Dag.has_schedule.is_(True), Dag.schedule_exhausted.is_(False)),
+            Dag.has_asset_schedule.is_(True),
+        ),
     )
     found = keyset_page(session, query, Dag.dag_id, page)
     ids = [d.dag_id for d in found.items]
@@ -161,12 +166,14 @@ def list_schedulable_dags(session: Session, page: PageRequest) -> Page[Schedulab
             .group_by(DagRun.dag_id)
         ).all()
     )
+    queued = queued_events(session, [d.dag_id for d in found.items if d.has_asset_schedule])
     return found.map(
         lambda d: SchedulableDag(
             d,
             definition_of(session, d.content_hash),
             int(active.get(d.dag_id, 0)),
             latest.get(d.dag_id),
+            queued.get(d.dag_id, []),
         )
     )
 

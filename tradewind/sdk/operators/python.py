@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tradewind.sdk.asset_events import OutletEventAccessors, call_collecting_metadata
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.operators.branch import BaseBranchOperator
 from tradewind.sdk.skipping import short_circuit_skip_ids
@@ -94,7 +95,13 @@ class PythonOperator(BaseOperator):
         """
         merged = {**context, **self.op_kwargs, "templates_dict": self.templates_dict}
         kwargs = determine_kwargs(self.python_callable, self.op_args, merged)
-        result = self.python_callable(*self.op_args, **kwargs)
+        outlet_events = context.get("outlet_events")
+        result = call_collecting_metadata(
+            self.python_callable,
+            self.op_args,
+            kwargs,
+            outlet_events if isinstance(outlet_events, OutletEventAccessors) else None,
+        )
         if self.show_return_value_in_logs:
             self.log.info("Done. Returned value was: %r", result)
         return result

@@ -1,0 +1,763 @@
+"""Assets: the catalogue DAGs name, the events tasks and callers record, and the run queue.
+
+An event is recorded in the transaction that makes its producing task succeed (or in the
+caller's, from outside), and in the same transaction every active, unpaused DAG scheduled on
+its asset (directly, by reference, or through an alias the task attached the asset to) gets a
+queue row, one per (asset, DAG) until that DAG's next asset-triggered run consumes it. The
+scheduler decides from the queue when a DAG's condition holds; creating the run is one
+compare-and-set on the queue rows it decided from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.runs import run_id_for
+from core.states import RUN_ACTIVE, DagRunType
+from protos.dag.v1 import message_pb2 as dag_pb2
+from protos.enums.v1 import event_pb2
+from services.state.db.event_log import record_event
+from services.state.db.models import (
+    Asset,
+    AssetAlias,
+    AssetAliasAsset,
+    AssetAliasEvent,
+    AssetDagRunQueue,
+    AssetEvent,
+    Dag,
+    DagAssetReference,
+    DagRun,
+    DagRunAssetEvent,
+    TaskInstance,
+)
+from services.state.store.admission import Refusal
+from services.state.store.errors import InvalidInput, NotFound
+from services.state.store.pages import Page, PageRequest, keyset_page
+from services.state.store.runs import NewRun, create_run
+from services.state.store.transitions import definition_of
+
+SCHEDULE = "schedule"
+OUTLET = "outlet"
+INLET = "inlet"
+
+ORIGIN_TASK = "task"
+ORIGIN_API = "api"
+ORIGIN_WATCHER = "watcher"
+
+#: The most events one read returns.
+MAX_EVENTS = 1000
+#: Where a transaction counts the events it recorded (for metrics once it commits).
+_RECORDED = "tradewind_asset_events_recorded"
+
+
+# ---- the catalogue ----
+
+
+def _insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, leaving out those a unique key already holds (another writer's too)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).on_conflict_do_nothing(), rows)
+
+
+def _extra_json(text: str) -> str:
+    return text or "{}"
+
+
+def ensure_asset(session: Session, asset: dag_pb2.Asset, now: datetime, *, define: bool) -> Asset:
+    """The catalogue row of ``asset``, created when missing.
+
+    Args:
+        session: the transaction.
+        asset: the asset's name, uri, group and extra.
+        now: the transaction's time.
+        define: the asset comes from a DAG file, whose group and extra replace the stored ones;
+            False for an asset a task attached to an alias (an existing row is kept as is).
+
+    """
+    row = session.scalar(select(Asset).where(Asset.name == asset.name, Asset.uri == asset.uri))
+    if row is None:
+        _insert_ignoring_conflicts(
+            session,
+            Asset,
+            [
+                {
+                    "name": asset.name,
+                    "uri": asset.uri,
+                    "group": asset.group or "asset",
+                    "extra_json": _extra_json(asset.extra_json),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        row = session.scalar(select(Asset).where(Asset.name == asset.name, Asset.uri == asset.uri))
+        assert row is not None
+    elif define and (
+        row.group != (asset.group or "asset") or row.extra_json != _extra_json(asset.extra_json)
+    ):
+        row.group = asset.group or "asset"
+        row.extra_json = _extra_json(asset.extra_json)
+        row.updated_at = now
+    return row
+
+
+def ensure_alias(session: Session, name: str, group: str = "") -> AssetAlias:
+    """The catalogue row of an alias, created when missing."""
+    row = session.scalar(select(AssetAlias).where(AssetAlias.name == name))
+    if row is None:
+        _insert_ignoring_conflicts(session, AssetAlias, [{"name": name, "group": group or "asset"}])
+        row = session.scalar(select(AssetAlias).where(AssetAlias.name == name))
+        assert row is not None
+    return row
+
+
+def _condition_leaves(condition: dag_pb2.AssetCondition) -> Iterator[dag_pb2.AssetCondition]:
+    kind = condition.WhichOneof("kind")
+    if kind in ("all", "any"):
+        for part in getattr(condition, kind).parts:
+            yield from _condition_leaves(part)
+    elif kind is not None:
+        yield condition
+
+
+def _reference_row(
+    dag_id: str, role: str, task_id: str, item: dag_pb2.AssetCondition | dag_pb2.TaskAsset
+) -> dict[str, Any]:
+    row = {
+        "dag_id": dag_id,
+        "role": role,
+        "task_id": task_id,
+        "asset_name": "",
+        "asset_uri": "",
+        "alias_name": "",
+    }
+    kind = item.WhichOneof("kind")
+    if kind == "asset":
+        row.update(asset_name=item.asset.name, asset_uri=item.asset.uri)
+    elif kind == "alias":
+        row.update(alias_name=item.alias.name)
+    elif kind == "reference":
+        name, uri = reference_keys(item.reference)
+        row.update(asset_name=name, asset_uri=uri)
+    return row
+
+
+def reference_keys(reference: dag_pb2.AssetReference) -> tuple[str, str]:
+    """The (name, uri) of an ``Asset.ref``: one of them is empty."""
+    return reference.name, reference.uri
+
+
+def sync_dag_assets(
+    session: Session, dag: Dag, definition: dag_pb2.DagDefinition, now: datetime
+) -> None:
+    """Register the assets and aliases a DAG version names and rewrite its references."""
+    items: list[tuple[str, str, dag_pb2.AssetCondition | dag_pb2.TaskAsset]] = []
+    if definition.schedule.HasField("assets"):
+        items += [(SCHEDULE, "", leaf) for leaf in _condition_leaves(definition.schedule.assets)]
+    for task in definition.tasks:
+        items += [(OUTLET, task.task_id, outlet) for outlet in task.outlets]
+        items += [(INLET, task.task_id, inlet) for inlet in task.inlets]
+    for _, _, item in items:
+        kind = item.WhichOneof("kind")
+        if kind == "asset":
+            ensure_asset(session, item.asset, now, define=True)
+        elif kind == "alias":
+            ensure_alias(session, item.alias.name, item.alias.group)
+    session.execute(delete(DagAssetReference).where(DagAssetReference.dag_id == dag.dag_id))
+    rows = [_reference_row(dag.dag_id, role, task_id, item) for role, task_id, item in items]
+    unique = list({tuple(sorted(r.items())): r for r in rows}.values())
+    if unique:
+        session.add_all(DagAssetReference(**r) for r in unique)
+    dag.has_asset_schedule = definition.schedule.HasField("assets")
+    if not dag.has_asset_schedule:
+        session.execute(
+            delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag.dag_id)
+        )
+
+
+def _naming(asset: Asset) -> Any:
+    """References that name ``asset``: by both keys, by name only, or by URI only."""
+    return or_(
+        and_(
+            DagAssetReference.asset_name == asset.name,
+            DagAssetReference.asset_uri.in_([asset.uri, ""]),
+        ),
+        and_(DagAssetReference.asset_name == "", DagAssetReference.asset_uri == asset.uri),
+    )
+
+
+def _scheduled_on(session: Session, asset: Asset, alias_names: Sequence[str]) -> list[str]:
+    """The active, unpaused DAGs scheduled on the asset or on one of the aliases."""
+    names = _naming(asset)
+    if alias_names:
+        names = or_(names, DagAssetReference.alias_name.in_(list(alias_names)))
+    query = (
+        select(DagAssetReference.dag_id)
+        .join(Dag, Dag.dag_id == DagAssetReference.dag_id)
+        .where(
+            DagAssetReference.role == SCHEDULE,
+            Dag.is_active.is_(True),
+            Dag.is_paused.is_(False),
+            names,
+        )
+        .distinct()
+    )
+    return sorted(session.scalars(query))
+
+
+def resolve_reference(session: Session, *, name: str = "", uri: str = "") -> Asset:
+    """The asset an ``Asset.ref`` names (the oldest when several share the key)."""
+    column = Asset.name if name else Asset.uri
+    row = session.scalar(select(Asset).where(column == (name or uri)).order_by(Asset.id).limit(1))
+    if row is None:
+        raise NotFound("asset", f"{'name' if name else 'uri'}={name or uri}")
+    return row
+
+
+def find_asset(session: Session, *, name: str = "", uri: str = "") -> Asset:
+    """An asset by name or by URI."""
+    if not name and not uri:
+        raise InvalidInput("key", "name or uri is required")
+    return resolve_reference(session, name=name, uri=uri)
+
+
+# ---- recording events ----
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """The task instance that produced an event."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+
+
+@dataclass
+class RecordedEvent:
+    """An event recorded, and the DAGs it queued."""
+
+    event: AssetEvent
+    asset: Asset
+    queued_dag_ids: list[str] = field(default_factory=list)
+
+
+def record_asset_event(
+    session: Session,
+    asset: Asset,
+    *,
+    extra_json: str,
+    origin: str,
+    now: datetime,
+    source: EventSource | None = None,
+    alias_names: Sequence[str] = (),
+) -> RecordedEvent:
+    """Record one event of ``asset`` and queue the DAGs scheduled on it."""
+    aliases = sorted(set(alias_names))
+    event = AssetEvent(
+        asset_id=asset.id,
+        extra_json=_extra_json(extra_json),
+        source_dag_id=source.dag_id if source else "",
+        source_task_id=source.task_id if source else "",
+        source_run_id=source.run_id if source else "",
+        source_map_index=source.map_index if source else -1,
+        source_aliases_json=json.dumps(aliases),
+        origin=origin,
+        timestamp=now,
+    )
+    session.add(event)
+    session.flush()
+    for name in aliases:
+        alias = ensure_alias(session, name)
+        _insert_ignoring_conflicts(
+            session, AssetAliasAsset, [{"alias_id": alias.id, "asset_id": asset.id}]
+        )
+        session.add(AssetAliasEvent(alias_id=alias.id, event_id=event.id))
+    queued = _scheduled_on(session, asset, aliases)
+    _insert_ignoring_conflicts(
+        session,
+        AssetDagRunQueue,
+        [{"asset_id": asset.id, "target_dag_id": dag_id, "created_at": now} for dag_id in queued],
+    )
+    session.info[_RECORDED] = session.info.get(_RECORDED, 0) + 1
+    record_event(
+        session,
+        type=event_pb2.EVENT_TYPE_ASSET_EVENT_RECORDED,
+        time=now,
+        dag_id=source.dag_id if source else "",
+        run_id=source.run_id if source else "",
+        task_id=source.task_id if source else "",
+    )
+    return RecordedEvent(event, asset, queued)
+
+
+def events_recorded(session: Session) -> int:
+    """How many asset events this transaction recorded so far."""
+    return int(session.info.get(_RECORDED, 0))
+
+
+@dataclass(frozen=True)
+class OutletReport:
+    """What a successful try said about one outlet (see ``OutletEvent`` in the contract)."""
+
+    asset: dag_pb2.Asset
+    extra_json: str = ""
+    source_alias_name: str = ""
+
+
+def record_outlet_events(
+    session: Session,
+    ti: TaskInstance,
+    task: dag_pb2.TaskDefinition,
+    reports: Sequence[OutletReport],
+    now: datetime,
+) -> list[RecordedEvent]:
+    """Record the events of a try that succeeded, as Airflow does.
+
+    Every asset outlet (and reference outlet that finds an asset) gets one event, with the
+    extra the try reported for it; every asset the try attached to one of the task's alias
+    outlets gets one event per distinct extra, naming the aliases it came through. An asset
+    attached to an alias is created when no DAG names it yet.
+    """
+    source = EventSource(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    extras = {(r.asset.name, r.asset.uri): r.extra_json for r in reports if not r.source_alias_name}
+    recorded = []
+    seen: set[int] = set()
+    for outlet in task.outlets:
+        kind = outlet.WhichOneof("kind")
+        row: Asset | None
+        if kind == "asset":
+            row = session.scalar(
+                select(Asset).where(Asset.name == outlet.asset.name, Asset.uri == outlet.asset.uri)
+            )
+        elif kind == "reference":
+            name, uri = reference_keys(outlet.reference)
+            try:
+                row = resolve_reference(session, name=name, uri=uri)
+            except NotFound:
+                row = None
+        else:
+            continue
+        if row is None or row.id in seen:
+            continue
+        seen.add(row.id)
+        extra = extras.get((row.name, row.uri), "")
+        recorded.append(
+            record_asset_event(
+                session, row, extra_json=extra, origin=ORIGIN_TASK, now=now, source=source
+            )
+        )
+    outlet_aliases = {o.alias.name for o in task.outlets if o.WhichOneof("kind") == "alias"}
+    through: dict[tuple[str, str, str], tuple[dag_pb2.Asset, set[str]]] = {}
+    for report in reports:
+        if report.source_alias_name not in outlet_aliases:
+            continue
+        group = (report.asset.name, report.asset.uri, _extra_json(report.extra_json))
+        through.setdefault(group, (report.asset, set()))[1].add(report.source_alias_name)
+    for (_, _, extra), (asset, aliases) in sorted(through.items(), key=lambda item: item[0]):
+        row = ensure_asset(session, asset, now, define=False)
+        recorded.append(
+            record_asset_event(
+                session,
+                row,
+                extra_json=extra,
+                origin=ORIGIN_TASK,
+                now=now,
+                source=source,
+                alias_names=sorted(aliases),
+            )
+        )
+    return recorded
+
+
+def emit_asset_event(
+    session: Session,
+    *,
+    name: str,
+    uri: str,
+    extra_json: str,
+    now: datetime,
+    origin: str = ORIGIN_API,
+) -> RecordedEvent:
+    """Record an event from outside (the API, an asset watcher); extra_json is a JSON object."""
+    asset = find_asset(session, name=name, uri=uri)
+    return record_asset_event(session, asset, extra_json=extra_json, origin=origin, now=now)
+
+
+# ---- the queue and asset-triggered runs ----
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    """A queue row, with its asset and the aliases the asset is attached to."""
+
+    dag_id: str
+    asset: Asset
+    created_at: datetime
+    aliases: tuple[str, ...]
+
+
+def _aliases_of(session: Session, asset_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = defaultdict(list)
+    ids = sorted(set(asset_ids))
+    if ids:
+        rows = session.execute(
+            select(AssetAliasAsset.asset_id, AssetAlias.name)
+            .join(AssetAlias, AssetAlias.id == AssetAliasAsset.alias_id)
+            .where(AssetAliasAsset.asset_id.in_(ids))
+        )
+        for asset_id, name in rows:
+            found[asset_id].append(name)
+    return {asset_id: tuple(sorted(names)) for asset_id, names in found.items()}
+
+
+def queued_events(session: Session, dag_ids: Sequence[str]) -> dict[str, list[QueuedEvent]]:
+    """The queue rows of these DAGs (all DAGs for an empty sequence), by DAG, oldest first."""
+    query = select(AssetDagRunQueue, Asset).join(Asset, Asset.id == AssetDagRunQueue.asset_id)
+    if dag_ids:
+        query = query.where(AssetDagRunQueue.target_dag_id.in_(list(dag_ids)))
+    rows = list(session.execute(query.order_by(AssetDagRunQueue.created_at, Asset.id)))
+    aliases = _aliases_of(session, (asset.id for _, asset in rows))
+    found: dict[str, list[QueuedEvent]] = defaultdict(list)
+    for queued, asset in rows:
+        found[queued.target_dag_id].append(
+            QueuedEvent(queued.target_dag_id, asset, queued.created_at, aliases.get(asset.id, ()))
+        )
+    return dict(found)
+
+
+@dataclass(frozen=True)
+class ConsumedKey:
+    """A queue row as the scheduler saw it."""
+
+    name: str
+    uri: str
+    created_at: datetime
+
+
+def _assets_named_by(refs: Iterable[DagAssetReference]) -> list[Any]:
+    """Conditions on Asset that select the assets the references name (aliases left out)."""
+    terms: list[Any] = []
+    for ref in refs:
+        if ref.asset_name and ref.asset_uri:
+            terms.append(and_(Asset.name == ref.asset_name, Asset.uri == ref.asset_uri))
+        elif ref.asset_name:
+            terms.append(Asset.name == ref.asset_name)
+        elif ref.asset_uri:
+            terms.append(Asset.uri == ref.asset_uri)
+    return terms
+
+
+def _schedule_matches(session: Session, dag_id: str) -> Any:
+    """Events of the assets a DAG's schedule names, or recorded through its aliases."""
+    refs = list(
+        session.scalars(
+            select(DagAssetReference).where(
+                DagAssetReference.dag_id == dag_id, DagAssetReference.role == SCHEDULE
+            )
+        )
+    )
+    asset_terms = _assets_named_by(refs)
+    alias_names = [ref.alias_name for ref in refs if ref.alias_name]
+    terms = []
+    if asset_terms:
+        terms.append(AssetEvent.asset_id.in_(select(Asset.id).where(or_(*asset_terms))))
+    if alias_names:
+        terms.append(
+            AssetEvent.id.in_(
+                select(AssetAliasEvent.event_id)
+                .join(AssetAlias, AssetAlias.id == AssetAliasEvent.alias_id)
+                .where(AssetAlias.name.in_(alias_names))
+            )
+        )
+    return or_(*terms) if terms else None
+
+
+@dataclass(frozen=True)
+class AssetRunRequest:
+    """A scheduler's decision to create an asset-triggered run."""
+
+    dag_id: str
+    expected_content_hash: str
+    consumed: tuple[ConsumedKey, ...]
+
+
+def create_asset_triggered_run(
+    session: Session, request: AssetRunRequest, now: datetime
+) -> tuple[Refusal | None, DagRun | None]:
+    """Create the run and consume its queue rows, as one compare-and-set.
+
+    Returns:
+        (why, None) when refused, else (None, the run).
+
+    """
+    dag = session.get(Dag, request.dag_id, with_for_update=True)
+    if dag is None or not dag.is_active or not dag.has_asset_schedule:
+        return Refusal.NOT_FOUND, None
+    if dag.is_paused:
+        return Refusal.DAG_PAUSED, None
+    if request.expected_content_hash and request.expected_content_hash != dag.content_hash:
+        return Refusal.STALE_GENERATION, None
+    if not request.consumed:
+        return Refusal.STATE_CONFLICT, None
+    queued = {
+        (q.asset.name, q.asset.uri): q
+        for q in queued_events(session, [dag.dag_id]).get(dag.dag_id, [])
+    }
+    rows = []
+    for key in request.consumed:
+        found = queued.get((key.name, key.uri))
+        if found is None or found.created_at != key.created_at:
+            return Refusal.STATE_CONFLICT, None
+        rows.append(found)
+    active = session.scalar(
+        select(func.count())
+        .select_from(DagRun)
+        .where(DagRun.dag_id == dag.dag_id, DagRun.state.in_(RUN_ACTIVE))
+    )
+    if (active or 0) >= dag.max_active_runs:
+        return Refusal.ACTIVE_RUNS_LIMIT, None
+    triggered_at = max(row.created_at for row in rows)
+    previous = session.scalar(
+        select(func.max(DagRun.logical_date)).where(
+            DagRun.dag_id == dag.dag_id,
+            DagRun.run_type == DagRunType.ASSET_TRIGGERED,
+            DagRun.logical_date < triggered_at,
+        )
+    )
+    run_id = run_id_for(DagRunType.ASSET_TRIGGERED, triggered_at)
+    if session.scalar(
+        select(func.count())
+        .select_from(DagRun)
+        .where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
+    ):
+        return Refusal.STATE_CONFLICT, None
+    session.execute(
+        delete(AssetDagRunQueue).where(
+            AssetDagRunQueue.target_dag_id == dag.dag_id,
+            AssetDagRunQueue.asset_id.in_([row.asset.id for row in rows]),
+        )
+    )
+    run = create_run(
+        session,
+        dag,
+        definition_of(session, dag.content_hash),
+        dag.content_hash,
+        NewRun(
+            run_id=run_id,
+            run_type=DagRunType.ASSET_TRIGGERED,
+            logical_date=triggered_at,
+            data_interval_start=triggered_at,
+            data_interval_end=triggered_at,
+        ),
+        now,
+    )
+    matches = _schedule_matches(session, dag.dag_id)
+    if matches is not None:
+        window = [AssetEvent.timestamp <= triggered_at, matches]
+        if previous is not None:
+            window.append(AssetEvent.timestamp > previous)
+        event_ids = list(session.scalars(select(AssetEvent.id).where(*window)))
+        session.add_all(DagRunAssetEvent(dag_run_id=run.id, asset_event_id=i) for i in event_ids)
+    return None, run
+
+
+# ---- reading ----
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event with its asset and aliases."""
+
+    event: AssetEvent
+    asset: Asset
+
+    @property
+    def aliases(self) -> list[str]:
+        """The aliases the producing task attached the asset to."""
+        return list(json.loads(self.event.source_aliases_json or "[]"))
+
+
+def _views(session: Session, events: Sequence[AssetEvent]) -> list[EventView]:
+    ids = {e.asset_id for e in events}
+    assets = (
+        {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(ids)))} if ids else {}
+    )
+    return [EventView(e, assets[e.asset_id]) for e in events]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFilter:
+    """The filters of ListAssetEvents; empty means any."""
+
+    asset_name: str = ""
+    asset_uri: str = ""
+    alias_name: str = ""
+    source_dag_id: str = ""
+    source_run_id: str = ""
+    consumed_by_dag_id: str = ""
+    consumed_by_run_id: str = ""
+    after: datetime | None = None
+    timestamp_gte: datetime | None = None
+    before: datetime | None = None
+
+
+def _filtered(session: Session, where: EventFilter) -> Any:
+    query = select(AssetEvent)
+    if where.asset_name or where.asset_uri:
+        assets = select(Asset.id)
+        if where.asset_name:
+            assets = assets.where(Asset.name == where.asset_name)
+        if where.asset_uri:
+            assets = assets.where(Asset.uri == where.asset_uri)
+        query = query.where(AssetEvent.asset_id.in_(assets))
+    if where.alias_name:
+        query = query.where(
+            AssetEvent.id.in_(
+                select(AssetAliasEvent.event_id)
+                .join(AssetAlias, AssetAlias.id == AssetAliasEvent.alias_id)
+                .where(AssetAlias.name == where.alias_name)
+            )
+        )
+    if where.source_dag_id:
+        query = query.where(AssetEvent.source_dag_id == where.source_dag_id)
+    if where.source_run_id:
+        query = query.where(AssetEvent.source_run_id == where.source_run_id)
+    if where.consumed_by_dag_id:
+        run = session.scalar(
+            select(DagRun.id).where(
+                DagRun.dag_id == where.consumed_by_dag_id,
+                DagRun.run_id == where.consumed_by_run_id,
+            )
+        )
+        if run is None:
+            raise NotFound("dag_run", f"{where.consumed_by_dag_id}/{where.consumed_by_run_id}")
+        query = query.where(
+            AssetEvent.id.in_(
+                select(DagRunAssetEvent.asset_event_id).where(DagRunAssetEvent.dag_run_id == run)
+            )
+        )
+    if where.after is not None:
+        query = query.where(AssetEvent.timestamp > where.after)
+    if where.timestamp_gte is not None:
+        query = query.where(AssetEvent.timestamp >= where.timestamp_gte)
+    if where.before is not None:
+        query = query.where(AssetEvent.timestamp < where.before)
+    return query
+
+
+def list_asset_events(session: Session, where: EventFilter, page: PageRequest) -> Page[EventView]:
+    """Events matching the filters, newest first."""
+    found = keyset_page(session, _filtered(session, where), [(AssetEvent.id, True)], page)
+    return Page(_views(session, found.items), found.next_page_token, found.total_size)
+
+
+def read_asset_events(
+    session: Session, where: EventFilter, *, descending: bool, limit: int
+) -> list[EventView]:
+    """Events matching the filters in recording order (or newest first), at most ``limit``."""
+    order = AssetEvent.id.desc() if descending else AssetEvent.id.asc()
+    size = min(limit, MAX_EVENTS) if limit > 0 else MAX_EVENTS
+    query = _filtered(session, where).order_by(order).limit(size)
+    return _views(session, list(session.scalars(query)))
+
+
+def triggering_events(session: Session, dag_run_id: int) -> list[EventView]:
+    """The events an asset-triggered run consumed, oldest first."""
+    query = (
+        select(AssetEvent)
+        .join(DagRunAssetEvent, DagRunAssetEvent.asset_event_id == AssetEvent.id)
+        .where(DagRunAssetEvent.dag_run_id == dag_run_id)
+        .order_by(AssetEvent.timestamp, AssetEvent.id)
+    )
+    return _views(session, list(session.scalars(query)))
+
+
+@dataclass(frozen=True)
+class AssetDetails:
+    """An asset with its producers, consumers, aliases and latest event."""
+
+    asset: Asset
+    producing_tasks: list[tuple[str, str]]
+    scheduled_dag_ids: list[str]
+    consuming_tasks: list[tuple[str, str]]
+    aliases: list[str]
+    last_event: EventView | None
+    event_count: int
+
+
+def asset_details(session: Session, assets: Sequence[Asset]) -> list[AssetDetails]:
+    """Details of several assets, in their order."""
+    if not assets:
+        return []
+    aliases = _aliases_of(session, (a.id for a in assets))
+    result = []
+    for asset in assets:
+        names = _naming(asset)
+        alias_names = list(aliases.get(asset.id, ()))
+        if alias_names:
+            names = or_(names, DagAssetReference.alias_name.in_(alias_names))
+        refs = session.execute(
+            select(DagAssetReference.role, DagAssetReference.dag_id, DagAssetReference.task_id)
+            .join(Dag, Dag.dag_id == DagAssetReference.dag_id)
+            .where(Dag.is_active.is_(True), names)
+        ).all()
+        last = session.scalar(
+            select(AssetEvent).where(AssetEvent.asset_id == asset.id).order_by(AssetEvent.id.desc())
+        )
+        count = session.scalar(
+            select(func.count()).select_from(AssetEvent).where(AssetEvent.asset_id == asset.id)
+        )
+        result.append(
+            AssetDetails(
+                asset=asset,
+                producing_tasks=sorted({(d, t) for role, d, t in refs if role == OUTLET}),
+                scheduled_dag_ids=sorted({d for role, d, _ in refs if role == SCHEDULE}),
+                consuming_tasks=sorted({(d, t) for role, d, t in refs if role == INLET}),
+                aliases=alias_names,
+                last_event=EventView(last, asset) if last is not None else None,
+                event_count=int(count or 0),
+            )
+        )
+    return result
+
+
+def require_dag(session: Session, dag_id: str) -> Dag:
+    """The DAG, or NotFound."""
+    dag = session.get(Dag, dag_id)
+    if dag is None:
+        raise NotFound("dag", dag_id)
+    return dag
+
+
+def list_assets(
+    session: Session, page: PageRequest, *, search: str = "", dag_id: str = ""
+) -> Page[AssetDetails]:
+    """Assets by name (then URI), with filters."""
+    query = select(Asset)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(func.lower(Asset.name).like(pattern), func.lower(Asset.uri).like(pattern))
+        )
+    if dag_id:
+        require_dag(session, dag_id)
+        refs = list(
+            session.scalars(select(DagAssetReference).where(DagAssetReference.dag_id == dag_id))
+        )
+        terms = _assets_named_by(refs)
+        query = query.where(or_(*terms) if terms else Asset.id < 0)
+    found = keyset_page(session, query, [(Asset.name, False), (Asset.id, False)], page)
+    return Page(asset_details(session, found.items), found.next_page_token, found.total_size)
