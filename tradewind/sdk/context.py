@@ -47,6 +47,7 @@ CONTEXT_KEYS = frozenset(
         "ds_nodash", "inlets", "logical_date", "macros", "outlets", "params", "run_id",
         "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
         "ts", "ts_nodash", "ts_nodash_with_tz", "var", "task_reschedule_count",
+        "inlet_events", "outlet_events", "triggering_asset_events",
     }
 )  # fmt: skip
 

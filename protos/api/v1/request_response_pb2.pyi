@@ -1964,7 +1964,9 @@ class ListAssetEventsResponse(_message.Message):
 
     ASSET_EVENTS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    total_size: _builtins.int
     @_builtins.property
     def asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.AssetEvent]: ...
     def __init__(
@@ -1972,10 +1974,11 @@ class ListAssetEventsResponse(_message.Message):
         *,
         asset_events: _abc.Iterable[_message_pb2_3.AssetEvent] | None = ...,
         next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_events", b"asset_events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_events", b"asset_events", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
