@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
+from typing import Any
 
 import pytest
 
@@ -428,3 +429,30 @@ async def test_sensors_wait_deferred_and_rescheduled_and_a_triggered_run_is_awai
     )
     assert etl.dag_run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
     assert json.loads(etl.dag_run.conf_json) == {"multiplier": 2}
+
+
+async def test_a_producer_of_two_assets_triggers_the_consumer_scheduled_on_both(
+    api: StateClient,
+) -> None:
+    produced = await run_to_end(api, "example_asset_producer")
+    assert produced.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+
+    async def consumer_run() -> run_pb2.DagRun | None:
+        listing = await api.api.ListDagRuns(
+            api_rr.ListDagRunsRequest(
+                dag_id="example_asset_consumer",
+                run_types=[dag_run_pb2.DAG_RUN_TYPE_ASSET_TRIGGERED],
+                states=[dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED],
+            )
+        )
+        return listing.dag_runs[0] if listing.dag_runs else None
+
+    deadline = time.monotonic() + 60
+    while (run := await consumer_run()) is None:
+        assert time.monotonic() < deadline, "example_asset_consumer did not run"
+        await asyncio.sleep(0.2)
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    report: Any = (await xcoms_of(api, run))["report"]
+    assert report["latest_orders_source"] == "example_asset_producer"
+    assert report["rows"]["s3://example/orders.parquet"] >= 3
+    assert report["rows"]["customers"] >= 2
