@@ -524,6 +524,20 @@ class AssetDagRunQueue(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AssetDagRunQueueEvent(Base):
+    """One event a queued DAG will consume with its next asset-triggered run."""
+
+    __tablename__ = "asset_dag_run_queue_event"
+
+    target_dag_id: Mapped[str] = mapped_column(
+        ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_event_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+
+
 class DagRunAssetEvent(Base):
     """An asset event an asset-triggered run consumed (its triggering_asset_events)."""
 

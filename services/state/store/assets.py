@@ -3,9 +3,10 @@
 An event is recorded in the transaction that makes its producing task succeed (or in the
 caller's, from outside), and in the same transaction every active, unpaused DAG scheduled on
 its asset (directly, by reference, or through an alias the task attached the asset to) gets a
-queue row, one per (asset, DAG) until that DAG's next asset-triggered run consumes it. The
-scheduler decides from the queue when a DAG's condition holds; creating the run is one
-compare-and-set on the queue rows it decided from.
+queue row, one per (asset, DAG) until that DAG's next asset-triggered run consumes it, and the
+event itself is queued for the DAG. The scheduler decides from the queue when a DAG's condition
+holds; creating the run is one compare-and-set on the queue rows it decided from, and the run
+consumes exactly the events queued for it on those assets, each event by one run only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from services.state.db.models import (
     AssetAliasAsset,
     AssetAliasEvent,
     AssetDagRunQueue,
+    AssetDagRunQueueEvent,
     AssetEvent,
     Dag,
     DagAssetReference,
@@ -181,9 +183,8 @@ def sync_dag_assets(
         session.add_all(DagAssetReference(**r) for r in unique)
     dag.has_asset_schedule = definition.schedule.HasField("assets")
     if not dag.has_asset_schedule:
-        session.execute(
-            delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag.dag_id)
-        )
+        for model in (AssetDagRunQueue, AssetDagRunQueueEvent):
+            session.execute(delete(model).where(model.target_dag_id == dag.dag_id))
 
 
 def _naming(asset: Asset) -> Any:
@@ -286,11 +287,25 @@ def record_asset_event(
         )
         session.add(AssetAliasEvent(alias_id=alias.id, event_id=event.id))
     queued = _scheduled_on(session, asset, aliases)
+    if queued:
+        # Serialises with a run of these DAGs being created (it locks its DAG's row too), so
+        # an event is either consumed by that run or queued, with its queue row, for the next.
+        session.execute(
+            select(Dag.dag_id).where(Dag.dag_id.in_(queued)).order_by(Dag.dag_id).with_for_update()
+        )
     _insert_ignoring_conflicts(
         session,
         AssetDagRunQueue,
         [{"asset_id": asset.id, "target_dag_id": dag_id, "created_at": now} for dag_id in queued],
     )
+    if queued:
+        session.execute(
+            insert(AssetDagRunQueueEvent),
+            [
+                {"target_dag_id": dag_id, "asset_event_id": event.id, "asset_id": asset.id}
+                for dag_id in queued
+            ],
+        )
     session.info[_RECORDED] = session.info.get(_RECORDED, 0) + 1
     record_event(
         session,
@@ -460,31 +475,6 @@ def _assets_named_by(refs: Iterable[DagAssetReference]) -> list[Any]:
     return terms
 
 
-def _schedule_matches(session: Session, dag_id: str) -> Any:
-    """Events of the assets a DAG's schedule names, or recorded through its aliases."""
-    refs = list(
-        session.scalars(
-            select(DagAssetReference).where(
-                DagAssetReference.dag_id == dag_id, DagAssetReference.role == SCHEDULE
-            )
-        )
-    )
-    asset_terms = _assets_named_by(refs)
-    alias_names = [ref.alias_name for ref in refs if ref.alias_name]
-    terms = []
-    if asset_terms:
-        terms.append(AssetEvent.asset_id.in_(select(Asset.id).where(or_(*asset_terms))))
-    if alias_names:
-        terms.append(
-            AssetEvent.id.in_(
-                select(AssetAliasEvent.event_id)
-                .join(AssetAlias, AssetAlias.id == AssetAliasEvent.alias_id)
-                .where(AssetAlias.name.in_(alias_names))
-            )
-        )
-    return or_(*terms) if terms else None
-
-
 @dataclass(frozen=True)
 class AssetRunRequest:
     """A scheduler's decision to create an asset-triggered run."""
@@ -530,13 +520,6 @@ def create_asset_triggered_run(
     if (active or 0) >= dag.max_active_runs:
         return Refusal.ACTIVE_RUNS_LIMIT, None
     triggered_at = max(row.created_at for row in rows)
-    previous = session.scalar(
-        select(func.max(DagRun.logical_date)).where(
-            DagRun.dag_id == dag.dag_id,
-            DagRun.run_type == DagRunType.ASSET_TRIGGERED,
-            DagRun.logical_date < triggered_at,
-        )
-    )
     run_id = run_id_for(DagRunType.ASSET_TRIGGERED, triggered_at)
     if session.scalar(
         select(func.count())
@@ -544,10 +527,17 @@ def create_asset_triggered_run(
         .where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
     ):
         return Refusal.STATE_CONFLICT, None
+    asset_ids = [row.asset.id for row in rows]
+    pending = (AssetDagRunQueueEvent.target_dag_id == dag.dag_id) & (
+        AssetDagRunQueueEvent.asset_id.in_(asset_ids)
+    )
+    event_ids = sorted(
+        set(session.scalars(select(AssetDagRunQueueEvent.asset_event_id).where(pending)))
+    )
+    session.execute(delete(AssetDagRunQueueEvent).where(pending))
     session.execute(
         delete(AssetDagRunQueue).where(
-            AssetDagRunQueue.target_dag_id == dag.dag_id,
-            AssetDagRunQueue.asset_id.in_([row.asset.id for row in rows]),
+            AssetDagRunQueue.target_dag_id == dag.dag_id, AssetDagRunQueue.asset_id.in_(asset_ids)
         )
     )
     run = create_run(
@@ -564,13 +554,7 @@ def create_asset_triggered_run(
         ),
         now,
     )
-    matches = _schedule_matches(session, dag.dag_id)
-    if matches is not None:
-        window = [AssetEvent.timestamp <= triggered_at, matches]
-        if previous is not None:
-            window.append(AssetEvent.timestamp > previous)
-        event_ids = list(session.scalars(select(AssetEvent.id).where(*window)))
-        session.add_all(DagRunAssetEvent(dag_run_id=run.id, asset_event_id=i) for i in event_ids)
+    session.add_all(DagRunAssetEvent(dag_run_id=run.id, asset_event_id=i) for i in event_ids)
     return None, run
 
 

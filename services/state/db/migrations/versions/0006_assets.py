@@ -212,8 +212,51 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "asset_dag_run_queue_event",
+        sa.Column("target_dag_id", sa.String(length=250), nullable=False),
+        sa.Column(
+            "asset_event_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("asset_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["asset_event_id"],
+            ["asset_event.id"],
+            name=op.f("fk_asset_dag_run_queue_event_asset_event_id_asset_event"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["asset_id"],
+            ["asset.id"],
+            name=op.f("fk_asset_dag_run_queue_event_asset_id_asset"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["target_dag_id"],
+            ["dag.dag_id"],
+            name=op.f("fk_asset_dag_run_queue_event_target_dag_id_dag"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "target_dag_id", "asset_event_id", name=op.f("pk_asset_dag_run_queue_event")
+        ),
+    )
+    op.create_index(
+        op.f("ix_asset_dag_run_queue_event_asset_event_id"),
+        "asset_dag_run_queue_event",
+        ["asset_event_id"],
+    )
+
+
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index(
+        op.f("ix_asset_dag_run_queue_event_asset_event_id"),
+        table_name="asset_dag_run_queue_event",
+    )
+    op.drop_table("asset_dag_run_queue_event")
     with op.batch_alter_table("dag") as batch:
         batch.drop_column("has_asset_schedule")
     op.drop_index(op.f("ix_dag_run_asset_event_asset_event_id"), table_name="dag_run_asset_event")
