@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from grpc import aio
@@ -34,9 +34,12 @@ from protos.runtime.v1 import request_response_pb2 as info_rr
 from protos.runtime.v1 import service_pb2 as info_service
 from protos.runtime.v1 import service_pb2_grpc as info_grpc
 from tests.faults.workload import (
+    CONSUMER_DAG,
     DOOMED_WORKER,
     WORKER_IDS,
     WORKERS,
+    asset_name,
+    consumer_source,
     dag_source,
     deferral_marks,
     join_value,
@@ -266,6 +269,7 @@ def write_dag_folder(folder: Path, scale: Scale) -> list[str]:
     for dag_id in dag_ids:
         source = dag_source(dag_id, doomed=dag_id == DOOMED_DAG)
         (folder / f"{dag_id}.py").write_text(source)
+    (folder / f"{CONSUMER_DAG}.py").write_text(consumer_source(dag_ids))
     for name, source in ABUSE_FILES.items():
         (folder / name).write_text(source)
     return dag_ids
@@ -598,6 +602,86 @@ async def _log(client: StateClient, attempt: run_pb2.TaskInstanceTry) -> list[ru
         lines.extend(page.lines)
         if not page.lines or page.complete:
             return lines
+
+
+async def _all_pages(call: Callable[[Any], Awaitable[Any]], request: Any, items: str) -> list[Any]:
+    found: list[Any] = []
+    while True:
+        page = await call(request)
+        found.extend(getattr(page, items))
+        if not page.next_page_token:
+            return found
+        request.page_token = page.next_page_token
+
+
+async def check_asset_events(client: StateClient, finished: dict[str, int]) -> list[str]:
+    """Every successful run recorded one event of its DAG's asset (a failed one none), and
+    the consumer's runs consumed every event exactly once, once its queue has drained."""
+    problems: list[str] = []
+
+    async def drained() -> bool:
+        queued = await client.api.ListQueuedAssetEvents(
+            api_rr.ListQueuedAssetEventsRequest(dag_id=CONSUMER_DAG)
+        )
+        runs = await _all_pages(
+            client.api.ListDagRuns,
+            api_rr.ListDagRunsRequest(
+                dag_id=CONSUMER_DAG,
+                states=[dag_run_pb2.DAG_RUN_STATE_QUEUED, dag_run_pb2.DAG_RUN_STATE_RUNNING],
+            ),
+            "dag_runs",
+        )
+        return not queued.queued_asset_events and not runs
+
+    deadline = time.monotonic() + 60
+    while not await drained():
+        if time.monotonic() > deadline:
+            return ["the consumer's queue did not drain within 60 s"]
+        await asyncio.sleep(0.5)
+    events: dict[int, str] = {}
+    for dag_id in sorted({name.split("/")[0] for name in finished}):
+        successful = {
+            name.split("/")[1]
+            for name, state in finished.items()
+            if name.startswith(f"{dag_id}/") and state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+        }
+        recorded = await _all_pages(
+            client.api.ListAssetEvents,
+            api_rr.ListAssetEventsRequest(asset_name=asset_name(dag_id), page_size=1000),
+            "asset_events",
+        )
+        sources = sorted(e.source_run_id for e in recorded)
+        if sources != sorted(successful):
+            problems.append(
+                f"{dag_id}: events from {sources}, successful runs {sorted(successful)}"
+            )
+        events.update({e.id: f"{dag_id}/{e.source_run_id}" for e in recorded})
+    consumer_runs = await _all_pages(
+        client.api.ListDagRuns, api_rr.ListDagRunsRequest(dag_id=CONSUMER_DAG), "dag_runs"
+    )
+    consumed: list[int] = []
+    for run in consumer_runs:
+        if run.state != dag_run_pb2.DAG_RUN_STATE_SUCCESS:
+            problems.append(f"{CONSUMER_DAG}/{run.run_id} ended {run.state}")
+        linked = await _all_pages(
+            client.api.ListAssetEvents,
+            api_rr.ListAssetEventsRequest(
+                consumed_by_dag_id=CONSUMER_DAG, consumed_by_run_id=run.run_id, page_size=1000
+            ),
+            "asset_events",
+        )
+        if not linked:
+            problems.append(f"{CONSUMER_DAG}/{run.run_id} consumed no event")
+        consumed.extend(e.id for e in linked)
+    if sorted(consumed) != sorted(events):
+        doubled = sorted(i for i in set(consumed) if consumed.count(i) > 1)
+        missed = sorted(set(events) - set(consumed))
+        unknown = sorted(set(consumed) - set(events))
+        problems.append(
+            f"events consumed twice: {doubled}; never consumed: {missed}; not of a workload"
+            f" run: {unknown}"
+        )
+    return problems
 
 
 async def check_records(client: StateClient, runs: Sequence[run_pb2.DagRunKey]) -> Findings:

@@ -23,6 +23,7 @@ from tests.faults.chaos import (
     ABUSE_FILES,
     Cluster,
     Scenario,
+    check_asset_events,
     check_records,
     expected_run_state,
     recoveries,
@@ -87,6 +88,8 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
 
         findings = await check_records(client, scenario.runs)
         assert not findings.problems, findings.problems
+        asset_problems = await check_asset_events(client, finished)
+        assert not asset_problems, asset_problems
         print(
             "\n" + report(SCALE, SEED, findings, recoveries(scenario.faults, findings.tries), wall)
         )

@@ -8,6 +8,9 @@ lets the records show that each deferral resumed once, on its own event.
 
 A doomed variant's last worker fails without retry once it resumes, so its runs must end
 failed, with join upstream_failed, whatever the faults do.
+
+``join`` produces the DAG's asset, and a consumer DAG is scheduled on any of them: every
+successful run must record one event, and every event be consumed by one consumer run.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ DAG_SOURCE = """\
 import time
 from datetime import datetime, timedelta, timezone
 
-from tradewind import DAG, AirflowFailException, BaseOperator, task
+from tradewind import DAG, AirflowFailException, Asset, BaseOperator, task
 from tradewind.sdk.triggers.temporal import TimeDeltaTrigger
 
 
@@ -65,7 +68,7 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
         time.sleep(0.05)
         return 1
 
-    @task
+    @task(outlets=[Asset("chaos://{dag_id}")])
     def join(*values):
         print("joining")
         return sum(values)
@@ -77,6 +80,30 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
 
 _DEFERRING = re.compile(r"^deferring part (?P<part>\d+) until (?P<due>\S+)$")
 _RESUMED = re.compile(r"^resumed part (?P<part>\d+) on (?P<event>\S+) \(due (?P<due>\S+)\)$")
+
+
+#: The DAG scheduled on every workload DAG's asset.
+CONSUMER_DAG = "chaos_consumer"
+
+CONSUMER_SOURCE = """\
+from datetime import datetime, timezone
+
+from tradewind import DAG, Asset, BashOperator
+
+with DAG("{consumer}", schedule={condition}, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)):
+    BashOperator(task_id="consume", bash_command="true")
+"""
+
+
+def asset_name(dag_id: str) -> str:
+    """The name of the asset a workload DAG's ``join`` produces (its URI is normalised)."""
+    return f"chaos://{dag_id}"
+
+
+def consumer_source(dag_ids: list[str]) -> str:
+    """The consumer DAG, scheduled on any workload DAG's asset."""
+    condition = " | ".join(f"Asset({asset_name(d)!r})" for d in dag_ids)
+    return CONSUMER_SOURCE.format(consumer=CONSUMER_DAG, condition=condition)
 
 
 def dag_source(dag_id: str, *, doomed: bool = False) -> str:
