@@ -20,7 +20,7 @@ from protos.task.v1 import request_response_pb2 as rr
 from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
 from services.runtime.auth import lease_header
-from tradewind.sdk.asset_events import AssetEventResult, event_from_message
+from tradewind.sdk.asset_events import AssetEventQuery, AssetEventResult, event_from_message
 from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef, asset_from_message
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import ConnectionNotFound, DagRunAlreadyExists, TradewindException
@@ -188,28 +188,19 @@ class GrpcTaskRuntime:
             extra=found.extra_json or None,
         )
 
-    def list_asset_events(
-        self,
-        *,
-        asset: Asset | None,
-        alias_name: str | None,
-        after: datetime | None,
-        before: datetime | None,
-        ascending: bool,
-        limit: int | None,
-    ) -> list[AssetEventResult]:
+    def list_asset_events(self, query: AssetEventQuery) -> list[AssetEventResult]:
         """Events of an asset or alias, for ``inlet_events``."""
         request = rr.ListTaskAssetEventsRequest(
-            caller=self._lease, descending=not ascending, limit=limit or 0
+            caller=self._lease, descending=not query.ascending, limit=query.limit or 0
         )
-        if asset is not None:
-            request.asset.CopyFrom(dag_pb2.Asset(name=asset.name, uri=asset.uri))
+        if query.asset is not None:
+            request.asset.CopyFrom(dag_pb2.Asset(name=query.asset.name, uri=query.asset.uri))
         else:
-            request.alias_name = alias_name or ""
-        if after is not None:
-            request.after.FromDatetime(after.astimezone(UTC))
-        if before is not None:
-            request.before.FromDatetime(before.astimezone(UTC))
+            request.alias_name = query.alias_name or ""
+        if query.after is not None:
+            request.after.FromDatetime(query.after.astimezone(UTC))
+        if query.before is not None:
+            request.before.FromDatetime(query.before.astimezone(UTC))
         response = self._stub.ListTaskAssetEvents(
             request, timeout=CALL_TIMEOUT, metadata=self._metadata
         )

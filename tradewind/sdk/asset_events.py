@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, Self, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, overload
 
 from protos.asset.v1 import message_pb2 as asset_pb2
 from tradewind.sdk.assets import (
@@ -39,21 +39,30 @@ AssetResolver = Callable[[AssetNameRef | AssetUriRef], Asset]
 _Key = tuple[str, str] | str
 
 
-class AssetEventFetcher(Protocol):
-    """Fetches the stored events of an asset, or of the assets attached to an alias."""
+@dataclass(frozen=True, kw_only=True)
+class AssetEventQuery:
+    """Which stored events to read: of an asset, or recorded through an alias.
 
-    def __call__(
-        self,
-        *,
-        asset: Asset | None,
-        alias_name: str | None,
-        after: datetime | None,
-        before: datetime | None,
-        ascending: bool,
-        limit: int | None,
-    ) -> list[AssetEventResult]:
-        """The events, oldest first when ``ascending``; ``limit`` None means all of them."""
-        ...
+    Attributes:
+        asset: the asset (its name and uri), or None with ``alias_name``.
+        alias_name: the alias, or None with ``asset``.
+        after: only events recorded after this time (aware).
+        before: only events recorded before this time (aware).
+        ascending: oldest first; False for newest first.
+        limit: at most this many; None for all of them (up to the server's maximum).
+
+    """
+
+    asset: Asset | None = None
+    alias_name: str | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    ascending: bool = True
+    limit: int | None = None
+
+
+#: Fetches the stored events a query names.
+AssetEventFetcher = Callable[[AssetEventQuery], list["AssetEventResult"]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -348,12 +357,14 @@ class InletEventsAccessor(Sequence[AssetEventResult]):
         if self._events is None:
             self._events = list(
                 self._fetch(
-                    asset=self._asset,
-                    alias_name=self._alias_name,
-                    after=self._after,
-                    before=self._before,
-                    ascending=self._ascending,
-                    limit=self._limit,
+                    AssetEventQuery(
+                        asset=self._asset,
+                        alias_name=self._alias_name,
+                        after=self._after,
+                        before=self._before,
+                        ascending=self._ascending,
+                        limit=self._limit,
+                    )
                 )
             )
         return self._events

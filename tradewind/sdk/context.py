@@ -19,6 +19,7 @@ import pendulum
 from core.states import DagRunType
 from tradewind.sdk import macros
 from tradewind.sdk.asset_events import (
+    AssetEventQuery,
     AssetEventResult,
     InletEventsAccessors,
     LazyTriggeringAssetEvents,
@@ -292,23 +293,8 @@ def _resolve_asset(ref: AssetNameRef | AssetUriRef) -> Asset:
     return current_runtime().resolve_asset(ref)
 
 
-def _fetch_asset_events(
-    *,
-    asset: Asset | None,
-    alias_name: str | None,
-    after: datetime | None,
-    before: datetime | None,
-    ascending: bool,
-    limit: int | None,
-) -> list[AssetEventResult]:
-    return current_runtime().list_asset_events(
-        asset=asset,
-        alias_name=alias_name,
-        after=after,
-        before=before,
-        ascending=ascending,
-        limit=limit,
-    )
+def _fetch_asset_events(query: AssetEventQuery) -> list[AssetEventResult]:
+    return current_runtime().list_asset_events(query)
 
 
 def _triggering_events() -> list[AssetEventResult]:

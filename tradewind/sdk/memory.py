@@ -17,7 +17,7 @@ from tradewind.sdk.exceptions import ConnectionNotFound, TradewindException
 from tradewind.sdk.other_dags import StateQuery, TriggeredRun
 
 if TYPE_CHECKING:
-    from tradewind.sdk.asset_events import AssetEventResult
+    from tradewind.sdk.asset_events import AssetEventQuery, AssetEventResult
     from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
 
 
@@ -163,16 +163,7 @@ class InMemoryRuntime:
         keys.clear()
         return count
 
-    def list_asset_events(
-        self,
-        *,
-        asset: Asset | None,
-        alias_name: str | None,
-        after: datetime | None,
-        before: datetime | None,
-        ascending: bool,
-        limit: int | None,
-    ) -> list[AssetEventResult]:
+    def list_asset_events(self, query: AssetEventQuery) -> list[AssetEventResult]:
         """Asset events are kept by the state service; in memory there are none."""
         return []
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from tradewind.sdk.exceptions import NoTaskContext
 
 if TYPE_CHECKING:
-    from tradewind.sdk.asset_events import AssetEventResult
+    from tradewind.sdk.asset_events import AssetEventQuery, AssetEventResult
     from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
     from tradewind.sdk.connection import Connection
     from tradewind.sdk.other_dags import StateQuery, TriggeredRun
@@ -171,25 +171,11 @@ class TaskRuntime(Protocol):
         """
         ...
 
-    def list_asset_events(
-        self,
-        *,
-        asset: Asset | None,
-        alias_name: str | None,
-        after: datetime | None,
-        before: datetime | None,
-        ascending: bool,
-        limit: int | None,
-    ) -> list[AssetEventResult]:
+    def list_asset_events(self, query: AssetEventQuery) -> list[AssetEventResult]:
         """The stored events of an asset, or of those recorded through an alias (inlet_events).
 
         Args:
-            asset: the asset (its name and uri), or None with ``alias_name``.
-            alias_name: the alias, or None with ``asset``.
-            after: only events recorded after this time.
-            before: only events recorded before this time.
-            ascending: oldest first; False for newest first.
-            limit: at most this many; None for the server's maximum.
+            query: whose events, in which order, how many.
 
         """
         ...

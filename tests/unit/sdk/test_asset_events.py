@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from tradewind.sdk.asset_events import (
+    AssetEventQuery,
     AssetEventResult,
     InletEventsAccessor,
     InletEventsAccessors,
@@ -64,26 +66,10 @@ class FakeStore:
         self.events = events
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(
-        self,
-        *,
-        asset: Asset | None,
-        alias_name: str | None,
-        after: datetime | None,
-        before: datetime | None,
-        ascending: bool,
-        limit: int | None,
-    ) -> list[AssetEventResult]:
-        self.calls.append(
-            {
-                "asset": asset,
-                "alias_name": alias_name,
-                "after": after,
-                "before": before,
-                "ascending": ascending,
-                "limit": limit,
-            }
-        )
+    def __call__(self, query: AssetEventQuery) -> list[AssetEventResult]:
+        self.calls.append({f.name: getattr(query, f.name) for f in fields(query)})
+        asset, alias_name, after, before = query.asset, query.alias_name, query.after, query.before
+        ascending, limit = query.ascending, query.limit
         found = [
             e
             for e in self.events
