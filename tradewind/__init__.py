@@ -103,6 +103,8 @@ from tradewind_common.version import tradewind_version
 __version__ = tradewind_version()
 
 __all__ = [
+    "DAG",
+    "NEVER_EXPIRE",
     "AirflowDagCycleException",
     "AirflowException",
     "AirflowFailException",
@@ -131,7 +133,6 @@ __all__ = [
     "ConnectionNotFound",
     "Context",
     "CronDataIntervalTimetable",
-    "DAG",
     "DagCycleError",
     "DagDefinitionError",
     "DagRunAlreadyExists",
@@ -155,7 +156,6 @@ __all__ = [
     "LatestOnlyOperator",
     "Metadata",
     "Model",
-    "NEVER_EXPIRE",
     "NotFound",
     "Param",
     "ParamValidationError",
