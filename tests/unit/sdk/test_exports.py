@@ -17,6 +17,8 @@ from tradewind import (
 )
 
 EXPECTED = [
+    "DAG",
+    "NEVER_EXPIRE",
     "AirflowDagCycleException",
     "AirflowException",
     "AirflowFailException",
@@ -45,7 +47,6 @@ EXPECTED = [
     "ConnectionNotFound",
     "Context",
     "CronDataIntervalTimetable",
-    "DAG",
     "DagCycleError",
     "DagDefinitionError",
     "DagRunAlreadyExists",
@@ -69,7 +70,6 @@ EXPECTED = [
     "LatestOnlyOperator",
     "Metadata",
     "Model",
-    "NEVER_EXPIRE",
     "NotFound",
     "Param",
     "ParamValidationError",
