@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
+from tradewind.client._assets import AssetMethods
 from tradewind.client._catalog import CatalogMethods
 from tradewind.client._logs import LogMethods
 from tradewind.client._waiting import WaitMethods
@@ -20,7 +21,7 @@ DEFAULT_RPC_TIMEOUT_SECONDS = 30.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
 
 
-class Client(CatalogMethods, WaitMethods, LogMethods):
+class Client(CatalogMethods, AssetMethods, WaitMethods, LogMethods):
     """An asyncio client of the state service's public API (``tradewind.api.v1.ApiService``).
 
     Use it as an async context manager::

@@ -14,6 +14,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from protos.asset.v1 import message_pb2 as asset_pb2
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.run.v1 import message_pb2 as run_pb2
@@ -668,3 +669,132 @@ class TaskLogs:
 
 def _map_index(key: run_pb2.TaskInstanceKey) -> int:
     return key.map_index if key.HasField("map_index") else -1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Asset:
+    """An asset: data tasks produce and DAGs are scheduled on."""
+
+    name: str
+    uri: str
+    group: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_proto(cls, message: dag_pb2.Asset) -> Asset:
+        """Convert an ``Asset``."""
+        return cls(
+            name=message.name,
+            uri=message.uri,
+            group=message.group,
+            extra=_json(message.extra_json) or {},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetEvent:
+    """One update of an asset, recorded by a producing task or from outside."""
+
+    id: int
+    asset: Asset
+    extra: dict[str, Any]
+    #: The producing task instance; empty for an event recorded from outside.
+    source_dag_id: str
+    source_task_id: str
+    source_run_id: str
+    source_map_index: int
+    #: The aliases the producing task attached the asset to.
+    source_aliases: list[str]
+    timestamp: datetime | None
+    #: "task", "api" or "watcher".
+    origin: str
+
+    @classmethod
+    def from_proto(cls, message: asset_pb2.AssetEvent) -> AssetEvent:
+        """Convert an ``AssetEvent``."""
+        return cls(
+            id=message.id,
+            asset=Asset.from_proto(message.asset),
+            extra=_json(message.extra_json) or {},
+            source_dag_id=message.source_dag_id,
+            source_task_id=message.source_task_id,
+            source_run_id=message.source_run_id,
+            source_map_index=message.source_map_index,
+            source_aliases=list(message.source_aliases),
+            timestamp=_when(message, "timestamp"),
+            origin=message.origin,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetTaskReference:
+    """A task that produces or reads an asset."""
+
+    dag_id: str
+    task_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetDetails:
+    """An asset with its producers, consumers, aliases and latest event."""
+
+    asset: Asset
+    created_at: datetime | None
+    producing_tasks: list[AssetTaskReference]
+    scheduled_dag_ids: list[str]
+    consuming_tasks: list[AssetTaskReference]
+    aliases: list[str]
+    last_event: AssetEvent | None
+    event_count: int
+
+    @classmethod
+    def from_proto(cls, message: asset_pb2.AssetDetails) -> AssetDetails:
+        """Convert an ``AssetDetails``."""
+        return cls(
+            asset=Asset.from_proto(message.asset),
+            created_at=_when(message, "created_at"),
+            producing_tasks=[
+                AssetTaskReference(dag_id=t.dag_id, task_id=t.task_id)
+                for t in message.producing_tasks
+            ],
+            scheduled_dag_ids=list(message.scheduled_dag_ids),
+            consuming_tasks=[
+                AssetTaskReference(dag_id=t.dag_id, task_id=t.task_id)
+                for t in message.consuming_tasks
+            ],
+            aliases=list(message.aliases),
+            last_event=(
+                AssetEvent.from_proto(message.last_event)
+                if message.HasField("last_event")
+                else None
+            ),
+            event_count=message.event_count,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuedAssetEvent:
+    """An asset with an event waiting for a DAG scheduled on it."""
+
+    dag_id: str
+    asset: Asset
+    created_at: datetime | None
+    asset_aliases: list[str]
+
+    @classmethod
+    def from_proto(cls, message: asset_pb2.QueuedAssetEvent) -> QueuedAssetEvent:
+        """Convert a ``QueuedAssetEvent``."""
+        return cls(
+            dag_id=message.dag_id,
+            asset=Asset.from_proto(message.asset),
+            created_at=_when(message, "created_at"),
+            asset_aliases=list(message.asset_aliases),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmittedAssetEvent:
+    """An event recorded from outside, and the DAGs it queued."""
+
+    event: AssetEvent
+    queued_dag_ids: list[str]

@@ -41,6 +41,11 @@ METHODS = {
     "ListDagFiles": "dag_files",
     "ListImportErrors": "import_errors",
     "ListDagWarnings": "dag_warnings",
+    "ListAssets": "assets",
+    "GetAsset": "get_asset",
+    "ListAssetEvents": "asset_events",
+    "CreateAssetEvent": "emit_asset_event",
+    "ListQueuedAssetEvents": "queued_asset_events",
 }
 
 
