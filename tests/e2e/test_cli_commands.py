@@ -871,3 +871,34 @@ def test_authentication_errors_say_how_to_give_the_token(secured_state: ServiceP
     allowed = run_cli("dags", "list", "-o", "json", "--state-token", API_TOKEN, address=address)
     assert allowed.returncode == 0, allowed.stderr
     assert json.loads(allowed.stdout) == []
+
+
+async def test_assets_list_show_emit_queued_and_events(stubs: StateClient, address: str) -> None:
+    uri = f"s3://cli/{unique('asset')}"
+    asset = dag_pb2.Asset(name=uri, uri=uri, group="asset", extra_json='{"owner": "cli"}')
+    producer = unique("cli")
+    consumer = unique("cli")
+    await register_dags(
+        stubs,
+        [
+            make_dag(producer, {"make": []}, outlets={"make": [dag_pb2.TaskAsset(asset=asset)]}),
+            make_dag(consumer, {"use": []}, assets=dag_pb2.AssetCondition(asset=asset)),
+        ],
+    )
+    listed = as_json(run_cli("assets", "list", "--search", uri, "-o", "json", address=address))
+    assert [(a["asset"]["uri"], a["scheduled_dag_ids"]) for a in listed] == [(uri, [consumer])]
+    shown = ok(run_cli("assets", "show", uri, address=address))
+    assert f"producing tasks  {producer}.make" in shown
+    assert '{"owner": "cli"}' in shown
+
+    emitted = ok(run_cli("assets", "emit", uri, "--extra", '{"rows": 5}', address=address))
+    assert emitted.strip().endswith(f"recorded for {uri}; queued {consumer}")
+    queued = table_rows(ok(run_cli("assets", "queued", consumer, address=address)))
+    assert [row[:2] for row in queued] == [[consumer, uri]]
+    events = as_json(run_cli("assets", "events", uri, "-o", "json", address=address))
+    assert [(e["origin"], e["extra"]) for e in events] == [("api", {"rows": 5})]
+
+    refused = run_cli("assets", "emit", uri, "--extra", "[1]", address=address)
+    assert error_line(refused, "assets emit") == "--extra must be a JSON object, got list"
+    missing = run_cli("assets", "show", "no-such-asset", address=address)
+    assert error_line(missing, "assets show") == "no asset has the name or URI 'no-such-asset'"

@@ -47,11 +47,14 @@ def make_dag(
     setups: Sequence[str] = (),
     teardowns: Sequence[str] = (),
     map_lengths: Mapping[str, dag_pb2.MapLength] | None = None,
+    assets: dag_pb2.AssetCondition | None = None,
+    outlets: Mapping[str, Sequence[dag_pb2.TaskAsset]] | None = None,
 ) -> dag_pb2.SerializedDag:
     """A serialised DAG: ``tasks`` maps each task id to its upstream task ids.
 
     ``setups`` and ``teardowns`` name the tasks with those roles (teardowns get their trigger
-    rule, all_done_setup_success); ``map_lengths`` makes tasks mapped.
+    rule, all_done_setup_success); ``map_lengths`` makes tasks mapped; ``assets`` schedules the
+    DAG on assets and ``outlets`` gives tasks their outlets.
     """
     mapped = dict(map_lengths or {})
     schedule = (
@@ -93,10 +96,13 @@ def make_dag(
                 priority_weight=1,
                 weight_rule=ti_enums.PRIORITY_WEIGHT_RULE_DOWNSTREAM,
                 map_length=mapped.get(task_id),
+                outlets=list((outlets or {}).get(task_id, ())),
             )
             for task_id, upstream in sorted(tasks.items())
         ],
     )
+    if assets is not None:
+        definition.schedule.assets.CopyFrom(assets)
     content_hash = hashlib.sha256(definition.SerializeToString(deterministic=True)).hexdigest()
     return dag_pb2.SerializedDag(definition=definition, content_hash=content_hash)
 

@@ -4,7 +4,6 @@ compare-and-set that creates an asset-triggered run, and what each run consumes.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,13 +37,14 @@ def store(
     paused: bool = False,
     max_active_runs: int = 16,
 ) -> None:
-    serialized = make_dag(dag_id, {"t": []}, paused=paused, max_active_runs=max_active_runs)
-    definition = serialized.definition
-    if on is not None:
-        definition.schedule.assets.CopyFrom(on)
-    definition.tasks[0].outlets.extend(outlets or [])
-    digest = hashlib.sha256(definition.SerializeToString(deterministic=True)).hexdigest()
-    serialized = dag_pb2.SerializedDag(definition=definition, content_hash=digest)
+    serialized = make_dag(
+        dag_id,
+        {"t": []},
+        paused=paused,
+        max_active_runs=max_active_runs,
+        assets=on,
+        outlets={"t": outlets or []},
+    )
 
     def write(session: Any) -> None:
         ensure_default_pool(session)
