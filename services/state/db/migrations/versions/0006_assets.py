@@ -211,7 +211,6 @@ def upgrade() -> None:
         unique=False,
     )
 
-
     op.create_table(
         "asset_dag_run_queue_event",
         sa.Column("target_dag_id", sa.String(length=250), nullable=False),
