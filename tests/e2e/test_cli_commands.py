@@ -881,8 +881,18 @@ async def test_assets_list_show_emit_queued_and_events(stubs: StateClient, addre
     await register_dags(
         stubs,
         [
-            make_dag(producer, {"make": []}, outlets={"make": [dag_pb2.TaskAsset(asset=asset)]}),
-            make_dag(consumer, {"use": []}, assets=dag_pb2.AssetCondition(asset=asset)),
+            make_dag(
+                producer,
+                {"make": []},
+                file=f"{producer}.py",
+                outlets={"make": [dag_pb2.TaskAsset(asset=asset)]},
+            ),
+            make_dag(
+                consumer,
+                {"use": []},
+                file=f"{producer}.py",
+                assets=dag_pb2.AssetCondition(asset=asset),
+            ),
         ],
     )
     listed = as_json(run_cli("assets", "list", "--search", uri, "-o", "json", address=address))

@@ -431,6 +431,7 @@ async def test_sensors_wait_deferred_and_rescheduled_and_a_triggered_run_is_awai
     assert json.loads(etl.dag_run.conf_json) == {"multiplier": 2}
 
 
+@ONE_REPLICA  # the fault suite holds assets across replicas and kills
 async def test_a_producer_of_two_assets_triggers_the_consumer_scheduled_on_both(
     api: StateClient,
 ) -> None:
