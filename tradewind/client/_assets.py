@@ -1,4 +1,4 @@
-"""Client methods for assets: the catalogue, their events, events from outside, the queue."""
+"""Client methods for assets: the catalogue, their events, external events and the queue."""
 
 from __future__ import annotations
 
@@ -15,16 +15,40 @@ from tradewind.client._models import (
     EmittedAssetEvent,
     QueuedAssetEvent,
 )
+from tradewind.client._runs import timestamp
 
 
-def _key(name: str, uri: str) -> dict[str, str]:
+def asset_key(name: str, uri: str) -> dict[str, str]:
+    """The ``key`` oneof of a request naming one asset.
+
+    Raises:
+        ValueError: neither or both of ``name`` and ``uri`` are given.
+
+    """
     if bool(name) == bool(uri):
-        raise ValueError("give the asset's name or its uri (exactly one)")
+        raise ValueError("give exactly one of name and uri")
     return {"name": name} if name else {"uri": uri}
 
 
+def extra_json(extra: Mapping[str, Any] | None) -> str:
+    """The JSON text of an event's extra; "" for none.
+
+    Raises:
+        ValueError: ``extra`` is not a mapping, or holds values JSON cannot encode.
+
+    """
+    if extra is None:
+        return ""
+    if not isinstance(extra, Mapping):
+        raise ValueError(f"extra must be a dict (a JSON object), not {type(extra).__name__}")
+    try:
+        return json.dumps(dict(extra))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"extra cannot be encoded as JSON: {err}") from err
+
+
 class AssetMethods(ClientBase):
-    """Assets and their events."""
+    """Assets, their events, events recorded from outside, and what asset schedules wait on."""
 
     def assets(
         self, *, search: str = "", dag_id: str = "", page_size: int = PAGE_SIZE
@@ -33,14 +57,14 @@ class AssetMethods(ClientBase):
 
         Args:
             search: only assets whose name or URI contains this (case-insensitive).
-            dag_id: only the assets this DAG names (schedule, outlets, inlets).
+            dag_id: only assets this DAG names (schedule, outlets, inlets); empty for all.
             page_size: assets per request.
 
         Returns:
             An async iterator of :class:`AssetDetails`.
 
         Raises:
-            NotFoundError: no such DAG.
+            InvalidArgumentError: a malformed DAG id.
 
         """
         return self._pages(
@@ -51,21 +75,21 @@ class AssetMethods(ClientBase):
         )
 
     async def get_asset(self, *, name: str = "", uri: str = "") -> AssetDetails:
-        """One asset, by name or by URI.
+        """Describe one asset, found by its name or by its URI.
 
         Args:
             name: the asset's name.
-            uri: or its URI.
+            uri: the asset's URI (instead of ``name``).
 
         Returns:
             The asset with its producers, consumers and latest event.
 
         Raises:
-            ValueError: neither or both given.
-            NotFoundError: no asset has it.
+            ValueError: neither or both of ``name`` and ``uri``.
+            NotFoundError: no asset has that name or URI.
 
         """
-        response = await self._call(self._stub.GetAsset, rr.GetAssetRequest(**_key(name, uri)))
+        response = await self._call(self._stub.GetAsset, rr.GetAssetRequest(**asset_key(name, uri)))
         return AssetDetails.from_proto(response.asset)
 
     def asset_events(
@@ -83,17 +107,20 @@ class AssetMethods(ClientBase):
         """Iterate over asset events, newest first.
 
         Args:
-            asset_name: only the events of the asset with this name.
-            asset_uri: only the events of the asset with this URI.
-            source_dag_id: only events produced by this DAG.
-            source_run_id: only events produced by this run (with ``source_dag_id``).
-            consumed_by: only the events that triggered this run, as (dag_id, run_id).
-            since: only events recorded at or after this time (aware).
-            until: only events recorded before this time (aware).
+            asset_name: only events of the asset with this name.
+            asset_uri: only events of the asset with this URI.
+            source_dag_id: only events produced by tasks of this DAG.
+            source_run_id: only events produced in this run.
+            consumed_by: only the events this run, ``(dag_id, run_id)``, was triggered by.
+            since: only events recorded at or after this (an aware datetime).
+            until: only events recorded before this (an aware datetime).
             page_size: events per request.
 
         Returns:
             An async iterator of :class:`AssetEvent`.
+
+        Raises:
+            ValueError: ``consumed_by`` without both ids; a naive ``since`` or ``until``.
 
         """
         request = rr.ListAssetEventsRequest(
@@ -104,50 +131,59 @@ class AssetMethods(ClientBase):
             source_run_id=source_run_id,
         )
         if consumed_by is not None:
-            request.consumed_by_dag_id, request.consumed_by_run_id = consumed_by
+            dag_id, run_id = consumed_by
+            if not dag_id or not run_id:
+                raise ValueError("consumed_by must be (dag_id, run_id), both given")
+            request.consumed_by_dag_id = dag_id
+            request.consumed_by_run_id = run_id
         if since is not None:
-            request.timestamp_gte.FromDatetime(since)
+            request.timestamp_gte.CopyFrom(timestamp(since, "since"))
         if until is not None:
-            request.timestamp_lt.FromDatetime(until)
+            request.timestamp_lt.CopyFrom(timestamp(until, "until"))
         return self._pages(
-            self._stub.ListAssetEvents, request, lambda r: r.asset_events, AssetEvent.from_proto
+            self._stub.ListAssetEvents,
+            request,
+            lambda r: r.asset_events,
+            AssetEvent.from_proto,
         )
 
     async def emit_asset_event(
         self, *, name: str = "", uri: str = "", extra: Mapping[str, Any] | None = None
     ) -> EmittedAssetEvent:
-        """Record an asset event from outside: the DAGs scheduled on the asset are queued.
+        """Record an event of an asset from outside (e.g. an upstream system finished writing).
+
+        The DAGs scheduled on the asset are queued as for a task's event. The call is not
+        retried automatically: a retry could record the event twice.
 
         Args:
             name: the asset's name.
-            uri: or its URI.
-            extra: the event's extra (JSON-encodable).
+            uri: the asset's URI (instead of ``name``).
+            extra: the event's extra, a JSON object; None for ``{}``.
 
         Returns:
-            The event and the DAGs it queued.
+            The event recorded and the DAGs it queued.
 
         Raises:
-            ValueError: neither or both of name and uri given.
-            NotFoundError: no DAG names the asset.
+            ValueError: neither or both of ``name`` and ``uri``; ``extra`` not a dict or not
+                JSON-encodable.
+            NotFoundError: no DAG names such an asset.
 
         """
-        request = rr.CreateAssetEventRequest(
-            **_key(name, uri), extra_json=json.dumps(dict(extra or {}))
-        )
+        request = rr.CreateAssetEventRequest(**asset_key(name, uri), extra_json=extra_json(extra))
         response = await self._call(self._stub.CreateAssetEvent, request)
         return EmittedAssetEvent(
             event=AssetEvent.from_proto(response.asset_event),
-            queued_dag_ids=list(response.queued_dag_ids),
+            queued_dag_ids=tuple(response.queued_dag_ids),
         )
 
     async def queued_asset_events(self, dag_id: str = "") -> list[QueuedAssetEvent]:
-        """The asset events DAGs scheduled on assets wait on.
+        """The asset events queued for DAGs scheduled on assets: what each DAG waits with.
 
         Args:
-            dag_id: only this DAG's; empty for every DAG.
+            dag_id: only what this DAG has queued; empty for every DAG.
 
         Returns:
-            One per (DAG, asset) with an event since the DAG's last asset-triggered run.
+            The queued events, by DAG.
 
         Raises:
             NotFoundError: no such DAG.

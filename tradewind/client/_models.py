@@ -797,4 +797,4 @@ class EmittedAssetEvent:
     """An event recorded from outside, and the DAGs it queued."""
 
     event: AssetEvent
-    queued_dag_ids: list[str]
+    queued_dag_ids: tuple[str, ...]
