@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from protos.resource.v1 import message_pb2 as resource_pb2
 from protos.run.v1 import message_pb2 as run_pb2
 from tests.helpers.databases import BACKENDS, TemplateDatabases, require_postgres
 from tests.helpers.processes import REPO_ROOT, ServiceProcess
+from tests.helpers.scale import long_form
 from tests.helpers.services import start_service
 from tests.helpers.state import StateClient, start_state, state_client
 
@@ -296,12 +296,12 @@ async def test_calendar_branches_and_latest_only_in_scheduled_and_manual_runs(
 def mapped_items(deployment: Deployment) -> int:
     """How many items the mapping example maps over on a deployment.
 
-    500 on SQLite; on PostgreSQL 200, or 500 with ``EXAMPLES_SCALE=long`` (the suite's time
+    500 on SQLite; on PostgreSQL 200, or 500 with ``TEST_SCALE=long`` (the suite's time
     budget); 20 on the replicated deployment, which shows the same across replicas.
     """
     if deployment.replicated:
         return 20
-    if deployment.backend == "postgresql" and os.environ.get("EXAMPLES_SCALE") != "long":
+    if deployment.backend == "postgresql" and not long_form():
         return 200
     return 500
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import random
 import signal
 import time
@@ -47,6 +46,7 @@ from tests.faults.workload import (
 )
 from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import ServiceProcess
+from tests.helpers.scale import long_form
 from tests.helpers.services import start_service
 from tests.helpers.state import StateClient, start_state
 from tradewind_common.channels import ChannelConfig, create_channel
@@ -126,12 +126,8 @@ LONG = Scale(
 
 
 def scale_from_environment() -> Scale:
-    """``FAULT_SCALE=long`` selects the long form; the short form is the default."""
-    wanted = os.environ.get("FAULT_SCALE", "short")
-    scales = {scale.name: scale for scale in (SHORT, LONG)}
-    if wanted not in scales:
-        raise ValueError(f"FAULT_SCALE must be one of {sorted(scales)}, not {wanted!r}")
-    return scales[wanted]
+    """``TEST_SCALE=long`` selects the long form; the short form is the default."""
+    return LONG if long_form() else SHORT
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The workload's workers defer to triggers, so the triggerer replicas carry load too and one of
 them is killed while it holds triggers (the short form once, the long form three times).
-The short form runs in CI; ``FAULT_SCALE=long`` runs several hundred task instances with every
+The short form runs in CI; ``TEST_SCALE=long`` runs several hundred task instances with every
 kind of replica killed three times, two database restarts and two frozen executors.
 ``FAULT_SEED=<n>`` replays another sequence of faults. Run with ``-s`` to see the figures;
 ``FAULT_LOGS=<folder>`` keeps every replica's log there (the killed ones' too).
