@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.processes import assert_eventually, child_environment
+from tests.helpers.processes import assert_eventually, child_environment, free_ports
 from tradewind_common.processes import children_of
 
 SLEEP = "sleep 97.25"  # a command line no other process has
@@ -35,25 +35,7 @@ READY_SECONDS = 90.0
 
 def free_port_base() -> int:
     """A port with the four after it free on 127.0.0.1 a moment ago (one per service)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base > 65000:
-            continue
-        try:
-            held = []
-            for offset in range(5):
-                sock = socket.socket()
-                held.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-        return base
-    raise AssertionError("no five free ports in a row")
+    return free_ports(5)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,11 +22,48 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
+#: Ports handed to services come from below the kernel's ephemeral range (32768 and up), so
+#: that no outgoing connection holds one, in one block per pytest-xdist worker, so that two
+#: workers never hand out the same port.
+PORTS_FROM = 10000
+PORTS_PER_WORKER = 2500
+_next_port: int | None = None
+
+
+def _worker_number() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+
+
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    """A TCP port that was free on 127.0.0.1 a moment ago, not handed out before by this
+    process (unless its worker's whole block went round), and never by another worker."""
+    return free_ports(1)
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports that were free a moment ago (as ``free_port``)."""
+    global _next_port
+    block = PORTS_FROM + (_worker_number() % 8) * PORTS_PER_WORKER
+    if _next_port is None:
+        _next_port = random.randrange(PORTS_PER_WORKER - count)
+    for _ in range(PORTS_PER_WORKER):
+        if _next_port + count > PORTS_PER_WORKER:
+            _next_port = 0
+        first = block + _next_port
+        _next_port += count
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} free ports in a row in {block}..{block + PORTS_PER_WORKER - 1}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def assert_eventually(
