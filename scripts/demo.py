@@ -21,16 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from tradewind.cli.standalone import PORT_OFFSETS
+
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 90.0
 
 
 def free_port_base() -> int:
-    """A port with the next three free too (the four services' gRPC ports)."""
+    """A port with the ones after it free too, one per service of ``standalone``."""
     for base in [50051, *range(51051, 60000, 17)]:
         sockets = []
         try:
-            for offset in range(4):
+            for offset in sorted(set(PORT_OFFSETS.values())):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 sockets.append(sock)
                 sock.bind(("127.0.0.1", base + offset))

@@ -71,15 +71,23 @@ class ForkServer:
 
         """
         loop = asyncio.get_running_loop()
-        self._server = await loop.run_in_executor(None, self._spawn)
-        assert self._server.stdout is not None
-        ready = await asyncio.wait_for(
-            loop.run_in_executor(None, self._server.stdout.readline), START_SECONDS
-        )
-        if ready.strip() != b"ready":
-            raise RuntimeError(f"the fork server for {self._target} did not start")
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._socket.connect(self._path)
+        try:
+            self._server = await loop.run_in_executor(None, self._spawn)
+            assert self._server.stdout is not None
+            ready = await asyncio.wait_for(
+                loop.run_in_executor(None, self._server.stdout.readline), START_SECONDS
+            )
+            if ready.strip() != b"ready":
+                raise RuntimeError(f"the fork server for {self._target} did not start")
+            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self._socket.connect(self._path)
+        except BaseException:
+            # Failed, timed out or cancelled (the service stopping while it starts): leave
+            # neither the server nor its folder behind.
+            if self._server is not None and self._server.poll() is None:
+                self._server.kill()
+            _remove(self._path, self._folder)
+            raise
         # The server takes one connection: with its path gone nobody else can connect, and an
         # executor that is killed leaves no socket behind.
         _remove(self._path, self._folder)

@@ -8,7 +8,6 @@ and `/proc` must then hold none of the processes it started, nor the task's.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
