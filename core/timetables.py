@@ -1,15 +1,25 @@
-"""When scheduled runs are due: data intervals from cron expressions, intervals and @once.
+"""When scheduled runs are due: the rules of every built-in timetable, as Airflow 3 has them.
 
-Pure functions of the schedule, the DAG's dates and the time passed in. As in Airflow, a run's
-logical date is the start of its data interval, and the run is created once the interval has
-ended. Cron expressions are evaluated on the wall clock of the schedule's time zone: across a
-DST change a daily run stays at the same local time, a skipped local time moves to the next
-valid one, and a repeated local time runs once.
+Pure functions of the schedule, the DAG's dates and the time passed in. A timetable answers
+one question, :meth:`Timetable.next_run`: after the last scheduled run (or none), under the
+DAG's start date, end date and catchup, which run comes next, with its data interval and the
+time it may be created. A run's logical date is the start of its data interval.
+
+Two families exist, as in Airflow. *Data interval* timetables (``CronIntervals``,
+``DeltaIntervals``) make back-to-back intervals and create each run when its interval ends.
+*Trigger* timetables (``CronTriggers``, ``DeltaTriggers``, ``MultipleCronTriggers``) create a
+run at each tick, its logical date the tick itself (less an optional interval). Cron
+expressions are evaluated on the wall clock of the schedule's time zone: across a DST change
+a daily run stays at the same local time, a skipped local time moves to the next valid one,
+and a repeated local time runs once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,27 +30,21 @@ PRESETS = {
     "@daily": "0 0 * * *",
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """A DAG's schedule: exactly one of cron, interval and once (none of them: manual only)."""
-
-    cron: str = ""
-    interval: timedelta | None = None
-    once: bool = False
-    timezone: str = "UTC"
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
 class DataInterval:
-    """One scheduled run: its logical date, data interval, and when it may be created."""
+    """One scheduled run: its data interval, and when it may be created."""
 
     start: datetime
     end: datetime
+    #: When the run may be created; None for the interval's end (every built-in timetable).
+    run_after: datetime | None = None
 
     @property
     def logical_date(self) -> datetime:
@@ -49,9 +53,396 @@ class DataInterval:
 
     @property
     def create_after(self) -> datetime:
-        """When the run may be created: the end of its interval."""
-        return self.end
+        """When the run may be created."""
+        return self.run_after if self.run_after is not None else self.end
 
+
+@dataclass(frozen=True)
+class TimeRestriction:
+    """What bounds a DAG's scheduled runs: its start date, its end date, and catchup."""
+
+    earliest: datetime | None
+    latest: datetime | None
+    catchup: bool
+
+
+class Timetable(ABC):
+    """A schedule's rules."""
+
+    #: The most runs of the DAG that may be active at once (1 for @continuous); None: the
+    #: DAG's max_active_runs decides.
+    active_runs_limit: int | None = None
+    #: Whether a run's interval is computed when it is created rather than ahead (its end is
+    #: the moment of creation, as for @continuous).
+    computed_at_creation: bool = False
+
+    @abstractmethod
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        """The run after ``last`` (None: the first), or None when the schedule has no more.
+
+        Args:
+            last: the data interval of the last scheduled run, or None.
+            restriction: the DAG's start date, end date and catchup.
+            now: the current time (aware).
+
+        """
+
+    def manual_interval(self, run_after: datetime) -> DataInterval:
+        """The data interval of a run triggered by hand at ``run_after``."""
+        return DataInterval(run_after, run_after)
+
+
+class Manual(Timetable):
+    """``schedule=None``: runs only when triggered."""
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        """See :meth:`Timetable.next_run`."""
+        return None
+
+
+class Once(Timetable):
+    """``"@once"``: one run, at the start date (or at once without one), whatever catchup."""
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        """See :meth:`Timetable.next_run`."""
+        if last is not None:
+            return None
+        at = restriction.earliest or now
+        if restriction.latest is not None and at > restriction.latest:
+            return None
+        return DataInterval(at, at)
+
+
+class Continuous(Timetable):
+    """``"@continuous"``: one run after another, each covering the time since the last."""
+
+    active_runs_limit = 1
+    computed_at_creation = True
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        """See :meth:`Timetable.next_run`."""
+        start_date = restriction.earliest or now
+        if last is None:
+            start, end = start_date, max(start_date, now)
+        elif last.end > now:  # the start date lies ahead
+            start, end = start_date, start_date + (last.end - last.start)
+        else:
+            start, end = last.end, now
+        if restriction.latest is not None and end > restriction.latest:
+            return None
+        return DataInterval(start, end)
+
+
+# -- the two ways a schedule steps: cron ticks and fixed deltas ----------------------------
+
+
+@dataclass(frozen=True)
+class _Cron:
+    expression: str
+    timezone: str = "UTC"
+
+    def get_next(self, current: datetime) -> datetime:
+        return cron_next(self.expression, current, self.timezone)
+
+    def get_prev(self, current: datetime) -> datetime:
+        return cron_at_or_before(self.expression, current - _TICK, self.timezone)
+
+    def align_to_next(self, current: datetime) -> datetime:
+        return cron_at_or_after(self.expression, current, self.timezone)
+
+    def align_to_prev(self, current: datetime) -> datetime:
+        return cron_at_or_before(self.expression, current, self.timezone)
+
+
+@dataclass(frozen=True)
+class _Delta:
+    delta: timedelta
+
+    def get_next(self, current: datetime) -> datetime:
+        return current + self.delta
+
+    def get_prev(self, current: datetime) -> datetime:
+        return current - self.delta
+
+    def align_to_next(self, current: datetime) -> datetime:
+        return current
+
+    def align_to_prev(self, current: datetime) -> datetime:
+        return current
+
+
+# -- data interval timetables ---------------------------------------------------------------
+
+
+class _DataIntervals(Timetable):
+    """Back-to-back intervals; each run is created when its interval has ended."""
+
+    steps: _Cron | _Delta
+
+    def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
+        raise NotImplementedError
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        earliest = restriction.earliest
+        if not restriction.catchup:
+            earliest = self._skip_to_latest(earliest, now)
+        elif earliest is not None:
+            earliest = self.steps.align_to_next(earliest)
+        if last is None:
+            if earliest is None:
+                return None
+            start = earliest
+        else:
+            start = self.steps.align_to_prev(last.end)
+            if earliest is not None:
+                start = max(start, earliest)
+            if start <= last.start:
+                start = self.steps.get_next(start)
+        if restriction.latest is not None and start > restriction.latest:
+            return None
+        return DataInterval(start, self.steps.get_next(start))
+
+
+@dataclass(frozen=True, eq=False)
+class CronIntervals(_DataIntervals):
+    """``CronDataIntervalTimetable``: the intervals between a cron expression's ticks."""
+
+    expression: str
+    timezone: str = "UTC"
+    steps: _Cron = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", _Cron(self.expression, self.timezone or "UTC"))
+
+    def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
+        # The newest interval that has ended by now (the one ending right now, on a tick).
+        last_start = self.steps.get_prev(now)
+        if self.steps.get_next(last_start) == now:
+            start = last_start
+        else:
+            start = self.steps.get_prev(last_start)
+        return start if earliest is None else max(start, self.steps.align_to_next(earliest))
+
+    def manual_interval(self, run_after: datetime) -> DataInterval:
+        """See :meth:`Timetable.manual_interval`."""
+        end = self.steps.align_to_prev(run_after)
+        return DataInterval(self.steps.get_prev(end), end)
+
+
+@dataclass(frozen=True, eq=False)
+class DeltaIntervals(_DataIntervals):
+    """``DeltaDataIntervalTimetable``: intervals of a fixed length from the start date."""
+
+    delta: timedelta
+    steps: _Delta = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", _Delta(self.delta))
+
+    def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
+        # As Airflow: the newest interval ended by now on the grid of the delta since the
+        # epoch, not since the start date.
+        seconds = self.delta.total_seconds()
+        floored = now.timestamp() - math.fmod(now.timestamp(), seconds)
+        start = datetime.fromtimestamp(floored, tz=UTC) - self.delta
+        return start if earliest is None else max(start, earliest)
+
+    def manual_interval(self, run_after: datetime) -> DataInterval:
+        """See :meth:`Timetable.manual_interval`."""
+        return DataInterval(run_after - self.delta, run_after)
+
+
+# -- trigger timetables ---------------------------------------------------------------------
+
+#: ``run_immediately=None``: run the latest past tick when it is at most this share of the
+#: time between two ticks ago (and at least five minutes).
+_RUN_IMMEDIATELY_SHARE = 10
+_RUN_IMMEDIATELY_FLOOR = timedelta(minutes=5)
+
+
+class _Triggers(Timetable):
+    """A run at each tick, its data interval the ``interval`` before the tick."""
+
+    steps: _Cron | _Delta
+    interval: timedelta
+
+    def _first_run(self, now: datetime) -> datetime:
+        raise NotImplementedError
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        if restriction.catchup:
+            if last is not None:
+                tick = self.steps.get_next(last.end)
+            elif restriction.earliest is None:
+                tick = self._first_run(now)
+            else:
+                tick = self.steps.align_to_next(restriction.earliest)
+        else:
+            candidates = [self.steps.align_to_prev(now)]
+            if last is not None:
+                candidates.append(self.steps.get_next(last.end))
+            elif restriction.earliest is None:
+                candidates.append(self._first_run(now))
+            if restriction.earliest is not None:
+                candidates.append(self.steps.align_to_next(restriction.earliest))
+            tick = max(candidates)
+        if restriction.latest is not None and restriction.latest < tick:
+            return None
+        return DataInterval(tick - self.interval, tick)
+
+    def manual_interval(self, run_after: datetime) -> DataInterval:
+        return DataInterval(run_after - self.interval, run_after)
+
+
+@dataclass(frozen=True, eq=False)
+class CronTriggers(_Triggers):
+    """``CronTriggerTimetable``: a run at each tick of a cron expression.
+
+    ``run_immediately`` decides, for a DAG without a start date, whether the first run is the
+    latest past tick: True always, False never (the next tick), a timedelta when that tick is
+    at most so long ago, None when it is at most a tenth of the time between ticks ago.
+    """
+
+    expression: str
+    timezone: str = "UTC"
+    interval: timedelta = timedelta()
+    run_immediately: bool | timedelta | None = False
+    steps: _Cron = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", _Cron(self.expression, self.timezone or "UTC"))
+
+    def _first_run(self, now: datetime) -> datetime:
+        past = self.steps.align_to_prev(now)
+        following = self.steps.align_to_next(now)
+        if self.run_immediately is True:
+            return past
+        if isinstance(self.run_immediately, timedelta):
+            buffer = self.run_immediately
+        elif self.run_immediately is None:
+            buffer = max((following - past) / _RUN_IMMEDIATELY_SHARE, _RUN_IMMEDIATELY_FLOOR)
+        else:
+            return following
+        return past if now - past <= buffer else following
+
+
+@dataclass(frozen=True, eq=False)
+class DeltaTriggers(_Triggers):
+    """``DeltaTriggerTimetable``: a run every ``delta``, from the start date (or now)."""
+
+    delta: timedelta
+    interval: timedelta = timedelta()
+    steps: _Delta = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", _Delta(self.delta))
+
+    def _first_run(self, now: datetime) -> datetime:
+        return now
+
+
+@dataclass(frozen=True, eq=False)
+class MultipleCronTriggers(Timetable):
+    """``MultipleCronTriggerTimetable``: a run at each tick of any of several expressions.
+
+    When several tick at the same time, that makes one run.
+    """
+
+    triggers: Sequence[CronTriggers]
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        """See :meth:`Timetable.next_run`."""
+        found = [t.next_run(last, restriction, now) for t in self.triggers]
+        candidates = [run for run in found if run is not None]
+        if not candidates:
+            return None
+        if restriction.catchup:
+            return min(candidates, key=lambda run: run.logical_date)
+        # Without catchup: the latest run not after now, or else the earliest after it.
+        past = [run for run in candidates if run.logical_date <= now]
+        if past:
+            return max(past, key=lambda run: run.logical_date)
+        return min(candidates, key=lambda run: run.logical_date)
+
+    def manual_interval(self, run_after: datetime) -> DataInterval:
+        """See :meth:`Timetable.manual_interval`."""
+        return min((t.manual_interval(run_after) for t in self.triggers), key=lambda run: run.start)
+
+
+@dataclass(frozen=True, eq=False)
+class Events(Timetable):
+    """``EventsTimetable``: a run at each of a list of moments."""
+
+    #: Sorted, aware.
+    event_dates: Sequence[datetime]
+    #: Whether a manual run takes the latest past event's date instead of its own.
+    restrict_to_events: bool = False
+
+    def next_run(
+        self, last: DataInterval | None, restriction: TimeRestriction, now: datetime
+    ) -> DataInterval | None:
+        """See :meth:`Timetable.next_run`."""
+        earliest = restriction.earliest
+        if not restriction.catchup and (earliest is None or now > earliest):
+            earliest = now
+        for event in self.event_dates:
+            if earliest is not None and event < earliest:
+                continue
+            if last is not None and event <= last.end:
+                continue
+            if restriction.latest is not None and event > restriction.latest:
+                return None
+            return DataInterval(event, event)
+        return None
+
+    def manual_interval(self, run_after: datetime) -> DataInterval:
+        """See :meth:`Timetable.manual_interval`."""
+        if not self.restrict_to_events or not self.event_dates:
+            return DataInterval(run_after, run_after)
+        past = [event for event in self.event_dates if event <= run_after]
+        chosen = past[-1] if past else self.event_dates[0]
+        return DataInterval(chosen, chosen)
+
+
+def next_interval(
+    timetable: Timetable,
+    *,
+    start_date: datetime | None,
+    end_date: datetime | None,
+    catchup: bool,
+    last: DataInterval | None,
+    now: datetime,
+) -> DataInterval | None:
+    """The next run to create after the last scheduled one, or None when none is left.
+
+    Args:
+        timetable: the DAG's schedule.
+        start_date: the DAG's start date (aware), or None.
+        end_date: the DAG's end date, or None.
+        catchup: True creates every missed run in turn; False skips to the latest.
+        last: the data interval of the last scheduled run, or None.
+        now: the current time (the state service's clock).
+
+    """
+    restriction = TimeRestriction(earliest=start_date, latest=end_date, catchup=catchup)
+    return timetable.next_run(last, restriction, now)
+
+
+# -- cron ticks on a time zone's wall clock -------------------------------------------------
 
 #: More than any DST change moves a wall clock.
 _DST_REACH = timedelta(hours=3)
@@ -96,107 +487,8 @@ def cron_at_or_after(expression: str, moment: datetime, timezone: str = "UTC") -
 def cron_at_or_before(expression: str, moment: datetime, timezone: str = "UTC") -> datetime:
     """The last cron tick at or before ``moment``."""
     zone = _zone(timezone)
-    ticks = croniter(expression, _to_wall(moment + timedelta(microseconds=1), zone))
+    ticks = croniter(expression, _to_wall(moment + _TICK, zone))
     while True:
         tick = _from_wall(ticks.get_prev(datetime), zone)
         if tick <= moment:
             return tick
-
-
-def _interval_starting(spec: ScheduleSpec, start: datetime) -> DataInterval:
-    if spec.cron:
-        return DataInterval(start, cron_next(spec.cron, start, spec.timezone))
-    assert spec.interval is not None
-    return DataInterval(start, start + spec.interval)
-
-
-def _latest_complete(
-    spec: ScheduleSpec, start_date: datetime, now: datetime
-) -> DataInterval | None:
-    """The newest interval that has ended by ``now``."""
-    if spec.cron:
-        end = cron_at_or_before(spec.cron, now, spec.timezone)
-        first_start = cron_at_or_after(spec.cron, start_date, spec.timezone)
-        candidate = cron_at_or_before(spec.cron, end - timedelta(microseconds=1), spec.timezone)
-        if candidate < first_start:
-            return None
-        return DataInterval(candidate, end)
-    assert spec.interval is not None
-    if now < start_date + spec.interval:
-        return None
-    count = (now - start_date) // spec.interval
-    start = start_date + (count - 1) * spec.interval
-    return DataInterval(start, start + spec.interval)
-
-
-def next_interval(
-    spec: ScheduleSpec,
-    *,
-    start_date: datetime,
-    end_date: datetime | None,
-    catchup: bool,
-    last_interval_end: datetime | None,
-    now: datetime,
-) -> DataInterval | None:
-    """The next run to create after the last scheduled one, or None when none is left.
-
-    Args:
-        spec: the DAG's schedule.
-        start_date: the DAG's start date (aware).
-        end_date: the DAG's end date, or None.
-        catchup: True creates every missed interval in turn; False skips to the latest.
-        last_interval_end: the end of the last scheduled run's interval, or None.
-        now: the current time (the state service's clock).
-
-    """
-    if spec.once:
-        if last_interval_end is not None:
-            return None
-        return DataInterval(start_date, start_date)
-    if not spec.cron and spec.interval is None:
-        return None
-    first = cron_at_or_after(spec.cron, start_date, spec.timezone) if spec.cron else start_date
-    earliest = max(first, last_interval_end) if last_interval_end is not None else first
-    candidate = _interval_starting(spec, earliest)
-    if not catchup:
-        latest = _latest_complete(spec, start_date, now)
-        if latest is not None and latest.start > candidate.start:
-            candidate = latest
-    if end_date is not None and candidate.start > end_date:
-        return None
-    return candidate
-
-
-def interval_of(spec: ScheduleSpec, logical_date: datetime) -> DataInterval:
-    """The data interval of a scheduled run with this logical date."""
-    if spec.once:
-        return DataInterval(logical_date, logical_date)
-    return _interval_starting(spec, logical_date)
-
-
-def next_data_interval(
-    spec: ScheduleSpec,
-    *,
-    after: DataInterval,
-    earliest: datetime | None = None,
-    latest: datetime | None = None,
-) -> DataInterval | None:
-    """The interval the schedule makes after ``after``, as Airflow's ``next_dagrun_info``.
-
-    The next interval starts where ``after`` ended (aligned to the schedule); ``earliest``
-    moves it later and an interval starting after ``latest`` is none. None too for a manual
-    schedule and for "@once".
-    """
-    if spec.cron:
-        start = cron_at_or_before(spec.cron, after.end, spec.timezone)
-        if earliest is not None:
-            start = max(start, cron_at_or_after(spec.cron, earliest, spec.timezone))
-        if latest is not None and start > latest:
-            return None
-        return DataInterval(start, cron_next(spec.cron, start, spec.timezone))
-    if spec.interval is not None and not spec.once:
-        start = after.end if earliest is None else max(after.end, earliest)
-        if latest is not None and start > latest:
-            return None
-        return DataInterval(start, start + spec.interval)
-    return None

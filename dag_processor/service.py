@@ -330,4 +330,5 @@ class DagProcessorApp:
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> DagProcessorApp:
     """The app factory for :func:`services.runtime.server.service_main`."""
+    cfg.export_parsing_settings(values)
     return DagProcessorApp(config, values)

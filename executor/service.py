@@ -567,4 +567,5 @@ class ExecutorApp:
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> ExecutorApp:
     """The app factory for :func:`services.runtime.server.service_main`."""
+    cfg.export_parsing_settings(values)
     return ExecutorApp(config, values)

@@ -49,6 +49,7 @@ TASK_TLS_KEY = cfg.Setting(
 EXECUTOR_SETTINGS = (
     *STATE.all(),
     cfg.DAGS_FOLDER,
+    *cfg.PARSING_SETTINGS,
     SLOTS,
     QUEUES,
     LEASE_DURATION,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.mapping import LengthSpec
 from core.proto_enums import DAG_RUN_STATES, TASK_INSTANCE_STATES, TRIGGER_RULES, TRY_OUTCOMES
 from core.runs import run_id_for
 from core.states import DagRunState, DagRunType, TaskInstanceState
-from core.timetables import PRESETS, DataInterval, ScheduleSpec
+from core.timetables import DataInterval
 from core.trigger_rules import TriggerRule
 from protos.asset.v1 import message_pb2 as asset_pb2
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -19,6 +20,7 @@ from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from scheduler.asset_conditions import AssetDag, AssetRun, QueuedAsset
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, Transition
 from scheduler.planning import Advance, DagSchedule
+from scheduler.timetables import timetable_of
 from services.runtime.protoconv import retry_policy, stamp, to_datetime, to_seconds
 
 
@@ -136,42 +138,45 @@ def run_transition_message(
     )
 
 
-def schedule_spec(schedule: dag_pb2.Schedule) -> ScheduleSpec:
-    """The scheduler's view of a DAG's schedule."""
-    kind = schedule.WhichOneof("kind")
-    timezone = schedule.timezone or "UTC"
-    if kind == "cron":
-        return ScheduleSpec(cron=PRESETS.get(schedule.cron, schedule.cron), timezone=timezone)
-    if kind == "interval":
-        return ScheduleSpec(interval=schedule.interval.ToTimedelta(), timezone=timezone)
-    if kind == "once":
-        return ScheduleSpec(once=True, timezone=timezone)
-    return ScheduleSpec(timezone=timezone)
+def dag_schedule(
+    item: scheduler_pb2.SchedulableDag, plugins_folder: Path | None = None
+) -> DagSchedule | None:
+    """The schedule of a schedulable DAG, or None when it has no time-based schedule.
 
+    Raises:
+        TimetableNotInstalled: a user's timetable that the plugins folder does not hold.
 
-def dag_schedule(item: scheduler_pb2.SchedulableDag) -> DagSchedule | None:
-    """The schedule of a schedulable DAG, or None when its definition lacks a start date."""
+    """
     dag = item.dag
     definition = dag.definition
-    start = to_datetime(definition, "start_date")
-    if start is None:
+    if definition.schedule.WhichOneof("kind") is None:
         return None
     pointer = None
     logical = to_datetime(dag, "next_dagrun_logical_date")
     if logical is not None:
         end = to_datetime(dag, "next_dagrun_data_interval_end") or logical
-        pointer = DataInterval(to_datetime(dag, "next_dagrun_data_interval_start") or logical, end)
+        pointer = DataInterval(
+            to_datetime(dag, "next_dagrun_data_interval_start") or logical,
+            end,
+            to_datetime(dag, "next_dagrun_create_after"),
+        )
+    latest = None
+    latest_end = to_datetime(item, "latest_scheduled_data_interval_end")
+    latest_logical = to_datetime(item, "latest_scheduled_logical_date")
+    if latest_logical is not None:
+        latest_start = to_datetime(item, "latest_scheduled_data_interval_start") or latest_logical
+        latest = DataInterval(latest_start, latest_end or latest_start)
     return DagSchedule(
         dag_id=dag.dag_id,
         content_hash=dag.content_hash,
-        spec=schedule_spec(definition.schedule),
-        start_date=start,
+        timetable=timetable_of(definition.schedule, plugins_folder),
+        start_date=to_datetime(definition, "start_date"),
         end_date=to_datetime(definition, "end_date"),
         catchup=definition.catchup,
         max_active_runs=definition.max_active_runs or 16,
         active_runs=item.active_runs,
         next_run=pointer,
-        latest_scheduled_logical_date=to_datetime(item, "latest_scheduled_logical_date"),
+        latest_scheduled=latest,
     )
 
 

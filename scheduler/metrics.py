@@ -20,6 +20,15 @@ RUNS_CREATED = Counter(
 )
 for _run_type in ("scheduled", "asset_triggered"):
     RUNS_CREATED.labels(_run_type)
+TIMETABLE_ERRORS = Counter(
+    "tradewind_scheduler_timetable_errors_total",
+    "Schedule passes over a DAG whose timetable could not answer, by reason"
+    " (TimetableNotInstalled: not in the plugins folder; TimetableFailed: a user's timetable"
+    " raised).",
+    ("reason",),
+)
+for _reason in ("TimetableNotInstalled", "TimetableFailed"):
+    TIMETABLE_ERRORS.labels(_reason)
 POOL_SLOTS = Gauge(
     "tradewind_scheduler_pool_slots",
     "Pool slots by pool and kind (open, running, queued).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.timetables import DataInterval, ScheduleSpec, interval_of, next_interval
+from core.timetables import DataInterval, Timetable, next_interval
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -14,15 +14,16 @@ class DagSchedule:
 
     dag_id: str
     content_hash: str
-    spec: ScheduleSpec
-    start_date: datetime
+    timetable: Timetable
+    start_date: datetime | None
     end_date: datetime | None
     catchup: bool
     max_active_runs: int
     active_runs: int
     #: The next-run pointer (None: not computed yet).
     next_run: DataInterval | None
-    latest_scheduled_logical_date: datetime | None
+    #: The data interval of the latest scheduled run, None when there is none.
+    latest_scheduled: DataInterval | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,39 +46,40 @@ def plan_schedule(dag: DagSchedule, now: datetime) -> tuple[Advance | None, date
 
     def following(after: DataInterval | None) -> DataInterval | None:
         return next_interval(
-            dag.spec,
+            dag.timetable,
             start_date=dag.start_date,
             end_date=dag.end_date,
             catchup=dag.catchup,
-            last_interval_end=after.end if after is not None else None,
+            last=after,
             now=now,
         )
 
     if dag.next_run is None:
-        last = (
-            interval_of(dag.spec, dag.latest_scheduled_logical_date)
-            if dag.latest_scheduled_logical_date is not None
-            else None
-        )
-        pointer = following(last)
         advance = Advance(
             dag_id=dag.dag_id,
             content_hash=dag.content_hash,
             expected_next_logical_date=None,
             run=None,
-            next_run=pointer,
+            next_run=following(dag.latest_scheduled),
         )
         return advance, None
     due = dag.next_run.create_after
     if due > now:
         return None, due
-    if dag.active_runs >= dag.max_active_runs:
+    limit = dag.max_active_runs
+    if dag.timetable.active_runs_limit is not None:
+        limit = min(limit, dag.timetable.active_runs_limit)
+    if dag.active_runs >= limit:
         return None, None  # a run finishing wakes the scheduler
+    run = dag.next_run
+    if dag.timetable.computed_at_creation:
+        # Its interval ends now, not when the pointer was computed (@continuous).
+        run = following(dag.latest_scheduled) or run
     advance = Advance(
         dag_id=dag.dag_id,
         content_hash=dag.content_hash,
         expected_next_logical_date=dag.next_run.logical_date,
-        run=dag.next_run,
-        next_run=following(dag.next_run),
+        run=run,
+        next_run=following(run),
     )
     return advance, None

@@ -40,9 +40,10 @@ from scheduler.decisions import (
     order_for_admission,
     within_capacity,
 )
-from scheduler.planning import plan_schedule
+from scheduler.planning import Advance, plan_schedule
 from scheduler.settings import CLAIM_DURATION, MAX_RUNS, SPEC_CACHE_SIZE, STATE, SWEEP_INTERVAL
 from scheduler.specs import SpecCache, TaskSpecs, upstream_end_to_queued
+from scheduler.timetables import TimetableFailed, TimetableNotInstalled
 from services.runtime.loops import run_guarded
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
@@ -82,6 +83,10 @@ class SchedulerApp:
         self._claim_duration = values[CLAIM_DURATION]
         self._max_runs = values[MAX_RUNS]
         self._sweep_interval = values[SWEEP_INTERVAL]
+        folder = values[cfg.PLUGINS_FOLDER]
+        self._plugins_folder = folder.expanduser().resolve() if folder is not None else None
+        #: DAG versions whose timetable failed, each logged once.
+        self._broken_timetables: set[tuple[str, str]] = set()
         self.scheduler_id = ""
         self._claimed: set[RunKey] = set()
         self._dirty: set[RunKey] = set()
@@ -410,10 +415,10 @@ class SchedulerApp:
                         asset_runs.append(convert.asset_run_message(run))
                     if not item.dag.definition.schedule.WhichOneof("kind"):
                         continue  # scheduled on assets only
-                    schedule = convert.dag_schedule(item)
-                    if schedule is None:
+                    planned = self._plan_schedule(item, now)
+                    if planned is None:
                         continue
-                    advance, wake = plan_schedule(schedule, now)
+                    advance, wake = planned
                     if advance is not None:
                         advances.append(convert.advance_message(advance))
                     if wake is not None:
@@ -446,6 +451,29 @@ class SchedulerApp:
                 self._claim_now.set()
             if not any(o.applied for o in outcomes):
                 return wake_at
+
+    def _plan_schedule(
+        self, item: scheduler_pb2.SchedulableDag, now: datetime
+    ) -> tuple[Advance | None, datetime | None] | None:
+        """The time-based step of one DAG, or None when its timetable cannot answer.
+
+        Such a DAG is logged once per DAG version and counted; the other DAGs go on.
+        """
+        key = (item.dag.dag_id, item.dag.content_hash)
+        try:
+            schedule = convert.dag_schedule(item, self._plugins_folder)
+            if schedule is None:
+                return None
+            return plan_schedule(schedule, now)
+        except (TimetableNotInstalled, TimetableFailed) as err:
+            metrics.TIMETABLE_ERRORS.labels(type(err).__name__).inc()
+            if key not in self._broken_timetables:
+                self._broken_timetables.add(key)
+                logger.error(
+                    "the DAG's timetable cannot be used; its scheduled runs wait",
+                    extra={"action": "schedule", "dag_id": key[0], "error": str(err)},
+                )
+            return None
 
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> SchedulerApp:

@@ -34,7 +34,14 @@ SPEC_CACHE_SIZE = cfg.Setting(
     "used dropped first)",
 )
 
-SCHEDULER_SETTINGS = (*STATE.all(), CLAIM_DURATION, MAX_RUNS, SWEEP_INTERVAL, SPEC_CACHE_SIZE)
+SCHEDULER_SETTINGS = (
+    *STATE.all(),
+    cfg.PLUGINS_FOLDER,
+    CLAIM_DURATION,
+    MAX_RUNS,
+    SWEEP_INTERVAL,
+    SPEC_CACHE_SIZE,
+)
 
 SERVICE = ServiceDefinition(
     name="scheduler",

@@ -254,6 +254,53 @@ DAGS_FOLDER = Setting(
     default=Path("dags"),
     help="the folder of DAG files",
 )
+PLUGINS_FOLDER = Setting(
+    name="plugins_folder",
+    parse=parse_optional_path,
+    default=None,
+    help="the folder of plugins: users' Timetable classes and the modules DAG files import"
+    " from it (on the import path of DAG files and tasks); the DAG processor, the scheduler"
+    " and the executors must share it",
+)
+CREATE_CRON_DATA_INTERVALS = Setting(
+    name="create_cron_data_intervals",
+    parse=parse_bool,
+    default=False,
+    switch=True,
+    help="a cron string as schedule means CronDataIntervalTimetable (each run covers the"
+    " interval since the previous tick) instead of CronTriggerTimetable (Airflow 3's default);"
+    " the DAG processor and the executors must agree",
+)
+CREATE_DELTA_DATA_INTERVALS = Setting(
+    name="create_delta_data_intervals",
+    parse=parse_bool,
+    default=False,
+    switch=True,
+    help="a timedelta as schedule means DeltaDataIntervalTimetable instead of"
+    " DeltaTriggerTimetable (Airflow 3's default); the DAG processor and the executors must"
+    " agree",
+)
+#: What parsing a DAG file depends on besides the file: given to the processes that parse.
+PARSING_SETTINGS = (PLUGINS_FOLDER, CREATE_CRON_DATA_INTERVALS, CREATE_DELTA_DATA_INTERVALS)
+
+
+def export_parsing_settings(values: Settings) -> None:
+    """Put the parsing settings in this process's environment.
+
+    For the processes it starts (parse children, task processes) and for the DAG files this
+    process itself imports.
+    """
+    import sys
+
+    folder = values[PLUGINS_FOLDER]
+    if folder is not None:
+        os.environ[PLUGINS_FOLDER.env] = str(folder.resolve())
+        if str(folder.resolve()) not in sys.path:
+            sys.path.insert(0, str(folder.resolve()))
+    for setting in (CREATE_CRON_DATA_INTERVALS, CREATE_DELTA_DATA_INTERVALS):
+        os.environ[setting.env] = "true" if values[setting] else "false"
+
+
 LOG_LEVEL = Setting(
     name="log_level",
     parse=choice("debug", "info", "warning", "error"),

@@ -26,12 +26,12 @@ from tradewind.sdk.graph import find_cycle, topological_order
 from tradewind.sdk.params import NOTSET, DagParam, params_json
 from tradewind.sdk.schedule import (
     ScheduleArgument,
-    ScheduleKind,
     ScheduleSpec,
     parse_schedule,
     timezone_name,
 )
 from tradewind.sdk.taskgroup import TaskGroup
+from tradewind.sdk.timetables import BuiltInTimetable
 
 if TYPE_CHECKING:
     from tradewind.sdk.baseoperator import BaseOperator
@@ -127,6 +127,8 @@ class DAG:
         self.doc_md = check.text("doc_md", doc_md, optional=True)
         self.schedule = schedule
         self.schedule_spec: ScheduleSpec = parse_schedule(schedule, check)
+        #: The schedule as a timetable (Airflow's ``dag.timetable``).
+        self.timetable = self.schedule_spec.timetable
         self.start_date = check.aware_datetime(
             "start_date", start_date or self.default_args.get("start_date")
         )
@@ -138,12 +140,23 @@ class DAG:
                 f"start_date ({self.start_date.isoformat()}) is after"
                 f" end_date ({self.end_date.isoformat()})"
             )
-        if self.start_date is None and self.schedule_spec.kind is not ScheduleKind.NONE:
+        timetable = self.schedule_spec.timetable
+        if self.start_date is None and getattr(timetable, "needs_start_date", False):
             raise check.fail(f"schedule {self.schedule_spec.description!r} needs a start_date")
         self.timezone: tzinfo | None = self.start_date.tzinfo if self.start_date else None
-        self.timezone_name = self.schedule_spec.timezone or timezone_name(self.timezone, check)
+        self.timezone_name = getattr(timetable, "timezone_name", "") or timezone_name(
+            self.timezone, check
+        )
+        if isinstance(timetable, BuiltInTimetable) and not timetable.timezone_name:
+            timetable.timezone_name = self.timezone_name  # a cron string reads in the DAG's
         self.catchup = check.boolean("catchup", catchup)
         self.max_active_runs = check.integer("max_active_runs", max_active_runs, minimum=1)
+        limit = timetable.active_runs_limit
+        if limit is not None and limit < self.max_active_runs:
+            raise check.fail(
+                f"Invalid max_active_runs: {type(timetable).__name__} requires"
+                f" max_active_runs <= {limit}"
+            )
         self.max_active_tasks = check.integer("max_active_tasks", max_active_tasks, minimum=1)
         self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
         self.dagrun_timeout = check.duration(

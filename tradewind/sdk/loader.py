@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_context import collect_created_dags
 from tradewind.sdk.exceptions import DagDefinitionError
+from tradewind_common.config import PLUGINS_FOLDER
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ def load_dags_from_file(
 ) -> LoadResult:
     """Import a DAG file and return the DAGs it defines, or why it failed.
 
-    The DAG folder is appended to ``sys.path`` (at the end, so a user module cannot shadow
-    Tradewind's). Each DAG found is validated; duplicate DAG ids in one file are an error.
+    The DAG folder and the plugins folder (``TRADEWIND_PLUGINS_FOLDER``) are appended to
+    ``sys.path`` (at the end, so a user module cannot shadow Tradewind's). Each DAG found is
+    validated; duplicate DAG ids in one file are an error.
 
     Args:
         path: the DAG file.
@@ -95,8 +97,9 @@ def load_dags_from_file(
     filename = os.path.abspath(path)
     folder = os.path.abspath(dags_folder)
     relative = os.path.relpath(filename, folder)
-    if folder not in sys.path:
-        sys.path.append(folder)
+    for importable in (folder, os.environ.get(PLUGINS_FOLDER.env, "")):
+        if importable and importable not in sys.path:
+            sys.path.append(importable)
     module_name = module_name_for(relative)
     with collect_created_dags() as created:
         try:

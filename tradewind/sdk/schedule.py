@@ -1,19 +1,18 @@
-"""A DAG's ``schedule`` argument, normalised: a cron expression, an interval, once, or manual."""
+"""A DAG's ``schedule`` argument, normalised: a timetable, an asset condition, or both."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, timedelta, tzinfo
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from tradewind.sdk.arguments import ArgumentChecker
+from tradewind.sdk.exceptions import DagDefinitionError
 
 if TYPE_CHECKING:
     from tradewind.sdk.assets import BaseAsset
+    from tradewind.sdk.timetables import Timetable
 
 #: Airflow's cron presets and the expressions they stand for.
 CRON_PRESETS = {
@@ -25,6 +24,7 @@ CRON_PRESETS = {
     "@yearly": "0 0 1 1 *",
 }
 ONCE = "@once"
+CONTINUOUS = "@continuous"
 #: The number of fields of a cron expression.
 CRON_FIELDS = 5
 
@@ -33,107 +33,79 @@ CRON_FIELDS = 5
 ScheduleArgument = Any
 
 
-class ScheduleKind(StrEnum):
-    """What makes a DAG run by itself."""
-
-    NONE = "none"
-    CRON = "cron"
-    INTERVAL = "interval"
-    ONCE = "once"
-
-
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """A validated schedule."""
+    """A validated schedule: a timetable, an asset condition, or both."""
 
-    kind: ScheduleKind
-    #: The five-field cron expression (presets expanded), for CRON.
-    cron: str = ""
-    #: The interval between logical dates, for INTERVAL.
-    interval: timedelta | None = None
+    timetable: Timetable
     #: As the user wrote it, for display ("@daily", "timedelta(hours=1)"); "" for manual.
     description: str = ""
-    #: The asset condition of a DAG scheduled on assets (with a time kind, both apply).
+    #: The asset condition of a DAG scheduled on assets (with a timetable, both apply).
     assets: BaseAsset | None = None
-    #: The zone a timetable names for its cron expression; "" for the DAG's.
-    timezone: str = ""
+
+    @property
+    def timed(self) -> bool:
+        """Whether it makes runs by time (not only on assets or by hand)."""
+        return self.timetable.can_be_scheduled
 
 
 def parse_schedule(schedule: object, check: ArgumentChecker) -> ScheduleSpec:
     """Validate a DAG's ``schedule`` argument.
 
     Args:
-        schedule: a cron expression, a preset, "@once", a positive timedelta, None, an asset
-            condition (``a & b``, ``a | b``), a list of assets (all of them), or a timetable
-            (``CronDataIntervalTimetable``, ``DeltaDataIntervalTimetable``,
-            ``AssetOrTimeSchedule``).
+        schedule: a cron expression, a preset, "@once", "@continuous", a positive timedelta,
+            None, an asset condition (``a & b``, ``a | b``), a list of assets (all of them),
+            or a timetable (a built-in one, ``AssetOrTimeSchedule``, or a user's).
         check: the checker of the DAG, for errors.
 
     Returns:
         The normalised schedule.
 
     """
+    from tradewind.sdk import timetables as tt
     from tradewind.sdk.assets import BaseAsset, normalise_schedule_assets
-    from tradewind.sdk.timetables import (
-        AssetOrTimeSchedule,
-        CronDataIntervalTimetable,
-        DeltaDataIntervalTimetable,
-        Timetable,
-    )
 
     if isinstance(schedule, BaseAsset | list | tuple | set | frozenset):
         try:
             condition = normalise_schedule_assets(schedule)
         except (TypeError, ValueError) as err:
             raise check.fail(f"schedule: {err}") from err
-        return ScheduleSpec(ScheduleKind.NONE, description="Asset", assets=condition)
-    if isinstance(schedule, AssetOrTimeSchedule):
+        return ScheduleSpec(tt.NullTimetable(), description="Asset", assets=condition)
+    if isinstance(schedule, tt.AssetOrTimeSchedule):
         timed = parse_schedule(schedule.timetable, check)
         return replace(
             timed, assets=schedule.asset_condition, description=f"Asset or {timed.description}"
         )
-    if isinstance(schedule, CronDataIntervalTimetable):
-        cron = parse_schedule(schedule.expression, check)
-        zone = schedule.timezone
-        if zone is None:
-            zone_name = ""
-        elif isinstance(zone, str):
-            zone_name = zone
-        else:
-            zone_name = timezone_name(zone, check)
-        return replace(cron, description=schedule.summary, timezone=zone_name)
-    if isinstance(schedule, DeltaDataIntervalTimetable):
-        return parse_schedule(schedule.delta, check)
-    if isinstance(schedule, Timetable):
-        raise check.fail(
-            f"timetable {type(schedule).__name__} is not supported; use a cron expression,"
-            " a timedelta, CronDataIntervalTimetable, DeltaDataIntervalTimetable,"
-            " AssetOrTimeSchedule or assets"
-        )
+    if isinstance(schedule, tt.Timetable):
+        try:
+            schedule.validate()
+        except (TypeError, ValueError) as err:
+            raise check.fail(f"schedule: {type(schedule).__name__}: {err}") from err
+        return ScheduleSpec(schedule, description=schedule.summary)
     if schedule is None:
-        return ScheduleSpec(ScheduleKind.NONE)
-    if isinstance(schedule, timedelta):
-        if schedule <= timedelta(0):
-            raise check.fail(f"schedule interval must be positive, got {schedule}")
-        return ScheduleSpec(
-            ScheduleKind.INTERVAL, interval=schedule, description=describe_interval(schedule)
-        )
-    if not isinstance(schedule, str):
-        raise check.fail(
-            "schedule must be a cron expression, a preset, a timedelta or None,"
-            f" got {type(schedule).__name__}"
-        )
-    text = schedule.strip()
-    if text == ONCE:
-        return ScheduleSpec(ScheduleKind.ONCE, description=schedule)
-    if text.startswith("@"):
-        if text not in CRON_PRESETS:
-            known = ", ".join([ONCE, *CRON_PRESETS])
+        return ScheduleSpec(tt.NullTimetable())
+    try:
+        if isinstance(schedule, timedelta):
+            delta = tt.delta_timetable(schedule)
+            return ScheduleSpec(delta, description=describe_interval(schedule))
+        if not isinstance(schedule, str):
+            raise check.fail(
+                "schedule must be a cron expression, a preset, a timedelta, a timetable, assets"
+                f" or None, got {type(schedule).__name__}"
+            )
+        text = schedule.strip()
+        if text == ONCE:
+            return ScheduleSpec(tt.OnceTimetable(), description=schedule)
+        if text == CONTINUOUS:
+            return ScheduleSpec(tt.ContinuousTimetable(), description=schedule)
+        if text.startswith("@") and text not in CRON_PRESETS:
+            known = ", ".join([ONCE, CONTINUOUS, *CRON_PRESETS])
             raise check.fail(f"unknown schedule preset {schedule!r}; known presets: {known}")
-        return ScheduleSpec(ScheduleKind.CRON, cron=CRON_PRESETS[text], description=schedule)
-    if len(text.split()) != CRON_FIELDS or not croniter.is_valid(text):
-        raise check.fail(f"invalid cron expression {schedule!r} (expected five fields)")
-    return ScheduleSpec(ScheduleKind.CRON, cron=" ".join(text.split()), description=schedule)
+        return ScheduleSpec(tt.cron_timetable(text, ""), description=schedule)
+    except DagDefinitionError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise check.fail(f"schedule: {err}") from err
 
 
 def describe_interval(interval: timedelta) -> str:
@@ -163,15 +135,31 @@ def describe_interval(interval: timedelta) -> str:
 
 
 def timezone_name(tz: tzinfo | None, check: ArgumentChecker) -> str:
+    """The IANA name of a time zone, as the contract carries it (see :func:`zone_name`).
+
+    Args:
+        tz: the zone, or None (UTC).
+        check: the checker of the DAG, for errors.
+
+    """
+    try:
+        return zone_name(tz)
+    except ValueError as err:
+        raise check.fail(str(err)) from err
+
+
+def zone_name(tz: tzinfo | None) -> str:
     """The IANA name of a time zone, as the contract carries it.
 
     Args:
         tz: a ``zoneinfo.ZoneInfo``, ``datetime.UTC``, a pendulum time zone, a whole-hour
             fixed offset, or None (UTC).
-        check: the checker of the DAG, for errors.
 
     Returns:
         e.g. "Europe/Paris", "UTC", "Etc/GMT-2".
+
+    Raises:
+        ValueError: a zone with no IANA name.
 
     """
     if tz is None or tz is UTC:
@@ -186,4 +174,4 @@ def timezone_name(tz: tzinfo | None, check: ArgumentChecker) -> str:
         hours = int(offset.total_seconds() // 3600)
         # The Etc zones' signs are inverted by POSIX convention: UTC+2 is Etc/GMT-2.
         return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
-    raise check.fail(f"time zone {tz!r} has no IANA name; use zoneinfo.ZoneInfo('Area/City')")
+    raise ValueError(f"time zone {tz!r} has no IANA name; use zoneinfo.ZoneInfo('Area/City')")

@@ -25,7 +25,7 @@ from protos.enums.v1 import task_instance_pb2 as ti_enums
 from tradewind.sdk.assets import condition_message, is_task_asset, task_asset_message
 from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.params import params_json
-from tradewind.sdk.schedule import ScheduleKind
+from tradewind.sdk.timetables import schedule_message
 from tradewind.sdk.xcom_arg import ResolveMixin
 
 if TYPE_CHECKING:
@@ -84,13 +84,9 @@ def dag_definition(dag: DAG, *, fileloc: str, relative_fileloc: str) -> dag_pb2.
 
     """
     spec = dag.schedule_spec
-    schedule = dag_pb2.Schedule(description=spec.description, timezone=dag.timezone_name)
-    if spec.kind is ScheduleKind.CRON:
-        schedule.cron = spec.cron
-    elif spec.kind is ScheduleKind.INTERVAL and spec.interval is not None:
-        schedule.interval.CopyFrom(_duration(spec.interval))
-    elif spec.kind is ScheduleKind.ONCE:
-        schedule.once = True
+    schedule = schedule_message(spec.timetable)
+    schedule.description = spec.description
+    schedule.timezone = dag.timezone_name
     if spec.assets is not None:
         schedule.assets.CopyFrom(condition_message(spec.assets))
     definition = dag_pb2.DagDefinition(

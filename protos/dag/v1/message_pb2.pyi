@@ -32,22 +32,50 @@ class Schedule(_message.Message):
     CRON_FIELD_NUMBER: _builtins.int
     INTERVAL_FIELD_NUMBER: _builtins.int
     ONCE_FIELD_NUMBER: _builtins.int
+    CRON_TRIGGER_FIELD_NUMBER: _builtins.int
+    DELTA_TRIGGER_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    CONTINUOUS_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     TIMEZONE_FIELD_NUMBER: _builtins.int
     ASSETS_FIELD_NUMBER: _builtins.int
     cron: _builtins.str
-    """A five-field cron expression, or a preset already expanded to one
-    ("@daily" becomes "0 0 * * *").
+    """CronDataIntervalTimetable: the intervals between the ticks of a five-field cron
+    expression (a preset already expanded to one: "@daily" becomes "0 0 * * *"); each run
+    is created when its interval ends.
     """
     once: _builtins.bool
     """"@once": a single run at start_date."""
+    continuous: _builtins.bool
+    """"@continuous": one run after another, one at a time."""
     description: _builtins.str
     """As written by the user, for display: "@daily", "*/5 * * * *", "timedelta(hours=1)"."""
     timezone: _builtins.str
     """IANA time zone the cron expression is evaluated in, e.g. "Europe/Paris"; "UTC" by default."""
     @_builtins.property
     def interval(self) -> _duration_pb2.Duration:
-        """A fixed interval between logical dates (schedule=timedelta(...))."""
+        """DeltaDataIntervalTimetable: intervals of a fixed length; each run is created when its
+        interval ends.
+        """
+
+    @_builtins.property
+    def cron_trigger(self) -> Global___CronTrigger:
+        """CronTriggerTimetable (Airflow 3's meaning of a cron string) and
+        MultipleCronTriggerTimetable: a run at each tick.
+        """
+
+    @_builtins.property
+    def delta_trigger(self) -> Global___DeltaTrigger:
+        """DeltaTriggerTimetable (Airflow 3's meaning of a timedelta): a run every delta."""
+
+    @_builtins.property
+    def events(self) -> Global___Events:
+        """EventsTimetable: a run at each of a list of moments."""
+
+    @_builtins.property
+    def custom(self) -> Global___CustomTimetable:
+        """A user's Timetable class, installed in the plugins folder."""
 
     @_builtins.property
     def assets(self) -> Global___AssetCondition:
@@ -62,19 +90,154 @@ class Schedule(_message.Message):
         cron: _builtins.str = ...,
         interval: _duration_pb2.Duration | None = ...,
         once: _builtins.bool = ...,
+        cron_trigger: Global___CronTrigger | None = ...,
+        delta_trigger: Global___DeltaTrigger | None = ...,
+        events: Global___Events | None = ...,
+        continuous: _builtins.bool = ...,
+        custom: Global___CustomTimetable | None = ...,
         description: _builtins.str = ...,
         timezone: _builtins.str = ...,
         assets: Global___AssetCondition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "cron", b"cron", "interval", b"interval", "kind", b"kind", "once", b"once"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "continuous", b"continuous", "cron", b"cron", "cron_trigger", b"cron_trigger", "custom", b"custom", "delta_trigger", b"delta_trigger", "events", b"events", "interval", b"interval", "kind", b"kind", "once", b"once"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "cron", b"cron", "description", b"description", "interval", b"interval", "kind", b"kind", "once", b"once", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "continuous", b"continuous", "cron", b"cron", "cron_trigger", b"cron_trigger", "custom", b"custom", "delta_trigger", b"delta_trigger", "description", b"description", "events", b"events", "interval", b"interval", "kind", b"kind", "once", b"once", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["cron", "interval", "once"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["cron", "interval", "once", "cron_trigger", "delta_trigger", "events", "continuous", "custom"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___Schedule: _TypeAlias = Schedule  # noqa: Y015
+
+@_typing.final
+class CronTrigger(_message.Message):
+    """A run at each tick of one cron expression (CronTriggerTimetable) or of any of several
+    (MultipleCronTriggerTimetable); its logical date is the tick less the interval.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPRESSIONS_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    RUN_IMMEDIATELY_FIELD_NUMBER: _builtins.int
+    RUN_IMMEDIATELY_WITHIN_FIELD_NUMBER: _builtins.int
+    run_immediately: _builtins.bool
+    """True: always; false: never (it waits for the next tick)."""
+    @_builtins.property
+    def expressions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Five-field expressions, presets expanded; at least one."""
+
+    @_builtins.property
+    def interval(self) -> _duration_pb2.Duration:
+        """The length of each run's data interval, ending at the tick; zero by default."""
+
+    @_builtins.property
+    def run_immediately_within(self) -> _duration_pb2.Duration:
+        """When that tick is at most this long ago."""
+
+    def __init__(
+        self,
+        *,
+        expressions: _abc.Iterable[_builtins.str] | None = ...,
+        interval: _duration_pb2.Duration | None = ...,
+        run_immediately: _builtins.bool = ...,
+        run_immediately_within: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_run", b"first_run", "interval", b"interval", "run_immediately", b"run_immediately", "run_immediately_within", b"run_immediately_within"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expressions", b"expressions", "first_run", b"first_run", "interval", b"interval", "run_immediately", b"run_immediately", "run_immediately_within", b"run_immediately_within"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_first_run: _TypeAlias = _typing.Literal["run_immediately", "run_immediately_within"]  # noqa: Y015
+    _WhichOneofArgType_first_run: _TypeAlias = _typing.Literal["first_run", b"first_run"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_first_run) -> _WhichOneofReturnType_first_run | None: ...
+
+Global___CronTrigger: _TypeAlias = CronTrigger  # noqa: Y015
+
+@_typing.final
+class DeltaTrigger(_message.Message):
+    """A run every delta (DeltaTriggerTimetable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELTA_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def delta(self) -> _duration_pb2.Duration:
+        """Positive."""
+
+    @_builtins.property
+    def interval(self) -> _duration_pb2.Duration:
+        """The length of each run's data interval, ending at the run's time; zero by default."""
+
+    def __init__(
+        self,
+        *,
+        delta: _duration_pb2.Duration | None = ...,
+        interval: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "interval", b"interval"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "interval", b"interval"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeltaTrigger: _TypeAlias = DeltaTrigger  # noqa: Y015
+
+@_typing.final
+class Events(_message.Message):
+    """A run at each of a list of moments (EventsTimetable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_DATES_FIELD_NUMBER: _builtins.int
+    RESTRICT_TO_EVENTS_FIELD_NUMBER: _builtins.int
+    restrict_to_events: _builtins.bool
+    """Whether a manual run takes the latest past event's date instead of its own."""
+    @_builtins.property
+    def event_dates(self) -> _containers.RepeatedCompositeFieldContainer[_timestamp_pb2.Timestamp]:
+        """Sorted."""
+
+    def __init__(
+        self,
+        *,
+        event_dates: _abc.Iterable[_timestamp_pb2.Timestamp] | None = ...,
+        restrict_to_events: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_dates", b"event_dates", "restrict_to_events", b"restrict_to_events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Events: _TypeAlias = Events  # noqa: Y015
+
+@_typing.final
+class CustomTimetable(_message.Message):
+    """A user's timetable: a Timetable subclass defined in a module of the plugins folder, which
+    the DAG processor, the scheduler and the executors share.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLASS_PATH_FIELD_NUMBER: _builtins.int
+    SERIALIZED_JSON_FIELD_NUMBER: _builtins.int
+    class_path: _builtins.str
+    """"module.ClassName", the module's path relative to the plugins folder."""
+    serialized_json: _builtins.str
+    """What the class's serialize() returned, as JSON; its deserialize() reads it back."""
+    def __init__(
+        self,
+        *,
+        class_path: _builtins.str = ...,
+        serialized_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["class_path", b"class_path", "serialized_json", b"serialized_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomTimetable: _TypeAlias = CustomTimetable  # noqa: Y015
 
 @_typing.final
 class Asset(_message.Message):

@@ -61,6 +61,8 @@ class SchedulableDag(_message.Message):
     ACTIVE_RUNS_FIELD_NUMBER: _builtins.int
     LATEST_SCHEDULED_LOGICAL_DATE_FIELD_NUMBER: _builtins.int
     QUEUED_ASSET_EVENTS_FIELD_NUMBER: _builtins.int
+    LATEST_SCHEDULED_DATA_INTERVAL_START_FIELD_NUMBER: _builtins.int
+    LATEST_SCHEDULED_DATA_INTERVAL_END_FIELD_NUMBER: _builtins.int
     active_runs: _builtins.int
     """Runs in state queued or running."""
     @_builtins.property
@@ -75,6 +77,14 @@ class SchedulableDag(_message.Message):
     def queued_asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_2.QueuedAssetEvent]:
         """For a DAG scheduled on assets: the asset events queued for it."""
 
+    @_builtins.property
+    def latest_scheduled_data_interval_start(self) -> _timestamp_pb2.Timestamp:
+        """The data interval of the scheduled run with the latest logical date, unset when there
+        is none: the schedule continues after it.
+        """
+
+    @_builtins.property
+    def latest_scheduled_data_interval_end(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -82,10 +92,12 @@ class SchedulableDag(_message.Message):
         active_runs: _builtins.int = ...,
         latest_scheduled_logical_date: _timestamp_pb2.Timestamp | None = ...,
         queued_asset_events: _abc.Iterable[_message_pb2_2.QueuedAssetEvent] | None = ...,
+        latest_scheduled_data_interval_start: _timestamp_pb2.Timestamp | None = ...,
+        latest_scheduled_data_interval_end: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["dag", b"dag", "latest_scheduled_logical_date", b"latest_scheduled_logical_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dag", b"dag", "latest_scheduled_data_interval_end", b"latest_scheduled_data_interval_end", "latest_scheduled_data_interval_start", b"latest_scheduled_data_interval_start", "latest_scheduled_logical_date", b"latest_scheduled_logical_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_runs", b"active_runs", "dag", b"dag", "latest_scheduled_logical_date", b"latest_scheduled_logical_date", "queued_asset_events", b"queued_asset_events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_runs", b"active_runs", "dag", b"dag", "latest_scheduled_data_interval_end", b"latest_scheduled_data_interval_end", "latest_scheduled_data_interval_start", b"latest_scheduled_data_interval_start", "latest_scheduled_logical_date", b"latest_scheduled_logical_date", "queued_asset_events", b"queued_asset_events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -153,10 +153,15 @@ def schedule_advance(advance: scheduler_pb2.ScheduleAdvance, index: int) -> Sche
 
 def schedulable_message(item: scheduling.SchedulableDag) -> scheduler_pb2.SchedulableDag:
     """The contract's message of a DAG whose schedule advances."""
+    latest = item.latest_scheduled
     return scheduler_pb2.SchedulableDag(
         dag=dag_to_proto(item.dag, item.definition),
         active_runs=item.active_runs,
-        latest_scheduled_logical_date=timestamp(item.latest_scheduled_logical_date),
+        latest_scheduled_logical_date=timestamp(latest.logical_date if latest else None),
+        latest_scheduled_data_interval_start=timestamp(
+            latest.data_interval_start if latest else None
+        ),
+        latest_scheduled_data_interval_end=timestamp(latest.data_interval_end if latest else None),
         queued_asset_events=[queued_event_to_proto(q) for q in item.queued],
     )
 

@@ -129,13 +129,23 @@ def release_dag_run_claims(
 
 
 @dataclass(frozen=True)
+class ScheduledInterval:
+    """A scheduled run's logical date and data interval."""
+
+    logical_date: datetime
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+
+
+@dataclass(frozen=True)
 class SchedulableDag:
     """A DAG whose schedule a scheduler advances, with what planning needs of its runs."""
 
     dag: Dag
     definition: dag_pb2.DagDefinition
     active_runs: int
-    latest_scheduled_logical_date: datetime | None
+    #: The scheduled run with the latest logical date, None when there is none.
+    latest_scheduled: ScheduledInterval | None
     #: For a DAG scheduled on assets: its queued asset events.
     queued: list[QueuedEvent] = field(default_factory=list)
 
@@ -159,13 +169,30 @@ def list_schedulable_dags(session: Session, page: PageRequest) -> Page[Schedulab
             .group_by(DagRun.dag_id)
         ).all()
     )
-    latest = dict(
-        session.execute(
-            select(DagRun.dag_id, func.max(DagRun.logical_date))
-            .where(DagRun.dag_id.in_(ids), DagRun.run_type == DagRunType.SCHEDULED)
-            .group_by(DagRun.dag_id)
-        ).all()
+    newest = (
+        select(DagRun.dag_id, func.max(DagRun.logical_date).label("logical_date"))
+        .where(DagRun.dag_id.in_(ids), DagRun.run_type == DagRunType.SCHEDULED)
+        .group_by(DagRun.dag_id)
+        .subquery()
     )
+    latest = {
+        dag_id: ScheduledInterval(logical_date, start, end)
+        for dag_id, logical_date, start, end in session.execute(
+            select(
+                DagRun.dag_id,
+                DagRun.logical_date,
+                DagRun.data_interval_start,
+                DagRun.data_interval_end,
+            ).join(
+                newest,
+                and_(
+                    DagRun.dag_id == newest.c.dag_id,
+                    DagRun.logical_date == newest.c.logical_date,
+                    DagRun.run_type == DagRunType.SCHEDULED,
+                ),
+            )
+        )
+    }
     queued = queued_events(session, [d.dag_id for d in found.items if d.has_asset_schedule])
     return found.map(
         lambda d: SchedulableDag(

@@ -16,8 +16,18 @@ from tradewind import (
     TriggerRule,
     WeightRule,
 )
+from tradewind.sdk.exceptions import DagDefinitionError
 from tradewind.sdk.params import resolve_params
-from tradewind.sdk.schedule import ScheduleKind, describe_interval
+from tradewind.sdk.schedule import describe_interval
+from tradewind.sdk.timetables import (
+    ContinuousTimetable,
+    CronDataIntervalTimetable,
+    CronTriggerTimetable,
+    DeltaDataIntervalTimetable,
+    DeltaTriggerTimetable,
+    NullTimetable,
+    OnceTimetable,
+)
 
 from .conftest import START
 
@@ -26,7 +36,7 @@ def test_airflow_defaults() -> None:
     with DAG("d") as built:
         op = EmptyOperator(task_id="t")
     assert (built.catchup, built.max_active_runs, built.max_active_tasks) == (False, 16, 16)
-    assert built.schedule_spec.kind is ScheduleKind.NONE
+    assert isinstance(built.timetable, NullTimetable)
     assert built.owner == "airflow"
     assert (op.pool, op.pool_slots, op.queue) == ("default_pool", 1, "default")
     assert (op.priority_weight, op.weight_rule) == (1, WeightRule.DOWNSTREAM)
@@ -80,21 +90,26 @@ def test_task_level_trigger_rule_accepts_enum_and_string() -> None:
     ],
 )
 def test_presets_expand_to_cron(preset: str, cron: str) -> None:
-    spec = DAG("d", schedule=preset, start_date=START).schedule_spec
-    assert (spec.kind, spec.cron, spec.description) == (ScheduleKind.CRON, cron, preset)
+    built = DAG("d", schedule=preset, start_date=START)
+    assert isinstance(built.timetable, CronTriggerTimetable)  # Airflow 3's meaning
+    assert (built.timetable.expression, built.schedule_spec.description) == (cron, preset)
 
 
 def test_other_schedules() -> None:
-    once = DAG("once", schedule="@once", start_date=START).schedule_spec
-    cron = DAG("cron", schedule="*/5  * * * 1-5", start_date=START).schedule_spec
-    delta = DAG("delta", schedule=timedelta(hours=1, minutes=30), start_date=START).schedule_spec
-    manual = DAG("manual", schedule=None).schedule_spec
-    assert once.kind is ScheduleKind.ONCE
-    assert (cron.cron, cron.description) == ("*/5 * * * 1-5", "*/5  * * * 1-5")
-    assert delta.kind is ScheduleKind.INTERVAL
-    assert delta.interval == timedelta(hours=1, minutes=30)
-    assert delta.description == "timedelta(hours=1, minutes=30)"
-    assert manual.kind is ScheduleKind.NONE
+    once = DAG("once", schedule="@once", start_date=START)
+    cron = DAG("cron", schedule="*/5  * * * 1-5", start_date=START)
+    delta = DAG("delta", schedule=timedelta(hours=1, minutes=30), start_date=START)
+    manual = DAG("manual", schedule=None)
+    assert isinstance(once.timetable, OnceTimetable)
+    assert isinstance(cron.timetable, CronTriggerTimetable)
+    assert (cron.timetable.expression, cron.schedule_spec.description) == (
+        "*/5 * * * 1-5",
+        "*/5  * * * 1-5",
+    )
+    assert isinstance(delta.timetable, DeltaTriggerTimetable)
+    assert delta.timetable.delta == timedelta(hours=1, minutes=30)
+    assert delta.schedule_spec.description == "timedelta(hours=1, minutes=30)"
+    assert isinstance(manual.timetable, NullTimetable)
     assert describe_interval(timedelta(days=2, seconds=1)) == "timedelta(days=2, seconds=1)"
 
 
@@ -155,3 +170,33 @@ def test_inert_airflow_arguments_are_accepted() -> None:
         )
     assert built.is_paused_upon_creation is True
     assert op.depends_on_past is True
+
+
+def test_the_data_interval_settings_choose_airflow_2s_meaning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRADEWIND_CREATE_CRON_DATA_INTERVALS", "true")
+    monkeypatch.setenv("TRADEWIND_CREATE_DELTA_DATA_INTERVALS", "yes")
+    assert isinstance(
+        DAG("c", schedule="@daily", start_date=START).timetable, CronDataIntervalTimetable
+    )
+    assert isinstance(
+        DAG("d", schedule=timedelta(hours=1), start_date=START).timetable,
+        DeltaDataIntervalTimetable,
+    )
+    monkeypatch.setenv("TRADEWIND_CREATE_CRON_DATA_INTERVALS", "maybe")
+    with pytest.raises(DagDefinitionError, match="TRADEWIND_CREATE_CRON_DATA_INTERVALS"):
+        DAG("e", schedule="@daily", start_date=START)
+
+
+def test_continuous_needs_max_active_runs_of_one() -> None:
+    with pytest.raises(DagDefinitionError, match="requires max_active_runs <= 1"):
+        DAG("c", schedule="@continuous", start_date=START)
+    built = DAG("c", schedule="@continuous", start_date=START, max_active_runs=1)
+    assert isinstance(built.timetable, ContinuousTimetable)
+
+
+def test_a_trigger_timetable_needs_no_start_date_but_a_data_interval_one_does() -> None:
+    assert DAG("t", schedule="@daily").start_date is None
+    with pytest.raises(DagDefinitionError, match="needs a start_date"):
+        DAG("d", schedule=CronDataIntervalTimetable("@daily"))

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import tradewind.testing
-from core import timetables
-from core.timetables import DataInterval, next_data_interval
+from core import timetables as rules
+from scheduler.timetables import timetable_of
 from tradewind import (
     DAG,
     EmptyOperator,
@@ -24,9 +24,9 @@ from tradewind import (
     TriggerRule,
 )
 from tradewind.sdk import clock
-from tradewind.sdk.arguments import ArgumentChecker
-from tradewind.sdk.operators.latest_only import latest_window, timetable_of
-from tradewind.sdk.schedule import parse_schedule
+from tradewind.sdk.operators.latest_only import latest_window
+from tradewind.sdk.serialization import dag_definition
+from tradewind.sdk.timetables import DataInterval, TimeRestriction, Timetable
 
 SUCCESS, SKIPPED = TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED
 DAY = timedelta(days=1)
@@ -145,8 +145,14 @@ def test_the_xcom_names_the_tasks_followed(set_now: Callable[[datetime], None]) 
 # -- the window, as a pure function -------------------------------------------------------------
 
 
-def spec(schedule: Any) -> Any:
-    return parse_schedule(schedule, ArgumentChecker())
+def dag_on(schedule: Any, timezone: str = "UTC") -> DAG:
+    return DAG(
+        "window", schedule=schedule, start_date=datetime(2024, 1, 1, tzinfo=ZoneInfo(timezone))
+    )
+
+
+def timetable(schedule: Any, timezone: str = "UTC") -> Timetable:
+    return dag_on(schedule, timezone).timetable
 
 
 @pytest.mark.parametrize(
@@ -178,14 +184,14 @@ def test_latest_window(
     end: datetime,
     window: tuple[datetime, datetime] | None,
 ) -> None:
-    assert latest_window(spec(schedule), timezone, DataInterval(start, end)) == window
+    assert latest_window(timetable(schedule, timezone), DataInterval(start, end)) == window
 
 
 def test_a_daily_window_across_a_dst_change_keeps_the_local_time() -> None:
     paris = ZoneInfo("Europe/Paris")
     start = datetime(2024, 3, 30, tzinfo=paris)  # the clocks go forward on 31 March
     end = datetime(2024, 3, 31, tzinfo=paris)
-    window = latest_window(spec("@daily"), "Europe/Paris", DataInterval(start, end))
+    window = latest_window(timetable("@daily", "Europe/Paris"), DataInterval(start, end))
     assert window is not None
     left, right = window
     assert left == start
@@ -205,23 +211,29 @@ def test_a_daily_window_across_a_dst_change_keeps_the_local_time() -> None:
     ],
 )
 def test_the_next_interval_is_the_schedulers(schedule: Any, timezone: str) -> None:
-    """The step LatestOnlyOperator takes agrees with the runs the scheduler creates."""
-    sdk_spec = spec(schedule)
-    scheduler_spec = timetable_of(sdk_spec, timezone)
+    """The step LatestOnlyOperator takes agrees with the runs the scheduler creates from the
+    DAG's serialised schedule."""
+    dag = dag_on(schedule, timezone)
+    scheduler_rules = timetable_of(dag_definition(dag, fileloc="f", relative_fileloc="f").schedule)
     start_date = datetime(2024, 3, 1, tzinfo=UTC)
-    end = None
+    last = None
     for _ in range(60):
-        expected = timetables.next_interval(
-            scheduler_spec,
+        expected = rules.next_interval(
+            scheduler_rules,
             start_date=start_date,
             end_date=None,
             catchup=True,
-            last_interval_end=end,
+            last=last,
             now=start_date,
         )
         assert expected is not None
-        if end is not None:
-            after = DataInterval(end - timedelta(hours=1), end)
-            found = next_data_interval(scheduler_spec, after=after, earliest=end)
-            assert found == DataInterval(expected.start, expected.end)
-        end = expected.end
+        info = dag.timetable.next_dagrun_info(
+            last_automated_data_interval=(
+                DataInterval(last.start, last.end) if last is not None else None
+            ),
+            restriction=TimeRestriction(earliest=start_date, latest=None, catchup=True),
+        )
+        assert info is not None
+        assert info.data_interval == DataInterval(expected.start, expected.end)
+        assert info.run_after == expected.create_after
+        last = expected

@@ -16,7 +16,19 @@ import pytest
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
-from tradewind import DAG, BashOperator, EmptyOperator, Param, TaskGroup, task
+from tradewind import (
+    DAG,
+    BashOperator,
+    CronDataIntervalTimetable,
+    DeltaDataIntervalTimetable,
+    DeltaTriggerTimetable,
+    EmptyOperator,
+    EventsTimetable,
+    MultipleCronTriggerTimetable,
+    Param,
+    TaskGroup,
+    task,
+)
 from tradewind.sdk.loader import load_dags_from_file
 from tradewind.sdk.serialization import serialize_dag
 
@@ -89,8 +101,9 @@ def test_every_field_round_trips_through_the_proto() -> None:
     d = received.definition
     assert d.dag_id == "load"
     assert (d.description, d.doc_md) == ("Nightly load", "# Load")
-    assert d.schedule.WhichOneof("kind") == "cron"
-    assert (d.schedule.cron, d.schedule.description) == ("0 0 * * *", "@daily")
+    assert d.schedule.WhichOneof("kind") == "cron_trigger"
+    assert list(d.schedule.cron_trigger.expressions) == ["0 0 * * *"]
+    assert d.schedule.description == "@daily"
     assert d.schedule.timezone == "Europe/Paris"
     assert d.start_date.ToDatetime(tzinfo=UTC) == datetime(2023, 12, 31, 23, tzinfo=UTC)
     assert d.end_date.ToDatetime(tzinfo=UTC) == datetime(2025, 1, 1, tzinfo=UTC)
@@ -145,9 +158,36 @@ def test_other_schedule_kinds_and_unset_fields() -> None:
     interval = serialize(DAG("i", schedule=timedelta(minutes=5), start_date=datetime(2024, 1, 1)))
     once = serialize(DAG("o", schedule="@once", start_date=datetime(2024, 1, 1)))
     manual = serialize(DAG("m")).definition
-    assert interval.definition.schedule.interval.ToTimedelta() == timedelta(minutes=5)
+    assert interval.definition.schedule.delta_trigger.delta.ToTimedelta() == timedelta(minutes=5)
     assert interval.definition.schedule.description == "timedelta(minutes=5)"
     assert once.definition.schedule.once is True
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    kinds = {
+        "cron": CronDataIntervalTimetable("@daily"),
+        "interval": DeltaDataIntervalTimetable(timedelta(hours=1)),
+        "cron_trigger": MultipleCronTriggerTimetable(
+            "0 6 * * *", "@hourly", timezone="Europe/Paris", run_immediately=timedelta(hours=1)
+        ),
+        "delta_trigger": DeltaTriggerTimetable(timedelta(hours=2), interval=timedelta(hours=1)),
+        "events": EventsTimetable([datetime(2024, 2, 1), start], restrict_to_events=True),
+        "continuous": "@continuous",
+    }
+    found = {}
+    for kind, schedule in kinds.items():
+        dag = DAG(f"k_{kind}", schedule=schedule, start_date=start, max_active_runs=1)
+        found[kind] = serialize(dag).definition.schedule
+        assert found[kind].WhichOneof("kind") == kind
+    trigger = found["cron_trigger"].cron_trigger
+    assert list(trigger.expressions) == ["0 6 * * *", "0 * * * *"]
+    assert trigger.run_immediately_within.ToTimedelta() == timedelta(hours=1)
+    assert found["cron_trigger"].timezone == "Europe/Paris"
+    assert found["delta_trigger"].delta_trigger.interval.ToTimedelta() == timedelta(hours=1)
+    events = found["events"].events
+    assert [e.ToDatetime(tzinfo=UTC) for e in events.event_dates] == [
+        start,
+        datetime(2024, 2, 1, tzinfo=UTC),
+    ]
+    assert events.restrict_to_events
     assert manual.schedule.WhichOneof("kind") is None
     assert manual.schedule.timezone == "UTC"
     assert not manual.HasField("start_date")

@@ -10,6 +10,7 @@ import pytest
 from tradewind import (
     DAG,
     BashOperator,
+    CronDataIntervalTimetable,
     DagCycleError,
     DagDefinitionError,
     DuplicateTaskIdError,
@@ -136,9 +137,16 @@ def test_operator_specific_arguments() -> None:
         ({"schedule": "61 * * * *"}, "invalid cron expression '61 * * * *'"),
         ({"schedule": "* * * *"}, "invalid cron expression '* * * *' (expected five fields)"),
         ({"schedule": "@fortnightly"}, "unknown schedule preset '@fortnightly'"),
-        ({"schedule": 3600}, "schedule must be a cron expression, a preset, a timedelta or None"),
+        (
+            {"schedule": 3600},
+            "schedule must be a cron expression, a preset, a timedelta, a timetable, assets or"
+            " None",
+        ),
         ({"schedule": timedelta(0)}, "schedule interval must be positive"),
-        ({"schedule": "@daily", "start_date": None}, "schedule '@daily' needs a start_date"),
+        (
+            {"schedule": CronDataIntervalTimetable("@daily"), "start_date": None},
+            "schedule '@daily' needs a start_date",
+        ),
         (
             {"end_date": datetime(2023, 1, 1)},
             "start_date (2024-01-01T00:00:00+00:00) is after end_date (2023-01-01T00:00:00+00:00)",

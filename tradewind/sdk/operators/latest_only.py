@@ -7,11 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.states import DagRunType
-from core.timetables import DataInterval, next_data_interval
-from core.timetables import ScheduleSpec as Timetable
 from tradewind.sdk import clock
 from tradewind.sdk.operators.branch import BaseBranchOperator
-from tradewind.sdk.schedule import ScheduleKind, ScheduleSpec
+from tradewind.sdk.timetables import DataInterval, TimeRestriction, Timetable
 
 _TICK = timedelta(microseconds=1)
 
@@ -46,7 +44,7 @@ class LatestOnlyOperator(BaseBranchOperator):
         dag = self._require_dag()
         start = run.data_interval_start or run.logical_date
         end = run.data_interval_end or run.logical_date
-        window = latest_window(dag.schedule_spec, dag.timezone_name, DataInterval(start, end))
+        window = latest_window(dag.timetable, DataInterval(start, end))
         if window is None:
             self.log.info("the schedule makes no run after this one: the downstream tasks run")
             return follow_all
@@ -63,37 +61,30 @@ class LatestOnlyOperator(BaseBranchOperator):
         return follow_all
 
 
-def latest_window(
-    spec: ScheduleSpec, timezone: str, current: DataInterval
-) -> tuple[datetime, datetime] | None:
+def latest_window(timetable: Timetable, current: DataInterval) -> tuple[datetime, datetime] | None:
     """When a run with data interval ``current`` is the latest: ``left < now <= right``.
 
-    ``left`` is the end of the interval the schedule makes before ``current`` (its start
-    when there is none), ``right`` the end of the one after.
+    ``left`` is the end of the interval the timetable makes before ``current`` (its start
+    when there is none), ``right`` the end of the one after; asked through the timetable API,
+    so a user's timetable answers too.
 
     Args:
-        spec: the DAG's schedule.
-        timezone: the IANA name of the DAG's time zone.
+        timetable: the DAG's timetable.
         current: the run's data interval.
 
     Returns:
-        ``(left, right)``, or None when the schedule makes no interval after ``current``.
+        ``(left, right)``, or None when the timetable makes no run after ``current``.
 
     """
-    timetable = timetable_of(spec, timezone)
-    before = next_data_interval(timetable, after=current, latest=current.end - _TICK)
-    left = before.end if before is not None else current.start
-    following = next_data_interval(timetable, after=current, earliest=current.end)
-    if following is None:
-        return None
-    return left, following.end
-
-
-def timetable_of(spec: ScheduleSpec, timezone: str) -> Timetable:
-    """The schedule as the scheduler's timetable rules read it."""
-    return Timetable(
-        cron=spec.cron if spec.kind is ScheduleKind.CRON else "",
-        interval=spec.interval if spec.kind is ScheduleKind.INTERVAL else None,
-        once=spec.kind is ScheduleKind.ONCE,
-        timezone=timezone or "UTC",
+    before = timetable.next_dagrun_info(
+        last_automated_data_interval=current,
+        restriction=TimeRestriction(earliest=None, latest=current.end - _TICK, catchup=True),
     )
+    left = before.data_interval.end if before and before.data_interval else current.start
+    following = timetable.next_dagrun_info(
+        last_automated_data_interval=current,
+        restriction=TimeRestriction(earliest=current.end, latest=None, catchup=True),
+    )
+    if following is None or following.data_interval is None:
+        return None
+    return left, following.data_interval.end
