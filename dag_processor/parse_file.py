@@ -20,7 +20,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
-from tradewind.sdk.loader import load_dags_from_file
+from tradewind.sdk.exceptions import DagDefinitionError
+from tradewind.sdk.loader import combine_errors, describe_error, load_dags_from_file
 from tradewind.sdk.serialization import serialize_dag
 
 
@@ -34,10 +35,14 @@ def parse(dags_folder: str, relative: str) -> processor_pb2.FileParseResult:
         relative_fileloc=relative, fileloc=str(path), parsed_at=now
     )
     loaded = load_dags_from_file(path, dags_folder=dags_folder)
+    errors = [loaded.error] if loaded.error is not None else []
     for dag in loaded.dags:
-        result.dags.append(serialize_dag(dag, fileloc=str(path), relative_fileloc=relative))
-    if loaded.error is not None:
-        error = loaded.error
+        try:
+            result.dags.append(serialize_dag(dag, fileloc=str(path), relative_fileloc=relative))
+        except DagDefinitionError as err:  # e.g. a timetable not in the plugins folder
+            errors.append(describe_error(err, str(path), relative, dag.lineno))
+    error = combine_errors(errors)
+    if error is not None:
         result.import_error.CopyFrom(
             dag_pb2.ImportError(
                 filename=str(path),

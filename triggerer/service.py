@@ -235,4 +235,5 @@ def _outcome_message(outcome: Outcome) -> triggerer_pb2.TriggerOutcome:
 
 def build_app(config: ServerConfig, values: cfg.Settings) -> TriggererApp:
     """The triggerer app for the shared runtime."""
+    cfg.export_parsing_settings(values)
     return TriggererApp(config, values)

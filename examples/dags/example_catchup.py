@@ -1,4 +1,8 @@
-"""A daily DAG with catchup: the scheduler creates one run per missed day since start_date."""
+"""A daily DAG with catchup: the scheduler creates a run for each midnight since start_date.
+
+``"@daily"`` means Airflow 3's ``CronTriggerTimetable``: each run's logical date is its
+midnight (today's included), not the start of the day before.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ and on PostgreSQL with two replicas of every service."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -212,13 +211,16 @@ async def test_catchup_creates_a_run_per_missed_day(api: StateClient) -> None:
             await api.api.ListDagRuns(api_rr.ListDagRunsRequest(dag_id="example_catchup"))
         ).dag_runs
         done = [r for r in runs if r.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS]
-        if len(done) >= 3:
+        if len(done) >= 4:
             break
         assert time.monotonic() < deadline, [(r.run_id, r.state) for r in runs]
         await asyncio.sleep(0.2)
-    logical = sorted(r.logical_date.ToDatetime() for r in runs)
-    assert len(runs) == 3
-    assert {(b - a).days for a, b in itertools.pairwise(logical)} == {1}
+    # "@daily" is a CronTriggerTimetable (Airflow 3): a run at each midnight from the start
+    # date, three days ago, to today's, each with the midnight as its logical date.
+    logical = sorted(r.logical_date.ToDatetime(tzinfo=UTC) for r in runs)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert logical == [today - timedelta(days=d) for d in (3, 2, 1, 0)]
+    assert all(r.data_interval_end == r.data_interval_start == r.logical_date for r in runs)
     assert all(r.run_type == dag_run_pb2.DAG_RUN_TYPE_SCHEDULED for r in runs)
 
 
@@ -271,16 +273,16 @@ async def test_calendar_branches_and_latest_only_in_scheduled_and_manual_runs(
     notified = []
     for run in done:
         logical = run.logical_date.ToDatetime(tzinfo=UTC)
-        end = run.data_interval_end.ToDatetime(tzinfo=UTC)
-        assert end - logical == timedelta(days=1)
+        # A trigger timetable's run covers its tick alone.
+        assert run.data_interval_end.ToDatetime(tzinfo=UTC) == logical
         states = await states_of(api, run)
         notify = states.pop("notify")
         notified.append(notify)
         assert states == calendar_branch_states(logical), run.run_id
-        # A daily run is the latest until the interval after its own has ended.
-        if end + timedelta(days=1) < unpaused_at:  # the first two days caught up
+        # A daily run is the latest until the next tick.
+        if logical + timedelta(days=1) < unpaused_at:  # the days caught up
             assert notify == SKIPPED, run.run_id
-        elif end + timedelta(days=1) >= finished_at:
+        elif logical + timedelta(days=1) >= finished_at:
             assert notify == SUCCESS, run.run_id
     assert SKIPPED in notified  # the days caught up do not notify
 

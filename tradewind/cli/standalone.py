@@ -77,6 +77,7 @@ GRACE_PERIOD = cfg.Setting(
 SETTINGS = (
     cfg.HOME,
     cfg.DAGS_FOLDER,
+    *cfg.PARSING_SETTINGS,
     DATABASE_URL,
     HOST,
     PORT_BASE,
@@ -270,11 +271,11 @@ def build_children(values: cfg.Settings) -> list[Child]:
     if values[DATABASE_URL]:
         state_args += ["--database-url", values[DATABASE_URL]]
     client = ["--state-address", _address(host, base)]
-    folder = ["--dags-folder", str(dags)]
+    folder = ["--dags-folder", str(dags), *parsing_flags(values)]
     specs = [
         ("state", "services.state", state_args),
         ("dag-processor", "dag_processor", [*common("dag-processor"), *client, *folder]),
-        ("scheduler", "scheduler", [*common("scheduler"), *client]),
+        ("scheduler", "scheduler", [*common("scheduler"), *client, *plugins_flag(values)]),
         (
             "executor",
             "executor",
@@ -286,6 +287,20 @@ def build_children(values: cfg.Settings) -> list[Child]:
         Child(name, module, args, base + PORT_OFFSETS[name], logs / f"{name}.log")
         for name, module, args in specs
     ]
+
+
+def plugins_flag(values: cfg.Settings) -> list[str]:
+    """``--plugins-folder`` for a service, when one is set."""
+    folder = values[cfg.PLUGINS_FOLDER]
+    return [cfg.PLUGINS_FOLDER.flag, str(folder.expanduser().resolve())] if folder else []
+
+
+def parsing_flags(values: cfg.Settings) -> list[str]:
+    """The flags of the settings every process that parses DAG files must agree on."""
+    flags = plugins_flag(values)
+    for setting in (cfg.CREATE_CRON_DATA_INTERVALS, cfg.CREATE_DELTA_DATA_INTERVALS):
+        flags.append(setting.flag if values[setting] else "--no-" + setting.flag[2:])
+    return flags
 
 
 def folder_warnings(folder: Path) -> list[str]:

@@ -112,7 +112,7 @@ def load_dags_from_file(
         except (Exception, SystemExit) as error:
             sys.modules.pop(module_name, None)
             return LoadResult(
-                (), _describe(error, filename, relative, _error_line(error, filename))
+                (), describe_error(error, filename, relative, _error_line(error, filename))
             )
     found: dict[int, DAG] = {id(dag): dag for dag in created}
     found.update({id(v): v for v in vars(module).values() if isinstance(v, DAG)})
@@ -132,10 +132,10 @@ def load_dags_from_file(
             seen_ids.add(dag.dag_id)
             dag.validate()
         except DagDefinitionError as error:
-            errors.append(_describe(error, filename, relative, dag.lineno))
+            errors.append(describe_error(error, filename, relative, dag.lineno))
         else:
             dags.append(dag)
-    return LoadResult(tuple(dags), _combine(errors))
+    return LoadResult(tuple(dags), combine_errors(errors))
 
 
 def _error_line(error: BaseException, filename: str) -> int:
@@ -156,7 +156,8 @@ def _error_line(error: BaseException, filename: str) -> int:
     return line
 
 
-def _describe(error: BaseException, filename: str, relative: str, line: int) -> DagImportError:
+def describe_error(error: BaseException, filename: str, relative: str, line: int) -> DagImportError:
+    """An import error of a DAG file from the exception that made it."""
     # A SyntaxError's text repeats the file and line ("invalid syntax (f.py, line 2)"): they
     # are fields of their own here.
     message = error.msg if isinstance(error, SyntaxError) and error.msg else str(error)
@@ -170,8 +171,8 @@ def _describe(error: BaseException, filename: str, relative: str, line: int) -> 
     )
 
 
-def _combine(errors: list[DagImportError]) -> DagImportError | None:
-    """One error for the file, as the contract records one per file."""
+def combine_errors(errors: list[DagImportError]) -> DagImportError | None:
+    """One error for the file, as the contract records one per file; None for none."""
     if len(errors) <= 1:
         return errors[0] if errors else None
     first = errors[0]

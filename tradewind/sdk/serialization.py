@@ -23,6 +23,7 @@ from core.proto_enums import TRIGGER_RULES
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
 from tradewind.sdk.assets import condition_message, is_task_asset, task_asset_message
+from tradewind.sdk.exceptions import DagDefinitionError
 from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.params import params_json
 from tradewind.sdk.timetables import schedule_message
@@ -84,7 +85,10 @@ def dag_definition(dag: DAG, *, fileloc: str, relative_fileloc: str) -> dag_pb2.
 
     """
     spec = dag.schedule_spec
-    schedule = schedule_message(spec.timetable)
+    try:
+        schedule = schedule_message(spec.timetable)
+    except ValueError as err:
+        raise DagDefinitionError(f"schedule: {err}", dag_id=dag.dag_id) from err
     schedule.description = spec.description
     schedule.timezone = dag.timezone_name
     if spec.assets is not None:

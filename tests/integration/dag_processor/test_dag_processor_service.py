@@ -88,7 +88,7 @@ async def test_a_file_with_three_dags_registers_all_three(
     found = await wait_for_dags(client, ["three_a", "three_b", "three_c"])
     assert {d: found[d].task_count for d in found} == {"three_a": 1, "three_b": 2, "three_c": 1}
     assert {d.relative_fileloc for d in found.values()} == {"three.py"}
-    assert found["three_b"].schedule.cron == "0 0 * * *"
+    assert list(found["three_b"].schedule.cron_trigger.expressions) == ["0 0 * * *"]
     assert list(found["three_b"].tags) == ["b"]
     record = (await dag_files(client))["three.py"]
     assert sorted(record.dag_ids) == ["three_a", "three_b", "three_c"]

@@ -1,0 +1,235 @@
+"""Timetables on real services: Airflow 3's meaning of a cron string, and a user's Timetable
+class installed in the plugins folder that the DAG processor, scheduler and executor share."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from protos.api.v1 import request_response_pb2 as api_rr
+from protos.enums.v1 import dag_run_pb2
+from protos.run.v1 import message_pb2 as run_pb2
+from tests.helpers.processes import ServiceProcess
+from tests.helpers.services import start_service
+from tests.helpers.state import StateClient
+from tests.integration.dag_processor.dag_files import (
+    eventually,
+    import_errors,
+    start_dag_processor,
+    write_dag_file,
+)
+from tests.integration.executor.runs import register, start_executor, wait_for_run, xcom_values
+
+RUN = dag_run_pb2
+
+PLUGIN = '''
+from datetime import datetime, timedelta, timezone
+
+from tradewind import DagRunInfo, DataInterval, Timetable
+
+
+class EveryFewSeconds(Timetable):
+    """A run every few seconds on the epoch's grid, each covering the seconds before it."""
+
+    def __init__(self, seconds: int = 2) -> None:
+        self.seconds = seconds
+        self.description = f"every {seconds} s"
+
+    def serialize(self):
+        return {"seconds": self.seconds}
+
+    @classmethod
+    def deserialize(cls, data):
+        return cls(data["seconds"])
+
+    def _floor(self, moment):
+        stamp = moment.timestamp()
+        return datetime.fromtimestamp(stamp - stamp % self.seconds, tz=timezone.utc)
+
+    def infer_manual_data_interval(self, *, run_after):
+        end = self._floor(run_after)
+        return DataInterval(end - timedelta(seconds=self.seconds), end)
+
+    def next_dagrun_info(self, *, last_automated_data_interval, restriction):
+        if last_automated_data_interval is None:
+            end = self._floor(datetime.now(timezone.utc))
+        else:
+            end = last_automated_data_interval.end + timedelta(seconds=self.seconds)
+        if restriction.latest is not None and end > restriction.latest:
+            return None
+        return DagRunInfo.interval(end - timedelta(seconds=self.seconds), end)
+'''
+
+SHOW_INTERVAL = """
+@task
+def show(logical_date=None, data_interval_start=None, data_interval_end=None, dag_run=None):
+    return {
+        "logical_date": logical_date.isoformat(),
+        "start": data_interval_start.isoformat(),
+        "end": data_interval_end.isoformat(),
+        "run_id": dag_run.run_id,
+    }
+"""
+
+
+@pytest.fixture(scope="module")
+def plugins_folder(tmp_path_factory: pytest.TempPathFactory, state_service: ServiceProcess) -> Path:
+    folder = tmp_path_factory.mktemp("plugins")
+    (folder / "tw_test_timetables.py").write_text(PLUGIN)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dags_folder(tmp_path_factory: pytest.TempPathFactory, state_service: ServiceProcess) -> Path:
+    return tmp_path_factory.mktemp("dags")
+
+
+@pytest.fixture(scope="module")
+def services(
+    state_service: ServiceProcess, dags_folder: Path, plugins_folder: Path
+) -> Iterator[list[ServiceProcess]]:
+    plugins = ["--plugins-folder", str(plugins_folder)]
+    started = [start_dag_processor(state_service.address, dags_folder, *plugins)]
+    try:
+        started.append(
+            start_service("scheduler", state_service.address, "--sweep-interval", "1", *plugins)
+        )
+        started.append(start_executor(state_service.address, dags_folder, *plugins))
+        yield started
+    finally:
+        for process in started:
+            process.stop()
+
+
+async def scheduled_runs(client: StateClient, dag_id: str, least: int) -> list[run_pb2.DagRun]:
+    async def enough() -> list[run_pb2.DagRun] | None:
+        listing = await client.api.ListDagRuns(api_rr.ListDagRunsRequest(dag_id=dag_id))
+        runs = [r for r in listing.dag_runs if r.run_type == RUN.DAG_RUN_TYPE_SCHEDULED]
+        return (
+            sorted(runs, key=lambda r: r.logical_date.ToNanoseconds())
+            if len(runs) >= least
+            else None
+        )
+
+    return await eventually(enough, within=30, what=f"{least} scheduled runs of {dag_id}")
+
+
+def moment(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+@pytest.mark.timeout(90)
+async def test_a_cron_string_runs_at_its_latest_tick_with_the_tick_as_logical_date(
+    client: StateClient, dags_folder: Path, services: list[ServiceProcess]
+) -> None:
+    await register(
+        client,
+        dags_folder,
+        "every_minute.py",
+        textwrap.dedent(SHOW_INTERVAL)
+        + textwrap.dedent(
+            """
+            with DAG("every_minute", schedule="* * * * *", start_date=START,
+                     is_paused_upon_creation=False):
+                show()
+            """
+        ),
+        ["every_minute"],
+    )
+    (run, *_) = await scheduled_runs(client, "every_minute", 1)
+    now = datetime.now(UTC)
+    tick = moment(run.logical_date)
+    # catchup=False: not the ticks since 2026-01-01, the latest one, created at once.
+    assert tick.second == 0
+    assert tick.microsecond == 0
+    assert now - timedelta(minutes=2) < tick <= now
+    assert moment(run.data_interval_start) == moment(run.data_interval_end) == tick
+    assert run.run_id == f"scheduled__{tick.isoformat()}"
+    finished = await wait_for_run(client, "every_minute", run.run_id)
+    assert finished.state == RUN.DAG_RUN_STATE_SUCCESS
+    shown = json.loads((await xcom_values(client, run, "show"))["return_value"])
+    assert shown == {
+        "logical_date": tick.isoformat(),
+        "start": tick.isoformat(),
+        "end": tick.isoformat(),
+        "run_id": run.run_id,
+    }
+
+
+@pytest.mark.timeout(90)
+async def test_a_users_timetable_from_the_plugins_folder_schedules_runs(
+    client: StateClient, dags_folder: Path, services: list[ServiceProcess]
+) -> None:
+    await register(
+        client,
+        dags_folder,
+        "custom_timetable.py",
+        textwrap.dedent(SHOW_INTERVAL)
+        + textwrap.dedent(
+            """
+            from tw_test_timetables import EveryFewSeconds
+
+            with DAG("custom_timetable", schedule=EveryFewSeconds(2), start_date=START,
+                     is_paused_upon_creation=False, max_active_runs=1):
+                show()
+            """
+        ),
+        ["custom_timetable"],
+    )
+    dag = await client.api.GetDag(
+        api_rr.GetDagRequest(dag_id="custom_timetable", include_definition=True)
+    )
+    custom = dag.dag.definition.schedule.custom
+    assert custom.class_path == "tw_test_timetables.EveryFewSeconds"
+    assert json.loads(custom.serialized_json) == {"seconds": 2}
+    runs = await scheduled_runs(client, "custom_timetable", 3)
+    for run in runs:
+        start, end = moment(run.data_interval_start), moment(run.data_interval_end)
+        assert end - start == timedelta(seconds=2)
+        assert end.timestamp() % 2 == 0
+        assert moment(run.logical_date) == start
+    # One after another on the grid: the timetable was asked after each run.
+    ends = [moment(r.data_interval_end) for r in runs]
+    assert all(b - a == timedelta(seconds=2) for a, b in itertools.pairwise(ends))
+    finished = await wait_for_run(client, "custom_timetable", runs[0].run_id)
+    assert finished.state == RUN.DAG_RUN_STATE_SUCCESS
+    shown = json.loads((await xcom_values(client, runs[0], "show"))["return_value"])
+    assert shown["start"] == moment(runs[0].data_interval_start).isoformat()
+    assert shown["end"] == moment(runs[0].data_interval_end).isoformat()
+    await client.api.PauseDag(api_rr.PauseDagRequest(dag_id="custom_timetable"))
+
+
+async def test_a_timetable_defined_outside_the_plugins_folder_is_an_import_error(
+    client: StateClient, dags_folder: Path, services: list[ServiceProcess]
+) -> None:
+    write_dag_file(
+        dags_folder,
+        "local_timetable.py",
+        textwrap.dedent(
+            """
+            from datetime import datetime, timezone
+            from tradewind import DAG, Timetable
+
+            class Local(Timetable):
+                def next_dagrun_info(self, *, last_automated_data_interval, restriction):
+                    return None
+
+            DAG("local_timetable", schedule=Local(), start_date=datetime(2026, 1, 1,
+                tzinfo=timezone.utc))
+            """
+        ),
+    )
+
+    async def reported() -> object:
+        return (await import_errors(client)).get("local_timetable.py")
+
+    error = await eventually(reported, what="the import error of local_timetable.py")
+    assert "not in the plugins folder" in error.stacktrace  # type: ignore[attr-defined]
+    assert "Local" in error.stacktrace  # type: ignore[attr-defined]
