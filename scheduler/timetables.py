@@ -1,8 +1,7 @@
-"""A DAG's schedule as the contract carries it, turned into the timetable rules of ``core``.
+"""A DAG's timetable as the scheduler uses it: the built-in kinds' rules, or a user's class.
 
-The built-in kinds map to :mod:`core.timetables`; a user's timetable (``custom``) is loaded
-from the plugins folder and asked through Airflow's timetable API (``next_dagrun_info``,
-``infer_manual_data_interval``).
+A user's timetable (``custom``) is loaded from the plugins folder and asked through Airflow's
+timetable API (``next_dagrun_info``, ``infer_manual_data_interval``).
 """
 
 from __future__ import annotations
@@ -14,22 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.timetables import (
-    PRESETS,
-    Continuous,
-    CronIntervals,
-    CronTriggers,
-    DataInterval,
-    DeltaIntervals,
-    DeltaTriggers,
-    Events,
-    Manual,
-    MultipleCronTriggers,
-    Once,
-    TimeRestriction,
-    Timetable,
-)
+from core.timetables import DataInterval, TimeRestriction, Timetable
 from protos.dag.v1 import message_pb2 as dag_pb2
+from services.runtime.timetables import builtin_timetable
 
 
 class TimetableNotInstalled(LookupError):
@@ -41,7 +27,7 @@ class TimetableFailed(RuntimeError):
 
 
 def timetable_of(schedule: dag_pb2.Schedule, plugins_folder: Path | None = None) -> Timetable:
-    """The rules of a DAG's schedule.
+    """The rules of a DAG's schedule, a user's timetable loaded from the plugins folder.
 
     Args:
         schedule: the DAG's schedule.
@@ -51,48 +37,10 @@ def timetable_of(schedule: dag_pb2.Schedule, plugins_folder: Path | None = None)
         TimetableNotInstalled: a user's timetable that cannot be loaded.
 
     """
-    kind = schedule.WhichOneof("kind")
-    zone = schedule.timezone or "UTC"
-    if kind == "cron":
-        return CronIntervals(PRESETS.get(schedule.cron, schedule.cron), zone)
-    if kind == "interval":
-        return DeltaIntervals(schedule.interval.ToTimedelta())
-    if kind == "once":
-        return Once()
-    if kind == "continuous":
-        return Continuous()
-    if kind == "cron_trigger":
-        return _cron_triggers(schedule.cron_trigger, zone)
-    if kind == "delta_trigger":
-        trigger = schedule.delta_trigger
-        return DeltaTriggers(trigger.delta.ToTimedelta(), trigger.interval.ToTimedelta())
-    if kind == "events":
-        dates = sorted(d.ToDatetime(tzinfo=UTC) for d in schedule.events.event_dates)
-        return Events(tuple(dates), schedule.events.restrict_to_events)
-    if kind == "custom":
-        return UserTimetable(load_timetable(schedule.custom, plugins_folder))
-    return Manual()
-
-
-def _cron_triggers(trigger: dag_pb2.CronTrigger, zone: str) -> Timetable:
-    first = trigger.WhichOneof("first_run")
-    immediately: Any = None
-    if first == "run_immediately":
-        immediately = trigger.run_immediately
-    elif first == "run_immediately_within":
-        immediately = trigger.run_immediately_within.ToTimedelta()
-    triggers = [
-        CronTriggers(
-            PRESETS.get(expression, expression),
-            zone,
-            trigger.interval.ToTimedelta(),
-            immediately,
-        )
-        for expression in trigger.expressions
-    ]
-    if len(triggers) == 1:
-        return triggers[0]
-    return MultipleCronTriggers(tuple(triggers))
+    builtin = builtin_timetable(schedule)
+    if builtin is not None:
+        return builtin
+    return UserTimetable(load_timetable(schedule.custom, plugins_folder))
 
 
 def load_timetable(custom: dag_pb2.CustomTimetable, plugins_folder: Path | None) -> Any:

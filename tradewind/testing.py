@@ -147,8 +147,9 @@ def run_dag(
             instead of run, as Airflow's ``dag.test(mark_success_pattern=...)``.
         run_type: "manual" (the default), "scheduled" or "backfill", as tasks see it (a
             LatestOnlyOperator skips only in scheduled and backfill runs).
-        data_interval: the run's data interval (start, end); the logical date both ways by
-            default.
+        data_interval: the run's data interval (start, end); by default the one the DAG's
+            timetable infers for a manual run (the logical date both ways for the default
+            trigger timetables).
 
     Returns:
         The run's outcome.
@@ -162,7 +163,10 @@ def run_dag(
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf)
     logical = logical_date or datetime.now(UTC)
-    start, end = data_interval or (logical, logical)
+    if data_interval is None:
+        inferred = dag.timetable.infer_manual_data_interval(run_after=logical)
+        data_interval = (inferred.start, inferred.end)
+    start, end = data_interval
     facts = _RunFacts(
         run_type=DagRunType(run_type),
         logical_date=logical,

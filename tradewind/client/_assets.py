@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,7 @@ from tradewind.client._models import (
     EmittedAssetEvent,
     QueuedAssetEvent,
 )
-from tradewind.client._runs import timestamp
+from tradewind.client._runs import object_json, timestamp
 
 
 def asset_key(name: str, uri: str) -> dict[str, str]:
@@ -31,20 +30,8 @@ def asset_key(name: str, uri: str) -> dict[str, str]:
 
 
 def extra_json(extra: Mapping[str, Any] | None) -> str:
-    """The JSON text of an event's extra; "" for none.
-
-    Raises:
-        ValueError: ``extra`` is not a mapping, or holds values JSON cannot encode.
-
-    """
-    if extra is None:
-        return ""
-    if not isinstance(extra, Mapping):
-        raise ValueError(f"extra must be a dict (a JSON object), not {type(extra).__name__}")
-    try:
-        return json.dumps(dict(extra))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"extra cannot be encoded as JSON: {err}") from err
+    """The JSON text of an event's extra; "" for none (see :func:`object_json`)."""
+    return object_json(extra, "extra")
 
 
 class AssetMethods(ClientBase):

@@ -29,21 +29,26 @@ def request_id() -> str:
     return str(uuid.uuid4())
 
 
-def conf_json(conf: Mapping[str, Any] | None) -> str:
-    """The JSON text of a run's conf; "" for none.
+def object_json(value: Mapping[str, Any] | None, name: str) -> str:
+    """The JSON text of a dict argument (a run's conf, an event's extra); "" for none.
 
     Raises:
-        ValueError: ``conf`` is not a mapping, or holds values JSON cannot encode.
+        ValueError: ``value`` is not a mapping, or holds values JSON cannot encode.
 
     """
-    if conf is None:
+    if value is None:
         return ""
-    if not isinstance(conf, Mapping):
-        raise ValueError(f"conf must be a dict (a JSON object), not {type(conf).__name__}")
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a dict (a JSON object), not {type(value).__name__}")
     try:
-        return json.dumps(dict(conf))
+        return json.dumps(dict(value))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"conf cannot be encoded as JSON: {err}") from err
+        raise ValueError(f"{name} cannot be encoded as JSON: {err}") from err
+
+
+def conf_json(conf: Mapping[str, Any] | None) -> str:
+    """The JSON text of a run's conf; "" for none (see :func:`object_json`)."""
+    return object_json(conf, "conf")
 
 
 def timestamp(moment: datetime, name: str) -> Timestamp:

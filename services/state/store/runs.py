@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from core.proto_enums import DAG_RUN_STATES
 from core.runs import run_id_for
 from core.states import FINISHED, LEASED, DagRunState, DagRunType, TaskInstanceState
+from core.timetables import DataInterval
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
+from services.runtime.timetables import builtin_timetable
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
@@ -132,6 +134,7 @@ def trigger_dag_run(
             "dag_run", f"{dag_id}/{run_id}", existing_request_id=taken.request_id or ""
         )
     definition = definition_of(session, dag.content_hash)
+    interval = manual_interval(definition, logical_date)
     run = create_run(
         session,
         dag,
@@ -141,8 +144,8 @@ def trigger_dag_run(
             run_id=run_id,
             run_type="manual",
             logical_date=logical_date,
-            data_interval_start=logical_date,
-            data_interval_end=logical_date,
+            data_interval_start=interval.start,
+            data_interval_end=interval.end,
             conf_json=conf_json,
             note=note,
             request_id=request_id or None,
@@ -150,6 +153,19 @@ def trigger_dag_run(
         now,
     )
     return run, True
+
+
+def manual_interval(definition: dag_pb2.DagDefinition, logical_date: datetime) -> DataInterval:
+    """A manual run's data interval, as its DAG's timetable infers it.
+
+    As Airflow's ``infer_manual_data_interval``: the last complete interval for a data interval
+    timetable, the ``interval`` before it for a trigger one. A user's timetable is never run
+    in the state service: its manual runs cover their logical date alone.
+    """
+    timetable = builtin_timetable(definition.schedule)
+    if timetable is None:
+        return DataInterval(logical_date, logical_date)
+    return timetable.manual_interval(logical_date)
 
 
 def run_counts(session: Session, dag_run_id: int) -> dict[str, int]:

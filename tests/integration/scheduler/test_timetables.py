@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import dag_run_pb2
 from protos.run.v1 import message_pb2 as run_pb2
+from tests.helpers.flows import trigger
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.services import start_service
 from tests.helpers.state import StateClient
@@ -233,3 +234,37 @@ async def test_a_timetable_defined_outside_the_plugins_folder_is_an_import_error
     error = await eventually(reported, what="the import error of local_timetable.py")
     assert "not in the plugins folder" in error.stacktrace  # type: ignore[attr-defined]
     assert "Local" in error.stacktrace  # type: ignore[attr-defined]
+
+
+async def test_a_manual_run_takes_the_data_interval_its_timetable_infers(
+    client: StateClient, dags_folder: Path, services: list[ServiceProcess]
+) -> None:
+    await register(
+        client,
+        dags_folder,
+        "manual_intervals.py",
+        textwrap.dedent(
+            """
+            from tradewind import CronDataIntervalTimetable, CronTriggerTimetable
+
+            with DAG("daily_intervals", schedule=CronDataIntervalTimetable("@daily", "UTC"),
+                     start_date=START):
+                BashOperator(task_id="t", bash_command="true")
+            with DAG("four_hours_before", start_date=START, schedule=CronTriggerTimetable(
+                    "@daily", timezone="UTC", interval=timedelta(hours=4))):
+                BashOperator(task_id="t", bash_command="true")
+            """
+        ),
+        ["daily_intervals", "four_hours_before"],
+    )
+    at = datetime(2026, 3, 5, 13, 30, tzinfo=UTC)
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    daily = await trigger(client, "daily_intervals", logical_date=stamp)
+    # The last complete day before the logical date, which stays the moment triggered.
+    assert moment(daily.logical_date) == at
+    assert moment(daily.data_interval_start) == datetime(2026, 3, 4, tzinfo=UTC)
+    assert moment(daily.data_interval_end) == datetime(2026, 3, 5, tzinfo=UTC)
+    before = await trigger(client, "four_hours_before", logical_date=stamp)
+    assert moment(before.data_interval_start) == at - timedelta(hours=4)
+    assert moment(before.data_interval_end) == at
