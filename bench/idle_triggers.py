@@ -23,7 +23,7 @@ from pathlib import Path
 from tradewind.sdk import serde
 from tradewind.sdk.triggers.base import classpath_of
 from tradewind.sdk.triggers.temporal import DateTimeTrigger
-from triggerer.runner import TriggerRunner, TriggerSpec
+from triggerer.runner import TriggerLoader, TriggerRunner, TriggerSpec
 
 SETTLE_SECONDS = 5.0
 
@@ -38,7 +38,7 @@ def rss_bytes() -> int:
 
 async def measure(count: int) -> dict[str, float]:
     """Start ``count`` sleeping triggers; the memory they take and the loop's lag."""
-    runner = TriggerRunner()
+    runner = TriggerRunner(TriggerLoader())
     moment = datetime.now(UTC) + timedelta(hours=1)
     kwargs = serde.dumps({"moment": moment, "end_from_trigger": False})
     classpath = classpath_of(DateTimeTrigger)

@@ -101,9 +101,9 @@ from tradewind.sdk.timetables import (
     TimeRestriction,
     Timetable,
 )
-from tradewind.sdk.triggers.base import BaseTrigger, TriggerEvent
+from tradewind.sdk.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from tradewind.sdk.triggers.external_task import DagStateTrigger, WorkflowTrigger
-from tradewind.sdk.triggers.file import FileTrigger
+from tradewind.sdk.triggers.file import DirectoryFileDeleteTrigger, FileDeleteTrigger, FileTrigger
 from tradewind.sdk.triggers.temporal import DateTimeTrigger, TimeDeltaTrigger
 from tradewind.sdk.variable import Variable
 from tradewind.sdk.weekday import WeekDay
@@ -131,6 +131,7 @@ __all__ = [
     "AssetOrTimeSchedule",
     "AssetWatcher",
     "BaseBranchOperator",
+    "BaseEventTrigger",
     "BaseOperator",
     "BaseSensorOperator",
     "BaseTrigger",
@@ -158,6 +159,7 @@ __all__ = [
     "DayOfWeekSensor",
     "DeltaDataIntervalTimetable",
     "DeltaTriggerTimetable",
+    "DirectoryFileDeleteTrigger",
     "DuplicateTaskIdError",
     "DuplicateTaskIdFound",
     "EdgeModifier",
@@ -166,6 +168,7 @@ __all__ = [
     "ExternalPythonOperator",
     "ExternalTaskMarker",
     "ExternalTaskSensor",
+    "FileDeleteTrigger",
     "FileSensor",
     "FileTrigger",
     "Label",

@@ -22,3 +22,13 @@ FIRE_SECONDS = Histogram(
     "Time from a trigger's event to the state service resuming its task.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+WATCHERS_RUNNING = Gauge(
+    "tradewind_triggerer_watchers_running", "Asset watchers' triggers running now."
+)
+WATCHERS_LEASED = Gauge(
+    "tradewind_triggerer_watchers_leased", "Asset watchers this triggerer holds leases on."
+)
+WATCHER_EVENTS = Counter(
+    "tradewind_triggerer_watcher_events_total",
+    "Events asset watchers' triggers yielded (each becomes an event of the assets watched).",
+)

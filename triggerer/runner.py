@@ -53,13 +53,44 @@ class TriggerBlocked(Exception):
     """Raised into a trigger that held the event loop past the limit."""
 
 
+class TriggerLoader:
+    """Builds triggers from their class path and kwargs, as the task process would."""
+
+    def __init__(self, dags_folder: Path | None = None) -> None:
+        self._dags_folder = dags_folder
+
+    def load(self, classpath: str, kwargs_json: str, relative_fileloc: str) -> BaseTrigger:
+        """Build the trigger; one defined in its DAG file loads that file first."""
+        module = classpath.rpartition(".")[0]
+        if (
+            self._dags_folder is not None
+            and relative_fileloc
+            and module == module_name_for(relative_fileloc)
+            and module not in sys.modules
+        ):
+            path = self._dags_folder / relative_fileloc
+            loaded = load_dags_from_file(path, dags_folder=self._dags_folder)
+            if loaded.error is not None:
+                raise ImportError(f"the DAG file {path} failed to import: {loaded.error.message}")
+        return load_trigger(classpath, kwargs_json)
+
+    def importable(self, relative_fileloc: str) -> None:
+        """Let triggers defined beside DAGs import, as the task process does (appended)."""
+        if self._dags_folder is None:
+            return
+        for folder in (self._dags_folder, (self._dags_folder / relative_fileloc).parent):
+            text = str(folder)
+            if text not in sys.path:
+                sys.path.append(text)
+
+
 class TriggerRunner:
     """The triggers of one triggerer."""
 
-    def __init__(self, dags_folder: Path | None = None) -> None:
+    def __init__(self, loader: TriggerLoader) -> None:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self.outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
-        self._dags_folder = dags_folder
+        self._loader = loader
         #: Called with a trigger id once it stopped running (for whatever reason).
         self.on_stopped: Callable[[int], None] = lambda trigger_id: None
 
@@ -72,7 +103,7 @@ class TriggerRunner:
         """Build and start a trigger (a failure to build is its outcome)."""
         if spec.trigger_id in self._tasks:
             return
-        self._importable(spec.relative_fileloc)
+        self._loader.importable(spec.relative_fileloc)
         task = asyncio.create_task(self._run_one(spec), name=f"trigger-{spec.trigger_id}")
         self._tasks[spec.trigger_id] = task
         metrics.TRIGGERS_RUNNING.set(len(self._tasks))
@@ -96,7 +127,9 @@ class TriggerRunner:
         trigger: BaseTrigger | None = None
         try:
             # Off the loop: importing a trigger's module (or its DAG file) may take a while.
-            trigger = await asyncio.to_thread(self._load, spec)
+            trigger = await asyncio.to_thread(
+                self._loader.load, spec.classpath, spec.kwargs_json, spec.relative_fileloc
+            )
             trigger.trigger_id = spec.trigger_id
             trigger.task_instance = spec.description
             async for event in trigger.run():
@@ -132,27 +165,3 @@ class TriggerRunner:
             self._tasks.pop(spec.trigger_id, None)
             metrics.TRIGGERS_RUNNING.set(len(self._tasks))
             self.on_stopped(spec.trigger_id)
-
-    def _load(self, spec: TriggerSpec) -> BaseTrigger:
-        """Build the trigger; one defined in its DAG file loads that file first."""
-        module = spec.classpath.rpartition(".")[0]
-        if (
-            self._dags_folder is not None
-            and spec.relative_fileloc
-            and module == module_name_for(spec.relative_fileloc)
-            and module not in sys.modules
-        ):
-            path = self._dags_folder / spec.relative_fileloc
-            loaded = load_dags_from_file(path, dags_folder=self._dags_folder)
-            if loaded.error is not None:
-                raise ImportError(f"the DAG file {path} failed to import: {loaded.error.message}")
-        return load_trigger(spec.classpath, spec.kwargs_json)
-
-    def _importable(self, relative_fileloc: str) -> None:
-        """Let triggers defined beside DAGs import, as the task process does (appended)."""
-        if self._dags_folder is None:
-            return
-        for folder in (self._dags_folder, (self._dags_folder / relative_fileloc).parent):
-            text = str(folder)
-            if text not in sys.path:
-                sys.path.append(text)

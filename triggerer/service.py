@@ -34,9 +34,10 @@ from tradewind.sdk.other_dags import StateQuery, install_trigger_state_reader, q
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
 from triggerer import metrics
-from triggerer.runner import Outcome, TriggerRunner, TriggerSpec
+from triggerer.runner import Outcome, TriggerLoader, TriggerRunner, TriggerSpec
 from triggerer.settings import BLOCKED_LIMIT, BLOCKED_THRESHOLD, CAPACITY, LEASE_DURATION, STATE
 from triggerer.watchdog import LoopWatchdog
+from triggerer.watchers import WatcherEvent, WatcherRunner, WatcherSpec
 
 logger = logging.getLogger("tradewind.triggerer")
 
@@ -68,7 +69,11 @@ class TriggererApp:
         self._state: ChannelConfig = STATE.config(values)
         self._capacity = values[CAPACITY]
         self._lease_duration = values[LEASE_DURATION]
-        self._runner = TriggerRunner(values[cfg.DAGS_FOLDER].expanduser().resolve())
+        loader = TriggerLoader(values[cfg.DAGS_FOLDER].expanduser().resolve())
+        self._runner = TriggerRunner(loader)
+        self._watchers = WatcherRunner(loader)
+        #: Asset watchers leased to this replica.
+        self._held_watchers: set[int] = set()
         self._watchdog = LoopWatchdog(values[BLOCKED_THRESHOLD], values[BLOCKED_LIMIT])
         self.triggerer_id = ""
         #: Triggers leased to this replica whose outcome is not reported yet.
@@ -107,6 +112,7 @@ class TriggererApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._runner.stop()
+        await self._watchers.stop()
         await self._watchdog.stop()
         install_trigger_state_reader(None)
         if self._channel is not None:
@@ -130,6 +136,7 @@ class TriggererApp:
                     held_trigger_ids=sorted(self._held),
                     capacity=self._capacity,
                     lease_duration=duration(self._lease_duration),
+                    held_watcher_ids=sorted(self._held_watchers),
                 ),
                 timeout=self._lease_duration / 3,
             )
@@ -140,6 +147,13 @@ class TriggererApp:
                 self._held.add(leased.trigger_id)
                 self._runner.start(_spec(leased))
             metrics.TRIGGERS_LEASED.set(len(self._held))
+            lost_watchers = set(response.lost_watcher_ids)
+            self._held_watchers -= lost_watchers
+            self._watchers.cancel(lost_watchers)
+            for watcher in response.leased_watchers:
+                self._held_watchers.add(watcher.watcher_id)
+                self._watchers.start(_watcher_spec(watcher))
+            metrics.WATCHERS_LEASED.set(len(self._held_watchers))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sync_now.wait(), self._lease_duration / 3)
 
@@ -148,6 +162,10 @@ class TriggererApp:
         types = [
             event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED,
             event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED,
+            # The asset watchers to run follow the DAGs: their versions, pausing, removal.
+            event_pb2.EVENT_TYPE_DAG_UPDATED,
+            event_pb2.EVENT_TYPE_DAG_PAUSED_CHANGED,
+            event_pb2.EVENT_TYPE_DAG_DEACTIVATED,
         ]
         while True:
             request = event_rr.WatchEventsRequest(types=types)
@@ -166,7 +184,7 @@ class TriggererApp:
                 raise
 
     def _wants_sync(self, event: Any) -> bool:
-        if event.type == event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED:
+        if event.type != event_pb2.EVENT_TYPE_TASK_INSTANCE_STATE_CHANGED:
             return True
         # A task instance deferred (a new trigger), or left deferred (cleared, marked, timed
         # out: its trigger is gone and the sync says so).
@@ -174,38 +192,73 @@ class TriggererApp:
 
     async def _report_loop(self) -> None:
         while True:
-            first = await self._runner.outcomes.get()
-            self._runner.outcomes.put_nowait(first)
+            await self._reports_waiting()
             try:
                 await self._report(rpc_timeout=30)
             except grpc.RpcError:
                 await asyncio.sleep(RETRY_SECONDS)
                 raise
 
+    async def _reports_waiting(self) -> None:
+        """Return once a trigger's outcome or a watcher's event waits to be reported."""
+        queues: list[asyncio.Queue[Any]] = [self._runner.outcomes, self._watchers.events]
+        if any(not queue.empty() for queue in queues):
+            return
+        waits = [asyncio.ensure_future(_peek(queue)) for queue in queues]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
     async def _report(self, *, rpc_timeout: float) -> None:
-        """Send every outcome waiting (the ones not yet reported stay queued on failure)."""
-        queue = self._runner.outcomes
-        while not queue.empty():
+        """Send every outcome and watcher event waiting.
+
+        The ones not reported stay queued on failure; a watcher event is sent again with its
+        id, so it is recorded once.
+        """
+        queue, events = self._runner.outcomes, self._watchers.events
+        while not queue.empty() or not events.empty():
             batch: list[Outcome] = []
             while not queue.empty() and len(batch) < REPORT_BATCH:
                 batch.append(queue.get_nowait())
+            watched: list[WatcherEvent] = []
+            while not events.empty() and len(watched) < REPORT_BATCH:
+                watched.append(events.get_nowait())
             try:
-                await self._triggerer.FireTriggers(
+                response = await self._triggerer.FireTriggers(
                     rr.FireTriggersRequest(
                         triggerer_id=self.triggerer_id,
                         outcomes=[_outcome_message(o) for o in batch],
+                        watcher_events=[_watcher_event_message(e) for e in watched],
                     ),
                     timeout=rpc_timeout,
                 )
             except grpc.RpcError:
                 for outcome in batch:
                     queue.put_nowait(outcome)
+                for event in watched:
+                    events.put_nowait(event)
                 raise
             now = asyncio.get_running_loop().time()
             for outcome in batch:
                 metrics.FIRE_SECONDS.observe(max(0.0, now - outcome.at))
                 self._held.discard(outcome.trigger_id)
             metrics.TRIGGERS_LEASED.set(len(self._held))
+            recorded = set(response.recorded_event_ids)
+            for event in watched:
+                if event.event_id not in recorded:
+                    logger.warning(
+                        "an asset watcher's event was not recorded: the watcher is no longer"
+                        " this triggerer's",
+                        extra={"trigger_id": -event.watcher_id},
+                    )
+
+
+async def _peek(queue: asyncio.Queue[Any]) -> None:
+    """Wait until ``queue`` holds an item, leaving it there."""
+    item = await queue.get()
+    queue.put_nowait(item)
 
 
 def _spec(leased: triggerer_pb2.LeasedTrigger) -> TriggerSpec:
@@ -217,6 +270,23 @@ def _spec(leased: triggerer_pb2.LeasedTrigger) -> TriggerSpec:
         kwargs_json=leased.kwargs_json,
         description=f"{key.dag_id}/{key.run_id}/{key.task_id}{index} try {leased.try_number}",
         relative_fileloc=leased.relative_fileloc,
+    )
+
+
+def _watcher_spec(leased: triggerer_pb2.LeasedWatcher) -> WatcherSpec:
+    assets = ", ".join(a.uri for a in leased.assets)
+    return WatcherSpec(
+        watcher_id=leased.watcher_id,
+        classpath=leased.classpath,
+        kwargs_json=leased.kwargs_json,
+        description=f"asset watcher of {assets or 'no asset'}",
+        relative_fileloc=leased.relative_fileloc,
+    )
+
+
+def _watcher_event_message(event: WatcherEvent) -> triggerer_pb2.WatcherEvent:
+    return triggerer_pb2.WatcherEvent(
+        watcher_id=event.watcher_id, payload_json=event.payload_json, event_id=event.event_id
     )
 
 

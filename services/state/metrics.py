@@ -4,8 +4,8 @@ from prometheus_client import Counter
 
 LEASES = Counter(
     "tradewind_leases_total",
-    "Leases and claims handed out or refused, by kind (task, run_claim, dag_file, trigger) and"
-    " outcome (granted, renewed, refused, expired).",
+    "Leases and claims handed out or refused, by kind (task, run_claim, dag_file, trigger,"
+    " watcher) and outcome (granted, renewed, refused, expired).",
     ("kind", "outcome"),
 )
 

@@ -112,6 +112,14 @@ class AssetWatcher:
     name: str
     trigger: BaseTrigger
 
+    def __post_init__(self) -> None:
+        from tradewind.sdk.triggers.base import BaseEventTrigger
+
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("an asset watcher's name must be a non-empty string")
+        if not isinstance(self.trigger, BaseEventTrigger):
+            raise ValueError("Asset watcher trigger must inherit BaseEventTrigger")
+
 
 class Asset(os.PathLike[str], BaseAsset):
     """A piece of data that tasks produce (``outlets``) and consume (``inlets``).
@@ -162,7 +170,12 @@ class Asset(os.PathLike[str], BaseAsset):
             self, "group", self.asset_type if group is None else group, non_empty=False
         )
         self.extra = {} if extra is None else extra
-        self.watchers = [] if watchers is None else watchers
+        self.watchers = [] if watchers is None else list(watchers)
+        names = [w.name for w in self.watchers if isinstance(w, AssetWatcher)]
+        if len(names) != len(self.watchers):
+            raise TypeError("an asset's watchers must be AssetWatcher objects")
+        if len(set(names)) != len(names):
+            raise ValueError(f"asset {self.name!r} has two watchers with one name")
 
     @overload
     @staticmethod
@@ -553,3 +566,27 @@ def task_asset_from_message(message: dag_pb2.TaskAsset) -> Asset | AssetAlias | 
     if kind == "reference":
         return _reference_from_message(message.reference)
     raise ValueError("a TaskAsset message needs an asset, alias or reference")
+
+
+def watcher_messages(condition: BaseAsset | None) -> list[dag_pb2.AssetWatcherDefinition]:
+    """The watchers on the assets of a schedule's condition, for the DAG's definition."""
+    from tradewind.sdk.triggers.base import BaseEventTrigger, serialized_trigger
+
+    found = []
+    seen: set[tuple[str, str, str]] = set()
+    for asset in condition.iter_assets() if condition is not None else ():
+        for watcher in asset.watchers:
+            if (asset.name, asset.uri, watcher.name) in seen:
+                continue
+            seen.add((asset.name, asset.uri, watcher.name))
+            classpath, kwargs_json = serialized_trigger(watcher.trigger)
+            found.append(
+                dag_pb2.AssetWatcherDefinition(
+                    asset=asset_message(asset),
+                    name=watcher.name,
+                    classpath=classpath,
+                    kwargs_json=kwargs_json,
+                    trigger_hash=BaseEventTrigger.hash(classpath, watcher.trigger.serialize()[1]),
+                )
+            )
+    return found

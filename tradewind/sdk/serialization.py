@@ -22,7 +22,12 @@ from core.mapping import LengthSpec
 from core.proto_enums import TRIGGER_RULES
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
-from tradewind.sdk.assets import condition_message, is_task_asset, task_asset_message
+from tradewind.sdk.assets import (
+    condition_message,
+    is_task_asset,
+    task_asset_message,
+    watcher_messages,
+)
 from tradewind.sdk.exceptions import DagDefinitionError
 from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.params import params_json
@@ -109,6 +114,10 @@ def dag_definition(dag: DAG, *, fileloc: str, relative_fileloc: str) -> dag_pb2.
         fileloc=fileloc,
         relative_fileloc=relative_fileloc,
     )
+    try:
+        definition.asset_watchers.extend(watcher_messages(spec.assets))
+    except (TypeError, ValueError) as err:
+        raise DagDefinitionError(f"asset watcher: {err}", dag_id=dag.dag_id) from err
     if dag.start_date is not None:
         definition.start_date.CopyFrom(_timestamp(dag.start_date))
     if dag.end_date is not None:

@@ -650,6 +650,7 @@ class DagDefinition(_message.Message):
     TASKS_FIELD_NUMBER: _builtins.int
     FILELOC_FIELD_NUMBER: _builtins.int
     RELATIVE_FILELOC_FIELD_NUMBER: _builtins.int
+    ASSET_WATCHERS_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     description: _builtins.str
     doc_md: _builtins.str
@@ -683,6 +684,13 @@ class DagDefinition(_message.Message):
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskDefinition]:
         """The tasks in a stable order (sorted by task_id)."""
 
+    @_builtins.property
+    def asset_watchers(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetWatcherDefinition]:
+        """The watchers on the assets of the DAG's schedule (Asset(..., watchers=[...])): while the
+        DAG is active and unpaused, the triggerer runs each trigger and records an event of the
+        asset for every event the trigger yields.
+        """
+
     def __init__(
         self,
         *,
@@ -703,14 +711,54 @@ class DagDefinition(_message.Message):
         tasks: _abc.Iterable[Global___TaskDefinition] | None = ...,
         fileloc: _builtins.str = ...,
         relative_fileloc: _builtins.str = ...,
+        asset_watchers: _abc.Iterable[Global___AssetWatcherDefinition] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["dagrun_timeout", b"dagrun_timeout", "end_date", b"end_date", "schedule", b"schedule", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["catchup", b"catchup", "dag_id", b"dag_id", "dagrun_timeout", b"dagrun_timeout", "description", b"description", "doc_md", b"doc_md", "end_date", b"end_date", "fileloc", b"fileloc", "is_paused_upon_creation", b"is_paused_upon_creation", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "owners", b"owners", "params_json", b"params_json", "relative_fileloc", b"relative_fileloc", "schedule", b"schedule", "start_date", b"start_date", "tags", b"tags", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_watchers", b"asset_watchers", "catchup", b"catchup", "dag_id", b"dag_id", "dagrun_timeout", b"dagrun_timeout", "description", b"description", "doc_md", b"doc_md", "end_date", b"end_date", "fileloc", b"fileloc", "is_paused_upon_creation", b"is_paused_upon_creation", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "owners", b"owners", "params_json", b"params_json", "relative_fileloc", b"relative_fileloc", "schedule", b"schedule", "start_date", b"start_date", "tags", b"tags", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DagDefinition: _TypeAlias = DagDefinition  # noqa: Y015
+
+@_typing.final
+class AssetWatcherDefinition(_message.Message):
+    """AssetWatcher(name, trigger) on an asset a DAG is scheduled on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CLASSPATH_FIELD_NUMBER: _builtins.int
+    KWARGS_JSON_FIELD_NUMBER: _builtins.int
+    TRIGGER_HASH_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Unique per asset."""
+    classpath: _builtins.str
+    """The event trigger's class ("package.module.ClassName") and keyword arguments (a JSON
+    object), as its serialize() gives them.
+    """
+    kwargs_json: _builtins.str
+    trigger_hash: _builtins.str
+    """BaseEventTrigger.hash(classpath, kwargs): watchers with equal hashes share one run."""
+    @_builtins.property
+    def asset(self) -> Global___Asset: ...
+    def __init__(
+        self,
+        *,
+        asset: Global___Asset | None = ...,
+        name: _builtins.str = ...,
+        classpath: _builtins.str = ...,
+        kwargs_json: _builtins.str = ...,
+        trigger_hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "classpath", b"classpath", "kwargs_json", b"kwargs_json", "name", b"name", "trigger_hash", b"trigger_hash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetWatcherDefinition: _TypeAlias = AssetWatcherDefinition  # noqa: Y015
 
 @_typing.final
 class SerializedDag(_message.Message):

@@ -23,20 +23,25 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.dag.v1 import message_pb2 as protos_dot_dag_dot_v1_dot_message__pb2
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/triggerer/v1/message.proto\x12\x16tradewind.triggerer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/run/v1/message.proto\"\xe3\x01\n\rLeasedTrigger\x12\x12\n\ntrigger_id\x18\x01 \x01(\x03\x12\x11\n\tclasspath\x18\x02 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x03 \x01(\t\x12\x38\n\rtask_instance\x18\x04 \x01(\x0b\x32!.tradewind.run.v1.TaskInstanceKey\x12\x12\n\ntry_number\x18\x05 \x01(\x05\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10relative_fileloc\x18\x07 \x01(\t\"\x87\x01\n\x0eTriggerOutcome\x12\x12\n\ntrigger_id\x18\x01 \x01(\x03\x12\x1c\n\x12\x65vent_payload_json\x18\x02 \x01(\tH\x00\x12\x39\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32&.tradewind.triggerer.v1.TriggerFailureH\x00\x42\x08\n\x06result\"4\n\x0eTriggerFailure\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\ttraceback\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/triggerer/v1/message.proto\x12\x16tradewind.triggerer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\"\xe3\x01\n\rLeasedTrigger\x12\x12\n\ntrigger_id\x18\x01 \x01(\x03\x12\x11\n\tclasspath\x18\x02 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x03 \x01(\t\x12\x38\n\rtask_instance\x18\x04 \x01(\x0b\x32!.tradewind.run.v1.TaskInstanceKey\x12\x12\n\ntry_number\x18\x05 \x01(\x05\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10relative_fileloc\x18\x07 \x01(\t\"\x87\x01\n\x0eTriggerOutcome\x12\x12\n\ntrigger_id\x18\x01 \x01(\x03\x12\x1c\n\x12\x65vent_payload_json\x18\x02 \x01(\tH\x00\x12\x39\n\x07\x66\x61ilure\x18\x03 \x01(\x0b\x32&.tradewind.triggerer.v1.TriggerFailureH\x00\x42\x08\n\x06result\"\x8e\x01\n\rLeasedWatcher\x12\x12\n\nwatcher_id\x18\x01 \x01(\x03\x12\x11\n\tclasspath\x18\x02 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x03 \x01(\t\x12\'\n\x06\x61ssets\x18\x04 \x03(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x18\n\x10relative_fileloc\x18\x05 \x01(\t\"J\n\x0cWatcherEvent\x12\x12\n\nwatcher_id\x18\x01 \x01(\x03\x12\x14\n\x0cpayload_json\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"4\n\x0eTriggerFailure\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\ttraceback\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.triggerer.v1.message_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEASEDTRIGGER']._serialized_start=124
-  _globals['_LEASEDTRIGGER']._serialized_end=351
-  _globals['_TRIGGEROUTCOME']._serialized_start=354
-  _globals['_TRIGGEROUTCOME']._serialized_end=489
-  _globals['_TRIGGERFAILURE']._serialized_start=491
-  _globals['_TRIGGERFAILURE']._serialized_end=543
+  _globals['_LEASEDTRIGGER']._serialized_start=153
+  _globals['_LEASEDTRIGGER']._serialized_end=380
+  _globals['_TRIGGEROUTCOME']._serialized_start=383
+  _globals['_TRIGGEROUTCOME']._serialized_end=518
+  _globals['_LEASEDWATCHER']._serialized_start=521
+  _globals['_LEASEDWATCHER']._serialized_end=663
+  _globals['_WATCHEREVENT']._serialized_start=665
+  _globals['_WATCHEREVENT']._serialized_end=739
+  _globals['_TRIGGERFAILURE']._serialized_start=741
+  _globals['_TRIGGERFAILURE']._serialized_end=793
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from protos.dag.v1 import message_pb2 as _message_pb2_1
 from protos.run.v1 import message_pb2 as _message_pb2
 import builtins as _builtins
 import sys
@@ -97,6 +100,78 @@ class TriggerOutcome(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 
 Global___TriggerOutcome: _TypeAlias = TriggerOutcome  # noqa: Y015
+
+@_typing.final
+class LeasedWatcher(_message.Message):
+    """An asset watcher's trigger leased to a triggerer replica: run it, and again whenever it
+    ends; each event it yields is an event of every asset it watches.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WATCHER_ID_FIELD_NUMBER: _builtins.int
+    CLASSPATH_FIELD_NUMBER: _builtins.int
+    KWARGS_JSON_FIELD_NUMBER: _builtins.int
+    ASSETS_FIELD_NUMBER: _builtins.int
+    RELATIVE_FILELOC_FIELD_NUMBER: _builtins.int
+    watcher_id: _builtins.int
+    classpath: _builtins.str
+    kwargs_json: _builtins.str
+    relative_fileloc: _builtins.str
+    """A DAG file that declares it, relative to the DAG folder (importable, as for triggers)."""
+    @_builtins.property
+    def assets(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_1.Asset]:
+        """The assets whose events it yields, for logs."""
+
+    def __init__(
+        self,
+        *,
+        watcher_id: _builtins.int = ...,
+        classpath: _builtins.str = ...,
+        kwargs_json: _builtins.str = ...,
+        assets: _abc.Iterable[_message_pb2_1.Asset] | None = ...,
+        relative_fileloc: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "classpath", b"classpath", "kwargs_json", b"kwargs_json", "relative_fileloc", b"relative_fileloc", "watcher_id", b"watcher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeasedWatcher: _TypeAlias = LeasedWatcher  # noqa: Y015
+
+@_typing.final
+class WatcherEvent(_message.Message):
+    """One event an asset watcher's trigger yielded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WATCHER_ID_FIELD_NUMBER: _builtins.int
+    PAYLOAD_JSON_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    watcher_id: _builtins.int
+    payload_json: _builtins.str
+    """The TriggerEvent's payload as JSON; the asset event's extra is
+    {"from_trigger": true, "payload": <payload>}, as in Airflow.
+    """
+    event_id: _builtins.str
+    """Chosen by the triggerer for this event: a report repeated after a lost answer records
+    nothing twice.
+    """
+    def __init__(
+        self,
+        *,
+        watcher_id: _builtins.int = ...,
+        payload_json: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "payload_json", b"payload_json", "watcher_id", b"watcher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatcherEvent: _TypeAlias = WatcherEvent  # noqa: Y015
 
 @_typing.final
 class TriggerFailure(_message.Message):

@@ -30,6 +30,7 @@ class SyncTriggersRequest(_message.Message):
     HELD_TRIGGER_IDS_FIELD_NUMBER: _builtins.int
     CAPACITY_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    HELD_WATCHER_IDS_FIELD_NUMBER: _builtins.int
     triggerer_id: _builtins.str
     """The caller's instance id (ServerInfo.instance_id)."""
     capacity: _builtins.int
@@ -40,6 +41,10 @@ class SyncTriggersRequest(_message.Message):
 
     @_builtins.property
     def lease_duration(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def held_watcher_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The asset watchers the caller runs now; their leases are renewed (up to its fair share)."""
+
     def __init__(
         self,
         *,
@@ -47,10 +52,11 @@ class SyncTriggersRequest(_message.Message):
         held_trigger_ids: _abc.Iterable[_builtins.int] | None = ...,
         capacity: _builtins.int = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
+        held_watcher_ids: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "held_trigger_ids", b"held_trigger_ids", "lease_duration", b"lease_duration", "triggerer_id", b"triggerer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "held_trigger_ids", b"held_trigger_ids", "held_watcher_ids", b"held_watcher_ids", "lease_duration", b"lease_duration", "triggerer_id", b"triggerer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -63,6 +69,8 @@ class SyncTriggersResponse(_message.Message):
     LEASED_FIELD_NUMBER: _builtins.int
     LOST_TRIGGER_IDS_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    LEASED_WATCHERS_FIELD_NUMBER: _builtins.int
+    LOST_WATCHER_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def leased(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.LeasedTrigger]:
         """Triggers newly leased to the caller: start running them."""
@@ -75,16 +83,28 @@ class SyncTriggersResponse(_message.Message):
 
     @_builtins.property
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def leased_watchers(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.LeasedWatcher]:
+        """Asset watchers newly leased to the caller: start running them."""
+
+    @_builtins.property
+    def lost_watcher_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Held watchers the caller no longer has (their DAGs paused or gone, taken over, or over
+        its share): stop running them.
+        """
+
     def __init__(
         self,
         *,
         leased: _abc.Iterable[_message_pb2.LeasedTrigger] | None = ...,
         lost_trigger_ids: _abc.Iterable[_builtins.int] | None = ...,
         lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
+        leased_watchers: _abc.Iterable[_message_pb2.LeasedWatcher] | None = ...,
+        lost_watcher_ids: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expires_at", b"lease_expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expires_at", b"lease_expires_at", "leased", b"leased", "lost_trigger_ids", b"lost_trigger_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expires_at", b"lease_expires_at", "leased", b"leased", "leased_watchers", b"leased_watchers", "lost_trigger_ids", b"lost_trigger_ids", "lost_watcher_ids", b"lost_watcher_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -96,18 +116,24 @@ class FireTriggersRequest(_message.Message):
 
     TRIGGERER_ID_FIELD_NUMBER: _builtins.int
     OUTCOMES_FIELD_NUMBER: _builtins.int
+    WATCHER_EVENTS_FIELD_NUMBER: _builtins.int
     triggerer_id: _builtins.str
     @_builtins.property
     def outcomes(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.TriggerOutcome]: ...
+    @_builtins.property
+    def watcher_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.WatcherEvent]:
+        """Events of the asset watchers the caller holds."""
+
     def __init__(
         self,
         *,
         triggerer_id: _builtins.str = ...,
         outcomes: _abc.Iterable[_message_pb2.TriggerOutcome] | None = ...,
+        watcher_events: _abc.Iterable[_message_pb2.WatcherEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes", "triggerer_id", b"triggerer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes", "triggerer_id", b"triggerer_id", "watcher_events", b"watcher_events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -118,20 +144,28 @@ class FireTriggersResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RESUMED_TRIGGER_IDS_FIELD_NUMBER: _builtins.int
+    RECORDED_EVENT_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def resumed_trigger_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """The triggers whose task instances resumed now; the others were no longer the caller's or
         had fired already (a trigger's event counts once per deferral).
         """
 
+    @_builtins.property
+    def recorded_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The watcher events recorded (now or by an earlier report of the same event); the others
+        were from watchers no longer the caller's.
+        """
+
     def __init__(
         self,
         *,
         resumed_trigger_ids: _abc.Iterable[_builtins.int] | None = ...,
+        recorded_event_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["resumed_trigger_ids", b"resumed_trigger_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recorded_event_ids", b"recorded_event_ids", "resumed_trigger_ids", b"resumed_trigger_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -495,6 +495,9 @@ class AssetEvent(Base):
     #: "task", "api" or "watcher".
     origin: Mapped[str] = mapped_column(String(STATE_LENGTH), default="task")
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: Set by whoever recorded the event to make its report idempotent (a watcher's event
+    #: id); None for the others.
+    request_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), unique=True)
 
 
 class AssetAliasEvent(Base):
@@ -571,3 +574,38 @@ class DagAssetReference(Base):
     asset_name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
     asset_uri: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
     alias_name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
+
+
+class DagAssetWatcher(Base):
+    """A watcher on an asset a DAG is scheduled on, as the DAG's current version declares it."""
+
+    __tablename__ = "dag_asset_watcher"
+    __table_args__ = (UniqueConstraint("dag_id", "asset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(ForeignKey("dag.dag_id", ondelete="CASCADE"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH))
+    classpath: Mapped[str] = mapped_column(Text)
+    kwargs_json: Mapped[str] = mapped_column(Text)
+    #: Of the class path and kwargs: watchers with the same trigger share one run of it.
+    trigger_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
+
+
+class WatcherTrigger(Base):
+    """One asset watcher trigger to run, leased by a triggerer replica.
+
+    The watchers with its hash share it.
+    """
+
+    __tablename__ = "watcher_trigger"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    trigger_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), unique=True)
+    classpath: Mapped[str] = mapped_column(Text)
+    kwargs_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

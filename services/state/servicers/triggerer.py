@@ -14,14 +14,17 @@ from protos.triggerer.v1 import service_pb2_grpc
 from services.runtime.errors import InvalidArgument
 from services.runtime.protoconv import timestamp, to_seconds
 from services.state.clock import utcnow
-from services.state.metrics import LEASES
+from services.state.convert import asset_to_proto
+from services.state.metrics import ASSET_EVENTS, LEASES
 from services.state.servicers.cross_dag import state_count
 from services.state.services import StateServices
-from services.state.store import cross_dag, deferral
+from services.state.store import assets, cross_dag, deferral, watchers
 from services.state.validation import identifier, json_value, positive_seconds
 
 #: The most triggers one triggerer may hold.
 MAX_CAPACITY = 100_000
+#: The longest event id a watcher's event may carry.
+MAX_EVENT_ID = 100
 
 
 def leased_trigger_message(leased: deferral.LeasedTrigger) -> triggerer_pb2.LeasedTrigger:
@@ -41,6 +44,27 @@ def leased_trigger_message(leased: deferral.LeasedTrigger) -> triggerer_pb2.Leas
         created_at=timestamp(trigger.created_at),
         relative_fileloc=leased.relative_fileloc,
     )
+
+
+def leased_watcher_message(leased: watchers.LeasedWatcher) -> triggerer_pb2.LeasedWatcher:
+    """The contract's message of an asset watcher's trigger just leased."""
+    return triggerer_pb2.LeasedWatcher(
+        watcher_id=leased.watcher.id,
+        classpath=leased.watcher.classpath,
+        kwargs_json=leased.watcher.kwargs_json,
+        assets=[asset_to_proto(a) for a in leased.assets],
+        relative_fileloc=leased.relative_fileloc,
+    )
+
+
+def watcher_event(event: triggerer_pb2.WatcherEvent, field: str) -> watchers.WatcherEventReport:
+    """The store's view of a watcher's event, refusing a malformed one."""
+    if event.watcher_id <= 0:
+        raise InvalidArgument(f"{field}.watcher_id", "must be positive")
+    if not 0 < len(event.event_id) <= MAX_EVENT_ID:
+        raise InvalidArgument(f"{field}.event_id", f"must be 1 to {MAX_EVENT_ID} characters")
+    json_value(event.payload_json, f"{field}.payload_json")
+    return watchers.WatcherEventReport(event.watcher_id, event.payload_json, event.event_id)
 
 
 def trigger_outcome(outcome: triggerer_pb2.TriggerOutcome, field: str) -> deferral.TriggerOutcome:
@@ -76,24 +100,36 @@ class TriggererServicer(service_pb2_grpc.TriggererServiceServicer):
         if not 0 < request.capacity <= MAX_CAPACITY:
             raise InvalidArgument("capacity", f"must be between 1 and {MAX_CAPACITY}")
         seconds = positive_seconds(to_seconds(request, "lease_duration"), "lease_duration")
-        if any(i <= 0 for i in request.held_trigger_ids):
-            raise InvalidArgument("held_trigger_ids", "must be positive")
+        for name in ("held_trigger_ids", "held_watcher_ids"):
+            if any(i <= 0 for i in getattr(request, name)):
+                raise InvalidArgument(name, "must be positive")
         held = list(request.held_trigger_ids)
+        held_watchers = list(request.held_watcher_ids)
         now = utcnow()
 
         def sync(session: Any) -> rr.SyncTriggersResponse:
             result = deferral.sync_triggers(
-                session, triggerer_id, held, request.capacity, timedelta(seconds=seconds), now
+                session,
+                triggerer_id,
+                held,
+                request.capacity,
+                timedelta(seconds=seconds),
+                now,
+                held_watchers,
             )
             return rr.SyncTriggersResponse(
                 leased=[leased_trigger_message(t) for t in result.leased],
                 lost_trigger_ids=result.lost,
                 lease_expires_at=timestamp(result.expires_at),
+                leased_watchers=[leased_watcher_message(w) for w in result.leased_watchers],
+                lost_watcher_ids=result.lost_watchers,
             )
 
         response = await self._services.write(sync, name="sync_triggers")
         LEASES.labels("trigger", "granted").inc(len(response.leased))
         LEASES.labels("trigger", "refused").inc(len(response.lost_trigger_ids))
+        LEASES.labels("watcher", "granted").inc(len(response.leased_watchers))
+        LEASES.labels("watcher", "refused").inc(len(response.lost_watcher_ids))
         return response
 
     async def FireTriggers(
@@ -102,11 +138,19 @@ class TriggererServicer(service_pb2_grpc.TriggererServiceServicer):
         """Resume the task instances of triggers that fired or failed."""
         triggerer_id = identifier(request.triggerer_id, "triggerer_id")
         outcomes = [trigger_outcome(o, f"outcomes[{i}]") for i, o in enumerate(request.outcomes)]
+        events = [
+            watcher_event(e, f"watcher_events[{i}]") for i, e in enumerate(request.watcher_events)
+        ]
         now = utcnow()
-        resumed = await self._services.write(
-            lambda s: deferral.fire_triggers(s, triggerer_id, outcomes, now), name="fire_triggers"
-        )
-        return rr.FireTriggersResponse(resumed_trigger_ids=resumed)
+
+        def fire(session: Any) -> tuple[list[int], list[str], int]:
+            resumed = deferral.fire_triggers(session, triggerer_id, outcomes, now)
+            recorded = watchers.record_watcher_events(session, triggerer_id, events, now)
+            return resumed, recorded, assets.events_recorded(session)
+
+        resumed, recorded, asset_events = await self._services.write(fire, name="fire_triggers")
+        ASSET_EVENTS.labels(assets.ORIGIN_WATCHER).inc(asset_events)
+        return rr.FireTriggersResponse(resumed_trigger_ids=resumed, recorded_event_ids=recorded)
 
     async def ReleaseTriggers(
         self, request: rr.ReleaseTriggersRequest, context: aio.ServicerContext[Any, Any]

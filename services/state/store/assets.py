@@ -64,7 +64,7 @@ _RECORDED = "tradewind_asset_events_recorded"
 # ---- the catalogue ----
 
 
-def _insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert rows, leaving out those a unique key already holds (another writer's too)."""
     if not rows:
         return
@@ -89,7 +89,7 @@ def ensure_asset(session: Session, asset: dag_pb2.Asset, now: datetime, *, defin
     """
     row = session.scalar(select(Asset).where(Asset.name == asset.name, Asset.uri == asset.uri))
     if row is None:
-        _insert_ignoring_conflicts(
+        insert_ignoring_conflicts(
             session,
             Asset,
             [
@@ -118,7 +118,7 @@ def ensure_alias(session: Session, name: str, group: str = "") -> AssetAlias:
     """The catalogue row of an alias, created when missing."""
     row = session.scalar(select(AssetAlias).where(AssetAlias.name == name))
     if row is None:
-        _insert_ignoring_conflicts(session, AssetAlias, [{"name": name, "group": group or "asset"}])
+        insert_ignoring_conflicts(session, AssetAlias, [{"name": name, "group": group or "asset"}])
         row = session.scalar(select(AssetAlias).where(AssetAlias.name == name))
         assert row is not None
     return row
@@ -264,8 +264,12 @@ def record_asset_event(
     now: datetime,
     source: EventSource | None = None,
     alias_names: Sequence[str] = (),
+    request_id: str | None = None,
 ) -> RecordedEvent:
-    """Record one event of ``asset`` and queue the DAGs scheduled on it."""
+    """Record one event of ``asset`` and queue the DAGs scheduled on it.
+
+    ``request_id`` makes it idempotent: the caller checks it is not taken.
+    """
     aliases = sorted(set(alias_names))
     event = AssetEvent(
         asset_id=asset.id,
@@ -277,12 +281,13 @@ def record_asset_event(
         source_aliases_json=json.dumps(aliases),
         origin=origin,
         timestamp=now,
+        request_id=request_id,
     )
     session.add(event)
     session.flush()
     for name in aliases:
         alias = ensure_alias(session, name)
-        _insert_ignoring_conflicts(
+        insert_ignoring_conflicts(
             session, AssetAliasAsset, [{"alias_id": alias.id, "asset_id": asset.id}]
         )
         session.add(AssetAliasEvent(alias_id=alias.id, event_id=event.id))
@@ -293,7 +298,7 @@ def record_asset_event(
         session.execute(
             select(Dag.dag_id).where(Dag.dag_id.in_(queued)).order_by(Dag.dag_id).with_for_update()
         )
-    _insert_ignoring_conflicts(
+    insert_ignoring_conflicts(
         session,
         AssetDagRunQueue,
         [{"asset_id": asset.id, "target_dag_id": dag_id, "created_at": now} for dag_id in queued],

@@ -19,6 +19,7 @@ from services.state.store.assets import sync_dag_assets
 from services.state.store.instances import forget_instance, live_instances, touch_instance
 from services.state.store.scheduling import point_next_run
 from services.state.store.warnings import refresh_pool_warnings
+from services.state.store.watchers import sync_dag_watchers
 
 PROCESSOR_KIND = "dag_processor"
 
@@ -155,6 +156,7 @@ def store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime
     if changed:
         session.flush()
         sync_dag_assets(session, row, definition, now)
+        sync_dag_watchers(session, row, definition, now)
         refresh_pool_warnings(session, now, [row.dag_id])
     return changed
 

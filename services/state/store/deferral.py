@@ -10,10 +10,10 @@ instance moves from deferred to scheduled with where to resume, and the trigger 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.deferral import (
@@ -27,9 +27,11 @@ from core.deferral import (
 from core.states import TaskInstanceState
 from protos.enums.v1 import event_pb2
 from services.state.db.event_log import record_event
-from services.state.db.models import DagRun, TaskInstance, TaskInstanceTry, Trigger
+from services.state.db.models import DagRun, TaskInstance, TaskInstanceTry, Trigger, WatcherTrigger
 from services.state.store.instances import forget_instance, live_instances, touch_instance
+from services.state.store.leases import lease_round
 from services.state.store.transitions import change_ti_state, task_definition, version_of
+from services.state.store.watchers import LeasedWatcher, leased_watchers, reconcile_watchers
 
 TRIGGERER_KIND = "triggerer"
 
@@ -111,6 +113,8 @@ class TriggerSync:
     leased: list[LeasedTrigger]
     lost: list[int]
     expires_at: datetime
+    leased_watchers: list[LeasedWatcher] = field(default_factory=list)
+    lost_watchers: list[int] = field(default_factory=list)
 
 
 def sync_triggers(
@@ -120,48 +124,32 @@ def sync_triggers(
     capacity: int,
     duration: timedelta,
     now: datetime,
+    held_watcher_ids: Sequence[int] = (),
 ) -> TriggerSync:
-    """Renew a triggerer's leases and lease free triggers, up to its fair share."""
+    """Renew a triggerer's leases; lease free triggers and asset watchers.
+
+    Each up to the caller's fair share of them.
+    """
     touch_instance(session, triggerer_id, TRIGGERER_KIND, now, duration)
     live = live_instances(session, TRIGGERER_KIND, now)
     total = session.scalar(select(func.count()).select_from(Trigger)) or 0
     share = fair_share(int(total), live, capacity)
-    held = list(
-        session.scalars(
-            select(Trigger)
-            .where(Trigger.lease_owner == triggerer_id)
-            .order_by(Trigger.created_at, Trigger.id)
-            .with_for_update()
-        )
-    )
-    keep, over = held[:share], held[share:]
-    for trigger in over:
-        trigger.lease_owner = None
-        trigger.lease_expires_at = None
-    if over:
-        record_event(session, type=event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED, time=now)
     expires = now + duration
-    for trigger in keep:
-        trigger.lease_expires_at = expires
-    kept = {t.id for t in keep}
-    lost = sorted(set(held_ids) - kept)
-    # Triggers the caller holds but did not name (its answer was lost) are new to it again.
-    leased_rows = [t for t in keep if t.id not in set(held_ids)]
-    if len(keep) < share:
-        free = list(
-            session.scalars(
-                select(Trigger)
-                .where(or_(Trigger.lease_owner.is_(None), Trigger.lease_expires_at <= now))
-                .order_by(Trigger.created_at, Trigger.id)
-                .limit(share - len(keep))
-                .with_for_update(skip_locked=True)
-            )
-        )
-        for trigger in free:
-            trigger.lease_owner = triggerer_id
-            trigger.lease_expires_at = expires
-        leased_rows += free
-    return TriggerSync(_with_task_instances(session, leased_rows), lost, expires)
+    triggers = lease_round(session, Trigger, triggerer_id, held_ids, share, expires, now)
+    watcher_total = reconcile_watchers(session, now)
+    watcher_share = fair_share(watcher_total, live, capacity)
+    watchers = lease_round(
+        session, WatcherTrigger, triggerer_id, held_watcher_ids, watcher_share, expires, now
+    )
+    if triggers.released or watchers.released:
+        record_event(session, type=event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED, time=now)
+    return TriggerSync(
+        _with_task_instances(session, triggers.leased),
+        triggers.lost,
+        expires,
+        leased_watchers(session, watchers.leased),
+        watchers.lost,
+    )
 
 
 def _with_task_instances(session: Session, triggers: Sequence[Trigger]) -> list[LeasedTrigger]:
@@ -253,16 +241,27 @@ def fire_triggers(
 
 
 def release_triggers(
-    session: Session, triggerer_id: str, trigger_ids: Sequence[int], now: datetime
+    session: Session,
+    triggerer_id: str,
+    trigger_ids: Sequence[int],
+    now: datetime,
+    watcher_ids: Sequence[int] = (),
 ) -> int:
-    """Give trigger leases back; with no ids, all of them (the triggerer is stopping)."""
-    query = update(Trigger).where(Trigger.lease_owner == triggerer_id)
-    if trigger_ids:
-        query = query.where(Trigger.id.in_(list(trigger_ids)))
-    else:
+    """Give trigger and watcher leases back.
+
+    With no ids, all of them: the triggerer is stopping.
+    """
+    released = 0
+    for model, ids in ((Trigger, trigger_ids), (WatcherTrigger, watcher_ids)):
+        if (trigger_ids or watcher_ids) and not ids:
+            continue
+        query = update(model).where(model.lease_owner == triggerer_id)
+        if ids:
+            query = query.where(model.id.in_(list(ids)))
+        result = session.execute(query.values(lease_owner=None, lease_expires_at=None))
+        released += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if not trigger_ids and not watcher_ids:
         forget_instance(session, triggerer_id)
-    result = session.execute(query.values(lease_owner=None, lease_expires_at=None))
-    released = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if released:
         record_event(session, type=event_pb2.EVENT_TYPE_TRIGGER_LEASES_RELEASED, time=now)
     return released

@@ -11,7 +11,9 @@ I/O, or ``asyncio.to_thread`` for blocking calls.
 from __future__ import annotations
 
 import abc
+import hashlib
 import importlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -63,6 +65,22 @@ class BaseTrigger(abc.ABC):
         classpath, kwargs = self.serialize()
         arguments = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         return f"<{classpath} {arguments}>"
+
+
+class BaseEventTrigger(BaseTrigger):
+    """A trigger for event-driven scheduling: one an ``AssetWatcher`` may run.
+
+    The triggerer runs it for as long as a DAG scheduled on its asset is active and unpaused,
+    and again each time ``run()`` ends; every event it yields is an event of the asset (its
+    extra ``{"from_trigger": True, "payload": <the event's payload>}``). Watchers with the same
+    class and kwargs share one run.
+    """
+
+    @staticmethod
+    def hash(classpath: str, kwargs: dict[str, Any]) -> str:
+        """What identifies a trigger: its class path and its kwargs."""
+        canonical = json.dumps(json.loads(serde.dumps(dict(kwargs))), sort_keys=True)
+        return hashlib.sha256(f"{classpath}\n{canonical}".encode()).hexdigest()
 
 
 def classpath_of(cls: type) -> str:
