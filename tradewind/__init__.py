@@ -7,6 +7,7 @@ import lines (``from tradewind import DAG, task, BashOperator``) and nothing els
 from core.states import TaskInstanceState
 from core.trigger_rules import TriggerRule
 from tradewind.sdk import timezone
+from tradewind.sdk.asset_decorators import asset
 from tradewind.sdk.assets import (
     Asset,
     AssetAlias,
@@ -219,6 +220,7 @@ __all__ = [
     "XComArg",
     "XComNotFound",
     "__version__",
+    "asset",
     "chain",
     "chain_linear",
     "cross_downstream",

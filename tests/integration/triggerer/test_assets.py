@@ -264,3 +264,42 @@ async def test_aliases_and_metadata_record_events_and_several_events_make_one_ru
     detail = (await client.api.GetAsset(api_rr.GetAssetRequest(uri="s3://lake/day=02"))).asset
     assert list(detail.aliases) == ["daily-partitions"]
     assert list(detail.scheduled_dag_ids) == ["partition_reader"]
+
+
+async def test_an_asset_decorated_function_materialises_and_its_reader_gets_it_by_name(
+    client: StateClient, dags_folder: Path
+) -> None:
+    await register(
+        client,
+        dags_folder,
+        "decorated.py",
+        """
+        from tradewind import Asset, asset
+
+        @asset(schedule=None, uri="s3://lake/raw_quotes")
+        def raw_quotes(self, outlet_events):
+            outlet_events[self].extra = {"rows": 3}
+            return self.uri
+
+        @asset(schedule=[raw_quotes])
+        def quote_report(raw_quotes, self):
+            return {"inlet": raw_quotes.uri, "self": self.name}
+
+        @asset.multi(schedule=[raw_quotes], outlets=[Asset("left"), Asset("right")])
+        def both_sides():
+            return "both"
+        """,
+        ["raw_quotes", "quote_report", "both_sides"],
+    )
+    produced = await run_to_end(client, "raw_quotes")
+    assert produced.state == RUN.DAG_RUN_STATE_SUCCESS
+    (event,) = await events_of(client, "s3://lake/raw_quotes")
+    assert json.loads(event.extra_json) == {"rows": 3}  # type: ignore[attr-defined]
+    (report,) = await wait_for_asset_runs(client, "quote_report", 1)
+    assert report.state == RUN.DAG_RUN_STATE_SUCCESS
+    shown = json.loads((await xcom_values(client, report, "quote_report"))["return_value"])
+    assert shown == {"inlet": "s3://lake/raw_quotes", "self": "quote_report"}
+    (multi,) = await wait_for_asset_runs(client, "both_sides", 1)
+    assert multi.state == RUN.DAG_RUN_STATE_SUCCESS
+    for name in ("left", "right"):
+        assert len(await events_of(client, name)) == 1

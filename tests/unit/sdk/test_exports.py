@@ -123,6 +123,7 @@ EXPECTED = [
     "XComArg",
     "XComNotFound",
     "__version__",
+    "asset",
     "chain",
     "chain_linear",
     "cross_downstream",

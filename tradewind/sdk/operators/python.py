@@ -83,6 +83,16 @@ class PythonOperator(BaseOperator):
         self.show_return_value_in_logs = show_return_value_in_logs
         # set_xcom_arg_dependencies runs after the outermost __init__, once fields are set.
 
+    def determine_kwargs(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments the function is called with (Airflow's hook of that name).
+
+        Args:
+            context: the task instance's context.
+
+        """
+        merged = {**context, **self.op_kwargs, "templates_dict": self.templates_dict}
+        return determine_kwargs(self.python_callable, self.op_args, merged)
+
     def execute(self, context: Mapping[str, Any]) -> Any:
         """Call the function with its arguments and the context names it asks for.
 
@@ -93,8 +103,7 @@ class PythonOperator(BaseOperator):
             What the function returned.
 
         """
-        merged = {**context, **self.op_kwargs, "templates_dict": self.templates_dict}
-        kwargs = determine_kwargs(self.python_callable, self.op_args, merged)
+        kwargs = self.determine_kwargs(context)
         outlet_events = context.get("outlet_events")
         result = call_collecting_metadata(
             self.python_callable,
