@@ -217,11 +217,7 @@ class GrpcTaskRuntime:
 
     def resolve_asset(self, ref: AssetNameRef | AssetUriRef) -> Asset:
         """The asset a reference names; KeyError when none does."""
-        reference = (
-            dag_pb2.AssetReference(name=ref.name)
-            if isinstance(ref, AssetNameRef)
-            else dag_pb2.AssetReference(uri=ref.uri)
-        )
+        reference = _reference(ref)
         try:
             response = self._stub.ResolveAsset(
                 rr.ResolveAssetRequest(caller=self._lease, reference=reference),
@@ -233,6 +229,39 @@ class GrpcTaskRuntime:
                 raise KeyError(ref) from err
             raise
         return asset_from_message(response.asset)
+
+    def _asset_call(self, method: Any, request: Any, ref: AssetNameRef | AssetUriRef) -> Any:
+        try:
+            return method(request, timeout=CALL_TIMEOUT, metadata=self._metadata)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                raise KeyError(ref) from err
+            if err.code() == grpc.StatusCode.PERMISSION_DENIED:
+                raise PermissionError(err.details()) from err
+            raise
+
+    def get_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> str | None:
+        """A key of an asset's state store, as JSON, or None."""
+        request = rr.GetAssetStateRequest(caller=self._lease, asset=_reference(ref), key=key)
+        response = self._asset_call(self._stub.GetAssetState, request, ref)
+        return response.value_json if response.found else None
+
+    def set_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str, value_json: str) -> None:
+        """Write a key of an asset's state store."""
+        request = rr.SetAssetStateRequest(
+            caller=self._lease, asset=_reference(ref), key=key, value_json=value_json
+        )
+        self._asset_call(self._stub.SetAssetState, request, ref)
+
+    def delete_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> bool:
+        """Delete a key of an asset's state store."""
+        request = rr.DeleteAssetStateRequest(caller=self._lease, asset=_reference(ref), key=key)
+        return bool(self._asset_call(self._stub.DeleteAssetState, request, ref).deleted)
+
+    def clear_asset_state(self, ref: AssetNameRef | AssetUriRef) -> int:
+        """Delete every key of an asset's state store."""
+        request = rr.ClearAssetStateRequest(caller=self._lease, asset=_reference(ref))
+        return int(self._asset_call(self._stub.ClearAssetState, request, ref).deleted)
 
     def count_states(self, query: StateQuery) -> int:
         """How many of another DAG's runs or task instances match ``query``."""
@@ -285,3 +314,9 @@ class GrpcTaskRuntime:
             ),
             already_existed=response.already_existed,
         )
+
+
+def _reference(ref: AssetNameRef | AssetUriRef) -> dag_pb2.AssetReference:
+    if isinstance(ref, AssetNameRef):
+        return dag_pb2.AssetReference(name=ref.name)
+    return dag_pb2.AssetReference(uri=ref.uri)

@@ -361,6 +361,20 @@ def asset_to_proto(row: models.Asset) -> dag_pb2.Asset:
     return dag_pb2.Asset(name=row.name, uri=row.uri, group=row.group, extra_json=row.extra_json)
 
 
+def asset_state_entry_to_proto(row: models.AssetState) -> asset_pb2.AssetStateEntry:
+    """The contract's message of one key of an asset's state store."""
+    return asset_pb2.AssetStateEntry(
+        key=row.key,
+        value_json=row.value_json,
+        updated_at=timestamp(row.updated_at),
+        writer_kind=row.writer_kind,
+        writer_dag_id=row.writer_dag_id,
+        writer_run_id=row.writer_run_id,
+        writer_task_id=row.writer_task_id,
+        writer_map_index=row.writer_map_index,
+    )
+
+
 def asset_event_to_proto(view: EventView) -> asset_pb2.AssetEvent:
     """An asset event with its asset."""
     event = view.event

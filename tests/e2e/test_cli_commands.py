@@ -912,3 +912,9 @@ async def test_assets_list_show_emit_queued_and_events(stubs: StateClient, addre
     assert error_line(refused, "assets emit") == "--extra must be a JSON object, got list"
     missing = run_cli("assets", "show", "no-such-asset", address=address)
     assert error_line(missing, "assets show") == "no asset has the name or URI 'no-such-asset'"
+
+    assert as_json(run_cli("assets", "state", uri, "-o", "json", address=address)) == []
+    misused = run_cli("assets", "state", uri, "--key", "k", address=address)
+    assert error_line(misused, "assets state") == "--key goes with --clear"
+    cleared = ok(run_cli("assets", "state", uri, "--clear", address=address))
+    assert cleared.strip() == f"cleared every key of {uri}: 0 deleted"

@@ -11,6 +11,7 @@ from tradewind.cli.runner import EXIT_OK, CommandFailed, Subcommands, add_comman
 from tradewind.client import (
     AssetDetails,
     AssetEvent,
+    AssetStateEntry,
     Client,
     NotFoundError,
     QueuedAssetEvent,
@@ -148,6 +149,36 @@ async def queued(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+STATE_COLUMNS: list[Column[AssetStateEntry]] = [
+    Column("key", lambda e: e.key),
+    Column("value", lambda e: json.dumps(e.value, sort_keys=True)),
+    Column("updated_at", lambda e: e.updated_at),
+    Column(
+        "written_by",
+        lambda e: (
+            f"{e.writer_dag_id}/{e.writer_run_id}/{e.writer_task_id}"
+            + (f"[{e.writer_map_index}]" if e.writer_map_index >= 0 else "")
+            if e.writer_kind == "task"
+            else e.writer_kind
+        ),
+    ),
+]
+
+
+async def state(client: Client, args: argparse.Namespace) -> int:
+    """Print an asset's state store, or clear it (one key or all)."""
+    target = (await find(client, args.asset)).asset
+    if args.clear:
+        deleted = await client.clear_asset_state(uri=target.uri, key=args.key)
+        what = f"key {args.key!r}" if args.key else "every key"
+        print(f"cleared {what} of {target.uri}: {deleted} deleted")
+        return EXIT_OK
+    if args.key:
+        raise CommandFailed("--key goes with --clear")
+    print_records(await client.asset_state(uri=target.uri), STATE_COLUMNS, args.output)
+    return EXIT_OK
+
+
 def register(subcommands: Subcommands) -> None:
     """Add ``tradewind assets ...``.
 
@@ -177,3 +208,9 @@ def register(subcommands: Subcommands) -> None:
         verbs, "queued", queued, help="list what DAGs scheduled on assets wait on", output=True
     )
     parser.add_argument("dag_id", metavar="DAG_ID", nargs="?", default="")
+    parser = add_command(
+        verbs, "state", state, help="show an asset's state store, or clear it", output=True
+    )
+    parser.add_argument("asset", metavar="NAME_OR_URI")
+    parser.add_argument("--clear", action="store_true", help="delete the keys instead")
+    parser.add_argument("--key", default="", help="with --clear: only this key")

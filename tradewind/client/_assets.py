@@ -11,6 +11,7 @@ from tradewind.client._base import PAGE_SIZE, ClientBase
 from tradewind.client._models import (
     AssetDetails,
     AssetEvent,
+    AssetStateEntry,
     EmittedAssetEvent,
     QueuedAssetEvent,
 )
@@ -180,3 +181,40 @@ class AssetMethods(ClientBase):
             self._stub.ListQueuedAssetEvents, rr.ListQueuedAssetEventsRequest(dag_id=dag_id)
         )
         return [QueuedAssetEvent.from_proto(q) for q in response.queued_asset_events]
+
+    async def asset_state(self, *, name: str = "", uri: str = "") -> list[AssetStateEntry]:
+        """Every key of an asset's state store, by key.
+
+        Args:
+            name: the asset's name.
+            uri: the asset's URI (instead of ``name``).
+
+        Raises:
+            ValueError: neither or both of ``name`` and ``uri``.
+            NotFoundError: no asset has that name or URI.
+
+        """
+        response = await self._call(
+            self._stub.ListAssetState, rr.ListAssetStateRequest(**asset_key(name, uri))
+        )
+        return [AssetStateEntry.from_proto(e) for e in response.entries]
+
+    async def clear_asset_state(self, *, name: str = "", uri: str = "", key: str = "") -> int:
+        """Delete one key of an asset's state store, or every key (an operator's reset).
+
+        Args:
+            name: the asset's name.
+            uri: the asset's URI (instead of ``name``).
+            key: the key to delete; empty for every key.
+
+        Returns:
+            How many keys were deleted.
+
+        Raises:
+            ValueError: neither or both of ``name`` and ``uri``.
+            NotFoundError: no asset has that name or URI.
+
+        """
+        request = rr.ClearAssetStateRequest(**asset_key(name, uri), state_key=key)
+        response = await self._call(self._stub.ClearAssetState, request)
+        return int(response.deleted)

@@ -798,3 +798,34 @@ class EmittedAssetEvent:
 
     event: AssetEvent
     queued_dag_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetStateEntry:
+    """One key of an asset's state store (``asset_state_store``) and who wrote it last."""
+
+    key: str
+    #: The JSON value.
+    value: Any
+    updated_at: datetime | None
+    #: "task" (the task instance below wrote it) or "api".
+    writer_kind: str
+    writer_dag_id: str
+    writer_run_id: str
+    writer_task_id: str
+    #: -1 for a task that is not mapped (and for the API).
+    writer_map_index: int
+
+    @classmethod
+    def from_proto(cls, message: asset_pb2.AssetStateEntry) -> AssetStateEntry:
+        """Convert an ``AssetStateEntry``."""
+        return cls(
+            key=message.key,
+            value=_json(message.value_json),
+            updated_at=_when(message, "updated_at"),
+            writer_kind=message.writer_kind,
+            writer_dag_id=message.writer_dag_id,
+            writer_run_id=message.writer_run_id,
+            writer_task_id=message.writer_task_id,
+            writer_map_index=message.writer_map_index,
+        )

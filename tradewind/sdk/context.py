@@ -25,6 +25,7 @@ from tradewind.sdk.asset_events import (
     LazyTriggeringAssetEvents,
     OutletEventAccessors,
 )
+from tradewind.sdk.asset_state import AssetStateStoreAccessors
 from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import NoTaskContext, TradewindException
@@ -48,7 +49,7 @@ CONTEXT_KEYS = frozenset(
         "ds_nodash", "inlets", "logical_date", "macros", "outlets", "params", "run_id",
         "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
         "ts", "ts_nodash", "ts_nodash_with_tz", "var", "task_reschedule_count",
-        "inlet_events", "outlet_events", "triggering_asset_events",
+        "inlet_events", "outlet_events", "triggering_asset_events", "asset_state_store",
     }
 )  # fmt: skip
 
@@ -279,6 +280,7 @@ def build_context(
         "inlets": list(task.inlets),
         "outlets": list(task.outlets),
         "inlet_events": InletEventsAccessors(task.inlets, _fetch_asset_events, _resolve_asset),
+        "asset_state_store": AssetStateStoreAccessors(task.inlets, task.outlets),
         "outlet_events": OutletEventAccessors(_resolve_asset),
         "triggering_asset_events": LazyTriggeringAssetEvents(
             _triggering_events if run_type == DagRunType.ASSET_TRIGGERED else list, _resolve_asset

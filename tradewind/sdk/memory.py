@@ -39,6 +39,8 @@ class InMemoryStore:
     )
     #: How long a key set without a retention of its own lives (None: forever).
     task_state_retention: timedelta | None = timedelta(days=30)
+    #: Asset state store keys by ("name", asset name) or ("uri", asset URI), then key: JSON.
+    asset_state: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def runtime_for(self, task_id: str, map_index: int = -1) -> InMemoryRuntime:
         """The bridge of one task instance, sharing this store.
@@ -159,6 +161,29 @@ class InMemoryRuntime:
     def clear_task_state(self) -> int:
         """See ``TaskRuntime.clear_task_state``."""
         keys = self._task_state()
+        count = len(keys)
+        keys.clear()
+        return count
+
+    def _asset_state(self, ref: AssetNameRef | AssetUriRef) -> dict[str, str]:
+        where = ("name", ref.name) if isinstance(ref, AssetNameRef) else ("uri", ref.uri)
+        return self.store.asset_state.setdefault(where, {})
+
+    def get_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> str | None:
+        """See ``TaskRuntime.get_asset_state`` (kept for this process's runs only)."""
+        return self._asset_state(ref).get(key)
+
+    def set_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str, value_json: str) -> None:
+        """See ``TaskRuntime.set_asset_state``."""
+        self._asset_state(ref)[key] = value_json
+
+    def delete_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> bool:
+        """See ``TaskRuntime.delete_asset_state``."""
+        return self._asset_state(ref).pop(key, None) is not None
+
+    def clear_asset_state(self, ref: AssetNameRef | AssetUriRef) -> int:
+        """See ``TaskRuntime.clear_asset_state``."""
+        keys = self._asset_state(ref)
         count = len(keys)
         keys.clear()
         return count

@@ -145,6 +145,28 @@ class TaskRuntime(Protocol):
         """
         ...
 
+    def get_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> str | None:
+        """The JSON text of a key of an asset's state store (an inlet or outlet of the task).
+
+        Raises:
+            KeyError: no such asset.
+            PermissionError: the task names the asset neither among its inlets nor outlets.
+
+        """
+        ...
+
+    def set_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str, value_json: str) -> None:
+        """Write a key of an asset's state store (raises as ``get_asset_state``)."""
+        ...
+
+    def delete_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> bool:
+        """Delete a key of an asset's state store; whether it was set."""
+        ...
+
+    def clear_asset_state(self, ref: AssetNameRef | AssetUriRef) -> int:
+        """Delete every key of an asset's state store; how many there were."""
+        ...
+
     def count_states(self, query: StateQuery) -> int:
         """How many of another DAG's runs or task instances match ``query``.
 

@@ -234,6 +234,16 @@ class ApiServiceStub:
                 request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsRequest.SerializeToString,
                 response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsResponse.FromString,
                 _registered_method=True)
+        self.ListAssetState = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ListAssetState',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetStateResponse.FromString,
+                _registered_method=True)
+        self.ClearAssetState = channel.unary_unary(
+                '/tradewind.api.v1.ApiService/ClearAssetState',
+                request_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ClearAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ClearAssetStateResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServiceServicer:
@@ -537,6 +547,20 @@ class ApiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAssetState(self, request, context):
+        """An asset's state store: every key, who wrote it and when.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearAssetState(self, request, context):
+        """Delete one key of an asset's state store, or all of them (an operator's reset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -734,6 +758,16 @@ def add_ApiServiceServicer_to_server(servicer, server):
                     servicer.ListQueuedAssetEvents,
                     request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsRequest.FromString,
                     response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsResponse.SerializeToString,
+            ),
+            'ListAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssetState,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetStateRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetStateResponse.SerializeToString,
+            ),
+            'ClearAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearAssetState,
+                    request_deserializer=protos_dot_api_dot_v1_dot_request__response__pb2.ClearAssetStateRequest.FromString,
+                    response_serializer=protos_dot_api_dot_v1_dot_request__response__pb2.ClearAssetStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1794,6 +1828,60 @@ class ApiService:
             '/tradewind.api.v1.ApiService/ListQueuedAssetEvents',
             protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsRequest.SerializeToString,
             protos_dot_api_dot_v1_dot_request__response__pb2.ListQueuedAssetEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ListAssetState',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetStateRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ListAssetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.api.v1.ApiService/ClearAssetState',
+            protos_dot_api_dot_v1_dot_request__response__pb2.ClearAssetStateRequest.SerializeToString,
+            protos_dot_api_dot_v1_dot_request__response__pb2.ClearAssetStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -153,6 +153,10 @@ class ApiServiceStub:
     """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
     NOT_FOUND for an unknown dag_id.
     """
+    ListAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ListAssetStateRequest, _request_response_pb2.ListAssetStateResponse]
+    """An asset's state store: every key, who wrote it and when."""
+    ClearAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClearAssetStateRequest, _request_response_pb2.ClearAssetStateResponse]
+    """Delete one key of an asset's state store, or all of them (an operator's reset)."""
 
 @_typing.type_check_only
 class ApiServiceAsyncStub(ApiServiceStub):
@@ -279,6 +283,10 @@ class ApiServiceAsyncStub(ApiServiceStub):
     """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
     NOT_FOUND for an unknown dag_id.
     """
+    ListAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ListAssetStateRequest, _request_response_pb2.ListAssetStateResponse]  # type: ignore[assignment]
+    """An asset's state store: every key, who wrote it and when."""
+    ClearAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClearAssetStateRequest, _request_response_pb2.ClearAssetStateResponse]  # type: ignore[assignment]
+    """Delete one key of an asset's state store, or all of them (an operator's reset)."""
 
 class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
     """The public API that people and tools use: the CLI, the Python client and grpcurl.
@@ -636,5 +644,21 @@ class ApiServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists the asset events queued for DAGs scheduled on assets: what each waits on.
         NOT_FOUND for an unknown dag_id.
         """
+
+    @_abc_1.abstractmethod
+    def ListAssetState(
+        self,
+        request: _request_response_pb2.ListAssetStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ListAssetStateResponse, _abc.Awaitable[_request_response_pb2.ListAssetStateResponse]]:
+        """An asset's state store: every key, who wrote it and when."""
+
+    @_abc_1.abstractmethod
+    def ClearAssetState(
+        self,
+        request: _request_response_pb2.ClearAssetStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ClearAssetStateResponse, _abc.Awaitable[_request_response_pb2.ClearAssetStateResponse]]:
+        """Delete one key of an asset's state store, or all of them (an operator's reset)."""
 
 def add_ApiServiceServicer_to_server(servicer: ApiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -236,3 +236,49 @@ class OutletEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OutletEvent: _TypeAlias = OutletEvent  # noqa: Y015
+
+@_typing.final
+class AssetStateEntry(_message.Message):
+    """One key of an asset's state store (asset_state_store)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    WRITER_KIND_FIELD_NUMBER: _builtins.int
+    WRITER_DAG_ID_FIELD_NUMBER: _builtins.int
+    WRITER_RUN_ID_FIELD_NUMBER: _builtins.int
+    WRITER_TASK_ID_FIELD_NUMBER: _builtins.int
+    WRITER_MAP_INDEX_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value_json: _builtins.str
+    """JSON."""
+    writer_kind: _builtins.str
+    """Who wrote it last: "task" (then the task instance below) or "api"."""
+    writer_dag_id: _builtins.str
+    writer_run_id: _builtins.str
+    writer_task_id: _builtins.str
+    writer_map_index: _builtins.int
+    """-1 for a task that is not mapped."""
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        writer_kind: _builtins.str = ...,
+        writer_dag_id: _builtins.str = ...,
+        writer_run_id: _builtins.str = ...,
+        writer_task_id: _builtins.str = ...,
+        writer_map_index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "updated_at", b"updated_at", "value_json", b"value_json", "writer_dag_id", b"writer_dag_id", "writer_kind", b"writer_kind", "writer_map_index", b"writer_map_index", "writer_run_id", b"writer_run_id", "writer_task_id", b"writer_task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetStateEntry: _TypeAlias = AssetStateEntry  # noqa: Y015

@@ -758,3 +758,193 @@ class ResolveAssetResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResolveAssetResponse: _TypeAlias = ResolveAssetResponse  # noqa: Y015
+
+@_typing.final
+class GetAssetStateRequest(_message.Message):
+    """---- The asset state store ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.AssetReference:
+        """An inlet or outlet of the caller's task (or an asset attached to an inlet alias)."""
+
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        asset: _message_pb2_2.AssetReference | None = ...,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAssetStateRequest: _TypeAlias = GetAssetStateRequest  # noqa: Y015
+
+@_typing.final
+class GetAssetStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOUND_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    found: _builtins.bool
+    """False when the key is not set."""
+    value_json: _builtins.str
+    """JSON."""
+    def __init__(
+        self,
+        *,
+        found: _builtins.bool = ...,
+        value_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["found", b"found", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAssetStateResponse: _TypeAlias = GetAssetStateResponse  # noqa: Y015
+
+@_typing.final
+class SetAssetStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value_json: _builtins.str
+    """JSON, not null; INVALID_ARGUMENT otherwise."""
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.AssetReference: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        asset: _message_pb2_2.AssetReference | None = ...,
+        key: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller", "key", b"key", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAssetStateRequest: _TypeAlias = SetAssetStateRequest  # noqa: Y015
+
+@_typing.final
+class SetAssetStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAssetStateResponse: _TypeAlias = SetAssetStateResponse  # noqa: Y015
+
+@_typing.final
+class DeleteAssetStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.AssetReference: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        asset: _message_pb2_2.AssetReference | None = ...,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteAssetStateRequest: _TypeAlias = DeleteAssetStateRequest  # noqa: Y015
+
+@_typing.final
+class DeleteAssetStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_FIELD_NUMBER: _builtins.int
+    deleted: _builtins.bool
+    def __init__(
+        self,
+        *,
+        deleted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteAssetStateResponse: _TypeAlias = DeleteAssetStateResponse  # noqa: Y015
+
+@_typing.final
+class ClearAssetStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caller(self) -> _message_pb2.TryLease: ...
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.AssetReference: ...
+    def __init__(
+        self,
+        *,
+        caller: _message_pb2.TryLease | None = ...,
+        asset: _message_pb2_2.AssetReference | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "caller", b"caller"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearAssetStateRequest: _TypeAlias = ClearAssetStateRequest  # noqa: Y015
+
+@_typing.final
+class ClearAssetStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_FIELD_NUMBER: _builtins.int
+    deleted: _builtins.int
+    def __init__(
+        self,
+        *,
+        deleted: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearAssetStateResponse: _TypeAlias = ClearAssetStateResponse  # noqa: Y015

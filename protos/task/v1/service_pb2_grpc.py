@@ -115,6 +115,26 @@ class TaskServiceStub:
                 request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetRequest.SerializeToString,
                 response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetResponse.FromString,
                 _registered_method=True)
+        self.GetAssetState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/GetAssetState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetAssetStateResponse.FromString,
+                _registered_method=True)
+        self.SetAssetState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/SetAssetState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetAssetStateResponse.FromString,
+                _registered_method=True)
+        self.DeleteAssetState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/DeleteAssetState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteAssetStateResponse.FromString,
+                _registered_method=True)
+        self.ClearAssetState = channel.unary_unary(
+                '/tradewind.task.v1.TaskService/ClearAssetState',
+                request_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearAssetStateResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -236,6 +256,33 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAssetState(self, request, context):
+        """asset_state_store (Airflow 3.3): key/values kept per asset across runs, readable and
+        writable by the tasks that name the asset among their inlets or outlets
+        (PERMISSION_DENIED for another asset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAssetState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAssetState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearAssetState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -313,6 +360,26 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ResolveAsset,
                     request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetRequest.FromString,
                     response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetResponse.SerializeToString,
+            ),
+            'GetAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetAssetStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.GetAssetStateResponse.SerializeToString,
+            ),
+            'SetAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAssetState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetAssetStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.SetAssetStateResponse.SerializeToString,
+            ),
+            'DeleteAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAssetState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteAssetStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.DeleteAssetStateResponse.SerializeToString,
+            ),
+            'ClearAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearAssetState,
+                    request_deserializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearAssetStateRequest.FromString,
+                    response_serializer=protos_dot_task_dot_v1_dot_request__response__pb2.ClearAssetStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -726,6 +793,114 @@ class TaskService:
             '/tradewind.task.v1.TaskService/ResolveAsset',
             protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetRequest.SerializeToString,
             protos_dot_task_dot_v1_dot_request__response__pb2.ResolveAssetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/GetAssetState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.GetAssetStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.GetAssetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/SetAssetState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.SetAssetStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.SetAssetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/DeleteAssetState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.DeleteAssetStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.DeleteAssetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.task.v1.TaskService/ClearAssetState',
+            protos_dot_task_dot_v1_dot_request__response__pb2.ClearAssetStateRequest.SerializeToString,
+            protos_dot_task_dot_v1_dot_request__response__pb2.ClearAssetStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

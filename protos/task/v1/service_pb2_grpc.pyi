@@ -79,6 +79,14 @@ class TaskServiceStub:
     """
     ResolveAsset: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ResolveAssetRequest, _request_response_pb2.ResolveAssetResponse]
     """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none."""
+    GetAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.GetAssetStateRequest, _request_response_pb2.GetAssetStateResponse]
+    """asset_state_store (Airflow 3.3): key/values kept per asset across runs, readable and
+    writable by the tasks that name the asset among their inlets or outlets
+    (PERMISSION_DENIED for another asset).
+    """
+    SetAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.SetAssetStateRequest, _request_response_pb2.SetAssetStateResponse]
+    DeleteAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.DeleteAssetStateRequest, _request_response_pb2.DeleteAssetStateResponse]
+    ClearAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClearAssetStateRequest, _request_response_pb2.ClearAssetStateResponse]
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -131,6 +139,14 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """
     ResolveAsset: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ResolveAssetRequest, _request_response_pb2.ResolveAssetResponse]  # type: ignore[assignment]
     """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none."""
+    GetAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.GetAssetStateRequest, _request_response_pb2.GetAssetStateResponse]  # type: ignore[assignment]
+    """asset_state_store (Airflow 3.3): key/values kept per asset across runs, readable and
+    writable by the tasks that name the asset among their inlets or outlets
+    (PERMISSION_DENIED for another asset).
+    """
+    SetAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.SetAssetStateRequest, _request_response_pb2.SetAssetStateResponse]  # type: ignore[assignment]
+    DeleteAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.DeleteAssetStateRequest, _request_response_pb2.DeleteAssetStateResponse]  # type: ignore[assignment]
+    ClearAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClearAssetStateRequest, _request_response_pb2.ClearAssetStateResponse]  # type: ignore[assignment]
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """What a running task process may ask for. Task processes hold no database address, token or
@@ -270,5 +286,37 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.ResolveAssetResponse, _abc.Awaitable[_request_response_pb2.ResolveAssetResponse]]:
         """Finds the asset an Asset.ref(name=...) or Asset.ref(uri=...) names. NOT_FOUND when none."""
+
+    @_abc_1.abstractmethod
+    def GetAssetState(
+        self,
+        request: _request_response_pb2.GetAssetStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.GetAssetStateResponse, _abc.Awaitable[_request_response_pb2.GetAssetStateResponse]]:
+        """asset_state_store (Airflow 3.3): key/values kept per asset across runs, readable and
+        writable by the tasks that name the asset among their inlets or outlets
+        (PERMISSION_DENIED for another asset).
+        """
+
+    @_abc_1.abstractmethod
+    def SetAssetState(
+        self,
+        request: _request_response_pb2.SetAssetStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.SetAssetStateResponse, _abc.Awaitable[_request_response_pb2.SetAssetStateResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteAssetState(
+        self,
+        request: _request_response_pb2.DeleteAssetStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.DeleteAssetStateResponse, _abc.Awaitable[_request_response_pb2.DeleteAssetStateResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ClearAssetState(
+        self,
+        request: _request_response_pb2.ClearAssetStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.ClearAssetStateResponse, _abc.Awaitable[_request_response_pb2.ClearAssetStateResponse]]: ...
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

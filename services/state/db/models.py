@@ -609,3 +609,22 @@ class WatcherTrigger(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class AssetState(Base):
+    """One key of an asset's state store (asset_state_store), kept across runs."""
+
+    __tablename__ = "asset_state"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: "task" or "api".
+    writer_kind: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    writer_dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    writer_run_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    writer_task_id: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
+    writer_map_index: Mapped[int] = mapped_column(Integer, default=-1)

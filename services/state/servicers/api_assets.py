@@ -14,11 +14,12 @@ from services.state.clock import utcnow
 from services.state.convert import (
     asset_details_to_proto,
     asset_event_to_proto,
+    asset_state_entry_to_proto,
     queued_event_to_proto,
 )
 from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
-from services.state.store import assets
+from services.state.store import asset_state, assets
 from services.state.validation import json_object, optional_identifier
 
 
@@ -131,3 +132,33 @@ class AssetsApi:
 
         queued = await self._services.read(read, name="list_queued_asset_events")
         return rr.ListQueuedAssetEventsResponse(queued_asset_events=queued)
+
+    async def ListAssetState(
+        self, request: rr.ListAssetStateRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ListAssetStateResponse:
+        """Every key of an asset's state store. NOT_FOUND when no asset has the name or URI."""
+        name, uri = asset_key(request)
+
+        def read(session: Any) -> list[Any]:
+            row = assets.find_asset(session, name=name, uri=uri)
+            return [
+                asset_state_entry_to_proto(e) for e in asset_state.list_asset_state(session, row)
+            ]
+
+        return rr.ListAssetStateResponse(
+            entries=await self._services.read(read, name="list_asset_state")
+        )
+
+    async def ClearAssetState(
+        self, request: rr.ClearAssetStateRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.ClearAssetStateResponse:
+        """Delete a key of an asset's state store, or every key."""
+        name, uri = asset_key(request)
+        state_key = optional_identifier(request.state_key, "state_key") or None
+
+        def write(session: Any) -> int:
+            row = assets.find_asset(session, name=name, uri=uri)
+            return asset_state.delete_asset_state(session, row, state_key)
+
+        deleted = await self._services.write(write, name="clear_asset_state")
+        return rr.ClearAssetStateResponse(deleted=deleted)

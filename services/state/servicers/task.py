@@ -13,6 +13,7 @@ from services.runtime.errors import NotFound
 from services.state.clock import utcnow
 from services.state.convert import connection_to_proto, variable_to_proto, xcom_to_proto
 from services.state.servicers.caller import caller_lease
+from services.state.servicers.task_asset_state import AssetStateMethods
 from services.state.servicers.task_assets import AssetMethods
 from services.state.servicers.task_cross_dag import CrossDagMethods
 from services.state.servicers.task_state import TaskStateMethods
@@ -24,7 +25,11 @@ RETURN_VALUE = "return_value"
 
 
 class TaskServicer(
-    CrossDagMethods, TaskStateMethods, AssetMethods, service_pb2_grpc.TaskServiceServicer
+    CrossDagMethods,
+    TaskStateMethods,
+    AssetMethods,
+    AssetStateMethods,
+    service_pb2_grpc.TaskServiceServicer,
 ):
     """XCom, variables and connections for task processes."""
 

@@ -303,3 +303,74 @@ async def test_an_asset_decorated_function_materialises_and_its_reader_gets_it_b
     assert multi.state == RUN.DAG_RUN_STATE_SUCCESS
     for name in ("left", "right"):
         assert len(await events_of(client, name)) == 1
+
+
+async def test_the_asset_state_store_keeps_a_watermark_across_runs_for_declared_assets_only(
+    client: StateClient, dags_folder: Path
+) -> None:
+    await register(
+        client,
+        dags_folder,
+        "watermarks.py",
+        """
+        from tradewind import Asset
+
+        orders = Asset("s3://lake/orders_state")
+        other = Asset("s3://lake/not_mine")
+
+        with DAG("watermark", schedule=None, start_date=START):
+            @task(inlets=[orders])
+            def advance(*, asset_state_store):
+                store = asset_state_store[orders]
+                seen = store.get("watermark", 0)
+                store.set("watermark", seen + 1)
+                asset_state_store.set("last_run", "yes")  # its one concrete inlet
+                return seen
+
+            advance()
+
+        with DAG("trespasser", schedule=None, start_date=START):
+            @task(outlets=[orders])
+            def reach(*, asset_state_store):
+                from tradewind.sdk.asset_state import AssetStateStoreAccessor
+
+                try:
+                    AssetStateStoreAccessor(uri="s3://lake/not_mine").set("x", 1)
+                except PermissionError as err:
+                    return str(err)
+                return "allowed"
+
+            @task(outlets=[other])
+            def mine():
+                return None
+
+            reach()
+            mine()
+        """,
+        ["watermark", "trespasser"],
+    )
+    for expected in (0, 1):
+        run = await run_to_end(client, "watermark")
+        assert run.state == RUN.DAG_RUN_STATE_SUCCESS
+        assert json.loads((await xcom_values(client, run, "advance"))["return_value"]) == expected
+    listed = await client.api.ListAssetState(
+        api_rr.ListAssetStateRequest(uri="s3://lake/orders_state")
+    )
+    entries = {e.key: e for e in listed.entries}
+    assert sorted(entries) == ["last_run", "watermark"]
+    assert json.loads(entries["watermark"].value_json) == 2
+    assert (entries["watermark"].writer_kind, entries["watermark"].writer_task_id) == (
+        "task",
+        "advance",
+    )
+    refused = await run_to_end(client, "trespasser")
+    message = json.loads((await xcom_values(client, refused, "reach"))["return_value"])
+    assert "neither among its inlets nor its outlets" in message
+    cleared = await client.api.ClearAssetState(
+        api_rr.ClearAssetStateRequest(uri="s3://lake/orders_state", state_key="last_run")
+    )
+    assert cleared.deleted == 1
+    listed = await client.api.ListAssetState(
+        api_rr.ListAssetStateRequest(uri="s3://lake/orders_state")
+    )
+    assert [e.key for e in listed.entries] == ["watermark"]

@@ -46,6 +46,8 @@ METHODS = {
     "ListAssetEvents": "asset_events",
     "CreateAssetEvent": "emit_asset_event",
     "ListQueuedAssetEvents": "queued_asset_events",
+    "ListAssetState": "asset_state",
+    "ClearAssetState": "clear_asset_state",
 }
 
 

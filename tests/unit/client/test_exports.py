@@ -13,6 +13,7 @@ EXPECTED = {
     "Asset",
     "AssetDetails",
     "AssetEvent",
+    "AssetStateEntry",
     "AssetTaskReference",
     "Client",
     "ClientTLSConfig",

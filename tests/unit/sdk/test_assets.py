@@ -29,10 +29,11 @@ from tradewind.sdk.assets import (
     task_asset_from_message,
     task_asset_message,
 )
-from tradewind.sdk.triggers.base import BaseTrigger, TriggerEvent
+from tradewind.sdk.triggers.base import BaseEventTrigger, TriggerEvent
+from tradewind.sdk.triggers.file import FileTrigger
 
 
-class _FileTrigger(BaseTrigger):
+class _FileTrigger(BaseEventTrigger):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
@@ -342,6 +343,8 @@ def test_a_watcher_keeps_its_trigger() -> None:
     asset = Asset("file:///data/in", watchers=[AssetWatcher(name="inbox", trigger=trigger)])
     assert asset.watchers[0].name == "inbox"
     assert asset.watchers[0].trigger is trigger
+    with pytest.raises(ValueError, match="must inherit BaseEventTrigger"):
+        AssetWatcher(name="plain", trigger=FileTrigger("/data/in"))  # not an event trigger
 
 
 def test_metadata_defaults() -> None:

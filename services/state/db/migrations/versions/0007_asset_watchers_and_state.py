@@ -1,4 +1,7 @@
-"""asset watchers: the watchers DAGs declare, the watcher triggers to run, idempotent events.
+"""asset watchers and the asset state store.
+
+The watchers DAGs declare, the watcher triggers to run, idempotent asset events, and the keys
+of each asset's state store.
 
 Revision ID: 0007
 Revises: 0006
@@ -84,10 +87,30 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_watcher_trigger_lease_owner"), "watcher_trigger", ["lease_owner"], unique=False
     )
+    op.create_table(
+        "asset_state",
+        sa.Column("asset_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("value_json", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("writer_kind", sa.String(length=20), nullable=False),
+        sa.Column("writer_dag_id", sa.String(length=250), nullable=False),
+        sa.Column("writer_run_id", sa.String(length=250), nullable=False),
+        sa.Column("writer_task_id", sa.String(length=250), nullable=False),
+        sa.Column("writer_map_index", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["asset_id"],
+            ["asset.id"],
+            name=op.f("fk_asset_state_asset_id_asset"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("asset_id", "key", name=op.f("pk_asset_state")),
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table("asset_state")
     op.drop_index(op.f("ix_watcher_trigger_lease_owner"), table_name="watcher_trigger")
     op.drop_index(op.f("ix_watcher_trigger_lease_expires_at"), table_name="watcher_trigger")
     op.drop_table("watcher_trigger")

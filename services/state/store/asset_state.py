@@ -1,0 +1,125 @@
+"""The asset state store (Airflow 3.3's ``asset_state_store``): key/values kept per asset.
+
+A running try reads and writes the keys of the assets its task names among its inlets or
+outlets (an asset, a reference to one, or an asset attached to an inlet alias), and of no
+other: task code reaches nothing beyond its own try and the data it declares. Values outlive
+runs (a watermark of what was processed); each key records who wrote it last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from services.state.db.models import (
+    Asset,
+    AssetAlias,
+    AssetAliasAsset,
+    AssetState,
+    DagAssetReference,
+    TaskInstance,
+)
+from services.state.store.assets import INLET, OUTLET, resolve_reference
+from services.state.store.errors import Forbidden
+from services.state.store.execution import TryLease, verify_caller
+
+WRITER_TASK = "task"
+WRITER_API = "api"
+
+
+def _named_by_task(session: Session, ti: TaskInstance, asset: Asset) -> bool:
+    aliases = (
+        select(AssetAlias.name)
+        .join(AssetAliasAsset, AssetAliasAsset.alias_id == AssetAlias.id)
+        .where(AssetAliasAsset.asset_id == asset.id)
+    )
+    found = session.scalar(
+        select(DagAssetReference.id)
+        .where(
+            DagAssetReference.dag_id == ti.dag_id,
+            DagAssetReference.task_id == ti.task_id,
+            DagAssetReference.role.in_([INLET, OUTLET]),
+            or_(
+                and_(
+                    DagAssetReference.asset_name == asset.name,
+                    DagAssetReference.asset_uri.in_([asset.uri, ""]),
+                ),
+                and_(DagAssetReference.asset_name == "", DagAssetReference.asset_uri == asset.uri),
+                and_(
+                    DagAssetReference.role == INLET,
+                    DagAssetReference.alias_name.in_(aliases),
+                ),
+            ),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def callers_asset(
+    session: Session, lease: TryLease, now: datetime, *, name: str = "", uri: str = ""
+) -> tuple[TaskInstance, Asset]:
+    """The calling try's task instance and the asset it names, which its task must declare.
+
+    Raises:
+        NotFound: no such asset.
+        Forbidden: the task names the asset neither among its inlets nor its outlets.
+
+    """
+    ti = verify_caller(session, lease, now)
+    asset = resolve_reference(session, name=name, uri=uri)
+    if not _named_by_task(session, ti, asset):
+        raise Forbidden(
+            f"task {ti.dag_id}.{ti.task_id} names asset {asset.name!r} ({asset.uri}) neither"
+            " among its inlets nor its outlets: add it to inlets= or outlets= to use its"
+            " asset_state_store"
+        )
+    return ti, asset
+
+
+def get_asset_state(session: Session, asset: Asset, key: str) -> AssetState | None:
+    """One key of an asset's store, or None."""
+    return session.get(AssetState, (asset.id, key))
+
+
+def set_asset_state(
+    session: Session,
+    asset: Asset,
+    key: str,
+    value_json: str,
+    now: datetime,
+    *,
+    writer: TaskInstance | None,
+) -> None:
+    """Write a key, recording its writer (a task instance, or the API when None)."""
+    row = session.get(AssetState, (asset.id, key), with_for_update=True)
+    if row is None:
+        row = AssetState(asset_id=asset.id, key=key)
+        session.add(row)
+    row.value_json = value_json
+    row.updated_at = now
+    row.writer_kind = WRITER_TASK if writer is not None else WRITER_API
+    row.writer_dag_id = writer.dag_id if writer is not None else ""
+    row.writer_run_id = writer.run_id if writer is not None else ""
+    row.writer_task_id = writer.task_id if writer is not None else ""
+    row.writer_map_index = writer.map_index if writer is not None else -1
+
+
+def delete_asset_state(session: Session, asset: Asset, key: str | None) -> int:
+    """Delete one key (or every key, for None); return how many went."""
+    query = delete(AssetState).where(AssetState.asset_id == asset.id)
+    if key is not None:
+        query = query.where(AssetState.key == key)
+    return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def list_asset_state(session: Session, asset: Asset) -> Sequence[AssetState]:
+    """Every key of an asset's store, by key."""
+    return list(
+        session.scalars(
+            select(AssetState).where(AssetState.asset_id == asset.id).order_by(AssetState.key)
+        )
+    )
