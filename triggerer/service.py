@@ -32,8 +32,9 @@ from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 from tradewind.sdk.other_dags import StateQuery, install_trigger_state_reader, query_message
 from tradewind_common import config as cfg
-from tradewind_common.channels import ChannelConfig, create_channel
+from tradewind_common.channels import ChannelConfig, create_blocking_channel, create_channel
 from triggerer import metrics
+from triggerer.asset_state import WatcherAssetState
 from triggerer.runner import Outcome, TriggerLoader, TriggerRunner, TriggerSpec
 from triggerer.settings import BLOCKED_LIMIT, BLOCKED_THRESHOLD, CAPACITY, LEASE_DURATION, STATE
 from triggerer.watchdog import LoopWatchdog
@@ -71,7 +72,8 @@ class TriggererApp:
         self._lease_duration = values[LEASE_DURATION]
         loader = TriggerLoader(values[cfg.DAGS_FOLDER].expanduser().resolve())
         self._runner = TriggerRunner(loader)
-        self._watchers = WatcherRunner(loader)
+        self._watchers = WatcherRunner(loader, self._watcher_state)
+        self._blocking: grpc.Channel | None = None
         #: Asset watchers leased to this replica.
         self._held_watchers: set[int] = set()
         self._watchdog = LoopWatchdog(values[BLOCKED_THRESHOLD], values[BLOCKED_LIMIT])
@@ -99,6 +101,9 @@ class TriggererApp:
         self._triggerer = triggerer_grpc.TriggererServiceStub(self._channel)
         self._events = event_grpc.EventServiceStub(self._channel)
         install_trigger_state_reader(GrpcStateReader(self._triggerer))
+        self._blocking = create_blocking_channel(
+            self._state, [triggerer_service.DESCRIPTOR.services_by_name["TriggererService"]]
+        )
         self._watchdog.start()
         for loop in (self._sync_loop, self._watch_loop, self._report_loop):
             guarded = run_guarded(loop, logger=logger)
@@ -124,6 +129,13 @@ class TriggererApp:
                     timeout=min(5.0, grace_seconds or 5.0),
                 )
             await self._channel.close(None)
+        if self._blocking is not None:
+            self._blocking.close()
+
+    def _watcher_state(self, watcher_id: int) -> WatcherAssetState:
+        assert self._blocking is not None, "started"
+        stub = triggerer_grpc.TriggererServiceStub(self._blocking)
+        return WatcherAssetState(stub, self.triggerer_id, watcher_id)
 
     # ---- loops ----
 
@@ -281,6 +293,7 @@ def _watcher_spec(leased: triggerer_pb2.LeasedWatcher) -> WatcherSpec:
         kwargs_json=leased.kwargs_json,
         description=f"asset watcher of {assets or 'no asset'}",
         relative_fileloc=leased.relative_fileloc,
+        assets=tuple((a.name, a.uri) for a in leased.assets),
     )
 
 

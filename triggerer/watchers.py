@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tradewind.sdk import serde
-from tradewind.sdk.triggers.base import BaseTrigger
+from tradewind.sdk.asset_state import AssetStateBackend, AssetStateStoreAccessors
+from tradewind.sdk.assets import Asset
+from tradewind.sdk.triggers.base import BaseEventTrigger, BaseTrigger
 from triggerer import metrics
 from triggerer.runner import TriggerLoader
 
@@ -36,6 +39,8 @@ class WatcherSpec:
     kwargs_json: str
     description: str = ""
     relative_fileloc: str = ""
+    #: The (name, uri) of each asset it watches (its ``asset_state_store``).
+    assets: tuple[tuple[str, str], ...] = ()
 
     @property
     def trigger_id(self) -> int:
@@ -57,8 +62,14 @@ class WatcherEvent:
 class WatcherRunner:
     """The asset watchers of one triggerer."""
 
-    def __init__(self, loader: TriggerLoader) -> None:
+    def __init__(
+        self,
+        loader: TriggerLoader,
+        state_backend: Callable[[int], AssetStateBackend] | None = None,
+    ) -> None:
         self._loader = loader
+        #: Builds the asset state backend of a watcher (by its id) for its trigger.
+        self._state_backend = state_backend
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self.events: asyncio.Queue[WatcherEvent] = asyncio.Queue()
 
@@ -112,6 +123,11 @@ class WatcherRunner:
             trigger = await asyncio.to_thread(
                 self._loader.load, spec.classpath, spec.kwargs_json, spec.relative_fileloc
             )
+            if isinstance(trigger, BaseEventTrigger) and self._state_backend is not None:
+                trigger.asset_state_store = AssetStateStoreAccessors(
+                    [Asset(name, uri) for name, uri in spec.assets],
+                    backend=self._state_backend(spec.watcher_id),
+                )
             async for event in trigger.run():
                 payload = serde.dumps(event.payload)
                 self.events.put_nowait(

@@ -3,7 +3,9 @@
 In a task, ``context["asset_state_store"][asset]`` reads and writes the keys of one of the
 task's inlets or outlets, such as a watermark of what was already processed; a task with a
 single concrete inlet or outlet may call the methods on ``context["asset_state_store"]``
-itself. Each method has an async twin (``aget``, ``aset``, ``adelete``, ``aclear``)::
+itself. Each method has an async twin (``aget``, ``aset``, ``adelete``, ``aclear``). An asset
+watcher's event trigger finds the stores of the assets it watches as
+``self.asset_state_store``::
 
     @task(inlets=[orders])
     def load_new_orders(*, asset_state_store):
@@ -18,25 +20,55 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from tradewind.sdk.assets import Asset, AssetAlias, AssetNameRef, AssetUriRef
 from tradewind.sdk.runtime import current_runtime
 
 
+class AssetStateBackend(Protocol):
+    """Where an asset's keys are read and written: the task runtime, or a watcher's channel."""
+
+    def get_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> str | None:
+        """The JSON of a key, or None."""
+        ...
+
+    def set_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str, value_json: str) -> None:
+        """Write a key."""
+        ...
+
+    def delete_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> bool:
+        """Delete a key."""
+        ...
+
+    def clear_asset_state(self, ref: AssetNameRef | AssetUriRef) -> int:
+        """Delete every key."""
+        ...
+
+
 class AssetStateStoreAccessor:
     """The state store of one asset, found by its name or its URI."""
 
-    def __init__(self, *, name: str | None = None, uri: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        uri: str | None = None,
+        backend: AssetStateBackend | None = None,
+    ) -> None:
         if (name is None) == (uri is None):
             raise ValueError("give exactly one of name and uri")
         self._ref: AssetNameRef | AssetUriRef = (
             AssetNameRef(name) if name is not None else AssetUriRef(str(uri))
         )
+        self._backend = backend
+
+    def _store(self) -> AssetStateBackend:
+        return self._backend if self._backend is not None else current_runtime()
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default`` when it is not set."""
-        text = current_runtime().get_asset_state(self._ref, key)
+        text = self._store().get_asset_state(self._ref, key)
         return json.loads(text) if text is not None else default
 
     def set(self, key: str, value: Any) -> None:
@@ -49,15 +81,15 @@ class AssetStateStoreAccessor:
         """
         if value is None:
             raise ValueError("Cannot set value as None")
-        current_runtime().set_asset_state(self._ref, key, json.dumps(value))
+        self._store().set_asset_state(self._ref, key, json.dumps(value))
 
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a key that is not set is not an error."""
-        current_runtime().delete_asset_state(self._ref, key)
+        self._store().delete_asset_state(self._ref, key)
 
     def clear(self) -> None:
         """Delete every key of the asset."""
-        current_runtime().clear_asset_state(self._ref)
+        self._store().clear_asset_state(self._ref)
 
     async def aget(self, key: str, default: Any = None) -> Any:
         """``get`` without blocking the event loop."""
@@ -93,23 +125,34 @@ class AssetStateStoreAccessors:
     An asset attached to an inlet alias is reached by subscripting with it.
     """
 
-    def __init__(self, inlets: Iterable[Any], outlets: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        inlets: Iterable[Any],
+        outlets: Iterable[Any] = (),
+        *,
+        backend: AssetStateBackend | None = None,
+    ) -> None:
+        self._backend = backend
         self._by_name: dict[str, AssetStateStoreAccessor] = {}
         self._by_uri: dict[str, AssetStateStoreAccessor] = {}
         self._through_alias = False
         for inlet in inlets:
             if isinstance(inlet, Asset | AssetNameRef):
-                self._by_name[inlet.name] = AssetStateStoreAccessor(name=inlet.name)
+                self._by_name[inlet.name] = AssetStateStoreAccessor(
+                    name=inlet.name, backend=backend
+                )
             elif isinstance(inlet, AssetUriRef):
-                self._by_uri[inlet.uri] = AssetStateStoreAccessor(uri=inlet.uri)
+                self._by_uri[inlet.uri] = AssetStateStoreAccessor(uri=inlet.uri, backend=backend)
             elif isinstance(inlet, AssetAlias):
                 self._through_alias = True
         for outlet in outlets:
             # Alias outlets are for emitting events, not for state.
             if isinstance(outlet, Asset | AssetNameRef) and outlet.name not in self._by_name:
-                self._by_name[outlet.name] = AssetStateStoreAccessor(name=outlet.name)
+                self._by_name[outlet.name] = AssetStateStoreAccessor(
+                    name=outlet.name, backend=backend
+                )
             elif isinstance(outlet, AssetUriRef) and outlet.uri not in self._by_uri:
-                self._by_uri[outlet.uri] = AssetStateStoreAccessor(uri=outlet.uri)
+                self._by_uri[outlet.uri] = AssetStateStoreAccessor(uri=outlet.uri, backend=backend)
         self._total = len(self._by_name) + len(self._by_uri)
 
     def __getitem__(self, key: Asset | AssetNameRef | AssetUriRef) -> AssetStateStoreAccessor:
@@ -118,7 +161,8 @@ class AssetStateStoreAccessors:
         if isinstance(key, Asset | AssetUriRef) and key.uri in self._by_uri:
             return self._by_uri[key.uri]
         if isinstance(key, Asset) and self._through_alias:
-            return AssetStateStoreAccessor(name=key.name)  # the state service checks the alias
+            # The state service checks that the asset is attached to the alias.
+            return AssetStateStoreAccessor(name=key.name, backend=self._backend)
         raise KeyError(f"{key!r} is neither an inlet nor an outlet of this task")
 
     def _single(self) -> AssetStateStoreAccessor:

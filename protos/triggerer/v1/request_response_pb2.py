@@ -24,31 +24,38 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.dag.v1 import message_pb2 as protos_dot_dag_dot_v1_dot_message__pb2
 from protos.run.v1 import message_pb2 as protos_dot_run_dot_v1_dot_message__pb2
 from protos.triggerer.v1 import message_pb2 as protos_dot_triggerer_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*protos/triggerer/v1/request_response.proto\x12\x16tradewind.triggerer.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/run/v1/message.proto\x1a!protos/triggerer/v1/message.proto\"\xa4\x01\n\x13SyncTriggersRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x18\n\x10held_trigger_ids\x18\x02 \x03(\x03\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10held_watcher_ids\x18\x05 \x03(\x03\"\xf7\x01\n\x14SyncTriggersResponse\x12\x35\n\x06leased\x18\x01 \x03(\x0b\x32%.tradewind.triggerer.v1.LeasedTrigger\x12\x18\n\x10lost_trigger_ids\x18\x02 \x03(\x03\x12\x34\n\x10lease_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x0fleased_watchers\x18\x04 \x03(\x0b\x32%.tradewind.triggerer.v1.LeasedWatcher\x12\x18\n\x10lost_watcher_ids\x18\x05 \x03(\x03\"\xa3\x01\n\x13\x46ireTriggersRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x38\n\x08outcomes\x18\x02 \x03(\x0b\x32&.tradewind.triggerer.v1.TriggerOutcome\x12<\n\x0ewatcher_events\x18\x03 \x03(\x0b\x32$.tradewind.triggerer.v1.WatcherEvent\"O\n\x14\x46ireTriggersResponse\x12\x1b\n\x13resumed_trigger_ids\x18\x01 \x03(\x03\x12\x1a\n\x12recorded_event_ids\x18\x02 \x03(\t\"C\n\x16ReleaseTriggersRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x13\n\x0btrigger_ids\x18\x02 \x03(\x03\"+\n\x17ReleaseTriggersResponse\x12\x10\n\x08released\x18\x01 \x01(\x05\"F\n\x12\x43ountStatesRequest\x12\x30\n\x05query\x18\x01 \x01(\x0b\x32!.tradewind.run.v1.StateCountQuery\"$\n\x13\x43ountStatesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*protos/triggerer/v1/request_response.proto\x12\x16tradewind.triggerer.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\x1a\x1bprotos/run/v1/message.proto\x1a!protos/triggerer/v1/message.proto\"\xa4\x01\n\x13SyncTriggersRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x18\n\x10held_trigger_ids\x18\x02 \x03(\x03\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10held_watcher_ids\x18\x05 \x03(\x03\"\xf7\x01\n\x14SyncTriggersResponse\x12\x35\n\x06leased\x18\x01 \x03(\x0b\x32%.tradewind.triggerer.v1.LeasedTrigger\x12\x18\n\x10lost_trigger_ids\x18\x02 \x03(\x03\x12\x34\n\x10lease_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x0fleased_watchers\x18\x04 \x03(\x0b\x32%.tradewind.triggerer.v1.LeasedWatcher\x12\x18\n\x10lost_watcher_ids\x18\x05 \x03(\x03\"\xa3\x01\n\x13\x46ireTriggersRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x38\n\x08outcomes\x18\x02 \x03(\x0b\x32&.tradewind.triggerer.v1.TriggerOutcome\x12<\n\x0ewatcher_events\x18\x03 \x03(\x0b\x32$.tradewind.triggerer.v1.WatcherEvent\"O\n\x14\x46ireTriggersResponse\x12\x1b\n\x13resumed_trigger_ids\x18\x01 \x03(\x03\x12\x1a\n\x12recorded_event_ids\x18\x02 \x03(\t\"C\n\x16ReleaseTriggersRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x13\n\x0btrigger_ids\x18\x02 \x03(\x03\"+\n\x17ReleaseTriggersResponse\x12\x10\n\x08released\x18\x01 \x01(\x05\"F\n\x12\x43ountStatesRequest\x12\x30\n\x05query\x18\x01 \x01(\x0b\x32!.tradewind.run.v1.StateCountQuery\"$\n\x13\x43ountStatesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\x81\x02\n\x1e\x41\x63\x63\x65ssWatcherAssetStateRequest\x12\x14\n\x0ctriggerer_id\x18\x01 \x01(\t\x12\x12\n\nwatcher_id\x18\x02 \x01(\x03\x12/\n\x05\x61sset\x18\x03 \x01(\x0b\x32 .tradewind.dag.v1.AssetReference\x12\x11\n\x07get_key\x18\x04 \x01(\tH\x00\x12=\n\x03set\x18\x05 \x01(\x0b\x32..tradewind.triggerer.v1.WatcherAssetStateWriteH\x00\x12\x14\n\ndelete_key\x18\x06 \x01(\tH\x00\x12\x0f\n\x05\x63lear\x18\x07 \x01(\x08H\x00\x42\x0b\n\toperation\"9\n\x16WatcherAssetStateWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\"U\n\x1f\x41\x63\x63\x65ssWatcherAssetStateResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.triggerer.v1.request_response_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYNCTRIGGERSREQUEST']._serialized_start=200
-  _globals['_SYNCTRIGGERSREQUEST']._serialized_end=364
-  _globals['_SYNCTRIGGERSRESPONSE']._serialized_start=367
-  _globals['_SYNCTRIGGERSRESPONSE']._serialized_end=614
-  _globals['_FIRETRIGGERSREQUEST']._serialized_start=617
-  _globals['_FIRETRIGGERSREQUEST']._serialized_end=780
-  _globals['_FIRETRIGGERSRESPONSE']._serialized_start=782
-  _globals['_FIRETRIGGERSRESPONSE']._serialized_end=861
-  _globals['_RELEASETRIGGERSREQUEST']._serialized_start=863
-  _globals['_RELEASETRIGGERSREQUEST']._serialized_end=930
-  _globals['_RELEASETRIGGERSRESPONSE']._serialized_start=932
-  _globals['_RELEASETRIGGERSRESPONSE']._serialized_end=975
-  _globals['_COUNTSTATESREQUEST']._serialized_start=977
-  _globals['_COUNTSTATESREQUEST']._serialized_end=1047
-  _globals['_COUNTSTATESRESPONSE']._serialized_start=1049
-  _globals['_COUNTSTATESRESPONSE']._serialized_end=1085
+  _globals['_SYNCTRIGGERSREQUEST']._serialized_start=229
+  _globals['_SYNCTRIGGERSREQUEST']._serialized_end=393
+  _globals['_SYNCTRIGGERSRESPONSE']._serialized_start=396
+  _globals['_SYNCTRIGGERSRESPONSE']._serialized_end=643
+  _globals['_FIRETRIGGERSREQUEST']._serialized_start=646
+  _globals['_FIRETRIGGERSREQUEST']._serialized_end=809
+  _globals['_FIRETRIGGERSRESPONSE']._serialized_start=811
+  _globals['_FIRETRIGGERSRESPONSE']._serialized_end=890
+  _globals['_RELEASETRIGGERSREQUEST']._serialized_start=892
+  _globals['_RELEASETRIGGERSREQUEST']._serialized_end=959
+  _globals['_RELEASETRIGGERSRESPONSE']._serialized_start=961
+  _globals['_RELEASETRIGGERSRESPONSE']._serialized_end=1004
+  _globals['_COUNTSTATESREQUEST']._serialized_start=1006
+  _globals['_COUNTSTATESREQUEST']._serialized_end=1076
+  _globals['_COUNTSTATESRESPONSE']._serialized_start=1078
+  _globals['_COUNTSTATESRESPONSE']._serialized_end=1114
+  _globals['_ACCESSWATCHERASSETSTATEREQUEST']._serialized_start=1117
+  _globals['_ACCESSWATCHERASSETSTATEREQUEST']._serialized_end=1374
+  _globals['_WATCHERASSETSTATEWRITE']._serialized_start=1376
+  _globals['_WATCHERASSETSTATEWRITE']._serialized_end=1433
+  _globals['_ACCESSWATCHERASSETSTATERESPONSE']._serialized_start=1435
+  _globals['_ACCESSWATCHERASSETSTATERESPONSE']._serialized_end=1520
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from protos.dag.v1 import message_pb2 as _message_pb2_2
 from protos.run.v1 import message_pb2 as _message_pb2_1
 from protos.triggerer.v1 import message_pb2 as _message_pb2
 import builtins as _builtins
@@ -253,3 +254,101 @@ class CountStatesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CountStatesResponse: _TypeAlias = CountStatesResponse  # noqa: Y015
+
+@_typing.final
+class AccessWatcherAssetStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGERER_ID_FIELD_NUMBER: _builtins.int
+    WATCHER_ID_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    GET_KEY_FIELD_NUMBER: _builtins.int
+    SET_FIELD_NUMBER: _builtins.int
+    DELETE_KEY_FIELD_NUMBER: _builtins.int
+    CLEAR_FIELD_NUMBER: _builtins.int
+    triggerer_id: _builtins.str
+    watcher_id: _builtins.int
+    get_key: _builtins.str
+    """Read this key."""
+    delete_key: _builtins.str
+    """Delete this key."""
+    clear: _builtins.bool
+    """Delete every key."""
+    @_builtins.property
+    def asset(self) -> _message_pb2_2.AssetReference:
+        """One of the assets the watcher watches."""
+
+    @_builtins.property
+    def set(self) -> Global___WatcherAssetStateWrite:
+        """Write a key."""
+
+    def __init__(
+        self,
+        *,
+        triggerer_id: _builtins.str = ...,
+        watcher_id: _builtins.int = ...,
+        asset: _message_pb2_2.AssetReference | None = ...,
+        get_key: _builtins.str = ...,
+        set: Global___WatcherAssetStateWrite | None = ...,
+        delete_key: _builtins.str = ...,
+        clear: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "clear", b"clear", "delete_key", b"delete_key", "get_key", b"get_key", "operation", b"operation", "set", b"set"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "clear", b"clear", "delete_key", b"delete_key", "get_key", b"get_key", "operation", b"operation", "set", b"set", "triggerer_id", b"triggerer_id", "watcher_id", b"watcher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_operation: _TypeAlias = _typing.Literal["get_key", "set", "delete_key", "clear"]  # noqa: Y015
+    _WhichOneofArgType_operation: _TypeAlias = _typing.Literal["operation", b"operation"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_operation) -> _WhichOneofReturnType_operation | None: ...
+
+Global___AccessWatcherAssetStateRequest: _TypeAlias = AccessWatcherAssetStateRequest  # noqa: Y015
+
+@_typing.final
+class WatcherAssetStateWrite(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value_json: _builtins.str
+    """JSON, not null."""
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatcherAssetStateWrite: _TypeAlias = WatcherAssetStateWrite  # noqa: Y015
+
+@_typing.final
+class AccessWatcherAssetStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOUND_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    DELETED_FIELD_NUMBER: _builtins.int
+    found: _builtins.bool
+    """For get_key: whether it is set, and its JSON."""
+    value_json: _builtins.str
+    deleted: _builtins.int
+    """For delete_key and clear: how many keys went."""
+    def __init__(
+        self,
+        *,
+        found: _builtins.bool = ...,
+        value_json: _builtins.str = ...,
+        deleted: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted", "found", b"found", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccessWatcherAssetStateResponse: _TypeAlias = AccessWatcherAssetStateResponse  # noqa: Y015

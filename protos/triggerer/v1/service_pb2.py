@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protos.triggerer.v1 import request_response_pb2 as protos_dot_triggerer_dot_v1_dot_request__response__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/triggerer/v1/service.proto\x12\x16tradewind.triggerer.v1\x1a*protos/triggerer/v1/request_response.proto2\xd8\x03\n\x10TriggererService\x12n\n\x0cSyncTriggers\x12+.tradewind.triggerer.v1.SyncTriggersRequest\x1a,.tradewind.triggerer.v1.SyncTriggersResponse\"\x03\x90\x02\x02\x12n\n\x0c\x46ireTriggers\x12+.tradewind.triggerer.v1.FireTriggersRequest\x1a,.tradewind.triggerer.v1.FireTriggersResponse\"\x03\x90\x02\x02\x12w\n\x0fReleaseTriggers\x12..tradewind.triggerer.v1.ReleaseTriggersRequest\x1a/.tradewind.triggerer.v1.ReleaseTriggersResponse\"\x03\x90\x02\x02\x12k\n\x0b\x43ountStates\x12*.tradewind.triggerer.v1.CountStatesRequest\x1a+.tradewind.triggerer.v1.CountStatesResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/triggerer/v1/service.proto\x12\x16tradewind.triggerer.v1\x1a*protos/triggerer/v1/request_response.proto2\xea\x04\n\x10TriggererService\x12n\n\x0cSyncTriggers\x12+.tradewind.triggerer.v1.SyncTriggersRequest\x1a,.tradewind.triggerer.v1.SyncTriggersResponse\"\x03\x90\x02\x02\x12n\n\x0c\x46ireTriggers\x12+.tradewind.triggerer.v1.FireTriggersRequest\x1a,.tradewind.triggerer.v1.FireTriggersResponse\"\x03\x90\x02\x02\x12w\n\x0fReleaseTriggers\x12..tradewind.triggerer.v1.ReleaseTriggersRequest\x1a/.tradewind.triggerer.v1.ReleaseTriggersResponse\"\x03\x90\x02\x02\x12\x8f\x01\n\x17\x41\x63\x63\x65ssWatcherAssetState\x12\x36.tradewind.triggerer.v1.AccessWatcherAssetStateRequest\x1a\x37.tradewind.triggerer.v1.AccessWatcherAssetStateResponse\"\x03\x90\x02\x02\x12k\n\x0b\x43ountStates\x12*.tradewind.triggerer.v1.CountStatesRequest\x1a+.tradewind.triggerer.v1.CountStatesResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,8 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRIGGERERSERVICE'].methods_by_name['FireTriggers']._serialized_options = b'\220\002\002'
   _globals['_TRIGGERERSERVICE'].methods_by_name['ReleaseTriggers']._loaded_options = None
   _globals['_TRIGGERERSERVICE'].methods_by_name['ReleaseTriggers']._serialized_options = b'\220\002\002'
+  _globals['_TRIGGERERSERVICE'].methods_by_name['AccessWatcherAssetState']._loaded_options = None
+  _globals['_TRIGGERERSERVICE'].methods_by_name['AccessWatcherAssetState']._serialized_options = b'\220\002\002'
   _globals['_TRIGGERERSERVICE'].methods_by_name['CountStates']._loaded_options = None
   _globals['_TRIGGERERSERVICE'].methods_by_name['CountStates']._serialized_options = b'\220\002\001'
   _globals['_TRIGGERERSERVICE']._serialized_start=106
-  _globals['_TRIGGERERSERVICE']._serialized_end=578
+  _globals['_TRIGGERERSERVICE']._serialized_end=724
 # @@protoc_insertion_point(module_scope)

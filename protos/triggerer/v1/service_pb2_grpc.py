@@ -53,6 +53,11 @@ class TriggererServiceStub:
                 request_serializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.ReleaseTriggersRequest.SerializeToString,
                 response_deserializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.ReleaseTriggersResponse.FromString,
                 _registered_method=True)
+        self.AccessWatcherAssetState = channel.unary_unary(
+                '/tradewind.triggerer.v1.TriggererService/AccessWatcherAssetState',
+                request_serializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.AccessWatcherAssetStateRequest.SerializeToString,
+                response_deserializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.AccessWatcherAssetStateResponse.FromString,
+                _registered_method=True)
         self.CountStates = channel.unary_unary(
                 '/tradewind.triggerer.v1.TriggererService/CountStates',
                 request_serializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.CountStatesRequest.SerializeToString,
@@ -90,9 +95,17 @@ class TriggererServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def CountStates(self, request, context):
+    def AccessWatcherAssetState(self, request, context):
         """Counts another DAG's runs or task instances in given states (the DAG state trigger).
+        The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
+        for the replica holding it (PERMISSION_DENIED otherwise).
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountStates(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -114,6 +127,11 @@ def add_TriggererServiceServicer_to_server(servicer, server):
                     servicer.ReleaseTriggers,
                     request_deserializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.ReleaseTriggersRequest.FromString,
                     response_serializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.ReleaseTriggersResponse.SerializeToString,
+            ),
+            'AccessWatcherAssetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessWatcherAssetState,
+                    request_deserializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.AccessWatcherAssetStateRequest.FromString,
+                    response_serializer=protos_dot_triggerer_dot_v1_dot_request__response__pb2.AccessWatcherAssetStateResponse.SerializeToString,
             ),
             'CountStates': grpc.unary_unary_rpc_method_handler(
                     servicer.CountStates,
@@ -206,6 +224,33 @@ class TriggererService:
             '/tradewind.triggerer.v1.TriggererService/ReleaseTriggers',
             protos_dot_triggerer_dot_v1_dot_request__response__pb2.ReleaseTriggersRequest.SerializeToString,
             protos_dot_triggerer_dot_v1_dot_request__response__pb2.ReleaseTriggersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessWatcherAssetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.triggerer.v1.TriggererService/AccessWatcherAssetState',
+            protos_dot_triggerer_dot_v1_dot_request__response__pb2.AccessWatcherAssetStateRequest.SerializeToString,
+            protos_dot_triggerer_dot_v1_dot_request__response__pb2.AccessWatcherAssetStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

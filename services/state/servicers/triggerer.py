@@ -18,7 +18,7 @@ from services.state.convert import asset_to_proto
 from services.state.metrics import ASSET_EVENTS, LEASES
 from services.state.servicers.cross_dag import state_count
 from services.state.services import StateServices
-from services.state.store import assets, cross_dag, deferral, watchers
+from services.state.store import asset_state, assets, cross_dag, deferral, watchers
 from services.state.validation import identifier, json_value, positive_seconds
 
 #: The most triggers one triggerer may hold.
@@ -164,6 +164,56 @@ class TriggererServicer(service_pb2_grpc.TriggererServiceServicer):
             name="release_triggers",
         )
         return rr.ReleaseTriggersResponse(released=released)
+
+    async def AccessWatcherAssetState(
+        self, request: rr.AccessWatcherAssetStateRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.AccessWatcherAssetStateResponse:
+        """Read or write the state store of an asset a watcher the caller holds watches."""
+        triggerer_id = identifier(request.triggerer_id, "triggerer_id")
+        if request.watcher_id <= 0:
+            raise InvalidArgument("watcher_id", "must be positive")
+        name, uri = assets.reference_keys(request.asset)
+        if not name and not uri:
+            raise InvalidArgument("asset", "give the asset's name or uri")
+        operation = request.WhichOneof("operation")
+        if operation is None:
+            raise InvalidArgument("operation", "give get_key, set, delete_key or clear")
+        key = ""
+        if operation in ("get_key", "delete_key"):
+            key = identifier(getattr(request, operation), operation)
+        elif operation == "set":
+            key = identifier(request.set.key, "set.key")
+            if json_value(request.set.value_json, "set.value_json") is None:
+                raise InvalidArgument("set.value_json", "must not be null; delete the key instead")
+        now = utcnow()
+
+        def access(session: Any) -> rr.AccessWatcherAssetStateResponse:
+            asset = asset_state.watchers_asset(
+                session, triggerer_id, request.watcher_id, name=name, uri=uri
+            )
+            if operation == "get_key":
+                row = asset_state.get_asset_state(session, asset, key)
+                if row is None:
+                    return rr.AccessWatcherAssetStateResponse(found=False)
+                return rr.AccessWatcherAssetStateResponse(found=True, value_json=row.value_json)
+            if operation == "set":
+                asset_state.set_asset_state(
+                    session,
+                    asset,
+                    key,
+                    request.set.value_json,
+                    now,
+                    writer=asset_state.WRITER_WATCHER,
+                )
+                return rr.AccessWatcherAssetStateResponse()
+            deleted = asset_state.delete_asset_state(
+                session, asset, key if operation == "delete_key" else None
+            )
+            return rr.AccessWatcherAssetStateResponse(deleted=deleted)
+
+        if operation == "get_key":
+            return await self._services.read(access, name="get_watcher_asset_state")
+        return await self._services.write(access, name="write_watcher_asset_state")
 
     async def CountStates(
         self, request: rr.CountStatesRequest, context: aio.ServicerContext[Any, Any]

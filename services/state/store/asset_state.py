@@ -21,12 +21,15 @@ from services.state.db.models import (
     AssetState,
     DagAssetReference,
     TaskInstance,
+    WatcherTrigger,
 )
 from services.state.store.assets import INLET, OUTLET, resolve_reference
 from services.state.store.errors import Forbidden
 from services.state.store.execution import TryLease, verify_caller
+from services.state.store.watchers import watched_assets
 
 WRITER_TASK = "task"
+WRITER_WATCHER = "watcher"
 WRITER_API = "api"
 
 
@@ -80,6 +83,25 @@ def callers_asset(
     return ti, asset
 
 
+def watchers_asset(
+    session: Session, triggerer_id: str, watcher_id: int, *, name: str = "", uri: str = ""
+) -> Asset:
+    """An asset a watcher watches, for the triggerer holding the watcher.
+
+    Raises:
+        NotFound: no such asset.
+        Forbidden: the watcher is not the caller's, or does not watch the asset.
+
+    """
+    asset = resolve_reference(session, name=name, uri=uri)
+    watcher = session.get(WatcherTrigger, watcher_id)
+    if watcher is None or watcher.lease_owner != triggerer_id:
+        raise Forbidden(f"asset watcher {watcher_id} is not held by triggerer {triggerer_id}")
+    if asset.id not in {a.id for a in watched_assets(session, watcher.trigger_hash)}:
+        raise Forbidden(f"asset watcher {watcher_id} does not watch asset {asset.name!r}")
+    return asset
+
+
 def get_asset_state(session: Session, asset: Asset, key: str) -> AssetState | None:
     """One key of an asset's store, or None."""
     return session.get(AssetState, (asset.id, key))
@@ -92,20 +114,21 @@ def set_asset_state(
     value_json: str,
     now: datetime,
     *,
-    writer: TaskInstance | None,
+    writer: TaskInstance | str,
 ) -> None:
-    """Write a key, recording its writer (a task instance, or the API when None)."""
+    """Write a key, recording its writer: a task instance, or WRITER_WATCHER / WRITER_API."""
     row = session.get(AssetState, (asset.id, key), with_for_update=True)
     if row is None:
         row = AssetState(asset_id=asset.id, key=key)
         session.add(row)
     row.value_json = value_json
     row.updated_at = now
-    row.writer_kind = WRITER_TASK if writer is not None else WRITER_API
-    row.writer_dag_id = writer.dag_id if writer is not None else ""
-    row.writer_run_id = writer.run_id if writer is not None else ""
-    row.writer_task_id = writer.task_id if writer is not None else ""
-    row.writer_map_index = writer.map_index if writer is not None else -1
+    task = writer if isinstance(writer, TaskInstance) else None
+    row.writer_kind = WRITER_TASK if task is not None else str(writer)
+    row.writer_dag_id = task.dag_id if task is not None else ""
+    row.writer_run_id = task.run_id if task is not None else ""
+    row.writer_task_id = task.task_id if task is not None else ""
+    row.writer_map_index = task.map_index if task is not None else -1
 
 
 def delete_asset_state(session: Session, asset: Asset, key: str | None) -> int:

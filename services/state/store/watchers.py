@@ -111,6 +111,11 @@ def _watched(session: Session, trigger_hash: str) -> tuple[list[Asset], list[str
     return assets, [fileloc for _, fileloc in rows]
 
 
+def watched_assets(session: Session, trigger_hash: str) -> list[Asset]:
+    """The assets a watcher trigger watches for active, unpaused DAGs."""
+    return _watched(session, trigger_hash)[0]
+
+
 def leased_watchers(session: Session, rows: Sequence[WatcherTrigger]) -> list[LeasedWatcher]:
     """What a triggerer needs to run each leased watcher trigger."""
     leased = []

@@ -131,3 +131,49 @@ async def test_a_killed_triggerers_watcher_runs_on_another_and_one_trigger_serve
     for dag_id in ("on_first", "on_second"):
         runs = await wait_for_asset_runs(client, dag_id, 1, within=30)
         assert all(r.state == RUN.DAG_RUN_STATE_SUCCESS for r in runs)
+
+
+async def test_a_watchers_trigger_keeps_state_in_the_asset_state_store(
+    client: StateClient, dags_folder: Path, triggerer: ServiceProcess
+) -> None:
+    source = """
+    import asyncio
+
+    from tradewind import Asset, AssetWatcher, BaseEventTrigger, TriggerEvent
+
+    class Counting(BaseEventTrigger):
+        def __init__(self, every=0.3):
+            super().__init__()
+            self.every = every
+
+        def serialize(self):
+            return f"{__name__}.Counting", {"every": self.every}
+
+        async def run(self):
+            store = self.asset_state_store[ticks]
+            count = store.get("count", 0) + 1
+            store.set("count", count)
+            await asyncio.sleep(self.every)
+            yield TriggerEvent({"count": count})
+
+    ticks = Asset("ticks", watchers=[AssetWatcher(name="counter", trigger=Counting())])
+
+    with DAG("on_ticks", schedule=[ticks], start_date=START):
+        BashOperator(task_id="t", bash_command="true")
+    """
+    await register(client, dags_folder, "ticks.py", source, ["on_ticks"])
+
+    async def three() -> list[object] | None:
+        found = await events_of(client, "ticks")
+        return found if len(found) >= 3 else None
+
+    found = await eventually(three, within=30, what="three watcher events of ticks")
+    counts = sorted(json.loads(e.extra_json)["payload"]["count"] for e in found)  # type: ignore[attr-defined]
+    # The trigger ran again after each event and found what it stored the time before.
+    assert counts[:3] == [1, 2, 3]
+    await client.api.PauseDag(api_rr.PauseDagRequest(dag_id="on_ticks"))
+    listed = await client.api.ListAssetState(api_rr.ListAssetStateRequest(name="ticks"))
+    (entry,) = listed.entries
+    assert entry.key == "count"
+    assert json.loads(entry.value_json) >= 3
+    assert entry.writer_kind == "watcher"

@@ -73,8 +73,12 @@ class BaseEventTrigger(BaseTrigger):
     The triggerer runs it for as long as a DAG scheduled on its asset is active and unpaused,
     and again each time ``run()`` ends; every event it yields is an event of the asset (its
     extra ``{"from_trigger": True, "payload": <the event's payload>}``). Watchers with the same
-    class and kwargs share one run.
+    class and kwargs share one run. ``self.asset_state_store`` holds the state stores of the
+    assets it watches (``self.asset_state_store[asset].get("watermark")``).
     """
+
+    #: Set by the triggerer before ``run()``: an ``AssetStateStoreAccessors``.
+    asset_state_store: Any = None
 
     @staticmethod
     def hash(classpath: str, kwargs: dict[str, Any]) -> str:
