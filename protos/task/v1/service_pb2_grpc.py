@@ -266,19 +266,22 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetAssetState(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Write a key of an asset's state store (the task must declare the asset).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAssetState(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Delete a key of an asset's state store (the task must declare the asset).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ClearAssetState(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Delete every key of an asset's state store (the task must declare the asset).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -85,8 +85,11 @@ class TaskServiceStub:
     (PERMISSION_DENIED for another asset).
     """
     SetAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.SetAssetStateRequest, _request_response_pb2.SetAssetStateResponse]
+    """Write a key of an asset's state store (the task must declare the asset)."""
     DeleteAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.DeleteAssetStateRequest, _request_response_pb2.DeleteAssetStateResponse]
+    """Delete a key of an asset's state store (the task must declare the asset)."""
     ClearAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ClearAssetStateRequest, _request_response_pb2.ClearAssetStateResponse]
+    """Delete every key of an asset's state store (the task must declare the asset)."""
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -145,8 +148,11 @@ class TaskServiceAsyncStub(TaskServiceStub):
     (PERMISSION_DENIED for another asset).
     """
     SetAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.SetAssetStateRequest, _request_response_pb2.SetAssetStateResponse]  # type: ignore[assignment]
+    """Write a key of an asset's state store (the task must declare the asset)."""
     DeleteAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.DeleteAssetStateRequest, _request_response_pb2.DeleteAssetStateResponse]  # type: ignore[assignment]
+    """Delete a key of an asset's state store (the task must declare the asset)."""
     ClearAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ClearAssetStateRequest, _request_response_pb2.ClearAssetStateResponse]  # type: ignore[assignment]
+    """Delete every key of an asset's state store (the task must declare the asset)."""
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """What a running task process may ask for. Task processes hold no database address, token or
@@ -303,20 +309,23 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _request_response_pb2.SetAssetStateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_request_response_pb2.SetAssetStateResponse, _abc.Awaitable[_request_response_pb2.SetAssetStateResponse]]: ...
+    ) -> _typing.Union[_request_response_pb2.SetAssetStateResponse, _abc.Awaitable[_request_response_pb2.SetAssetStateResponse]]:
+        """Write a key of an asset's state store (the task must declare the asset)."""
 
     @_abc_1.abstractmethod
     def DeleteAssetState(
         self,
         request: _request_response_pb2.DeleteAssetStateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_request_response_pb2.DeleteAssetStateResponse, _abc.Awaitable[_request_response_pb2.DeleteAssetStateResponse]]: ...
+    ) -> _typing.Union[_request_response_pb2.DeleteAssetStateResponse, _abc.Awaitable[_request_response_pb2.DeleteAssetStateResponse]]:
+        """Delete a key of an asset's state store (the task must declare the asset)."""
 
     @_abc_1.abstractmethod
     def ClearAssetState(
         self,
         request: _request_response_pb2.ClearAssetStateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_request_response_pb2.ClearAssetStateResponse, _abc.Awaitable[_request_response_pb2.ClearAssetStateResponse]]: ...
+    ) -> _typing.Union[_request_response_pb2.ClearAssetStateResponse, _abc.Awaitable[_request_response_pb2.ClearAssetStateResponse]]:
+        """Delete every key of an asset's state store (the task must declare the asset)."""
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -96,8 +96,7 @@ class TriggererServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AccessWatcherAssetState(self, request, context):
-        """Counts another DAG's runs or task instances in given states (the DAG state trigger).
-        The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
+        """The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
         for the replica holding it (PERMISSION_DENIED otherwise).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -105,7 +104,8 @@ class TriggererServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CountStates(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Counts another DAG's runs or task instances in given states (the DAG state trigger).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -48,11 +48,11 @@ class TriggererServiceStub:
     ReleaseTriggers: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.ReleaseTriggersRequest, _request_response_pb2.ReleaseTriggersResponse]
     """Gives trigger leases back (on shutdown) so other replicas take them at once."""
     AccessWatcherAssetState: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.AccessWatcherAssetStateRequest, _request_response_pb2.AccessWatcherAssetStateResponse]
-    """Counts another DAG's runs or task instances in given states (the DAG state trigger).
-    The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
+    """The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
     for the replica holding it (PERMISSION_DENIED otherwise).
     """
     CountStates: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.CountStatesRequest, _request_response_pb2.CountStatesResponse]
+    """Counts another DAG's runs or task instances in given states (the DAG state trigger)."""
 
 @_typing.type_check_only
 class TriggererServiceAsyncStub(TriggererServiceStub):
@@ -74,11 +74,11 @@ class TriggererServiceAsyncStub(TriggererServiceStub):
     ReleaseTriggers: _aio.UnaryUnaryMultiCallable[_request_response_pb2.ReleaseTriggersRequest, _request_response_pb2.ReleaseTriggersResponse]  # type: ignore[assignment]
     """Gives trigger leases back (on shutdown) so other replicas take them at once."""
     AccessWatcherAssetState: _aio.UnaryUnaryMultiCallable[_request_response_pb2.AccessWatcherAssetStateRequest, _request_response_pb2.AccessWatcherAssetStateResponse]  # type: ignore[assignment]
-    """Counts another DAG's runs or task instances in given states (the DAG state trigger).
-    The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
+    """The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
     for the replica holding it (PERMISSION_DENIED otherwise).
     """
     CountStates: _aio.UnaryUnaryMultiCallable[_request_response_pb2.CountStatesRequest, _request_response_pb2.CountStatesResponse]  # type: ignore[assignment]
+    """Counts another DAG's runs or task instances in given states (the DAG state trigger)."""
 
 class TriggererServiceServicer(metaclass=_abc_1.ABCMeta):
     """What triggerer replicas call on the state service. Replicas split the triggers of deferred
@@ -121,8 +121,7 @@ class TriggererServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _request_response_pb2.AccessWatcherAssetStateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_request_response_pb2.AccessWatcherAssetStateResponse, _abc.Awaitable[_request_response_pb2.AccessWatcherAssetStateResponse]]:
-        """Counts another DAG's runs or task instances in given states (the DAG state trigger).
-        The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
+        """The asset_state_store of an asset watcher's trigger: the keys of the assets it watches,
         for the replica holding it (PERMISSION_DENIED otherwise).
         """
 
@@ -131,6 +130,7 @@ class TriggererServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _request_response_pb2.CountStatesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_request_response_pb2.CountStatesResponse, _abc.Awaitable[_request_response_pb2.CountStatesResponse]]: ...
+    ) -> _typing.Union[_request_response_pb2.CountStatesResponse, _abc.Awaitable[_request_response_pb2.CountStatesResponse]]:
+        """Counts another DAG's runs or task instances in given states (the DAG state trigger)."""
 
 def add_TriggererServiceServicer_to_server(servicer: TriggererServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

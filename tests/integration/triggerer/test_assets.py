@@ -285,7 +285,7 @@ async def test_an_asset_decorated_function_materialises_and_its_reader_gets_it_b
         def quote_report(raw_quotes, self):
             return {"inlet": raw_quotes.uri, "self": self.name}
 
-        @asset.multi(schedule=[raw_quotes], outlets=[Asset("left"), Asset("right")])
+        @asset.multi(schedule=[raw_quotes], outlets=[Asset("quote_bids"), Asset("quote_asks")])
         def both_sides():
             return "both"
         """,
@@ -301,7 +301,7 @@ async def test_an_asset_decorated_function_materialises_and_its_reader_gets_it_b
     assert shown == {"inlet": "s3://lake/raw_quotes", "self": "quote_report"}
     (multi,) = await wait_for_asset_runs(client, "both_sides", 1)
     assert multi.state == RUN.DAG_RUN_STATE_SUCCESS
-    for name in ("left", "right"):
+    for name in ("quote_bids", "quote_asks"):
         assert len(await events_of(client, name)) == 1
 
 
