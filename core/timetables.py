@@ -16,6 +16,7 @@ and a repeated local time runs once.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -311,8 +312,9 @@ class CronTriggers(_Triggers):
     """``CronTriggerTimetable``: a run at each tick of a cron expression.
 
     ``run_immediately`` decides, for a DAG without a start date, whether the first run is the
-    latest past tick: True always, False never (the next tick), a timedelta when that tick is
-    at most so long ago, None when it is at most a tenth of the time between ticks ago.
+    latest past tick: True always, a timedelta when that tick is at most so long ago, False
+    and None (as Airflow's scheduler does) when it is at most a tenth of the time between
+    ticks (and at least five minutes) ago.
     """
 
     expression: str
@@ -331,10 +333,10 @@ class CronTriggers(_Triggers):
             return past
         if isinstance(self.run_immediately, timedelta):
             buffer = self.run_immediately
-        elif self.run_immediately is None:
-            buffer = max((following - past) / _RUN_IMMEDIATELY_SHARE, _RUN_IMMEDIATELY_FLOOR)
         else:
-            return following
+            # None, and False too: Airflow's code treats both the same way (its docs say
+            # False waits for the next tick; its scheduler does not).
+            buffer = max((following - past) / _RUN_IMMEDIATELY_SHARE, _RUN_IMMEDIATELY_FLOOR)
         return past if now - past <= buffer else following
 
 
@@ -461,9 +463,23 @@ def _from_wall(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=256)
+def _covers_every_hour(expression: str) -> bool:
+    """Whether the expression ticks in every hour.
+
+    Such an expression steps in absolute time, as in Airflow, so a repeated or skipped local
+    hour neither drops nor doubles its ticks.
+    """
+    return bool(croniter(expression).expanded[1] == ["*"])
+
+
 def cron_next(expression: str, after: datetime, timezone: str = "UTC") -> datetime:
     """The first cron tick strictly after ``after`` (aware UTC in, aware UTC out)."""
     zone = _zone(timezone)
+    if _covers_every_hour(expression):
+        naive = _to_wall(after, zone)
+        scheduled: datetime = croniter(expression, naive).get_next(datetime)
+        return after + (scheduled - naive)
     # A tick a DST change moved forward (02:30 on a night without 02:30 is 03:30) lies before
     # ``after``'s wall time yet may be after it: past a recent offset change, start earlier.
     earlier = after - _DST_REACH
@@ -487,6 +503,10 @@ def cron_at_or_after(expression: str, moment: datetime, timezone: str = "UTC") -
 def cron_at_or_before(expression: str, moment: datetime, timezone: str = "UTC") -> datetime:
     """The last cron tick at or before ``moment``."""
     zone = _zone(timezone)
+    if _covers_every_hour(expression):
+        naive = _to_wall(moment, zone)
+        previous: datetime = croniter(expression, naive + _TICK).get_prev(datetime)
+        return moment - (naive - previous)
     ticks = croniter(expression, _to_wall(moment + _TICK, zone))
     while True:
         tick = _from_wall(ticks.get_prev(datetime), zone)

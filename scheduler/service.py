@@ -465,8 +465,13 @@ class SchedulerApp:
             if schedule is None:
                 return None
             return plan_schedule(schedule, now)
-        except (TimetableNotInstalled, TimetableFailed) as err:
-            metrics.TIMETABLE_ERRORS.labels(type(err).__name__).inc()
+        except Exception as err:
+            reason = (
+                type(err).__name__
+                if isinstance(err, TimetableNotInstalled | TimetableFailed)
+                else "TimetableFailed"
+            )
+            metrics.TIMETABLE_ERRORS.labels(reason).inc()
             if key not in self._broken_timetables:
                 self._broken_timetables.add(key)
                 logger.error(

@@ -56,7 +56,7 @@ def load_timetable(custom: dag_pb2.CustomTimetable, plugins_folder: Path | None)
     if not module_name:
         raise TimetableNotInstalled(f"timetable {custom.class_path!r} names no module")
     if plugins_folder is not None and str(plugins_folder) not in sys.path:
-        sys.path.insert(0, str(plugins_folder))
+        sys.path.append(str(plugins_folder))  # appended: plugins shadow no library
     try:
         module = importlib.import_module(module_name)
         cls = getattr(module, class_name)

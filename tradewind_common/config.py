@@ -296,7 +296,7 @@ def export_parsing_settings(values: Settings) -> None:
     if folder is not None:
         os.environ[PLUGINS_FOLDER.env] = str(folder.resolve())
         if str(folder.resolve()) not in sys.path:
-            sys.path.insert(0, str(folder.resolve()))
+            sys.path.append(str(folder.resolve()))  # appended: plugins shadow no library
     for setting in (CREATE_CRON_DATA_INTERVALS, CREATE_DELTA_DATA_INTERVALS):
         os.environ[setting.env] = "true" if values[setting] else "false"
 

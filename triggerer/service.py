@@ -74,6 +74,8 @@ class TriggererApp:
         self._runner = TriggerRunner(loader)
         self._watchers = WatcherRunner(loader, self._watcher_state)
         self._blocking: grpc.Channel | None = None
+        #: When a sync last renewed this replica's leases (the loop's clock).
+        self._renewed = 0.0
         #: Asset watchers leased to this replica.
         self._held_watchers: set[int] = set()
         self._watchdog = LoopWatchdog(values[BLOCKED_THRESHOLD], values[BLOCKED_LIMIT])
@@ -105,7 +107,8 @@ class TriggererApp:
             self._state, [triggerer_service.DESCRIPTOR.services_by_name["TriggererService"]]
         )
         self._watchdog.start()
-        for loop in (self._sync_loop, self._watch_loop, self._report_loop):
+        self._renewed = asyncio.get_running_loop().time()
+        for loop in (self._sync_loop, self._watch_loop, self._report_loop, self._lease_guard):
             guarded = run_guarded(loop, logger=logger)
             self._tasks.append(asyncio.create_task(guarded, name=loop.__name__))
 
@@ -152,6 +155,7 @@ class TriggererApp:
                 ),
                 timeout=self._lease_duration / 3,
             )
+            self._renewed = asyncio.get_running_loop().time()
             lost = set(response.lost_trigger_ids)
             self._held -= lost
             self._runner.cancel(lost)
@@ -168,6 +172,24 @@ class TriggererApp:
             metrics.WATCHERS_LEASED.set(len(self._held_watchers))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sync_now.wait(), self._lease_duration / 3)
+
+    async def _lease_guard(self) -> None:
+        """Stop the asset watchers once their leases have lapsed unrenewed.
+
+        The state service was out of reach: another replica may hold them now, and two would
+        take the same files.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._lease_duration / 3)
+            if self._held_watchers and loop.time() - self._renewed > self._lease_duration:
+                logger.warning(
+                    "leases lapsed without renewal; stopping the asset watchers",
+                    extra={"action": "lease", "detail": f"{len(self._held_watchers)} watchers"},
+                )
+                self._watchers.cancel(self._held_watchers)
+                self._held_watchers.clear()
+                metrics.WATCHERS_LEASED.set(0)
 
     async def _watch_loop(self) -> None:
         cursor: int | None = None

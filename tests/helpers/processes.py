@@ -26,13 +26,20 @@ T = TypeVar("T")
 #: that no outgoing connection holds one, in one block per pytest-xdist worker, so that two
 #: workers never hand out the same port.
 PORTS_FROM = 10000
-PORTS_PER_WORKER = 2500
+PORTS_TO = 32768
+MOST_PER_WORKER = 2500
 _next_port: int | None = None
 
 
-def _worker_number() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+def _worker_block() -> tuple[int, int]:
+    """The first port and the size of this worker's block."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")
+    number = int(worker) if worker.isdigit() else 0
+    size = min(
+        MOST_PER_WORKER, (PORTS_TO - PORTS_FROM) // max(1, int(count) if count.isdigit() else 1)
+    )
+    return PORTS_FROM + number * size, size
 
 
 def free_port() -> int:
@@ -44,17 +51,17 @@ def free_port() -> int:
 def free_ports(count: int) -> int:
     """The first of ``count`` consecutive ports that were free a moment ago (as ``free_port``)."""
     global _next_port
-    block = PORTS_FROM + (_worker_number() % 8) * PORTS_PER_WORKER
+    block, size = _worker_block()
     if _next_port is None:
-        _next_port = random.randrange(PORTS_PER_WORKER - count)
-    for _ in range(PORTS_PER_WORKER):
-        if _next_port + count > PORTS_PER_WORKER:
+        _next_port = random.randrange(size - count)
+    for _ in range(size):
+        if _next_port + count > size:
             _next_port = 0
         first = block + _next_port
         _next_port += count
         if all(_bindable(port) for port in range(first, first + count)):
             return first
-    raise RuntimeError(f"no {count} free ports in a row in {block}..{block + PORTS_PER_WORKER - 1}")
+    raise RuntimeError(f"no {count} free ports in a row in {block}..{block + size - 1}")
 
 
 def _bindable(port: int) -> bool:

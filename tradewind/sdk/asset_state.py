@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from tradewind.sdk.assets import Asset, AssetAlias, AssetNameRef, AssetUriRef
+from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
 from tradewind.sdk.runtime import current_runtime
 
 
@@ -122,7 +122,7 @@ class AssetStateStoreAccessors:
 
     ``context["asset_state_store"][asset]`` picks one; with exactly one concrete inlet or
     outlet, ``get``/``set``/``delete``/``clear`` (and their async twins) act on it directly.
-    An asset attached to an inlet alias is reached by subscripting with it.
+    Aliases give no access (a task may attach any asset to one).
     """
 
     def __init__(
@@ -135,7 +135,6 @@ class AssetStateStoreAccessors:
         self._backend = backend
         self._by_name: dict[str, AssetStateStoreAccessor] = {}
         self._by_uri: dict[str, AssetStateStoreAccessor] = {}
-        self._through_alias = False
         for inlet in inlets:
             if isinstance(inlet, Asset | AssetNameRef):
                 self._by_name[inlet.name] = AssetStateStoreAccessor(
@@ -143,8 +142,6 @@ class AssetStateStoreAccessors:
                 )
             elif isinstance(inlet, AssetUriRef):
                 self._by_uri[inlet.uri] = AssetStateStoreAccessor(uri=inlet.uri, backend=backend)
-            elif isinstance(inlet, AssetAlias):
-                self._through_alias = True
         for outlet in outlets:
             # Alias outlets are for emitting events, not for state.
             if isinstance(outlet, Asset | AssetNameRef) and outlet.name not in self._by_name:
@@ -160,9 +157,6 @@ class AssetStateStoreAccessors:
             return self._by_name[key.name]
         if isinstance(key, Asset | AssetUriRef) and key.uri in self._by_uri:
             return self._by_uri[key.uri]
-        if isinstance(key, Asset) and self._through_alias:
-            # The state service checks that the asset is attached to the alias.
-            return AssetStateStoreAccessor(name=key.name, backend=self._backend)
         raise KeyError(f"{key!r} is neither an inlet nor an outlet of this task")
 
     def _single(self) -> AssetStateStoreAccessor:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,7 @@ from tradewind.sdk.schedule import (
     ScheduleArgument,
     ScheduleSpec,
     parse_schedule,
-    timezone_name,
+    zone_name,
 )
 from tradewind.sdk.taskgroup import TaskGroup
 from tradewind.sdk.timetables import BuiltInTimetable
@@ -144,11 +146,15 @@ class DAG:
         if self.start_date is None and getattr(timetable, "needs_start_date", False):
             raise check.fail(f"schedule {self.schedule_spec.description!r} needs a start_date")
         self.timezone: tzinfo | None = self.start_date.tzinfo if self.start_date else None
-        self.timezone_name = getattr(timetable, "timezone_name", "") or timezone_name(
-            self.timezone, check
+        self.timezone_name = getattr(timetable, "timezone_name", "") or self._zone_name(
+            timetable, check
         )
         if isinstance(timetable, BuiltInTimetable) and not timetable.timezone_name:
-            timetable.timezone_name = self.timezone_name  # a cron string reads in the DAG's
+            # A copy: the user's object may serve DAGs in other zones too.
+            timetable = copy.copy(timetable)
+            timetable.timezone_name = self.timezone_name
+            self.timetable = timetable
+            self.schedule_spec = replace(self.schedule_spec, timetable=timetable)
         self.catchup = check.boolean("catchup", catchup)
         self.max_active_runs = check.integer("max_active_runs", max_active_runs, minimum=1)
         limit = timetable.active_runs_limit
@@ -362,6 +368,19 @@ class DAG:
         cycle = find_cycle(self.downstream_graph())
         if cycle is not None:
             raise DagCycleError(cycle, dag_id=self.dag_id)
+
+    def _zone_name(self, timetable: Any, check: ArgumentChecker) -> str:
+        """The IANA name of the DAG's zone.
+
+        A zone with none is refused only where a cron schedule reads its wall clock;
+        elsewhere the zone does not matter and UTC stands in.
+        """
+        try:
+            return zone_name(self.timezone)
+        except ValueError as err:
+            if getattr(timetable, "reads_wall_clock", False):
+                raise check.fail(str(err)) from err
+            return "UTC"
 
     def validate(self) -> None:
         """Check the whole DAG: the checks that need every task to be present.

@@ -148,6 +148,14 @@ def timezone_name(tz: tzinfo | None, check: ArgumentChecker) -> str:
         raise check.fail(str(err)) from err
 
 
+def _loadable(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # "+02:00", a name the zone database lacks
+        return False
+    return True
+
+
 def zone_name(tz: tzinfo | None) -> str:
     """The IANA name of a time zone, as the contract carries it.
 
@@ -167,7 +175,7 @@ def zone_name(tz: tzinfo | None) -> str:
     if isinstance(tz, ZoneInfo):
         return tz.key
     name = getattr(tz, "name", None)  # pendulum's time zones
-    if isinstance(name, str) and name:
+    if isinstance(name, str) and name and _loadable(name):
         return name
     offset = tz.utcoffset(None)
     if offset is not None and offset.total_seconds() % 3600 == 0:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from core import timetables as rules
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -126,6 +126,8 @@ class BuiltInTimetable(Timetable):
     needs_start_date = False
     #: The time zone it reads its expression in; "" for the DAG's.
     timezone_name = ""
+    #: Whether it reads a wall clock (a cron expression), so that its zone matters.
+    reads_wall_clock = False
 
     def rules(self, timezone: str) -> rules.Timetable:
         """Its rules, in the DAG's time zone unless it names its own."""
@@ -223,6 +225,10 @@ def _expression(cron: str) -> str:
         raise ValueError(f"unknown cron preset {cron!r}; known presets: {known}")
     if len(expression.split()) != CRON_FIELDS or not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {cron!r} (expected five fields)")
+    try:
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError as err:
+        raise ValueError(f"cron expression {cron!r} never ticks ({err})") from err
     return " ".join(expression.split())
 
 
@@ -257,6 +263,8 @@ class CronDataIntervalTimetable(BuiltInTimetable):
             start date's zone by default.
 
     """
+
+    reads_wall_clock = True
 
     needs_start_date = True
 
@@ -323,10 +331,13 @@ class CronTriggerTimetable(BuiltInTimetable):
         interval: the length of each run's data interval, ending at the tick (zero: the
             interval is the tick itself, and so is the logical date).
         run_immediately: for a DAG without a start date, whether the first run is the latest
-            past tick: True always, False never, a timedelta when the tick is at most so long
-            ago, None when it is at most a tenth of the time between ticks ago.
+            past tick: True always, a timedelta when the tick is at most so long ago, False or
+            None (as Airflow's scheduler treats both) when it is at most a tenth of the time
+            between ticks, and at least five minutes, ago.
 
     """
+
+    reads_wall_clock = True
 
     def __init__(
         self,
@@ -387,6 +398,8 @@ class MultipleCronTriggerTimetable(BuiltInTimetable):
         timezone, interval, run_immediately: as for :class:`CronTriggerTimetable`, shared.
 
     """
+
+    reads_wall_clock = True
 
     def __init__(
         self,
@@ -605,6 +618,15 @@ def schedule_message(timetable: Timetable) -> dag_pb2.Schedule:
         )
     if "." in cls.__qualname__ or "<" in cls.__qualname__:
         raise ValueError(f"timetable {cls.__qualname__} must be a module-level class")
+    parts = list(Path(source).resolve().relative_to(folder).with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    if ".".join(parts) != cls.__module__:
+        raise ValueError(
+            f"timetable {cls.__qualname__} is imported as module {cls.__module__!r}, but the"
+            f" plugins folder {folder} holds it as {'.'.join(parts)!r}: import it by that name"
+            " (from the plugins folder, not through another path) so the scheduler finds it"
+        )
     try:
         serialized = json.dumps(timetable.serialize())
     except (TypeError, ValueError) as err:

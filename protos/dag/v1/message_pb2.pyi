@@ -122,7 +122,7 @@ class CronTrigger(_message.Message):
     RUN_IMMEDIATELY_FIELD_NUMBER: _builtins.int
     RUN_IMMEDIATELY_WITHIN_FIELD_NUMBER: _builtins.int
     run_immediately: _builtins.bool
-    """True: always; false: never (it waits for the next tick)."""
+    """True: always."""
     @_builtins.property
     def expressions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Five-field expressions, presets expanded; at least one."""

@@ -181,6 +181,8 @@ class TriggererServicer(service_pb2_grpc.TriggererServiceServicer):
         key = ""
         if operation in ("get_key", "delete_key"):
             key = identifier(getattr(request, operation), operation)
+        elif operation == "clear" and not request.clear:
+            raise InvalidArgument("clear", "must be true to clear (or give another operation)")
         elif operation == "set":
             key = identifier(request.set.key, "set.key")
             if json_value(request.set.value_json, "set.value_json") is None:

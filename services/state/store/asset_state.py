@@ -1,9 +1,9 @@
 """The asset state store (Airflow 3.3's ``asset_state_store``): key/values kept per asset.
 
 A running try reads and writes the keys of the assets its task names among its inlets or
-outlets (an asset, a reference to one, or an asset attached to an inlet alias), and of no
-other: task code reaches nothing beyond its own try and the data it declares. Values outlive
-runs (a watermark of what was processed); each key records who wrote it last.
+outlets (an asset or a reference to one), and of no other: task code reaches nothing beyond
+its own try and the data it declares. Values outlive runs (a watermark of what was
+processed); each key records who wrote it last.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 
 from services.state.db.models import (
     Asset,
-    AssetAlias,
-    AssetAliasAsset,
     AssetState,
     DagAssetReference,
     TaskInstance,
     WatcherTrigger,
 )
-from services.state.store.assets import INLET, OUTLET, resolve_reference
-from services.state.store.errors import Forbidden
+from services.state.store.assets import INLET, OUTLET
+from services.state.store.errors import Forbidden, NotFound
 from services.state.store.execution import TryLease, verify_caller
 from services.state.store.watchers import watched_assets
 
@@ -34,11 +32,6 @@ WRITER_API = "api"
 
 
 def _named_by_task(session: Session, ti: TaskInstance, asset: Asset) -> bool:
-    aliases = (
-        select(AssetAlias.name)
-        .join(AssetAliasAsset, AssetAliasAsset.alias_id == AssetAlias.id)
-        .where(AssetAliasAsset.asset_id == asset.id)
-    )
     found = session.scalar(
         select(DagAssetReference.id)
         .where(
@@ -51,10 +44,6 @@ def _named_by_task(session: Session, ti: TaskInstance, asset: Asset) -> bool:
                     DagAssetReference.asset_uri.in_([asset.uri, ""]),
                 ),
                 and_(DagAssetReference.asset_name == "", DagAssetReference.asset_uri == asset.uri),
-                and_(
-                    DagAssetReference.role == INLET,
-                    DagAssetReference.alias_name.in_(aliases),
-                ),
             ),
         )
         .limit(1)
@@ -62,10 +51,18 @@ def _named_by_task(session: Session, ti: TaskInstance, asset: Asset) -> bool:
     return found is not None
 
 
+def _candidates(session: Session, name: str, uri: str) -> list[Asset]:
+    column = Asset.name if name else Asset.uri
+    return list(session.scalars(select(Asset).where(column == (name or uri)).order_by(Asset.id)))
+
+
 def callers_asset(
     session: Session, lease: TryLease, now: datetime, *, name: str = "", uri: str = ""
 ) -> tuple[TaskInstance, Asset]:
     """The calling try's task instance and the asset it names, which its task must declare.
+
+    Of the assets sharing the name (or URI), the one the task declares. Aliases give no
+    access: a task may attach any asset to an alias, so an alias declares nothing.
 
     Raises:
         NotFound: no such asset.
@@ -73,14 +70,18 @@ def callers_asset(
 
     """
     ti = verify_caller(session, lease, now)
-    asset = resolve_reference(session, name=name, uri=uri)
-    if not _named_by_task(session, ti, asset):
-        raise Forbidden(
-            f"task {ti.dag_id}.{ti.task_id} names asset {asset.name!r} ({asset.uri}) neither"
-            " among its inlets nor its outlets: add it to inlets= or outlets= to use its"
-            " asset_state_store"
-        )
-    return ti, asset
+    candidates = _candidates(session, name, uri)
+    if not candidates:
+        raise NotFound("asset", f"{'name' if name else 'uri'}={name or uri}")
+    for asset in candidates:
+        if _named_by_task(session, ti, asset):
+            return ti, asset
+    asset = candidates[0]
+    raise Forbidden(
+        f"task {ti.dag_id}.{ti.task_id} names asset {asset.name!r} ({asset.uri}) neither"
+        " among its inlets nor its outlets: add it to inlets= or outlets= to use its"
+        " asset_state_store"
+    )
 
 
 def watchers_asset(
@@ -89,17 +90,19 @@ def watchers_asset(
     """An asset a watcher watches, for the triggerer holding the watcher.
 
     Raises:
-        NotFound: no such asset.
-        Forbidden: the watcher is not the caller's, or does not watch the asset.
+        NotFound: no such watcher.
+        Forbidden: the watcher is not the caller's, or watches no such asset.
 
     """
-    asset = resolve_reference(session, name=name, uri=uri)
     watcher = session.get(WatcherTrigger, watcher_id)
-    if watcher is None or watcher.lease_owner != triggerer_id:
+    if watcher is None:
+        raise NotFound("asset_watcher", str(watcher_id))
+    if watcher.lease_owner != triggerer_id:
         raise Forbidden(f"asset watcher {watcher_id} is not held by triggerer {triggerer_id}")
-    if asset.id not in {a.id for a in watched_assets(session, watcher.trigger_hash)}:
-        raise Forbidden(f"asset watcher {watcher_id} does not watch asset {asset.name!r}")
-    return asset
+    for asset in watched_assets(session, watcher.trigger_hash):
+        if (name and asset.name == name) or (uri and asset.uri == uri):
+            return asset
+    raise Forbidden(f"asset watcher {watcher_id} watches no asset {name or uri!r}")
 
 
 def get_asset_state(session: Session, asset: Asset, key: str) -> AssetState | None:

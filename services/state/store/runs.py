@@ -162,10 +162,13 @@ def manual_interval(definition: dag_pb2.DagDefinition, logical_date: datetime) -
     timetable, the ``interval`` before it for a trigger one. A user's timetable is never run
     in the state service: its manual runs cover their logical date alone.
     """
-    timetable = builtin_timetable(definition.schedule)
-    if timetable is None:
-        return DataInterval(logical_date, logical_date)
-    return timetable.manual_interval(logical_date)
+    try:
+        timetable = builtin_timetable(definition.schedule)
+        if timetable is not None:
+            return timetable.manual_interval(logical_date)
+    except (ValueError, KeyError, ArithmeticError):  # a schedule its rules cannot step through
+        pass
+    return DataInterval(logical_date, logical_date)
 
 
 def run_counts(session: Session, dag_run_id: int) -> dict[str, int]:

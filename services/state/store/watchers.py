@@ -5,7 +5,8 @@ watchers=[AssetWatcher(name, trigger)])``). While such a DAG is active and unpau
 ``watcher_trigger`` row per distinct trigger (class path and kwargs) exists for triggerer
 replicas to lease, as they lease deferred tasks' triggers; the rows follow the DAGs at each
 sync. Each event the trigger yields becomes an event of every asset it watches, recorded once
-even when its report is repeated, and only while the reporting replica holds the lease.
+even when its report is repeated, and only from the replica holding the lease (or the one
+that handed it back, while no other holds it).
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ def record_watcher_events(
                 )
             )
         )
-        if watcher is None or watcher.lease_owner != triggerer_id:
+        # The holder's events count, and so do late ones of a replica that handed the
+        # watcher back (no one holds it since); another replica's do not.
+        if watcher is None or watcher.lease_owner not in (triggerer_id, None):
             if done:
                 recorded.append(report.event_id)
             continue

@@ -151,8 +151,8 @@ async def test_a_watchers_trigger_keeps_state_in_the_asset_state_store(
 
         async def run(self):
             store = self.asset_state_store[ticks]
-            count = store.get("count", 0) + 1
-            store.set("count", count)
+            count = await store.aget("count", 0) + 1
+            await store.aset("count", count)
             await asyncio.sleep(self.every)
             yield TriggerEvent({"count": count})
 

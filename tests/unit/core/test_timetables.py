@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,7 +144,9 @@ def test_a_cron_trigger_with_an_interval_covers_the_interval_before_the_tick() -
     ("run_immediately", "now", "first"),
     [
         (True, utc(2026, 1, 10, 12), utc(2026, 1, 10)),
-        (False, utc(2026, 1, 10, 0, 1), utc(2026, 1, 11)),
+        # False as None, as Airflow's scheduler has it: within five minutes or a tenth.
+        (False, utc(2026, 1, 10, 0, 1), utc(2026, 1, 10)),
+        (False, utc(2026, 1, 10, 3), utc(2026, 1, 11)),
         (timedelta(hours=2), utc(2026, 1, 10, 1), utc(2026, 1, 10)),
         (timedelta(hours=2), utc(2026, 1, 10, 3), utc(2026, 1, 11)),
         # None: within a tenth of the day (2.4 h) of the past tick.
@@ -297,3 +300,16 @@ def test_a_tick_a_dst_change_moved_is_at_or_after_itself() -> None:
     moved = datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
     assert cron_at_or_after("30 2 * * *", moved, "Europe/Paris") == moved
     assert cron_at_or_after("30 2 * * *", moved - timedelta(minutes=1), "Europe/Paris") == moved
+
+
+def test_an_expression_of_every_hour_steps_in_absolute_time_across_fall_back() -> None:
+    """As Airflow: */5 in Berlin on 2026-10-25 ticks every five minutes through the repeated
+    hour (no twelve ticks dropped), and hourly ticks every hour."""
+    moment = utc(2026, 10, 24, 23, 50)
+    ticks = []
+    for _ in range(20):
+        moment = cron_next("*/5 * * * *", moment, "Europe/Berlin")
+        ticks.append(moment)
+    assert all(b - a == timedelta(minutes=5) for a, b in itertools.pairwise(ticks))
+    hourly = [cron_next("0 * * * *", utc(2026, 10, 25, h), "Europe/Berlin") for h in range(3)]
+    assert hourly == [utc(2026, 10, 25, h + 1) for h in range(3)]

@@ -92,7 +92,9 @@ class FileDeleteTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Look every ``poke_interval`` seconds (off the event loop); delete, then fire."""
         while True:
-            if await asyncio.to_thread(_take, self.filepath):
+            # Looked for off the loop, taken on it: a cancellation cannot fall between the
+            # file's deletion and the event.
+            if await asyncio.to_thread(os.path.isfile, self.filepath) and _take(self.filepath):
                 self.log.info("File %s has been deleted", self.filepath)
                 yield TriggerEvent(True)
                 return
@@ -129,7 +131,7 @@ class DirectoryFileDeleteTrigger(BaseEventTrigger):
         """Look every ``poke_interval`` seconds (off the event loop); delete, then fire."""
         path = os.path.join(self.directory, self.filename)
         while True:
-            if await asyncio.to_thread(_take, path):
+            if await asyncio.to_thread(os.path.isfile, path) and _take(path):
                 self.log.info("File %s has been deleted", path)
                 yield TriggerEvent({"filepath": path})
                 return
