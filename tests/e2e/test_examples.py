@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -459,3 +462,106 @@ async def test_a_producer_of_two_assets_triggers_the_consumer_scheduled_on_both(
     assert report["latest_orders_source"] == "example_asset_producer"
     assert report["rows"]["s3://example/orders.parquet"] >= 3
     assert report["rows"]["customers"] >= 2
+
+
+async def asset_triggered_runs(
+    client: StateClient, dag_id: str, count: int, *, within: float = 60
+) -> list[run_pb2.DagRun]:
+    """Wait until ``dag_id`` has ``count`` finished asset-triggered runs; oldest first."""
+    deadline = time.monotonic() + within
+    while True:
+        listing = await client.api.ListDagRuns(
+            api_rr.ListDagRunsRequest(
+                dag_id=dag_id,
+                run_types=[dag_run_pb2.DAG_RUN_TYPE_ASSET_TRIGGERED],
+                states=[dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED],
+            )
+        )
+        if len(listing.dag_runs) >= count:
+            return list(reversed(listing.dag_runs))
+        assert time.monotonic() < deadline, f"{dag_id} has not run {count} times"
+        await asyncio.sleep(0.2)
+
+
+@ONE_REPLICA
+async def test_asset_functions_chain_and_keep_a_watermark_in_the_asset_state_store(
+    api: StateClient,
+) -> None:
+    for batches in (1, 2):
+        produced = await run_to_end(api, "example_raw_orders")
+        assert produced.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+        totals = await asset_triggered_runs(api, "example_order_totals", batches)
+        assert totals[-1].state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+        shown: Any = (await xcoms_of(api, totals[-1]))["example_order_totals"]
+        assert shown == {
+            "source": "file:///tmp/tradewind-examples/raw_orders.json",
+            "batches": batches,
+        }
+    state = await api.api.ListAssetState(api_rr.ListAssetStateRequest(name="example_raw_orders"))
+    (entry,) = state.entries
+    assert (entry.key, json.loads(entry.value_json), entry.writer_task_id) == (
+        "batches_totalled",
+        2,
+        "example_order_totals",
+    )
+    sides = await asset_triggered_runs(api, "example_order_sides", 1)
+    assert sides[0].state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    for name in ("example_buy_orders", "example_sell_orders"):
+        events = await api.api.ListAssetEvents(api_rr.ListAssetEventsRequest(asset_name=name))
+        assert len(events.asset_events) >= 1
+
+
+@ONE_REPLICA
+async def test_a_file_landing_in_the_inbox_runs_the_dag_on_its_asset(api: StateClient) -> None:
+    inbox = Path(tempfile.gettempdir()) / "tradewind-example-inbox"  # as the services see it
+    await asyncio.to_thread(inbox.mkdir, parents=True, exist_ok=True)
+    flag = inbox / "orders.flag"
+    await asyncio.to_thread(flag.write_text, "landed")
+    (run,) = await asset_triggered_runs(api, "example_on_landing", 1)
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert (await xcoms_of(api, run))["load"] == 1
+    assert not await asyncio.to_thread(flag.exists)  # the watcher took it
+
+
+@ONE_REPLICA
+async def test_timetables_give_their_next_runs_once_unpaused(api: StateClient) -> None:
+    unpaused_at = datetime.now(UTC)
+    for dag_id in ("example_weekday_report", "example_twice_a_day", "example_release_days"):
+        await api.api.UnpauseDag(api_rr.UnpauseDagRequest(dag_id=dag_id))
+
+    async def scheduled(dag_id: str) -> list[run_pb2.DagRun]:
+        listing = await api.api.ListDagRuns(
+            api_rr.ListDagRunsRequest(dag_id=dag_id, run_types=[dag_run_pb2.DAG_RUN_TYPE_SCHEDULED])
+        )
+        return list(listing.dag_runs)
+
+    deadline = time.monotonic() + 60
+    while True:
+        weekday, twice = (
+            await scheduled("example_weekday_report"),
+            await scheduled("example_twice_a_day"),
+        )
+        release = (await api.api.GetDag(api_rr.GetDagRequest(dag_id="example_release_days"))).dag
+        if weekday and twice and release.HasField("next_dagrun_logical_date"):
+            break
+        assert time.monotonic() < deadline, (len(weekday), len(twice))
+        await asyncio.sleep(0.2)
+    # catchup=False: the latest past tick runs at once, its data interval the day before it.
+    (report,) = weekday
+    end = report.data_interval_end.ToDatetime(tzinfo=UTC)
+    assert report.data_interval_start.ToDatetime(tzinfo=UTC) == end - timedelta(days=1)
+    assert report.logical_date == report.data_interval_start
+    paris = end.astimezone(ZoneInfo("Europe/Paris"))
+    assert (paris.hour, paris.minute, paris.isoweekday() <= 5) == (6, 0, True)
+    assert end <= unpaused_at
+    (sync,) = twice
+    tick = sync.logical_date.ToDatetime(tzinfo=UTC)
+    assert (tick.hour, tick.minute) in ((7, 0), (18, 30))
+    assert tick <= unpaused_at
+    # Events in the future: none has run, the first is next.
+    assert not await scheduled("example_release_days")
+    assert release.next_dagrun_logical_date.ToDatetime(tzinfo=UTC) == datetime(
+        2027, 1, 4, 9, tzinfo=UTC
+    )
+    for dag_id in ("example_weekday_report", "example_twice_a_day", "example_release_days"):
+        await api.api.PauseDag(api_rr.PauseDagRequest(dag_id=dag_id))
