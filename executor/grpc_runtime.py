@@ -21,6 +21,7 @@ from protos.task.v1 import service_pb2 as task_service
 from protos.task.v1 import service_pb2_grpc as task_grpc
 from services.runtime.auth import lease_header
 from tradewind.sdk.asset_events import AssetEventQuery, AssetEventResult, event_from_message
+from tradewind.sdk.asset_state import asset_state_errors
 from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef, asset_from_message
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.exceptions import ConnectionNotFound, DagRunAlreadyExists, TradewindException
@@ -231,14 +232,8 @@ class GrpcTaskRuntime:
         return asset_from_message(response.asset)
 
     def _asset_call(self, method: Any, request: Any, ref: AssetNameRef | AssetUriRef) -> Any:
-        try:
+        with asset_state_errors(ref):
             return method(request, timeout=CALL_TIMEOUT, metadata=self._metadata)
-        except grpc.RpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:
-                raise KeyError(ref) from err
-            if err.code() == grpc.StatusCode.PERMISSION_DENIED:
-                raise PermissionError(err.details()) from err
-            raise
 
     def get_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> str | None:
         """A key of an asset's state store, as JSON, or None."""

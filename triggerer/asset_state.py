@@ -7,11 +7,10 @@ service, which checks that this replica holds the watcher and that it watches th
 
 from __future__ import annotations
 
-import grpc
-
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.triggerer.v1 import request_response_pb2 as rr
 from protos.triggerer.v1 import service_pb2_grpc as triggerer_grpc
+from tradewind.sdk.asset_state import asset_state_errors
 from tradewind.sdk.assets import AssetNameRef, AssetUriRef
 
 #: Seconds one call may take.
@@ -42,14 +41,8 @@ class WatcherAssetState:
             asset=asset,
             **operation,  # type: ignore[arg-type]
         )
-        try:
+        with asset_state_errors(ref):
             return self._stub.AccessWatcherAssetState(request, timeout=CALL_TIMEOUT)
-        except grpc.RpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:
-                raise KeyError(ref) from err
-            if err.code() == grpc.StatusCode.PERMISSION_DENIED:
-                raise PermissionError(err.details()) from err
-            raise
 
     def get_asset_state(self, ref: AssetNameRef | AssetUriRef, key: str) -> str | None:
         """The JSON of a key, or None."""

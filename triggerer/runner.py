@@ -8,10 +8,11 @@ every case. Outcomes wait in a queue for the service to report them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,24 @@ class TriggerLoader:
                 raise ImportError(f"the DAG file {path} failed to import: {loaded.error.message}")
         return load_trigger(classpath, kwargs_json)
 
+    @contextlib.asynccontextmanager
+    async def built(
+        self, classpath: str, kwargs_json: str, relative_fileloc: str
+    ) -> AsyncIterator[BaseTrigger]:
+        """The trigger, built off the event loop, cleaned up when the block ends.
+
+        Importing a trigger's module (or its DAG file) may take a while; ``cleanup()`` runs
+        whatever ended the block.
+        """
+        trigger = await asyncio.to_thread(self.load, classpath, kwargs_json, relative_fileloc)
+        try:
+            yield trigger
+        finally:
+            try:
+                await trigger.cleanup()
+            except Exception:
+                logger.exception("trigger clean-up failed")
+
     def importable(self, relative_fileloc: str) -> None:
         """Let triggers defined beside DAGs import, as the task process does (appended)."""
         if self._dags_folder is None:
@@ -124,19 +143,17 @@ class TriggerRunner:
 
     async def _run_one(self, spec: TriggerSpec) -> None:
         loop = asyncio.get_running_loop()
-        trigger: BaseTrigger | None = None
         try:
-            # Off the loop: importing a trigger's module (or its DAG file) may take a while.
-            trigger = await asyncio.to_thread(
-                self._loader.load, spec.classpath, spec.kwargs_json, spec.relative_fileloc
-            )
-            trigger.trigger_id = spec.trigger_id
-            trigger.task_instance = spec.description
-            async for event in trigger.run():
-                payload = serde.dumps(event.payload)
-                self.outcomes.put_nowait(Outcome(spec.trigger_id, payload, at=loop.time()))
-                metrics.TRIGGERS_FIRED.inc()
-                return
+            async with self._loader.built(
+                spec.classpath, spec.kwargs_json, spec.relative_fileloc
+            ) as trigger:
+                trigger.trigger_id = spec.trigger_id
+                trigger.task_instance = spec.description
+                async for event in trigger.run():
+                    payload = serde.dumps(event.payload)
+                    self.outcomes.put_nowait(Outcome(spec.trigger_id, payload, at=loop.time()))
+                    metrics.TRIGGERS_FIRED.inc()
+                    return
             raise RuntimeError("the trigger ended without yielding an event")
         except asyncio.CancelledError:
             raise
@@ -157,11 +174,6 @@ class TriggerRunner:
                 )
             )
         finally:
-            if trigger is not None:
-                try:
-                    await trigger.cleanup()
-                except Exception:
-                    logger.exception("trigger clean-up failed")
             self._tasks.pop(spec.trigger_id, None)
             metrics.TRIGGERS_RUNNING.set(len(self._tasks))
             self.on_stopped(spec.trigger_id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tradewind.sdk import serde
 from tradewind.sdk.asset_state import AssetStateBackend, AssetStateStoreAccessors
 from tradewind.sdk.assets import Asset
-from tradewind.sdk.triggers.base import BaseEventTrigger, BaseTrigger
+from tradewind.sdk.triggers.base import BaseEventTrigger
 from triggerer import metrics
 from triggerer.runner import TriggerLoader
 
@@ -118,22 +118,21 @@ class WatcherRunner:
     async def _run_one(self, spec: WatcherSpec) -> bool:
         """Run the trigger once to its end; whether it ended without failing."""
         loop = asyncio.get_running_loop()
-        trigger: BaseTrigger | None = None
         try:
-            trigger = await asyncio.to_thread(
-                self._loader.load, spec.classpath, spec.kwargs_json, spec.relative_fileloc
-            )
-            if isinstance(trigger, BaseEventTrigger) and self._state_backend is not None:
-                trigger.asset_state_store = AssetStateStoreAccessors(
-                    [Asset(name, uri) for name, uri in spec.assets],
-                    backend=self._state_backend(spec.watcher_id),
-                )
-            async for event in trigger.run():
-                payload = serde.dumps(event.payload)
-                self.events.put_nowait(
-                    WatcherEvent(spec.watcher_id, payload, uuid.uuid4().hex, loop.time())
-                )
-                metrics.WATCHER_EVENTS.inc()
+            async with self._loader.built(
+                spec.classpath, spec.kwargs_json, spec.relative_fileloc
+            ) as trigger:
+                if isinstance(trigger, BaseEventTrigger) and self._state_backend is not None:
+                    trigger.asset_state_store = AssetStateStoreAccessors(
+                        [Asset(name, uri) for name, uri in spec.assets],
+                        backend=self._state_backend(spec.watcher_id),
+                    )
+                async for event in trigger.run():
+                    payload = serde.dumps(event.payload)
+                    self.events.put_nowait(
+                        WatcherEvent(spec.watcher_id, payload, uuid.uuid4().hex, loop.time())
+                    )
+                    metrics.WATCHER_EVENTS.inc()
             return True
         except asyncio.CancelledError:
             raise
@@ -146,9 +145,3 @@ class WatcherRunner:
             )
             metrics.TRIGGERS_FAILED.inc()
             return False
-        finally:
-            if trigger is not None:
-                try:
-                    await trigger.cleanup()
-                except Exception:
-                    logger.exception("trigger clean-up failed")

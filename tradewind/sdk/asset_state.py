@@ -18,12 +18,31 @@ watcher's event trigger finds the stores of the assets it watches as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from tradewind.sdk.assets import Asset, AssetNameRef, AssetUriRef
 from tradewind.sdk.runtime import current_runtime
+
+
+@contextlib.contextmanager
+def asset_state_errors(ref: AssetNameRef | AssetUriRef) -> Iterator[None]:
+    """Turn the state service's refusals of an asset state call into Python's errors.
+
+    NOT_FOUND becomes ``KeyError``, PERMISSION_DENIED ``PermissionError``.
+    """
+    import grpc
+
+    try:
+        yield
+    except grpc.RpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            raise KeyError(ref) from err
+        if err.code() == grpc.StatusCode.PERMISSION_DENIED:
+            raise PermissionError(err.details()) from err
+        raise
 
 
 class AssetStateBackend(Protocol):
