@@ -130,14 +130,6 @@ class Dag:
     def from_proto(cls, message: dag_pb2.Dag) -> Dag:
         """Convert a ``Dag``."""
         schedule = message.schedule
-        kind = schedule.WhichOneof("kind")
-        shown: str | None = None
-        if kind is not None:
-            shown = schedule.description or (
-                schedule.cron if kind == "cron" else "@once" if kind == "once" else None
-            )
-            if shown is None:
-                shown = f"every {schedule.interval.ToTimedelta()}"
         return cls(
             dag_id=message.dag_id,
             is_paused=message.is_paused,
@@ -147,7 +139,7 @@ class Dag:
             relative_fileloc=message.relative_fileloc,
             owners=tuple(message.owners),
             tags=tuple(message.tags),
-            schedule=shown,
+            schedule=schedule_text(schedule),
             timezone=schedule.timezone or "UTC",
             max_active_runs=message.max_active_runs,
             max_active_tasks=message.max_active_tasks,
@@ -829,3 +821,27 @@ class AssetStateEntry:
             writer_task_id=message.writer_task_id,
             writer_map_index=message.writer_map_index,
         )
+
+
+def schedule_text(schedule: dag_pb2.Schedule) -> str | None:
+    """A DAG's schedule as written ("@daily", "Asset", ...), or None for manual runs only."""
+    kind = schedule.WhichOneof("kind")
+    if kind is None and not schedule.HasField("assets"):
+        return None
+    if schedule.description:
+        return schedule.description
+    if kind is None:
+        return "Asset"
+    if kind == "cron":
+        return schedule.cron
+    if kind == "cron_trigger":
+        return ", ".join(schedule.cron_trigger.expressions)
+    if kind == "interval":
+        return f"every {schedule.interval.ToTimedelta()}"
+    if kind == "delta_trigger":
+        return f"every {schedule.delta_trigger.delta.ToTimedelta()}"
+    if kind == "events":
+        return f"{len(schedule.events.event_dates)} events"
+    if kind == "custom":
+        return schedule.custom.class_path.rpartition(".")[2]
+    return f"@{kind}"  # once, continuous

@@ -175,6 +175,25 @@ def test_a_dag_shows_its_schedule_and_tasks_only_when_asked() -> None:
         dag_pb2.Dag(schedule=dag_pb2.Schedule(interval=Duration(seconds=3600)))
     )
     assert interval.schedule == "every 1:00:00"
+    hour = Duration(seconds=3600)
+    shown = {
+        "assets": dag_pb2.Schedule(
+            assets=dag_pb2.AssetCondition(asset=dag_pb2.Asset(name="a", uri="a"))
+        ),
+        "trigger": dag_pb2.Schedule(
+            cron_trigger=dag_pb2.CronTrigger(expressions=["0 6 * * *", "0 18 * * *"])
+        ),
+        "delta": dag_pb2.Schedule(delta_trigger=dag_pb2.DeltaTrigger(delta=hour)),
+        "continuous": dag_pb2.Schedule(continuous=True),
+        "custom": dag_pb2.Schedule(custom=dag_pb2.CustomTimetable(class_path="workday.Workday")),
+    }
+    assert {k: Dag.from_proto(dag_pb2.Dag(schedule=v)).schedule for k, v in shown.items()} == {
+        "assets": "Asset",
+        "trigger": "0 6 * * *, 0 18 * * *",
+        "delta": "every 1:00:00",
+        "continuous": "@continuous",
+        "custom": "Workday",
+    }
 
 
 def test_connections_keep_an_unset_port_and_redacted_extras() -> None:
