@@ -201,3 +201,51 @@ def test_dags_test_names_each_map_index_and_counts_them() -> None:
     assert "--- double[2]: try 1 ended success" in result.stdout
     (double,) = [line.split() for line in result.stdout.splitlines() if line.startswith("double ")]
     assert double == ["double", "success", "3", "3"]
+
+
+def test_dags_test_loads_a_users_timetable_from_the_plugins_folder(tmp_path: Path) -> None:
+    plugins, dags = tmp_path / "plugins", tmp_path / "dags"
+    plugins.mkdir()
+    dags.mkdir()
+    (plugins / "daily_at_nine.py").write_text(
+        textwrap.dedent(
+            """
+            from datetime import timedelta
+            from tradewind import DataInterval, Timetable
+
+            class DailyAtNine(Timetable):
+                def infer_manual_data_interval(self, *, run_after):
+                    end = run_after.replace(hour=9, minute=0, second=0, microsecond=0)
+                    return DataInterval(end - timedelta(days=1), end)
+            """
+        )
+    )
+    (dags / "nine.py").write_text(
+        textwrap.dedent(
+            """
+            from datetime import datetime, timezone
+            from daily_at_nine import DailyAtNine
+            from tradewind import DAG, task
+
+            with DAG("nine", schedule=DailyAtNine(), start_date=datetime(2026, 1, 1,
+                     tzinfo=timezone.utc)):
+                @task
+                def show(data_interval_start=None, data_interval_end=None):
+                    return [data_interval_start.isoformat(), data_interval_end.isoformat()]
+
+                show()
+            """
+        )
+    )
+    refused = run_cli("dags", "test", "nine", "--dags-folder", str(dags))
+    assert refused.returncode != 0
+    assert "daily_at_nine" in refused.stdout + refused.stderr
+    result = run_cli(
+        "dags", "test", "nine", "2026-03-05T13:00:00+00:00", "--dags-folder", str(dags),
+        "--plugins-folder", str(plugins), "-o", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["state"] == "success", shown
+    # The run's data interval is the one the user's timetable infers for a manual run.
+    assert json.dumps(shown).count("2026-03-04T09:00:00+00:00") >= 1

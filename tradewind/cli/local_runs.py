@@ -41,7 +41,7 @@ from tradewind.sdk.memory import InMemoryStore
 from tradewind.sdk.params import resolve_params
 from tradewind.sdk.runtime import use_runtime
 from tradewind.testing import DagTestResult, run_dag
-from tradewind_common.config import ConfigError
+from tradewind_common.config import PLUGINS_FOLDER, ConfigError
 
 #: Where DAG files are looked for unless --dags-folder or TRADEWIND_DAGS_FOLDER says otherwise.
 DEFAULT_DAGS_FOLDER = "dags"
@@ -249,6 +249,9 @@ def _handled(
         # With -o json the document alone goes to stdout: what tasks print, their log and the
         # progress lines go to stderr.
         console = sys.stderr if args.output == "json" else sys.stdout
+        if args.plugins_folder:
+            # DAG files import from it (a user's timetable, say), as the services let them.
+            os.environ[PLUGINS_FOLDER.env] = str(Path(args.plugins_folder).expanduser().resolve())
         logging.basicConfig(
             level=logging.INFO, stream=console, format="%(asctime)s %(levelname)s %(message)s"
         )
@@ -291,6 +294,11 @@ def _add(
         "--dags-folder",
         default=_default_folder(),
         help="the folder of DAG files [env TRADEWIND_DAGS_FOLDER; default dags]",
+    )
+    parser.add_argument(
+        "--plugins-folder",
+        default=os.environ.get(PLUGINS_FOLDER.env, ""),
+        help="the plugins folder DAG files import from [env TRADEWIND_PLUGINS_FOLDER]",
     )
     parser.add_argument(
         "--variables",
