@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,45 +81,30 @@ def seconds(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1.
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """A flag type: an integer of at least ``minimum``.
 
     Args:
-        text: the flag's value.
+        minimum: the smallest value accepted.
 
     Returns:
-        The integer.
-
-    Raises:
-        argparse.ArgumentTypeError: not an integer of at least 1.
+        The parser, raising ``argparse.ArgumentTypeError`` for anything else.
 
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An integer of at least 0 (a map index).
-
-    Args:
-        text: the flag's value.
-
-    Returns:
-        The integer.
-
-    Raises:
-        argparse.ArgumentTypeError: not an integer of at least 0.
-
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+#: A count of at least 1.
+positive_int = int_at_least(1)
+#: A map index: at least 0.
+non_negative_int = int_at_least(0)

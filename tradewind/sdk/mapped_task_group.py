@@ -22,6 +22,7 @@ from tradewind.sdk.expand_input import (
     ensure_return_values,
     is_mappable,
 )
+from tradewind.sdk.mapped_operator import MappedOperator
 from tradewind.sdk.taskgroup import TaskGroup
 from tradewind.sdk.xcom_arg import ResolveMixin, XComArg, iter_xcom_args
 
@@ -58,7 +59,7 @@ class MappedTaskGroup(TaskGroup):
                     f"task {task.task_id!r}: a mapped task group inside mapped task group"
                     f" {self.group_id!r} is not supported"
                 )
-            if type(task).__name__.endswith("MappedOperator"):
+            if isinstance(task, MappedOperator):
                 raise DagDefinitionError(
                     f"task {task.task_id!r}: expand() inside mapped task group"
                     f" {self.group_id!r} is not supported; map the group instead"
