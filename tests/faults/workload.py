@@ -86,11 +86,14 @@ _RESUMED = re.compile(r"^resumed part (?P<part>\d+) on (?P<event>\S+) \(due (?P<
 CONSUMER_DAG = "chaos_consumer"
 
 CONSUMER_SOURCE = """\
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from tradewind import DAG, Asset, BashOperator
 
-with DAG("{consumer}", schedule={condition}, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)):
+# Retried as the workload's tasks are: a try whose executor is killed fails, and its retry
+# runs on another replica.
+with DAG("{consumer}", schedule={condition}, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+         default_args={{"retries": 6, "retry_delay": timedelta(seconds=0)}}):
     BashOperator(task_id="consume", bash_command="true")
 """
 
