@@ -20,7 +20,7 @@ import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -186,7 +186,10 @@ class _Delta:
 class _DataIntervals(Timetable):
     """Back-to-back intervals; each run is created when its interval has ended."""
 
-    steps: _Cron | _Delta
+    @property
+    def steps(self) -> _Cron | _Delta:
+        """How the schedule steps: cron ticks or a fixed delta."""
+        raise NotImplementedError
 
     def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
         raise NotImplementedError
@@ -220,10 +223,11 @@ class CronIntervals(_DataIntervals):
 
     expression: str
     timezone: str = "UTC"
-    steps: _Cron = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", _Cron(self.expression, self.timezone or "UTC"))
+    @property
+    def steps(self) -> _Cron:
+        """How the schedule steps."""
+        return _Cron(self.expression, self.timezone or "UTC")
 
     def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
         # The newest interval that has ended by now (the one ending right now, on a tick).
@@ -245,10 +249,11 @@ class DeltaIntervals(_DataIntervals):
     """``DeltaDataIntervalTimetable``: intervals of a fixed length from the start date."""
 
     delta: timedelta
-    steps: _Delta = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", _Delta(self.delta))
+    @property
+    def steps(self) -> _Delta:
+        """How the schedule steps."""
+        return _Delta(self.delta)
 
     def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
         # As Airflow: the newest interval ended by now on the grid of the delta since the
@@ -274,8 +279,12 @@ _RUN_IMMEDIATELY_FLOOR = timedelta(minutes=5)
 class _Triggers(Timetable):
     """A run at each tick, its data interval the ``interval`` before the tick."""
 
-    steps: _Cron | _Delta
     interval: timedelta
+
+    @property
+    def steps(self) -> _Cron | _Delta:
+        """How the schedule steps: cron ticks or a fixed delta."""
+        raise NotImplementedError
 
     def _first_run(self, now: datetime) -> datetime:
         raise NotImplementedError
@@ -321,10 +330,11 @@ class CronTriggers(_Triggers):
     timezone: str = "UTC"
     interval: timedelta = timedelta()
     run_immediately: bool | timedelta | None = False
-    steps: _Cron = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", _Cron(self.expression, self.timezone or "UTC"))
+    @property
+    def steps(self) -> _Cron:
+        """How the schedule steps."""
+        return _Cron(self.expression, self.timezone or "UTC")
 
     def _first_run(self, now: datetime) -> datetime:
         past = self.steps.align_to_prev(now)
@@ -346,10 +356,11 @@ class DeltaTriggers(_Triggers):
 
     delta: timedelta
     interval: timedelta = timedelta()
-    steps: _Delta = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", _Delta(self.delta))
+    @property
+    def steps(self) -> _Delta:
+        """How the schedule steps."""
+        return _Delta(self.delta)
 
     def _first_run(self, now: datetime) -> datetime:
         return now

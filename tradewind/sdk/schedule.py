@@ -134,20 +134,6 @@ def describe_interval(interval: timedelta) -> str:
     return f"timedelta({', '.join(f'{name}={value}' for name, value in parts)})"
 
 
-def timezone_name(tz: tzinfo | None, check: ArgumentChecker) -> str:
-    """The IANA name of a time zone, as the contract carries it (see :func:`zone_name`).
-
-    Args:
-        tz: the zone, or None (UTC).
-        check: the checker of the DAG, for errors.
-
-    """
-    try:
-        return zone_name(tz)
-    except ValueError as err:
-        raise check.fail(str(err)) from err
-
-
 def _loadable(name: str) -> bool:
     try:
         ZoneInfo(name)
