@@ -94,6 +94,10 @@ class Timetable(ABC):
         """The data interval of a run triggered by hand at ``run_after``."""
         return DataInterval(run_after, run_after)
 
+    def partition_of(self, run: DataInterval) -> tuple[str, datetime] | None:
+        """The partition (key, date) a scheduled run is for; None for a timetable without."""
+        return None
+
 
 class Manual(Timetable):
     """``schedule=None``: runs only when triggered."""
@@ -348,6 +352,43 @@ class CronTriggers(_Triggers):
             # False waits for the next tick; its scheduler does not).
             buffer = max((following - past) / _RUN_IMMEDIATELY_SHARE, _RUN_IMMEDIATELY_FLOOR)
         return past if now - past <= buffer else following
+
+
+@dataclass(frozen=True, eq=False)
+class CronPartitions(CronTriggers):
+    """``CronPartitionTimetable``: a run at each tick, for a partition named by a date.
+
+    The partition's date is the tick, or ``run_offset`` ticks after it (before it when
+    negative); its key is that date on the schedule's wall clock, formatted by ``key_format``.
+    """
+
+    run_offset: int = 0
+    key_format: str = "%Y-%m-%dT%H:%M:%S"
+
+    def partition_of(self, run: DataInterval) -> tuple[str, datetime]:
+        """The partition of the run at a tick."""
+        date = run.end
+        step = self.steps.get_next if self.run_offset > 0 else self.steps.get_prev
+        for _ in range(abs(self.run_offset)):
+            date = step(date)
+        return self.format_key(date), date
+
+    def format_key(self, date: datetime) -> str:
+        """A partition date's key: its wall-clock reading in the schedule's zone."""
+        return date.astimezone(_zone(self.timezone)).strftime(self.key_format)
+
+    def decode_key(self, key: str) -> datetime:
+        """The date a key names (ValueError when it does not match ``key_format``)."""
+        try:
+            wall = datetime.strptime(key, self.key_format)
+        except ValueError as err:
+            raise ValueError(
+                f"partition key {key!r} does not match the timetable's key_format "
+                f"{self.key_format!r}: {err}"
+            ) from err
+        if wall.tzinfo is not None:
+            return wall.astimezone(UTC)
+        return _from_wall(wall, _zone(self.timezone))
 
 
 @dataclass(frozen=True, eq=False)

@@ -287,6 +287,8 @@ class ExecutorApp:
             next_kwargs_json=leased.next_kwargs_json,
             first_reschedule_date=_iso(leased, "first_reschedule_date"),
             task_reschedule_count=leased.task_reschedule_count,
+            partition_key=leased.partition_key,
+            partition_date=_iso(leased, "partition_date"),
         )
 
     async def _run_try(self, running: RunningTry) -> None:

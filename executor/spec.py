@@ -41,6 +41,9 @@ class TrySpec:
     #: A reschedule-mode sensor's first poke (ISO 8601) and its number of reschedules.
     first_reschedule_date: str = ""
     task_reschedule_count: int = 0
+    #: The run's partition key ("" for none) and date (ISO 8601, "" for none).
+    partition_key: str = ""
+    partition_date: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -72,7 +75,7 @@ class TryResult:
     #: For a rescheduled try: when the sensor pokes next (ISO 8601).
     reschedule_date: str = ""
     #: For a successful try: its outlet events, each with asset (name, uri, group,
-    #: extra_json), extra_json and source_alias_name.
+    #: extra_json), extra_json, source_alias_name and partition_keys.
     outlet_events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> bytes:

@@ -202,6 +202,8 @@ def run_try(spec: TrySpec) -> TryResult:
             map_index=spec.map_index,
             task_reschedule_count=spec.task_reschedule_count,
             first_reschedule_date=_when(spec.first_reschedule_date),
+            partition_key=spec.partition_key or None,
+            partition_date=_when(spec.partition_date),
         )
         resume = (
             Resumption(spec.next_method, serde.loads(spec.next_kwargs_json) or {})
@@ -243,6 +245,7 @@ def _outlet_event(event: OutletEventPayload) -> dict[str, Any]:
         },
         "extra_json": json.dumps(event.extra, default=str),
         "source_alias_name": event.source_alias_name,
+        "partition_keys": sorted(event.partition_keys),
     }
 
 

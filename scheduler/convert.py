@@ -19,8 +19,16 @@ from protos.run.v1 import message_pb2 as run_pb2
 from protos.scheduler.v1 import message_pb2 as scheduler_pb2
 from scheduler.asset_conditions import AssetDag, AssetRun, QueuedAsset
 from scheduler.decisions import RunView, TaskInstanceView, TaskSpec, Transition
+from scheduler.partitions import (
+    PartitionedDag,
+    PartitionEvent,
+    PartitionPlan,
+    Pending,
+    Received,
+)
 from scheduler.planning import Advance, DagSchedule
 from scheduler.timetables import timetable_of
+from services.runtime.partitions import asset_mappers
 from services.runtime.protoconv import retry_policy, stamp, to_datetime, to_seconds
 
 
@@ -199,6 +207,9 @@ def advance_message(advance: Advance) -> scheduler_pb2.ScheduleAdvance:
                 dag_content_hash=advance.content_hash,
             )
         )
+        if advance.partition is not None:
+            message.run.partition_key, partition_date = advance.partition
+            message.run.partition_date.CopyFrom(stamp(partition_date))
     if advance.next_run is not None:
         message.next.CopyFrom(
             scheduler_pb2.NextDagRun(
@@ -247,5 +258,80 @@ def asset_run_message(run: AssetRun) -> scheduler_pb2.AssetTriggeredRun:
                 created_at=stamp(q.created_at),
             )
             for q in run.consumed
+        ],
+    )
+
+
+def partitioned_dag(item: scheduler_pb2.SchedulableDag) -> PartitionedDag | None:
+    """The partition side of a schedulable DAG, or None when it is not a partitioned consumer.
+
+    Raises:
+        ValueError: its partition mappers are malformed.
+
+    """
+    schedule = item.dag.definition.schedule
+    if not schedule.HasField("partitioning"):
+        return None
+    queued = tuple(
+        PartitionEvent(
+            event_id=q.asset_event_id,
+            name=q.asset.name,
+            uri=q.asset.uri,
+            partition_key=q.partition_key,
+            created_at=q.created_at.ToDatetime(tzinfo=UTC),
+            partition_date=to_datetime(q, "partition_date"),
+        )
+        for q in item.queued_partition_events
+    )
+    pending = tuple(
+        Pending(
+            key=p.partition_key,
+            received=tuple(
+                Received(
+                    event_id=r.asset_event_id,
+                    name=r.asset.name,
+                    uri=r.asset.uri,
+                    source_key=r.source_partition_key,
+                    created_at=r.created_at.ToDatetime(tzinfo=UTC),
+                )
+                for r in p.received
+            ),
+            carried_date=to_datetime(p, "carried_partition_date"),
+        )
+        for p in item.pending_partitions
+    )
+    return PartitionedDag(
+        dag_id=item.dag.dag_id,
+        content_hash=item.dag.content_hash,
+        condition=schedule.assets,
+        mappers=asset_mappers(schedule.partitioning),
+        queued=queued,
+        pending=pending,
+        active_runs=item.active_runs,
+        max_active_runs=item.dag.definition.max_active_runs or 16,
+    )
+
+
+def partition_plan_message(plan: PartitionPlan) -> scheduler_pb2.PartitionPlan:
+    """The contract's message for one consumer's plan."""
+    return scheduler_pb2.PartitionPlan(
+        dag_id=plan.dag_id,
+        expected_content_hash=plan.content_hash,
+        assignments=[
+            scheduler_pb2.PartitionAssignment(
+                asset_event_id=a.event_id,
+                partition_keys=list(a.keys),
+                rejection=a.rejection,
+                carried_partition_date=stamp(a.carried_date) if a.carried_date else None,
+            )
+            for a in plan.assignments
+        ],
+        runs=[
+            scheduler_pb2.PartitionRun(
+                partition_key=r.key,
+                expected_received=r.expected_received,
+                partition_date=stamp(r.partition_date) if r.partition_date else None,
+            )
+            for r in plan.runs
         ],
     )

@@ -35,6 +35,8 @@ class Advance:
     expected_next_logical_date: datetime | None
     run: DataInterval | None
     next_run: DataInterval | None
+    #: The run's partition (key, date), for a partitioned timetable.
+    partition: tuple[str, datetime] | None = None
 
 
 def plan_schedule(dag: DagSchedule, now: datetime) -> tuple[Advance | None, datetime | None]:
@@ -81,5 +83,6 @@ def plan_schedule(dag: DagSchedule, now: datetime) -> tuple[Advance | None, date
         expected_next_logical_date=dag.next_run.logical_date,
         run=run,
         next_run=following(run),
+        partition=dag.timetable.partition_of(run),
     )
     return advance, None

@@ -40,8 +40,16 @@ from scheduler.decisions import (
     order_for_admission,
     within_capacity,
 )
+from scheduler.partitions import PartitionPlan, plan_partitions
 from scheduler.planning import Advance, plan_schedule
-from scheduler.settings import CLAIM_DURATION, MAX_RUNS, SPEC_CACHE_SIZE, STATE, SWEEP_INTERVAL
+from scheduler.settings import (
+    CLAIM_DURATION,
+    MAX_RUNS,
+    PARTITION_MAPPER_MAX_DOWNSTREAM_KEYS,
+    SPEC_CACHE_SIZE,
+    STATE,
+    SWEEP_INTERVAL,
+)
 from scheduler.specs import SpecCache, TaskSpecs, upstream_end_to_queued
 from scheduler.timetables import TimetableFailed, TimetableNotInstalled
 from services.runtime.loops import run_guarded
@@ -83,6 +91,7 @@ class SchedulerApp:
         self._claim_duration = values[CLAIM_DURATION]
         self._max_runs = values[MAX_RUNS]
         self._sweep_interval = values[SWEEP_INTERVAL]
+        self._max_downstream_keys = values[PARTITION_MAPPER_MAX_DOWNSTREAM_KEYS]
         folder = values[cfg.PLUGINS_FOLDER]
         self._plugins_folder = folder.expanduser().resolve() if folder is not None else None
         #: DAG versions whose timetable failed, each logged once.
@@ -404,6 +413,7 @@ class SchedulerApp:
             now = datetime.now(UTC)
             advances = []
             asset_runs = []
+            plans = []
             token = ""
             while True:
                 page = await self._scheduler.ListSchedulableDags(
@@ -413,6 +423,8 @@ class SchedulerApp:
                     on_assets = convert.asset_dag(item)
                     if on_assets is not None and (run := plan_asset_run(on_assets)) is not None:
                         asset_runs.append(convert.asset_run_message(run))
+                    if (plan := self._plan_partitions(item)) is not None:
+                        plans.append(convert.partition_plan_message(plan))
                     if not item.dag.definition.schedule.WhichOneof("kind"):
                         continue  # scheduled on assets only
                     planned = self._plan_schedule(item, now)
@@ -426,7 +438,7 @@ class SchedulerApp:
                 token = page.next_page_token
                 if not token:
                     break
-            if not advances and not asset_runs:
+            if not advances and not asset_runs and not plans:
                 return wake_at
             outcomes: list[scheduler_pb2.ScheduleAdvanceOutcome] = []
             if advances:
@@ -447,10 +459,43 @@ class SchedulerApp:
                 metrics.RUNS_CREATED.labels("asset_triggered").inc(
                     sum(1 for o in asset_response.outcomes if o.applied)
                 )
+            progressed = await self._apply_partition_plans(plans)
             if any(o.applied and o.dag_run.run_id for o in outcomes):
                 self._claim_now.set()
-            if not any(o.applied for o in outcomes):
+            if not progressed and not any(o.applied for o in outcomes):
                 return wake_at
+
+    async def _apply_partition_plans(self, plans: list[scheduler_pb2.PartitionPlan]) -> bool:
+        """Send partitioned consumers' plans; whether any assigned an event or made a run."""
+        if not plans:
+            return False
+        response = await self._scheduler.PlanAssetPartitions(
+            rr.PlanAssetPartitionsRequest(scheduler_id=self.scheduler_id, plans=plans)
+        )
+        created = sum(len(o.dag_runs) for o in response.outcomes)
+        metrics.RUNS_CREATED.labels("asset_triggered").inc(created)
+        if created:
+            self._claim_now.set()
+        by_dag = {p.dag_id: p for p in plans}
+        assigned = any(o.applied and by_dag[o.dag_id].assignments for o in response.outcomes)
+        return bool(created) or assigned
+
+    def _plan_partitions(self, item: scheduler_pb2.SchedulableDag) -> PartitionPlan | None:
+        """A partitioned consumer's plan, or None (nothing to do, or its mappers are broken)."""
+        try:
+            dag = convert.partitioned_dag(item)
+        except (ValueError, TypeError) as err:
+            key = (item.dag.dag_id, item.dag.content_hash)
+            if key not in self._broken_timetables:
+                self._broken_timetables.add(key)
+                logger.error(
+                    "the DAG's partition mappers cannot be used; its partitions wait",
+                    extra={"action": "schedule", "dag_id": key[0], "error": str(err)},
+                )
+            return None
+        if dag is None:
+            return None
+        return plan_partitions(dag, self._max_downstream_keys)
 
     def _plan_schedule(
         self, item: scheduler_pb2.SchedulableDag, now: datetime

@@ -34,6 +34,14 @@ SPEC_CACHE_SIZE = cfg.Setting(
     "used dropped first)",
 )
 
+PARTITION_MAPPER_MAX_DOWNSTREAM_KEYS = cfg.Setting(
+    name="partition_mapper_max_downstream_keys",
+    parse=cfg.parse_positive_int,
+    default=1000,
+    help="the most partitions of a consumer one upstream partition key may feed, unless its "
+    "mapper sets max_downstream_keys (Airflow's setting of this name)",
+)
+
 SCHEDULER_SETTINGS = (
     *STATE.all(),
     cfg.PLUGINS_FOLDER,
@@ -41,6 +49,7 @@ SCHEDULER_SETTINGS = (
     MAX_RUNS,
     SWEEP_INTERVAL,
     SPEC_CACHE_SIZE,
+    PARTITION_MAPPER_MAX_DOWNSTREAM_KEYS,
 )
 
 SERVICE = ServiceDefinition(

@@ -7,13 +7,15 @@ classes (see :mod:`scheduler.timetables`).
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from core.timetables import (
     PRESETS,
     Continuous,
     CronIntervals,
+    CronPartitions,
     CronTriggers,
     DeltaIntervals,
     DeltaTriggers,
@@ -24,6 +26,7 @@ from core.timetables import (
     Timetable,
 )
 from protos.dag.v1 import message_pb2 as dag_pb2
+from services.runtime.partitions import asset_mappers, decoded_partition_date
 
 
 def builtin_timetable(schedule: dag_pb2.Schedule) -> Timetable | None:
@@ -46,9 +49,67 @@ def builtin_timetable(schedule: dag_pb2.Schedule) -> Timetable | None:
     if kind == "events":
         dates = sorted(d.ToDatetime(tzinfo=UTC) for d in schedule.events.event_dates)
         return Events(tuple(dates), schedule.events.restrict_to_events)
+    if kind == "cron_partition":
+        return _cron_partitions(schedule.cron_partition, zone)
     if kind == "custom":
         return None
     return Manual()
+
+
+def _cron_partitions(partition: dag_pb2.CronPartition, zone: str) -> CronPartitions:
+    first = partition.WhichOneof("first_run")
+    immediately: Any = False
+    if first == "run_immediately":
+        immediately = partition.run_immediately
+    elif first == "run_immediately_within":
+        immediately = partition.run_immediately_within.ToTimedelta()
+    return CronPartitions(
+        PRESETS.get(partition.expression, partition.expression),
+        zone,
+        run_immediately=immediately,
+        run_offset=partition.run_offset,
+        key_format=partition.key_format or "%Y-%m-%dT%H:%M:%S",
+    )
+
+
+def triggered_partition_date(schedule: dag_pb2.Schedule, key: str) -> datetime | None:
+    """The partition date of a run triggered for ``key``, as its DAG's timetable decodes it.
+
+    As Airflow's ``resolve_partition_date``: a cron partition timetable parses its key format,
+    a partitioned consumer asks its assets' mappers; other timetables (PartitionedAtRuntime
+    among them) give no date.
+
+    Raises:
+        ValueError: the key does not fit the timetable.
+
+    """
+    if not key:
+        return None
+    if schedule.WhichOneof("kind") == "cron_partition":
+        return _cron_partitions(schedule.cron_partition, schedule.timezone or "UTC").decode_key(key)
+    if schedule.HasField("partitioning"):
+        assets = [keys for leaf in condition_leaves(schedule.assets) if (keys := _leaf_keys(leaf))]
+        return decoded_partition_date(asset_mappers(schedule.partitioning), assets, key)
+    return None
+
+
+def condition_leaves(condition: dag_pb2.AssetCondition) -> Iterator[dag_pb2.AssetCondition]:
+    """The assets, references and aliases an asset condition names, in order."""
+    kind = condition.WhichOneof("kind")
+    if kind in ("all", "any"):
+        for part in getattr(condition, kind).parts:
+            yield from condition_leaves(part)
+    elif kind is not None:
+        yield condition
+
+
+def _leaf_keys(leaf: dag_pb2.AssetCondition) -> tuple[str, str] | None:
+    kind = leaf.WhichOneof("kind")
+    if kind == "asset":
+        return leaf.asset.name, leaf.asset.uri
+    if kind == "reference":
+        return leaf.reference.name, leaf.reference.uri
+    return None
 
 
 def _cron_triggers(trigger: dag_pb2.CronTrigger, zone: str) -> Timetable:

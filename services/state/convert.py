@@ -18,6 +18,7 @@ from services.state.crypto import REDACTED, SecretBox
 from services.state.db import models
 from services.state.store.assets import AssetDetails, EventView, QueuedEvent
 from services.state.store.catalog import DagFileView, DagView
+from services.state.store.partitions import PendingPartition, QueuedPartitionEvent
 from services.state.store.pools import PoolUsage
 from services.state.store.resources import ConnectionValues
 
@@ -88,6 +89,8 @@ def run_to_proto(row: models.DagRun, counts: Mapping[str, int] | None = None) ->
             for state, count in sorted((counts or {}).items())
         ],
         generation=row.generation,
+        partition_key=row.partition_key or "",
+        partition_date=timestamp(row.partition_date),
     )
 
 
@@ -389,6 +392,7 @@ def asset_event_to_proto(view: EventView) -> asset_pb2.AssetEvent:
         source_aliases=view.aliases,
         timestamp=timestamp(event.timestamp),
         origin=event.origin,
+        partition_key=event.partition_key or "",
     )
 
 
@@ -410,6 +414,37 @@ def asset_details_to_proto(details: AssetDetails) -> asset_pb2.AssetDetails:
     if details.last_event is not None:
         message.last_event.CopyFrom(asset_event_to_proto(details.last_event))
     return message
+
+
+def queued_partition_event_to_proto(queued: QueuedPartitionEvent) -> asset_pb2.QueuedPartitionEvent:
+    """An event queued for a partitioned consumer."""
+    return asset_pb2.QueuedPartitionEvent(
+        asset_event_id=queued.event.id,
+        asset=asset_to_proto(queued.asset),
+        partition_key=queued.event.partition_key or "",
+        created_at=timestamp(queued.event.timestamp),
+        partition_date=timestamp(queued.event.partition_date),
+    )
+
+
+def pending_partition_to_proto(pending: PendingPartition) -> asset_pb2.PendingPartition:
+    """A partition of a consumer waiting for its run, with the events it received."""
+    row = pending.row
+    return asset_pb2.PendingPartition(
+        dag_id=row.target_dag_id,
+        partition_key=row.partition_key,
+        created_at=timestamp(row.created_at),
+        carried_partition_date=timestamp(row.carried_partition_date),
+        received=[
+            asset_pb2.ReceivedPartitionKey(
+                asset_event_id=item.event.id,
+                asset=asset_to_proto(item.asset),
+                source_partition_key=item.source_partition_key,
+                created_at=timestamp(item.event.timestamp),
+            )
+            for item in pending.received
+        ],
+    )
 
 
 def queued_event_to_proto(queued: QueuedEvent) -> asset_pb2.QueuedAssetEvent:

@@ -27,6 +27,15 @@ def optional_identifier(value: str, field: str) -> str:
     return identifier(value, field) if value else value
 
 
+def check_partition_key(key: str, field: str) -> str:
+    """A partition key as Airflow takes one: not blank, at most 250 characters."""
+    if not key.strip():
+        raise InvalidArgument(field, f"a partition key must not be empty or blank; got {key!r}")
+    if len(key) > 250:
+        raise InvalidArgument(field, f"a partition key is at most 250 characters; got {len(key)}")
+    return key
+
+
 def json_object(text: str, field: str) -> str:
     """A JSON object as text; the empty string means ``{}``."""
     if not text:

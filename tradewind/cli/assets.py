@@ -14,6 +14,7 @@ from tradewind.client import (
     AssetStateEntry,
     Client,
     NotFoundError,
+    PendingPartition,
     QueuedAssetEvent,
 )
 
@@ -36,6 +37,7 @@ EVENT_COLUMNS: list[Column[AssetEvent]] = [
         lambda e: "/".join(filter(None, [e.source_dag_id, e.source_run_id, e.source_task_id])),
     ),
     Column("aliases", lambda e: ", ".join(e.source_aliases)),
+    Column("partition", lambda e: e.partition_key),
     Column("extra", lambda e: json.dumps(e.extra, sort_keys=True)),
 ]
 QUEUED_COLUMNS: list[Column[QueuedAssetEvent]] = [
@@ -43,6 +45,15 @@ QUEUED_COLUMNS: list[Column[QueuedAssetEvent]] = [
     Column("asset", lambda q: q.asset.uri),
     Column("since", lambda q: q.created_at),
     Column("aliases", lambda q: ", ".join(q.asset_aliases)),
+]
+PARTITION_COLUMNS: list[Column[PendingPartition]] = [
+    Column("dag_id", lambda p: p.dag_id),
+    Column("partition", lambda p: p.partition_key),
+    Column("since", lambda p: p.created_at),
+    Column(
+        "received",
+        lambda p: ", ".join(f"{r.asset.name}:{r.source_partition_key}" for r in p.received),
+    ),
 ]
 
 
@@ -133,7 +144,9 @@ async def emit(client: Client, args: argparse.Namespace) -> int:
     """Record an asset event from outside."""
     extra = extra_object(args.extra)
     target = (await find(client, args.asset)).asset
-    emitted = await client.emit_asset_event(uri=target.uri, extra=extra)
+    emitted = await client.emit_asset_event(
+        uri=target.uri, extra=extra, partition_key=args.partition_key
+    )
     if args.output == "json":
         print_json(emitted)
         return EXIT_OK
@@ -143,7 +156,10 @@ async def emit(client: Client, args: argparse.Namespace) -> int:
 
 
 async def queued(client: Client, args: argparse.Namespace) -> int:
-    """Print the asset events DAGs scheduled on assets wait on."""
+    """Print the asset events DAGs scheduled on assets wait on, or their pending partitions."""
+    if args.partitions:
+        print_records(await client.pending_partitions(args.dag_id), PARTITION_COLUMNS, args.output)
+        return EXIT_OK
     found = await client.queued_asset_events(args.dag_id)
     print_records(found, QUEUED_COLUMNS, args.output)
     return EXIT_OK
@@ -204,10 +220,16 @@ def register(subcommands: Subcommands) -> None:
     )
     parser.add_argument("asset", metavar="NAME_OR_URI")
     parser.add_argument("--extra", default="{}", help="the event's extra, a JSON object")
+    parser.add_argument("-p", "--partition-key", default="", help="the partition the event updates")
     parser = add_command(
         verbs, "queued", queued, help="list what DAGs scheduled on assets wait on", output=True
     )
     parser.add_argument("dag_id", metavar="DAG_ID", nargs="?", default="")
+    parser.add_argument(
+        "--partitions",
+        action="store_true",
+        help="list partitioned consumers' pending partitions and what each received",
+    )
     parser = add_command(
         verbs, "state", state, help="show an asset's state store, or clear it", output=True
     )

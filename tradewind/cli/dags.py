@@ -142,7 +142,11 @@ async def trigger(client: Client, args: argparse.Namespace) -> int:
     """Trigger a run; with --wait, follow it to its end and exit 1 when it failed."""
     dag = await client.get_dag(args.dag_id)
     run = await client.trigger(
-        args.dag_id, conf=args.conf, run_id=args.run_id, logical_date=args.logical_date
+        args.dag_id,
+        conf=args.conf,
+        run_id=args.run_id,
+        logical_date=args.logical_date,
+        partition_key=args.partition_key,
     )
     if dag.is_paused:
         print(
@@ -217,6 +221,9 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument("dag_id", metavar="DAG_ID")
     parser.add_argument("-c", "--conf", type=json_object, help="the run's conf, a JSON object")
     parser.add_argument("-r", "--run-id", default="", help="the run's id (default: manual__<date>)")
+    parser.add_argument(
+        "-p", "--partition-key", default="", help="the partition the run is for (its key)"
+    )
     parser.add_argument(
         "-l",
         "--logical-date",

@@ -73,6 +73,8 @@ def run_fields(run: DagRun) -> list[tuple[str, object]]:
         ("duration", run.duration),
         ("conf", run.conf),
         ("note", run.note or None),
+        ("partition_key", run.partition_key or None),
+        ("partition_date", run.partition_date),
     ]
 
 

@@ -13,6 +13,7 @@ from tradewind.client._models import (
     AssetEvent,
     AssetStateEntry,
     EmittedAssetEvent,
+    PendingPartition,
     QueuedAssetEvent,
 )
 from tradewind.client._runs import object_json, timestamp
@@ -136,7 +137,12 @@ class AssetMethods(ClientBase):
         )
 
     async def emit_asset_event(
-        self, *, name: str = "", uri: str = "", extra: Mapping[str, Any] | None = None
+        self,
+        *,
+        name: str = "",
+        uri: str = "",
+        extra: Mapping[str, Any] | None = None,
+        partition_key: str = "",
     ) -> EmittedAssetEvent:
         """Record an event of an asset from outside (e.g. an upstream system finished writing).
 
@@ -147,6 +153,8 @@ class AssetMethods(ClientBase):
             name: the asset's name.
             uri: the asset's URI (instead of ``name``).
             extra: the event's extra, a JSON object; None for ``{}``.
+            partition_key: the partition it updates (partitioned consumers only take events
+                with one, the others only events without).
 
         Returns:
             The event recorded and the DAGs it queued.
@@ -157,7 +165,9 @@ class AssetMethods(ClientBase):
             NotFoundError: no DAG names such an asset.
 
         """
-        request = rr.CreateAssetEventRequest(**asset_key(name, uri), extra_json=extra_json(extra))
+        request = rr.CreateAssetEventRequest(
+            **asset_key(name, uri), extra_json=extra_json(extra), partition_key=partition_key
+        )
         response = await self._call(self._stub.CreateAssetEvent, request)
         return EmittedAssetEvent(
             event=AssetEvent.from_proto(response.asset_event),
@@ -181,6 +191,24 @@ class AssetMethods(ClientBase):
             self._stub.ListQueuedAssetEvents, rr.ListQueuedAssetEventsRequest(dag_id=dag_id)
         )
         return [QueuedAssetEvent.from_proto(q) for q in response.queued_asset_events]
+
+    async def pending_partitions(self, dag_id: str = "") -> list[PendingPartition]:
+        """The partitions of partitioned consumers that received events and wait for a run.
+
+        Args:
+            dag_id: only this DAG's; empty for every DAG's.
+
+        Returns:
+            The pending partitions, by DAG, oldest first, each with the events it received.
+
+        Raises:
+            NotFoundError: no such DAG.
+
+        """
+        response = await self._call(
+            self._stub.ListQueuedAssetEvents, rr.ListQueuedAssetEventsRequest(dag_id=dag_id)
+        )
+        return [PendingPartition.from_proto(p) for p in response.pending_partitions]
 
     async def asset_state(self, *, name: str = "", uri: str = "") -> list[AssetStateEntry]:
         """Every key of an asset's state store, by key.

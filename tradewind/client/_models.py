@@ -178,6 +178,9 @@ class DagRun:
     note: str
     #: How many of the run's task instances are in each state (states with none left out).
     task_counts: Mapping[TaskInstanceState, int]
+    #: The partition the run is for ("" for none), and the moment its key names.
+    partition_key: str = ""
+    partition_date: datetime | None = None
 
     @property
     def duration(self) -> timedelta | None:
@@ -206,6 +209,8 @@ class DagRun:
                 TASK_INSTANCE_STATES.member(count.state): count.count
                 for count in message.task_instance_counts
             },
+            partition_key=message.partition_key,
+            partition_date=_when(message, "partition_date"),
         )
 
 
@@ -700,6 +705,8 @@ class AssetEvent:
     timestamp: datetime | None
     #: "task", "api" or "watcher".
     origin: str
+    #: The partition it updated; "" for none.
+    partition_key: str = ""
 
     @classmethod
     def from_proto(cls, message: asset_pb2.AssetEvent) -> AssetEvent:
@@ -715,6 +722,7 @@ class AssetEvent:
             source_aliases=list(message.source_aliases),
             timestamp=_when(message, "timestamp"),
             origin=message.origin,
+            partition_key=message.partition_key,
         )
 
 
@@ -781,6 +789,47 @@ class QueuedAssetEvent:
             asset=Asset.from_proto(message.asset),
             created_at=_when(message, "created_at"),
             asset_aliases=list(message.asset_aliases),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceivedPartitionKey:
+    """An event a pending partition received: its asset and the producer's key."""
+
+    asset_event_id: int
+    asset: Asset
+    source_partition_key: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingPartition:
+    """A partition of a partitioned consumer that received events and waits for its run."""
+
+    dag_id: str
+    partition_key: str
+    created_at: datetime | None
+    #: The producers' partition date, when the events that carried one agreed.
+    carried_partition_date: datetime | None
+    received: list[ReceivedPartitionKey]
+
+    @classmethod
+    def from_proto(cls, message: asset_pb2.PendingPartition) -> PendingPartition:
+        """Convert a ``PendingPartition``."""
+        return cls(
+            dag_id=message.dag_id,
+            partition_key=message.partition_key,
+            created_at=_when(message, "created_at"),
+            carried_partition_date=_when(message, "carried_partition_date"),
+            received=[
+                ReceivedPartitionKey(
+                    asset_event_id=r.asset_event_id,
+                    asset=Asset.from_proto(r.asset),
+                    source_partition_key=r.source_partition_key,
+                    created_at=_when(r, "created_at"),
+                )
+                for r in message.received
+            ],
         )
 
 

@@ -78,6 +78,7 @@ class RunMethods(ClientBase):
         run_id: str = "",
         logical_date: datetime | None = None,
         note: str = "",
+        partition_key: str = "",
     ) -> DagRun:
         """Create a manual run of a DAG.
 
@@ -90,6 +91,8 @@ class RunMethods(ClientBase):
             run_id: the run's id; empty for ``manual__<logical date>``.
             logical_date: an aware datetime; None for now.
             note: a note attached to the run.
+            partition_key: the partition the run is for; its date is decoded by the DAG's
+                timetable.
 
         Returns:
             The run, queued.
@@ -98,6 +101,7 @@ class RunMethods(ClientBase):
             ValueError: ``conf`` is not a dict or not JSON-encodable; a naive logical date.
             NotFoundError: no such DAG.
             AlreadyExistsError: the run id or logical date is taken.
+            InvalidArgumentError: the partition key does not fit the DAG's timetable.
 
         """
         request = rr.TriggerDagRunRequest(
@@ -106,6 +110,7 @@ class RunMethods(ClientBase):
             conf_json=conf_json(conf),
             note=note,
             request_id=request_id(),
+            partition_key=partition_key,
         )
         if logical_date is not None:
             request.logical_date.CopyFrom(timestamp(logical_date, "logical_date"))

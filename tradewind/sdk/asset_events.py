@@ -80,6 +80,7 @@ class AssetEventResult:
         source_aliases: the aliases through which the task attached the asset.
         timestamp: when it was emitted (aware).
         origin: who emitted it: "task", "api" or "watcher".
+        partition_key: the partition it updated, or None.
 
     """
 
@@ -93,6 +94,7 @@ class AssetEventResult:
     source_aliases: list[AssetAlias] = field(default_factory=list)
     timestamp: datetime
     origin: str = "task"
+    partition_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,14 @@ class OutletEventPayload:
         asset: the asset of the event.
         extra: the event's extra.
         source_alias_name: the alias the asset was attached to, or "" for an outlet asset.
+        partition_keys: the partitions it updated (one event each); empty: the run's.
 
     """
 
     asset: Asset
     extra: dict[str, Any]
     source_alias_name: str = ""
+    partition_keys: frozenset[str] = frozenset()
 
 
 def _asset_key(asset: Asset) -> tuple[str, str]:
@@ -170,8 +174,12 @@ class OutletEventAccessor:
         key: the asset or alias.
         extra: the extra of the asset's event.
         asset_alias_events: the events added through the alias, in order.
+        partition_keys: the partitions the asset's events are for (``add_partitions``).
 
     """
+
+    #: Airflow's limit, the width of its key columns.
+    _PARTITION_KEY_MAX_LENGTH = 250
 
     def __init__(
         self, key: Asset | AssetAlias, *, resolve: Callable[[AssetRef], Asset] | None = None
@@ -179,13 +187,45 @@ class OutletEventAccessor:
         self.key = key
         self.extra: dict[str, Any] = {}
         self.asset_alias_events: list[OutletEventPayload] = []
+        self.partition_keys: set[str] = set()
         self._resolve = resolve
 
     def __repr__(self) -> str:
         return (
             f"OutletEventAccessor(key={self.key!r}, extra={self.extra!r}, "
-            f"asset_alias_events={self.asset_alias_events!r})"
+            f"asset_alias_events={self.asset_alias_events!r}, "
+            f"partition_keys={sorted(self.partition_keys)!r})"
         )
+
+    def add_partitions(self, keys: str | list[str]) -> None:
+        """Name partitions of the asset the task updated: it emits one event for each.
+
+        Args:
+            keys: a key or a list of keys; a repeated key makes one event.
+
+        Raises:
+            TypeError: the accessor is an alias's (partitions belong to concrete assets).
+            ValueError: a key is blank or longer than 250 characters.
+
+        """
+        if isinstance(self.key, AssetAlias):
+            raise TypeError(
+                "add_partitions() is not supported on asset alias outlet events; "
+                "partition keys can only be attached to a concrete asset."
+            )
+        if isinstance(keys, str):
+            keys = [keys]
+        for key in keys:
+            if not isinstance(key, str) or not key.strip():
+                raise ValueError(
+                    f"partition_key must not be empty or whitespace-only; got {key!r}."
+                )
+            if len(key) > self._PARTITION_KEY_MAX_LENGTH:
+                raise ValueError(
+                    f"partition_key must be at most {self._PARTITION_KEY_MAX_LENGTH} characters; "
+                    f"got {len(key)}."
+                )
+        self.partition_keys.update(keys)
 
     def add(self, asset: Asset | AssetRef, extra: dict[str, Any] | None = None) -> None:
         """Attach ``asset`` to this alias: the task emits an event of it with ``extra``.
@@ -248,11 +288,17 @@ class OutletEventAccessors(
         return self._accessors[hashable]
 
     def outlet_events_payload(self) -> list[OutletEventPayload]:
-        """The events recorded: one per asset given an extra, one per asset added to an alias."""
+        """The events recorded: per asset given an extra or partitions, per asset on an alias."""
         payload: list[OutletEventPayload] = []
         for accessor in self._accessors.values():
-            if isinstance(accessor.key, Asset) and accessor.extra:
-                payload.append(OutletEventPayload(asset=accessor.key, extra=dict(accessor.extra)))
+            if isinstance(accessor.key, Asset) and (accessor.extra or accessor.partition_keys):
+                payload.append(
+                    OutletEventPayload(
+                        asset=accessor.key,
+                        extra=dict(accessor.extra),
+                        partition_keys=frozenset(accessor.partition_keys),
+                    )
+                )
             payload.extend(accessor.asset_alias_events)
         return payload
 
@@ -580,6 +626,7 @@ def event_from_message(message: asset_pb2.AssetEvent) -> AssetEventResult:
         source_aliases=[AssetAlias(name) for name in message.source_aliases],
         timestamp=message.timestamp.ToDatetime(tzinfo=UTC),
         origin=message.origin or "task",
+        partition_key=message.partition_key or None,
     )
 
 

@@ -50,6 +50,7 @@ CONTEXT_KEYS = frozenset(
         "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
         "ts", "ts_nodash", "ts_nodash_with_tz", "var", "task_reschedule_count",
         "inlet_events", "outlet_events", "triggering_asset_events", "asset_state_store",
+        "partition_key",
     }
 )  # fmt: skip
 
@@ -70,6 +71,9 @@ class DagRunInfo:
     run_type: str = "manual"
     #: When the run started, if known.
     start_date: datetime | None = None
+    #: The partition the run is for (None: none), and the moment its key names.
+    partition_key: str | None = None
+    partition_date: datetime | None = None
 
 
 @dataclass
@@ -195,6 +199,8 @@ def build_context(
     map_index: int = -1,
     task_reschedule_count: int = 0,
     first_reschedule_date: datetime | None = None,
+    partition_key: str | None = None,
+    partition_date: datetime | None = None,
 ) -> Context:
     """The context of one try of a task instance.
 
@@ -213,6 +219,8 @@ def build_context(
         map_index: the instance of a mapped task (-1: the task is not mapped).
         task_reschedule_count: how often a reschedule-mode sensor was rescheduled.
         first_reschedule_date: that sensor's first poke.
+        partition_key: the partition the run is for, if any.
+        partition_date: the moment its key names, if any.
 
     Returns:
         The context, a dict with Airflow's keys.
@@ -248,6 +256,8 @@ def build_context(
         conf=run_conf,
         run_type=run_type,
         start_date=run_start_date,
+        partition_key=partition_key,
+        partition_date=_utc(partition_date) if partition_date else None,
     )
     ds = logical.strftime("%Y-%m-%d")
     ts_nodash = logical.strftime("%Y%m%dT%H%M%S")
@@ -259,6 +269,7 @@ def build_context(
         "task_instance_key_str": f"{dag_id}__{task.task_id}__{ds.replace('-', '')}",
         "run_id": run_id,
         "dag_run": dag_run,
+        "partition_key": partition_key,
         "logical_date": logical,
         "data_interval_start": start,
         "data_interval_end": end,

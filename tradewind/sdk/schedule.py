@@ -71,6 +71,10 @@ def parse_schedule(schedule: object, check: ArgumentChecker) -> ScheduleSpec:
         except (TypeError, ValueError) as err:
             raise check.fail(f"schedule: {err}") from err
         return ScheduleSpec(tt.NullTimetable(), description="Asset", assets=condition)
+    if isinstance(schedule, tt.PartitionedAssetTimetable):
+        return ScheduleSpec(
+            schedule, description=schedule.description, assets=schedule.asset_condition
+        )
     if isinstance(schedule, tt.AssetOrTimeSchedule):
         timed = parse_schedule(schedule.timetable, check)
         return replace(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from croniter import CroniterBadDateError, croniter
 
 from core import timetables as rules
+from core.partitions import IdentityMapper, PartitionMapper
 from protos.dag.v1 import message_pb2 as dag_pb2
+from tradewind.sdk.partition_mappers import partitioning_message
 from tradewind.sdk.schedule import CRON_FIELDS, CRON_PRESETS, zone_name
 from tradewind_common import config as cfg
 
@@ -53,10 +55,12 @@ class TimeRestriction(NamedTuple):
 
 
 class DagRunInfo(NamedTuple):
-    """A run a timetable asks for: when it may be created and the interval it covers."""
+    """A run a timetable asks for: when it may be created, the interval it covers, its partition."""
 
     run_after: datetime
     data_interval: DataInterval | None
+    partition_date: datetime | None = None
+    partition_key: str | None = None
 
     @classmethod
     def exact(cls, at: datetime) -> DagRunInfo:
@@ -90,6 +94,11 @@ class Timetable:
     can_be_scheduled: bool = True
     #: The most runs of the DAG active at once (1 for "@continuous"); None: max_active_runs.
     active_runs_limit: int | None = None
+    #: Whether its runs are for partitions (CronPartitionTimetable, PartitionedAssetTimetable).
+    partitioned: bool = False
+    #: Whether the partitions are named when runs are triggered or tasks run
+    #: (PartitionedAtRuntime).
+    partitioned_at_runtime: bool = False
 
     @property
     def summary(self) -> str:
@@ -519,6 +528,192 @@ class EventsTimetable(BuiltInTimetable):
         for moment in self.event_dates:
             message.events.event_dates.add().FromDatetime(moment.astimezone(UTC))
         message.events.restrict_to_events = self.restrict_to_events
+
+
+class CronPartitionTimetable(CronTriggerTimetable):
+    """A run at each tick of a cron expression, for the partition its date names.
+
+    Args:
+        cron: a five-field cron expression or a preset.
+        timezone: the zone the expression is read in, and the partition key written in.
+        run_offset: which tick's partition a run is for: 0 its own, 1 the next, -1 the one
+            before, and so on.
+        run_immediately: as for :class:`CronTriggerTimetable` (False by default).
+        key_format: strftime format of the partition key, from the partition's date.
+
+    """
+
+    partitioned = True
+
+    def __init__(
+        self,
+        cron: str,
+        *,
+        timezone: str | tzinfo,
+        run_offset: int | None = None,
+        run_immediately: bool | timedelta = False,
+        key_format: str = r"%Y-%m-%dT%H:%M:%S",
+    ) -> None:
+        super().__init__(cron, timezone=timezone, run_immediately=run_immediately)
+        if not isinstance(run_offset, int | None) or isinstance(run_offset, bool):
+            raise ValueError("Run offset other than integer not supported yet.")
+        self.run_offset = run_offset or 0
+        if not isinstance(key_format, str) or not key_format:
+            raise ValueError("key_format must be a non-empty strftime format")
+        self.key_format = key_format
+
+    def rules(self, timezone: str) -> rules.CronPartitions:
+        """See :meth:`BuiltInTimetable.rules`."""
+        return rules.CronPartitions(
+            self.expression,
+            self.timezone_name or timezone,
+            run_immediately=self.run_immediately,
+            run_offset=self.run_offset,
+            key_format=self.key_format,
+        )
+
+    def fill(self, message: dag_pb2.Schedule) -> None:
+        """See :meth:`BuiltInTimetable.fill`."""
+        partition = message.cron_partition
+        partition.expression = self.expression
+        partition.run_offset = self.run_offset
+        partition.key_format = self.key_format
+        if isinstance(self.run_immediately, bool):
+            partition.run_immediately = self.run_immediately
+        elif isinstance(self.run_immediately, timedelta):
+            partition.run_immediately_within.FromTimedelta(self.run_immediately)
+
+    def next_dagrun_info(
+        self, *, last_automated_data_interval: DataInterval | None, restriction: TimeRestriction
+    ) -> DagRunInfo | None:
+        """See :meth:`Timetable.next_dagrun_info`; the run names its partition."""
+        info = super().next_dagrun_info(
+            last_automated_data_interval=last_automated_data_interval, restriction=restriction
+        )
+        if info is None or info.data_interval is None:
+            return info
+        key, date = self.rules("UTC").partition_of(
+            rules.DataInterval(info.data_interval.start, info.data_interval.end)
+        )
+        return info._replace(partition_date=date, partition_key=key)
+
+    def resolve_partition_date(self, partition_key: str | None) -> datetime | None:
+        """The date a partition key names (ValueError when it does not fit ``key_format``)."""
+        if partition_key is None:
+            return None
+        return self.rules("UTC").decode_key(partition_key)
+
+    def __repr__(self) -> str:
+        return (
+            f"CronPartitionTimetable({self.expression!r}, timezone={self.timezone_name!r},"
+            f" run_offset={self.run_offset!r}, key_format={self.key_format!r})"
+        )
+
+
+class PartitionedAtRuntime(NullTimetable):
+    """Never scheduled; runs name their partition when triggered, tasks their events'.
+
+    A run's ``partition_key`` is given when it is triggered (``tradewind dags trigger
+    --partition-key``); a task names the partitions its events update with
+    ``outlet_events[asset].add_partitions(...)``.
+    """
+
+    description = "Never, partition key(s) set at runtime"
+    partitioned = True
+    partitioned_at_runtime = True
+
+    @property
+    def summary(self) -> str:
+        """See :attr:`Timetable.summary`."""
+        return self.description
+
+    def fill(self, message: dag_pb2.Schedule) -> None:
+        """See :meth:`BuiltInTimetable.fill`."""
+        message.partitioned_at_runtime = True
+
+    def __repr__(self) -> str:
+        return "PartitionedAtRuntime()"
+
+
+class PartitionedAssetTimetable(NullTimetable):
+    r"""Run once per partition of the assets: their events' partition keys, mapped to this DAG's.
+
+    Args:
+        assets: an asset, a condition (``a & b``, ``a | b``) or a list of assets (all of them).
+        partition_mapper_config: the mapper of particular assets (keys: assets or
+            ``Asset.ref(...)``).
+        default_partition_mapper: the mapper of the others; ``IdentityMapper()`` by default.
+
+    """
+
+    description = "Partitioned Asset"
+    partitioned = True
+
+    def __init__(
+        self,
+        *,
+        assets: BaseAsset | list[BaseAsset],
+        partition_mapper_config: Mapping[BaseAsset, PartitionMapper] | None = None,
+        default_partition_mapper: PartitionMapper | None = None,
+    ) -> None:
+        from tradewind.sdk.assets import Asset, AssetRef, normalise_schedule_assets
+
+        self.asset_condition = normalise_schedule_assets(assets)
+        self.partition_mapper_config = dict(partition_mapper_config or {})
+        self.default_partition_mapper = default_partition_mapper or IdentityMapper()
+        for key, mapper in self.partition_mapper_config.items():
+            if not isinstance(key, Asset | AssetRef):
+                raise TypeError(
+                    f"partition_mapper_config keys must be assets or Asset.ref(...), got {key!r}"
+                )
+            if not isinstance(mapper, PartitionMapper):
+                raise TypeError(f"the partition mapper of {key!r} is not a PartitionMapper")
+        if not isinstance(self.default_partition_mapper, PartitionMapper):
+            raise TypeError("default_partition_mapper must be a PartitionMapper")
+        # Refuse a mapper the scheduler cannot rebuild now, not at the first event.
+        self.partitioning()
+
+    def _entries(self) -> list[tuple[str, str, PartitionMapper]]:
+        from tradewind.sdk.assets import Asset
+
+        entries = []
+        for key, mapper in self.partition_mapper_config.items():
+            if isinstance(key, Asset):
+                entries.append((key.name, key.uri, mapper))
+            else:
+                entries.append(
+                    (getattr(key, "name", "") or "", getattr(key, "uri", "") or "", mapper)
+                )
+        return entries
+
+    def partitioning(self) -> dag_pb2.AssetPartitioning:
+        """The contract's message of its mappers."""
+        return partitioning_message(self.default_partition_mapper, self._entries())
+
+    def get_partition_mapper(self, *, name: str = "", uri: str = "") -> PartitionMapper:
+        """The mapper of the asset with this name or URI, as the scheduler looks it up."""
+        by_name = {n: m for n, _, m in self._entries() if n}
+        by_uri = {u: m for _, u, m in self._entries() if u}
+        if name in by_name:
+            return by_name[name]
+        if uri in by_uri:
+            return by_uri[uri]
+        return self.default_partition_mapper
+
+    def fill(self, message: dag_pb2.Schedule) -> None:
+        """See :meth:`BuiltInTimetable.fill`: no time kind; the DAG adds its assets."""
+        message.partitioning.CopyFrom(self.partitioning())
+
+    @property
+    def summary(self) -> str:
+        """See :attr:`Timetable.summary`."""
+        return self.description
+
+    def __repr__(self) -> str:
+        return (
+            f"PartitionedAssetTimetable(assets={self.asset_condition!r},"
+            f" default_partition_mapper={self.default_partition_mapper!r})"
+        )
 
 
 class AssetOrTimeSchedule(Timetable):

@@ -273,6 +273,7 @@ class TriggerDagRunRequest(_message.Message):
     CONF_JSON_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     """Empty: "manual__<logical date in ISO 8601>"."""
@@ -282,6 +283,10 @@ class TriggerDagRunRequest(_message.Message):
     request_id: _builtins.str
     """Client-made id (a UUID) so that a retried trigger returns the first run instead of
     failing with ALREADY_EXISTS.
+    """
+    partition_key: _builtins.str
+    """The partition the run is for; its partition date is decoded by the DAG's timetable
+    (INVALID_ARGUMENT when the key does not fit it).
     """
     @_builtins.property
     def logical_date(self) -> _timestamp_pb2.Timestamp:
@@ -296,10 +301,11 @@ class TriggerDagRunRequest(_message.Message):
         conf_json: _builtins.str = ...,
         note: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        partition_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["logical_date", b"logical_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_id", b"dag_id", "logical_date", b"logical_date", "note", b"note", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_id", b"dag_id", "logical_date", b"logical_date", "note", b"note", "partition_key", b"partition_key", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1991,20 +1997,24 @@ class CreateAssetEventRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     URI_FIELD_NUMBER: _builtins.int
     EXTRA_JSON_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     uri: _builtins.str
     extra_json: _builtins.str
     """The event's extra, a JSON object; empty for {}."""
+    partition_key: _builtins.str
+    """The partition it updates; empty for none."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         uri: _builtins.str = ...,
         extra_json: _builtins.str = ...,
+        partition_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["extra_json", b"extra_json", "key", b"key", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["extra_json", b"extra_json", "key", b"key", "name", b"name", "partition_key", b"partition_key", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_key: _TypeAlias = _typing.Literal["name", "uri"]  # noqa: Y015
     _WhichOneofArgType_key: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
@@ -2063,16 +2073,22 @@ class ListQueuedAssetEventsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     QUEUED_ASSET_EVENTS_FIELD_NUMBER: _builtins.int
+    PENDING_PARTITIONS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def queued_asset_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.QueuedAssetEvent]: ...
+    @_builtins.property
+    def pending_partitions(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_3.PendingPartition]:
+        """Partitioned consumers' partitions that received events and wait for a run."""
+
     def __init__(
         self,
         *,
         queued_asset_events: _abc.Iterable[_message_pb2_3.QueuedAssetEvent] | None = ...,
+        pending_partitions: _abc.Iterable[_message_pb2_3.PendingPartition] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["queued_asset_events", b"queued_asset_events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pending_partitions", b"pending_partitions", "queued_asset_events", b"queued_asset_events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.dag.v1 import message_pb2 as protos_dot_dag_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/asset/v1/message.proto\x12\x12tradewind.asset.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\"\x8b\x02\n\nAssetEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12&\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x12\n\nextra_json\x18\x03 \x01(\t\x12\x15\n\rsource_dag_id\x18\x04 \x01(\t\x12\x16\n\x0esource_task_id\x18\x05 \x01(\t\x12\x15\n\rsource_run_id\x18\x06 \x01(\t\x12\x18\n\x10source_map_index\x18\x07 \x01(\x05\x12\x16\n\x0esource_aliases\x18\x08 \x03(\t\x12-\n\ttimestamp\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06origin\x18\n \x01(\t\"0\n\rTaskReference\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\xd3\x02\n\x0c\x41ssetDetails\x12&\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x0fproducing_tasks\x18\x03 \x03(\x0b\x32!.tradewind.asset.v1.TaskReference\x12\x19\n\x11scheduled_dag_ids\x18\x04 \x03(\t\x12:\n\x0f\x63onsuming_tasks\x18\x05 \x03(\x0b\x32!.tradewind.asset.v1.TaskReference\x12\x0f\n\x07\x61liases\x18\x06 \x03(\t\x12\x32\n\nlast_event\x18\x07 \x01(\x0b\x32\x1e.tradewind.asset.v1.AssetEvent\x12\x13\n\x0b\x65vent_count\x18\x08 \x01(\x03\"\x91\x01\n\x10QueuedAssetEvent\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12&\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rasset_aliases\x18\x04 \x03(\t\"d\n\x0bOutletEvent\x12&\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x12\n\nextra_json\x18\x02 \x01(\t\x12\x19\n\x11source_alias_name\x18\x03 \x01(\t\"\xd7\x01\n\x0f\x41ssetStateEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12.\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bwriter_kind\x18\x04 \x01(\t\x12\x15\n\rwriter_dag_id\x18\x05 \x01(\t\x12\x15\n\rwriter_run_id\x18\x06 \x01(\t\x12\x16\n\x0ewriter_task_id\x18\x07 \x01(\t\x12\x18\n\x10writer_map_index\x18\x08 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/asset/v1/message.proto\x12\x12tradewind.asset.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bprotos/dag/v1/message.proto\"\xa2\x02\n\nAssetEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12&\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x12\n\nextra_json\x18\x03 \x01(\t\x12\x15\n\rsource_dag_id\x18\x04 \x01(\t\x12\x16\n\x0esource_task_id\x18\x05 \x01(\t\x12\x15\n\rsource_run_id\x18\x06 \x01(\t\x12\x18\n\x10source_map_index\x18\x07 \x01(\x05\x12\x16\n\x0esource_aliases\x18\x08 \x03(\t\x12-\n\ttimestamp\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06origin\x18\n \x01(\t\x12\x15\n\rpartition_key\x18\x0b \x01(\t\"0\n\rTaskReference\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\xd3\x02\n\x0c\x41ssetDetails\x12&\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x0fproducing_tasks\x18\x03 \x03(\x0b\x32!.tradewind.asset.v1.TaskReference\x12\x19\n\x11scheduled_dag_ids\x18\x04 \x03(\t\x12:\n\x0f\x63onsuming_tasks\x18\x05 \x03(\x0b\x32!.tradewind.asset.v1.TaskReference\x12\x0f\n\x07\x61liases\x18\x06 \x03(\t\x12\x32\n\nlast_event\x18\x07 \x01(\x0b\x32\x1e.tradewind.asset.v1.AssetEvent\x12\x13\n\x0b\x65vent_count\x18\x08 \x01(\x03\"\x91\x01\n\x10QueuedAssetEvent\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12&\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rasset_aliases\x18\x04 \x03(\t\"|\n\x0bOutletEvent\x12&\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x12\n\nextra_json\x18\x02 \x01(\t\x12\x19\n\x11source_alias_name\x18\x03 \x01(\t\x12\x16\n\x0epartition_keys\x18\x04 \x03(\t\"\xd1\x01\n\x14QueuedPartitionEvent\x12\x16\n\x0e\x61sset_event_id\x18\x01 \x01(\x03\x12&\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x15\n\rpartition_key\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0epartition_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe1\x01\n\x10PendingPartition\x12\x0e\n\x06\x64\x61g_id\x18\x01 \x01(\t\x12\x15\n\rpartition_key\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x16\x63\x61rried_partition_date\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x08received\x18\x05 \x03(\x0b\x32(.tradewind.asset.v1.ReceivedPartitionKey\"\xa4\x01\n\x14ReceivedPartitionKey\x12\x16\n\x0e\x61sset_event_id\x18\x01 \x01(\x03\x12&\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x17.tradewind.dag.v1.Asset\x12\x1c\n\x14source_partition_key\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd7\x01\n\x0f\x41ssetStateEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12.\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bwriter_kind\x18\x04 \x01(\t\x12\x15\n\rwriter_dag_id\x18\x05 \x01(\t\x12\x15\n\rwriter_run_id\x18\x06 \x01(\t\x12\x16\n\x0ewriter_task_id\x18\x07 \x01(\t\x12\x18\n\x10writer_map_index\x18\x08 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,15 +34,21 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.asset.v1.message_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ASSETEVENT']._serialized_start=116
-  _globals['_ASSETEVENT']._serialized_end=383
-  _globals['_TASKREFERENCE']._serialized_start=385
-  _globals['_TASKREFERENCE']._serialized_end=433
-  _globals['_ASSETDETAILS']._serialized_start=436
-  _globals['_ASSETDETAILS']._serialized_end=775
-  _globals['_QUEUEDASSETEVENT']._serialized_start=778
-  _globals['_QUEUEDASSETEVENT']._serialized_end=923
-  _globals['_OUTLETEVENT']._serialized_start=925
-  _globals['_OUTLETEVENT']._serialized_end=1025
-  _globals['_ASSETSTATEENTRY']._serialized_start=1028
-  _globals['_ASSETSTATEENTRY']._serialized_end=1243
+  _globals['_ASSETEVENT']._serialized_end=406
+  _globals['_TASKREFERENCE']._serialized_start=408
+  _globals['_TASKREFERENCE']._serialized_end=456
+  _globals['_ASSETDETAILS']._serialized_start=459
+  _globals['_ASSETDETAILS']._serialized_end=798
+  _globals['_QUEUEDASSETEVENT']._serialized_start=801
+  _globals['_QUEUEDASSETEVENT']._serialized_end=946
+  _globals['_OUTLETEVENT']._serialized_start=948
+  _globals['_OUTLETEVENT']._serialized_end=1072
+  _globals['_QUEUEDPARTITIONEVENT']._serialized_start=1075
+  _globals['_QUEUEDPARTITIONEVENT']._serialized_end=1284
+  _globals['_PENDINGPARTITION']._serialized_start=1287
+  _globals['_PENDINGPARTITION']._serialized_end=1512
+  _globals['_RECEIVEDPARTITIONKEY']._serialized_start=1515
+  _globals['_RECEIVEDPARTITIONKEY']._serialized_end=1679
+  _globals['_ASSETSTATEENTRY']._serialized_start=1682
+  _globals['_ASSETSTATEENTRY']._serialized_end=1897
 # @@protoc_insertion_point(module_scope)

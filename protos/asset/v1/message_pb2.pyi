@@ -38,6 +38,7 @@ class AssetEvent(_message.Message):
     SOURCE_ALIASES_FIELD_NUMBER: _builtins.int
     TIMESTAMP_FIELD_NUMBER: _builtins.int
     ORIGIN_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Increasing in recording order."""
     extra_json: _builtins.str
@@ -50,6 +51,8 @@ class AssetEvent(_message.Message):
     """-1 for a task that is not mapped, and for an event recorded from outside."""
     origin: _builtins.str
     """Who recorded it: "task", "api" (CreateAssetEvent) or "watcher" (an asset watcher)."""
+    partition_key: _builtins.str
+    """The partition it updated; empty when none."""
     @_builtins.property
     def asset(self) -> _message_pb2.Asset: ...
     @_builtins.property
@@ -71,10 +74,11 @@ class AssetEvent(_message.Message):
         source_aliases: _abc.Iterable[_builtins.str] | None = ...,
         timestamp: _timestamp_pb2.Timestamp | None = ...,
         origin: _builtins.str = ...,
+        partition_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "extra_json", b"extra_json", "id", b"id", "origin", b"origin", "source_aliases", b"source_aliases", "source_dag_id", b"source_dag_id", "source_map_index", b"source_map_index", "source_run_id", b"source_run_id", "source_task_id", b"source_task_id", "timestamp", b"timestamp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "extra_json", b"extra_json", "id", b"id", "origin", b"origin", "partition_key", b"partition_key", "source_aliases", b"source_aliases", "source_dag_id", b"source_dag_id", "source_map_index", b"source_map_index", "source_run_id", b"source_run_id", "source_task_id", b"source_task_id", "timestamp", b"timestamp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -212,6 +216,7 @@ class OutletEvent(_message.Message):
     ASSET_FIELD_NUMBER: _builtins.int
     EXTRA_JSON_FIELD_NUMBER: _builtins.int
     SOURCE_ALIAS_NAME_FIELD_NUMBER: _builtins.int
+    PARTITION_KEYS_FIELD_NUMBER: _builtins.int
     extra_json: _builtins.str
     """The event's extra, a JSON object."""
     source_alias_name: _builtins.str
@@ -222,20 +227,140 @@ class OutletEvent(_message.Message):
         created when it does not exist yet).
         """
 
+    @_builtins.property
+    def partition_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The partitions the task updated (outlet_events[asset].add_partitions): one event each.
+        Empty: one event, for the run's partition if it has one.
+        """
+
     def __init__(
         self,
         *,
         asset: _message_pb2.Asset | None = ...,
         extra_json: _builtins.str = ...,
         source_alias_name: _builtins.str = ...,
+        partition_keys: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "extra_json", b"extra_json", "source_alias_name", b"source_alias_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "extra_json", b"extra_json", "partition_keys", b"partition_keys", "source_alias_name", b"source_alias_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OutletEvent: _TypeAlias = OutletEvent  # noqa: Y015
+
+@_typing.final
+class QueuedPartitionEvent(_message.Message):
+    """An asset event waiting for a partitioned consumer, not yet assigned to its partitions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENT_ID_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    PARTITION_DATE_FIELD_NUMBER: _builtins.int
+    asset_event_id: _builtins.int
+    partition_key: _builtins.str
+    @_builtins.property
+    def asset(self) -> _message_pb2.Asset: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def partition_date(self) -> _timestamp_pb2.Timestamp:
+        """The producing run's partition date, when the event is for the run's partition."""
+
+    def __init__(
+        self,
+        *,
+        asset_event_id: _builtins.int = ...,
+        asset: _message_pb2.Asset | None = ...,
+        partition_key: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        partition_date: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "created_at", b"created_at", "partition_date", b"partition_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "asset_event_id", b"asset_event_id", "created_at", b"created_at", "partition_date", b"partition_date", "partition_key", b"partition_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueuedPartitionEvent: _TypeAlias = QueuedPartitionEvent  # noqa: Y015
+
+@_typing.final
+class PendingPartition(_message.Message):
+    """A partition of a consumer that has received events but has no run yet
+    (Airflow's AssetPartitionDagRun).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    CARRIED_PARTITION_DATE_FIELD_NUMBER: _builtins.int
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    partition_key: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def carried_partition_date(self) -> _timestamp_pb2.Timestamp:
+        """The producers' partition date, when every event that carried one agreed."""
+
+    @_builtins.property
+    def received(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReceivedPartitionKey]:
+        """The events it received, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+        partition_key: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        carried_partition_date: _timestamp_pb2.Timestamp | None = ...,
+        received: _abc.Iterable[Global___ReceivedPartitionKey] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["carried_partition_date", b"carried_partition_date", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["carried_partition_date", b"carried_partition_date", "created_at", b"created_at", "dag_id", b"dag_id", "partition_key", b"partition_key", "received", b"received"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PendingPartition: _TypeAlias = PendingPartition  # noqa: Y015
+
+@_typing.final
+class ReceivedPartitionKey(_message.Message):
+    """One event a pending partition received."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENT_ID_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    SOURCE_PARTITION_KEY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    asset_event_id: _builtins.int
+    source_partition_key: _builtins.str
+    """The producer's key, before mapping."""
+    @_builtins.property
+    def asset(self) -> _message_pb2.Asset: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        asset_event_id: _builtins.int = ...,
+        asset: _message_pb2.Asset | None = ...,
+        source_partition_key: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "asset_event_id", b"asset_event_id", "created_at", b"created_at", "source_partition_key", b"source_partition_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReceivedPartitionKey: _TypeAlias = ReceivedPartitionKey  # noqa: Y015
 
 @_typing.final
 class AssetStateEntry(_message.Message):

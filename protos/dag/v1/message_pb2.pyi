@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from protos.enums.v1 import task_instance_pb2 as _task_instance_pb2
 import builtins as _builtins
 import sys
@@ -20,6 +21,32 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _PartitionPeriod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PartitionPeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PartitionPeriod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PARTITION_PERIOD_UNSPECIFIED: _PartitionPeriod.ValueType  # 0
+    PARTITION_PERIOD_HOUR: _PartitionPeriod.ValueType  # 1
+    PARTITION_PERIOD_DAY: _PartitionPeriod.ValueType  # 2
+    PARTITION_PERIOD_WEEK: _PartitionPeriod.ValueType  # 3
+    PARTITION_PERIOD_MONTH: _PartitionPeriod.ValueType  # 4
+    PARTITION_PERIOD_QUARTER: _PartitionPeriod.ValueType  # 5
+    PARTITION_PERIOD_YEAR: _PartitionPeriod.ValueType  # 6
+
+class PartitionPeriod(_PartitionPeriod, metaclass=_PartitionPeriodEnumTypeWrapper):
+    """The periods of temporal mappers and windows."""
+
+PARTITION_PERIOD_UNSPECIFIED: PartitionPeriod.ValueType  # 0
+PARTITION_PERIOD_HOUR: PartitionPeriod.ValueType  # 1
+PARTITION_PERIOD_DAY: PartitionPeriod.ValueType  # 2
+PARTITION_PERIOD_WEEK: PartitionPeriod.ValueType  # 3
+PARTITION_PERIOD_MONTH: PartitionPeriod.ValueType  # 4
+PARTITION_PERIOD_QUARTER: PartitionPeriod.ValueType  # 5
+PARTITION_PERIOD_YEAR: PartitionPeriod.ValueType  # 6
+Global___PartitionPeriod: _TypeAlias = PartitionPeriod  # noqa: Y015
 
 @_typing.final
 class Schedule(_message.Message):
@@ -37,9 +64,12 @@ class Schedule(_message.Message):
     EVENTS_FIELD_NUMBER: _builtins.int
     CONTINUOUS_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELD_NUMBER: _builtins.int
+    CRON_PARTITION_FIELD_NUMBER: _builtins.int
+    PARTITIONED_AT_RUNTIME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     TIMEZONE_FIELD_NUMBER: _builtins.int
     ASSETS_FIELD_NUMBER: _builtins.int
+    PARTITIONING_FIELD_NUMBER: _builtins.int
     cron: _builtins.str
     """CronDataIntervalTimetable: the intervals between the ticks of a five-field cron
     expression (a preset already expanded to one: "@daily" becomes "0 0 * * *"); each run
@@ -49,6 +79,10 @@ class Schedule(_message.Message):
     """"@once": a single run at start_date."""
     continuous: _builtins.bool
     """"@continuous": one run after another, one at a time."""
+    partitioned_at_runtime: _builtins.bool
+    """PartitionedAtRuntime: never scheduled; a run's partition key is given when it is
+    triggered, and its tasks may name the partitions of their events.
+    """
     description: _builtins.str
     """As written by the user, for display: "@daily", "*/5 * * * *", "timedelta(hours=1)"."""
     timezone: _builtins.str
@@ -78,10 +112,20 @@ class Schedule(_message.Message):
         """A user's Timetable class, installed in the plugins folder."""
 
     @_builtins.property
+    def cron_partition(self) -> Global___CronPartition:
+        """CronPartitionTimetable: a run at each tick, for the partition its key names."""
+
+    @_builtins.property
     def assets(self) -> Global___AssetCondition:
         """Set for a DAG scheduled on assets (schedule=[a, b], a & b, a | b, or
         AssetOrTimeSchedule, which sets a time kind too): a run is created when the condition
         holds over the asset events queued since the last asset-triggered run.
+        """
+
+    @_builtins.property
+    def partitioning(self) -> Global___AssetPartitioning:
+        """Set for PartitionedAssetTimetable (with assets): the DAG runs once per partition key of
+        its assets' events, mapped to its own keys by these mappers.
         """
 
     def __init__(
@@ -95,19 +139,468 @@ class Schedule(_message.Message):
         events: Global___Events | None = ...,
         continuous: _builtins.bool = ...,
         custom: Global___CustomTimetable | None = ...,
+        cron_partition: Global___CronPartition | None = ...,
+        partitioned_at_runtime: _builtins.bool = ...,
         description: _builtins.str = ...,
         timezone: _builtins.str = ...,
         assets: Global___AssetCondition | None = ...,
+        partitioning: Global___AssetPartitioning | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "continuous", b"continuous", "cron", b"cron", "cron_trigger", b"cron_trigger", "custom", b"custom", "delta_trigger", b"delta_trigger", "events", b"events", "interval", b"interval", "kind", b"kind", "once", b"once"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "continuous", b"continuous", "cron", b"cron", "cron_partition", b"cron_partition", "cron_trigger", b"cron_trigger", "custom", b"custom", "delta_trigger", b"delta_trigger", "events", b"events", "interval", b"interval", "kind", b"kind", "once", b"once", "partitioned_at_runtime", b"partitioned_at_runtime", "partitioning", b"partitioning"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "continuous", b"continuous", "cron", b"cron", "cron_trigger", b"cron_trigger", "custom", b"custom", "delta_trigger", b"delta_trigger", "description", b"description", "events", b"events", "interval", b"interval", "kind", b"kind", "once", b"once", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "continuous", b"continuous", "cron", b"cron", "cron_partition", b"cron_partition", "cron_trigger", b"cron_trigger", "custom", b"custom", "delta_trigger", b"delta_trigger", "description", b"description", "events", b"events", "interval", b"interval", "kind", b"kind", "once", b"once", "partitioned_at_runtime", b"partitioned_at_runtime", "partitioning", b"partitioning", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["cron", "interval", "once", "cron_trigger", "delta_trigger", "events", "continuous", "custom"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["cron", "interval", "once", "cron_trigger", "delta_trigger", "events", "continuous", "custom", "cron_partition", "partitioned_at_runtime"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___Schedule: _TypeAlias = Schedule  # noqa: Y015
+
+@_typing.final
+class CronPartition(_message.Message):
+    """A run at each tick of a cron expression, for a partition (CronPartitionTimetable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPRESSION_FIELD_NUMBER: _builtins.int
+    RUN_OFFSET_FIELD_NUMBER: _builtins.int
+    RUN_IMMEDIATELY_FIELD_NUMBER: _builtins.int
+    RUN_IMMEDIATELY_WITHIN_FIELD_NUMBER: _builtins.int
+    KEY_FORMAT_FIELD_NUMBER: _builtins.int
+    expression: _builtins.str
+    """Five-field expression, a preset expanded."""
+    run_offset: _builtins.int
+    """How many ticks after (positive) or before (negative) the run's tick its partition is."""
+    run_immediately: _builtins.bool
+    key_format: _builtins.str
+    """strftime format of the partition key, the partition's date in the schedule's time zone;
+    "%Y-%m-%dT%H:%M:%S" by default.
+    """
+    @_builtins.property
+    def run_immediately_within(self) -> _duration_pb2.Duration:
+        """When that tick is at most this long ago."""
+
+    def __init__(
+        self,
+        *,
+        expression: _builtins.str = ...,
+        run_offset: _builtins.int = ...,
+        run_immediately: _builtins.bool = ...,
+        run_immediately_within: _duration_pb2.Duration | None = ...,
+        key_format: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_run", b"first_run", "run_immediately", b"run_immediately", "run_immediately_within", b"run_immediately_within"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expression", b"expression", "first_run", b"first_run", "key_format", b"key_format", "run_immediately", b"run_immediately", "run_immediately_within", b"run_immediately_within", "run_offset", b"run_offset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_first_run: _TypeAlias = _typing.Literal["run_immediately", "run_immediately_within"]  # noqa: Y015
+    _WhichOneofArgType_first_run: _TypeAlias = _typing.Literal["first_run", b"first_run"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_first_run) -> _WhichOneofReturnType_first_run | None: ...
+
+Global___CronPartition: _TypeAlias = CronPartition  # noqa: Y015
+
+@_typing.final
+class AssetPartitioning(_message.Message):
+    """How a partitioned consumer maps its assets' partition keys to its own."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_MAPPERS_FIELD_NUMBER: _builtins.int
+    DEFAULT_MAPPER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset_mappers(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetPartitionMapper]:
+        """The mapper of particular assets (partition_mapper_config), looked up by name, then URI."""
+
+    @_builtins.property
+    def default_mapper(self) -> Global___PartitionMapper:
+        """For the other assets (default_partition_mapper); IdentityMapper by default."""
+
+    def __init__(
+        self,
+        *,
+        asset_mappers: _abc.Iterable[Global___AssetPartitionMapper] | None = ...,
+        default_mapper: Global___PartitionMapper | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["default_mapper", b"default_mapper"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_mappers", b"asset_mappers", "default_mapper", b"default_mapper"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetPartitioning: _TypeAlias = AssetPartitioning  # noqa: Y015
+
+@_typing.final
+class AssetPartitionMapper(_message.Message):
+    """The mapper of one asset, named by either key or both."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_NAME_FIELD_NUMBER: _builtins.int
+    ASSET_URI_FIELD_NUMBER: _builtins.int
+    MAPPER_FIELD_NUMBER: _builtins.int
+    asset_name: _builtins.str
+    asset_uri: _builtins.str
+    @_builtins.property
+    def mapper(self) -> Global___PartitionMapper: ...
+    def __init__(
+        self,
+        *,
+        asset_name: _builtins.str = ...,
+        asset_uri: _builtins.str = ...,
+        mapper: Global___PartitionMapper | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mapper", b"mapper"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_name", b"asset_name", "asset_uri", b"asset_uri", "mapper", b"mapper"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetPartitionMapper: _TypeAlias = AssetPartitionMapper  # noqa: Y015
+
+@_typing.final
+class PartitionMapper(_message.Message):
+    """Maps an upstream partition key to the downstream key (or keys) it feeds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    FIXED_KEY_FIELD_NUMBER: _builtins.int
+    ALLOWED_KEY_FIELD_NUMBER: _builtins.int
+    TEMPORAL_FIELD_NUMBER: _builtins.int
+    CHAIN_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    FAN_OUT_FIELD_NUMBER: _builtins.int
+    ROLLUP_FIELD_NUMBER: _builtins.int
+    MAX_DOWNSTREAM_KEYS_FIELD_NUMBER: _builtins.int
+    max_downstream_keys: _builtins.int
+    """At most this many downstream keys from one upstream key; 0: the scheduler's cap."""
+    @_builtins.property
+    def identity(self) -> Global___IdentityMapper:
+        """IdentityMapper: the key as it is."""
+
+    @_builtins.property
+    def fixed_key(self) -> Global___FixedKeyMapper:
+        """FixedKeyMapper: every key to one."""
+
+    @_builtins.property
+    def allowed_key(self) -> Global___AllowedKeyMapper:
+        """AllowedKeyMapper: the key, when it is one of a set."""
+
+    @_builtins.property
+    def temporal(self) -> Global___TemporalMapper:
+        """StartOf{Hour,Day,Week,Month,Quarter,Year}Mapper: a moment to its period's start."""
+
+    @_builtins.property
+    def chain(self) -> Global___MapperList:
+        """ChainMapper: several mappers, one after the other."""
+
+    @_builtins.property
+    def product(self) -> Global___ProductMapper:
+        """ProductMapper: one mapper per segment of a composite key."""
+
+    @_builtins.property
+    def fan_out(self) -> Global___FanOutMapper:
+        """FanOutMapper: one key to each member of its period."""
+
+    @_builtins.property
+    def rollup(self) -> Global___RollupMapper:
+        """RollupMapper: many keys to one, waiting for its window."""
+
+    def __init__(
+        self,
+        *,
+        identity: Global___IdentityMapper | None = ...,
+        fixed_key: Global___FixedKeyMapper | None = ...,
+        allowed_key: Global___AllowedKeyMapper | None = ...,
+        temporal: Global___TemporalMapper | None = ...,
+        chain: Global___MapperList | None = ...,
+        product: Global___ProductMapper | None = ...,
+        fan_out: Global___FanOutMapper | None = ...,
+        rollup: Global___RollupMapper | None = ...,
+        max_downstream_keys: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allowed_key", b"allowed_key", "chain", b"chain", "fan_out", b"fan_out", "fixed_key", b"fixed_key", "identity", b"identity", "kind", b"kind", "product", b"product", "rollup", b"rollup", "temporal", b"temporal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_key", b"allowed_key", "chain", b"chain", "fan_out", b"fan_out", "fixed_key", b"fixed_key", "identity", b"identity", "kind", b"kind", "max_downstream_keys", b"max_downstream_keys", "product", b"product", "rollup", b"rollup", "temporal", b"temporal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["identity", "fixed_key", "allowed_key", "temporal", "chain", "product", "fan_out", "rollup"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___PartitionMapper: _TypeAlias = PartitionMapper  # noqa: Y015
+
+@_typing.final
+class IdentityMapper(_message.Message):
+    """No settings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdentityMapper: _TypeAlias = IdentityMapper  # noqa: Y015
+
+@_typing.final
+class FixedKeyMapper(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNSTREAM_KEY_FIELD_NUMBER: _builtins.int
+    downstream_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        downstream_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_key", b"downstream_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FixedKeyMapper: _TypeAlias = FixedKeyMapper  # noqa: Y015
+
+@_typing.final
+class AllowedKeyMapper(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOWED_KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def allowed_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        allowed_keys: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_keys", b"allowed_keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AllowedKeyMapper: _TypeAlias = AllowedKeyMapper  # noqa: Y015
+
+@_typing.final
+class TemporalMapper(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    TIMEZONE_FIELD_NUMBER: _builtins.int
+    INPUT_FORMAT_FIELD_NUMBER: _builtins.int
+    OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
+    period: Global___PartitionPeriod.ValueType
+    timezone: _builtins.str
+    """IANA zone naive keys are read in."""
+    input_format: _builtins.str
+    """strptime format of upstream keys."""
+    output_format: _builtins.str
+    """Format of downstream keys."""
+    def __init__(
+        self,
+        *,
+        period: Global___PartitionPeriod.ValueType = ...,
+        timezone: _builtins.str = ...,
+        input_format: _builtins.str = ...,
+        output_format: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_format", b"input_format", "output_format", b"output_format", "period", b"period", "timezone", b"timezone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TemporalMapper: _TypeAlias = TemporalMapper  # noqa: Y015
+
+@_typing.final
+class MapperList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mappers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartitionMapper]:
+        """At least two."""
+
+    def __init__(
+        self,
+        *,
+        mappers: _abc.Iterable[Global___PartitionMapper] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mappers", b"mappers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MapperList: _TypeAlias = MapperList  # noqa: Y015
+
+@_typing.final
+class ProductMapper(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPERS_FIELD_NUMBER: _builtins.int
+    DELIMITER_FIELD_NUMBER: _builtins.int
+    delimiter: _builtins.str
+    """"|" by default."""
+    @_builtins.property
+    def mappers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartitionMapper]: ...
+    def __init__(
+        self,
+        *,
+        mappers: _abc.Iterable[Global___PartitionMapper] | None = ...,
+        delimiter: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delimiter", b"delimiter", "mappers", b"mappers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductMapper: _TypeAlias = ProductMapper  # noqa: Y015
+
+@_typing.final
+class FanOutMapper(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPSTREAM_MAPPER_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    DOWNSTREAM_MAPPER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def upstream_mapper(self) -> Global___PartitionMapper: ...
+    @_builtins.property
+    def window(self) -> Global___PartitionWindow: ...
+    @_builtins.property
+    def downstream_mapper(self) -> Global___PartitionMapper: ...
+    def __init__(
+        self,
+        *,
+        upstream_mapper: Global___PartitionMapper | None = ...,
+        window: Global___PartitionWindow | None = ...,
+        downstream_mapper: Global___PartitionMapper | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["downstream_mapper", b"downstream_mapper", "upstream_mapper", b"upstream_mapper", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_mapper", b"downstream_mapper", "upstream_mapper", b"upstream_mapper", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FanOutMapper: _TypeAlias = FanOutMapper  # noqa: Y015
+
+@_typing.final
+class RollupMapper(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPSTREAM_MAPPER_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    WAIT_POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def upstream_mapper(self) -> Global___PartitionMapper: ...
+    @_builtins.property
+    def window(self) -> Global___PartitionWindow: ...
+    @_builtins.property
+    def wait_policy(self) -> Global___PartitionWaitPolicy: ...
+    def __init__(
+        self,
+        *,
+        upstream_mapper: Global___PartitionMapper | None = ...,
+        window: Global___PartitionWindow | None = ...,
+        wait_policy: Global___PartitionWaitPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["upstream_mapper", b"upstream_mapper", "wait_policy", b"wait_policy", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["upstream_mapper", b"upstream_mapper", "wait_policy", b"wait_policy", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RollupMapper: _TypeAlias = RollupMapper  # noqa: Y015
+
+@_typing.final
+class PartitionWindow(_message.Message):
+    """Which upstream keys make up one downstream key (Window)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    BACKWARD_FIELD_NUMBER: _builtins.int
+    period: Global___PartitionPeriod.ValueType
+    """HourWindow, DayWindow, ... YearWindow."""
+    backward: _builtins.bool
+    """Whether the window ends at its key rather than starting there."""
+    @_builtins.property
+    def segment(self) -> Global___SegmentWindow:
+        """SegmentWindow: a fixed set of keys."""
+
+    def __init__(
+        self,
+        *,
+        period: Global___PartitionPeriod.ValueType = ...,
+        segment: Global___SegmentWindow | None = ...,
+        backward: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "period", b"period", "segment", b"segment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backward", b"backward", "kind", b"kind", "period", b"period", "segment", b"segment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["period", "segment"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___PartitionWindow: _TypeAlias = PartitionWindow  # noqa: Y015
+
+@_typing.final
+class SegmentWindow(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Sorted, distinct, non-empty."""
+
+    def __init__(
+        self,
+        *,
+        segments: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["segments", b"segments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SegmentWindow: _TypeAlias = SegmentWindow  # noqa: Y015
+
+@_typing.final
+class PartitionWaitPolicy(_message.Message):
+    """When a rollup's downstream run is due."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WAIT_FOR_ALL_FIELD_NUMBER: _builtins.int
+    MINIMUM_COUNT_FIELD_NUMBER: _builtins.int
+    wait_for_all: _builtins.bool
+    """WaitForAll: every key of the window."""
+    minimum_count: _builtins.int
+    """MinimumCount(n): n keys, or all but -n when negative."""
+    def __init__(
+        self,
+        *,
+        wait_for_all: _builtins.bool = ...,
+        minimum_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "minimum_count", b"minimum_count", "wait_for_all", b"wait_for_all"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "minimum_count", b"minimum_count", "wait_for_all", b"wait_for_all"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["wait_for_all", "minimum_count"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___PartitionWaitPolicy: _TypeAlias = PartitionWaitPolicy  # noqa: Y015
 
 @_typing.final
 class CronTrigger(_message.Message):

@@ -161,6 +161,8 @@ class DagRun(_message.Message):
     NOTE_FIELD_NUMBER: _builtins.int
     TASK_INSTANCE_COUNTS_FIELD_NUMBER: _builtins.int
     GENERATION_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
+    PARTITION_DATE_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     run_id: _builtins.str
     """Unique within the DAG, e.g. "scheduled__2026-01-01T00:00:00+00:00" or "manual__..."."""
@@ -177,6 +179,10 @@ class DagRun(_message.Message):
     generation: _builtins.int
     """Bumped whenever a person clears, marks or re-queues the run or its task instances, so
     that scheduler decisions made from an older snapshot are refused.
+    """
+    partition_key: _builtins.str
+    """The partition the run is for (a partitioned timetable, or given when triggered); empty
+    when none.
     """
     @_builtins.property
     def logical_date(self) -> _timestamp_pb2.Timestamp: ...
@@ -195,6 +201,10 @@ class DagRun(_message.Message):
     @_builtins.property
     def task_instance_counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateCount]:
         """How many of the run's task instances are in each state (states with none are left out)."""
+
+    @_builtins.property
+    def partition_date(self) -> _timestamp_pb2.Timestamp:
+        """The moment its partition starts, when its key has one."""
 
     def __init__(
         self,
@@ -216,10 +226,12 @@ class DagRun(_message.Message):
         note: _builtins.str = ...,
         task_instance_counts: _abc.Iterable[Global___StateCount] | None = ...,
         generation: _builtins.int = ...,
+        partition_key: _builtins.str = ...,
+        partition_date: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "logical_date", b"logical_date", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "logical_date", b"logical_date", "partition_date", b"partition_date", "queued_at", b"queued_at", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "claimed_by", b"claimed_by", "conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "dag_id", b"dag_id", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "generation", b"generation", "logical_date", b"logical_date", "note", b"note", "queued_at", b"queued_at", "run_id", b"run_id", "run_type", b"run_type", "start_date", b"start_date", "state", b"state", "task_instance_counts", b"task_instance_counts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_expires_at", b"claim_expires_at", "claimed_by", b"claimed_by", "conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "dag_id", b"dag_id", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "end_date", b"end_date", "generation", b"generation", "logical_date", b"logical_date", "note", b"note", "partition_date", b"partition_date", "partition_key", b"partition_key", "queued_at", b"queued_at", "run_id", b"run_id", "run_type", b"run_type", "start_date", b"start_date", "state", b"state", "task_instance_counts", b"task_instance_counts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -63,6 +63,8 @@ class SchedulableDag(_message.Message):
     QUEUED_ASSET_EVENTS_FIELD_NUMBER: _builtins.int
     LATEST_SCHEDULED_DATA_INTERVAL_START_FIELD_NUMBER: _builtins.int
     LATEST_SCHEDULED_DATA_INTERVAL_END_FIELD_NUMBER: _builtins.int
+    QUEUED_PARTITION_EVENTS_FIELD_NUMBER: _builtins.int
+    PENDING_PARTITIONS_FIELD_NUMBER: _builtins.int
     active_runs: _builtins.int
     """Runs in state queued or running."""
     @_builtins.property
@@ -85,6 +87,16 @@ class SchedulableDag(_message.Message):
 
     @_builtins.property
     def latest_scheduled_data_interval_end(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def queued_partition_events(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_2.QueuedPartitionEvent]:
+        """For a partitioned consumer (schedule.partitioning): the events not yet assigned to its
+        partitions, oldest first.
+        """
+
+    @_builtins.property
+    def pending_partitions(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2_2.PendingPartition]:
+        """For a partitioned consumer: its partitions waiting for a run, oldest first."""
+
     def __init__(
         self,
         *,
@@ -94,14 +106,163 @@ class SchedulableDag(_message.Message):
         queued_asset_events: _abc.Iterable[_message_pb2_2.QueuedAssetEvent] | None = ...,
         latest_scheduled_data_interval_start: _timestamp_pb2.Timestamp | None = ...,
         latest_scheduled_data_interval_end: _timestamp_pb2.Timestamp | None = ...,
+        queued_partition_events: _abc.Iterable[_message_pb2_2.QueuedPartitionEvent] | None = ...,
+        pending_partitions: _abc.Iterable[_message_pb2_2.PendingPartition] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["dag", b"dag", "latest_scheduled_data_interval_end", b"latest_scheduled_data_interval_end", "latest_scheduled_data_interval_start", b"latest_scheduled_data_interval_start", "latest_scheduled_logical_date", b"latest_scheduled_logical_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_runs", b"active_runs", "dag", b"dag", "latest_scheduled_data_interval_end", b"latest_scheduled_data_interval_end", "latest_scheduled_data_interval_start", b"latest_scheduled_data_interval_start", "latest_scheduled_logical_date", b"latest_scheduled_logical_date", "queued_asset_events", b"queued_asset_events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_runs", b"active_runs", "dag", b"dag", "latest_scheduled_data_interval_end", b"latest_scheduled_data_interval_end", "latest_scheduled_data_interval_start", b"latest_scheduled_data_interval_start", "latest_scheduled_logical_date", b"latest_scheduled_logical_date", "pending_partitions", b"pending_partitions", "queued_asset_events", b"queued_asset_events", "queued_partition_events", b"queued_partition_events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SchedulableDag: _TypeAlias = SchedulableDag  # noqa: Y015
+
+@_typing.final
+class PartitionPlan(_message.Message):
+    """A scheduler's decisions for one partitioned consumer, applied as one transaction: events
+    assigned to the partitions they feed, then runs for the partitions that are complete.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_CONTENT_HASH_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    expected_content_hash: _builtins.str
+    """The DAG version the caller decided from; a mismatch refuses the plan."""
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartitionAssignment]:
+        """Each names a queued event; the plan is refused when one is no longer queued."""
+
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartitionRun]: ...
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+        expected_content_hash: _builtins.str = ...,
+        assignments: _abc.Iterable[Global___PartitionAssignment] | None = ...,
+        runs: _abc.Iterable[Global___PartitionRun] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "dag_id", b"dag_id", "expected_content_hash", b"expected_content_hash", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartitionPlan: _TypeAlias = PartitionPlan  # noqa: Y015
+
+@_typing.final
+class PartitionAssignment(_message.Message):
+    """Where one queued event goes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_EVENT_ID_FIELD_NUMBER: _builtins.int
+    PARTITION_KEYS_FIELD_NUMBER: _builtins.int
+    REJECTION_FIELD_NUMBER: _builtins.int
+    CARRIED_PARTITION_DATE_FIELD_NUMBER: _builtins.int
+    asset_event_id: _builtins.int
+    rejection: _builtins.str
+    """Why it feeds none (a mapper refused its key), recorded as a warning of the DAG."""
+    @_builtins.property
+    def partition_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The consumer's partitions it feeds; none when it could not be mapped."""
+
+    @_builtins.property
+    def carried_partition_date(self) -> _timestamp_pb2.Timestamp:
+        """The producer's partition date its mapper carries to the partitions (IdentityMapper)."""
+
+    def __init__(
+        self,
+        *,
+        asset_event_id: _builtins.int = ...,
+        partition_keys: _abc.Iterable[_builtins.str] | None = ...,
+        rejection: _builtins.str = ...,
+        carried_partition_date: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["carried_partition_date", b"carried_partition_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_event_id", b"asset_event_id", "carried_partition_date", b"carried_partition_date", "partition_keys", b"partition_keys", "rejection", b"rejection"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartitionAssignment: _TypeAlias = PartitionAssignment  # noqa: Y015
+
+@_typing.final
+class PartitionRun(_message.Message):
+    """A run for a pending partition, which consumes the events it received."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
+    EXPECTED_RECEIVED_FIELD_NUMBER: _builtins.int
+    PARTITION_DATE_FIELD_NUMBER: _builtins.int
+    partition_key: _builtins.str
+    expected_received: _builtins.int
+    """How many events the caller saw it receive, counting this plan's assignments; a different
+    count refuses this run (the rest of the plan applies).
+    """
+    @_builtins.property
+    def partition_date(self) -> _timestamp_pb2.Timestamp:
+        """Unset when its key has no moment."""
+
+    def __init__(
+        self,
+        *,
+        partition_key: _builtins.str = ...,
+        expected_received: _builtins.int = ...,
+        partition_date: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["partition_date", b"partition_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_received", b"expected_received", "partition_date", b"partition_date", "partition_key", b"partition_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartitionRun: _TypeAlias = PartitionRun  # noqa: Y015
+
+@_typing.final
+class PartitionPlanOutcome(_message.Message):
+    """What became of one plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    REFUSAL_FIELD_NUMBER: _builtins.int
+    DAG_RUNS_FIELD_NUMBER: _builtins.int
+    REFUSED_PARTITION_KEYS_FIELD_NUMBER: _builtins.int
+    dag_id: _builtins.str
+    applied: _builtins.bool
+    """Whether its assignments were applied."""
+    refusal: _transition_pb2.TransitionRefusal.ValueType
+    @_builtins.property
+    def dag_runs(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.DagRun]:
+        """The runs created."""
+
+    @_builtins.property
+    def refused_partition_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The partitions whose run was refused, and why."""
+
+    def __init__(
+        self,
+        *,
+        dag_id: _builtins.str = ...,
+        applied: _builtins.bool = ...,
+        refusal: _transition_pb2.TransitionRefusal.ValueType = ...,
+        dag_runs: _abc.Iterable[_message_pb2.DagRun] | None = ...,
+        refused_partition_keys: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "dag_id", b"dag_id", "dag_runs", b"dag_runs", "refusal", b"refusal", "refused_partition_keys", b"refused_partition_keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartitionPlanOutcome: _TypeAlias = PartitionPlanOutcome  # noqa: Y015
 
 @_typing.final
 class AssetTriggeredRun(_message.Message):
@@ -188,17 +349,23 @@ class NewDagRun(_message.Message):
     DATA_INTERVAL_END_FIELD_NUMBER: _builtins.int
     CONF_JSON_FIELD_NUMBER: _builtins.int
     DAG_CONTENT_HASH_FIELD_NUMBER: _builtins.int
+    PARTITION_KEY_FIELD_NUMBER: _builtins.int
+    PARTITION_DATE_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     run_type: _dag_run_pb2.DagRunType.ValueType
     conf_json: _builtins.str
     dag_content_hash: _builtins.str
     """The DAG version to create task instances from."""
+    partition_key: _builtins.str
+    """The run's partition, for a partitioned timetable."""
     @_builtins.property
     def logical_date(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def data_interval_start(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def data_interval_end(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def partition_date(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -209,10 +376,12 @@ class NewDagRun(_message.Message):
         data_interval_end: _timestamp_pb2.Timestamp | None = ...,
         conf_json: _builtins.str = ...,
         dag_content_hash: _builtins.str = ...,
+        partition_key: _builtins.str = ...,
+        partition_date: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "logical_date", b"logical_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "logical_date", b"logical_date", "partition_date", b"partition_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "logical_date", b"logical_date", "run_id", b"run_id", "run_type", b"run_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "logical_date", b"logical_date", "partition_date", b"partition_date", "partition_key", b"partition_key", "run_id", b"run_id", "run_type", b"run_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -434,3 +434,48 @@ class CreateAssetTriggeredRunsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateAssetTriggeredRunsResponse: _TypeAlias = CreateAssetTriggeredRunsResponse  # noqa: Y015
+
+@_typing.final
+class PlanAssetPartitionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULER_ID_FIELD_NUMBER: _builtins.int
+    PLANS_FIELD_NUMBER: _builtins.int
+    scheduler_id: _builtins.str
+    @_builtins.property
+    def plans(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.PartitionPlan]: ...
+    def __init__(
+        self,
+        *,
+        scheduler_id: _builtins.str = ...,
+        plans: _abc.Iterable[_message_pb2.PartitionPlan] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plans", b"plans", "scheduler_id", b"scheduler_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanAssetPartitionsRequest: _TypeAlias = PlanAssetPartitionsRequest  # noqa: Y015
+
+@_typing.final
+class PlanAssetPartitionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def outcomes(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.PartitionPlanOutcome]:
+        """One per plan, in order."""
+
+    def __init__(
+        self,
+        *,
+        outcomes: _abc.Iterable[_message_pb2.PartitionPlanOutcome] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanAssetPartitionsResponse: _TypeAlias = PlanAssetPartitionsResponse  # noqa: Y015

@@ -77,6 +77,11 @@ class SchedulerServiceStub:
                 request_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsRequest.SerializeToString,
                 response_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsResponse.FromString,
                 _registered_method=True)
+        self.PlanAssetPartitions = channel.unary_unary(
+                '/tradewind.scheduler.v1.SchedulerService/PlanAssetPartitions',
+                request_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.PlanAssetPartitionsRequest.SerializeToString,
+                response_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.PlanAssetPartitionsResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -158,6 +163,15 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanAssetPartitions(self, request, context):
+        """Applies partitioned consumers' plans: queued events assigned to the partitions they feed
+        and runs created for complete partitions (refused per run at max_active_runs or when the
+        partition changed, per plan as CreateAssetTriggeredRuns is).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -200,6 +214,11 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.CreateAssetTriggeredRuns,
                     request_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsRequest.FromString,
                     response_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsResponse.SerializeToString,
+            ),
+            'PlanAssetPartitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanAssetPartitions,
+                    request_deserializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.PlanAssetPartitionsRequest.FromString,
+                    response_serializer=protos_dot_scheduler_dot_v1_dot_request__response__pb2.PlanAssetPartitionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -421,6 +440,33 @@ class SchedulerService:
             '/tradewind.scheduler.v1.SchedulerService/CreateAssetTriggeredRuns',
             protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsRequest.SerializeToString,
             protos_dot_scheduler_dot_v1_dot_request__response__pb2.CreateAssetTriggeredRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanAssetPartitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradewind.scheduler.v1.SchedulerService/PlanAssetPartitions',
+            protos_dot_scheduler_dot_v1_dot_request__response__pb2.PlanAssetPartitionsRequest.SerializeToString,
+            protos_dot_scheduler_dot_v1_dot_request__response__pb2.PlanAssetPartitionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

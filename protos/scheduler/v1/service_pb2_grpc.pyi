@@ -74,6 +74,11 @@ class SchedulerServiceStub:
     DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
     run records the asset events it consumed.
     """
+    PlanAssetPartitions: _grpc.UnaryUnaryMultiCallable[_request_response_pb2.PlanAssetPartitionsRequest, _request_response_pb2.PlanAssetPartitionsResponse]
+    """Applies partitioned consumers' plans: queued events assigned to the partitions they feed
+    and runs created for complete partitions (refused per run at max_active_runs or when the
+    partition changed, per plan as CreateAssetTriggeredRuns is).
+    """
 
 @_typing.type_check_only
 class SchedulerServiceAsyncStub(SchedulerServiceStub):
@@ -120,6 +125,11 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     compare-and-set (refused with STATE_CONFLICT when they changed, ACTIVE_RUNS_LIMIT when the
     DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
     run records the asset events it consumed.
+    """
+    PlanAssetPartitions: _aio.UnaryUnaryMultiCallable[_request_response_pb2.PlanAssetPartitionsRequest, _request_response_pb2.PlanAssetPartitionsResponse]  # type: ignore[assignment]
+    """Applies partitioned consumers' plans: queued events assigned to the partitions they feed
+    and runs created for complete partitions (refused per run at max_active_runs or when the
+    partition changed, per plan as CreateAssetTriggeredRuns is).
     """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -212,6 +222,17 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         compare-and-set (refused with STATE_CONFLICT when they changed, ACTIVE_RUNS_LIMIT when the
         DAG is at max_active_runs, DAG_PAUSED or STALE_GENERATION as schedule advances are); the
         run records the asset events it consumed.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanAssetPartitions(
+        self,
+        request: _request_response_pb2.PlanAssetPartitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_request_response_pb2.PlanAssetPartitionsResponse, _abc.Awaitable[_request_response_pb2.PlanAssetPartitionsResponse]]:
+        """Applies partitioned consumers' plans: queued events assigned to the partitions they feed
+        and runs created for complete partitions (refused per run at max_active_runs or when the
+        partition changed, per plan as CreateAssetTriggeredRuns is).
         """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -87,6 +87,11 @@ class Dag(Base):
     has_schedule: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Scheduled on assets (alone or with a time schedule).
     has_asset_schedule: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: For a partitioned consumer, a hash of how it maps partition keys ("" otherwise): its
+    #: pending partitions are dropped when it changes, as they were gathered under other rules.
+    partitioning_hash: Mapped[str] = mapped_column(
+        String(HASH_LENGTH), default="", server_default=""
+    )
     max_active_runs: Mapped[int] = mapped_column(Integer, default=16)
     max_active_tasks: Mapped[int] = mapped_column(Integer, default=16)
     task_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -186,6 +191,8 @@ class DagRun(Base):
     #: The client-made id of the trigger that created it, for idempotent retries.
     request_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    partition_key: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    partition_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TaskInstance(Base):
@@ -498,6 +505,11 @@ class AssetEvent(Base):
     #: Set by whoever recorded the event to make its report idempotent (a watcher's event
     #: id); None for the others.
     request_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), unique=True)
+    #: The partition it updated.
+    partition_key: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    #: The producing run's partition date, when the event is for the run's partition: a
+    #: consumer mapping keys as they are (IdentityMapper) carries it to its own run.
+    partition_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AssetAliasEvent(Base):
@@ -539,6 +551,41 @@ class AssetDagRunQueueEvent(Base):
         ForeignKey("asset_event.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+
+
+class AssetPartition(Base):
+    """A partition of a partitioned consumer that received events and waits for its run.
+
+    Airflow's AssetPartitionDagRun; deleted when its run is created (the run keeps the key
+    and its consumed events).
+    """
+
+    __tablename__ = "asset_partition"
+    __table_args__ = (UniqueConstraint("target_dag_id", "partition_key"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    target_dag_id: Mapped[str] = mapped_column(ForeignKey("dag.dag_id", ondelete="CASCADE"))
+    partition_key: Mapped[str] = mapped_column(String(ID_LENGTH))
+    #: The producers' partition date, None until one carries it or when two disagree.
+    carried_partition_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AssetPartitionEvent(Base):
+    """An event a pending partition received (Airflow's PartitionedAssetKeyLog)."""
+
+    __tablename__ = "asset_partition_event"
+
+    partition_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_partition.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_event_id: Mapped[int] = mapped_column(
+        ForeignKey("asset_event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    source_partition_key: Mapped[str] = mapped_column(String(ID_LENGTH))
 
 
 class DagRunAssetEvent(Base):

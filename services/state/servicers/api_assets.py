@@ -15,12 +15,13 @@ from services.state.convert import (
     asset_details_to_proto,
     asset_event_to_proto,
     asset_state_entry_to_proto,
+    pending_partition_to_proto,
     queued_event_to_proto,
 )
 from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
-from services.state.store import asset_state, assets
-from services.state.validation import json_object, optional_identifier
+from services.state.store import asset_state, assets, partitions
+from services.state.validation import check_partition_key, json_object, optional_identifier
 
 
 def asset_key(request: Any) -> tuple[str, str]:
@@ -103,10 +104,17 @@ class AssetsApi:
         """Record an event from outside; the DAGs scheduled on the asset are queued."""
         name, uri = asset_key(request)
         extra = json_object(request.extra_json, "extra_json")
+        if request.partition_key:
+            check_partition_key(request.partition_key, "partition_key")
 
         def write(session: Any) -> rr.CreateAssetEventResponse:
             recorded = assets.emit_asset_event(
-                session, name=name, uri=uri, extra_json=extra, now=utcnow()
+                session,
+                name=name,
+                uri=uri,
+                extra_json=extra,
+                now=utcnow(),
+                partition_key=request.partition_key,
             )
             session.flush()
             return rr.CreateAssetEventResponse(
@@ -124,14 +132,21 @@ class AssetsApi:
         """What asset-scheduled DAGs wait on. NOT_FOUND for an unknown dag_id."""
         dag_id = optional_identifier(request.dag_id, "dag_id")
 
-        def read(session: Any) -> list[Any]:
+        def read(session: Any) -> rr.ListQueuedAssetEventsResponse:
             if dag_id:
                 assets.require_dag(session, dag_id)
             found = assets.queued_events(session, [dag_id] if dag_id else [])
-            return [queued_event_to_proto(q) for dag in sorted(found) for q in found[dag]]
+            pending = partitions.pending_partitions(session, [dag_id] if dag_id else [])
+            return rr.ListQueuedAssetEventsResponse(
+                queued_asset_events=[
+                    queued_event_to_proto(q) for dag in sorted(found) for q in found[dag]
+                ],
+                pending_partitions=[
+                    pending_partition_to_proto(p) for dag in sorted(pending) for p in pending[dag]
+                ],
+            )
 
-        queued = await self._services.read(read, name="list_queued_asset_events")
-        return rr.ListQueuedAssetEventsResponse(queued_asset_events=queued)
+        return await self._services.read(read, name="list_queued_asset_events")
 
     async def ListAssetState(
         self, request: rr.ListAssetStateRequest, context: aio.ServicerContext[Any, Any]

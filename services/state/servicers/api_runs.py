@@ -31,6 +31,7 @@ from services.state.store import deferral, execution, markers, runs, task_instan
 from services.state.store.runs import run_counts
 from services.state.store.task_instances import TaskInstanceKey
 from services.state.validation import (
+    check_partition_key,
     enum_name,
     identifier,
     json_object,
@@ -85,6 +86,9 @@ class RunsApi:
         run_id = optional_identifier(request.run_id, "run_id")
         conf_json = json_object(request.conf_json, "conf_json")
         request_id = optional_identifier(request.request_id, "request_id")
+        partition_key = request.partition_key
+        if partition_key:
+            check_partition_key(partition_key, "partition_key")
         now = utcnow()
         logical_date = to_datetime(request, "logical_date") or now
 
@@ -98,6 +102,7 @@ class RunsApi:
                 note=request.note,
                 request_id=request_id,
                 now=now,
+                partition_key=partition_key,
             )
             return run_to_proto(run, run_counts(session, run.id)), created
 

@@ -27,6 +27,7 @@ from services.state.store.deferral import Deferral
 from services.state.store.execution import LeaseStatus, TryLease
 from services.state.store.transitions import TryEnding
 from services.state.validation import (
+    check_partition_key,
     identifier,
     json_object,
     json_value,
@@ -96,6 +97,8 @@ def leased_message(leased: execution.LeasedTry) -> executor_pb2.LeasedTry:
         next_kwargs_json=ti.next_kwargs_json,
         first_reschedule_date=timestamp(ti.first_reschedule_at),
         task_reschedule_count=ti.reschedule_count,
+        partition_key=run.partition_key or "",
+        partition_date=timestamp(run.partition_date),
     )
 
 
@@ -108,11 +111,18 @@ def outlet_reports(request: rr.CompleteTaskInstanceRequest) -> list[assets.Outle
         where = f"outlet_events[{index}]"
         if not event.asset.name or not event.asset.uri:
             raise InvalidArgument(f"{where}.asset", "needs the asset's name and uri")
+        if event.partition_keys and event.source_alias_name:
+            raise InvalidArgument(
+                f"{where}.partition_keys", "cannot be set on an event through an alias"
+            )
+        for key in event.partition_keys:
+            check_partition_key(key, f"{where}.partition_keys")
         reports.append(
             assets.OutletReport(
                 asset=event.asset,
                 extra_json=json_object(event.extra_json, f"{where}.extra_json"),
                 source_alias_name=event.source_alias_name,
+                partition_keys=tuple(event.partition_keys),
             )
         )
     return reports

@@ -26,21 +26,24 @@ from services.runtime.protoconv import timestamp, to_datetime, to_seconds
 from services.state.clock import utcnow
 from services.state.convert import (
     dag_to_proto,
+    pending_partition_to_proto,
     pool_to_proto,
     queued_event_to_proto,
+    queued_partition_event_to_proto,
     run_to_proto,
     ti_scheduling_view,
 )
 from services.state.metrics import ASSET_RUNS, LEASES
 from services.state.paging import page_request
 from services.state.services import StateServices
-from services.state.store import apply, assets, scheduling
+from services.state.store import apply, assets, partitions, scheduling
 from services.state.store.admission import Refusal
 from services.state.store.apply import Outcome, RunTransition, TaskInstanceTransition
 from services.state.store.assets import AssetRunRequest, ConsumedKey
 from services.state.store.runs import NewRun
 from services.state.store.scheduling import NextRun, ScheduleAdvance
 from services.state.validation import (
+    check_partition_key,
     enum_name,
     identifier,
     json_object,
@@ -130,6 +133,12 @@ def schedule_advance(advance: scheduler_pb2.ScheduleAdvance, index: int) -> Sche
             data_interval_start=to_datetime(new, "data_interval_start"),
             data_interval_end=to_datetime(new, "data_interval_end"),
             conf_json=json_object(new.conf_json, f"{field}.run.conf_json"),
+            partition_key=(
+                check_partition_key(new.partition_key, f"{field}.run.partition_key")
+                if new.partition_key
+                else None
+            ),
+            partition_date=to_datetime(new, "partition_date") if new.partition_key else None,
         )
     following = None
     if advance.HasField("next"):
@@ -163,6 +172,53 @@ def schedulable_message(item: scheduling.SchedulableDag) -> scheduler_pb2.Schedu
         ),
         latest_scheduled_data_interval_end=timestamp(latest.data_interval_end if latest else None),
         queued_asset_events=[queued_event_to_proto(q) for q in item.queued],
+        queued_partition_events=[
+            queued_partition_event_to_proto(q) for q in item.queued_partition_events
+        ],
+        pending_partitions=[pending_partition_to_proto(p) for p in item.pending_partitions],
+    )
+
+
+def partition_plan(message: scheduler_pb2.PartitionPlan, index: int) -> partitions.PartitionPlan:
+    """Check one partitioned consumer's plan."""
+    where = f"plans[{index}]"
+    assignments = []
+    for position, item in enumerate(message.assignments):
+        field = f"{where}.assignments[{position}]"
+        if item.asset_event_id <= 0:
+            raise InvalidArgument(f"{field}.asset_event_id", "names no asset event")
+        keys = tuple(
+            check_partition_key(key, f"{field}.partition_keys") for key in item.partition_keys
+        )
+        if not keys and not item.rejection:
+            raise InvalidArgument(field, "needs partition keys or a rejection")
+        assignments.append(
+            partitions.Assignment(
+                item.asset_event_id,
+                keys,
+                to_datetime(item, "carried_partition_date"),
+                item.rejection,
+            )
+        )
+    runs = []
+    for position, run in enumerate(message.runs):
+        field = f"{where}.runs[{position}]"
+        if run.expected_received <= 0:
+            raise InvalidArgument(f"{field}.expected_received", "must be positive")
+        runs.append(
+            partitions.PlannedRun(
+                check_partition_key(run.partition_key, f"{field}.partition_key"),
+                run.expected_received,
+                to_datetime(run, "partition_date"),
+            )
+        )
+    if not assignments and not runs:
+        raise InvalidArgument(where, "assigns no event and asks for no run")
+    return partitions.PartitionPlan(
+        identifier(message.dag_id, f"{where}.dag_id"),
+        message.expected_content_hash,
+        tuple(assignments),
+        tuple(runs),
     )
 
 
@@ -327,6 +383,34 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         outcome = await self._services.write(write, name="create_asset_triggered_run")
         if outcome.applied:
             ASSET_RUNS.inc()
+        return outcome
+
+    async def PlanAssetPartitions(
+        self, request: rr.PlanAssetPartitionsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> rr.PlanAssetPartitionsResponse:
+        """Apply partitioned consumers' plans, each in one transaction."""
+        identifier(request.scheduler_id, "scheduler_id")
+        plans = [partition_plan(p, i) for i, p in enumerate(request.plans)]
+        return rr.PlanAssetPartitionsResponse(outcomes=[await self._plan(p) for p in plans])
+
+    async def _plan(self, plan: partitions.PartitionPlan) -> scheduler_pb2.PartitionPlanOutcome:
+        now = utcnow()
+
+        def write(session: Any) -> scheduler_pb2.PartitionPlanOutcome:
+            outcome = partitions.apply_partition_plan(session, plan, now)
+            message = scheduler_pb2.PartitionPlanOutcome(
+                dag_id=plan.dag_id,
+                applied=outcome.refusal is None,
+                dag_runs=[run_to_proto(run, {}) for run in outcome.runs],
+                refused_partition_keys=[key for key, _ in outcome.refused],
+            )
+            if outcome.refusal is not None:
+                message.refusal = REFUSALS.to_proto(outcome.refusal)
+            return message
+
+        outcome = await self._services.write(write, name="plan_asset_partitions")
+        if outcome.dag_runs:
+            ASSET_RUNS.inc(len(outcome.dag_runs))
         return outcome
 
     async def GetSchedulingSnapshot(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from core.runs import run_id_for
 from core.states import RUN_ACTIVE, DagRunType
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
+from services.runtime.timetables import condition_leaves
 from services.state.db.event_log import record_event
 from services.state.db.models import (
     Asset,
@@ -44,6 +45,8 @@ from services.state.db.models import (
 from services.state.store.admission import Refusal
 from services.state.store.errors import InvalidInput, NotFound
 from services.state.store.pages import Page, PageRequest, keyset_page
+from services.state.store.partitions import sync_partitioning
+from services.state.store.partitions import warn as warn_partition
 from services.state.store.runs import NewRun, create_run
 from services.state.store.transitions import definition_of
 
@@ -124,15 +127,6 @@ def ensure_alias(session: Session, name: str, group: str = "") -> AssetAlias:
     return row
 
 
-def _condition_leaves(condition: dag_pb2.AssetCondition) -> Iterator[dag_pb2.AssetCondition]:
-    kind = condition.WhichOneof("kind")
-    if kind in ("all", "any"):
-        for part in getattr(condition, kind).parts:
-            yield from _condition_leaves(part)
-    elif kind is not None:
-        yield condition
-
-
 def _reference_row(
     dag_id: str, role: str, task_id: str, item: dag_pb2.AssetCondition | dag_pb2.TaskAsset
 ) -> dict[str, Any]:
@@ -166,7 +160,7 @@ def sync_dag_assets(
     """Register the assets and aliases a DAG version names and rewrite its references."""
     items: list[tuple[str, str, dag_pb2.AssetCondition | dag_pb2.TaskAsset]] = []
     if definition.schedule.HasField("assets"):
-        items += [(SCHEDULE, "", leaf) for leaf in _condition_leaves(definition.schedule.assets)]
+        items += [(SCHEDULE, "", leaf) for leaf in condition_leaves(definition.schedule.assets)]
     for task in definition.tasks:
         items += [(OUTLET, task.task_id, outlet) for outlet in task.outlets]
         items += [(INLET, task.task_id, inlet) for inlet in task.inlets]
@@ -182,7 +176,10 @@ def sync_dag_assets(
     if unique:
         session.add_all(DagAssetReference(**r) for r in unique)
     dag.has_asset_schedule = definition.schedule.HasField("assets")
-    if not dag.has_asset_schedule:
+    was_partitioned = bool(dag.partitioning_hash)
+    sync_partitioning(session, dag, definition)
+    if not dag.has_asset_schedule or was_partitioned != bool(dag.partitioning_hash):
+        # What was queued for the other kind of consumer cannot feed this one.
         for model in (AssetDagRunQueue, AssetDagRunQueueEvent):
             session.execute(delete(model).where(model.target_dag_id == dag.dag_id))
 
@@ -198,13 +195,20 @@ def _naming(asset: Asset) -> Any:
     )
 
 
-def _scheduled_on(session: Session, asset: Asset, alias_names: Sequence[str]) -> list[str]:
-    """The active, unpaused DAGs scheduled on the asset or on one of the aliases."""
+def _scheduled_on(
+    session: Session, asset: Asset, alias_names: Sequence[str]
+) -> list[tuple[str, bool]]:
+    """The active, unpaused DAGs scheduled on the asset or on one of the aliases.
+
+    Returns:
+        (dag_id, whether it is a partitioned consumer), by DAG id.
+
+    """
     names = _naming(asset)
     if alias_names:
         names = or_(names, DagAssetReference.alias_name.in_(list(alias_names)))
     query = (
-        select(DagAssetReference.dag_id)
+        select(DagAssetReference.dag_id, Dag.partitioning_hash != "")
         .join(Dag, Dag.dag_id == DagAssetReference.dag_id)
         .where(
             DagAssetReference.role == SCHEDULE,
@@ -214,7 +218,7 @@ def _scheduled_on(session: Session, asset: Asset, alias_names: Sequence[str]) ->
         )
         .distinct()
     )
-    return sorted(session.scalars(query))
+    return sorted((dag_id, bool(partitioned)) for dag_id, partitioned in session.execute(query))
 
 
 def resolve_reference(session: Session, *, name: str = "", uri: str = "") -> Asset:
@@ -265,9 +269,13 @@ def record_asset_event(
     source: EventSource | None = None,
     alias_names: Sequence[str] = (),
     request_id: str | None = None,
+    partition_key: str | None = None,
+    partition_date: datetime | None = None,
 ) -> RecordedEvent:
     """Record one event of ``asset`` and queue the DAGs scheduled on it.
 
+    As in Airflow, an event for a partition is queued for partitioned consumers only, and one
+    without a partition key for the others only (a partitioned consumer gets a warning).
     ``request_id`` makes it idempotent: the caller checks it is not taken.
     """
     aliases = sorted(set(alias_names))
@@ -282,6 +290,8 @@ def record_asset_event(
         origin=origin,
         timestamp=now,
         request_id=request_id,
+        partition_key=partition_key or None,
+        partition_date=partition_date if partition_key else None,
     )
     session.add(event)
     session.flush()
@@ -291,7 +301,18 @@ def record_asset_event(
             session, AssetAliasAsset, [{"alias_id": alias.id, "asset_id": asset.id}]
         )
         session.add(AssetAliasEvent(alias_id=alias.id, event_id=event.id))
-    queued = _scheduled_on(session, asset, aliases)
+    targets = _scheduled_on(session, asset, aliases)
+    partitioned = [dag_id for dag_id, is_partitioned in targets if is_partitioned]
+    plain = (
+        []
+        if partition_key
+        else [dag_id for dag_id, is_partitioned in targets if not is_partitioned]
+    )
+    if partitioned and not partition_key:
+        for dag_id in partitioned:
+            warn_partition(session, dag_id, _missing_key(asset, source), now)
+        partitioned = []
+    queued = sorted(plain + partitioned)
     if queued:
         # Serialises with a run of these DAGs being created (it locks its DAG's row too), so
         # an event is either consumed by that run or queued, with its queue row, for the next.
@@ -301,7 +322,7 @@ def record_asset_event(
     insert_ignoring_conflicts(
         session,
         AssetDagRunQueue,
-        [{"asset_id": asset.id, "target_dag_id": dag_id, "created_at": now} for dag_id in queued],
+        [{"asset_id": asset.id, "target_dag_id": dag_id, "created_at": now} for dag_id in plain],
     )
     if queued:
         session.execute(
@@ -323,6 +344,20 @@ def record_asset_event(
     return RecordedEvent(event, asset, queued)
 
 
+def _missing_key(asset: Asset, source: EventSource | None) -> str:
+    origin = (
+        f"task {source.task_id!r} of run {source.run_id!r} of DAG {source.dag_id!r}"
+        if source
+        else "outside (the API or a watcher)"
+    )
+    return (
+        f"an event of asset {asset.name!r} from {origin} has no partition key, so this "
+        "partitioned DAG ignores it; produce the asset from a partitioned run (e.g. "
+        "CronPartitionTimetable), name keys with outlet_events[asset].add_partitions(...), or "
+        "emit it with a partition key"
+    )
+
+
 def events_recorded(session: Session) -> int:
     """How many asset events this transaction recorded so far."""
     return int(session.info.get(_RECORDED, 0))
@@ -335,6 +370,21 @@ class OutletReport:
     asset: dag_pb2.Asset
     extra_json: str = ""
     source_alias_name: str = ""
+    partition_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunPartition:
+    """The producing run's partition, which its events are for unless a task names others."""
+
+    key: str | None = None
+    date: datetime | None = None
+
+    def of(self, key: str | None) -> tuple[str | None, datetime | None]:
+        """An event's key and the date it carries: the run's date for the run's key only."""
+        if key is None or key == self.key:
+            return self.key, self.date
+        return key, None
 
 
 def record_outlet_events(
@@ -343,16 +393,19 @@ def record_outlet_events(
     task: dag_pb2.TaskDefinition,
     reports: Sequence[OutletReport],
     now: datetime,
+    partition: RunPartition | None = None,
 ) -> list[RecordedEvent]:
     """Record the events of a try that succeeded, as Airflow does.
 
     Every asset outlet (and reference outlet that finds an asset) gets one event, with the
-    extra the try reported for it; every asset the try attached to one of the task's alias
-    outlets gets one event per distinct extra, naming the aliases it came through. An asset
-    attached to an alias is created when no DAG names it yet.
+    extra the try reported for it, for the run's partition, or one per partition key the try
+    named for it (``add_partitions``); every asset the try attached to one of the task's alias
+    outlets gets one event per distinct extra, naming the aliases it came through, for the
+    run's partition. An asset attached to an alias is created when no DAG names it yet.
     """
+    partition = partition or RunPartition()
     source = EventSource(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-    extras = {(r.asset.name, r.asset.uri): r.extra_json for r in reports if not r.source_alias_name}
+    direct = {(r.asset.name, r.asset.uri): r for r in reports if not r.source_alias_name}
     recorded = []
     seen: set[int] = set()
     for outlet in task.outlets:
@@ -373,19 +426,37 @@ def record_outlet_events(
         if row is None or row.id in seen:
             continue
         seen.add(row.id)
-        extra = extras.get((row.name, row.uri), "")
-        recorded.append(
-            record_asset_event(
-                session, row, extra_json=extra, origin=ORIGIN_TASK, now=now, source=source
-            )
+        report = direct.get((row.name, row.uri))
+        keys: Sequence[str | None] = (
+            sorted(report.partition_keys) if report and report.partition_keys else [None]
         )
+        for wanted in keys:
+            key, date = partition.of(wanted)
+            recorded.append(
+                record_asset_event(
+                    session,
+                    row,
+                    extra_json=report.extra_json if report else "",
+                    origin=ORIGIN_TASK,
+                    now=now,
+                    source=source,
+                    partition_key=key,
+                    partition_date=date,
+                )
+            )
     outlet_aliases = {o.alias.name for o in task.outlets if o.WhichOneof("kind") == "alias"}
     through: dict[tuple[str, str, str], tuple[dag_pb2.Asset, set[str]]] = {}
-    for report in reports:
-        if report.source_alias_name not in outlet_aliases:
+    for alias_report in reports:
+        if alias_report.source_alias_name not in outlet_aliases:
             continue
-        group = (report.asset.name, report.asset.uri, _extra_json(report.extra_json))
-        through.setdefault(group, (report.asset, set()))[1].add(report.source_alias_name)
+        group = (
+            alias_report.asset.name,
+            alias_report.asset.uri,
+            _extra_json(alias_report.extra_json),
+        )
+        through.setdefault(group, (alias_report.asset, set()))[1].add(
+            alias_report.source_alias_name
+        )
     for (_, _, extra), (asset, aliases) in sorted(through.items(), key=lambda item: item[0]):
         row = ensure_asset(session, asset, now, define=False)
         recorded.append(
@@ -397,6 +468,8 @@ def record_outlet_events(
                 now=now,
                 source=source,
                 alias_names=sorted(aliases),
+                partition_key=partition.key,
+                partition_date=partition.date,
             )
         )
     return recorded
@@ -410,10 +483,18 @@ def emit_asset_event(
     extra_json: str,
     now: datetime,
     origin: str = ORIGIN_API,
+    partition_key: str = "",
 ) -> RecordedEvent:
     """Record an event from outside (the API, an asset watcher); extra_json is a JSON object."""
     asset = find_asset(session, name=name, uri=uri)
-    return record_asset_event(session, asset, extra_json=extra_json, origin=origin, now=now)
+    return record_asset_event(
+        session,
+        asset,
+        extra_json=extra_json,
+        origin=origin,
+        now=now,
+        partition_key=partition_key or None,
+    )
 
 
 # ---- the queue and asset-triggered runs ----

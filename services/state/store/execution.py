@@ -28,7 +28,7 @@ from services.state.db.models import (
     TaskState,
     XCom,
 )
-from services.state.store.assets import OutletReport, record_outlet_events
+from services.state.store.assets import OutletReport, RunPartition, record_outlet_events
 from services.state.store.deferral import Deferral, defer_try
 from services.state.store.errors import Forbidden, LeaseLost, NotFound
 from services.state.store.instances import touch_instance
@@ -451,8 +451,9 @@ def _record_outlets(
 ) -> None:
     run = session.get(DagRun, ti.dag_run_id)
     task = task_definition(session, run, ti.task_id) if run is not None else None
-    if task is not None and (task.outlets or reports):
-        record_outlet_events(session, ti, task, reports, now)
+    if run is not None and task is not None and (task.outlets or reports):
+        partition = RunPartition(run.partition_key, run.partition_date)
+        record_outlet_events(session, ti, task, reports, now, partition)
 
 
 def return_task_instances(

@@ -15,11 +15,11 @@ from core.states import FINISHED, LEASED, DagRunState, DagRunType, TaskInstanceS
 from core.timetables import DataInterval
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
-from services.runtime.timetables import builtin_timetable
+from services.runtime.timetables import builtin_timetable, triggered_partition_date
 from services.state.db.event_log import record_event
 from services.state.db.models import Dag, DagRun, TaskInstance
 from services.state.graph import priority_weights
-from services.state.store.errors import AlreadyExists, NotFound, Refused
+from services.state.store.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.transitions import (
     change_run_state,
@@ -41,6 +41,8 @@ class NewRun:
     conf_json: str = "{}"
     note: str = ""
     request_id: str | None = None
+    partition_key: str | None = None
+    partition_date: datetime | None = None
 
 
 def create_run(
@@ -67,6 +69,8 @@ def create_run(
         generation=0,
         request_id=new.request_id,
         created_at=now,
+        partition_key=new.partition_key,
+        partition_date=new.partition_date,
     )
     session.add(run)
     session.flush()
@@ -112,8 +116,12 @@ def trigger_dag_run(
     note: str,
     request_id: str,
     now: datetime,
+    partition_key: str = "",
 ) -> tuple[DagRun, bool]:
-    """Create a manual run; return it and whether it was created (False for a repeated request)."""
+    """Create a manual run; return it and whether it was created (False for a repeated request).
+
+    A run for a partition takes the date its DAG's timetable decodes from the key.
+    """
     dag = session.get(Dag, dag_id)
     if dag is None:
         raise NotFound("dag", dag_id)
@@ -135,6 +143,10 @@ def trigger_dag_run(
         )
     definition = definition_of(session, dag.content_hash)
     interval = manual_interval(definition, logical_date)
+    try:
+        partition_date = triggered_partition_date(definition.schedule, partition_key)
+    except ValueError as err:
+        raise InvalidInput("partition_key", str(err)) from err
     run = create_run(
         session,
         dag,
@@ -149,6 +161,8 @@ def trigger_dag_run(
             conf_json=conf_json,
             note=note,
             request_id=request_id or None,
+            partition_key=partition_key or None,
+            partition_date=partition_date,
         ),
         now,
     )

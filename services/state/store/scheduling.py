@@ -28,6 +28,12 @@ from services.state.store.apply import claimed_by
 from services.state.store.assets import QueuedEvent, queued_events
 from services.state.store.instances import forget_instance, live_instances, touch_instance
 from services.state.store.pages import Page, PageRequest, keyset_page
+from services.state.store.partitions import (
+    PendingPartition,
+    QueuedPartitionEvent,
+    pending_partitions,
+    queued_partition_events,
+)
 from services.state.store.pools import PoolUsage, all_pool_usages
 from services.state.store.runs import NewRun, create_run
 from services.state.store.transitions import (
@@ -148,6 +154,9 @@ class SchedulableDag:
     latest_scheduled: ScheduledInterval | None
     #: For a DAG scheduled on assets: its queued asset events.
     queued: list[QueuedEvent] = field(default_factory=list)
+    #: For a partitioned consumer: the events not yet assigned, and its pending partitions.
+    queued_partition_events: list[QueuedPartitionEvent] = field(default_factory=list)
+    pending_partitions: list[PendingPartition] = field(default_factory=list)
 
 
 def list_schedulable_dags(session: Session, page: PageRequest) -> Page[SchedulableDag]:
@@ -194,6 +203,9 @@ def list_schedulable_dags(session: Session, page: PageRequest) -> Page[Schedulab
         )
     }
     queued = queued_events(session, [d.dag_id for d in found.items if d.has_asset_schedule])
+    partitioned = [d.dag_id for d in found.items if d.partitioning_hash]
+    events = queued_partition_events(session, partitioned)
+    pending = pending_partitions(session, partitioned) if partitioned else {}
     return found.map(
         lambda d: SchedulableDag(
             d,
@@ -201,6 +213,8 @@ def list_schedulable_dags(session: Session, page: PageRequest) -> Page[Schedulab
             int(active.get(d.dag_id, 0)),
             latest.get(d.dag_id),
             queued.get(d.dag_id, []),
+            events.get(d.dag_id, []),
+            pending.get(d.dag_id, []),
         )
     )
 
