@@ -108,10 +108,14 @@ async def run_to_end(
     conf: dict[str, object] | None = None,
     *,
     within: float = 60,
+    partition_key: str = "",
 ) -> run_pb2.DagRun:
     trigger = await client.api.TriggerDagRun(
         api_rr.TriggerDagRunRequest(
-            dag_id=dag_id, conf_json=json.dumps(conf or {}), request_id=f"{dag_id}-{time.time_ns()}"
+            dag_id=dag_id,
+            conf_json=json.dumps(conf or {}),
+            request_id=f"{dag_id}-{time.time_ns()}",
+            partition_key=partition_key,
         )
     )
     key = run_pb2.DagRunKey(dag_id=dag_id, run_id=trigger.dag_run.run_id)
@@ -565,3 +569,91 @@ async def test_timetables_give_their_next_runs_once_unpaused(api: StateClient) -
     )
     for dag_id in ("example_weekday_report", "example_twice_a_day", "example_release_days"):
         await api.api.PauseDag(api_rr.PauseDagRequest(dag_id=dag_id))
+
+
+async def partition_runs(
+    client: StateClient, dag_id: str, keys: set[str], *, within: float = 60
+) -> dict[str, run_pb2.DagRun]:
+    """Wait until ``dag_id`` has a finished run for each partition key; the latest of each."""
+    deadline = time.monotonic() + within
+    while True:
+        listing = await client.api.ListDagRuns(
+            api_rr.ListDagRunsRequest(
+                dag_id=dag_id,
+                states=[dag_run_pb2.DAG_RUN_STATE_SUCCESS, dag_run_pb2.DAG_RUN_STATE_FAILED],
+                page_size=100,
+            )
+        )
+        found = {r.partition_key: r for r in reversed(listing.dag_runs) if r.partition_key in keys}
+        if set(found) == keys:
+            return found
+        assert time.monotonic() < deadline, f"{dag_id} ran for {sorted(found)}, not {sorted(keys)}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_partition_run_makes_its_consumer_run_for_the_partition_it_maps_to(
+    api: StateClient,
+) -> None:
+    produced = await run_to_end(
+        api, "example_ingest_player_stats", partition_key="2026-06-14T03:00:00"
+    )
+    assert produced.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert produced.partition_key == "2026-06-14T03:00:00"
+    assert produced.partition_date.ToDatetime(tzinfo=UTC) == datetime(2026, 6, 14, 3, tzinfo=UTC)
+    events = await api.api.ListAssetEvents(
+        api_rr.ListAssetEventsRequest(asset_name="player_stats", source_run_id=produced.run_id)
+    )
+    assert [e.partition_key for e in events.asset_events] == ["2026-06-14T03:00:00"]
+    runs = await partition_runs(api, "example_hourly_player_report", {"2026-06-14T03"})
+    run = runs["2026-06-14T03"]
+    assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    assert run.run_type == dag_run_pb2.DAG_RUN_TYPE_ASSET_TRIGGERED
+    assert (await xcoms_of(api, run))["report"] == {
+        "partition_key": "2026-06-14T03",
+        "partition_date": "2026-06-14T03:00:00+00:00",
+        "upstream_keys": ["2026-06-14T03:00:00"],
+    }
+
+
+@ONE_REPLICA
+async def test_regions_named_at_runtime_roll_up_into_one_run_each_summary(
+    api: StateClient,
+) -> None:
+    produced = await run_to_end(api, "example_ingest_regional_sales")
+    assert produced.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    events = await api.api.ListAssetEvents(
+        api_rr.ListAssetEventsRequest(asset_name="regional_sales", source_run_id=produced.run_id)
+    )
+    assert sorted(e.partition_key for e in events.asset_events) == ["apac", "eu", "us"]
+    for dag_id, key in (
+        ("example_all_regions_summary", "all_regions"),
+        ("example_two_regions_summary", "any_two_regions"),
+    ):
+        run = (await partition_runs(api, dag_id, {key}))[key]
+        assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+        shown: Any = next(iter((await xcoms_of(api, run)).values()))
+        assert shown == {
+            "partition_key": key,
+            "partition_date": None,
+            "upstream_keys": ["apac", "eu", "us"],
+        }
+
+
+@ONE_REPLICA
+async def test_a_weekly_partition_fans_out_to_a_run_per_day(api: StateClient) -> None:
+    produced = await run_to_end(
+        api, "example_train_weekly_model", partition_key="2026-06-08T00:00:00"
+    )
+    assert produced.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    days = {f"2026-06-{day:02d}" for day in range(8, 15)}
+    runs = await partition_runs(api, "example_daily_inference", days)
+    for day, run in runs.items():
+        assert run.state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+        assert run.partition_date.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(day).replace(
+            tzinfo=UTC
+        )
+        assert (await xcoms_of(api, run))["infer"]["upstream_keys"] == ["2026-06-08T00:00:00"]
+    pending = await api.api.ListQueuedAssetEvents(
+        api_rr.ListQueuedAssetEventsRequest(dag_id="example_daily_inference")
+    )
+    assert list(pending.pending_partitions) == []

@@ -49,12 +49,14 @@ def make_dag(
     map_lengths: Mapping[str, dag_pb2.MapLength] | None = None,
     assets: dag_pb2.AssetCondition | None = None,
     outlets: Mapping[str, Sequence[dag_pb2.TaskAsset]] | None = None,
+    partitioning: dag_pb2.AssetPartitioning | None = None,
 ) -> dag_pb2.SerializedDag:
     """A serialised DAG: ``tasks`` maps each task id to its upstream task ids.
 
     ``setups`` and ``teardowns`` name the tasks with those roles (teardowns get their trigger
     rule, all_done_setup_success); ``map_lengths`` makes tasks mapped; ``assets`` schedules the
-    DAG on assets and ``outlets`` gives tasks their outlets.
+    DAG on assets and ``outlets`` gives tasks their outlets; ``partitioning`` (with ``assets``)
+    makes it a partitioned consumer.
     """
     mapped = dict(map_lengths or {})
     schedule = (
@@ -103,6 +105,8 @@ def make_dag(
     )
     if assets is not None:
         definition.schedule.assets.CopyFrom(assets)
+    if partitioning is not None:
+        definition.schedule.partitioning.CopyFrom(partitioning)
     content_hash = hashlib.sha256(definition.SerializeToString(deterministic=True)).hexdigest()
     return dag_pb2.SerializedDag(definition=definition, content_hash=content_hash)
 
