@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -145,7 +146,8 @@ def test_a_plan_assigns_events_and_creates_the_partition_run(database: Database)
         (partitions.PlannedRun("2026-06-14T03", 2, JUNE_14),),
     )
     outcome = apply(database, plan)
-    assert outcome.refusal is None and outcome.refused == []
+    assert outcome.refusal is None
+    assert outcome.refused == []
     (run,) = outcome.runs
     assert run.partition_key == "2026-06-14T03"
     assert run.partition_date == JUNE_14
@@ -176,7 +178,8 @@ def test_an_incomplete_partition_waits_and_a_stale_count_is_refused(database: Da
             "consumer", "", (partitions.Assignment(first, ("2026-06-14T03",)),), ()
         ),
     )
-    assert outcome.refusal is None and outcome.runs == []
+    assert outcome.refusal is None
+    assert outcome.runs == []
     assert pending(database, "consumer") == [("2026-06-14T03", ["2026-06-14T03:00:00"])]
     # A run asked for from a view with more events than the partition has is refused alone.
     outcome = apply(
@@ -324,13 +327,10 @@ def test_a_run_triggered_for_a_partition_takes_its_date_from_the_timetable(
     assert run.partition_key == "2026-06-14T11"
     # Taipei's 11:00 is 03:00 UTC.
     assert run.partition_date == JUNE_14
-    try:
+    with pytest.raises(InvalidInput) as refused:
         trigger("June 14th")
-    except InvalidInput as err:
-        assert err.field == "partition_key"
-        assert "does not match the timetable's key_format '%Y-%m-%dT%H'" in err.description
-    else:
-        raise AssertionError("a key that does not fit the key format was accepted")
+    assert refused.value.field == "partition_key"
+    assert "does not match the timetable's key_format '%Y-%m-%dT%H'" in refused.value.description
 
 
 def test_a_task_names_the_partitions_of_its_events(database: Database) -> None:
