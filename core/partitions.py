@@ -602,6 +602,9 @@ class TemporalMapper(PartitionMapper):
     expected_decoded_type: ClassVar[type] = datetime
     #: The format of target keys when no ``output_format`` is given.
     default_output_format: ClassVar[str]
+    #: For a mapper that decodes target keys with a regex made from ``output_format`` (its
+    #: format is not ``strptime``'s): the patterns of its ``{placeholders}``. None: strptime.
+    key_placeholders: ClassVar[dict[str, str] | None] = None
 
     def __init__(
         self,
@@ -615,6 +618,11 @@ class TemporalMapper(PartitionMapper):
         self._timezone, self._zone = _zone(timezone)
         self._input_format = input_format
         self._output_format = output_format or self.default_output_format
+        if self.key_placeholders is not None:
+            # Compiled now, so that a malformed format fails when the DAG is parsed.
+            self._key_pattern = _compile_output_format_regex(
+                self._output_format, self.key_placeholders
+            )
 
     @property
     def timezone(self) -> str:
@@ -716,22 +724,7 @@ class StartOfWeekMapper(TemporalMapper):
     """
 
     default_output_format: ClassVar[str] = "%Y-%m-%d (W%V)"
-
-    def __init__(
-        self,
-        *,
-        timezone: str | tzinfo = "UTC",
-        input_format: str = "%Y-%m-%dT%H:%M:%S",
-        output_format: str | None = None,
-        max_downstream_keys: int | None = None,
-    ) -> None:
-        super().__init__(
-            timezone=timezone,
-            input_format=input_format,
-            output_format=output_format,
-            max_downstream_keys=max_downstream_keys,
-        )
-        self._key_pattern = _compile_output_format_regex(self._output_format)
+    key_placeholders: ClassVar[dict[str, str] | None] = {}
 
     def normalize(self, dt: datetime) -> datetime:
         """Midnight of the Monday of ``dt``'s week."""
@@ -777,22 +770,7 @@ class StartOfQuarterMapper(TemporalMapper):
     """
 
     default_output_format: ClassVar[str] = "%Y-Q{quarter}"
-
-    def __init__(
-        self,
-        *,
-        timezone: str | tzinfo = "UTC",
-        input_format: str = "%Y-%m-%dT%H:%M:%S",
-        output_format: str | None = None,
-        max_downstream_keys: int | None = None,
-    ) -> None:
-        super().__init__(
-            timezone=timezone,
-            input_format=input_format,
-            output_format=output_format,
-            max_downstream_keys=max_downstream_keys,
-        )
-        self._key_pattern = _compile_output_format_regex(self._output_format, {"quarter": r"[1-4]"})
+    key_placeholders: ClassVar[dict[str, str] | None] = {"quarter": r"[1-4]"}
 
     def normalize(self, dt: datetime) -> datetime:
         """Midnight of the first day of ``dt``'s quarter."""

@@ -35,6 +35,7 @@ from protos.runtime.v1 import service_pb2_grpc as info_grpc
 from tests.faults.workload import (
     CONSUMER_DAG,
     DOOMED_WORKER,
+    PARTITION_CONSUMER_DAG,
     WORKER_IDS,
     WORKERS,
     asset_name,
@@ -42,6 +43,8 @@ from tests.faults.workload import (
     dag_source,
     deferral_marks,
     join_value,
+    partition_consumer_source,
+    partitioned_asset_name,
     worker_value,
 )
 from tests.helpers.private_postgres import PrivatePostgres
@@ -266,6 +269,7 @@ def write_dag_folder(folder: Path, scale: Scale) -> list[str]:
         source = dag_source(dag_id, doomed=dag_id == DOOMED_DAG)
         (folder / f"{dag_id}.py").write_text(source)
     (folder / f"{CONSUMER_DAG}.py").write_text(consumer_source(dag_ids))
+    (folder / f"{PARTITION_CONSUMER_DAG}.py").write_text(partition_consumer_source(dag_ids))
     for name, source in ABUSE_FILES.items():
         (folder / name).write_text(source)
     return dag_ids
@@ -677,6 +681,61 @@ async def check_asset_events(client: StateClient, finished: dict[str, int]) -> l
             f"events consumed twice: {doubled}; never consumed: {missed}; not of a workload"
             f" run: {unknown}"
         )
+    return problems
+
+
+async def check_partition_runs(client: StateClient, finished: dict[str, int]) -> list[str]:
+    """Every successful workload run made exactly one partitioned consumer run, for its own
+    partition, which consumed that run's one event; a failed run made none."""
+    problems: list[str] = []
+
+    async def consumer_runs() -> list[Any] | None:
+        pending = await client.api.ListQueuedAssetEvents(
+            api_rr.ListQueuedAssetEventsRequest(dag_id=PARTITION_CONSUMER_DAG)
+        )
+        runs = await _all_pages(
+            client.api.ListDagRuns,
+            api_rr.ListDagRunsRequest(dag_id=PARTITION_CONSUMER_DAG),
+            "dag_runs",
+        )
+        active = (dag_run_pb2.DAG_RUN_STATE_QUEUED, dag_run_pb2.DAG_RUN_STATE_RUNNING)
+        if pending.pending_partitions or any(r.state in active for r in runs):
+            return None
+        return runs
+
+    deadline = time.monotonic() + 60
+    while (runs := await consumer_runs()) is None:
+        if time.monotonic() > deadline:
+            return ["the partitioned consumer did not drain within 60 s"]
+        await asyncio.sleep(0.5)
+    successful = sorted(
+        n for n, state in finished.items() if state == dag_run_pb2.DAG_RUN_STATE_SUCCESS
+    )
+    keys = sorted(r.partition_key for r in runs)
+    if keys != successful:
+        doubled = sorted(k for k in set(keys) if keys.count(k) > 1)
+        problems.append(
+            f"{PARTITION_CONSUMER_DAG}: partitions run twice {doubled}; never run"
+            f" {sorted(set(successful) - set(keys))}; not of a successful run"
+            f" {sorted(set(keys) - set(successful))}"
+        )
+    for run in runs:
+        if run.state != dag_run_pb2.DAG_RUN_STATE_SUCCESS:
+            problems.append(f"{PARTITION_CONSUMER_DAG}/{run.run_id} ended {run.state}")
+        linked = await _all_pages(
+            client.api.ListAssetEvents,
+            api_rr.ListAssetEventsRequest(
+                consumed_by_dag_id=PARTITION_CONSUMER_DAG,
+                consumed_by_run_id=run.run_id,
+                page_size=1000,
+            ),
+            "asset_events",
+        )
+        dag_id, _, run_id = run.partition_key.partition("/")
+        if [(e.asset.name, e.source_run_id, e.partition_key) for e in linked] != [
+            (partitioned_asset_name(dag_id), run_id, run.partition_key)
+        ]:
+            problems.append(f"{PARTITION_CONSUMER_DAG}/{run.run_id} consumed {list(linked)}")
     return problems
 
 

@@ -24,6 +24,7 @@ from tests.faults.chaos import (
     Cluster,
     Scenario,
     check_asset_events,
+    check_partition_runs,
     check_records,
     expected_run_state,
     recoveries,
@@ -31,6 +32,7 @@ from tests.faults.chaos import (
     scale_from_environment,
     write_dag_folder,
 )
+from tests.faults.workload import CONSUMER_DAG, PARTITION_CONSUMER_DAG
 from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.processes import health_status
 from tests.helpers.state import state_client
@@ -62,7 +64,7 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
         deadline = time.monotonic() + 60
         while True:
             listed = {d.dag_id for d in (await client.api.ListDags(api_rr.ListDagsRequest())).dags}
-            if set(dag_ids) <= listed:
+            if {*dag_ids, CONSUMER_DAG, PARTITION_CONSUMER_DAG} <= listed:
                 break
             assert time.monotonic() < deadline, listed
             await asyncio.sleep(0.2)
@@ -90,6 +92,8 @@ async def test_every_run_completes_correctly_through_every_kind_of_fault(cluster
         assert not findings.problems, findings.problems
         asset_problems = await check_asset_events(client, finished)
         assert not asset_problems, asset_problems
+        partition_problems = await check_partition_runs(client, finished)
+        assert not partition_problems, partition_problems
         print(
             "\n" + report(SCALE, SEED, findings, recoveries(scenario.faults, findings.tries), wall)
         )

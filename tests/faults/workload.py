@@ -10,7 +10,9 @@ A doomed variant's last worker fails without retry once it resumes, so its runs 
 failed, with join upstream_failed, whatever the faults do.
 
 ``join`` produces the DAG's asset, and a consumer DAG is scheduled on any of them: every
-successful run must record one event, and every event be consumed by one consumer run.
+successful run must record one event, and every event be consumed by one consumer run. It also
+updates the partition of its run of a second asset, which a partitioned consumer takes: every
+successful run must make exactly one run of that consumer, for its partition.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ DAG_SOURCE = """\
 import time
 from datetime import datetime, timedelta, timezone
 
-from tradewind import DAG, AirflowFailException, Asset, BaseOperator, task
+from tradewind import DAG, AirflowFailException, Asset, BaseOperator, get_current_context, task
 from tradewind.sdk.triggers.temporal import TimeDeltaTrigger
+
+PARTITIONED = Asset("chaos-part://{dag_id}")
 
 
 class Work(BaseOperator):
@@ -68,9 +72,11 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timez
         time.sleep(0.05)
         return 1
 
-    @task(outlets=[Asset("chaos://{dag_id}")])
+    @task(outlets=[Asset("chaos://{dag_id}"), PARTITIONED])
     def join(*values):
         print("joining")
+        context = get_current_context()
+        context["outlet_events"][PARTITIONED].add_partitions(f"{dag_id}/{{context['run_id']}}")
         return sum(values)
 
     first = extract()
@@ -96,6 +102,32 @@ with DAG("{consumer}", schedule={condition}, start_date=datetime(2026, 1, 1, tzi
          default_args={{"retries": 6, "retry_delay": timedelta(seconds=0)}}):
     BashOperator(task_id="consume", bash_command="true")
 """
+
+
+#: The partitioned consumer of every workload DAG's second asset, a run per partition.
+PARTITION_CONSUMER_DAG = "chaos_partitions"
+
+PARTITION_CONSUMER_SOURCE = """\
+from datetime import datetime, timedelta, timezone
+
+from tradewind import DAG, Asset, BashOperator, PartitionedAssetTimetable
+
+with DAG("{consumer}", schedule=PartitionedAssetTimetable(assets={condition}),
+         start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+         default_args={{"retries": 6, "retry_delay": timedelta(seconds=0)}}):
+    BashOperator(task_id="consume", bash_command="true")
+"""
+
+
+def partitioned_asset_name(dag_id: str) -> str:
+    """The name of the partitioned asset a workload DAG's ``join`` updates."""
+    return f"chaos-part://{dag_id}"
+
+
+def partition_consumer_source(dag_ids: list[str]) -> str:
+    """The partitioned consumer, on any workload DAG's partitioned asset."""
+    condition = " | ".join(f"Asset({partitioned_asset_name(d)!r})" for d in dag_ids)
+    return PARTITION_CONSUMER_SOURCE.format(consumer=PARTITION_CONSUMER_DAG, condition=condition)
 
 
 def asset_name(dag_id: str) -> str:

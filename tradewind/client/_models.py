@@ -880,7 +880,11 @@ def schedule_text(schedule: dag_pb2.Schedule) -> str | None:
     if schedule.description:
         return schedule.description
     if kind is None:
-        return "Asset"
+        return "Partitioned Asset" if schedule.HasField("partitioning") else "Asset"
+    if kind == "cron_partition":
+        return f"{schedule.cron_partition.expression} (partitioned)"
+    if kind == "partitioned_at_runtime":
+        return "Never, partition key(s) set at runtime"
     if kind == "cron":
         return schedule.cron
     if kind == "cron_trigger":

@@ -47,8 +47,7 @@ from services.state.store.errors import InvalidInput, NotFound
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.partitions import sync_partitioning
 from services.state.store.partitions import warn as warn_partition
-from services.state.store.runs import NewRun, create_run
-from services.state.store.transitions import definition_of
+from services.state.store.runs import create_asset_triggered_run_row, run_id_taken
 
 SCHEDULE = "schedule"
 OUTLET = "outlet"
@@ -607,11 +606,7 @@ def create_asset_triggered_run(
         return Refusal.ACTIVE_RUNS_LIMIT, None
     triggered_at = max(row.created_at for row in rows)
     run_id = run_id_for(DagRunType.ASSET_TRIGGERED, triggered_at)
-    if session.scalar(
-        select(func.count())
-        .select_from(DagRun)
-        .where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
-    ):
+    if run_id_taken(session, dag.dag_id, run_id):
         return Refusal.STATE_CONFLICT, None
     asset_ids = [row.asset.id for row in rows]
     pending = (AssetDagRunQueueEvent.target_dag_id == dag.dag_id) & (
@@ -626,21 +621,9 @@ def create_asset_triggered_run(
             AssetDagRunQueue.target_dag_id == dag.dag_id, AssetDagRunQueue.asset_id.in_(asset_ids)
         )
     )
-    run = create_run(
-        session,
-        dag,
-        definition_of(session, dag.content_hash),
-        dag.content_hash,
-        NewRun(
-            run_id=run_id,
-            run_type=DagRunType.ASSET_TRIGGERED,
-            logical_date=triggered_at,
-            data_interval_start=triggered_at,
-            data_interval_end=triggered_at,
-        ),
-        now,
+    run = create_asset_triggered_run_row(
+        session, dag, run_id=run_id, triggered_at=triggered_at, event_ids=event_ids, now=now
     )
-    session.add_all(DagRunAssetEvent(dag_run_id=run.id, asset_event_id=i) for i in event_ids)
     return None, run
 
 

@@ -33,12 +33,10 @@ from services.state.db.models import (
     AssetPartitionEvent,
     Dag,
     DagRun,
-    DagRunAssetEvent,
     DagWarning,
 )
 from services.state.store.admission import Refusal
-from services.state.store.runs import NewRun, create_run
-from services.state.store.transitions import definition_of
+from services.state.store.runs import create_asset_triggered_run_row, run_id_taken
 
 #: The DAG warning a partitioned consumer gets when an event cannot feed it.
 ASSET_PARTITION_WARNING = "asset partition"
@@ -341,29 +339,18 @@ def _create_partition_run(
         return None
     triggered_at = max(event.timestamp for event in received)
     run_id = partition_run_id(triggered_at, planned.partition_key)
-    if session.scalar(
-        select(func.count())
-        .select_from(DagRun)
-        .where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
-    ):
+    if run_id_taken(session, dag.dag_id, run_id):
         return None
-    run = create_run(
+    run = create_asset_triggered_run_row(
         session,
         dag,
-        definition_of(session, dag.content_hash),
-        dag.content_hash,
-        NewRun(
-            run_id=run_id,
-            run_type=DagRunType.ASSET_TRIGGERED,
-            logical_date=triggered_at,
-            data_interval_start=triggered_at,
-            data_interval_end=triggered_at,
-            partition_key=planned.partition_key,
-            partition_date=planned.partition_date,
-        ),
-        now,
+        run_id=run_id,
+        triggered_at=triggered_at,
+        event_ids=[e.id for e in received],
+        now=now,
+        partition_key=planned.partition_key,
+        partition_date=planned.partition_date,
     )
-    session.add_all(DagRunAssetEvent(dag_run_id=run.id, asset_event_id=e.id) for e in received)
     session.execute(
         delete(AssetPartitionEvent).where(AssetPartitionEvent.partition_id == partition.id)
     )

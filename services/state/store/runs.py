@@ -17,7 +17,7 @@ from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.enums.v1 import event_pb2
 from services.runtime.timetables import builtin_timetable, triggered_partition_date
 from services.state.db.event_log import record_event
-from services.state.db.models import Dag, DagRun, TaskInstance
+from services.state.db.models import Dag, DagRun, DagRunAssetEvent, TaskInstance
 from services.state.graph import priority_weights
 from services.state.store.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from services.state.store.pages import Page, PageRequest, keyset_page
@@ -103,6 +103,52 @@ def create_run(
         run_id=new.run_id,
         dag_run_state=DAG_RUN_STATES.to_proto(DagRunState.QUEUED),
     )
+    return run
+
+
+def run_id_taken(session: Session, dag_id: str, run_id: str) -> bool:
+    """Whether the DAG has a run with this id."""
+    return bool(
+        session.scalar(
+            select(func.count())
+            .select_from(DagRun)
+            .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        )
+    )
+
+
+def create_asset_triggered_run_row(
+    session: Session,
+    dag: Dag,
+    *,
+    run_id: str,
+    triggered_at: datetime,
+    event_ids: Sequence[int],
+    now: datetime,
+    partition_key: str | None = None,
+    partition_date: datetime | None = None,
+) -> DagRun:
+    """An asset-triggered run of the DAG's current version that consumed these events.
+
+    Its logical date and data interval are the moment of its newest event.
+    """
+    run = create_run(
+        session,
+        dag,
+        definition_of(session, dag.content_hash),
+        dag.content_hash,
+        NewRun(
+            run_id=run_id,
+            run_type=DagRunType.ASSET_TRIGGERED,
+            logical_date=triggered_at,
+            data_interval_start=triggered_at,
+            data_interval_end=triggered_at,
+            partition_key=partition_key,
+            partition_date=partition_date,
+        ),
+        now,
+    )
+    session.add_all(DagRunAssetEvent(dag_run_id=run.id, asset_event_id=i) for i in event_ids)
     return run
 
 
