@@ -918,3 +918,63 @@ async def test_assets_list_show_emit_queued_and_events(stubs: StateClient, addre
     assert error_line(misused, "assets state") == "--key goes with --clear"
     cleared = ok(run_cli("assets", "state", uri, "--clear", address=address))
     assert cleared.strip() == f"cleared every key of {uri}: 0 deleted"
+
+
+async def test_partition_keys_through_trigger_emit_events_and_queued(
+    stubs: StateClient, address: str
+) -> None:
+    uri = f"s3://cli/{unique('partitioned')}"
+    asset = dag_pb2.Asset(name=uri, uri=uri, group="asset", extra_json="{}")
+    consumer = unique("cli")
+    hourly = unique("cli")
+    cron_partitioned = make_dag(hourly, {"t": []}, file=f"{hourly}.py")
+    cron_partitioned.definition.schedule.cron_partition.CopyFrom(
+        dag_pb2.CronPartition(expression="0 * * * *", key_format="%Y-%m-%dT%H")
+    )
+    await register_dags(
+        stubs,
+        [
+            make_dag(
+                consumer,
+                {"use": []},
+                file=f"{consumer}.py",
+                assets=dag_pb2.AssetCondition(asset=asset),
+                partitioning=dag_pb2.AssetPartitioning(
+                    default_mapper=dag_pb2.PartitionMapper(identity=dag_pb2.IdentityMapper())
+                ),
+            ),
+            cron_partitioned,
+        ],
+    )
+    triggered = ok(run_cli("dags", "trigger", hourly, "-p", "2026-06-14T03", address=address))
+    assert fields(triggered)["partition_key"] == "2026-06-14T03"
+    assert fields(triggered)["partition_date"].startswith("2026-06-14 03:00:00")
+    refused = run_cli("dags", "trigger", hourly, "--partition-key", "June", address=address)
+    assert "does not match the timetable's key_format '%Y-%m-%dT%H'" in error_line(
+        refused, "dags trigger"
+    )
+
+    emitted = ok(run_cli("assets", "emit", uri, "--partition-key", "us", address=address))
+    assert emitted.strip().endswith(f"recorded for {uri}; queued {consumer}")
+    events = as_json(run_cli("assets", "events", uri, "-o", "json", address=address))
+    assert [e["partition_key"] for e in events] == ["us"]
+    shown = table_rows(ok(run_cli("assets", "events", uri, address=address)))
+    assert "us" in shown[0]
+    # No scheduler runs here: assign the event as one would, and see the pending partition.
+    queued = await stubs.scheduler.ListSchedulableDags(scheduler_rr.ListSchedulableDagsRequest())
+    (item,) = [d for d in queued.dags if d.dag.dag_id == consumer]
+    (event,) = item.queued_partition_events
+    assert event.partition_key == "us"
+    plan = scheduler_pb2.PartitionPlan(
+        dag_id=consumer,
+        assignments=[
+            scheduler_pb2.PartitionAssignment(
+                asset_event_id=event.asset_event_id, partition_keys=["us"]
+            )
+        ],
+    )
+    await stubs.scheduler.PlanAssetPartitions(
+        scheduler_rr.PlanAssetPartitionsRequest(scheduler_id="cli-test", plans=[plan])
+    )
+    pending = table_rows(ok(run_cli("assets", "queued", "--partitions", consumer, address=address)))
+    assert [(row[0], row[1], row[-1]) for row in pending] == [(consumer, "us", f"{uri}:us")]
