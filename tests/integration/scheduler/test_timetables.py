@@ -268,3 +268,57 @@ async def test_a_manual_run_takes_the_data_interval_its_timetable_infers(
     before = await trigger(client, "four_hours_before", logical_date=stamp)
     assert moment(before.data_interval_start) == at - timedelta(hours=4)
     assert moment(before.data_interval_end) == at
+
+
+@pytest.mark.timeout(90)
+async def test_a_cron_partition_timetable_names_each_runs_partition(
+    client: StateClient, dags_folder: Path, services: list[ServiceProcess]
+) -> None:
+    start = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    await register(
+        client,
+        dags_folder,
+        "partitioned_minutes.py",
+        textwrap.dedent(
+            f"""
+            from datetime import datetime
+
+            from tradewind import DAG, CronPartitionTimetable, task
+
+            @task
+            def show(partition_key=None, dag_run=None):
+                return [partition_key, dag_run.partition_key, dag_run.partition_date.isoformat()]
+
+            with DAG(
+                "partitioned_minutes",
+                schedule=CronPartitionTimetable(
+                    "* * * * *", timezone="Asia/Kolkata", run_offset=-1, key_format="%H:%M"
+                ),
+                start_date=datetime.fromisoformat({start.isoformat()!r}),
+                catchup=True,
+                is_paused_upon_creation=False,
+            ):
+                show()
+            """
+        ),
+        ["partitioned_minutes"],
+    )
+    runs = await scheduled_runs(client, "partitioned_minutes", 3)
+    for run in runs[:3]:
+        tick = moment(run.logical_date)
+        partition = tick - timedelta(minutes=1)  # run_offset=-1: the tick before
+        assert moment(run.partition_date) == partition
+        # The key is the partition's wall clock in the timetable's zone (UTC+05:30).
+        wall = (partition + timedelta(hours=5, minutes=30)).strftime("%H:%M")
+        assert run.partition_key == wall
+    assert [moment(r.logical_date) for r in runs[:3]] == [
+        start + timedelta(minutes=n) for n in range(3)
+    ]
+    finished = await wait_for_run(client, "partitioned_minutes", runs[0].run_id)
+    assert finished.state == RUN.DAG_RUN_STATE_SUCCESS
+    shown = json.loads((await xcom_values(client, runs[0], "show"))["return_value"])
+    assert shown == [
+        runs[0].partition_key,
+        runs[0].partition_key,
+        moment(runs[0].partition_date).isoformat(),
+    ]
