@@ -29,6 +29,14 @@ TIMETABLE_ERRORS = Counter(
 )
 for _reason in ("TimetableNotInstalled", "TimetableFailed"):
     TIMETABLE_ERRORS.labels(_reason)
+PARTITION_EVENTS = Counter(
+    "tradewind_scheduler_partition_events_total",
+    "Asset events a scheduler assigned to partitioned consumers' partitions, by outcome"
+    " (assigned; rejected: a mapper refused the key or it fanned out beyond the cap).",
+    ("outcome",),
+)
+for _outcome in ("assigned", "rejected"):
+    PARTITION_EVENTS.labels(_outcome)
 POOL_SLOTS = Gauge(
     "tradewind_scheduler_pool_slots",
     "Pool slots by pool and kind (open, running, queued).",

@@ -477,7 +477,12 @@ class SchedulerApp:
         if created:
             self._claim_now.set()
         by_dag = {p.dag_id: p for p in plans}
-        assigned = any(o.applied and by_dag[o.dag_id].assignments for o in response.outcomes)
+        applied = [by_dag[o.dag_id] for o in response.outcomes if o.applied]
+        for plan in applied:
+            rejected = sum(1 for a in plan.assignments if a.rejection)
+            metrics.PARTITION_EVENTS.labels("rejected").inc(rejected)
+            metrics.PARTITION_EVENTS.labels("assigned").inc(len(plan.assignments) - rejected)
+        assigned = any(plan.assignments for plan in applied)
         return bool(created) or assigned
 
     def _plan_partitions(self, item: scheduler_pb2.SchedulableDag) -> PartitionPlan | None:
