@@ -619,13 +619,12 @@ class PartitionedAtRuntime(NullTimetable):
     """
 
     description = "Never, partition key(s) set at runtime"
-    partitioned = True
     partitioned_at_runtime = True
 
     @property
     def summary(self) -> str:
         """See :attr:`Timetable.summary`."""
-        return self.description
+        return "PartitionedAtRuntime"
 
     def fill(self, message: dag_pb2.Schedule) -> None:
         """See :meth:`BuiltInTimetable.fill`."""
