@@ -216,6 +216,21 @@ class PartitionMapper(_ByConfiguration, ABC):
         """The producer's ``partition_date`` to carry to the consumer's run (here none)."""
         return None
 
+    def serialize(self) -> dict[str, Any]:
+        """A user's mapper's arguments, JSON-encodable, for :meth:`deserialize`.
+
+        The scheduler rebuilds a user's mapper (from the plugins folder) with them; the
+        built-in mappers travel in the contract's own form instead.
+        """
+        if self.max_downstream_keys is None:
+            return {}
+        return {"max_downstream_keys": self.max_downstream_keys}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> PartitionMapper:
+        """The mapper :meth:`serialize` described."""
+        return cls(max_downstream_keys=data.get("max_downstream_keys"))
+
 
 class RollupMapper(PartitionMapper):
     """Waits for many source keys, the members of a window, before one target key's run.
@@ -971,6 +986,15 @@ class Window(_ByConfiguration, ABC):
     @abstractmethod
     def to_upstream(self, decoded_downstream: Any) -> Iterable[Any]:
         """The decoded members of the period ``decoded_downstream``."""
+
+    def serialize(self) -> dict[str, Any]:
+        """A user's window's arguments, JSON-encodable, for :meth:`deserialize`."""
+        return {"direction": self.direction.value}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> Window:
+        """The window :meth:`serialize` described."""
+        return cls(direction=cls.Direction(data.get("direction", "forward")))
 
 
 class _StepWindow(Window):

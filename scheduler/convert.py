@@ -27,7 +27,7 @@ from scheduler.partitions import (
     Received,
 )
 from scheduler.planning import Advance, DagSchedule
-from scheduler.timetables import timetable_of
+from scheduler.timetables import load_plugin_object, timetable_of
 from services.runtime.partitions import asset_mappers
 from services.runtime.protoconv import retry_policy, stamp, to_datetime, to_seconds
 
@@ -262,11 +262,16 @@ def asset_run_message(run: AssetRun) -> scheduler_pb2.AssetTriggeredRun:
     )
 
 
-def partitioned_dag(item: scheduler_pb2.SchedulableDag) -> PartitionedDag | None:
+def partitioned_dag(
+    item: scheduler_pb2.SchedulableDag, plugins_folder: Path | None = None
+) -> PartitionedDag | None:
     """The partition side of a schedulable DAG, or None when it is not a partitioned consumer.
+
+    Users' mappers and windows are loaded from ``plugins_folder``.
 
     Raises:
         ValueError: its partition mappers are malformed.
+        LookupError: a user's mapper or window that is not installed.
 
     """
     schedule = item.dag.definition.schedule
@@ -304,7 +309,12 @@ def partitioned_dag(item: scheduler_pb2.SchedulableDag) -> PartitionedDag | None
         dag_id=item.dag.dag_id,
         content_hash=item.dag.content_hash,
         condition=schedule.assets,
-        mappers=asset_mappers(schedule.partitioning),
+        mappers=asset_mappers(
+            schedule.partitioning,
+            lambda plugin: load_plugin_object(
+                plugin.class_path, plugin.serialized_json, plugins_folder, "partition mapper"
+            ),
+        ),
         queued=queued,
         pending=pending,
         active_runs=item.active_runs,

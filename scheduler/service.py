@@ -488,8 +488,8 @@ class SchedulerApp:
     def _plan_partitions(self, item: scheduler_pb2.SchedulableDag) -> PartitionPlan | None:
         """A partitioned consumer's plan, or None (nothing to do, or its mappers are broken)."""
         try:
-            dag = convert.partitioned_dag(item)
-        except (ValueError, TypeError) as err:
+            dag = convert.partitioned_dag(item, self._plugins_folder)
+        except (ValueError, TypeError, LookupError) as err:
             key = (item.dag.dag_id, item.dag.content_hash)
             if key not in self._broken_timetables:
                 self._broken_timetables.add(key)

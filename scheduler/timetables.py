@@ -19,7 +19,7 @@ from services.runtime.timetables import builtin_timetable
 
 
 class TimetableNotInstalled(LookupError):
-    """A DAG names a timetable class that its plugins folder does not hold."""
+    """A DAG names a timetable (or partition mapper) class the plugins folder does not hold."""
 
 
 class TimetableFailed(RuntimeError):
@@ -51,10 +51,27 @@ def load_timetable(custom: dag_pb2.CustomTimetable, plugins_folder: Path | None)
             import), the class is missing, or it cannot read its serialised form.
 
     """
-    module_name, _, class_name = custom.class_path.rpartition(".")
+    return load_plugin_object(
+        custom.class_path, custom.serialized_json, plugins_folder, "timetable"
+    )
+
+
+def load_plugin_object(
+    class_path: str, serialized_json: str, plugins_folder: Path | None, what: str
+) -> Any:
+    """A user's object (timetable, partition mapper, window) rebuilt from the plugins folder.
+
+    Its class's ``deserialize`` reads ``serialized_json``.
+
+    Raises:
+        TimetableNotInstalled: the class's module is not in the plugins folder (or fails to
+            import), the class is missing, or it cannot read its serialised form.
+
+    """
+    module_name, _, class_name = class_path.rpartition(".")
     where = f"the plugins folder {plugins_folder}" if plugins_folder else "no plugins folder"
     if not module_name:
-        raise TimetableNotInstalled(f"timetable {custom.class_path!r} names no module")
+        raise TimetableNotInstalled(f"{what} {class_path!r} names no module")
     if plugins_folder is not None and str(plugins_folder) not in sys.path:
         sys.path.append(str(plugins_folder))  # appended: plugins shadow no library
     try:
@@ -62,16 +79,15 @@ def load_timetable(custom: dag_pb2.CustomTimetable, plugins_folder: Path | None)
         cls = getattr(module, class_name)
     except Exception as err:  # a user's module: anything may go wrong while importing it
         raise TimetableNotInstalled(
-            f"timetable {custom.class_path!r} is not installed ({where} is searched):"
+            f"{what} {class_path!r} is not installed ({where} is searched):"
             f" {type(err).__name__}: {err}"
         ) from err
     try:
-        data = json.loads(custom.serialized_json) if custom.serialized_json else {}
+        data = json.loads(serialized_json) if serialized_json else {}
         return cls.deserialize(data)
     except Exception as err:  # user code
         raise TimetableNotInstalled(
-            f"timetable {custom.class_path!r} could not read its serialised form:"
-            f" {type(err).__name__}: {err}"
+            f"{what} {class_path!r} could not read its serialised form: {type(err).__name__}: {err}"
         ) from err
 
 

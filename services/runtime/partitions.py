@@ -3,14 +3,16 @@
 The DAG processor writes a consumer's mappers into its ``Schedule.partitioning`` (see
 ``tradewind.sdk.partition_mappers``); the scheduler (which maps keys and decides when a
 partition is complete) and the state service (which decodes a triggered run's partition date)
-read them back here.
+read them back here. A user's mapper or window (``custom``) is rebuilt only by a caller that
+gives a loader: the scheduler, from its plugins folder; the state service runs no user code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from core import partitions as p
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -32,10 +34,40 @@ def _limit(message: dag_pb2.PartitionMapper) -> int | None:
     return message.max_downstream_keys or None
 
 
-def mapper_of(message: dag_pb2.PartitionMapper) -> p.PartitionMapper:
-    """The mapper a message describes (ValueError for a malformed one)."""
+#: Rebuilds a user's object from the plugins folder; raises LookupError when it cannot.
+PluginLoader = Callable[[dag_pb2.PluginObject], object]
+
+
+class PluginNotLoaded(LookupError):
+    """A user's mapper or window, which this caller does not load."""
+
+
+def _custom(plugin: dag_pb2.PluginObject, load: PluginLoader | None, base: Any) -> Any:
+    if load is None:
+        raise PluginNotLoaded(
+            f"{plugin.class_path} is a user's class, which only the scheduler loads"
+        )
+    made = load(plugin)
+    if not isinstance(made, base):
+        raise ValueError(f"{plugin.class_path} did not rebuild a {base.__name__}: {made!r}")
+    return made
+
+
+def mapper_of(
+    message: dag_pb2.PartitionMapper, load: PluginLoader | None = None
+) -> p.PartitionMapper:
+    """The mapper a message describes.
+
+    Raises:
+        ValueError: a malformed message.
+        LookupError: a user's mapper that ``load`` cannot rebuild (or no loader is given).
+
+    """
     kind = message.WhichOneof("kind")
     limit = _limit(message)
+    if kind == "custom":
+        mapper: p.PartitionMapper = _custom(message.custom, load, p.PartitionMapper)
+        return mapper
     if kind is None or kind == "identity":
         return p.IdentityMapper(max_downstream_keys=limit)
     if kind == "temporal":
@@ -54,12 +86,12 @@ def mapper_of(message: dag_pb2.PartitionMapper) -> p.PartitionMapper:
     if kind == "allowed_key":
         return p.AllowedKeyMapper(list(message.allowed_key.allowed_keys), max_downstream_keys=limit)
     if kind == "chain":
-        chained = [mapper_of(m) for m in message.chain.mappers]
+        chained = [mapper_of(m, load) for m in message.chain.mappers]
         if len(chained) < 2:
             raise ValueError("a ChainMapper needs at least two mappers")
         return p.ChainMapper(*chained, max_downstream_keys=limit)
     if kind == "product":
-        parts = [mapper_of(m) for m in message.product.mappers]
+        parts = [mapper_of(m, load) for m in message.product.mappers]
         if len(parts) < 2:
             raise ValueError("a ProductMapper needs at least two mappers")
         return p.ProductMapper(
@@ -70,23 +102,26 @@ def mapper_of(message: dag_pb2.PartitionMapper) -> p.PartitionMapper:
     if kind == "fan_out":
         fan_out = message.fan_out
         return p.FanOutMapper(
-            upstream_mapper=mapper_of(fan_out.upstream_mapper),
-            window=window_of(fan_out.window),
-            downstream_mapper=mapper_of(fan_out.downstream_mapper),
+            upstream_mapper=mapper_of(fan_out.upstream_mapper, load),
+            window=window_of(fan_out.window, load),
+            downstream_mapper=mapper_of(fan_out.downstream_mapper, load),
             max_downstream_keys=limit,
         )
     rollup = message.rollup
     return p.RollupMapper(
-        upstream_mapper=mapper_of(rollup.upstream_mapper),
-        window=window_of(rollup.window),
+        upstream_mapper=mapper_of(rollup.upstream_mapper, load),
+        window=window_of(rollup.window, load),
         wait_policy=policy_of(rollup.wait_policy),
         max_downstream_keys=limit,
     )
 
 
-def window_of(message: dag_pb2.PartitionWindow) -> p.Window:
-    """The window a message describes."""
+def window_of(message: dag_pb2.PartitionWindow, load: PluginLoader | None = None) -> p.Window:
+    """The window a message describes (a user's one through ``load``)."""
     direction = p.Window.Direction.BACKWARD if message.backward else p.Window.Direction.FORWARD
+    if message.WhichOneof("kind") == "custom":
+        window: p.Window = _custom(message.custom, load, p.Window)
+        return window
     if message.WhichOneof("kind") == "segment":
         return p.SegmentWindow(list(message.segment.segments))
     cls = _WINDOW_OF_PERIOD.get(message.period)
@@ -119,18 +154,20 @@ class AssetMappers:
         return self.default
 
 
-def asset_mappers(partitioning: dag_pb2.AssetPartitioning) -> AssetMappers:
-    """A consumer's mappers from its schedule's partitioning."""
+def asset_mappers(
+    partitioning: dag_pb2.AssetPartitioning, load: PluginLoader | None = None
+) -> AssetMappers:
+    """A consumer's mappers from its schedule's partitioning (users' ones through ``load``)."""
     by_name: dict[str, p.PartitionMapper] = {}
     by_uri: dict[str, p.PartitionMapper] = {}
     for entry in partitioning.asset_mappers:
-        mapper = mapper_of(entry.mapper)
+        mapper = mapper_of(entry.mapper, load)
         if entry.asset_name:
             by_name[entry.asset_name] = mapper
         if entry.asset_uri:
             by_uri[entry.asset_uri] = mapper
     default = (
-        mapper_of(partitioning.default_mapper)
+        mapper_of(partitioning.default_mapper, load)
         if partitioning.HasField("default_mapper")
         else p.IdentityMapper()
     )

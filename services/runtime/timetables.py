@@ -26,7 +26,7 @@ from core.timetables import (
     Timetable,
 )
 from protos.dag.v1 import message_pb2 as dag_pb2
-from services.runtime.partitions import asset_mappers, decoded_partition_date
+from services.runtime.partitions import PluginNotLoaded, asset_mappers, decoded_partition_date
 
 
 def builtin_timetable(schedule: dag_pb2.Schedule) -> Timetable | None:
@@ -89,7 +89,11 @@ def triggered_partition_date(schedule: dag_pb2.Schedule, key: str) -> datetime |
         return _cron_partitions(schedule.cron_partition, schedule.timezone or "UTC").decode_key(key)
     if schedule.HasField("partitioning"):
         assets = [keys for leaf in condition_leaves(schedule.assets) if (keys := _leaf_keys(leaf))]
-        return decoded_partition_date(asset_mappers(schedule.partitioning), assets, key)
+        try:
+            mappers = asset_mappers(schedule.partitioning)
+        except PluginNotLoaded:
+            return None  # a user's mapper: its dates are the scheduler's to decode
+        return decoded_partition_date(mappers, assets, key)
     return None
 
 

@@ -1,7 +1,9 @@
 """Partition mappers, windows and wait policies as the contract's messages.
 
-Only the built-in classes can be written: the scheduler rebuilds them from the messages (see
-``services.runtime.partitions``, the inverse) and runs no user code for them.
+The built-in classes travel in the contract's own form, which the scheduler rebuilds (see
+``services.runtime.partitions``, the inverse). A user's ``PartitionMapper`` or ``Window``
+subclass travels as its class path and its ``serialize()``: it must live in a module of the
+plugins folder, from which the scheduler loads it, as Airflow's plugins register them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Iterable
 
 from core import partitions as p
 from protos.dag.v1 import message_pb2 as dag_pb2
+from tradewind.sdk.plugins import plugin_reference
 
 _TEMPORAL = {cls: period for period, cls in p.TEMPORAL_MAPPERS.items()}
 _WINDOWS = {cls: period for period, cls in p.PERIOD_WINDOWS.items()}
@@ -19,8 +22,8 @@ def _period(name: str) -> dag_pb2.PartitionPeriod.ValueType:
     return dag_pb2.PartitionPeriod.Value(f"PARTITION_PERIOD_{name.upper()}")
 
 
-class UnsupportedPartitionMapper(TypeError):
-    """A mapper, window or policy that is not one of the built-in classes."""
+class UnsupportedPartitionMapper(ValueError):
+    """A mapper, window or policy the scheduler could not rebuild."""
 
 
 def _unsupported(thing: object, what: str) -> UnsupportedPartitionMapper:
@@ -28,6 +31,15 @@ def _unsupported(thing: object, what: str) -> UnsupportedPartitionMapper:
         f"{type(thing).__name__} is not a built-in partition {what}; Tradewind schedules with "
         f"the built-in {what}s only"
     )
+
+
+def _plugin(thing: object, what: str) -> dag_pb2.PluginObject:
+    """A user's object as the contract carries it (it must live in the plugins folder)."""
+    try:
+        class_path, serialized = plugin_reference(thing, f"partition {what}")
+    except ValueError as err:
+        raise UnsupportedPartitionMapper(str(err)) from err
+    return dag_pb2.PluginObject(class_path=class_path, serialized_json=serialized)
 
 
 def mapper_message(mapper: p.PartitionMapper) -> dag_pb2.PartitionMapper:
@@ -64,6 +76,8 @@ def mapper_message(mapper: p.PartitionMapper) -> dag_pb2.PartitionMapper:
         message.rollup.upstream_mapper.CopyFrom(mapper_message(mapper.upstream_mapper))
         message.rollup.window.CopyFrom(window_message(mapper.window))
         message.rollup.wait_policy.CopyFrom(policy_message(mapper.wait_policy))
+    elif isinstance(mapper, p.PartitionMapper):
+        message.custom.CopyFrom(_plugin(mapper, "mapper"))
     else:
         raise _unsupported(mapper, "mapper")
     return message
@@ -77,6 +91,8 @@ def window_message(window: p.Window) -> dag_pb2.PartitionWindow:
         message.period = _period(_WINDOWS[kind])
     elif isinstance(window, p.SegmentWindow) and kind is p.SegmentWindow:
         message.segment.segments.extend(sorted(window.segments))
+    elif isinstance(window, p.Window):
+        message.custom.CopyFrom(_plugin(window, "window"))
     else:
         raise _unsupported(window, "window")
     return message

@@ -13,12 +13,9 @@ the executors share: the scheduler loads the class from there to decide when run
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from croniter import CroniterBadDateError, croniter
@@ -27,6 +24,7 @@ from core import timetables as rules
 from core.partitions import IdentityMapper, PartitionMapper
 from protos.dag.v1 import message_pb2 as dag_pb2
 from tradewind.sdk.partition_mappers import partitioning_message
+from tradewind.sdk.plugins import plugin_reference
 from tradewind.sdk.schedule import CRON_FIELDS, CRON_PRESETS, zone_name
 from tradewind_common import config as cfg
 
@@ -669,8 +667,6 @@ class PartitionedAssetTimetable(NullTimetable):
                 raise TypeError(f"the partition mapper of {key!r} is not a PartitionMapper")
         if not isinstance(self.default_partition_mapper, PartitionMapper):
             raise TypeError("default_partition_mapper must be a PartitionMapper")
-        # Refuse a mapper the scheduler cannot rebuild now, not at the first event.
-        self.partitioning()
 
     def _entries(self) -> list[tuple[str, str, PartitionMapper]]:
         from tradewind.sdk.assets import Asset
@@ -777,11 +773,6 @@ def delta_timetable(delta: timedelta) -> Timetable:
     return DeltaTriggerTimetable(delta)
 
 
-#: Where users' timetables are installed; the DAG processor, the scheduler and the executors
-#: read the same setting (``--plugins-folder``).
-PLUGINS_FOLDER_VARIABLE = cfg.PLUGINS_FOLDER.env
-
-
 def schedule_message(timetable: Timetable) -> dag_pb2.Schedule:
     """The contract's ``Schedule`` of a timetable (its kind; the caller adds the rest).
 
@@ -794,37 +785,7 @@ def schedule_message(timetable: Timetable) -> dag_pb2.Schedule:
     if isinstance(timetable, BuiltInTimetable):
         timetable.fill(message)
         return message
-    cls = type(timetable)
-    module = sys.modules.get(cls.__module__)
-    where = os.environ.get(PLUGINS_FOLDER_VARIABLE, "")
-    source = getattr(module, "__file__", None) or "<unknown>"
-    if not where:
-        raise ValueError(
-            f"timetable {cls.__qualname__} is defined in {source}, but no plugins folder is set"
-            f" (--plugins-folder or {PLUGINS_FOLDER_VARIABLE}): the scheduler loads timetables"
-            " from there"
-        )
-    folder = Path(where).expanduser().resolve()
-    if not Path(source).resolve().is_relative_to(folder):
-        raise ValueError(
-            f"timetable {cls.__qualname__} is defined in {source}, not in the plugins folder"
-            f" {folder}: move it into a module there so that the scheduler can load it"
-        )
-    if "." in cls.__qualname__ or "<" in cls.__qualname__:
-        raise ValueError(f"timetable {cls.__qualname__} must be a module-level class")
-    parts = list(Path(source).resolve().relative_to(folder).with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    if ".".join(parts) != cls.__module__:
-        raise ValueError(
-            f"timetable {cls.__qualname__} is imported as module {cls.__module__!r}, but the"
-            f" plugins folder {folder} holds it as {'.'.join(parts)!r}: import it by that name"
-            " (from the plugins folder, not through another path) so the scheduler finds it"
-        )
-    try:
-        serialized = json.dumps(timetable.serialize())
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{cls.__qualname__}.serialize() is not JSON-encodable: {err}") from err
-    message.custom.class_path = f"{cls.__module__}.{cls.__qualname__}"
+    class_path, serialized = plugin_reference(timetable, "timetable")
+    message.custom.class_path = class_path
     message.custom.serialized_json = serialized
     return message

@@ -271,6 +271,7 @@ class PartitionMapper(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     FAN_OUT_FIELD_NUMBER: _builtins.int
     ROLLUP_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELD_NUMBER: _builtins.int
     MAX_DOWNSTREAM_KEYS_FIELD_NUMBER: _builtins.int
     max_downstream_keys: _builtins.int
     """At most this many downstream keys from one upstream key; 0: the scheduler's cap."""
@@ -306,6 +307,10 @@ class PartitionMapper(_message.Message):
     def rollup(self) -> Global___RollupMapper:
         """RollupMapper: many keys to one, waiting for its window."""
 
+    @_builtins.property
+    def custom(self) -> Global___PluginObject:
+        """A user's PartitionMapper subclass, installed in the plugins folder."""
+
     def __init__(
         self,
         *,
@@ -317,13 +322,14 @@ class PartitionMapper(_message.Message):
         product: Global___ProductMapper | None = ...,
         fan_out: Global___FanOutMapper | None = ...,
         rollup: Global___RollupMapper | None = ...,
+        custom: Global___PluginObject | None = ...,
         max_downstream_keys: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["allowed_key", b"allowed_key", "chain", b"chain", "fan_out", b"fan_out", "fixed_key", b"fixed_key", "identity", b"identity", "kind", b"kind", "product", b"product", "rollup", b"rollup", "temporal", b"temporal"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allowed_key", b"allowed_key", "chain", b"chain", "custom", b"custom", "fan_out", b"fan_out", "fixed_key", b"fixed_key", "identity", b"identity", "kind", b"kind", "product", b"product", "rollup", b"rollup", "temporal", b"temporal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_key", b"allowed_key", "chain", b"chain", "fan_out", b"fan_out", "fixed_key", b"fixed_key", "identity", b"identity", "kind", b"kind", "max_downstream_keys", b"max_downstream_keys", "product", b"product", "rollup", b"rollup", "temporal", b"temporal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_key", b"allowed_key", "chain", b"chain", "custom", b"custom", "fan_out", b"fan_out", "fixed_key", b"fixed_key", "identity", b"identity", "kind", b"kind", "max_downstream_keys", b"max_downstream_keys", "product", b"product", "rollup", b"rollup", "temporal", b"temporal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["identity", "fixed_key", "allowed_key", "temporal", "chain", "product", "fan_out", "rollup"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["identity", "fixed_key", "allowed_key", "temporal", "chain", "product", "fan_out", "rollup", "custom"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -526,6 +532,7 @@ class PartitionWindow(_message.Message):
 
     PERIOD_FIELD_NUMBER: _builtins.int
     SEGMENT_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELD_NUMBER: _builtins.int
     BACKWARD_FIELD_NUMBER: _builtins.int
     period: Global___PartitionPeriod.ValueType
     """HourWindow, DayWindow, ... YearWindow."""
@@ -535,22 +542,53 @@ class PartitionWindow(_message.Message):
     def segment(self) -> Global___SegmentWindow:
         """SegmentWindow: a fixed set of keys."""
 
+    @_builtins.property
+    def custom(self) -> Global___PluginObject:
+        """A user's Window subclass, installed in the plugins folder."""
+
     def __init__(
         self,
         *,
         period: Global___PartitionPeriod.ValueType = ...,
         segment: Global___SegmentWindow | None = ...,
+        custom: Global___PluginObject | None = ...,
         backward: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "period", b"period", "segment", b"segment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom", b"custom", "kind", b"kind", "period", b"period", "segment", b"segment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backward", b"backward", "kind", b"kind", "period", b"period", "segment", b"segment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backward", b"backward", "custom", b"custom", "kind", b"kind", "period", b"period", "segment", b"segment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["period", "segment"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["period", "segment", "custom"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___PartitionWindow: _TypeAlias = PartitionWindow  # noqa: Y015
+
+@_typing.final
+class PluginObject(_message.Message):
+    """An object of a user's class in a module of the plugins folder, which the scheduler loads."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLASS_PATH_FIELD_NUMBER: _builtins.int
+    SERIALIZED_JSON_FIELD_NUMBER: _builtins.int
+    class_path: _builtins.str
+    """"module.ClassName", the module's path relative to the plugins folder."""
+    serialized_json: _builtins.str
+    """What the object's serialize() returned, as JSON; the class's deserialize() reads it."""
+    def __init__(
+        self,
+        *,
+        class_path: _builtins.str = ...,
+        serialized_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["class_path", b"class_path", "serialized_json", b"serialized_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PluginObject: _TypeAlias = PluginObject  # noqa: Y015
 
 @_typing.final
 class SegmentWindow(_message.Message):

@@ -322,3 +322,87 @@ async def test_a_cron_partition_timetable_names_each_runs_partition(
         runs[0].partition_key,
         moment(runs[0].partition_date).isoformat(),
     ]
+
+
+PREFIX_MAPPER_PLUGIN = '''
+from tradewind import PartitionMapper
+
+
+class PrefixStripMapper(PartitionMapper):
+    """Airflow's plugin example: "eu::daily-sales" to "daily-sales"."""
+
+    def __init__(self, prefix, *, separator="::", max_downstream_keys=None):
+        super().__init__(max_downstream_keys=max_downstream_keys)
+        self.prefix = prefix
+        self.separator = separator
+
+    def to_downstream(self, key):
+        full = self.prefix + self.separator
+        return key[len(full):] if key.startswith(full) else key
+
+    def serialize(self):
+        return {"prefix": self.prefix, "separator": self.separator}
+
+    @classmethod
+    def deserialize(cls, data):
+        return cls(data["prefix"], separator=data["separator"])
+'''
+
+
+@pytest.mark.timeout(90)
+async def test_a_users_partition_mapper_from_the_plugins_folder_maps_keys(
+    client: StateClient, dags_folder: Path, plugins_folder: Path, services: list[ServiceProcess]
+) -> None:
+    (plugins_folder / "tw_test_mappers.py").write_text(PREFIX_MAPPER_PLUGIN)
+    await register(
+        client,
+        dags_folder,
+        "prefixed_partitions.py",
+        textwrap.dedent(
+            """
+            from tradewind import Asset, PartitionedAssetTimetable, PartitionedAtRuntime
+            from tw_test_mappers import PrefixStripMapper
+
+            SALES = Asset("prefixed_sales")
+
+            with DAG("prefixed_producer", schedule=PartitionedAtRuntime(),
+                     is_paused_upon_creation=False):
+                @task(outlets=[SALES])
+                def produce(outlet_events=None):
+                    outlet_events[SALES].add_partitions(["eu::daily-sales", "eu::returns"])
+
+                produce()
+
+            with DAG(
+                "prefixed_consumer",
+                schedule=PartitionedAssetTimetable(
+                    assets=SALES, default_partition_mapper=PrefixStripMapper("eu")
+                ),
+                is_paused_upon_creation=False,
+            ):
+                @task
+                def consume(dag_run=None):
+                    return dag_run.partition_key
+
+                consume()
+            """
+        ),
+        ["prefixed_producer", "prefixed_consumer"],
+    )
+    produced = await trigger(client, "prefixed_producer", request_id="prefixed")
+    finished = await wait_for_run(client, "prefixed_producer", produced.run_id)
+    assert finished.state == RUN.DAG_RUN_STATE_SUCCESS
+
+    async def consumer_runs() -> dict[str, run_pb2.DagRun] | None:
+        listing = await client.api.ListDagRuns(
+            api_rr.ListDagRunsRequest(
+                dag_id="prefixed_consumer", states=[RUN.DAG_RUN_STATE_SUCCESS]
+            )
+        )
+        found = {r.partition_key: r for r in listing.dag_runs}
+        return found if len(found) == 2 else None
+
+    runs = await eventually(consumer_runs, within=30, what="two prefixed_consumer runs")
+    assert sorted(runs) == ["daily-sales", "returns"]
+    shown = json.loads((await xcom_values(client, runs["returns"], "consume"))["return_value"])
+    assert shown == "returns"

@@ -4,9 +4,12 @@ partition keys of runs, events and contexts."""
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,7 +46,8 @@ from core.partitions import (
 from protos.dag.v1 import message_pb2 as dag_pb2
 from scheduler.convert import advance_message
 from scheduler.planning import DagSchedule, plan_schedule
-from services.runtime.partitions import mapper_of, policy_of, window_of
+from scheduler.timetables import load_plugin_object
+from services.runtime.partitions import PluginNotLoaded, mapper_of, policy_of, window_of
 from services.runtime.protoconv import stamp
 from services.runtime.timetables import builtin_timetable, triggered_partition_date
 from tradewind import (
@@ -66,7 +70,47 @@ from tradewind.sdk.partition_mappers import (
     policy_message,
     window_message,
 )
+from tradewind.sdk.plugins import PLUGINS_FOLDER_VARIABLE
 from tradewind.sdk.serialization import dag_definition
+
+#: A user's mapper and window as Airflow's plugin example writes one.
+PREFIX_PLUGIN = """
+from datetime import timedelta
+
+from tradewind import PartitionMapper, Window
+
+
+class PrefixStripMapper(PartitionMapper):
+    def __init__(self, prefix, *, separator="::", max_downstream_keys=None):
+        super().__init__(max_downstream_keys=max_downstream_keys)
+        self.prefix = prefix
+        self.separator = separator
+
+    def to_downstream(self, key):
+        full = self.prefix + self.separator
+        return key[len(full):] if key.startswith(full) else key
+
+    def serialize(self):
+        data = {"prefix": self.prefix, "separator": self.separator}
+        if self.max_downstream_keys is not None:
+            data["max_downstream_keys"] = self.max_downstream_keys
+        return data
+
+    @classmethod
+    def deserialize(cls, data):
+        return cls(
+            data["prefix"],
+            separator=data.get("separator", "::"),
+            max_downstream_keys=data.get("max_downstream_keys"),
+        )
+
+
+class TwoDays(Window):
+    expected_decoded_type = __import__("datetime").datetime
+
+    def to_upstream(self, period_start):
+        return [period_start, period_start + timedelta(days=1)]
+"""
 
 A = Asset("a", "s3://lake/a")
 B = Asset("b", "s3://lake/b")
@@ -269,12 +313,12 @@ class Never(WaitPolicy):
 @pytest.mark.parametrize(
     ("mapper", "message"),
     [
-        (RegionMapper(), "RegionMapper is not a built-in partition mapper"),
-        (LoudIdentity(), "LoudIdentity is not a built-in partition mapper"),
-        (ChainMapper(IdentityMapper(), RegionMapper()), "RegionMapper is not a built-in"),
+        (RegionMapper(), "partition mapper RegionMapper is defined in .*, but no plugins folder"),
+        (LoudIdentity(), "partition mapper LoudIdentity is defined in .*, but no plugins"),
+        (ChainMapper(IdentityMapper(), RegionMapper()), "partition mapper RegionMapper is"),
         (
             RollupMapper(upstream_mapper=IdentityMapper(), window=EveryOther()),
-            "EveryOther is not a built-in partition window",
+            "partition window EveryOther is defined in .*, but no plugins folder",
         ),
         (
             RollupMapper(
@@ -286,23 +330,58 @@ class Never(WaitPolicy):
         ),
     ],
 )
-def test_a_users_mapper_is_refused_when_the_timetable_is_made(
-    mapper: PartitionMapper, message: str
+def test_a_users_mapper_outside_the_plugins_folder_is_refused_when_serialised(
+    mapper: PartitionMapper, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(UnsupportedPartitionMapper, match=message):
-        PartitionedAssetTimetable(assets=A, default_partition_mapper=mapper)
-    with pytest.raises(UnsupportedPartitionMapper, match=message):
-        PartitionedAssetTimetable(assets=A, partition_mapper_config={A: mapper})
-    assert issubclass(UnsupportedPartitionMapper, TypeError)
+    monkeypatch.delenv(PLUGINS_FOLDER_VARIABLE, raising=False)
+    for timetable in (
+        PartitionedAssetTimetable(assets=A, default_partition_mapper=mapper),
+        PartitionedAssetTimetable(assets=A, partition_mapper_config={A: mapper}),
+    ):
+        with pytest.raises(UnsupportedPartitionMapper, match=message):
+            timetable.partitioning()
+    assert issubclass(UnsupportedPartitionMapper, ValueError)  # a DAG definition error
 
 
-def test_the_refusal_says_only_built_ins_are_scheduled() -> None:
-    with pytest.raises(UnsupportedPartitionMapper) as raised:
-        mapper_message(RegionMapper())
-    assert str(raised.value) == (
-        "RegionMapper is not a built-in partition mapper; Tradewind schedules with the "
-        "built-in mappers only"
+def test_a_users_mapper_in_the_plugins_folder_travels_as_its_class_and_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "tw_prefix_mappers.py").write_text(PREFIX_PLUGIN)
+    monkeypatch.setenv(PLUGINS_FOLDER_VARIABLE, str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("tw_prefix_mappers")
+    mapper = module.PrefixStripMapper("eu", max_downstream_keys=3)
+    window = module.TwoDays()
+    message = mapper_message(mapper)
+    assert message.WhichOneof("kind") == "custom"
+    assert message.custom.class_path == "tw_prefix_mappers.PrefixStripMapper"
+    assert json.loads(message.custom.serialized_json) == {
+        "prefix": "eu",
+        "separator": "::",
+        "max_downstream_keys": 3,
+    }
+    assert window_message(window).custom.class_path == "tw_prefix_mappers.TwoDays"
+
+    loaded = mapper_of(
+        message,
+        lambda plugin: load_plugin_object(
+            plugin.class_path, plugin.serialized_json, tmp_path, "partition mapper"
+        ),
     )
+    assert type(loaded) is module.PrefixStripMapper
+    assert loaded.to_downstream("eu::daily-sales") == "daily-sales"
+    assert loaded.max_downstream_keys == 3
+    with pytest.raises(PluginNotLoaded, match="only the scheduler loads"):
+        mapper_of(message)  # the state service's way: no loader
+    rollup = mapper_message(RollupMapper(upstream_mapper=StartOfDayMapper(), window=window))
+    rebuilt = mapper_of(
+        rollup,
+        lambda plugin: load_plugin_object(
+            plugin.class_path, plugin.serialized_json, tmp_path, "partition window"
+        ),
+    )
+    assert isinstance(rebuilt, RollupMapper)
+    assert type(rebuilt.window) is module.TwoDays
 
 
 # --- PartitionedAssetTimetable ------------------------------------------------------------
