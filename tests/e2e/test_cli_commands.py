@@ -927,11 +927,11 @@ async def test_partition_keys_through_trigger_emit_events_and_queued(
     asset = dag_pb2.Asset(name=uri, uri=uri, group="asset", extra_json="{}")
     consumer = unique("cli")
     hourly = unique("cli")
-    cron_partitioned = make_dag(hourly, {"t": []}, file=f"{hourly}.py")
+    cron_partitioned = make_dag(hourly, {"t": []}, file=f"{consumer}.py")
     cron_partitioned.definition.schedule.cron_partition.CopyFrom(
         dag_pb2.CronPartition(expression="0 * * * *", key_format="%Y-%m-%dT%H")
     )
-    await register_dags(
+    outcomes = await register_dags(
         stubs,
         [
             make_dag(
@@ -946,6 +946,7 @@ async def test_partition_keys_through_trigger_emit_events_and_queued(
             cron_partitioned,
         ],
     )
+    assert [o.accepted for o in outcomes] == [True]
     triggered = ok(run_cli("dags", "trigger", hourly, "-p", "2026-06-14T03", address=address))
     assert fields(triggered)["partition_key"] == "2026-06-14T03"
     assert fields(triggered)["partition_date"].startswith("2026-06-14 03:00:00")
