@@ -125,8 +125,45 @@ def _zone(timezone: str | tzinfo) -> tuple[str, ZoneInfo]:
         raise ValueError(f"unknown time zone {name!r}") from err
 
 
-def _make_aware(naive: datetime, zone: ZoneInfo) -> datetime:
-    """Read a naive wall time in ``zone``, as Airflow's ``make_aware`` does.
+#: Airflow's limit on a partition key, the width of its key columns.
+MAX_PARTITION_KEY_LENGTH = 250
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def partition_key_problem(key: object) -> str | None:
+    """What keeps ``key`` from being a partition key, or None.
+
+    A key is a string, not blank, at most 250 characters, without control characters (it
+    becomes part of its run's id).
+    """
+    if not isinstance(key, str):
+        return f"partition_key must be a string; got {type(key).__name__}."
+    if not key.strip():
+        return f"partition_key must not be empty or whitespace-only; got {key!r}."
+    if len(key) > MAX_PARTITION_KEY_LENGTH:
+        return (
+            f"partition_key must be at most {MAX_PARTITION_KEY_LENGTH} characters; got {len(key)}."
+        )
+    if _CONTROL_CHARACTERS.search(key):
+        return f"partition_key must not contain control characters; got {key!r}."
+    return None
+
+
+def carried_partition_date(current: datetime | None, incoming: datetime | None) -> datetime | None:
+    """A pending partition's carried producer date after one more event, as Airflow keeps it.
+
+    Adopted when none is carried yet; two that disagree leave none (a later event may carry
+    one again).
+    """
+    if current is None:
+        return incoming
+    if incoming is not None and incoming != current:
+        return None
+    return current
+
+
+def make_aware(naive: datetime, zone: ZoneInfo) -> datetime:
+    """Read a naive wall time in ``zone``, as Airflow's ``make_aware`` does (mappers, keys).
 
     A wall time the clock shows twice (DST ends) is taken as its second occurrence; one it
     skips (DST starts) is moved forward by the length of the gap.
@@ -340,6 +377,8 @@ class FixedKeyMapper(PartitionMapper):
             raise ValueError(
                 f"FixedKeyMapper downstream_key must be a non-empty str; got {downstream_key!r}."
             )
+        if (problem := partition_key_problem(downstream_key)) is not None:
+            raise ValueError(f"FixedKeyMapper downstream_key: {problem}")
         super().__init__(max_downstream_keys=max_downstream_keys)
         self._downstream_key = downstream_key
 
@@ -676,7 +715,7 @@ class TemporalMapper(PartitionMapper):
         """
         moment = datetime.strptime(key, self._input_format)
         if moment.tzinfo is None:
-            moment = _make_aware(moment, self._zone)
+            moment = make_aware(moment, self._zone)
         else:
             moment = moment.astimezone(self._zone)
         return self.format(self.normalize(moment))
@@ -696,13 +735,13 @@ class TemporalMapper(PartitionMapper):
     def encode_upstream(self, decoded: datetime) -> str:
         """The source key of a time: in the mapper's zone, formatted with ``input_format``."""
         naive = decoded.astimezone(self._zone).replace(tzinfo=None) if decoded.tzinfo else decoded
-        return _make_aware(naive, self._zone).strftime(self._input_format)
+        return make_aware(naive, self._zone).strftime(self._input_format)
 
     def to_partition_date(self, downstream_key: str) -> datetime:
         """The aware start of the period target key ``downstream_key`` stands for."""
         anchor = self.normalize(self.decode_downstream(downstream_key))
         if anchor.tzinfo is None:
-            anchor = _make_aware(anchor, self._zone)
+            anchor = make_aware(anchor, self._zone)
         return anchor
 
 

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from core.partitions import make_aware
+
 PRESETS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -388,7 +390,9 @@ class CronPartitions(CronTriggers):
             ) from err
         if wall.tzinfo is not None:
             return wall.astimezone(UTC)
-        return _from_wall(wall, _zone(self.timezone))
+        # As Airflow reads a key (and as the partition mappers do): a repeated wall time is
+        # its second occurrence, a skipped one moves forward.
+        return make_aware(wall, _zone(self.timezone)).astimezone(UTC)
 
 
 @dataclass(frozen=True, eq=False)

@@ -340,6 +340,7 @@ def partition_plan_message(plan: PartitionPlan) -> scheduler_pb2.PartitionPlan:
             scheduler_pb2.PartitionRun(
                 partition_key=r.key,
                 expected_received=r.expected_received,
+                received_event_ids=list(r.event_ids),
                 partition_date=stamp(r.partition_date) if r.partition_date else None,
             )
             for r in plan.runs

@@ -13,12 +13,14 @@ max_active_runs leaves room for; the others wait with what they received.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.partitions import (
     PartitionFanOutExceeded,
+    carried_partition_date,
     downstream_keys,
+    partition_key_problem,
     partition_satisfied,
     resolve_partition_date,
 )
@@ -94,6 +96,8 @@ class PartitionRun:
     key: str
     expected_received: int
     partition_date: datetime | None
+    #: The events it received, which the state service compares.
+    event_ids: tuple[int, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -127,23 +131,18 @@ def assign(dag: PartitionedDag, event: PartitionEvent, cap: int) -> Assignment:
         )
     if not keys:
         return Assignment(event.event_id, (), rejection=f"{where} maps to no partition of the DAG")
+    for key in keys:
+        if (problem := partition_key_problem(key)) is not None:
+            return Assignment(
+                event.event_id,
+                (),
+                rejection=f"{where} maps to {key!r}, which is not a partition key: {problem}",
+            )
     try:
         carried = mapper.carry_partition_date(event.partition_date)
     except Exception:
         carried = None
     return Assignment(event.event_id, keys, carried)
-
-
-def _carry(current: datetime | None, incoming: datetime | None) -> datetime | None:
-    """The carried date after one more event, as the state service keeps it (and Airflow).
-
-    Adopted when none is carried yet; two that disagree leave none.
-    """
-    if current is None:
-        return incoming
-    if incoming is not None and incoming != current:
-        return None
-    return current
 
 
 def partition_complete(dag: PartitionedDag, key: str, received: Iterable[Received]) -> bool:
@@ -176,7 +175,7 @@ def plan_partitions(
         assignment = assign(dag, event, cap)
         assignments.append(assignment)
         for key in assignment.keys:
-            carried[key] = _carry(carried.get(key), assignment.carried_date)
+            carried[key] = carried_partition_date(carried.get(key), assignment.carried_date)
             received.setdefault(key, []).append(
                 Received(
                     event.event_id, event.name, event.uri, event.partition_key, event.created_at
@@ -193,7 +192,7 @@ def plan_partitions(
         date = resolve_partition_date(
             list({id(m): m for m in mappers}.values()), key, carried.get(key)
         )
-        runs.append(PartitionRun(key, len(items), date))
+        runs.append(PartitionRun(key, len(items), date, tuple(i.event_id for i in items)))
     if not assignments and not runs:
         return None
     return PartitionPlan(dag.dag_id, dag.content_hash, tuple(assignments), tuple(runs))

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from core.partitions import partition_key_problem
 from core.proto_enums import ProtoEnum
 from services.runtime.errors import InvalidArgument
 from services.state.store.checks import identifier_problem
@@ -28,11 +29,9 @@ def optional_identifier(value: str, field: str) -> str:
 
 
 def check_partition_key(key: str, field: str) -> str:
-    """A partition key as Airflow takes one: not blank, at most 250 characters."""
-    if not key.strip():
-        raise InvalidArgument(field, f"a partition key must not be empty or blank; got {key!r}")
-    if len(key) > 250:
-        raise InvalidArgument(field, f"a partition key is at most 250 characters; got {len(key)}")
+    """A partition key (see :func:`core.partitions.partition_key_problem`)."""
+    if (problem := partition_key_problem(key)) is not None:
+        raise InvalidArgument(field, problem)
     return key
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Self, TypeVar, overload
 
+from core.partitions import partition_key_problem
 from protos.asset.v1 import message_pb2 as asset_pb2
 from tradewind.sdk.assets import (
     Asset,
@@ -178,9 +179,6 @@ class OutletEventAccessor:
 
     """
 
-    #: Airflow's limit, the width of its key columns.
-    _PARTITION_KEY_MAX_LENGTH = 250
-
     def __init__(
         self, key: Asset | AssetAlias, *, resolve: Callable[[AssetRef], Asset] | None = None
     ) -> None:
@@ -216,15 +214,8 @@ class OutletEventAccessor:
         if isinstance(keys, str):
             keys = [keys]
         for key in keys:
-            if not isinstance(key, str) or not key.strip():
-                raise ValueError(
-                    f"partition_key must not be empty or whitespace-only; got {key!r}."
-                )
-            if len(key) > self._PARTITION_KEY_MAX_LENGTH:
-                raise ValueError(
-                    f"partition_key must be at most {self._PARTITION_KEY_MAX_LENGTH} characters; "
-                    f"got {len(key)}."
-                )
+            if (problem := partition_key_problem(key)) is not None:
+                raise ValueError(problem)
         self.partition_keys.update(keys)
 
     def add(self, asset: Asset | AssetRef, extra: dict[str, Any] | None = None) -> None:

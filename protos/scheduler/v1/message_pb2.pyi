@@ -199,12 +199,17 @@ class PartitionRun(_message.Message):
 
     PARTITION_KEY_FIELD_NUMBER: _builtins.int
     EXPECTED_RECEIVED_FIELD_NUMBER: _builtins.int
+    RECEIVED_EVENT_IDS_FIELD_NUMBER: _builtins.int
     PARTITION_DATE_FIELD_NUMBER: _builtins.int
     partition_key: _builtins.str
     expected_received: _builtins.int
-    """How many events the caller saw it receive, counting this plan's assignments; a different
-    count refuses this run (the rest of the plan applies).
-    """
+    """How many events the caller saw it receive, counting this plan's assignments."""
+    @_builtins.property
+    def received_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Those events' ids: the run is refused (the rest of the plan applies) unless the
+        partition received exactly these.
+        """
+
     @_builtins.property
     def partition_date(self) -> _timestamp_pb2.Timestamp:
         """Unset when its key has no moment."""
@@ -214,11 +219,12 @@ class PartitionRun(_message.Message):
         *,
         partition_key: _builtins.str = ...,
         expected_received: _builtins.int = ...,
+        received_event_ids: _abc.Iterable[_builtins.int] | None = ...,
         partition_date: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["partition_date", b"partition_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_received", b"expected_received", "partition_date", b"partition_date", "partition_key", b"partition_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_received", b"expected_received", "partition_date", b"partition_date", "partition_key", b"partition_key", "received_event_ids", b"received_event_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -183,10 +183,14 @@ def partition_plan(message: scheduler_pb2.PartitionPlan, index: int) -> partitio
     """Check one partitioned consumer's plan."""
     where = f"plans[{index}]"
     assignments = []
+    seen_events: set[int] = set()
     for position, item in enumerate(message.assignments):
         field = f"{where}.assignments[{position}]"
         if item.asset_event_id <= 0:
             raise InvalidArgument(f"{field}.asset_event_id", "names no asset event")
+        if item.asset_event_id in seen_events:
+            raise InvalidArgument(f"{field}.asset_event_id", "is assigned twice in the plan")
+        seen_events.add(item.asset_event_id)
         keys = tuple(
             check_partition_key(key, f"{field}.partition_keys") for key in item.partition_keys
         )
@@ -201,17 +205,20 @@ def partition_plan(message: scheduler_pb2.PartitionPlan, index: int) -> partitio
             )
         )
     runs = []
+    seen_keys: set[str] = set()
     for position, run in enumerate(message.runs):
         field = f"{where}.runs[{position}]"
-        if run.expected_received <= 0:
-            raise InvalidArgument(f"{field}.expected_received", "must be positive")
-        runs.append(
-            partitions.PlannedRun(
-                check_partition_key(run.partition_key, f"{field}.partition_key"),
-                run.expected_received,
-                to_datetime(run, "partition_date"),
+        event_ids = frozenset(run.received_event_ids)
+        if not event_ids or len(event_ids) != run.expected_received:
+            raise InvalidArgument(
+                f"{field}.received_event_ids",
+                "must name the expected_received events the partition received, each once",
             )
-        )
+        key = check_partition_key(run.partition_key, f"{field}.partition_key")
+        if key in seen_keys:
+            raise InvalidArgument(f"{field}.partition_key", "is asked a run twice in the plan")
+        seen_keys.add(key)
+        runs.append(partitions.PlannedRun(key, event_ids, to_datetime(run, "partition_date")))
     if not assignments and not runs:
         raise InvalidArgument(where, "assigns no event and asks for no run")
     return partitions.PartitionPlan(

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from core.partitions import carried_partition_date
 from core.runs import run_id_for
 from core.states import RUN_ACTIVE, DagRunType
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -192,7 +193,7 @@ class PlannedRun:
     """A run for a complete partition, as the scheduler saw it."""
 
     partition_key: str
-    expected_received: int
+    received_event_ids: frozenset[int]
     partition_date: datetime | None
 
 
@@ -289,12 +290,10 @@ def _assign(
             )
             session.add(partition)
             session.flush()
-        elif carried is not None:
-            # As Airflow: adopt a date when none is carried yet; two that disagree leave none.
-            if partition.carried_partition_date is None:
-                partition.carried_partition_date = carried
-            elif partition.carried_partition_date != carried:
-                partition.carried_partition_date = None
+        else:
+            partition.carried_partition_date = carried_partition_date(
+                partition.carried_partition_date, carried
+            )
         session.add(
             AssetPartitionEvent(
                 partition_id=partition.id,
@@ -335,8 +334,8 @@ def _create_partition_run(
             .where(AssetPartitionEvent.partition_id == partition.id)
         )
     )
-    if not received or len(received) != planned.expected_received:
-        return None
+    if {event.id for event in received} != planned.received_event_ids:
+        return None  # it received other events since (or was run and gathered anew)
     triggered_at = max(event.timestamp for event in received)
     run_id = partition_run_id(triggered_at, planned.partition_key)
     if run_id_taken(session, dag.dag_id, run_id):

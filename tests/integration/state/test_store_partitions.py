@@ -143,7 +143,7 @@ def test_a_plan_assigns_events_and_creates_the_partition_run(database: Database)
             partitions.Assignment(first, ("2026-06-14T03",)),
             partitions.Assignment(second, ("2026-06-14T03",)),
         ),
-        (partitions.PlannedRun("2026-06-14T03", 2, JUNE_14),),
+        (partitions.PlannedRun("2026-06-14T03", frozenset({first, second}), JUNE_14),),
     )
     outcome = apply(database, plan)
     assert outcome.refusal is None
@@ -181,11 +181,14 @@ def test_an_incomplete_partition_waits_and_a_stale_count_is_refused(database: Da
     assert outcome.refusal is None
     assert outcome.runs == []
     assert pending(database, "consumer") == [("2026-06-14T03", ["2026-06-14T03:00:00"])]
-    # A run asked for from a view with more events than the partition has is refused alone.
+    # A run asked for from a view with other events than the partition has is refused alone.
     outcome = apply(
         database,
         partitions.PartitionPlan(
-            "consumer", "", (), (partitions.PlannedRun("2026-06-14T03", 2, None),)
+            "consumer",
+            "",
+            (),
+            (partitions.PlannedRun("2026-06-14T03", frozenset({first, first + 1}), None),),
         ),
     )
     assert outcome.refusal is None
@@ -202,7 +205,10 @@ def test_max_active_runs_holds_partitions_back(database: Database) -> None:
             "consumer",
             "",
             tuple(partitions.Assignment(i, (k,)) for i, k in zip(ids, ("a", "b"), strict=True)),
-            (partitions.PlannedRun("a", 1, None), partitions.PlannedRun("b", 1, None)),
+            (
+                partitions.PlannedRun("a", frozenset({ids[0]}), None),
+                partitions.PlannedRun("b", frozenset({ids[1]}), None),
+            ),
         ),
     )
     assert [run.partition_key for run in outcome.runs] == ["a"]
@@ -222,7 +228,7 @@ def test_a_fan_out_event_feeds_several_partitions_and_each_run_consumes_it(
             "daily",
             "",
             (partitions.Assignment(event, days),),
-            tuple(partitions.PlannedRun(day, 1, None) for day in days),
+            tuple(partitions.PlannedRun(day, frozenset({event}), None) for day in days),
         ),
     )
     assert sorted(run.partition_key or "" for run in outcome.runs) == list(days)
@@ -279,11 +285,13 @@ def test_a_plan_for_a_dag_that_is_not_partitioned_or_moved_on_is_refused(
     database: Database,
 ) -> None:
     store(database, "plain", condition=on(HOURLY))
-    plan = partitions.PartitionPlan("plain", "", (), (partitions.PlannedRun("k", 1, None),))
+    plan = partitions.PartitionPlan(
+        "plain", "", (), (partitions.PlannedRun("k", frozenset({1}), None),)
+    )
     assert apply(database, plan).refusal is Refusal.NOT_FOUND
     store(database, "consumer", partitioning=IDENTITY, condition=on(HOURLY))
     stale = partitions.PartitionPlan(
-        "consumer", "0" * 64, (), (partitions.PlannedRun("k", 1, None),)
+        "consumer", "0" * 64, (), (partitions.PlannedRun("k", frozenset({1}), None),)
     )
     assert apply(database, stale).refusal is Refusal.STALE_GENERATION
 
@@ -356,3 +364,33 @@ def test_a_task_names_the_partitions_of_its_events(database: Database) -> None:
     # A named key other than the run's carries no date; the run's own key carries the run's.
     assert database.run_write(produce) == [("eu", None), ("us", JUNE_14), ("us", JUNE_14)]
     assert [q.event.partition_key for q in queued(database, "consumer")] == ["eu", "us", "us"]
+
+
+def test_a_plan_made_before_a_partition_ran_and_gathered_anew_is_refused(
+    database: Database,
+) -> None:
+    """Two schedulers: one runs partition k; new events of the same key gather a new k; the
+    other's stale plan for the old k, with as many events, must not run the new one."""
+    store(database, "consumer", partitioning=IDENTITY, condition=on(HOURLY), max_active_runs=5)
+    old = [emit(database, HOURLY, "k").event.id for _ in range(2)]
+    apply(
+        database,
+        partitions.PartitionPlan(
+            "consumer", "", tuple(partitions.Assignment(i, ("k",)) for i in old), ()
+        ),
+    )
+    stale = partitions.PartitionPlan(
+        "consumer", "", (), (partitions.PlannedRun("k", frozenset(old), None),)
+    )
+    assert len(apply(database, stale).runs) == 1  # the first scheduler's
+    new = [emit(database, HOURLY, "k").event.id for _ in range(2)]
+    apply(
+        database,
+        partitions.PartitionPlan(
+            "consumer", "", tuple(partitions.Assignment(i, ("k",)) for i in new), ()
+        ),
+    )
+    outcome = apply(database, stale)  # the second scheduler's, late
+    assert outcome.runs == []
+    assert outcome.refused == [("k", Refusal.STATE_CONFLICT)]
+    assert pending(database, "consumer") == [("k", ["k", "k"])]

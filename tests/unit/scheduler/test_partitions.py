@@ -769,6 +769,7 @@ def test_a_plan_from_the_contract_and_back() -> None:
             scheduler_pb2.PartitionRun(
                 partition_key="2024-03-13T00",
                 expected_received=2,
+                received_event_ids=[1, 5],  # what the state service compares
                 partition_date=stamp(utc(2024, 3, 13)),
             )
         ],
