@@ -285,6 +285,7 @@ def partitioned_dag(
             partition_key=q.partition_key,
             created_at=q.created_at.ToDatetime(tzinfo=UTC),
             partition_date=to_datetime(q, "partition_date"),
+            aliases=frozenset(q.asset_aliases),
         )
         for q in item.queued_partition_events
     )
@@ -298,6 +299,7 @@ def partitioned_dag(
                     uri=r.asset.uri,
                     source_key=r.source_partition_key,
                     created_at=r.created_at.ToDatetime(tzinfo=UTC),
+                    aliases=frozenset(r.asset_aliases),
                 )
                 for r in p.received
             ),

@@ -43,6 +43,8 @@ class PartitionEvent:
     created_at: datetime
     #: The producing run's partition date, when the event is for the run's partition.
     partition_date: datetime | None = None
+    #: The aliases its asset is attached to.
+    aliases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Received:
     uri: str
     source_key: str
     created_at: datetime
+    #: The aliases its asset is attached to.
+    aliases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -149,10 +153,12 @@ def partition_complete(dag: PartitionedDag, key: str, received: Iterable[Receive
     """Whether the consumer's condition holds for one partition over what it received."""
     keys_by_asset: dict[tuple[str, str], set[str]] = {}
     first_seen: dict[tuple[str, str], datetime] = {}
+    aliases: dict[tuple[str, str], frozenset[str]] = {}
     for item in received:
         asset = (item.name, item.uri)
         keys_by_asset.setdefault(asset, set()).add(item.source_key)
         first_seen.setdefault(asset, item.created_at)
+        aliases[asset] = aliases.get(asset, frozenset()) | item.aliases
     satisfied = []
     for (name, uri), source_keys in keys_by_asset.items():
         try:
@@ -160,7 +166,14 @@ def partition_complete(dag: PartitionedDag, key: str, received: Iterable[Receive
         except Exception:  # a broken mapper leaves the partition waiting, not the scheduler down
             continue
         if status.satisfied and not status.unreachable:
-            satisfied.append(QueuedAsset(name=name, uri=uri, created_at=first_seen[(name, uri)]))
+            satisfied.append(
+                QueuedAsset(
+                    name=name,
+                    uri=uri,
+                    created_at=first_seen[(name, uri)],
+                    aliases=aliases[(name, uri)],
+                )
+            )
     return bool(satisfied) and condition_holds(dag.condition, satisfied)
 
 
@@ -178,7 +191,12 @@ def plan_partitions(
             carried[key] = carried_partition_date(carried.get(key), assignment.carried_date)
             received.setdefault(key, []).append(
                 Received(
-                    event.event_id, event.name, event.uri, event.partition_key, event.created_at
+                    event.event_id,
+                    event.name,
+                    event.uri,
+                    event.partition_key,
+                    event.created_at,
+                    event.aliases,
                 )
             )
     runs: list[PartitionRun] = []

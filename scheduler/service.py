@@ -485,22 +485,29 @@ class SchedulerApp:
         assigned = any(plan.assignments for plan in applied)
         return bool(created) or assigned
 
+    def _log_broken(
+        self, item: scheduler_pb2.SchedulableDag, message: str, err: BaseException
+    ) -> None:
+        """Log, once per DAG version, why its scheduling cannot go on."""
+        key = (item.dag.dag_id, item.dag.content_hash)
+        if key not in self._broken_timetables:
+            self._broken_timetables.add(key)
+            logger.error(message, extra={"action": "schedule", "dag_id": key[0], "error": str(err)})
+
     def _plan_partitions(self, item: scheduler_pb2.SchedulableDag) -> PartitionPlan | None:
         """A partitioned consumer's plan, or None (nothing to do, or its mappers are broken)."""
         try:
             dag = convert.partitioned_dag(item, self._plugins_folder)
-        except (ValueError, TypeError, LookupError) as err:
-            key = (item.dag.dag_id, item.dag.content_hash)
-            if key not in self._broken_timetables:
-                self._broken_timetables.add(key)
-                logger.error(
-                    "the DAG's partition mappers cannot be used; its partitions wait",
-                    extra={"action": "schedule", "dag_id": key[0], "error": str(err)},
-                )
+        except Exception as err:  # malformed, not installed, or a user's class failing
+            self._log_broken(item, "the DAG's partition mappers cannot be used; they wait", err)
             return None
         if dag is None:
             return None
-        return plan_partitions(dag, self._max_downstream_keys)
+        try:
+            return plan_partitions(dag, self._max_downstream_keys)
+        except Exception as err:  # users' mappers run here: one DAG's failure is its own
+            self._log_broken(item, "the DAG's partitions cannot be planned; they wait", err)
+            return None
 
     def _plan_schedule(
         self, item: scheduler_pb2.SchedulableDag, now: datetime
@@ -509,7 +516,6 @@ class SchedulerApp:
 
         Such a DAG is logged once per DAG version and counted; the other DAGs go on.
         """
-        key = (item.dag.dag_id, item.dag.content_hash)
         try:
             schedule = convert.dag_schedule(item, self._plugins_folder)
             if schedule is None:
@@ -522,12 +528,9 @@ class SchedulerApp:
                 else "TimetableFailed"
             )
             metrics.TIMETABLE_ERRORS.labels(reason).inc()
-            if key not in self._broken_timetables:
-                self._broken_timetables.add(key)
-                logger.error(
-                    "the DAG's timetable cannot be used; its scheduled runs wait",
-                    extra={"action": "schedule", "dag_id": key[0], "error": str(err)},
-                )
+            self._log_broken(
+                item, "the DAG's timetable cannot be used; its scheduled runs wait", err
+            )
             return None
 
 

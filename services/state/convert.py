@@ -424,6 +424,7 @@ def queued_partition_event_to_proto(queued: QueuedPartitionEvent) -> asset_pb2.Q
         partition_key=queued.event.partition_key or "",
         created_at=timestamp(queued.event.timestamp),
         partition_date=timestamp(queued.event.partition_date),
+        asset_aliases=list(queued.aliases),
     )
 
 
@@ -441,6 +442,7 @@ def pending_partition_to_proto(pending: PendingPartition) -> asset_pb2.PendingPa
                 asset=asset_to_proto(item.asset),
                 source_partition_key=item.source_partition_key,
                 created_at=timestamp(item.event.timestamp),
+                asset_aliases=list(item.aliases),
             )
             for item in pending.received
         ],

@@ -655,6 +655,8 @@ async def test_a_weekly_partition_fans_out_to_a_run_per_day(api: StateClient) ->
         shown: Any = (await xcoms_of(api, run))["infer"]
         assert shown["upstream_keys"] == ["2026-06-08T00:00:00"]
     pending = await api.api.ListQueuedAssetEvents(
-        api_rr.ListQueuedAssetEventsRequest(dag_id="example_daily_inference")
+        api_rr.ListQueuedAssetEventsRequest(
+            dag_id="example_daily_inference", include_pending_partitions=True
+        )
     )
     assert list(pending.pending_partitions) == []

@@ -691,7 +691,9 @@ async def check_partition_runs(client: StateClient, finished: dict[str, int]) ->
 
     async def consumer_runs() -> list[Any] | None:
         pending = await client.api.ListQueuedAssetEvents(
-            api_rr.ListQueuedAssetEventsRequest(dag_id=PARTITION_CONSUMER_DAG)
+            api_rr.ListQueuedAssetEventsRequest(
+                dag_id=PARTITION_CONSUMER_DAG, include_pending_partitions=True
+            )
         )
         runs = await _all_pages(
             client.api.ListDagRuns,

@@ -199,14 +199,16 @@ class AssetMethods(ClientBase):
             dag_id: only this DAG's; empty for every DAG's.
 
         Returns:
-            The pending partitions, by DAG, oldest first, each with the events it received.
+            The pending partitions (the oldest 2,000), by DAG, oldest first, each with the
+            events it received.
 
         Raises:
             NotFoundError: no such DAG.
 
         """
         response = await self._call(
-            self._stub.ListQueuedAssetEvents, rr.ListQueuedAssetEventsRequest(dag_id=dag_id)
+            self._stub.ListQueuedAssetEvents,
+            rr.ListQueuedAssetEventsRequest(dag_id=dag_id, include_pending_partitions=True),
         )
         return [PendingPartition.from_proto(p) for p in response.pending_partitions]
 

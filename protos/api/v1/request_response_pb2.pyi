@@ -2053,16 +2053,20 @@ class ListQueuedAssetEventsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DAG_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_PENDING_PARTITIONS_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     """Only what this DAG waits on; empty for every DAG."""
+    include_pending_partitions: _builtins.bool
+    """Also partitioned consumers' pending partitions (the oldest 2,000)."""
     def __init__(
         self,
         *,
         dag_id: _builtins.str = ...,
+        include_pending_partitions: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dag_id", b"dag_id", "include_pending_partitions", b"include_pending_partitions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

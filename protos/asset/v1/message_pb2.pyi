@@ -260,6 +260,7 @@ class QueuedPartitionEvent(_message.Message):
     PARTITION_KEY_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     PARTITION_DATE_FIELD_NUMBER: _builtins.int
+    ASSET_ALIASES_FIELD_NUMBER: _builtins.int
     asset_event_id: _builtins.int
     partition_key: _builtins.str
     @_builtins.property
@@ -270,6 +271,10 @@ class QueuedPartitionEvent(_message.Message):
     def partition_date(self) -> _timestamp_pb2.Timestamp:
         """The producing run's partition date, when the event is for the run's partition."""
 
+    @_builtins.property
+    def asset_aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The aliases its asset is attached to, so a condition on an alias can be decided."""
+
     def __init__(
         self,
         *,
@@ -278,10 +283,11 @@ class QueuedPartitionEvent(_message.Message):
         partition_key: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         partition_date: _timestamp_pb2.Timestamp | None = ...,
+        asset_aliases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "created_at", b"created_at", "partition_date", b"partition_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "asset_event_id", b"asset_event_id", "created_at", b"created_at", "partition_date", b"partition_date", "partition_key", b"partition_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "asset_aliases", b"asset_aliases", "asset_event_id", b"asset_event_id", "created_at", b"created_at", "partition_date", b"partition_date", "partition_key", b"partition_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -339,6 +345,7 @@ class ReceivedPartitionKey(_message.Message):
     ASSET_FIELD_NUMBER: _builtins.int
     SOURCE_PARTITION_KEY_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    ASSET_ALIASES_FIELD_NUMBER: _builtins.int
     asset_event_id: _builtins.int
     source_partition_key: _builtins.str
     """The producer's key, before mapping."""
@@ -346,6 +353,10 @@ class ReceivedPartitionKey(_message.Message):
     def asset(self) -> _message_pb2.Asset: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def asset_aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The aliases its asset is attached to."""
+
     def __init__(
         self,
         *,
@@ -353,10 +364,11 @@ class ReceivedPartitionKey(_message.Message):
         asset: _message_pb2.Asset | None = ...,
         source_partition_key: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        asset_aliases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "asset_event_id", b"asset_event_id", "created_at", b"created_at", "source_partition_key", b"source_partition_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "asset_aliases", b"asset_aliases", "asset_event_id", b"asset_event_id", "created_at", b"created_at", "source_partition_key", b"source_partition_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -136,7 +136,11 @@ class AssetsApi:
             if dag_id:
                 assets.require_dag(session, dag_id)
             found = assets.queued_events(session, [dag_id] if dag_id else [])
-            pending = partitions.pending_partitions(session, [dag_id] if dag_id else [])
+            pending = (
+                partitions.pending_partitions(session, [dag_id] if dag_id else [])
+                if request.include_pending_partitions
+                else {}
+            )
             return rr.ListQueuedAssetEventsResponse(
                 queued_asset_events=[
                     queued_event_to_proto(q) for dag in sorted(found) for q in found[dag]

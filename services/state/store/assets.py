@@ -43,6 +43,7 @@ from services.state.db.models import (
     TaskInstance,
 )
 from services.state.store.admission import Refusal
+from services.state.store.asset_aliases import aliases_of
 from services.state.store.errors import InvalidInput, NotFound
 from services.state.store.pages import Page, PageRequest, keyset_page
 from services.state.store.partitions import sync_partitioning
@@ -194,20 +195,13 @@ def _naming(asset: Asset) -> Any:
     )
 
 
-def _scheduled_on(
-    session: Session, asset: Asset, alias_names: Sequence[str]
-) -> list[tuple[str, bool]]:
-    """The active, unpaused DAGs scheduled on the asset or on one of the aliases.
-
-    Returns:
-        (dag_id, whether it is a partitioned consumer), by DAG id.
-
-    """
+def _scheduled_on(session: Session, asset: Asset, alias_names: Sequence[str]) -> list[str]:
+    """The active, unpaused DAGs scheduled on the asset or on one of the aliases, by id."""
     names = _naming(asset)
     if alias_names:
         names = or_(names, DagAssetReference.alias_name.in_(list(alias_names)))
     query = (
-        select(DagAssetReference.dag_id, Dag.partitioning_hash != "")
+        select(DagAssetReference.dag_id)
         .join(Dag, Dag.dag_id == DagAssetReference.dag_id)
         .where(
             DagAssetReference.role == SCHEDULE,
@@ -217,7 +211,7 @@ def _scheduled_on(
         )
         .distinct()
     )
-    return sorted((dag_id, bool(partitioned)) for dag_id, partitioned in session.execute(query))
+    return sorted(session.scalars(query))
 
 
 def resolve_reference(session: Session, *, name: str = "", uri: str = "") -> Asset:
@@ -300,7 +294,20 @@ def record_asset_event(
             session, AssetAliasAsset, [{"alias_id": alias.id, "asset_id": asset.id}]
         )
         session.add(AssetAliasEvent(alias_id=alias.id, event_id=event.id))
-    targets = _scheduled_on(session, asset, aliases)
+    scheduled = _scheduled_on(session, asset, aliases)
+    # Locks the consumers' rows first: it serialises with a run of theirs being created (it
+    # locks its DAG's row too), so an event is either consumed by that run or queued for the
+    # next, and with a new version of theirs, so the kind of consumer read below is current.
+    targets = (
+        session.execute(
+            select(Dag.dag_id, Dag.partitioning_hash != "")
+            .where(Dag.dag_id.in_(scheduled))
+            .order_by(Dag.dag_id)
+            .with_for_update()
+        ).all()
+        if scheduled
+        else []
+    )
     partitioned = [dag_id for dag_id, is_partitioned in targets if is_partitioned]
     plain = (
         []
@@ -312,12 +319,6 @@ def record_asset_event(
             warn_partition(session, dag_id, _missing_key(asset, source), now)
         partitioned = []
     queued = sorted(plain + partitioned)
-    if queued:
-        # Serialises with a run of these DAGs being created (it locks its DAG's row too), so
-        # an event is either consumed by that run or queued, with its queue row, for the next.
-        session.execute(
-            select(Dag.dag_id).where(Dag.dag_id.in_(queued)).order_by(Dag.dag_id).with_for_update()
-        )
     insert_ignoring_conflicts(
         session,
         AssetDagRunQueue,
@@ -509,27 +510,13 @@ class QueuedEvent:
     aliases: tuple[str, ...]
 
 
-def _aliases_of(session: Session, asset_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    found: dict[int, list[str]] = defaultdict(list)
-    ids = sorted(set(asset_ids))
-    if ids:
-        rows = session.execute(
-            select(AssetAliasAsset.asset_id, AssetAlias.name)
-            .join(AssetAlias, AssetAlias.id == AssetAliasAsset.alias_id)
-            .where(AssetAliasAsset.asset_id.in_(ids))
-        )
-        for asset_id, name in rows:
-            found[asset_id].append(name)
-    return {asset_id: tuple(sorted(names)) for asset_id, names in found.items()}
-
-
 def queued_events(session: Session, dag_ids: Sequence[str]) -> dict[str, list[QueuedEvent]]:
     """The queue rows of these DAGs (all DAGs for an empty sequence), by DAG, oldest first."""
     query = select(AssetDagRunQueue, Asset).join(Asset, Asset.id == AssetDagRunQueue.asset_id)
     if dag_ids:
         query = query.where(AssetDagRunQueue.target_dag_id.in_(list(dag_ids)))
     rows = list(session.execute(query.order_by(AssetDagRunQueue.created_at, Asset.id)))
-    aliases = _aliases_of(session, (asset.id for _, asset in rows))
+    aliases = aliases_of(session, (asset.id for _, asset in rows))
     found: dict[str, list[QueuedEvent]] = defaultdict(list)
     for queued, asset in rows:
         found[queued.target_dag_id].append(
@@ -579,8 +566,8 @@ def create_asset_triggered_run(
 
     """
     dag = session.get(Dag, request.dag_id, with_for_update=True)
-    if dag is None or not dag.is_active or not dag.has_asset_schedule:
-        return Refusal.NOT_FOUND, None
+    if dag is None or not dag.is_active or not dag.has_asset_schedule or dag.partitioning_hash:
+        return Refusal.NOT_FOUND, None  # a partitioned consumer runs per partition only
     if dag.is_paused:
         return Refusal.DAG_PAUSED, None
     if request.expected_content_hash and request.expected_content_hash != dag.content_hash:
@@ -755,7 +742,7 @@ def asset_details(session: Session, assets: Sequence[Asset]) -> list[AssetDetail
     """Details of several assets, in their order."""
     if not assets:
         return []
-    aliases = _aliases_of(session, (a.id for a in assets))
+    aliases = aliases_of(session, (a.id for a in assets))
     result = []
     for asset in assets:
         names = _naming(asset)

@@ -37,8 +37,11 @@ from services.state.db.models import (
     DagWarning,
 )
 from services.state.store.admission import Refusal
+from services.state.store.asset_aliases import aliases_of
 from services.state.store.runs import create_asset_triggered_run_row, run_id_taken
 
+#: The most queued events, and the most pending partitions, one read returns.
+MAX_READ = 2000
 #: The DAG warning a partitioned consumer gets when an event cannot feed it.
 ASSET_PARTITION_WARNING = "asset partition"
 
@@ -107,25 +110,38 @@ class QueuedPartitionEvent:
     dag_id: str
     event: AssetEvent
     asset: Asset
+    #: The aliases its asset is attached to.
+    aliases: tuple[str, ...] = ()
 
 
 def queued_partition_events(
-    session: Session, dag_ids: Sequence[str]
+    session: Session, dag_ids: Sequence[str], limit: int = MAX_READ
 ) -> dict[str, list[QueuedPartitionEvent]]:
-    """The events queued for these partitioned DAGs, by DAG, oldest first."""
+    """The events with a partition key queued for these partitioned DAGs, oldest first.
+
+    At most ``limit`` of them (the oldest): the rest wait for the next read.
+    """
     if not dag_ids:
         return {}
-    rows = session.execute(
-        select(AssetDagRunQueueEvent.target_dag_id, AssetEvent, Asset)
-        .join(AssetEvent, AssetEvent.id == AssetDagRunQueueEvent.asset_event_id)
-        .join(Asset, Asset.id == AssetEvent.asset_id)
-        .join(Dag, Dag.dag_id == AssetDagRunQueueEvent.target_dag_id)
-        .where(AssetDagRunQueueEvent.target_dag_id.in_(list(dag_ids)), Dag.partitioning_hash != "")
-        .order_by(AssetEvent.id)
+    rows = list(
+        session.execute(
+            select(AssetDagRunQueueEvent.target_dag_id, AssetEvent, Asset)
+            .join(AssetEvent, AssetEvent.id == AssetDagRunQueueEvent.asset_event_id)
+            .join(Asset, Asset.id == AssetEvent.asset_id)
+            .join(Dag, Dag.dag_id == AssetDagRunQueueEvent.target_dag_id)
+            .where(
+                AssetDagRunQueueEvent.target_dag_id.in_(list(dag_ids)),
+                Dag.partitioning_hash != "",
+                AssetEvent.partition_key.is_not(None),
+            )
+            .order_by(AssetEvent.id)
+            .limit(limit)
+        )
     )
+    aliases = aliases_of(session, (asset.id for _, _, asset in rows))
     found: dict[str, list[QueuedPartitionEvent]] = defaultdict(list)
     for dag_id, event, asset in rows:
-        found[dag_id].append(QueuedPartitionEvent(dag_id, event, asset))
+        found[dag_id].append(QueuedPartitionEvent(dag_id, event, asset, aliases.get(asset.id, ())))
     return dict(found)
 
 
@@ -136,6 +152,7 @@ class ReceivedKey:
     event: AssetEvent
     asset: Asset
     source_partition_key: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -147,27 +164,40 @@ class PendingPartition:
 
 
 def pending_partitions(
-    session: Session, dag_ids: Sequence[str]
+    session: Session, dag_ids: Sequence[str], limit: int = MAX_READ
 ) -> dict[str, list[PendingPartition]]:
-    """The pending partitions of these DAGs (every DAG for an empty sequence), oldest first."""
-    query = select(AssetPartition)
+    """The pending partitions of these DAGs (every DAG for an empty sequence), oldest first.
+
+    At most ``limit`` partitions, the oldest, as Airflow's scheduler takes a bounded batch
+    per loop: a partition that can never complete holds back those after it only once so
+    many are pending, and `tradewind assets queued --partitions` shows them.
+    """
+    query = select(AssetPartition.id)
     if dag_ids:
         query = query.where(AssetPartition.target_dag_id.in_(list(dag_ids)))
+    chosen = query.order_by(AssetPartition.created_at, AssetPartition.id).limit(limit)
     partitions = {
         row.id: PendingPartition(row)
-        for row in session.scalars(query.order_by(AssetPartition.created_at, AssetPartition.id))
+        for row in session.scalars(
+            select(AssetPartition)
+            .where(AssetPartition.id.in_(chosen.scalar_subquery()))
+            .order_by(AssetPartition.created_at, AssetPartition.id)
+        )
     }
     if partitions:
-        rows = session.execute(
-            select(AssetPartitionEvent, AssetEvent, Asset)
-            .join(AssetEvent, AssetEvent.id == AssetPartitionEvent.asset_event_id)
-            .join(Asset, Asset.id == AssetPartitionEvent.asset_id)
-            .where(AssetPartitionEvent.partition_id.in_(list(partitions)))
-            .order_by(AssetEvent.id)
+        rows = list(
+            session.execute(
+                select(AssetPartitionEvent, AssetEvent, Asset)
+                .join(AssetEvent, AssetEvent.id == AssetPartitionEvent.asset_event_id)
+                .join(Asset, Asset.id == AssetPartitionEvent.asset_id)
+                .where(AssetPartitionEvent.partition_id.in_(chosen.scalar_subquery()))
+                .order_by(AssetEvent.id)
+            )
         )
+        aliases = aliases_of(session, (asset.id for _, _, asset in rows))
         for link, event, asset in rows:
             partitions[link.partition_id].received.append(
-                ReceivedKey(event, asset, link.source_partition_key)
+                ReceivedKey(event, asset, link.source_partition_key, aliases.get(asset.id, ()))
             )
     found: dict[str, list[PendingPartition]] = defaultdict(list)
     for pending in partitions.values():

@@ -797,3 +797,34 @@ def test_the_plan_message_carries_dates_and_rejections() -> None:
     assert dated.partition_date.ToDatetime(tzinfo=UTC) == utc(2024, 3, 12, 6)
     assert undated.partition_key == "j"
     assert not undated.HasField("partition_date")
+
+
+def test_a_consumer_scheduled_on_an_alias_runs_for_the_partitions_of_its_assets() -> None:
+    from dataclasses import replace
+
+    from tradewind import AssetAlias
+
+    through = replace(event(1, A, "us"), aliases=frozenset({"regions"}))
+    elsewhere = event(2, B, "eu")  # B is attached to no alias
+    result = plan(consumer(AssetAlias("regions"), queued=[through, elsewhere]))
+    assert [(r.key, r.event_ids) for r in result.runs] == [("us", (1,))]
+    pending = Pending("eu", (replace(got(3, B, "eu"), aliases=frozenset({"regions"})),))
+    later = plan(consumer(AssetAlias("regions"), pending=[pending]))
+    assert [r.key for r in later.runs] == ["eu"]
+
+
+def test_a_mapper_giving_a_key_that_is_not_one_is_a_rejection() -> None:
+    assignment = plan(
+        consumer(queued=[event(1, A, "x")], default=FixedKeyMapper("fine"))
+    ).assignments
+    assert assignment[0].keys == ("fine",)
+
+    class Blank(IdentityMapper):
+        def to_downstream(self, key: str) -> str:
+            return "tab\there"
+
+    (refused,) = plan(consumer(queued=[event(1, A, "x")], default=Blank())).assignments
+    assert refused.keys == ()
+    assert "which is not a partition key: partition_key must not contain control" in (
+        refused.rejection
+    )
