@@ -18,6 +18,7 @@ from datetime import datetime
 
 from core.partitions import (
     PartitionFanOutExceeded,
+    PartitionMapper,
     carried_partition_date,
     downstream_keys,
     partition_key_problem,
@@ -76,7 +77,7 @@ class PartitionedDag:
     dag_id: str
     content_hash: str
     condition: dag_pb2.AssetCondition
-    mappers: AssetMappers
+    mappers: AssetMappers[PartitionMapper]
     queued: tuple[PartitionEvent, ...]
     pending: tuple[Pending, ...]
     active_runs: int

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from core import partitions as p
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -34,6 +34,7 @@ def _limit(message: dag_pb2.PartitionMapper) -> int | None:
     return message.max_downstream_keys or None
 
 
+M = TypeVar("M")
 #: Rebuilds a user's object from the plugins folder; raises LookupError when it cannot.
 PluginLoader = Callable[[dag_pb2.PluginObject], object]
 
@@ -138,14 +139,14 @@ def policy_of(message: dag_pb2.PartitionWaitPolicy) -> p.WaitPolicy:
 
 
 @dataclass(frozen=True)
-class AssetMappers:
+class AssetMappers(Generic[M]):
     """A consumer's mappers: by asset name, then by URI, else the default (as Airflow looks)."""
 
-    by_name: Mapping[str, p.PartitionMapper]
-    by_uri: Mapping[str, p.PartitionMapper]
-    default: p.PartitionMapper
+    by_name: Mapping[str, M]
+    by_uri: Mapping[str, M]
+    default: M
 
-    def mapper_for(self, name: str, uri: str) -> p.PartitionMapper:
+    def mapper_for(self, name: str, uri: str) -> M:
         """The mapper of the asset with this name and URI."""
         if name in self.by_name:
             return self.by_name[name]
@@ -154,28 +155,47 @@ class AssetMappers:
         return self.default
 
 
-def asset_mappers(
-    partitioning: dag_pb2.AssetPartitioning, load: PluginLoader | None = None
-) -> AssetMappers:
-    """A consumer's mappers from its schedule's partitioning (users' ones through ``load``)."""
-    by_name: dict[str, p.PartitionMapper] = {}
-    by_uri: dict[str, p.PartitionMapper] = {}
+def mapper_messages(
+    partitioning: dag_pb2.AssetPartitioning,
+) -> AssetMappers[dag_pb2.PartitionMapper]:
+    """A consumer's mappers as the contract carries them (IdentityMapper by default)."""
+    by_name: dict[str, dag_pb2.PartitionMapper] = {}
+    by_uri: dict[str, dag_pb2.PartitionMapper] = {}
     for entry in partitioning.asset_mappers:
-        mapper = mapper_of(entry.mapper, load)
         if entry.asset_name:
-            by_name[entry.asset_name] = mapper
+            by_name[entry.asset_name] = entry.mapper
         if entry.asset_uri:
-            by_uri[entry.asset_uri] = mapper
+            by_uri[entry.asset_uri] = entry.mapper
     default = (
-        mapper_of(partitioning.default_mapper, load)
+        partitioning.default_mapper
         if partitioning.HasField("default_mapper")
-        else p.IdentityMapper()
+        else dag_pb2.PartitionMapper(identity=dag_pb2.IdentityMapper())
     )
     return AssetMappers(by_name, by_uri, default)
 
 
+def asset_mappers(
+    partitioning: dag_pb2.AssetPartitioning, load: PluginLoader | None = None
+) -> AssetMappers[p.PartitionMapper]:
+    """A consumer's mappers from its schedule's partitioning (users' ones through ``load``)."""
+    messages = mapper_messages(partitioning)
+    built: dict[int, p.PartitionMapper] = {}
+
+    def of(message: dag_pb2.PartitionMapper) -> p.PartitionMapper:
+        # One object per entry: an Asset key names its mapper by both name and URI.
+        if id(message) not in built:
+            built[id(message)] = mapper_of(message, load)
+        return built[id(message)]
+
+    return AssetMappers(
+        {name: of(m) for name, m in messages.by_name.items()},
+        {uri: of(m) for uri, m in messages.by_uri.items()},
+        of(messages.default),
+    )
+
+
 def decoded_partition_date(
-    mappers: AssetMappers, assets: Iterable[tuple[str, str]], key: str
+    mappers: AssetMappers[p.PartitionMapper], assets: Iterable[tuple[str, str]], key: str
 ) -> datetime | None:
     """The date a key of a partitioned consumer names, when its assets' mappers agree on one.
 

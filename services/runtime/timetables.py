@@ -7,6 +7,7 @@ classes (see :mod:`scheduler.timetables`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,12 @@ from core.timetables import (
     Timetable,
 )
 from protos.dag.v1 import message_pb2 as dag_pb2
-from services.runtime.partitions import PluginNotLoaded, asset_mappers, decoded_partition_date
+from services.runtime.partitions import (
+    PluginNotLoaded,
+    asset_mappers,
+    decoded_partition_date,
+    mapper_messages,
+)
 
 
 def builtin_timetable(schedule: dag_pb2.Schedule) -> Timetable | None:
@@ -95,6 +101,24 @@ def triggered_partition_date(schedule: dag_pb2.Schedule, key: str) -> datetime |
             return None  # a user's mapper: its dates are the scheduler's to decode
         return decoded_partition_date(mappers, assets, key)
     return None
+
+
+def partitioning_fingerprint(schedule: dag_pb2.Schedule) -> str:
+    """A hash of the mapper each asset of a partitioned consumer's condition uses; "" if none.
+
+    As Airflow's rollup fingerprint: it changes when an asset's effective mapper does (or an
+    asset joins or leaves the condition), not when an entry for no asset of it is edited.
+    """
+    if not schedule.HasField("partitioning"):
+        return ""
+    mappers = mapper_messages(schedule.partitioning)
+    digest = hashlib.sha256()
+    for name, uri in sorted(
+        {keys for leaf in condition_leaves(schedule.assets) if (keys := _leaf_keys(leaf))}
+    ):
+        mapper = mappers.mapper_for(name, uri).SerializeToString(deterministic=True)
+        digest.update(f"{name}\0{uri}\0{len(mapper)}\0".encode() + mapper)
+    return digest.hexdigest()
 
 
 def condition_leaves(condition: dag_pb2.AssetCondition) -> Iterator[dag_pb2.AssetCondition]:

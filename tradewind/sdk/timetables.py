@@ -653,15 +653,17 @@ class PartitionedAssetTimetable(NullTimetable):
         partition_mapper_config: Mapping[BaseAsset, PartitionMapper] | None = None,
         default_partition_mapper: PartitionMapper | None = None,
     ) -> None:
-        from tradewind.sdk.assets import Asset, AssetRef, normalise_schedule_assets
+        from tradewind.sdk.assets import AssetAlias, BaseAsset, normalise_schedule_assets
 
         self.asset_condition = normalise_schedule_assets(assets)
         self.partition_mapper_config = dict(partition_mapper_config or {})
         self.default_partition_mapper = default_partition_mapper or IdentityMapper()
         for key, mapper in self.partition_mapper_config.items():
-            if not isinstance(key, Asset | AssetRef):
+            if not isinstance(key, BaseAsset) or isinstance(key, AssetAlias):
+                # Airflow warns and ignores an alias; an error says so where it is written.
                 raise TypeError(
-                    f"partition_mapper_config keys must be assets or Asset.ref(...), got {key!r}"
+                    "partition_mapper_config keys must be assets, Asset.ref(...) or conditions"
+                    f" of them (a partitioned asset alias is not supported), got {key!r}"
                 )
             if not isinstance(mapper, PartitionMapper):
                 raise TypeError(f"the partition mapper of {key!r} is not a PartitionMapper")
@@ -669,16 +671,14 @@ class PartitionedAssetTimetable(NullTimetable):
             raise TypeError("default_partition_mapper must be a PartitionMapper")
 
     def _entries(self) -> list[tuple[str, str, PartitionMapper]]:
-        from tradewind.sdk.assets import Asset
-
+        """(name, uri, mapper) of each asset and reference a key names (a condition: each)."""
         entries = []
         for key, mapper in self.partition_mapper_config.items():
-            if isinstance(key, Asset):
-                entries.append((key.name, key.uri, mapper))
-            else:
-                entries.append(
-                    (getattr(key, "name", "") or "", getattr(key, "uri", "") or "", mapper)
-                )
+            entries += [(asset.name, asset.uri, mapper) for asset in key.iter_assets()]
+            entries += [
+                (getattr(ref, "name", "") or "", getattr(ref, "uri", "") or "", mapper)
+                for ref in key.iter_asset_refs()
+            ]
         return entries
 
     def partitioning(self) -> dag_pb2.AssetPartitioning:

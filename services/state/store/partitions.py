@@ -25,6 +25,7 @@ from core.partitions import carried_partition_date
 from core.runs import run_id_for
 from core.states import RUN_ACTIVE, DagRunType
 from protos.dag.v1 import message_pb2 as dag_pb2
+from services.runtime.timetables import partitioning_fingerprint
 from services.state.db.models import (
     ID_LENGTH,
     Asset,
@@ -46,20 +47,13 @@ MAX_READ = 2000
 ASSET_PARTITION_WARNING = "asset partition"
 
 
-def partitioning_hash(schedule: dag_pb2.Schedule) -> str:
-    """A hash of how a consumer maps partition keys; "" for a DAG that is not partitioned."""
-    if not schedule.HasField("partitioning"):
-        return ""
-    return hashlib.sha256(schedule.partitioning.SerializeToString(deterministic=True)).hexdigest()
-
-
 def sync_partitioning(session: Session, dag: Dag, definition: dag_pb2.DagDefinition) -> None:
     """Record how a DAG version maps keys; drop pending partitions gathered under other rules.
 
     As Airflow does when a rollup's definition changes: a partition half-gathered under the
     old mappers could fire on partial data or wait for keys that will never come.
     """
-    new = partitioning_hash(definition.schedule)
+    new = partitioning_fingerprint(definition.schedule)
     if dag.partitioning_hash and dag.partitioning_hash != new:
         drop_pending_partitions(session, dag.dag_id)
     if not new:

@@ -273,6 +273,11 @@ def test_a_changed_mapper_drops_pending_partitions(database: Database) -> None:
     )
     store(database, "consumer", partitioning=IDENTITY, condition=on(HOURLY), max_active_runs=3)
     assert len(pending(database, "consumer")) == 1  # another change, same mappers: kept
+    elsewhere = dag_pb2.AssetPartitioning()
+    elsewhere.CopyFrom(IDENTITY)
+    elsewhere.asset_mappers.add(asset_name="other", mapper=START_OF_HOUR.default_mapper)
+    store(database, "consumer", partitioning=elsewhere, condition=on(HOURLY))
+    assert len(pending(database, "consumer")) == 1  # a mapper of an asset it is not on: kept
     store(database, "consumer", partitioning=START_OF_HOUR, condition=on(HOURLY))
     assert pending(database, "consumer") == []
     # No longer partitioned: what was queued for it as a partitioned consumer goes too.

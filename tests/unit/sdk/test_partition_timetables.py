@@ -393,14 +393,11 @@ def test_a_users_mapper_in_the_plugins_folder_travels_as_its_class_and_arguments
         ({"assets": 5}, "an asset schedule is an asset condition or a list of assets, not int"),
         (
             {"assets": A, "partition_mapper_config": {"a": IdentityMapper()}},
-            r"partition_mapper_config keys must be assets or Asset\.ref\(\.\.\.\), got 'a'",
+            r"partition_mapper_config keys must be assets, Asset\.ref\(\.\.\.\) or conditions"
+            r" of them \(a partitioned asset alias is not supported\), got 'a'",
         ),
         (
             {"assets": A, "partition_mapper_config": {AssetAlias("x"): IdentityMapper()}},
-            "partition_mapper_config keys must be assets",
-        ),
-        (
-            {"assets": A | B, "partition_mapper_config": {A | B: IdentityMapper()}},
             "partition_mapper_config keys must be assets",
         ),
         (
@@ -416,6 +413,20 @@ def test_a_users_mapper_in_the_plugins_folder_travels_as_its_class_and_arguments
 def test_bad_arguments_are_a_type_error(arguments: dict[str, Any], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         PartitionedAssetTimetable(**arguments)
+
+
+def test_a_condition_as_config_key_gives_each_of_its_assets_the_mapper() -> None:
+    hourly = StartOfHourMapper()
+    timetable = PartitionedAssetTimetable(
+        assets=A & B & C,
+        partition_mapper_config={A | Asset.ref(name="c"): hourly},
+        default_partition_mapper=StartOfDayMapper(),
+    )
+    assert timetable.get_partition_mapper(name="a") is hourly
+    assert timetable.get_partition_mapper(name="c") is hourly
+    assert timetable.get_partition_mapper(name="b") == StartOfDayMapper()
+    entries = [(e.asset_name, e.asset_uri) for e in timetable.partitioning().asset_mappers]
+    assert entries == [("a", "s3://lake/a"), ("c", "")]
 
 
 def test_the_default_mapper_is_identity() -> None:
