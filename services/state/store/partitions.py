@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.partitions import carried_partition_date
@@ -270,9 +270,7 @@ def apply_partition_plan(session: Session, plan: PartitionPlan, now: datetime) -
                 AssetDagRunQueueEvent.asset_event_id.in_(ids),
             )
         )
-    for assignment in plan.assignments:
-        _assign(session, dag.dag_id, queued[assignment.asset_event_id], assignment, now)
-    session.flush()
+    _assign(session, dag.dag_id, plan.assignments, queued, now)
     outcome = PlanOutcome()
     active = session.scalar(
         select(func.count())
@@ -294,38 +292,63 @@ def apply_partition_plan(session: Session, plan: PartitionPlan, now: datetime) -
 
 
 def _assign(
-    session: Session, dag_id: str, event: AssetEvent, assignment: Assignment, now: datetime
+    session: Session,
+    dag_id: str,
+    assignments: Sequence[Assignment],
+    events: Mapping[int, AssetEvent],
+    now: datetime,
 ) -> None:
-    if assignment.rejection:
-        warn(session, dag_id, assignment.rejection, now)
-    for key in dict.fromkeys(assignment.partition_keys):
-        partition = session.scalar(
+    """Add the events to the partitions they feed, creating those that are new.
+
+    A few statements whatever the plan's size: it runs under the DAG's lock, which recording
+    an event of its assets waits for.
+    """
+    rejections = [a.rejection for a in assignments if a.rejection]
+    if rejections:
+        warn(session, dag_id, rejections[-1], now)
+    keys = sorted({key for a in assignments for key in a.partition_keys})
+    if not keys:
+        return
+    partitions = {
+        row.partition_key: row
+        for row in session.scalars(
             select(AssetPartition).where(
-                AssetPartition.target_dag_id == dag_id, AssetPartition.partition_key == key
+                AssetPartition.target_dag_id == dag_id, AssetPartition.partition_key.in_(keys)
             )
         )
-        carried = assignment.carried_partition_date
-        if partition is None:
-            partition = AssetPartition(
-                target_dag_id=dag_id,
-                partition_key=key,
-                carried_partition_date=carried,
-                created_at=now,
-            )
-            session.add(partition)
-            session.flush()
-        else:
-            partition.carried_partition_date = carried_partition_date(
-                partition.carried_partition_date, carried
-            )
-        session.add(
-            AssetPartitionEvent(
-                partition_id=partition.id,
-                asset_event_id=event.id,
-                asset_id=event.asset_id,
-                source_partition_key=event.partition_key or "",
-            )
-        )
+    }
+    links: list[tuple[AssetPartition, AssetEvent]] = []
+    for assignment in assignments:
+        event = events[assignment.asset_event_id]
+        for key in dict.fromkeys(assignment.partition_keys):
+            carried = assignment.carried_partition_date
+            partition = partitions.get(key)
+            if partition is None:
+                partition = partitions[key] = AssetPartition(
+                    target_dag_id=dag_id,
+                    partition_key=key,
+                    carried_partition_date=carried,
+                    created_at=now,
+                )
+                session.add(partition)
+            else:
+                partition.carried_partition_date = carried_partition_date(
+                    partition.carried_partition_date, carried
+                )
+            links.append((partition, event))
+    session.flush()  # gives the new partitions their ids
+    session.execute(
+        insert(AssetPartitionEvent),
+        [
+            {
+                "partition_id": partition.id,
+                "asset_event_id": event.id,
+                "asset_id": event.asset_id,
+                "source_partition_key": event.partition_key or "",
+            }
+            for partition, event in links
+        ],
+    )
 
 
 def partition_run_id(triggered_at: datetime, partition_key: str) -> str:
