@@ -29,6 +29,7 @@ from dag_processor.settings import (
     REPARSE_INTERVAL,
     SCAN_INTERVAL,
     STATE,
+    TEAM,
 )
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
@@ -38,6 +39,7 @@ from services.runtime.forking import ForkServer, scrubbed_environment
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 from tradewind.sdk.discovery import DagFileInfo, find_dag_files
+from tradewind.sdk.serialization import content_hash
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
 
@@ -75,6 +77,7 @@ class DagProcessorApp:
         self._reparse_interval = values[REPARSE_INTERVAL]
         self._lease_duration = values[LEASE_DURATION]
         self._use_fork_server = values[FORK_SERVER]
+        self._team = values[TEAM].strip()
         self.processor_id = ""
         self._files: dict[str, FileState] = {}
         #: The files of the last listing of the DAG folder; None before the first one.
@@ -251,6 +254,10 @@ class DagProcessorApp:
             logger.exception("parse failed", extra={"action": "parse", "file": info.relative})
             self._in_flight.discard(info.relative)
             return
+        if self._team:
+            for serialized in result.dags:
+                serialized.definition.team = self._team
+                serialized.content_hash = content_hash(serialized.definition)
         self._parsed.append((info, result))
         self._parsed_ready.set()
 

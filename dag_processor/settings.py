@@ -51,6 +51,14 @@ FORK_SERVER = cfg.Setting(
     help="parse in forks of a pre-imported process (else a fresh interpreter per file)",
 )
 
+TEAM = cfg.Setting(
+    name="team",
+    parse=str,
+    default="",
+    help="the team that owns this folder's DAGs (as Airflow gives a bundle's DAGs its team);"
+    " empty: teamless",
+)
+
 PROCESSOR_SETTINGS = (
     *STATE.all(),
     cfg.DAGS_FOLDER,
@@ -62,6 +70,7 @@ PROCESSOR_SETTINGS = (
     REPARSE_INTERVAL,
     LEASE_DURATION,
     FORK_SERVER,
+    TEAM,
 )
 
 SERVICE = ServiceDefinition(

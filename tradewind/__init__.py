@@ -36,6 +36,7 @@ from tradewind.sdk import timezone
 from tradewind.sdk.asset_decorators import asset
 from tradewind.sdk.assets import (
     Asset,
+    AssetAccessControl,
     AssetAlias,
     AssetAll,
     AssetAny,
@@ -156,6 +157,7 @@ __all__ = [
     "AirflowTaskTimeout",
     "AllowedKeyMapper",
     "Asset",
+    "AssetAccessControl",
     "AssetAlias",
     "AssetAll",
     "AssetAny",

@@ -53,6 +53,7 @@ class StateApp:
             max_map_length=values[settings.MAX_MAP_LENGTH],
             task_state_retention=values[settings.TASK_STATE_RETENTION],
             task_state_clear_on_success=values[settings.TASK_STATE_CLEAR_ON_SUCCESS],
+            multi_team=values[settings.MULTI_TEAM],
         )
         self._tasks: list[asyncio.Task[None]] = []
 

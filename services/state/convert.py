@@ -41,6 +41,7 @@ def dag_to_proto(
         tags=json.loads(row.tags_json),
         max_active_runs=row.max_active_runs,
         max_active_tasks=row.max_active_tasks,
+        team=row.team,
         next_dagrun_logical_date=timestamp(row.next_dagrun_logical_date),
         next_dagrun_data_interval_start=timestamp(row.next_dagrun_data_interval_start),
         next_dagrun_data_interval_end=timestamp(row.next_dagrun_data_interval_end),

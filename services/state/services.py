@@ -41,6 +41,8 @@ class StateServices:
     task_state_retention: float = 30 * 24 * 3600.0
     #: Whether a task instance's task state store is deleted when it succeeds.
     task_state_clear_on_success: bool = False
+    #: Whether asset events follow Airflow's team rules (AssetAccessControl).
+    multi_team: bool = False
     #: Set by the runtime when the process starts.
     identity: ProcessIdentity | None = None
     #: Set when shutdown begins; streams end when it is.

@@ -74,6 +74,14 @@ TASK_STATE_CLEAR_ON_SUCCESS = cfg.Setting(
     switch=True,
     help="delete a task instance's task_state_store keys when it succeeds",
 )
+MULTI_TEAM = cfg.Setting(
+    name="multi_team",
+    parse=cfg.parse_bool,
+    default=False,
+    switch=True,
+    help="asset events follow the teams of DAGs (their DAG processor's --team) and assets'"
+    " AssetAccessControl, as Airflow's [core] multi_team",
+)
 
 STATE_SETTINGS = (
     cfg.HOME,
@@ -85,6 +93,7 @@ STATE_SETTINGS = (
     MAX_MAP_LENGTH,
     TASK_STATE_RETENTION,
     TASK_STATE_CLEAR_ON_SUCCESS,
+    MULTI_TEAM,
 )
 
 SERVICE = ServiceDefinition(

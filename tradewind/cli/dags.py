@@ -100,6 +100,7 @@ async def show(client: Client, args: argparse.Namespace) -> int:
                 ("active", dag.is_active),
                 ("schedule", dag.schedule or "None"),
                 ("timezone", dag.timezone),
+                ("team", dag.team or None),
                 ("next_run", dag.next_dagrun_logical_date),
                 ("max_active_runs", dag.max_active_runs),
                 ("max_active_tasks", dag.max_active_tasks),

@@ -125,6 +125,8 @@ class Dag:
     tasks: tuple[Task, ...] | None = None
     #: The DAG's documentation (Markdown), when its tasks were asked for.
     doc_md: str = ""
+    #: The team that owns it ("" for none).
+    team: str = ""
 
     @classmethod
     def from_proto(cls, message: dag_pb2.Dag) -> Dag:
@@ -156,6 +158,7 @@ class Dag:
                 else None
             ),
             doc_md=message.definition.doc_md,
+            team=message.team,
         )
 
 

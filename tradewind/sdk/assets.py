@@ -121,6 +121,69 @@ class AssetWatcher:
             raise ValueError("Asset watcher trigger must inherit BaseEventTrigger")
 
 
+def _teams(value: object, argument: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise TypeError(f"{argument} must be a list of team names, got {value!r}")
+    for entry in value:
+        if not isinstance(entry, str) or not entry or entry.isspace():
+            raise ValueError(f"Each entry in {argument} must be a non-empty string")
+    return list(value)
+
+
+class AssetAccessControl:
+    """Which teams may use an asset, when DAGs belong to teams (Airflow 3.3).
+
+    On an asset in a consumer's schedule, ``producer_teams`` names the other teams whose
+    producers may trigger it and ``allow_global`` whether teamless ones may; on a task's
+    outlet, ``consumer_teams`` names the other teams whose consumers receive its events (None:
+    any) and ``allow_global`` whether teamless consumers do. It applies when the state service
+    runs with ``--multi-team``.
+    """
+
+    def __init__(
+        self,
+        producer_teams: list[str] | None = None,
+        consumer_teams: list[str] | None = None,
+        allow_global: bool = True,
+    ) -> None:
+        self.producer_teams = _teams(producer_teams or [], "producer_teams")
+        self.consumer_teams = (
+            None if consumer_teams is None else _teams(consumer_teams, "consumer_teams")
+        )
+        if not isinstance(allow_global, bool):
+            raise TypeError(f"allow_global must be a bool, got {allow_global!r}")
+        self.allow_global = allow_global
+
+    def __repr__(self) -> str:
+        return (
+            f"AssetAccessControl(producer_teams={self.producer_teams!r}, "
+            f"consumer_teams={self.consumer_teams!r}, allow_global={self.allow_global!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetAccessControl):
+            return NotImplemented
+        return (self.producer_teams, self.consumer_teams, self.allow_global) == (
+            other.producer_teams,
+            other.consumer_teams,
+            other.allow_global,
+        )
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.producer_teams), self.allow_global))
+
+    def message(self) -> dag_pb2.AssetAccessControl | None:
+        """The contract's message; None for the defaults."""
+        if self == AssetAccessControl():
+            return None
+        message = dag_pb2.AssetAccessControl(
+            producer_teams=self.producer_teams, allow_global=self.allow_global
+        )
+        if self.consumer_teams is not None:
+            message.consumer_teams.teams.extend(self.consumer_teams)
+        return message
+
+
 class Asset(os.PathLike[str], BaseAsset):
     """A piece of data that tasks produce (``outlets``) and consume (``inlets``).
 
@@ -155,6 +218,7 @@ class Asset(os.PathLike[str], BaseAsset):
         group: str | None = None,
         extra: dict[str, Any] | None = None,
         watchers: list[AssetWatcher] | None = None,
+        access_control: AssetAccessControl | None = None,
     ) -> None:
         if name is None and uri is None:
             raise TypeError("Asset() requires either 'name' or 'uri'")
@@ -170,6 +234,9 @@ class Asset(os.PathLike[str], BaseAsset):
             self, "group", self.asset_type if group is None else group, non_empty=False
         )
         self.extra = {} if extra is None else extra
+        if access_control is not None and not isinstance(access_control, AssetAccessControl):
+            raise TypeError(f"access_control must be an AssetAccessControl, got {access_control!r}")
+        self.access_control = access_control or AssetAccessControl()
         self.watchers = [] if watchers is None else list(watchers)
         names = [w.name for w in self.watchers if isinstance(w, AssetWatcher)]
         if len(names) != len(self.watchers):
@@ -455,7 +522,13 @@ def asset_message(asset: Asset) -> dag_pb2.Asset:
         extra_json = json.dumps(asset.extra, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError) as err:
         raise TypeError(f"the extra of {asset!r} is not JSON: {err}") from err
-    return dag_pb2.Asset(name=asset.name, uri=asset.uri, group=asset.group, extra_json=extra_json)
+    message = dag_pb2.Asset(
+        name=asset.name, uri=asset.uri, group=asset.group, extra_json=extra_json
+    )
+    access = asset.access_control.message()
+    if access is not None:
+        message.access_control.CopyFrom(access)
+    return message
 
 
 def asset_from_message(message: dag_pb2.Asset) -> Asset:

@@ -780,12 +780,19 @@ class Asset(_message.Message):
     URI_FIELD_NUMBER: _builtins.int
     GROUP_FIELD_NUMBER: _builtins.int
     EXTRA_JSON_FIELD_NUMBER: _builtins.int
+    ACCESS_CONTROL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     uri: _builtins.str
     group: _builtins.str
     """"asset" by default ("dataset", "model" for those subclasses)."""
     extra_json: _builtins.str
     """The asset's static extra, a JSON object."""
+    @_builtins.property
+    def access_control(self) -> Global___AssetAccessControl:
+        """Which teams may trigger a consumer through it (in a schedule) or receive its events (as
+        an outlet), when the state service runs with --multi-team; unset: Airflow's defaults.
+        """
+
     def __init__(
         self,
         *,
@@ -793,14 +800,73 @@ class Asset(_message.Message):
         uri: _builtins.str = ...,
         group: _builtins.str = ...,
         extra_json: _builtins.str = ...,
+        access_control: Global___AssetAccessControl | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["access_control", b"access_control"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["extra_json", b"extra_json", "group", b"group", "name", b"name", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_control", b"access_control", "extra_json", b"extra_json", "group", b"group", "name", b"name", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Asset: _TypeAlias = Asset  # noqa: Y015
+
+@_typing.final
+class AssetAccessControl(_message.Message):
+    """Airflow's AssetAccessControl."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCER_TEAMS_FIELD_NUMBER: _builtins.int
+    CONSUMER_TEAMS_FIELD_NUMBER: _builtins.int
+    ALLOW_GLOBAL_FIELD_NUMBER: _builtins.int
+    allow_global: _builtins.bool
+    """In a schedule: whether teamless producers may trigger it; as an outlet: whether teamless
+    consumers receive its events. True by default.
+    """
+    @_builtins.property
+    def producer_teams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """In a consumer's schedule: the other teams whose producers may trigger it."""
+
+    @_builtins.property
+    def consumer_teams(self) -> Global___TeamList:
+        """As a task's outlet: the other teams whose consumers receive its events; unset: any."""
+
+    def __init__(
+        self,
+        *,
+        producer_teams: _abc.Iterable[_builtins.str] | None = ...,
+        consumer_teams: Global___TeamList | None = ...,
+        allow_global: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_allow_global", b"_allow_global", "allow_global", b"allow_global", "consumer_teams", b"consumer_teams"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_allow_global", b"_allow_global", "allow_global", b"allow_global", "consumer_teams", b"consumer_teams", "producer_teams", b"producer_teams"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__allow_global: _TypeAlias = _typing.Literal["allow_global"]  # noqa: Y015
+    _WhichOneofArgType__allow_global: _TypeAlias = _typing.Literal["_allow_global", b"_allow_global"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__allow_global) -> _WhichOneofReturnType__allow_global | None: ...
+
+Global___AssetAccessControl: _TypeAlias = AssetAccessControl  # noqa: Y015
+
+@_typing.final
+class TeamList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEAMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def teams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        teams: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["teams", b"teams"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TeamList: _TypeAlias = TeamList  # noqa: Y015
 
 @_typing.final
 class AssetAlias(_message.Message):
@@ -1182,6 +1248,7 @@ class DagDefinition(_message.Message):
     FILELOC_FIELD_NUMBER: _builtins.int
     RELATIVE_FILELOC_FIELD_NUMBER: _builtins.int
     ASSET_WATCHERS_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     description: _builtins.str
     doc_md: _builtins.str
@@ -1195,6 +1262,10 @@ class DagDefinition(_message.Message):
     """Absolute path of the file that defines the DAG, as the DAG processor sees it."""
     relative_fileloc: _builtins.str
     """Path relative to the DAG folder; executors resolve it against their own DAG folder."""
+    team: _builtins.str
+    """The team that owns the DAG (the DAG processor's --team, as Airflow gives a bundle's DAGs
+    its team); empty: teamless.
+    """
     @_builtins.property
     def schedule(self) -> Global___Schedule: ...
     @_builtins.property
@@ -1243,10 +1314,11 @@ class DagDefinition(_message.Message):
         fileloc: _builtins.str = ...,
         relative_fileloc: _builtins.str = ...,
         asset_watchers: _abc.Iterable[Global___AssetWatcherDefinition] | None = ...,
+        team: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["dagrun_timeout", b"dagrun_timeout", "end_date", b"end_date", "schedule", b"schedule", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_watchers", b"asset_watchers", "catchup", b"catchup", "dag_id", b"dag_id", "dagrun_timeout", b"dagrun_timeout", "description", b"description", "doc_md", b"doc_md", "end_date", b"end_date", "fileloc", b"fileloc", "is_paused_upon_creation", b"is_paused_upon_creation", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "owners", b"owners", "params_json", b"params_json", "relative_fileloc", b"relative_fileloc", "schedule", b"schedule", "start_date", b"start_date", "tags", b"tags", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_watchers", b"asset_watchers", "catchup", b"catchup", "dag_id", b"dag_id", "dagrun_timeout", b"dagrun_timeout", "description", b"description", "doc_md", b"doc_md", "end_date", b"end_date", "fileloc", b"fileloc", "is_paused_upon_creation", b"is_paused_upon_creation", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "owners", b"owners", "params_json", b"params_json", "relative_fileloc", b"relative_fileloc", "schedule", b"schedule", "start_date", b"start_date", "tags", b"tags", "tasks", b"tasks", "team", b"team"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1344,6 +1416,7 @@ class Dag(_message.Message):
     CONTENT_HASH_FIELD_NUMBER: _builtins.int
     TASK_COUNT_FIELD_NUMBER: _builtins.int
     DEFINITION_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
     dag_id: _builtins.str
     is_paused: _builtins.bool
     is_active: _builtins.bool
@@ -1355,6 +1428,8 @@ class Dag(_message.Message):
     max_active_tasks: _builtins.int
     content_hash: _builtins.str
     task_count: _builtins.int
+    team: _builtins.str
+    """The team that owns it; empty: teamless."""
     @_builtins.property
     def owners(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -1403,10 +1478,11 @@ class Dag(_message.Message):
         content_hash: _builtins.str = ...,
         task_count: _builtins.int = ...,
         definition: Global___DagDefinition | None = ...,
+        team: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition", "last_parsed_at", b"last_parsed_at", "next_dagrun_create_after", b"next_dagrun_create_after", "next_dagrun_data_interval_end", b"next_dagrun_data_interval_end", "next_dagrun_data_interval_start", b"next_dagrun_data_interval_start", "next_dagrun_logical_date", b"next_dagrun_logical_date", "schedule", b"schedule"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_hash", b"content_hash", "dag_id", b"dag_id", "definition", b"definition", "description", b"description", "fileloc", b"fileloc", "is_active", b"is_active", "is_paused", b"is_paused", "last_parsed_at", b"last_parsed_at", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "next_dagrun_create_after", b"next_dagrun_create_after", "next_dagrun_data_interval_end", b"next_dagrun_data_interval_end", "next_dagrun_data_interval_start", b"next_dagrun_data_interval_start", "next_dagrun_logical_date", b"next_dagrun_logical_date", "owners", b"owners", "relative_fileloc", b"relative_fileloc", "schedule", b"schedule", "tags", b"tags", "task_count", b"task_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_hash", b"content_hash", "dag_id", b"dag_id", "definition", b"definition", "description", b"description", "fileloc", b"fileloc", "is_active", b"is_active", "is_paused", b"is_paused", "last_parsed_at", b"last_parsed_at", "max_active_runs", b"max_active_runs", "max_active_tasks", b"max_active_tasks", "next_dagrun_create_after", b"next_dagrun_create_after", "next_dagrun_data_interval_end", b"next_dagrun_data_interval_end", "next_dagrun_data_interval_start", b"next_dagrun_data_interval_start", "next_dagrun_logical_date", b"next_dagrun_logical_date", "owners", b"owners", "relative_fileloc", b"relative_fileloc", "schedule", b"schedule", "tags", b"tags", "task_count", b"task_count", "team", b"team"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -92,6 +92,8 @@ class Dag(Base):
     partitioning_hash: Mapped[str] = mapped_column(
         String(HASH_LENGTH), default="", server_default=""
     )
+    #: The team that owns it ("" for none), from its DAG processor's --team.
+    team: Mapped[str] = mapped_column(String(ID_LENGTH), default="", server_default="")
     max_active_runs: Mapped[int] = mapped_column(Integer, default=16)
     max_active_tasks: Mapped[int] = mapped_column(Integer, default=16)
     task_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -621,6 +623,9 @@ class DagAssetReference(Base):
     asset_name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
     asset_uri: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
     alias_name: Mapped[str] = mapped_column(String(ASSET_KEY_LENGTH), default="")
+    #: The asset's AssetAccessControl where this reference uses it (a JSON object), "" for
+    #: Airflow's defaults.
+    access_json: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class DagAssetWatcher(Base):

@@ -115,6 +115,7 @@ class AssetsApi:
                 extra_json=extra,
                 now=utcnow(),
                 partition_key=request.partition_key,
+                multi_team=self._services.multi_team,
             )
             session.flush()
             return rr.CreateAssetEventResponse(

@@ -314,6 +314,7 @@ class ExecutorServicer(service_pb2_grpc.ExecutorServiceServicer):
                 now,
                 max_map_length=max_map_length,
                 clear_task_state_on_success=clear_state,
+                multi_team=self._services.multi_team,
             )
             return ti_to_proto(ti), assets.events_recorded(session)
 

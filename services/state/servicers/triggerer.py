@@ -145,7 +145,9 @@ class TriggererServicer(service_pb2_grpc.TriggererServiceServicer):
 
         def fire(session: Any) -> tuple[list[int], list[str], int]:
             resumed = deferral.fire_triggers(session, triggerer_id, outcomes, now)
-            recorded = watchers.record_watcher_events(session, triggerer_id, events, now)
+            recorded = watchers.record_watcher_events(
+                session, triggerer_id, events, now, multi_team=self._services.multi_team
+            )
             return resumed, recorded, assets.events_recorded(session)
 
         resumed, recorded, asset_events = await self._services.write(fire, name="fire_triggers")

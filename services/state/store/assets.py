@@ -22,6 +22,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.asset_access import ConsumerAccess, SourceAccess, may_queue
 from core.runs import run_id_for
 from core.states import RUN_ACTIVE, DagRunType
 from protos.dag.v1 import message_pb2 as dag_pb2
@@ -137,16 +138,86 @@ def _reference_row(
         "asset_name": "",
         "asset_uri": "",
         "alias_name": "",
+        "access_json": "",
     }
     kind = item.WhichOneof("kind")
     if kind == "asset":
         row.update(asset_name=item.asset.name, asset_uri=item.asset.uri)
+        if item.asset.HasField("access_control"):
+            row.update(access_json=json.dumps(_access_fields(item.asset.access_control)))
     elif kind == "alias":
         row.update(alias_name=item.alias.name)
     elif kind == "reference":
         name, uri = reference_keys(item.reference)
         row.update(asset_name=name, asset_uri=uri)
     return row
+
+
+def _access_fields(control: dag_pb2.AssetAccessControl) -> dict[str, Any]:
+    return {
+        "producer_teams": list(control.producer_teams),
+        "consumer_teams": (
+            list(control.consumer_teams.teams) if control.HasField("consumer_teams") else None
+        ),
+        "allow_global": control.allow_global if control.HasField("allow_global") else True,
+    }
+
+
+def source_access(
+    session: Session, source: EventSource | None, outlet: dag_pb2.Asset | None = None
+) -> SourceAccess:
+    """Who an event comes from, for the multi-team rule.
+
+    A task's: its DAG's team and its outlet's access control; one from outside: the API's
+    (a teamless caller).
+    """
+    if source is None:
+        return SourceAccess(teams=(), from_api=True)
+    team = session.scalar(select(Dag.team).where(Dag.dag_id == source.dag_id)) or ""
+    fields: dict[str, Any] = (
+        _access_fields(outlet.access_control)
+        if outlet is not None and outlet.HasField("access_control")
+        else {"consumer_teams": None, "allow_global": True}
+    )
+    return SourceAccess(
+        teams=(team,) if team else (),
+        consumer_teams=fields["consumer_teams"],
+        allow_global_consumers=fields["allow_global"],
+    )
+
+
+def _allowed(
+    session: Session,
+    asset: Asset,
+    alias_names: Sequence[str],
+    targets: Sequence[tuple[str, str]],
+    access: SourceAccess,
+) -> set[str]:
+    """The consumers (dag_id, team) an event from ``access`` may queue, as Airflow decides."""
+    names = _naming(asset)
+    if alias_names:
+        names = or_(names, DagAssetReference.alias_name.in_(list(alias_names)))
+    controls: dict[str, dict[str, Any]] = {}
+    for dag_id, text in session.execute(
+        select(DagAssetReference.dag_id, DagAssetReference.access_json).where(
+            DagAssetReference.role == SCHEDULE,
+            DagAssetReference.dag_id.in_([dag_id for dag_id, _ in targets]),
+            DagAssetReference.access_json != "",
+            names,
+        )
+    ):
+        controls.setdefault(dag_id, json.loads(text))
+    allowed = set()
+    for dag_id, team in targets:
+        control = controls.get(dag_id, {})
+        consumer = ConsumerAccess(
+            team=team or None,
+            producer_teams=control.get("producer_teams", []),
+            allow_global_producers=control.get("allow_global", True),
+        )
+        if may_queue(consumer, access):
+            allowed.add(dag_id)
+    return allowed
 
 
 def reference_keys(reference: dag_pb2.AssetReference) -> tuple[str, str]:
@@ -264,8 +335,12 @@ def record_asset_event(
     request_id: str | None = None,
     partition_key: str | None = None,
     partition_date: datetime | None = None,
+    access: SourceAccess | None = None,
 ) -> RecordedEvent:
     """Record one event of ``asset`` and queue the DAGs scheduled on it.
+
+    With ``access`` (the state service runs with --multi-team), only the consumers Airflow's
+    team rules let the event's source reach (see :mod:`core.asset_access`).
 
     As in Airflow, an event for a partition is queued for partitioned consumers only, and one
     without a partition key for the others only (a partitioned consumer gets a warning).
@@ -298,9 +373,9 @@ def record_asset_event(
     # Locks the consumers' rows first: it serialises with a run of theirs being created (it
     # locks its DAG's row too), so an event is either consumed by that run or queued for the
     # next, and with a new version of theirs, so the kind of consumer read below is current.
-    targets = (
+    locked = (
         session.execute(
-            select(Dag.dag_id, Dag.partitioning_hash != "")
+            select(Dag.dag_id, Dag.partitioning_hash != "", Dag.team)
             .where(Dag.dag_id.in_(scheduled))
             .order_by(Dag.dag_id)
             .with_for_update()
@@ -308,6 +383,10 @@ def record_asset_event(
         if scheduled
         else []
     )
+    if access is not None and locked:
+        allowed = _allowed(session, asset, aliases, [(d, team) for d, _, team in locked], access)
+        locked = [row for row in locked if row[0] in allowed]
+    targets = [(dag_id, is_partitioned) for dag_id, is_partitioned, _ in locked]
     partitioned = [dag_id for dag_id, is_partitioned in targets if is_partitioned]
     plain = (
         []
@@ -394,8 +473,12 @@ def record_outlet_events(
     reports: Sequence[OutletReport],
     now: datetime,
     partition: RunPartition | None = None,
+    multi_team: bool = False,
 ) -> list[RecordedEvent]:
     """Record the events of a try that succeeded, as Airflow does.
+
+    With ``multi_team``, each event queues only the consumers the teams rule allows, from
+    the producing DAG's team and the outlet's access control.
 
     Every asset outlet (and reference outlet that finds an asset) gets one event, with the
     extra the try reported for it, for the run's partition, or one per partition key the try
@@ -427,6 +510,11 @@ def record_outlet_events(
             continue
         seen.add(row.id)
         report = direct.get((row.name, row.uri))
+        access = (
+            source_access(session, source, outlet.asset if kind == "asset" else None)
+            if multi_team
+            else None
+        )
         keys: Sequence[str | None] = (
             sorted(report.partition_keys) if report and report.partition_keys else [None]
         )
@@ -442,6 +530,7 @@ def record_outlet_events(
                     source=source,
                     partition_key=key,
                     partition_date=date,
+                    access=access,
                 )
             )
     outlet_aliases = {o.alias.name for o in task.outlets if o.WhichOneof("kind") == "alias"}
@@ -470,6 +559,7 @@ def record_outlet_events(
                 alias_names=sorted(aliases),
                 partition_key=partition.key,
                 partition_date=partition.date,
+                access=source_access(session, source) if multi_team else None,
             )
         )
     return recorded
@@ -484,8 +574,13 @@ def emit_asset_event(
     now: datetime,
     origin: str = ORIGIN_API,
     partition_key: str = "",
+    multi_team: bool = False,
 ) -> RecordedEvent:
-    """Record an event from outside (the API, an asset watcher); extra_json is a JSON object."""
+    """Record an event from outside (the API, an asset watcher); extra_json is a JSON object.
+
+    With ``multi_team``, an event from the API (a teamless caller) reaches teamless consumers
+    only, as in Airflow.
+    """
     asset = find_asset(session, name=name, uri=uri)
     return record_asset_event(
         session,
@@ -494,6 +589,7 @@ def emit_asset_event(
         origin=origin,
         now=now,
         partition_key=partition_key or None,
+        access=source_access(session, None) if multi_team else None,
     )
 
 

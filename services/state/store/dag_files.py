@@ -148,6 +148,7 @@ def store_dag(session: Session, serialized: dag_pb2.SerializedDag, now: datetime
     row.owners_json = json.dumps(list(definition.owners))
     row.tags_json = json.dumps(list(definition.tags))
     row.has_schedule = definition.schedule.WhichOneof("kind") is not None
+    row.team = definition.team
     row.max_active_runs = definition.max_active_runs
     row.max_active_tasks = definition.max_active_tasks
     row.task_count = len(definition.tasks)

@@ -385,6 +385,7 @@ def complete_task_instance(
     *,
     max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     clear_task_state_on_success: bool = False,
+    multi_team: bool = False,
 ) -> TaskInstance:
     """Apply a try's result, fenced by its lease; a repeated accepted result is answered again.
 
@@ -425,7 +426,7 @@ def complete_task_instance(
         ti.reschedule_count += 1
         ti.first_reschedule_at = ti.first_reschedule_at or ti.start_date
     if new_state == TaskInstanceState.SUCCESS:
-        _record_outlets(session, ti, completion.outlet_events, now)
+        _record_outlets(session, ti, completion.outlet_events, now, multi_team)
     if clear_task_state_on_success and new_state == TaskInstanceState.SUCCESS:
         session.execute(delete(TaskState).where(TaskState.task_instance_id == ti.id))
     if completion.skip_task_ids:
@@ -447,13 +448,17 @@ def complete_task_instance(
 
 
 def _record_outlets(
-    session: Session, ti: TaskInstance, reports: Sequence[OutletReport], now: datetime
+    session: Session,
+    ti: TaskInstance,
+    reports: Sequence[OutletReport],
+    now: datetime,
+    multi_team: bool,
 ) -> None:
     run = session.get(DagRun, ti.dag_run_id)
     task = task_definition(session, run, ti.task_id) if run is not None else None
     if run is not None and task is not None and (task.outlets or reports):
         partition = RunPartition(run.partition_key, run.partition_date)
-        record_outlet_events(session, ti, task, reports, now, partition)
+        record_outlet_events(session, ti, task, reports, now, partition, multi_team)
 
 
 def return_task_instances(

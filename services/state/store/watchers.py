@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from core.asset_access import SourceAccess
 from protos.dag.v1 import message_pb2 as dag_pb2
 from services.state.db.models import Asset, AssetEvent, Dag, DagAssetWatcher, WatcherTrigger
 from services.state.store.assets import (
@@ -136,7 +137,12 @@ class WatcherEventReport:
 
 
 def record_watcher_events(
-    session: Session, triggerer_id: str, reports: Sequence[WatcherEventReport], now: datetime
+    session: Session,
+    triggerer_id: str,
+    reports: Sequence[WatcherEventReport],
+    now: datetime,
+    *,
+    multi_team: bool = False,
 ) -> list[str]:
     """Record an asset event per watched asset for each report.
 
@@ -172,6 +178,8 @@ def record_watcher_events(
                     origin=ORIGIN_WATCHER,
                     now=now,
                     request_id=request_ids[asset.id],
+                    # A watcher is no team's producer (Airflow records it without a task).
+                    access=SourceAccess(teams=()) if multi_team else None,
                 )
         recorded.append(report.event_id)
     return recorded

@@ -226,3 +226,15 @@ async def test_ignored_files_are_never_parsed(
     assert "sub/kept.py" in files
     assert not {"ignored_dag.py", "scratch/nested.py"} & set(files)
     assert not {"ignored_one", "ignored_two"} & set(await dags(client, include_inactive=True))
+
+
+async def test_a_processor_with_a_team_gives_its_folders_dags_that_team(
+    client: StateClient, state_service: ServiceProcess, tmp_path: Path
+) -> None:
+    write_dag_file(tmp_path, "owned.py", one_task_dag("owned_by_ops"))
+    process = start_dag_processor(state_service.address, tmp_path, "--team", "ops")
+    try:
+        found = await wait_for_dags(client, ["owned_by_ops"])
+        assert found["owned_by_ops"].team == "ops"
+    finally:
+        process.stop()

@@ -182,3 +182,68 @@ def test_a_dag_no_longer_scheduled_on_assets_forgets_its_queue(database: Databas
     assert queue(database, "consumer")
     store(database, "consumer")
     assert queue(database, "consumer") == []
+
+
+def store_team_dag(
+    database: Database,
+    dag_id: str,
+    team: str,
+    *,
+    on: dag_pb2.Asset | None = None,
+    outlets: list[dag_pb2.TaskAsset] | None = None,
+) -> None:
+    serialized = make_dag(
+        dag_id,
+        {"t": []},
+        assets=dag_pb2.AssetCondition(asset=on) if on is not None else None,
+        outlets={"t": outlets or []},
+    )
+    serialized.definition.team = team
+
+    def write(session: Any) -> None:
+        ensure_default_pool(session)
+        store_dag(session, serialized, datetime.now(UTC))
+
+    database.run_write(write)
+
+
+def with_access(asset: dag_pb2.Asset, **fields: Any) -> dag_pb2.Asset:
+    copied = dag_pb2.Asset()
+    copied.CopyFrom(asset)
+    copied.access_control.CopyFrom(dag_pb2.AssetAccessControl(**fields))
+    return copied
+
+
+def test_with_multi_team_an_event_queues_the_consumers_the_teams_allow(database: Database) -> None:
+    outlet = with_access(ORDERS, consumer_teams=dag_pb2.TeamList(teams=["sales"]))
+    store_team_dag(database, "ops_producer", "ops", outlets=[dag_pb2.TaskAsset(asset=outlet)])
+    store_team_dag(database, "teamless_consumer", "", on=ORDERS)
+    store_team_dag(database, "sales_closed", "sales", on=ORDERS)
+    store_team_dag(database, "sales_open", "sales", on=with_access(ORDERS, producer_teams=["ops"]))
+    store_team_dag(database, "hr_open", "hr", on=with_access(ORDERS, producer_teams=["ops"]))
+
+    def produce(session: Any) -> list[str]:
+        definition = make_dag(
+            "ops_producer", {"t": []}, outlets={"t": [dag_pb2.TaskAsset(asset=outlet)]}
+        ).definition
+        ti = models.TaskInstance(dag_id="ops_producer", run_id="r", task_id="t", map_index=-1)
+        (recorded,) = assets.record_outlet_events(
+            session, ti, definition.tasks[0], [], datetime.now(UTC), multi_team=True
+        )
+        return recorded.queued_dag_ids
+
+    # sales_closed accepts only its own team; hr_open accepts ops, but the outlet reaches
+    # sales (and its own team) only.
+    assert database.run_write(produce) == ["sales_open", "teamless_consumer"]
+    from_api = database.run_write(
+        lambda s: assets.emit_asset_event(
+            s, name="", uri=ORDERS.uri, extra_json="{}", now=datetime.now(UTC), multi_team=True
+        )
+    )
+    assert from_api.queued_dag_ids == ["teamless_consumer"]  # a teamless caller
+    assert emit(database, ORDERS).queued_dag_ids == [  # multi-team off: everyone
+        "hr_open",
+        "sales_closed",
+        "sales_open",
+        "teamless_consumer",
+    ]

@@ -30,6 +30,7 @@ EXPECTED = [
     "AirflowTaskTimeout",
     "AllowedKeyMapper",
     "Asset",
+    "AssetAccessControl",
     "AssetAlias",
     "AssetAll",
     "AssetAny",
