@@ -394,15 +394,20 @@ async def test_a_burst_of_output_is_shipped_while_the_task_runs(
     run = await trigger(client, "burst")
     key = run_pb2.TaskInstanceKey(dag_id="burst", run_id=run.run_id, task_id="burst")
 
-    async def last_line() -> run_pb2.LogLine | None:
+    async def line_after(sequence: int) -> run_pb2.LogLine | None:
         response = await client.api.GetTaskInstanceLogs(
-            api_rr.GetTaskInstanceLogsRequest(key=key, after_sequence=BURST_LINES - 1)
+            api_rr.GetTaskInstanceLogsRequest(key=key, after_sequence=sequence)
         )
         return response.lines[0] if response.lines else None
 
     try:
-        # Shipping one chunk per flush interval would take BURST_LINES / 1000 * 0.25 s = 5 s.
-        line = await eventually(last_line, within=3, what=f"line {BURST_LINES} shipped")
+        # The clock starts once the task prints (scheduling and starting it can be slow on a
+        # loaded machine). Shipping one chunk per flush interval would then take
+        # BURST_LINES / 1000 * 0.25 s = 5 s.
+        await eventually(lambda: line_after(-1), within=30, what="the first line shipped")
+        line = await eventually(
+            lambda: line_after(BURST_LINES - 1), within=3, what=f"line {BURST_LINES} shipped"
+        )
         assert line.message == f"line {BURST_LINES}"
         ti = await task_instance(client, run, "burst")
         assert ti.state == TI.TASK_INSTANCE_STATE_RUNNING
