@@ -12,7 +12,7 @@ max_active_runs leaves room for; the others wait with what they received.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -178,8 +178,39 @@ def partition_complete(dag: PartitionedDag, key: str, received: Iterable[Receive
     return bool(satisfied) and condition_holds(dag.condition, satisfied)
 
 
+class IncompleteMemo:
+    """The partitions found incomplete, so that a pass does not decide them again.
+
+    A partition's completeness depends only on its DAG version and the events it received;
+    one seen incomplete with the same events stays incomplete. An entry not looked at during
+    a pass is forgotten at its end, so the memo holds no more than the pending partitions.
+    """
+
+    def __init__(self) -> None:
+        self._known: set[tuple[str, str, str, frozenset[int]]] = set()
+        self._seen: set[tuple[str, str, str, frozenset[int]]] = set()
+
+    def complete(self, dag: PartitionedDag, key: str, items: Sequence[Received]) -> bool:
+        """Whether the partition is complete, remembering that it is not."""
+        entry = (dag.dag_id, dag.content_hash, key, frozenset(i.event_id for i in items))
+        self._seen.add(entry)
+        if entry in self._known:
+            return False
+        if partition_complete(dag, key, items):
+            return True
+        self._known.add(entry)
+        return False
+
+    def end_pass(self) -> None:
+        """Forget what this pass did not look at."""
+        self._known &= self._seen
+        self._seen = set()
+
+
 def plan_partitions(
-    dag: PartitionedDag, cap: int = DEFAULT_MAX_DOWNSTREAM_KEYS
+    dag: PartitionedDag,
+    cap: int = DEFAULT_MAX_DOWNSTREAM_KEYS,
+    memo: IncompleteMemo | None = None,
 ) -> PartitionPlan | None:
     """Assign the queued events and pick the complete partitions to run; None: nothing to do."""
     received: dict[str, list[Received]] = {p.key: list(p.received) for p in dag.pending}
@@ -205,7 +236,12 @@ def plan_partitions(
     for key, items in received.items():
         if len(runs) >= room:
             break
-        if not partition_complete(dag, key, items):
+        complete = (
+            memo.complete(dag, key, items)
+            if memo is not None
+            else partition_complete(dag, key, items)
+        )
+        if not complete:
             continue
         mappers = [dag.mappers.mapper_for(i.name, i.uri) for i in items]
         date = resolve_partition_date(

@@ -40,7 +40,7 @@ from scheduler.decisions import (
     order_for_admission,
     within_capacity,
 )
-from scheduler.partitions import PartitionPlan, plan_partitions
+from scheduler.partitions import IncompleteMemo, PartitionPlan, plan_partitions
 from scheduler.planning import Advance, plan_schedule
 from scheduler.settings import (
     CLAIM_DURATION,
@@ -92,6 +92,7 @@ class SchedulerApp:
         self._max_runs = values[MAX_RUNS]
         self._sweep_interval = values[SWEEP_INTERVAL]
         self._max_downstream_keys = values[PARTITION_MAPPER_MAX_DOWNSTREAM_KEYS]
+        self._incomplete = IncompleteMemo()
         folder = values[cfg.PLUGINS_FOLDER]
         self._plugins_folder = folder.expanduser().resolve() if folder is not None else None
         #: DAG versions whose timetable failed, each logged once.
@@ -438,6 +439,7 @@ class SchedulerApp:
                 token = page.next_page_token
                 if not token:
                     break
+            self._incomplete.end_pass()
             if not advances and not asset_runs and not plans:
                 return wake_at
             outcomes: list[scheduler_pb2.ScheduleAdvanceOutcome] = []
@@ -504,7 +506,7 @@ class SchedulerApp:
         if dag is None:
             return None
         try:
-            return plan_partitions(dag, self._max_downstream_keys)
+            return plan_partitions(dag, self._max_downstream_keys, self._incomplete)
         except Exception as err:  # users' mappers run here: one DAG's failure is its own
             self._log_broken(item, "the DAG's partitions cannot be planned; they wait", err)
             return None

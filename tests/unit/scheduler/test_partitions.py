@@ -828,3 +828,33 @@ def test_a_mapper_giving_a_key_that_is_not_one_is_a_rejection() -> None:
     assert "which is not a partition key: partition_key must not contain control" in (
         refused.rejection
     )
+
+
+def test_the_memo_decides_an_unchanged_incomplete_partition_once() -> None:
+    from scheduler import partitions as planner
+    from scheduler.partitions import IncompleteMemo
+
+    memo = IncompleteMemo()
+    calls: list[str] = []
+    real = planner.partition_complete
+
+    def counting(dag: PartitionedDag, key: str, items: Any) -> bool:
+        calls.append(key)
+        return real(dag, key, items)
+
+    waiting = Pending(DAY, tuple(got(i, A, HOURS[i]) for i in range(23)))
+    dag = consumer(pending=[waiting], default=hourly_rollup())
+    planner.partition_complete = counting  # type: ignore[assignment]
+    try:
+        for _ in range(3):
+            assert plan_partitions(dag, memo=memo) is None
+            memo.end_pass()
+        assert calls == [DAY]  # decided once, then remembered
+        last = event(23, A, HOURS[23])
+        complete = plan_partitions(
+            consumer(queued=[last], pending=[waiting], default=hourly_rollup()), memo=memo
+        )
+        assert complete is not None
+        assert [r.key for r in complete.runs] == [DAY]  # new events: decided again
+    finally:
+        planner.partition_complete = real  # type: ignore[assignment]
