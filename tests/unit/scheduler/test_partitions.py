@@ -857,4 +857,4 @@ def test_the_memo_decides_an_unchanged_incomplete_partition_once() -> None:
         assert complete is not None
         assert [r.key for r in complete.runs] == [DAY]  # new events: decided again
     finally:
-        planner.partition_complete = real  # type: ignore[assignment]
+        planner.partition_complete = real
