@@ -258,9 +258,9 @@ PLUGINS_FOLDER = Setting(
     name="plugins_folder",
     parse=parse_optional_path,
     default=None,
-    help="the folder of plugins: users' Timetable classes and the modules DAG files import"
-    " from it (on the import path of DAG files and tasks); the DAG processor, the scheduler"
-    " and the executors must share it",
+    help="the folder of plugins: users' Timetable, PartitionMapper and Window classes and the"
+    " modules DAG files import from it (on the import path of DAG files and tasks); the DAG"
+    " processor, the scheduler and the executors must share it",
 )
 CREATE_CRON_DATA_INTERVALS = Setting(
     name="create_cron_data_intervals",

@@ -24,6 +24,7 @@ RUN_COLUMNS: list[Column[DagRun]] = [
     Column("state", lambda r: r.state),
     Column("type", lambda r: r.run_type),
     Column("logical_date", lambda r: r.logical_date),
+    Column("partition", lambda r: r.partition_key),
     Column("start", lambda r: r.start_date),
     Column("end", lambda r: r.end_date),
     Column("duration", lambda r: r.duration),
