@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from services.runtime.forkserver import JOB_MESSAGE
+
 #: Seconds the fork server gets to import its target and start listening.
 START_SECONDS = 30.0
 #: Environment variables that processes running user code never inherit: database addresses
@@ -103,7 +105,17 @@ class ForkServer:
         connection = self._socket
 
         def request() -> int:
-            socket.send_fds(connection, [payload], [stdout, stderr, result])
+            reader, writer = os.pipe()
+            try:
+                socket.send_fds(connection, [JOB_MESSAGE], [stdout, stderr, result, reader])
+            finally:
+                os.close(reader)
+            # The server reads the payload to its end before it forks and answers.
+            try:
+                with os.fdopen(writer, "wb") as pipe:
+                    pipe.write(payload)
+            except BrokenPipeError as err:
+                raise RuntimeError("the fork server went away") from err
             reply = connection.recv(8)
             if len(reply) != 8:
                 raise RuntimeError("the fork server went away")

@@ -3,11 +3,12 @@
 Running a job (a task try, a DAG file parse) in a fork of a warm process costs a few
 milliseconds instead of the hundreds that a fresh interpreter spends importing Tradewind, gRPC
 and protobuf, and keeps the isolation of a separate process. The client sends each job over a
-Unix SOCK_SEQPACKET socket: the job's payload, and three file descriptors (stdout, stderr and a
-result pipe) passed with SCM_RIGHTS. The server forks; the child starts a new session (so the
-client can signal its whole process group), takes the descriptors and calls the target
-function ``module:function(payload: bytes, result_fd: int) -> int``; the server answers with
-the child's pid.
+Unix SOCK_SEQPACKET socket as four file descriptors passed with SCM_RIGHTS (stdout, stderr, a
+result pipe, and a pipe carrying the job's payload, so that a payload of any size fits: a run's
+conf may be megabytes). The server reads the payload to its end and forks; the child starts a
+new session (so the client can signal its whole process group), takes the descriptors and calls
+the target function ``module:function(payload: bytes, result_fd: int) -> int``; the server
+answers with the child's pid.
 
 Run as ``python -m services.runtime.forkserver SOCKET_PATH module:function [module:prepare]``.
 The optional ``prepare(payload)`` runs in the server before each fork, so that work it caches
@@ -33,9 +34,18 @@ from tradewind_common.processes import die_with_parent
 Target = Callable[[bytes, int], int]
 Prepare = Callable[[bytes], None]
 
-#: The largest spec accepted, in bytes.
-MAX_SPEC = 1 << 20
+#: The datagram that comes with a job's descriptors (its content is not used).
+JOB_MESSAGE = b"job"
 PID_FORMAT = "!q"
+
+
+def read_all(fd: int) -> bytes:
+    """Everything a pipe carries until its writer closes it; closes ``fd``."""
+    chunks = []
+    with os.fdopen(fd, "rb") as pipe:
+        while chunk := pipe.read(1 << 20):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _reap(*_: object) -> None:
@@ -92,11 +102,13 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
     conn, _ = listener.accept()
     while True:
         try:
-            spec, fds, _flags, _address = socket.recv_fds(conn, MAX_SPEC, 3)
+            message, fds, _flags, _address = socket.recv_fds(conn, len(JOB_MESSAGE), 4)
         except InterruptedError:
             continue
-        if not spec:
+        if not message:
             return
+        *fds, payload = fds
+        spec = read_all(payload)
         if prepare is not None:
             with contextlib.suppress(Exception):
                 prepare(spec)

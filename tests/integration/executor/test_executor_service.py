@@ -479,3 +479,33 @@ async def test_a_dead_fork_server_is_replaced_before_the_next_try(
     assert replacement != server
     # The try was forked from the new server.
     assert await xcom_values(client, run, "parent_pid") == {"return_value": str(replacement)}
+
+
+async def test_a_run_with_a_five_megabyte_conf_runs_its_task(
+    client: StateClient, executor: ServiceProcess, dags_folder: Path
+) -> None:
+    # The try's spec (conf included) reaches the forked task process through a pipe: a
+    # datagram would refuse it beyond about 200 KB.
+    await register(
+        client,
+        dags_folder,
+        "big_conf.py",
+        """
+        @task
+        def measure(dag_run=None, params=None) -> list:
+            rows = dag_run.conf["rows"]
+            return [len(rows), rows[-1]]
+
+        with DAG("big_conf", schedule=None, start_date=START):
+            measure()
+        """,
+        ["big_conf"],
+    )
+    rows = [f"row {number:07d} " + "x" * 40 for number in range(100_000)]
+    conf = json.dumps({"rows": rows})
+    assert len(conf) > 5_000_000
+    run = await trigger(client, "big_conf", conf_json=conf)
+    finished = await wait_for_run(client, "big_conf", run.run_id, within=60)
+    assert finished.state == RUN.DAG_RUN_STATE_SUCCESS
+    shown = json.loads((await xcom_values(client, run, "measure"))["return_value"])
+    assert shown == [100_000, rows[-1]]
