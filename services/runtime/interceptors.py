@@ -60,20 +60,28 @@ def rpc_type(handler: Handler) -> str:
     return "unary"
 
 
-def wrap_handler(handler: Handler, unary: UnaryAround, stream: StreamAround) -> Handler:
+def wrap_handler(
+    handler: Handler, unary: UnaryAround, stream: StreamAround, *, decode: bool = False
+) -> Handler:
     """Return a handler whose behaviour runs inside ``unary`` or ``stream``.
 
     Streaming behaviours written as async generators run inside ``stream``; those written as
     coroutines that call ``context.write`` (the health service's Watch) run inside ``unary``.
+    With ``decode``, a unary request is decoded inside them rather than by gRPC, so that one
+    that cannot be decoded ends INVALID_ARGUMENT with a plain message (gRPC itself would answer
+    UNKNOWN with a Python exception's text) and is counted and logged like any other call.
     """
+    deserializer = handler.request_deserializer
+    decode = decode and deserializer is not None and not handler.request_streaming
     kwargs = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": None if decode else deserializer,
         "response_serializer": handler.response_serializer,
     }
     streaming = handler.response_streaming
-    behaviour: Callable[..., Any] = (
+    inner: Callable[..., Any] = (
         handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream  # type: ignore[assignment]
     )
+    behaviour = _decoding(inner, deserializer) if decode else inner
     if streaming and inspect.isasyncgenfunction(behaviour):
 
         async def generator(
@@ -96,6 +104,34 @@ def wrap_handler(handler: Handler, unary: UnaryAround, stream: StreamAround) -> 
     if streaming:
         return grpc.unary_stream_rpc_method_handler(wrapped, **kwargs)
     return grpc.unary_unary_rpc_method_handler(wrapped, **kwargs)
+
+
+def _decoding(behaviour: Callable[..., Any], deserializer: Any) -> Callable[..., Any]:
+    """``behaviour`` given its request decoded from bytes, or INVALID_ARGUMENT."""
+
+    async def request_of(raw: bytes, context: aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # protobuf raises DecodeError; nothing else is expected
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the request could not be decoded as this method's message"
+                f" ({len(raw)} bytes): check the client's contract version",
+            )
+
+    if inspect.isasyncgenfunction(behaviour):
+
+        async def generator(raw: bytes, context: aio.ServicerContext[Any, Any]) -> Any:
+            request = await request_of(raw, context)
+            async for response in behaviour(request, context):
+                yield response
+
+        return generator
+
+    async def coroutine(raw: bytes, context: aio.ServicerContext[Any, Any]) -> Any:
+        return await behaviour(await request_of(raw, context), context)
+
+    return coroutine
 
 
 class ObservabilityInterceptor(_ServerInterceptor):
@@ -131,7 +167,7 @@ class ObservabilityInterceptor(_ServerInterceptor):
             finally:
                 self._finished(method, labels, context, start, peer)
 
-        return wrap_handler(handler, unary, stream)
+        return wrap_handler(handler, unary, stream, decode=True)
 
     @staticmethod
     def _started(

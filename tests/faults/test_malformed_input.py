@@ -203,3 +203,30 @@ def test_every_rpc_answers_random_input_with_a_proper_status(
 
     check()
     assert health_status(state.address) == health_pb2.HealthCheckResponse.SERVING
+
+
+#: Bytes no message decodes: a field tag announcing a length longer than what follows.
+UNDECODABLE = b"\x0a\xff\xff\xff\x0f"
+
+
+@pytest.mark.parametrize("method_name", sorted(METHODS))
+def test_every_rpc_answers_undecodable_bytes_with_invalid_argument(
+    method_name: str, channel: grpc.Channel, state: ServiceProcess
+) -> None:
+    service, method = METHODS[method_name]
+    path = f"/{service.full_name}/{method.name}"
+
+    def send() -> None:
+        if method.server_streaming:
+            for _ in channel.unary_stream(path, None, None)(UNDECODABLE, timeout=5):
+                pass
+        else:
+            channel.unary_unary(path, None, None)(UNDECODABLE, timeout=5)
+
+    with pytest.raises(grpc.RpcError) as raised:
+        send()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value.details()
+    assert raised.value.details() == (
+        "the request could not be decoded as this method's message (5 bytes):"
+        " check the client's contract version"
+    )
