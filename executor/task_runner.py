@@ -27,6 +27,7 @@ from executor.capture import LOGGING_MARK
 from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
 from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.hardening import forbid_inspection
 from tradewind.sdk import serde
 from tradewind.sdk.asset_events import OutletEventPayload
 from tradewind.sdk.assets import asset_message
@@ -263,6 +264,7 @@ def _deferral(deferral: Deferral | None) -> dict[str, Any] | None:
 
 def run_from_spec(spec_json: bytes, result_fd: int) -> int:
     """Run the try described by ``spec_json`` and write its result to ``result_fd``."""
+    forbid_inspection()  # a fork of the fork server already is; a fresh interpreter is not
     try:
         result = run_try(TrySpec.from_json(spec_json))
     except BaseException as error:
@@ -275,4 +277,5 @@ def run_from_spec(spec_json: bytes, result_fd: int) -> int:
 
 
 if __name__ == "__main__":
+    forbid_inspection()  # before the spec (its lease) is read
     sys.exit(run_from_spec(sys.stdin.buffer.read(), int(sys.argv[1])))

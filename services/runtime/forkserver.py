@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from services.runtime.hardening import forbid_inspection
 from tradewind_common.processes import die_with_parent
 
 Target = Callable[[bytes, int], int]
@@ -90,8 +91,13 @@ def _child(
 
 
 def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
-    """Accept jobs on the Unix socket at ``path`` until the client closes its end."""
+    """Accept jobs on the Unix socket at ``path`` until the client closes its end.
+
+    The server, and so every child it forks, is non-dumpable: a job's payload (a try's lease)
+    and a child's memory are out of reach of the other children, which run as the same user.
+    """
     die_with_parent()
+    forbid_inspection()
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

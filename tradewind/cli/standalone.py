@@ -38,9 +38,11 @@ from protos.runtime.v1 import service_pb2_grpc as runtime_grpc
 from tradewind_common import config as cfg
 from tradewind_common.config import ConfigError
 from tradewind_common.processes import (
+    PR_SET_DUMPABLE,
     SUPERVISOR_PID_ENV,
     become_subreaper,
     kill_descendants,
+    prctl,
     reap_children,
 )
 from tradewind_common.version import tradewind_version
@@ -370,6 +372,9 @@ def main(argv: Sequence[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, request_stop)
     become_subreaper()
+    # Tasks run as this user: they must not read the supervisor's environment or memory (the
+    # services' settings, tokens among them, pass through it).
+    prctl(PR_SET_DUMPABLE, 0)
     home = values[cfg.HOME].expanduser()
     folder = values[cfg.DAGS_FOLDER].expanduser().resolve()
     started: list[Child] = []

@@ -509,3 +509,38 @@ async def test_a_run_with_a_five_megabyte_conf_runs_its_task(
     assert finished.state == RUN.DAG_RUN_STATE_SUCCESS
     shown = json.loads((await xcom_values(client, run, "measure"))["return_value"])
     assert shown == [100_000, rows[-1]]
+
+
+async def test_a_task_process_is_out_of_reach_of_the_others(
+    client: StateClient, executor: ServiceProcess, dags_folder: Path
+) -> None:
+    # Forked from a non-dumpable fork server, a task is non-dumpable itself: another task (the
+    # same user) cannot read its memory or environment, nor the fork server's.
+    await register(
+        client,
+        dags_folder,
+        "reach.py",
+        """
+        import ctypes
+
+        @task
+        def reach() -> list:
+            dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+            try:
+                Path(f"/proc/{os.getppid()}/environ").read_bytes()
+                parent_readable = True
+            except PermissionError:
+                parent_readable = False
+            return [dumpable, parent_readable]
+
+        with DAG("reach", schedule=None, start_date=START):
+            reach()
+        """,
+        ["reach"],
+    )
+    run = await run_to_end(client, "reach")
+    assert run.state == RUN.DAG_RUN_STATE_SUCCESS
+    # Root reads any process's /proc files whatever the flag (running tasks as another user
+    # is what protects them there).
+    as_root = os.geteuid() == 0
+    assert json.loads((await xcom_values(client, run, "reach"))["return_value"]) == [0, as_root]
