@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -114,6 +115,23 @@ def _track_pool(engine: Engine) -> None:
         DB_POOL_CHECKED_OUT.dec()
 
 
+def owner_only_file(path: Path) -> None:
+    """Make sure the file at ``path`` and a folder made for it are its owner's alone.
+
+    The SQLite database holds connections (encrypted) and variables; SQLite gives its journal
+    and WAL files the database file's mode. A file another user could read is narrowed.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        status = os.fstat(fd)
+        if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class Database:
     """The state service's database: engines, worker threads and transactions."""
 
@@ -123,7 +141,7 @@ class Database:
         if self.backend == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                owner_only_file(Path(database).expanduser())
             self.write_engine = create_engine(self.url, pool_size=1, max_overflow=0)
             self.read_engine = create_engine(self.url, pool_size=SQLITE_READERS, max_overflow=0)
             _configure_sqlite(self.write_engine, writer=True)
