@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from protos.runtime.v1 import service_pb2 as runtime_service_pb2
 from protos.runtime.v1 import service_pb2_grpc as runtime_service_pb2_grpc
@@ -37,6 +36,7 @@ from services.runtime.interceptors import (
 )
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import BUILD_INFO, SERVING, MetricsEndpoint, start_metrics_endpoint
+from services.runtime.reflection import enable_reflection
 from services.runtime.tls import ServerTLSConfig, server_credentials
 from tradewind_common import config as cfg
 from tradewind_common.config import ConfigError
@@ -350,9 +350,7 @@ async def serve(app: ServiceApp, config: ServerConfig) -> None:
         server,
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    enable_reflection([*names, health.SERVICE_NAME], server)
     context = RuntimeContext(identity, config, health_servicer, names)
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
