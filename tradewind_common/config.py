@@ -1,9 +1,10 @@
 """Settings from command-line flags and ``TRADEWIND_*`` environment variables.
 
 Each setting is defined once, as a :class:`Setting`; it becomes the flag ``--metrics-port``
-and the variable ``TRADEWIND_METRICS_PORT``. A flag wins over the variable, which wins over
-the default. Values are parsed and validated at start; a bad one raises :class:`ConfigError`
-whose one-line message names the flag, the variable and the problem.
+and the variable ``TRADEWIND_METRICS_PORT``; ``TRADEWIND_METRICS_PORT_FILE`` may name a file
+that holds the value instead (for secrets). A flag wins over the variable, which wins over the
+file, which wins over the default. Values are parsed and validated at start; a bad one raises
+:class:`ConfigError` whose one-line message names the flag, the variable and the problem.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class ConfigError(Exception):
 
 
 ENV_PREFIX = "TRADEWIND_"
+#: A variable with this suffix names a file that holds the setting's value.
+FILE_SUFFIX = "_FILE"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +50,11 @@ class Setting(Generic[T]):
     def env(self) -> str:
         """The environment variable, e.g. ``TRADEWIND_METRICS_PORT``."""
         return ENV_PREFIX + self.name.upper()
+
+    @property
+    def env_file(self) -> str:
+        """The variable naming a file that holds the value, e.g. ``TRADEWIND_API_TOKENS_FILE``."""
+        return self.env + FILE_SUFFIX
 
 
 class Settings:
@@ -110,6 +118,10 @@ def resolve_settings(
         source, text = (
             (setting.flag, given) if given is not None else (setting.env, env.get(setting.env))
         )
+        shown = repr(text)
+        if text is None:
+            source, text = setting.env_file, _file_value(setting, env)
+            shown = f"in {env.get(setting.env_file)}"
         if text is None:
             values[setting.name] = setting.default
             continue
@@ -117,9 +129,32 @@ def resolve_settings(
             values[setting.name] = setting.parse(text)
         except ValueError as err:
             raise ConfigError(
-                f"invalid value {text!r} for {source} ({setting.flag} / {setting.env}): {err}"
+                f"invalid value {shown} for {source} ({setting.flag} / {setting.env}): {err}"
             ) from err
     return Settings(values)
+
+
+def _file_value(setting: Setting[Any], env: Mapping[str, str]) -> str | None:
+    """The value in the file ``TRADEWIND_<NAME>_FILE`` names, if it is set.
+
+    Secrets (tokens, database URLs) given this way appear in no command line and no
+    environment; one value per line of a list setting is read as a comma-separated list.
+
+    Raises:
+        ConfigError: the file cannot be read.
+
+    """
+    path = env.get(setting.env_file)
+    if not path:
+        return None
+    try:
+        text = Path(path).expanduser().read_text()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read {setting.env_file}={path} ({setting.flag}): {err.strerror or err}"
+        ) from err
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return ",".join(lines)
 
 
 def _show(value: object) -> str:

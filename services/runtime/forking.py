@@ -26,7 +26,7 @@ SECRET_SUFFIXES = ("_TOKEN", "_TOKENS", "_TLS_KEY", "_PASSWORD")
 
 def is_secret_variable(name: str) -> bool:
     """Whether an environment variable may hold a credential that user code must not see."""
-    upper = name.upper()
+    upper = name.upper().removesuffix("_FILE")  # a file holding a secret: its path too
     return upper.startswith(SECRET_PREFIXES) or (
         upper.startswith("TRADEWIND_") and upper.endswith(SECRET_SUFFIXES)
     )

@@ -18,6 +18,7 @@ from services.state.events import EventHub
 from services.state.housekeeping import ensure_default_pool, prune_events, prune_task_state
 from services.state.servicers import grpc_services
 from services.state.services import StateServices
+from services.state.store.resources import encrypt_plain_variables
 from tradewind_common import config as cfg
 from tradewind_common.config import ConfigError
 
@@ -77,6 +78,15 @@ class StateApp:
         # Replicas starting together may both insert it; the loser's insert is redundant.
         with contextlib.suppress(IntegrityError):
             await self.db.write(ensure_default_pool, name="ensure_default_pool")
+        secrets = self.services.secrets
+        encrypted = await self.db.write(
+            lambda s: encrypt_plain_variables(s, secrets), name="encrypt_plain_variables"
+        )
+        if encrypted:
+            logger.info(
+                "encrypted variables stored in clear",
+                extra={"action": "encrypt_variables", "count": encrypted},
+            )
         await self.hub.start()
         self._tasks.append(asyncio.create_task(self._watch_database(context)))
         self._tasks.append(asyncio.create_task(self._prune_events()))

@@ -16,6 +16,7 @@ from protos.run.v1 import message_pb2 as run_pb2
 from services.runtime.protoconv import optional_duration, timestamp
 from services.state.crypto import REDACTED, SecretBox
 from services.state.db import models
+from services.state.store import resources
 from services.state.store.assets import AssetDetails, EventView, QueuedEvent
 from services.state.store.catalog import DagFileView, DagView
 from services.state.store.partitions import PendingPartition, QueuedPartitionEvent
@@ -260,9 +261,15 @@ def event_to_proto(row: models.Event) -> event_pb2.Event:
     )
 
 
-def variable_to_proto(row: models.Variable) -> resource_pb2.Variable:
-    """One variable."""
-    return resource_pb2.Variable(key=row.key, value=row.value, description=row.description)
+def variable_to_proto(row: models.Variable, secrets: SecretBox) -> resource_pb2.Variable:
+    """One variable, its value decrypted with ``secrets``.
+
+    Raises:
+        Refused: the value was encrypted with a key the service does not have.
+
+    """
+    value = resources.variable_value(row, secrets)
+    return resource_pb2.Variable(key=row.key, value=value, description=row.description)
 
 
 def dag_warning_to_proto(row: models.DagWarning) -> dag_pb2.DagWarning:

@@ -21,6 +21,7 @@ from services.runtime.info import ProcessIdentity
 from services.state.crypto import SecretBox
 from services.state.db.engine import Database
 from services.state.events import EventHub
+from services.state.paging import PageTokens
 from services.state.store import errors as store_errors
 
 T = TypeVar("T")
@@ -47,6 +48,11 @@ class StateServices:
     identity: ProcessIdentity | None = None
     #: Set when shutdown begins; streams end when it is.
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pages(self) -> PageTokens:
+        """Signs and checks the page tokens of List* RPCs."""
+        return PageTokens(self.secrets)
 
     async def write(self, operation: Callable[[Session], T], *, name: str = "") -> T:
         """Run a store operation in one write transaction (see :meth:`Database.write`)."""

@@ -37,8 +37,10 @@ SECRET_KEY = cfg.Setting(
     parse=cfg.parse_text,
     default="",
     help=(
-        "Fernet key that encrypts connection secrets at rest; every replica needs the same one."
-        " Unset: a key file in $TRADEWIND_HOME, made on first start"
+        "Fernet keys, comma-separated, that encrypt connection secrets and variables at rest:"
+        " the first encrypts, every one decrypts (rotation: put the new key first, then run"
+        " `tradewind db rotate-fernet-key`); every replica needs the same list."
+        " Unset: the key file $TRADEWIND_HOME/fernet.key (one key per line), made on first start"
     ),
 )
 EVENT_RETENTION = cfg.Setting(

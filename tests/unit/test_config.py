@@ -39,6 +39,23 @@ def test_switch_reads_flag_and_environment() -> None:
     assert resolve([], {"TRADEWIND_USE_TLS": "yes"})[TLS] is True
 
 
+def test_a_file_variable_gives_the_value_without_showing_it(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("first\nsecond\n")
+    port = tmp_path / "port"
+    port.write_text("6001\n")
+    environ = {"TRADEWIND_API_TOKENS_FILE": str(tokens), "TRADEWIND_PORT_FILE": str(port)}
+    assert resolve([], environ)[TOKENS] == ("first", "second")
+    assert resolve([], environ)[PORT] == 6001
+    assert resolve([], {**environ, "TRADEWIND_PORT": "6002"})[PORT] == 6002
+    port.write_text("secret-looking")
+    with pytest.raises(ConfigError, match="for TRADEWIND_PORT_FILE") as refused:
+        resolve([], environ)
+    assert "secret-looking" not in str(refused.value)
+    with pytest.raises(ConfigError, match="cannot read TRADEWIND_API_TOKENS_FILE="):
+        resolve([], {"TRADEWIND_API_TOKENS_FILE": str(tmp_path / "missing")})
+
+
 def test_lists_are_comma_separated() -> None:
     assert resolve(["--api-tokens", " a, b,,c "])[TOKENS] == ("a", "b", "c")
 

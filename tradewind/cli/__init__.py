@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "migrate", help="migrate the database to the newest schema", add_help=False
     )
+    db_commands.add_parser(
+        "rotate-fernet-key",
+        help="re-encrypt every connection secret and variable with the first secret key",
+        add_help=False,
+    )
     commands.register(subcommands)
     return parser
 

@@ -17,6 +17,7 @@ SERVICE_ENTRY_POINTS: dict[tuple[str, ...], str] = {
     ("dag-processor",): "dag_processor.main:main",
     ("triggerer",): "triggerer.main:main",
     ("db", "migrate"): "services.state.main:migrate_main",
+    ("db", "rotate-fernet-key"): "services.state.main:rotate_key_main",
     ("standalone",): "tradewind.cli.standalone:main",
 }
 

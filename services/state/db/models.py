@@ -378,8 +378,11 @@ class Variable(Base):
     __tablename__ = "variable"
 
     key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    #: Encrypted with the state service's key when ``is_encrypted`` (every value it writes).
     value: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    #: False only for a value written before variables were encrypted (until it is).
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
 
 
 class Connection(Base):

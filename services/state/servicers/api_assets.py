@@ -18,7 +18,6 @@ from services.state.convert import (
     pending_partition_to_proto,
     queued_event_to_proto,
 )
-from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
 from services.state.store import asset_state, assets, partitions
 from services.state.validation import check_partition_key, json_object, optional_identifier
@@ -43,7 +42,7 @@ class AssetsApi:
         """List assets by name, with their producers, consumers and latest event."""
         dag_id = optional_identifier(request.dag_id, "dag_id")
         search = request.search
-        page = page_request(
+        page = self._services.pages.request(
             "ListAssets",
             request.page_size,
             request.page_token,
@@ -55,7 +54,7 @@ class AssetsApi:
             ),
             name="list_assets",
         )
-        return rr.ListAssetsResponse(assets=found.items, **page_fields(found))
+        return rr.ListAssetsResponse(assets=found.items, **self._services.pages.fields(found))
 
     async def GetAsset(
         self, request: rr.GetAssetRequest, context: aio.ServicerContext[Any, Any]
@@ -91,12 +90,16 @@ class AssetsApi:
             key: value.isoformat() if hasattr(value, "isoformat") else value
             for key, value in vars(where).items()
         }
-        page = page_request("ListAssetEvents", request.page_size, request.page_token, filters)
+        page = self._services.pages.request(
+            "ListAssetEvents", request.page_size, request.page_token, filters
+        )
         found = await self._services.read(
             lambda s: assets.list_asset_events(s, where, page).map(asset_event_to_proto),
             name="list_asset_events",
         )
-        return rr.ListAssetEventsResponse(asset_events=found.items, **page_fields(found))
+        return rr.ListAssetEventsResponse(
+            asset_events=found.items, **self._services.pages.fields(found)
+        )
 
     async def CreateAssetEvent(
         self, request: rr.CreateAssetEventRequest, context: aio.ServicerContext[Any, Any]

@@ -25,7 +25,6 @@ from services.state.convert import (
     pool_to_proto,
     variable_to_proto,
 )
-from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
 from services.state.store import catalog, resources, warnings
 from services.state.store.catalog import DagFilter
@@ -69,12 +68,14 @@ class CatalogApi:
             paused=request.paused if request.HasField("paused") else None,
             include_inactive=request.include_inactive,
         )
-        page = page_request("ListDags", request.page_size, request.page_token, asdict(dag_filter))
+        page = self._services.pages.request(
+            "ListDags", request.page_size, request.page_token, asdict(dag_filter)
+        )
         found = await self._services.read(
             lambda s: catalog.list_dags(s, dag_filter, page).map(dag_view_to_proto),
             name="list_dags",
         )
-        return rr.ListDagsResponse(dags=found.items, **page_fields(found))
+        return rr.ListDagsResponse(dags=found.items, **self._services.pages.fields(found))
 
     async def GetDag(
         self, request: rr.GetDagRequest, context: aio.ServicerContext[Any, Any]
@@ -127,19 +128,19 @@ class CatalogApi:
         self, request: rr.ListDagFilesRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListDagFilesResponse:
         """List the DAG files the processors know, by relative path."""
-        page = page_request("ListDagFiles", request.page_size, request.page_token)
+        page = self._services.pages.request("ListDagFiles", request.page_size, request.page_token)
         found = await self._services.read(
             lambda s: catalog.list_dag_files(s, page).map(dag_file_view_to_proto),
             name="list_dag_files",
         )
-        return rr.ListDagFilesResponse(dag_files=found.items, **page_fields(found))
+        return rr.ListDagFilesResponse(dag_files=found.items, **self._services.pages.fields(found))
 
     async def ListImportErrors(
         self, request: rr.ListImportErrorsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListImportErrorsResponse:
         """List the files that failed to import, by relative path."""
         contains = request.filename_contains
-        page = page_request(
+        page = self._services.pages.request(
             "ListImportErrors",
             request.page_size,
             request.page_token,
@@ -149,7 +150,9 @@ class CatalogApi:
             lambda s: catalog.list_import_errors(s, contains, page).map(import_error_to_proto),
             name="list_import_errors",
         )
-        return rr.ListImportErrorsResponse(import_errors=found.items, **page_fields(found))
+        return rr.ListImportErrorsResponse(
+            import_errors=found.items, **self._services.pages.fields(found)
+        )
 
     async def ListDagWarnings(
         self, request: rr.ListDagWarningsRequest, context: aio.ServicerContext[Any, Any]
@@ -157,7 +160,7 @@ class CatalogApi:
         """List the DAG warnings, by DAG id then kind. NOT_FOUND for an unknown dag_id."""
         dag_id = optional_identifier(request.dag_id, "dag_id")
         kind = request.warning_type
-        page = page_request(
+        page = self._services.pages.request(
             "ListDagWarnings",
             request.page_size,
             request.page_token,
@@ -167,7 +170,9 @@ class CatalogApi:
             lambda s: warnings.list_dag_warnings(s, dag_id, kind, page).map(dag_warning_to_proto),
             name="list_dag_warnings",
         )
-        return rr.ListDagWarningsResponse(dag_warnings=found.items, **page_fields(found))
+        return rr.ListDagWarningsResponse(
+            dag_warnings=found.items, **self._services.pages.fields(found)
+        )
 
     # ---- Variables ----
 
@@ -176,14 +181,16 @@ class CatalogApi:
     ) -> rr.ListVariablesResponse:
         """List variables by key, filtered by key substring."""
         contains = request.key_contains
-        page = page_request(
+        page = self._services.pages.request(
             "ListVariables", request.page_size, request.page_token, {"key_contains": contains}
         )
         found = await self._services.read(
-            lambda s: resources.list_variables(s, contains, page).map(variable_to_proto),
+            lambda s: resources.list_variables(s, contains, page).map(
+                lambda row: variable_to_proto(row, self._services.secrets)
+            ),
             name="list_variables",
         )
-        return rr.ListVariablesResponse(variables=found.items, **page_fields(found))
+        return rr.ListVariablesResponse(variables=found.items, **self._services.pages.fields(found))
 
     async def GetVariable(
         self, request: rr.GetVariableRequest, context: aio.ServicerContext[Any, Any]
@@ -195,7 +202,7 @@ class CatalogApi:
         )
         if variable is None:
             raise NotFound("variable", key)
-        return rr.GetVariableResponse(variable=variable_to_proto(variable))
+        return rr.GetVariableResponse(variable=variable_to_proto(variable, self._services.secrets))
 
     async def SetVariable(
         self, request: rr.SetVariableRequest, context: aio.ServicerContext[Any, Any]
@@ -205,7 +212,10 @@ class CatalogApi:
         key = identifier(variable.key, "variable.key")
         stored = await self._services.write(
             lambda s: variable_to_proto(
-                resources.upsert_variable(s, key, variable.value, variable.description)
+                resources.upsert_variable(
+                    s, key, variable.value, variable.description, self._services.secrets
+                ),
+                self._services.secrets,
             ),
             name="set_variable",
         )
@@ -230,7 +240,7 @@ class CatalogApi:
     ) -> rr.ListConnectionsResponse:
         """List connections by id, filtered by id substring, secrets redacted."""
         contains = request.conn_id_contains
-        page = page_request(
+        page = self._services.pages.request(
             "ListConnections",
             request.page_size,
             request.page_token,
@@ -240,7 +250,9 @@ class CatalogApi:
             lambda s: resources.list_connections(s, contains, page).map(connection_to_proto),
             name="list_connections",
         )
-        return rr.ListConnectionsResponse(connections=found.items, **page_fields(found))
+        return rr.ListConnectionsResponse(
+            connections=found.items, **self._services.pages.fields(found)
+        )
 
     async def GetConnection(
         self, request: rr.GetConnectionRequest, context: aio.ServicerContext[Any, Any]
@@ -312,13 +324,13 @@ class CatalogApi:
     ) -> rr.ListPoolsResponse:
         """List pools by name with their slot usage, filtered by name substring."""
         contains = request.name_contains
-        page = page_request(
+        page = self._services.pages.request(
             "ListPools", request.page_size, request.page_token, {"name_contains": contains}
         )
         found = await self._services.read(
             lambda s: resources.list_pools(s, contains, page).map(pool_to_proto), name="list_pools"
         )
-        return rr.ListPoolsResponse(pools=found.items, **page_fields(found))
+        return rr.ListPoolsResponse(pools=found.items, **self._services.pages.fields(found))
 
     async def GetPool(
         self, request: rr.GetPoolRequest, context: aio.ServicerContext[Any, Any]

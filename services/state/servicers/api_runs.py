@@ -25,7 +25,6 @@ from services.state.convert import (
     try_to_proto,
     xcom_to_proto,
 )
-from services.state.paging import page_fields, page_request
 from services.state.services import StateServices
 from services.state.store import deferral, execution, markers, runs, task_instances, task_state
 from services.state.store.runs import run_counts
@@ -122,7 +121,7 @@ class RunsApi:
             logical_date_gte=to_datetime(request, "logical_date_gte"),
             logical_date_lt=to_datetime(request, "logical_date_lt"),
         )
-        page = page_request(
+        page = self._services.pages.request(
             "ListDagRuns",
             request.page_size,
             request.page_token,
@@ -140,7 +139,7 @@ class RunsApi:
             ),
             name="list_runs",
         )
-        return rr.ListDagRunsResponse(dag_runs=found.items, **page_fields(found))
+        return rr.ListDagRunsResponse(dag_runs=found.items, **self._services.pages.fields(found))
 
     async def GetDagRun(
         self, request: rr.GetDagRunRequest, context: aio.ServicerContext[Any, Any]
@@ -197,7 +196,7 @@ class RunsApi:
             queue=request.queue,
             map_index=optional_map_index(request, "map_index"),
         )
-        page = page_request(
+        page = self._services.pages.request(
             "ListTaskInstances", request.page_size, request.page_token, asdict(selection)
         )
 
@@ -207,7 +206,9 @@ class RunsApi:
             return found.map(lambda ti: ti_to_proto(ti, triggers.get(ti.id)))
 
         found = await self._services.read(listing, name="list_task_instances")
-        return rr.ListTaskInstancesResponse(task_instances=found.items, **page_fields(found))
+        return rr.ListTaskInstancesResponse(
+            task_instances=found.items, **self._services.pages.fields(found)
+        )
 
     async def GetTaskInstance(
         self, request: rr.GetTaskInstanceRequest, context: aio.ServicerContext[Any, Any]
@@ -230,7 +231,7 @@ class RunsApi:
         run_id = optional_identifier(request.run_id, "run_id")
         task_ids = sorted(request.task_ids)
         map_index = optional_map_index(request, "map_index")
-        page = page_request(
+        page = self._services.pages.request(
             "ListTaskInstanceTries",
             request.page_size,
             request.page_token,
@@ -242,7 +243,9 @@ class RunsApi:
             ).map(try_to_proto),
             name="list_tries",
         )
-        return rr.ListTaskInstanceTriesResponse(tries=found.items, **page_fields(found))
+        return rr.ListTaskInstanceTriesResponse(
+            tries=found.items, **self._services.pages.fields(found)
+        )
 
     async def ClearTaskInstances(
         self, request: rr.ClearTaskInstancesRequest, context: aio.ServicerContext[Any, Any]
@@ -371,7 +374,7 @@ class RunsApi:
         run_id = identifier(request.run_id, "run_id")
         task_id = optional_identifier(request.task_id, "task_id")
         map_index = optional_map_index(request, "map_index")
-        page = page_request(
+        page = self._services.pages.request(
             "ListXComs",
             request.page_size,
             request.page_token,
@@ -383,7 +386,7 @@ class RunsApi:
             ).map(xcom_to_proto),
             name="list_xcoms",
         )
-        return rr.ListXComsResponse(xcoms=found.items, **page_fields(found))
+        return rr.ListXComsResponse(xcoms=found.items, **self._services.pages.fields(found))
 
     async def ListTaskState(
         self, request: rr.ListTaskStateRequest, context: aio.ServicerContext[Any, Any]

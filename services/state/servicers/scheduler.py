@@ -34,7 +34,6 @@ from services.state.convert import (
     ti_scheduling_view,
 )
 from services.state.metrics import ASSET_RUNS, LEASES
-from services.state.paging import page_request
 from services.state.services import StateServices
 from services.state.store import apply, assets, partitions, scheduling
 from services.state.store.admission import Refusal
@@ -316,13 +315,15 @@ class SchedulerServicer(service_pb2_grpc.SchedulerServiceServicer):
         self, request: rr.ListSchedulableDagsRequest, context: aio.ServicerContext[Any, Any]
     ) -> rr.ListSchedulableDagsResponse:
         """DAGs whose schedules the scheduler advances."""
-        page = page_request("ListSchedulableDags", request.page_size, request.page_token)
+        page = self._services.pages.request(
+            "ListSchedulableDags", request.page_size, request.page_token
+        )
         found = await self._services.read(
             lambda s: scheduling.list_schedulable_dags(s, page).map(schedulable_message),
             name="list_schedulable_dags",
         )
         return rr.ListSchedulableDagsResponse(
-            dags=found.items, next_page_token=found.next_page_token
+            dags=found.items, next_page_token=self._services.pages.sign(found.next_page_token)
         )
 
     async def GetDagDefinitions(

@@ -78,7 +78,7 @@ class TaskServicer(
         def read(session: Any) -> resource_pb2.Variable | None:
             execution.verify_caller(session, lease, now)
             row = resources.find_variable(session, key)
-            return variable_to_proto(row) if row is not None else None
+            return variable_to_proto(row, self._services.secrets) if row is not None else None
 
         variable = await self._services.read(read, name="get_task_variable")
         if variable is None:
@@ -96,7 +96,9 @@ class TaskServicer(
         def write(session: Any) -> None:
             execution.verify_caller(session, lease, now)
             variable = request.variable
-            resources.upsert_variable(session, variable.key, variable.value, variable.description)
+            resources.upsert_variable(
+                session, variable.key, variable.value, variable.description, self._services.secrets
+            )
 
         await self._services.write(write, name="set_task_variable")
         return rr.SetTaskVariableResponse()

@@ -86,11 +86,14 @@ def find_variable(session: Session, key: str) -> Variable | None:
     return session.get(Variable, key)
 
 
-def upsert_variable(session: Session, key: str, value: str, description: str) -> Variable:
-    """Create or replace a variable (its key already checked)."""
+def upsert_variable(
+    session: Session, key: str, value: str, description: str, secrets: SecretBox
+) -> Variable:
+    """Create or replace a variable (its key already checked); the value is stored encrypted."""
 
     def write(row: Variable, new: bool) -> bool:
-        row.value = value
+        row.value = secrets.encrypt(value)
+        row.is_encrypted = True
         row.description = description
         return True
 
@@ -100,6 +103,50 @@ def upsert_variable(session: Session, key: str, value: str, description: str) ->
 def remove_variable(session: Session, key: str) -> bool:
     """Delete a variable; return whether it existed."""
     return _delete(session, Variable.key, key)
+
+
+def variable_value(row: Variable, secrets: SecretBox) -> str:
+    """The value of a stored variable, decrypted.
+
+    Raises:
+        Refused: it was encrypted with a key the service does not have.
+
+    """
+    return secrets.decrypt(row.value) if row.is_encrypted else row.value
+
+
+@dataclass(frozen=True)
+class Reencrypted:
+    """What :func:`reencrypt_secrets` rewrote."""
+
+    connections: int
+    variables: int
+
+
+def encrypt_plain_variables(session: Session, secrets: SecretBox) -> int:
+    """Encrypt the values of variables written before variables were encrypted; return how many."""
+    rows = session.scalars(select(Variable).where(Variable.is_encrypted.is_(False))).all()
+    for row in rows:
+        row.value, row.is_encrypted = secrets.encrypt(row.value), True
+    return len(rows)
+
+
+def reencrypt_secrets(session: Session, secrets: SecretBox) -> Reencrypted:
+    """Encrypt every stored secret with the first key (after a key rotation).
+
+    Raises:
+        Refused: a secret was encrypted with a key not in the list; nothing is written.
+
+    """
+    connections = session.scalars(select(Connection)).all()
+    for connection in connections:
+        connection.password_encrypted = secrets.reencrypt(connection.password_encrypted)
+        connection.extra_encrypted = secrets.reencrypt(connection.extra_encrypted)
+    variables = session.scalars(select(Variable).where(Variable.is_encrypted.is_(True))).all()
+    for variable in variables:
+        variable.value = secrets.reencrypt(variable.value)
+    plain = encrypt_plain_variables(session, secrets)
+    return Reencrypted(connections=len(connections), variables=len(variables) + plain)
 
 
 # ---- Connections ----

@@ -28,12 +28,11 @@ from protos.dag_processor.v1 import request_response_pb2 as processor_rr
 from protos.enums.v1 import event_pb2 as event_enums
 from protos.event.v1 import request_response_pb2 as event_rr
 from protos.resource.v1 import message_pb2 as resource_pb2
-from services.state import paging
 from services.state.convert import connection_to_proto, connection_values, pool_to_proto
 from services.state.crypto import SecretBox
 from services.state.db import models
 from services.state.db.engine import Database, DatabaseSettings
-from services.state.store import catalog, resources
+from services.state.store import catalog, pages, resources
 from services.state.store.errors import Refused
 from services.state.store.pools import PoolUsage
 from tests.helpers.dags import make_dag, register_dags, seconds
@@ -785,6 +784,61 @@ def test_connection_secrets_are_encrypted_at_rest(database: Database) -> None:
         database.run_write(lambda s: reveal(s, other))
 
 
+def test_variables_are_encrypted_at_rest_and_old_plain_values_get_encrypted(
+    database: Database,
+) -> None:
+    box = SecretBox(Fernet.generate_key().decode())
+    database.run_write(lambda s: resources.upsert_variable(s, "api_key", "s3cr3t", "", box))
+    row = database.run_write(lambda s: s.get(models.Variable, "api_key"))
+    assert row is not None
+    assert row.is_encrypted
+    assert "s3cr3t" not in row.value
+    assert box.decrypt(row.value) == "s3cr3t"
+    # A value from before encryption reads as it is until the service encrypts it.
+    database.run_write(
+        lambda s: s.add(models.Variable(key="legacy", value="plain", is_encrypted=False))
+    )
+    legacy = database.run_write(lambda s: s.get(models.Variable, "legacy"))
+    assert legacy is not None
+    assert resources.variable_value(legacy, box) == "plain"
+    assert database.run_write(lambda s: resources.encrypt_plain_variables(s, box)) == 1
+    legacy = database.run_write(lambda s: s.get(models.Variable, "legacy"))
+    assert legacy is not None
+    assert legacy.is_encrypted
+    assert legacy.value != "plain"
+    assert resources.variable_value(legacy, box) == "plain"
+
+
+def test_rotating_keys_reencrypts_every_secret_with_the_first_key(database: Database) -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    old = SecretBox(old_key)
+    values = connection_values(postgres_connection("warehouse"))
+    database.run_write(
+        lambda s: resources.upsert_connection(s, values, resources.CONNECTION_FIELDS, old)
+    )
+    database.run_write(lambda s: resources.upsert_variable(s, "api_key", "s3cr3t", "", old))
+    rotating = SecretBox(f"{new_key},{old_key}")
+    done = database.run_write(lambda s: resources.reencrypt_secrets(s, rotating))
+    assert (done.connections, done.variables) == (1, 1)
+    new = SecretBox(new_key)  # the old key can go now
+    row = database.run_write(lambda s: resources.find_connection(s, "warehouse"))
+    variable = database.run_write(lambda s: resources.find_variable(s, "api_key"))
+    assert row is not None
+    assert variable is not None
+    assert new.decrypt(row.password_encrypted) == values.password
+    assert resources.variable_value(variable, new) == "s3cr3t"
+    with pytest.raises(Refused):
+        old.decrypt(row.password_encrypted)
+    # A secret under a key no longer listed stops the rotation and writes nothing.
+    stranger = SecretBox(Fernet.generate_key().decode())
+    database.run_write(lambda s: resources.upsert_variable(s, "other", "x", "", stranger))
+    with pytest.raises(Refused, match="any of the configured keys"):
+        database.run_write(lambda s: resources.reencrypt_secrets(s, SecretBox(old_key)))
+    row = database.run_write(lambda s: resources.find_connection(s, "warehouse"))
+    assert row is not None
+    assert new.decrypt(row.password_encrypted) == values.password
+
+
 def add_run(
     session: Session, dag_id: str, run_id: str, states: dict[str, tuple[str, int, str]]
 ) -> None:
@@ -882,7 +936,7 @@ def test_pool_usage_counts_the_slots_of_active_task_instances(database: Database
     pool = database.run_write(lambda s: set_pool(s, "etl", -1))
     assert pool.open_slots == -1
     page = database.run_write(
-        lambda s: resources.list_pools(s, "ET", paging.page_request("ListPools", 0, ""))
+        lambda s: resources.list_pools(s, "ET", pages.page_request("ListPools", 0, ""))
     )
     assert [(p.name, p.running, p.queued) for p in page.items] == [("etl", 3, 3)]
 
@@ -936,9 +990,10 @@ def test_two_replicas_creating_one_variable_at_once_both_succeed(
     require_postgres(postgres_status)
     database = Database(DatabaseSettings(url=template_databases.new_url("postgresql"), pool_size=4))
     inserted, release = threading.Event(), threading.Event()
+    box = SecretBox(Fernet.generate_key().decode())
 
     def first(session: Session) -> None:
-        resources.upsert_variable(session, "race", "first", "")
+        resources.upsert_variable(session, "race", "first", "", box)
         session.flush()
         inserted.set()
         assert release.wait(EVENT_WAIT_SECONDS)
@@ -960,16 +1015,18 @@ def test_two_replicas_creating_one_variable_at_once_both_succeed(
             assert inserted.wait(EVENT_WAIT_SECONDS)
             loser = threads.submit(
                 database.run_write,
-                lambda s: resources.upsert_variable(s, "race", "second", ""),
+                lambda s: resources.upsert_variable(s, "race", "second", "", box),
             )
             # The second insert waits for the first transaction, then finds the key taken.
             assert_eventually(waiting_on_a_lock, message="the second insert waits on a lock")
             release.set()
             winner.result(EVENT_WAIT_SECONDS)
-            assert loser.result(EVENT_WAIT_SECONDS).value == "second"
+            assert resources.variable_value(loser.result(EVENT_WAIT_SECONDS), box) == "second"
         stored = database.run_write(lambda s: resources.find_variable(s, "race"))
         assert stored is not None
-        assert stored.value == "second"
+        assert stored.is_encrypted
+        assert stored.value != "second"
+        assert resources.variable_value(stored, box) == "second"
     finally:
         release.set()
         database.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import grpc
 import pytest
 
@@ -61,3 +64,18 @@ async def test_task_instances_page_through_ten_thousand_rows(client: StateClient
         )
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "page_token" in (refused.value.details() or "")
+
+    # A forged token: a well-formed key that skips ahead, without the server's signature, then
+    # signed with a guessed signature, then a real token whose key was altered.
+    first = await client.api.ListDagRuns(api_rr.ListDagRunsRequest(dag_id=dag_id, page_size=30))
+    token, _, signature = first.next_page_token.rpartition(".")
+    raw = json.loads(base64.urlsafe_b64decode(token))
+    raw["k"] = ["run_090"]
+    forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode()
+    for bad in (forged, f"{forged}.{signature}", f"{token}.{'A' * len(signature)}"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await client.api.ListDagRuns(
+                api_rr.ListDagRunsRequest(dag_id=dag_id, page_size=30, page_token=bad)
+            )
+        assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a token this server made" in (refused.value.details() or "")
