@@ -20,7 +20,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
-from services.runtime.forking import ForkServer, read_pipe, scrubbed_environment
+from services.runtime.forking import ForkServer, read_pipe
+from tradewind_common.secret_files import scrubbed_environment
 
 TARGET = "dag_processor.parse_file:run"
 

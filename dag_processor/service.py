@@ -35,13 +35,14 @@ from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
 from protos.dag_processor.v1 import service_pb2 as processor_service
 from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
-from services.runtime.forking import ForkServer, scrubbed_environment
+from services.runtime.forking import ForkServer
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
 from tradewind.sdk.discovery import DagFileInfo, find_dag_files
 from tradewind.sdk.serialization import content_hash
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
+from tradewind_common.secret_files import scrubbed_environment
 
 logger = logging.getLogger("tradewind.dag_processor")
 

@@ -9,7 +9,8 @@ import sys
 from typing import Protocol
 
 from executor.spec import TrySpec
-from services.runtime.forking import ForkServer, scrubbed_environment
+from services.runtime.forking import ForkServer
+from tradewind_common.secret_files import scrubbed_environment
 
 logger = logging.getLogger("tradewind.executor")
 

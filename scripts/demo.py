@@ -83,6 +83,8 @@ def show(home: Path) -> int:
     base = free_port_base()
     address = f"127.0.0.1:{base}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
+    # The CLI finds the API token the suite generates in its home.
+    os.environ["TRADEWIND_HOME"] = str(home)
     print(f"Starting every Tradewind service (SQLite in {home}) ...", flush=True)
     suite = subprocess.Popen(
         [

@@ -17,24 +17,6 @@ from services.runtime.forkserver import JOB_MESSAGE
 
 #: Seconds the fork server gets to import its target and start listening.
 START_SECONDS = 30.0
-#: Environment variables that processes running user code never inherit: database addresses
-#: and credentials, the encryption key, and every token or private key a service holds
-#: (``TRADEWIND_SERVICE_TOKENS``, ``TRADEWIND_STATE_TOKEN``, ``TRADEWIND_STATE_TLS_KEY``, ...).
-SECRET_PREFIXES = ("TRADEWIND_DATABASE", "TRADEWIND_SECRET", "PG")
-SECRET_SUFFIXES = ("_TOKEN", "_TOKENS", "_TLS_KEY", "_PASSWORD")
-
-
-def is_secret_variable(name: str) -> bool:
-    """Whether an environment variable may hold a credential that user code must not see."""
-    upper = name.upper().removesuffix("_FILE")  # a file holding a secret: its path too
-    return upper.startswith(SECRET_PREFIXES) or (
-        upper.startswith("TRADEWIND_") and upper.endswith(SECRET_SUFFIXES)
-    )
-
-
-def scrubbed_environment() -> dict[str, str]:
-    """The environment of this process without any database or service secret."""
-    return {k: v for k, v in os.environ.items() if not is_secret_variable(k)}
 
 
 class ForkServer:

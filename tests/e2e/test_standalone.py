@@ -99,14 +99,18 @@ class Standalone:
             capture_output=True,
             text=True,
             timeout=60,
-            env=child_environment(),
+            env={**child_environment(), "TRADEWIND_HOME": str(self.home)},
             check=True,
         )
         return result.stdout
 
 
 def start(
-    tmp_path: Path, *flags: str, port_base: int | None = None, home: Path | None = None
+    tmp_path: Path,
+    *flags: str,
+    port_base: int | None = None,
+    home: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Standalone:
     dags = tmp_path / "dags"
     dags.mkdir(exist_ok=True)
@@ -134,7 +138,7 @@ def start(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_environment(),
+        env={**child_environment(), **(env or {})},
     )
     return Standalone(process, base, home, [])
 
@@ -304,7 +308,7 @@ def test_a_task_naming_a_missing_pool_shows_as_a_dag_warning_until_the_pool_exis
             capture_output=True,
             text=True,
             timeout=60,
-            env=child_environment(),
+            env={**child_environment(), "TRADEWIND_HOME": str(suite.home)},
             check=True,
         )
         assert "the task instance is scheduled" in waiting.stderr
@@ -316,3 +320,75 @@ def test_a_task_naming_a_missing_pool_shows_as_a_dag_warning_until_the_pool_exis
             timeout=60,
             message="the waiting task runs once its pool exists",
         )
+
+
+def cli_as(suite: Standalone, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI against ``suite`` with ``home`` as its TRADEWIND_HOME, unchecked."""
+    return subprocess.run(
+        [sys.executable, "-m", "tradewind.cli", *args, "--state-address", suite.address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**child_environment(), "TRADEWIND_HOME": str(home)},
+        check=False,
+    )
+
+
+def command_lines_and_environments(pids: set[int]) -> dict[int, tuple[bytes, bytes]]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = (
+                Path(f"/proc/{pid}/cmdline").read_bytes(),
+                Path(f"/proc/{pid}/environ").read_bytes(),
+            )
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_authentication_is_on_with_generated_tokens_the_cli_finds(tmp_path: Path) -> None:
+    database = tmp_path / "db-named-like-a-secret-4f1c.db"
+    process_env = {"TRADEWIND_DATABASE_URL": f"sqlite:///{database}"}
+    with start(tmp_path, "--api-tokens", "extra-token-9c2e", env=process_env) as suite:
+        suite.read_until("Ready.")
+        auth = suite.home / "auth"
+        assert any("Authentication on" in line and str(auth) in line for line in suite.lines)
+        assert auth.stat().st_mode & 0o777 == 0o700
+        for token_file in auth.iterdir():
+            assert token_file.stat().st_mode & 0o777 == 0o600
+        # The CLI finds the API token in the home; from another home it has none.
+        assert_eventually(lambda: "sleeper" in suite.cli("dags", "list"), timeout=60)
+        stranger = cli_as(suite, tmp_path / "empty-home", "dags", "list")
+        assert stranger.returncode != 0
+        assert "TRADEWIND_HOME" in stranger.stderr
+        extra = subprocess.run(
+            [sys.executable, "-m", "tradewind.cli", "dags", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **child_environment(),
+                "TRADEWIND_HOME": str(tmp_path / "empty-home"),
+                "TRADEWIND_STATE_ADDRESS": suite.address,
+                "TRADEWIND_STATE_TOKEN": "extra-token-9c2e",
+            },
+            check=False,
+        )
+        assert extra.returncode == 0, extra.stderr
+        # The API token may not reveal connection secrets.
+        suite.cli("connections", "add", "db", "--conn-uri", "postgresql://u:hunter2@h/d")
+        revealed = cli_as(suite, suite.home, "connections", "get", "db", "--reveal")
+        assert revealed.returncode != 0
+        assert "hunter2" not in revealed.stdout
+        # No command line holds the database URL; only the state service's environment does.
+        secret = str(database).encode()
+        seen = command_lines_and_environments(suite.descendants())
+        assert len(seen) >= 5
+        assert not [pid for pid, (cmdline, _) in seen.items() if secret in cmdline]
+        holders = [pid for pid, (_, environ) in seen.items() if secret in environ]
+        assert len(holders) == 1
+        assert b"services.state" in seen[holders[0]][0]
+        assert database.exists()

@@ -149,7 +149,11 @@ class _Runner:
         except (UsageError, ConfigError) as err:
             return self.fail(str(err), EXIT_USAGE)
         except UnauthenticatedError as err:
-            hint = "give the API token with --state-token or TRADEWIND_STATE_TOKEN"
+            hint = (
+                "give the API token with --state-token or TRADEWIND_STATE_TOKEN(_FILE); for"
+                " `tradewind standalone`, set TRADEWIND_HOME to its home: the CLI reads"
+                " auth/api-token there"
+            )
             return self.fail(f"{err} ({hint})", EXIT_FAILED)
         except (TradewindClientError, CommandFailed) as err:
             return self.fail(str(err), EXIT_FAILED)

@@ -8,6 +8,12 @@ another one on the same port). A service that cannot start stops the whole suite
 one-line reason and a non-zero exit; one that exits later is restarted with back-off, unless
 its configuration is what failed (exit status 2).
 
+Authentication is on: the supervisor generates an API token and a service token into
+``$TRADEWIND_HOME/auth/`` (owner-only) on first start, the services read them from there (never
+from a command line or an environment variable), and the CLI and the client find the API token
+there when they call a loopback address. The database URL reaches the state service alone, in its
+environment, never on a command line.
+
 Nothing outlives the supervisor: Ctrl-C, SIGTERM, SIGHUP or a closed output pipe stop every
 service (the state service last; running tries get the executor's grace period, then their
 processes are killed); the services also get SIGTERM from the kernel if the supervisor itself
@@ -25,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +50,11 @@ from tradewind_common.processes import (
     kill_descendants,
     prctl,
     reap_children,
+)
+from tradewind_common.secret_files import (
+    local_tokens,
+    scrubbed_environment,
+    write_secret_file,
 )
 from tradewind_common.version import tradewind_version
 
@@ -69,6 +80,20 @@ DATABASE_URL = cfg.Setting(
     default="",
     help="database of the state service; unset means SQLite under $TRADEWIND_HOME",
 )
+AUTH = cfg.Setting(
+    name="auth",
+    parse=cfg.parse_bool,
+    default=True,
+    switch=True,
+    help="require tokens (generated into $TRADEWIND_HOME/auth/, found there by the CLI);"
+    " --no-auth lets any local process call every RPC",
+)
+API_TOKENS = cfg.Setting[tuple[str, ...]](
+    name="api_tokens",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated API tokens accepted besides the generated one",
+)
 SLOTS = cfg.Setting(name="slots", parse=cfg.parse_positive_int, default=16, help="executor slots")
 GRACE_PERIOD = cfg.Setting(
     name="grace_period",
@@ -84,11 +109,19 @@ SETTINGS = (
     HOST,
     PORT_BASE,
     METRICS_PORT_BASE,
+    AUTH,
+    API_TOKENS,
     SLOTS,
     GRACE_PERIOD,
     cfg.LOG_LEVEL,
 )
 
+#: The file of every API token the state service accepts (the generated one and --api-tokens).
+ACCEPTED_API_TOKENS_FILE = "accepted-api-tokens"
+#: The variables of the auth settings; a service gets them from the supervisor only.
+AUTH_VARIABLES = frozenset(
+    {"TRADEWIND_API_TOKENS", "TRADEWIND_SERVICE_TOKENS", "TRADEWIND_STATE_TOKEN"}
+)
 #: Seconds each service gets to report SERVING.
 START_SECONDS = 60.0
 #: Seconds each service gets to stop after SIGTERM beyond its grace period: the executor kills
@@ -149,6 +182,9 @@ class Child:
     args: list[str]
     port: int
     log_path: Path
+    #: Its environment; secrets reach it only as files it reads, or (the state service's
+    #: database URL) in here.
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
     restarts: int = 0
@@ -166,7 +202,7 @@ class Child:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the children
-            env={**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())},
+            env={**self.env, SUPERVISOR_PID_ENV: str(os.getpid())},
         )
         self.started_at = time.monotonic()
 
@@ -198,8 +234,9 @@ class StartFailed(Exception):
     """A service did not come up; the message says which and why."""
 
 
-def server_info(address: str) -> runtime_pb2.ServerInfo | None:
+def server_info(address: str, token: str = "") -> runtime_pb2.ServerInfo | None:
     """What the service at ``address`` says of itself once it reports SERVING, else None."""
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
     try:
         with grpc.insecure_channel(address) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(
@@ -208,14 +245,14 @@ def server_info(address: str) -> runtime_pb2.ServerInfo | None:
             if health.status != health_pb2.HealthCheckResponse.SERVING:
                 return None
             response = runtime_grpc.ServerInfoServiceStub(channel).GetServerInfo(
-                runtime_rr.GetServerInfoRequest(), timeout=1
+                runtime_rr.GetServerInfoRequest(), timeout=1, metadata=metadata
             )
     except grpc.RpcError:
         return None
     return response.info
 
 
-def wait_serving(child: Child, address: str, stopping: list[bool]) -> None:
+def wait_serving(child: Child, address: str, stopping: list[bool], token: str = "") -> None:
     """Wait until the process ``child`` started serves at ``address``.
 
     Raises:
@@ -229,7 +266,7 @@ def wait_serving(child: Child, address: str, stopping: list[bool]) -> None:
         code = child.exited()
         if code is not None:
             raise StartFailed(f"{child.name} could not start: {child.reason() or f'exit {code}'}")
-        info = server_info(address)
+        info = server_info(address, token)
         if info is not None and info.pid == child.process.pid:
             child.info = info
             return
@@ -244,6 +281,48 @@ def wait_serving(child: Child, address: str, stopping: list[bool]) -> None:
 
 def _address(host: str, port: int) -> str:
     return f"{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+
+def auth_environment(values: cfg.Settings) -> dict[str, str]:
+    """The variables that point every service at the token files (none with --no-auth).
+
+    Raises:
+        OSError: the tokens cannot be written to the home folder.
+
+    """
+    if not values[AUTH]:
+        return {}
+    tokens = local_tokens(values[cfg.HOME])
+    tokens.ensure()
+    accepted = tokens.folder / ACCEPTED_API_TOKENS_FILE
+    lines = [tokens.api_file.read_text().strip(), *values[API_TOKENS]]
+    accepted.unlink(missing_ok=True)
+    write_secret_file(accepted, "\n".join(lines) + "\n")
+    return {
+        "TRADEWIND_API_TOKENS_FILE": str(accepted),
+        "TRADEWIND_SERVICE_TOKENS_FILE": str(tokens.service_file),
+        "TRADEWIND_STATE_TOKEN_FILE": str(tokens.service_file),
+    }
+
+
+def service_environment(
+    values: cfg.Settings, auth: dict[str, str], *, state: bool
+) -> dict[str, str]:
+    """The environment of one service: this one's, without secrets, plus the token files.
+
+    The state service alone gets the database URL and the secret key, and keeps ``PG*``
+    variables for the PostgreSQL driver; the others get no secret at all.
+    """
+    kept = dict(os.environ) if state else scrubbed_environment()
+    for name in list(kept):
+        if name.removesuffix(cfg.FILE_SUFFIX) in AUTH_VARIABLES or name.startswith(
+            "TRADEWIND_DATABASE_URL"
+        ):
+            del kept[name]
+    kept.update(auth)
+    if state and values[DATABASE_URL]:
+        kept["TRADEWIND_DATABASE_URL"] = values[DATABASE_URL]
+    return kept
 
 
 def build_children(values: cfg.Settings) -> list[Child]:
@@ -270,8 +349,6 @@ def build_children(values: cfg.Settings) -> list[Child]:
         ]
 
     state_args = [*common("state"), "--home", str(home), "--migrate"]
-    if values[DATABASE_URL]:
-        state_args += ["--database-url", values[DATABASE_URL]]
     client = ["--state-address", _address(host, base)]
     folder = ["--dags-folder", str(dags), *parsing_flags(values)]
     specs = [
@@ -285,8 +362,17 @@ def build_children(values: cfg.Settings) -> list[Child]:
         ),
         ("triggerer", "triggerer", [*common("triggerer"), *client, *folder]),
     ]
+    auth = auth_environment(values)
+    state_env, others_env = (service_environment(values, auth, state=s) for s in (True, False))
     return [
-        Child(name, module, args, base + PORT_OFFSETS[name], logs / f"{name}.log")
+        Child(
+            name,
+            module,
+            args,
+            base + PORT_OFFSETS[name],
+            logs / f"{name}.log",
+            env=state_env if name == "state" else others_env,
+        )
         for name, module, args in specs
     ]
 
@@ -377,6 +463,8 @@ def main(argv: Sequence[str]) -> int:
     prctl(PR_SET_DUMPABLE, 0)
     home = values[cfg.HOME].expanduser()
     folder = values[cfg.DAGS_FOLDER].expanduser().resolve()
+    tokens = local_tokens(home)
+    service_token = tokens.service_file.read_text().strip() if values[AUTH] else ""
     started: list[Child] = []
     status = 0
     try:
@@ -386,7 +474,7 @@ def main(argv: Sequence[str]) -> int:
         for child in children:
             child.start()
             started.append(child)
-            wait_serving(child, _address(values[HOST], child.port), stopping)
+            wait_serving(child, _address(values[HOST], child.port), stopping, service_token)
             if stopping[0]:
                 break
             info = child.info
@@ -394,6 +482,12 @@ def main(argv: Sequence[str]) -> int:
             where = f"metrics :{info.metrics_port}" if info.metrics_port else "metrics off"
             say(f"  {child.name:<14} {info.grpc_address:<22} {where}")
         if not stopping[0]:
+            say(
+                f"Authentication on: the API token is in {tokens.api_file} (the CLI and the"
+                " client read it there)"
+                if values[AUTH]
+                else "Authentication OFF (--no-auth): any local process may call every RPC"
+            )
             say(f"Ready. DAG folder {folder}; logs in {home / 'logs'}. Ctrl-C stops everything.")
             supervise(children, stopping)
         say("stopping...")

@@ -11,6 +11,7 @@ from tradewind.client._catalog import CatalogMethods
 from tradewind.client._logs import LogMethods
 from tradewind.client._waiting import WaitMethods
 from tradewind_common.channels import ChannelConfig
+from tradewind_common.secret_files import local_api_token
 from tradewind_common.tls import ClientTLSConfig
 
 #: Where a state service listens unless told otherwise.
@@ -51,7 +52,9 @@ class Client(CatalogMethods, AssetMethods, WaitMethods, LogMethods):
         Args:
             targets: one ``host:port``, several (replicas), or a gRPC target URI such as
                 ``dns:///state.tradewind:50051``.
-            token: a bearer token sent with every call.
+            token: a bearer token sent with every call. Without one, a client of a loopback
+                address sends the API token ``tradewind standalone`` generated into
+                ``$TRADEWIND_HOME/auth/api-token``, if that file is there.
             tls: True for TLS with the system's roots, a :class:`ClientTLSConfig` for a CA or
                 a client certificate, False for plain text.
             rpc_timeout: the deadline of each unary call, in seconds; None for none.
@@ -59,10 +62,11 @@ class Client(CatalogMethods, AssetMethods, WaitMethods, LogMethods):
                 None to connect on the first call instead.
 
         """
+        addresses = (targets,) if isinstance(targets, str) else tuple(targets)
         config = ChannelConfig(
-            targets=(targets,) if isinstance(targets, str) else tuple(targets),
+            targets=addresses,
             tls=ClientTLSConfig() if tls is True else tls or None,
-            token=token,
+            token=token or local_api_token(addresses),
         )
         super().__init__(config, rpc_timeout=rpc_timeout, connect_timeout=connect_timeout)
 

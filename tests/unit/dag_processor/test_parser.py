@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dag_processor.parser import TARGET, ParseJob, Parser
-from services.runtime.forking import ForkServer, scrubbed_environment
+from services.runtime.forking import ForkServer
+from tradewind_common.secret_files import scrubbed_environment
 
 GOOD = """\
 from datetime import datetime, timezone
