@@ -5,9 +5,10 @@ Exits 0 when the standard health service (``grpc.health.v1.Health/Check``, overa
 service while its database is unreachable, or no answer). It imports only grpcio and
 grpcio-health-checking, never Tradewind, so it stays cheap.
 
-Usage: ``python healthcheck.py [PORT]``; the port defaults to ``$TRADEWIND_PORT`` (set by the
-compose file for every service), else 50051. It speaks plaintext gRPC to 127.0.0.1, so it
-fits services started without ``--tls-cert``.
+Usage: ``python healthcheck.py [PORT]``; the port defaults to ``$TRADEWIND_HEALTH_PORT`` when
+it is set and not 0 (the plaintext health-only port a service serves beside a TLS gRPC port),
+else ``$TRADEWIND_PORT`` (set by the compose file for every service), else 50051. It speaks
+plaintext gRPC to 127.0.0.1: with TLS on the gRPC port, set TRADEWIND_HEALTH_PORT.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ TIMEOUT_SECONDS = float(os.environ.get("TRADEWIND_HEALTHCHECK_TIMEOUT", "3"))
 
 def main(argv: list[str]) -> int:
     """Check the service's health; return the exit status."""
-    port = argv[1] if len(argv) > 1 else os.environ.get("TRADEWIND_PORT", "50051")
+    health_port = os.environ.get("TRADEWIND_HEALTH_PORT", "").strip()
+    if len(argv) > 1:
+        port = argv[1]
+    elif health_port not in ("", "0"):
+        port = health_port
+    else:
+        port = os.environ.get("TRADEWIND_PORT", "50051")
     target = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(target) as channel:

@@ -8,6 +8,7 @@ the test fails with a message saying what to install.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import copy
@@ -16,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,7 +34,13 @@ DOCKERIGNORE = DEPLOY / "Dockerfile.dockerignore"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 PROMETHEUS_FILE = DEPLOY / "prometheus.yml"
 HEALTHCHECK = DEPLOY / "healthcheck.py"
-K8S_BASE = DEPLOY / "k8s" / "base"
+K8S = DEPLOY / "k8s"
+K8S_BASE = K8S / "base"
+K8S_TLS = K8S / "tls"
+GENERATE_SECRETS = DEPLOY / "generate_secrets.py"
+#: Where deploy/generate_secrets.py writes the secrets of each target (git-ignored).
+COMPOSE_SECRETS_DIR = DEPLOY / "secrets"
+K8S_SECRETS_DIR = K8S_BASE / "secrets"
 EXAMPLE_DAGS = REPO_ROOT / "examples" / "dags"
 
 #: The packages (name==version) these tests need besides the project's dev extra.
@@ -61,8 +69,20 @@ STATE_ADDRESS = "dns:///state:50051"
 DATABASE_URL = "TRADEWIND_DATABASE_URL"
 SECRET_KEY = "TRADEWIND_SECRET_KEY"
 CREDENTIALS = (DATABASE_URL, SECRET_KEY)
-#: The Kubernetes Secret that holds them.
+#: The tokens: the state service accepts both kinds, its clients send the service token.
+API_TOKENS = "TRADEWIND_API_TOKENS"
+SERVICE_TOKENS = "TRADEWIND_SERVICE_TOKENS"
+STATE_TOKEN = "TRADEWIND_STATE_TOKEN"
+#: A variable with this suffix names the file that holds the setting's value.
+FILE_SUFFIX = "_FILE"
+#: The Kubernetes Secrets that hold them (generated from deploy/k8s/base/secrets/).
 DATABASE_SECRET = "tradewind-database"
+TOKENS_SECRET = "tradewind-tokens"
+#: Where a container finds its secret files (Kubernetes volumes and compose secrets alike).
+SECRETS_MOUNT = "/run/secrets/tradewind"
+#: The services that run user code in child processes as their own OS user (tasks, DAG
+#: parses): they get the service token as a variable, never as a file those could read.
+CHILD_PROCESS_RUNNERS = ("executor", "dag-processor")
 #: The image name the manifests use (kustomize's ``images`` points it at a registry).
 K8S_IMAGE = "tradewind"
 
@@ -201,6 +221,30 @@ class Workload:
     stop_grace: float | None
     #: Names of environment variables whose value comes from somewhere secret.
     secret_env: set[str] = field(default_factory=set)
+    #: The secret files mounted into the container: path in the container -> content.
+    secret_files: dict[str, str] = field(default_factory=dict)
+
+    def setting(self, variable: str) -> str | None:
+        """The value the service reads for ``variable``: the variable itself, else the content
+        of the secret file that ``<variable>_FILE`` names."""
+        if variable in self.env:
+            return self.env[variable]
+        path = self.env.get(variable + FILE_SUFFIX)
+        if path is None:
+            return None
+        assert path in self.secret_files, (
+            f"{self.name}: {variable}{FILE_SUFFIX}={path} is no secret file"
+        )
+        return self.secret_files[path].strip()
+
+    def secret_settings(self) -> set[str]:
+        """The variables whose value is secret: from a Secret or env_file, or a secret file."""
+        from_files = {
+            name.removesuffix(FILE_SUFFIX)
+            for name, value in self.env.items()
+            if name.endswith(FILE_SUFFIX) and value in self.secret_files
+        }
+        return self.secret_env | from_files
 
 
 def component_of(args: list[str]) -> str:
@@ -250,8 +294,9 @@ def compose_file(variables: Mapping[str, str]) -> dict[str, Any]:
 
 
 def compose_variables() -> dict[str, str]:
-    """Values for the compose file's required variables, as an operator would set them."""
-    return {SECRET_KEY: base64.urlsafe_b64encode(b"k" * 32).decode()}
+    """Values for the compose file's required variables, as an operator would set them (none:
+    every secret is a generated file)."""
+    return {}
 
 
 def compose_environment(service: Mapping[str, Any]) -> dict[str, str]:
@@ -267,8 +312,54 @@ def is_tradewind_image(image: str) -> bool:
     return image.rsplit("/", 1)[-1].split(":")[0].split("@")[0] == "tradewind"
 
 
-def compose_workloads(compose: Mapping[str, Any]) -> dict[str, Workload]:
-    """The Tradewind services of the compose file, by service name."""
+def compose_secret_sources(compose: Mapping[str, Any], secrets_dir: Path) -> dict[str, Path]:
+    """The compose file's top-level secrets, each as the file it reads, with the compose
+    file's ``./secrets/`` folder replaced by ``secrets_dir`` (a generated one)."""
+    sources = {}
+    for name, secret in (compose.get("secrets") or {}).items():
+        file = str(secret["file"])
+        assert file.startswith("./secrets/"), f"secret {name} reads {file}, not ./secrets/"
+        sources[str(name)] = secrets_dir / file.removeprefix("./secrets/")
+    return sources
+
+
+def compose_secret_mounts(service: Mapping[str, Any]) -> dict[str, str]:
+    """A compose service's secrets: path in the container -> top-level secret name."""
+    mounts = {}
+    for entry in service.get("secrets") or []:
+        if isinstance(entry, str):
+            source, target = entry, entry
+        else:
+            source, target = str(entry["source"]), str(entry.get("target", entry["source"]))
+        path = target if target.startswith("/") else f"/run/secrets/{target}"
+        mounts[path] = source
+    return mounts
+
+
+def compose_env_files(service: Mapping[str, Any]) -> list[str]:
+    """A compose service's env_file entries, as the paths the file gives."""
+    raw = service.get("env_file") or []
+    entries = [raw] if isinstance(raw, str | dict) else list(raw)
+    return [str(e["path"]) if isinstance(e, dict) else str(e) for e in entries]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines of an env file (comments and blank lines skipped)."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value
+    return values
+
+
+def compose_workloads(
+    compose: Mapping[str, Any], secrets_dir: Path | None = None
+) -> dict[str, Workload]:
+    """The Tradewind services of the compose file, by service name; their secrets are read
+    from ``secrets_dir`` (default: a freshly generated one)."""
+    folder = generated_compose_secrets() if secrets_dir is None else secrets_dir
+    sources = compose_secret_sources(compose, folder)
     workloads = {}
     for name, service in compose["services"].items():
         if not is_tradewind_image(str(service.get("image", ""))):
@@ -276,15 +367,83 @@ def compose_workloads(compose: Mapping[str, Any]) -> dict[str, Workload]:
         assert "entrypoint" not in service, f"{name} must keep the image's entrypoint"
         args = [str(a) for a in service["command"]]
         grace = service.get("stop_grace_period")
+        from_files: dict[str, str] = {}
+        for entry in compose_env_files(service):
+            assert entry.startswith("./secrets/"), f"{name}: env_file {entry} is no secret"
+            from_files.update(read_env_file(folder / entry.removeprefix("./secrets/")))
+        environment = compose_environment(service)
         workloads[name] = Workload(
             name=name,
             component=component_of(args),
             replicas=int((service.get("deploy") or {}).get("replicas", 1)),
             args=args,
-            env={**image_tradewind_env(), **compose_environment(service)},
+            env={**image_tradewind_env(), **from_files, **environment},
             stop_grace=parse_duration(grace) if grace is not None else None,
+            secret_env=set(from_files) - set(environment),
+            secret_files={
+                path: sources[source].read_text(encoding="utf-8")
+                for path, source in compose_secret_mounts(service).items()
+            },
         )
     return workloads
+
+
+# ---- generated secrets ----
+
+
+def generate_secrets(
+    *targets: str,
+    compose_dir: Path | None = None,
+    k8s_dir: Path | None = None,
+    database_url: str | None = None,
+    force: bool = False,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run deploy/generate_secrets.py (never on the checkout's own folders unless told)."""
+    args = [sys.executable, str(GENERATE_SECRETS), *targets]
+    if compose_dir is not None:
+        args += ["--compose-dir", str(compose_dir)]
+    if k8s_dir is not None:
+        args += ["--k8s-dir", str(k8s_dir)]
+    if database_url is not None:
+        args += ["--database-url", database_url]
+    if force:
+        args.append("--force")
+    return subprocess.run(
+        args, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _scratch(prefix: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def copy_k8s(destination: Path) -> Path:
+    """Copy deploy/k8s to ``destination`` without any generated secrets; return the copy."""
+    copied = destination / "k8s"
+    shutil.copytree(K8S, copied, ignore=shutil.ignore_patterns("secrets", "__pycache__"))
+    return copied
+
+
+@cache
+def generated_k8s() -> Path:
+    """A copy of deploy/k8s whose base holds freshly generated secrets (never the checkout's
+    own: the tests neither read nor write deploy/k8s/base/secrets/)."""
+    copied = copy_k8s(_scratch("tradewind-k8s-"))
+    result = generate_secrets("k8s", k8s_dir=copied / "base" / "secrets")
+    assert result.returncode == 0, result.stderr
+    return copied
+
+
+@cache
+def generated_compose_secrets() -> Path:
+    """A folder of freshly generated compose secrets (never the checkout's deploy/secrets/)."""
+    folder = _scratch("tradewind-compose-") / "secrets"
+    result = generate_secrets("compose", compose_dir=folder)
+    assert result.returncode == 0, result.stderr
+    return folder
 
 
 # ---- Kubernetes ----
@@ -306,17 +465,48 @@ def kustomization() -> dict[str, Any]:
     return load_yaml(K8S_BASE / "kustomization.yaml")
 
 
-def load_kustomization(base: Path = K8S_BASE) -> list[dict[str, Any]]:
-    """Build the kustomization without kustomize: load every listed resource file, then apply
-    the ``namespace`` and ``images`` transformers (the only fields the base uses)."""
+def load_kustomization(base: Path | None = None) -> list[dict[str, Any]]:
+    """Build the kustomization without kustomize: load every listed resource file, generate
+    the Secrets of ``secretGenerator`` from their files, then apply the ``namespace`` and
+    ``images`` transformers (the only fields the base uses). ``base`` defaults to the copy
+    with generated secrets."""
+    base = generated_k8s() / "base" if base is None else base
     spec = load_yaml(base / "kustomization.yaml")
-    known = {"apiVersion", "kind", "namespace", "resources", "images"}
+    known = {
+        "apiVersion",
+        "kind",
+        "namespace",
+        "resources",
+        "images",
+        "secretGenerator",
+        "generatorOptions",
+    }
     assert set(spec) <= known, f"the fallback loader does not know {set(spec) - known}"
     documents: list[dict[str, Any]] = []
     for entry in spec["resources"]:
         path = base / entry
         assert path.is_file(), f"kustomization.yaml lists {entry}, which is not a file"
         documents.extend(load_documents(path))
+    options = spec.get("generatorOptions") or {}
+    assert options.get("disableNameSuffixHash") is True, "the fallback loader adds no hash"
+    for generator in spec.get("secretGenerator") or []:
+        assert set(generator) <= {"name", "type", "files"}, generator
+        data = {}
+        for item in generator["files"]:
+            key, _, file = str(item).partition("=")
+            path = base / file
+            assert path.is_file(), f"{file} is missing: run deploy/generate_secrets.py"
+            data[key] = base64.b64encode(path.read_bytes()).decode()
+        secret: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": generator["name"]},
+            "type": generator.get("type", "Opaque"),
+            "data": data,
+        }
+        if options.get("labels"):
+            secret["metadata"]["labels"] = dict(options["labels"])
+        documents.append(secret)
     namespace = spec.get("namespace")
     images = {image["name"]: image for image in spec.get("images", [])}
     for doc in documents:
@@ -341,15 +531,23 @@ def kustomize_command() -> list[str] | None:
     return None
 
 
-def render_kustomization(base: Path = K8S_BASE) -> list[dict[str, Any]] | None:
-    """The kustomization as kustomize renders it, or None when kustomize is not installed."""
+def run_kustomize(base: Path) -> subprocess.CompletedProcess[str] | None:
+    """kustomize's build of ``base``, or None when kustomize is not installed."""
     command = kustomize_command()
     if command is None:
         return None
-    result = subprocess.run(
+    return subprocess.run(
         [*command, str(base)], capture_output=True, text=True, timeout=60, check=False
     )
-    assert result.returncode == 0, f"{' '.join(command)} failed: {result.stderr}"
+
+
+def render_kustomization(base: Path | None = None) -> list[dict[str, Any]] | None:
+    """The kustomization as kustomize renders it, or None when kustomize is not installed.
+    ``base`` defaults to the copy of the base with generated secrets."""
+    result = run_kustomize(generated_k8s() / "base" if base is None else base)
+    if result is None:
+        return None
+    assert result.returncode == 0, f"kustomize failed: {result.stderr}"
     yaml = yaml_module()
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
 
@@ -408,9 +606,32 @@ def secret_values(
 
 def _b64(text: str) -> str:
     try:
-        return base64.b64decode(text, validate=True).decode()
+        # kustomize wraps long values over several lines.
+        return base64.b64decode("".join(text.split()), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as err:
         raise AssertionError(f"Secret data is not base64 text: {err}") from err
+
+
+def secret_volume_files(
+    volume: Mapping[str, Any], secrets: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
+    """The files a ``secret`` or ``projected`` volume holds: path in the volume -> content
+    (only Secret sources; an ``items`` list picks keys, else every key is a file)."""
+    if "secret" in volume:
+        sources = [{"name": volume["secret"]["secretName"], **volume["secret"]}]
+    elif "projected" in volume:
+        sources = [s["secret"] for s in volume["projected"]["sources"] if "secret" in s]
+    else:
+        return {}
+    files = {}
+    for source in sources:
+        # A Secret the manifests do not hold (tradewind-tls: made by you): its keys are known
+        # from ``items`` only, its content not at all ("").
+        data = secrets.get(source["name"], {})
+        items = source.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            files[item["path"]] = data.get(item["key"], "")
+    return files
 
 
 def kubernetes_workloads(
@@ -436,6 +657,12 @@ def kubernetes_workloads(
                 ref = item["valueFrom"]["secretKeyRef"]
                 env[item["name"]] = secrets[ref["name"]][ref["key"]]
                 secret_env.add(item["name"])
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        secret_files = {}
+        for mount in container.get("volumeMounts", []):
+            files = secret_volume_files(volumes[mount["name"]], secrets)
+            for path, content in files.items():
+                secret_files[f"{mount['mountPath'].rstrip('/')}/{path}"] = content
         grace = spec.get("terminationGracePeriodSeconds")
         workloads[doc["metadata"]["name"]] = Workload(
             name=doc["metadata"]["name"],
@@ -445,6 +672,7 @@ def kubernetes_workloads(
             env=env,
             stop_grace=float(grace) if grace is not None else None,
             secret_env=secret_env,
+            secret_files=secret_files,
         )
     return workloads
 

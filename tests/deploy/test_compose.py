@@ -4,11 +4,15 @@ and that it says the same as the Kubernetes manifests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.deploy.deployfiles import (
+    API_TOKENS,
+    CHILD_PROCESS_RUNNERS,
     COMPOSE_FILE,
-    CREDENTIALS,
     DAG_READERS,
     DATABASE_URL,
     HEALTHCHECK,
@@ -16,13 +20,19 @@ from tests.deploy.deployfiles import (
     PROMETHEUS_FILE,
     REPLICAS,
     SECRET_KEY,
+    SECRETS_MOUNT,
     SERVICE_PORTS,
+    SERVICE_TOKENS,
     STATE_ADDRESS,
+    STATE_TOKEN,
     MissingVariable,
+    compose_env_files,
     compose_file,
+    compose_secret_mounts,
     compose_variables,
     compose_workloads,
     drain_seconds,
+    generated_compose_secrets,
     interpolate,
     is_tradewind_image,
     kubernetes_workloads,
@@ -103,26 +113,90 @@ def test_start_order_waits_for_health_and_for_the_migration(compose: dict[str, o
         assert conditions(name) == {"state": "service_healthy"}, name
 
 
-def test_only_the_state_service_and_the_migration_get_the_database_credentials(
+#: What each Tradewind service reads from a secret (as in Kubernetes).
+SECRET_SETTINGS = {
+    "state": {DATABASE_URL, SECRET_KEY, API_TOKENS, SERVICE_TOKENS},
+    MIGRATE: {DATABASE_URL},
+    **{name: {STATE_TOKEN} for name in SERVICE_PORTS if name != "state"},
+}
+#: The files deploy/generate_secrets.py writes for compose.
+COMPOSE_SECRET_FILES = {
+    "postgres-password",
+    "database-url",
+    "secret-key",
+    "api-token",
+    "service-token",
+    "state-token.env",
+}
+
+
+def test_every_secret_is_a_generated_file_and_none_has_a_default(
     compose: dict[str, object],
 ) -> None:
-    for name, service in services(compose).items():
-        text = repr(service)
-        present = {variable for variable in CREDENTIALS if variable in text}
-        expected = {"state": {DATABASE_URL, SECRET_KEY}, MIGRATE: {DATABASE_URL}}.get(name, set())
-        assert present == expected, name
     raw = load_yaml(COMPOSE_FILE)
+    top = raw["secrets"]
+    assert top == {
+        name: {"file": f"./secrets/{name}"} for name in COMPOSE_SECRET_FILES - {"state-token.env"}
+    }
+    generated = generated_compose_secrets()
+    assert {p.name for p in generated.iterdir()} - {".gitignore"} == COMPOSE_SECRET_FILES
+    assert "${" not in repr(raw).replace("${TRADEWIND_IMAGE", "").replace(
+        "${TRADEWIND_DAGS_DIR", ""
+    ), "no secret comes from a variable (with a default or not)"
+    for name, service in raw["services"].items():
+        for path, source in compose_secret_mounts(service).items():
+            assert source in top, f"{name} mounts the undefined secret {source}"
+            if is_tradewind_image(str(service.get("image", ""))):
+                assert path.startswith(f"{SECRETS_MOUNT}/"), (name, path)
+        for entry in compose_env_files(service):
+            assert entry == "./secrets/state-token.env", (name, entry)
+
+
+def test_each_service_gets_exactly_its_secrets(compose: dict[str, object]) -> None:
+    raw = load_yaml(COMPOSE_FILE)
+    for name, workload in compose_workloads(compose).items():
+        expected = SECRET_SETTINGS[workload.component]
+        assert workload.secret_settings() == expected, name
+        read = {v for k, v in workload.env.items() if k.endswith("_FILE")}
+        assert set(workload.secret_files) == read, f"{name} mounts secrets it does not read"
+        if workload.component in CHILD_PROCESS_RUNNERS:
+            assert workload.secret_files == {}, f"{name}: task code could read a mounted file"
+            assert workload.secret_env == {STATE_TOKEN}, name
+        else:
+            assert workload.secret_env == set(), name
+    postgres = raw["services"]["postgres"]
+    assert compose_secret_mounts(postgres) == {
+        "/run/secrets/postgres-password": "postgres-password"
+    }
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres-password"
+    assert "POSTGRES_PASSWORD" not in postgres["environment"]
     for name, service in raw["services"].items():
         if name not in ("state", MIGRATE, "postgres"):
+            assert "database-url" not in repr(service), f"{name} knows the database address"
             assert "postgres:5432" not in repr(service), f"{name} knows the database address"
 
 
-def test_the_secret_key_must_be_given(compose: dict[str, object]) -> None:
-    with pytest.raises(MissingVariable, match=SECRET_KEY):
-        compose_file({})
-    state = compose_workloads(compose)["state"]
-    assert state.env[SECRET_KEY] == compose_variables()[SECRET_KEY]
-    assert state.env[DATABASE_URL].startswith("postgresql://tradewind:tradewind@postgres:5432/")
+def test_the_generated_values_fit_together(compose: dict[str, object]) -> None:
+    workloads = compose_workloads(compose)
+    state = workloads["state"]
+    password = (generated_compose_secrets() / "postgres-password").read_text()
+    url = state.setting(DATABASE_URL)
+    assert url == f"postgresql://tradewind:{password}@postgres:5432/tradewind"
+    assert workloads[MIGRATE].setting(DATABASE_URL) == url
+    key = state.setting(SECRET_KEY)
+    assert key is not None
+    Fernet(key.encode())
+    service_token = state.setting(SERVICE_TOKENS)
+    assert service_token
+    assert service_token != state.setting(API_TOKENS)
+    for name in SERVICE_PORTS:
+        if name != "state":
+            assert workloads[name].setting(STATE_TOKEN) == service_token, name
+
+
+def test_the_secrets_are_required(compose: dict[str, object], tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        compose_workloads(compose, tmp_path / "secrets")
 
 
 def test_ports_addresses_and_drain_times_match_the_services(compose: dict[str, object]) -> None:
@@ -184,9 +258,13 @@ def test_compose_runs_the_same_commands_and_settings_as_kubernetes(
         assert workload.args == twin.args, workload.name
         assert workload.replicas == twin.replicas, workload.name
         assert workload.stop_grace == twin.stop_grace, workload.name
-        ours = {k: v for k, v in workload.env.items() if k not in CREDENTIALS}
-        theirs = {k: v for k, v in twin.env.items() if k not in CREDENTIALS}
+        # The same settings and the same secret files at the same paths; only the generated
+        # values differ (each target has its own).
+        ours = {k: v for k, v in workload.env.items() if k not in workload.secret_env}
+        theirs = {k: v for k, v in twin.env.items() if k not in twin.secret_env}
         assert ours == theirs, workload.name
+        assert workload.secret_env == twin.secret_env, workload.name
+        assert set(workload.secret_files) == set(twin.secret_files), workload.name
 
 
 def test_interpolation_follows_compose_rules() -> None:

@@ -3,6 +3,8 @@ rendered by kustomize, and shaped as the services need them."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import re
@@ -13,23 +15,35 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.deploy.deployfiles import (
+    API_TOKENS,
+    CHILD_PROCESS_RUNNERS,
     DAG_READERS,
     DATABASE_SECRET,
     DATABASE_URL,
     DEPLOY,
+    FILE_SUFFIX,
     K8S_BASE,
     K8S_IMAGE,
+    K8S_TLS,
     MIGRATE,
     REPLICAS,
     SECRET_KEY,
+    SECRETS_MOUNT,
     SERVICE_PORTS,
+    SERVICE_TOKENS,
     STATE_ADDRESS,
+    STATE_TOKEN,
+    TOKENS_SECRET,
+    Workload,
     accepted_variables,
     by_kind,
     component_of,
     containers,
+    copy_k8s,
     drain_seconds,
     fresh_manifests,
+    generate_secrets,
+    generated_k8s,
     kubernetes_validate,
     kubernetes_workloads,
     kustomization,
@@ -38,6 +52,9 @@ from tests.deploy.deployfiles import (
     manifests,
     pod_spec,
     render_kustomization,
+    run_kustomize,
+    secret_values,
+    yaml_module,
 )
 
 #: The oldest Kubernetes these manifests are for (gRPC probes are GA since 1.27), and the newest
@@ -86,6 +103,7 @@ def test_every_listed_resource_exists_and_parses() -> None:
         assert load_documents(K8S_BASE / entry), f"{entry} is empty"
     on_disk = {p.name for p in K8S_BASE.glob("*.yaml")} - {"kustomization.yaml"}
     assert on_disk == set(listed), "every manifest file is listed in kustomization.yaml"
+    assert {"Secret", "NetworkPolicy"} <= {d["kind"] for d in load_kustomization()}
     assert {d["kind"] for d in load_kustomization()} >= {"Namespace", "Deployment", "Job"}
 
 
@@ -95,7 +113,15 @@ def test_kustomize_renders_what_the_fallback_loader_loads() -> None:
     if rendered is None:
         pytest.skip("neither kubectl nor kustomize is installed: rendered with the fallback")
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
-    assert sorted(rendered, key=key) == sorted(ours, key=key)
+    assert sorted(map(decoded, rendered), key=key) == sorted(map(decoded, ours), key=key)
+
+
+def decoded(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with a Secret's data decoded (kustomize wraps long base64 values)."""
+    if doc["kind"] != "Secret":
+        return doc
+    values = secret_values([doc])[doc["metadata"]["name"]]
+    return {**{k: v for k, v in doc.items() if k != "data"}, "data": values}
 
 
 def test_everything_lives_in_the_tradewind_namespace() -> None:
@@ -124,28 +150,155 @@ def test_a_deployment_per_service_with_its_replicas_and_the_migration_job() -> N
             assert ":" in container["image"], "kustomize pins the tag"
 
 
-def test_only_the_state_deployment_and_the_migration_job_reference_the_database_secret() -> None:
-    secrets = by_kind(manifests(), "Secret")
-    assert set(secrets[DATABASE_SECRET]["stringData"]) == {"database-url", "secret-key"}
-    referencing = set()
-    for doc in manifests():
-        if doc["kind"] != "Secret" and DATABASE_SECRET in json.dumps(doc):
-            referencing.add((doc["kind"], doc["metadata"]["name"]))
-    assert referencing == {("Deployment", "state"), ("Job", "tradewind-migrate")}
-    workloads = kubernetes_workloads(manifests())
+#: What each component reads from a secret: the state service the database address, the key
+#: and both kinds of token (which turn authentication on); the migration the database
+#: address; every other service the service token it sends to the state service.
+SECRET_SETTINGS = {
+    "state": {DATABASE_URL, SECRET_KEY, API_TOKENS, SERVICE_TOKENS},
+    MIGRATE: {DATABASE_URL},
+    **{name: {STATE_TOKEN} for name in SERVICE_PORTS if name != "state"},
+}
+CREDENTIALS_AND_TOKENS = (DATABASE_URL, SECRET_KEY, API_TOKENS, SERVICE_TOKENS, STATE_TOKEN)
+
+
+def test_the_secrets_are_generated_from_files_never_committed() -> None:
+    yaml = yaml_module()
+    committed = [
+        doc
+        for folder in (K8S_BASE, K8S_TLS)
+        for path in sorted(folder.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+    ]
+    kinds = {doc.get("kind") for doc in committed if isinstance(doc, dict)}
+    assert "Secret" not in kinds, "a Secret with values is committed"
+    generators = {g["name"]: g for g in kustomization()["secretGenerator"]}
+    assert set(generators) == {DATABASE_SECRET, TOKENS_SECRET}
+    files = {
+        name: dict(str(item).split("=", 1) for item in generator["files"])
+        for name, generator in generators.items()
+    }
+    assert files == {
+        DATABASE_SECRET: {
+            "database-url": "secrets/database-url",
+            "secret-key": "secrets/secret-key",
+        },
+        TOKENS_SECRET: {"api-token": "secrets/api-token", "service-token": "secrets/service-token"},
+    }
+    assert kustomization()["generatorOptions"]["disableNameSuffixHash"] is True
+    generated = generated_k8s() / "base"
+    rendered = secret_values(manifests())
+    for name, keys in files.items():
+        assert rendered[name] == {
+            key: (generated / file).read_text() for key, file in keys.items()
+        }, name
+
+
+def test_kustomize_refuses_to_build_until_the_secrets_are_generated(tmp_path: Path) -> None:
+    copied = copy_k8s(tmp_path)
+    assert not (copied / "base" / "secrets").exists()
+    result = run_kustomize(copied / "base")
+    if result is None:
+        pytest.skip("neither kubectl nor kustomize is installed")
+    assert result.returncode != 0, "the base built without generated secrets"
+    assert "secrets/database-url" in result.stderr, result.stderr
+    generated = generate_secrets("k8s", k8s_dir=copied / "base" / "secrets")
+    assert generated.returncode == 0, generated.stderr
+    after = run_kustomize(copied / "base")
+    assert after is not None
+    assert after.returncode == 0, after.stderr
+
+
+def test_each_workload_gets_exactly_its_secrets_from_the_generated_secrets() -> None:
+    docs = manifests()
+    referencing: dict[str, set[str]] = {DATABASE_SECRET: set(), TOKENS_SECRET: set()}
+    for doc in docs:
+        if doc["kind"] != "Secret":
+            for secret in referencing:
+                if secret in json.dumps(doc):
+                    referencing[secret].add(doc["metadata"]["name"])
+    assert referencing == {
+        DATABASE_SECRET: {"state", "tradewind-migrate"},
+        TOKENS_SECRET: set(SERVICE_PORTS),
+    }
+    workloads = kubernetes_workloads(docs)
     for workload in workloads.values():
-        expected = {
-            "state": {DATABASE_URL, SECRET_KEY},
-            MIGRATE: {DATABASE_URL},
-        }.get(workload.component, set())
-        assert workload.secret_env == expected, workload.name
-        assert {DATABASE_URL, SECRET_KEY} & set(workload.env) == expected, workload.name
+        expected = SECRET_SETTINGS[workload.component]
+        assert workload.secret_settings() == expected, workload.name
+        names = {n.removesuffix(FILE_SUFFIX) for n in workload.env}
+        assert names & {*CREDENTIALS_AND_TOKENS} == expected, workload.name
+        for path in workload.secret_files:
+            assert path.startswith(f"{SECRETS_MOUNT}/"), (workload.name, path)
+        # Only the files the workload reads are mounted.
+        read = {workload.env[n] for n in workload.env if n.endswith(FILE_SUFFIX)}
+        assert set(workload.secret_files) == read, workload.name
 
 
-def test_the_placeholder_secret_key_is_refused_so_it_cannot_stay_by_mistake() -> None:
-    key = by_kind(manifests(), "Secret")[DATABASE_SECRET]["stringData"]["secret-key"]
-    with pytest.raises(ValueError, match="Fernet key"):
-        Fernet(key.encode())
+def by_component(workloads: dict[str, Workload]) -> dict[str, Workload]:
+    return {w.component: w for w in workloads.values()}
+
+
+def test_the_state_service_accepts_the_token_its_clients_send_and_the_values_are_real() -> None:
+    workloads = by_component(kubernetes_workloads(manifests()))
+    state = workloads["state"]
+    service_token = state.setting(SERVICE_TOKENS)
+    api_token = state.setting(API_TOKENS)
+    assert service_token
+    assert api_token
+    assert service_token != api_token
+    for token in (service_token, api_token):
+        assert len(token) >= 32
+        assert "," not in token
+    for name in SERVICE_PORTS:
+        if name != "state":
+            assert workloads[name].setting(STATE_TOKEN) == service_token, name
+    key = state.setting(SECRET_KEY)
+    assert key is not None
+    Fernet(key.encode())  # a real key, not a placeholder
+    url = state.setting(DATABASE_URL)
+    assert url is not None
+    assert url.startswith("postgresql://tradewind:")
+    assert "@postgres:5432/" in url
+    assert workloads[MIGRATE].setting(DATABASE_URL) == url
+
+
+def is_secret_variable(name: str) -> bool:
+    """The services' rule for the variables that processes running user code never inherit."""
+    for module in ("tradewind_common.secret_files", "services.runtime.forking"):
+        with contextlib.suppress(ImportError):
+            rule = getattr(importlib.import_module(module), "is_secret_variable", None)
+            if rule is not None:
+                return bool(rule(name))
+    pytest.fail("no is_secret_variable in tradewind_common.secret_files or services.runtime")
+
+
+def test_services_that_run_user_code_in_child_processes_get_the_token_as_a_variable() -> None:
+    """A mounted file would be readable by task code and DAG parses (same OS user); a
+    variable is removed from their environment, and the service is non-dumpable."""
+    for workload in kubernetes_workloads(manifests()).values():
+        if workload.component in CHILD_PROCESS_RUNNERS:
+            assert workload.secret_files == {}, workload.name
+            assert workload.secret_env == {STATE_TOKEN}, workload.name
+        else:
+            assert workload.secret_env == set(), f"{workload.name}: secrets as files only"
+        for name in workload.secret_env:
+            assert is_secret_variable(name), f"{name} would reach task processes"
+
+
+def test_secret_volumes_are_read_only_and_readable_by_the_pod_group_only() -> None:
+    for doc in manifests():
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        (container,) = spec["containers"]
+        for mount in container.get("volumeMounts", []):
+            volume = volumes[mount["name"]]
+            secret = volume.get("secret") or volume.get("projected")
+            if secret is None:
+                continue
+            assert mount.get("readOnly") is True, (doc["metadata"]["name"], mount)
+            assert secret["defaultMode"] == 0o440, (doc["metadata"]["name"], mount)
+            assert spec["securityContext"]["fsGroup"] == 10001
 
 
 def test_every_variable_is_one_the_command_reads() -> None:
@@ -154,7 +307,7 @@ def test_every_variable_is_one_the_command_reads() -> None:
         if spec is None:
             continue
         (container,) = spec["containers"]
-        names = {item["name"] for item in container.get("env", [])}
+        names = {item["name"].removesuffix(FILE_SUFFIX) for item in container.get("env", [])}
         unknown = names - accepted_variables(component_of(container["args"]))
         assert not unknown, f"{doc['metadata']['name']} sets variables it ignores: {unknown}"
 
@@ -267,27 +420,113 @@ def test_executors_dag_processors_and_triggerers_read_the_dag_folder_from_the_vo
             assert not any("persistentVolumeClaim" in v for v in volumes.values()), name
 
 
-def test_the_readme_overlay_renders_without_the_secret_and_with_its_image(
-    tmp_path: Path,
-) -> None:
+def readme_overlay(tmp_path: Path, title: str) -> list[dict[str, Any]]:
+    """Render the overlay that deploy/README.md shows under ``# my-tradewind/<title>``,
+    pointed at the base with generated secrets."""
     readme = (DEPLOY / "README.md").read_text()
-    found = re.search(r"```yaml\n# my-tradewind/kustomization.yaml\n(.*?)```", readme, re.S)
-    assert found, "deploy/README.md shows an overlay"
+    found = re.search(rf"```yaml\n# my-tradewind/{re.escape(title)}\n(.*?)```", readme, re.S)
+    assert found, f"deploy/README.md shows the overlay {title}"
     overlay = tmp_path / "my-tradewind"
     overlay.mkdir()
-    relative = os.path.relpath(K8S_BASE, overlay)
+    relative = os.path.relpath(generated_k8s() / "base", overlay)
     text = found[1].replace("../tradewind/deploy/k8s/base", relative)
     assert relative in text
     (overlay / "kustomization.yaml").write_text(text)
     docs = render_kustomization(overlay)
     if docs is None:
         pytest.skip("neither kubectl nor kustomize is installed")
-    assert "Secret" not in {d["kind"] for d in docs}
+    for doc in docs:
+        validate(doc, versions()[-1])
+    return docs
+
+
+def test_the_readme_overlay_renders_with_its_image_and_replicas(tmp_path: Path) -> None:
+    docs = readme_overlay(tmp_path, "kustomization.yaml")
+    assert set(by_kind(docs, "Secret")) == {DATABASE_SECRET, TOKENS_SECRET}
     deployments = by_kind(docs, "Deployment")
     assert deployments["executor"]["spec"]["replicas"] == 4
     for doc in docs:
-        validate(doc, versions()[-1])
         for container in containers(doc):
             assert container["image"] == "registry.example.com/tradewind:0.1.0"
+    assert {d["kind"] for d in docs} >= {"NetworkPolicy", "Job", "Namespace"}
+
+
+def test_the_readme_overlay_for_secrets_managed_elsewhere_drops_the_generated_ones(
+    tmp_path: Path,
+) -> None:
+    docs = readme_overlay(tmp_path, "kustomization.yaml (Secrets managed elsewhere)")
+    assert "Secret" not in {d["kind"] for d in docs}
     referencing = {d["metadata"]["name"] for d in docs if DATABASE_SECRET in json.dumps(d)}
     assert referencing == {"state", "tradewind-migrate"}
+    referencing = {d["metadata"]["name"] for d in docs if TOKENS_SECRET in json.dumps(d)}
+    assert referencing == set(SERVICE_PORTS)
+
+
+#: Where the TLS overlay mounts the Secret tradewind-tls, and the plaintext health port.
+TLS_MOUNT = "/run/secrets/tradewind-tls"
+TLS_SECRET = "tradewind-tls"
+HEALTH_PORT = 8086
+
+
+def tls_manifests() -> list[dict[str, Any]]:
+    docs = render_kustomization(generated_k8s() / "tls")
+    if docs is None:
+        pytest.skip("neither kubectl nor kustomize is installed (the TLS overlay patches)")
+    return docs
+
+
+def test_the_tls_overlay_is_valid_and_changes_only_what_tls_needs() -> None:
+    docs = tls_manifests()
+    for version in versions():
+        for doc in docs:
+            validate(doc, version)
+
+    def key(doc: dict[str, Any]) -> tuple[str, str]:
+        return (doc["kind"], doc["metadata"]["name"])
+
+    assert sorted(map(key, docs)) == sorted(map(key, manifests())), "same resources"
+    base = {key(d): d for d in manifests()}
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            assert doc == base[key(doc)], key(doc)
+
+
+def test_the_tls_overlay_serves_tls_on_the_state_port_and_probes_on_the_health_port() -> None:
+    docs = tls_manifests()
+    workloads = by_component(kubernetes_workloads(docs))
+    state = workloads["state"]
+    assert state.env["TRADEWIND_TLS_CERT"] == f"{TLS_MOUNT}/tls.crt"
+    assert state.env["TRADEWIND_TLS_KEY"] == f"{TLS_MOUNT}/tls.key"
+    assert state.env["TRADEWIND_HEALTH_PORT"] == str(HEALTH_PORT)
+    assert state.env["TRADEWIND_PORT"] == str(SERVICE_PORTS["state"][0]), "gRPC stays on 50051"
+    deployments = by_kind(docs, "Deployment")
+    for name, deployment in deployments.items():
+        spec = pod_spec(deployment)
+        assert spec is not None
+        (container,) = spec["containers"]
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        probe_port = HEALTH_PORT if name == "state" else SERVICE_PORTS[name][0]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"] == {"port": probe_port}, (name, probe)
+        mount = mounts[TLS_MOUNT]
+        assert mount["readOnly"] is True
+        secret = volumes[mount["name"]]["secret"]
+        assert secret["secretName"] == TLS_SECRET
+        keys = {item["key"] for item in secret["items"]}
+        if name == "state":
+            assert keys == {"tls.crt", "tls.key"}
+            assert {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"} in (
+                container["ports"]
+            )
+        else:
+            assert keys == {"ca.crt"}, f"{name} must not get the private key"
+            assert workloads[name].env["TRADEWIND_STATE_TLS_CA"] == f"{TLS_MOUNT}/ca.crt"
+            assert workloads[name].env["TRADEWIND_STATE_ADDRESS"] == STATE_ADDRESS
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        (container,) = spec["containers"]
+        names = {item["name"].removesuffix(FILE_SUFFIX) for item in container.get("env", [])}
+        assert names <= accepted_variables(component_of(container["args"])), doc["metadata"]

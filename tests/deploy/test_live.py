@@ -1,14 +1,16 @@
 """Run the suite exactly as the compose file and the Kubernetes manifests describe it: the same
 commands, replicas and TRADEWIND_* variables (the image's and the file's), as real processes
-(``python -m tradewind.cli <args>``). Only what one machine forces is changed: loopback
+(``python -m tradewind.cli <args>``), with the secrets deploy/generate_secrets.py generates
+(so authentication is on, as deployed). Only what one machine forces is changed: loopback
 addresses and free ports instead of container addresses, the state replicas' addresses
-instead of ``dns:///state:50051``, a fresh PostgreSQL database and a generated secret key
-instead of the Secret's, a copy of the example DAG folder (plus one DAG that defers on a
-trigger defined in its own file) for /dags, and a scratch home. Then the migration has run,
-every replica serves health and metrics (through the compose healthcheck command too), the
-example DAG is registered and a triggered run succeeds, a deferred task is resumed by one of
-the triggerers, and SIGTERM stops every process, with exit status 0, within the stop grace
-period the file gives it."""
+instead of ``dns:///state:50051``, a fresh PostgreSQL database instead of the generated
+database URL, each secret file at a scratch path instead of /run/secrets/tradewind/ (same
+content), a copy of the example DAG folder (plus one DAG that defers on a trigger defined in
+its own file) for /dags, and a scratch home. Then the migration has run, every replica serves
+health and metrics (through the compose healthcheck command too), calls without the tokens are
+refused, the example DAG is registered and a triggered run succeeds, a deferred task is resumed
+by one of the triggerers, and SIGTERM stops every process, with exit status 0, within the stop
+grace period the file gives it."""
 
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import pytest
-from cryptography.fernet import Fernet
 from grpc_health.v1 import health_pb2
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -38,14 +40,18 @@ from protos.api.v1 import request_response_pb2 as api_rr
 from protos.enums.v1 import dag_run_pb2
 from protos.enums.v1 import task_instance_pb2 as ti_enums
 from protos.run.v1 import message_pb2 as run_pb2
+from protos.scheduler.v1 import request_response_pb2 as scheduler_rr
 from tests.deploy.deployfiles import (
+    API_TOKENS,
     DATABASE_URL,
     EXAMPLE_DAGS,
+    FILE_SUFFIX,
     HEALTHCHECK,
     MIGRATE,
     REPLICAS,
-    SECRET_KEY,
+    SECRETS_MOUNT,
     SERVICE_PORTS,
+    SERVICE_TOKENS,
     STATE_ADDRESS,
     Workload,
     compose_file,
@@ -135,6 +141,9 @@ class Deployment:
     #: Each service's container healthcheck command (compose); None for gRPC probes.
     healthchecks: dict[str, list[str] | None] = field(default_factory=dict)
     migrate_output: str = ""
+    #: The tokens the state service accepts, read from the generated secrets.
+    api_token: str = ""
+    service_token: str = ""
 
     def of(self, component: str) -> list[Replica]:
         return [r for r in self.replicas if r.workload.component == component]
@@ -162,14 +171,16 @@ def localize(
     metrics_port: int,
     state_addresses: list[str],
     database_url: str,
-    secret_key: str,
     home: str,
     dags_folder: Path,
+    secrets_folder: Path,
 ) -> tuple[list[str], dict[str, str]]:
     """The workload's arguments and environment with container addresses made local.
 
     Each variable rewritten is first checked to hold what a container expects; every other
-    variable and every argument passes through unchanged.
+    variable and every argument passes through unchanged. A ``TRADEWIND_*_FILE`` variable that
+    names a secret file of the container names a copy of it in ``secrets_folder`` instead
+    (the database URL's copy names the test's database).
     """
     for name, value in CONTAINER_VALUES.items():
         if name in workload.env:
@@ -185,8 +196,17 @@ def localize(
         "TRADEWIND_DAGS_FOLDER": str(dags_folder),
         "TRADEWIND_HOME": home,
         DATABASE_URL: database_url,
-        SECRET_KEY: secret_key,
     }
+    secrets_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, value in workload.env.items():
+        if name.endswith(FILE_SUFFIX) and value in workload.secret_files:
+            assert value.startswith(f"{SECRETS_MOUNT}/"), f"{workload.name}: {name}={value}"
+            setting = name.removesuffix(FILE_SUFFIX)
+            content = database_url if setting == DATABASE_URL else workload.secret_files[value]
+            copy = secrets_folder / Path(value).name
+            copy.write_text(content)
+            copy.chmod(0o600)
+            local[name] = str(copy)
     env = {name: local.get(name, value) for name, value in workload.env.items()}
     return list(workload.args), env
 
@@ -228,7 +248,11 @@ def fresh_database() -> Iterator[str]:
 def start(source: str, database_url: str, deployment: Deployment) -> None:
     """Migrate, then start every replica of every service, state first, as the file says."""
     workloads, deployment.healthchecks = source_workloads(source)
-    secret_key = Fernet.generate_key().decode()
+    (state,) = [w for w in workloads.values() if w.component == "state"]
+    deployment.api_token = state.setting(API_TOKENS) or ""
+    deployment.service_token = state.setting(SERVICE_TOKENS) or ""
+    assert deployment.api_token, "the state service accepts no API token: authentication is off"
+    assert deployment.service_token, "the state service accepts no service token"
     scratch = tempfile.mkdtemp(prefix=f"tradewind-deploy-{source}-")
     deployment.dags_folder = Path(scratch) / "dags"
     shutil.copytree(
@@ -239,15 +263,16 @@ def start(source: str, database_url: str, deployment: Deployment) -> None:
     def local(
         workload: Workload, port: int = 0, metrics_port: int = 0
     ) -> tuple[list[str], dict[str, str]]:
+        home = tempfile.mkdtemp(dir=scratch)
         return localize(
             workload,
             port=port,
             metrics_port=metrics_port,
             state_addresses=deployment.state_addresses,
             database_url=database_url,
-            secret_key=secret_key,
-            home=tempfile.mkdtemp(dir=scratch),
+            home=home,
             dags_folder=deployment.dags_folder,
+            secrets_folder=Path(home) / "run-secrets",
         )
 
     (migrate,) = [w for w in workloads.values() if w.component == MIGRATE]
@@ -326,10 +351,28 @@ def test_the_migration_ran_and_every_replica_serves_health_and_metrics(
         assert "tradewind_serving" in page, replica.label
 
 
+async def test_the_state_service_refuses_calls_without_the_generated_tokens(
+    deployment: Deployment,
+) -> None:
+    addresses = deployment.state_addresses
+    for token in ("", "not-the-token"):
+        async with state_client(*addresses, token=token) as client:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await client.api.ListDags(api_rr.ListDagsRequest())
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, token
+    async with state_client(*addresses, token=deployment.api_token) as client:
+        await client.api.ListDags(api_rr.ListDagsRequest())
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await client.scheduler.ListSchedulableDags(scheduler_rr.ListSchedulableDagsRequest())
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with state_client(*addresses, token=deployment.service_token) as client:
+        await client.scheduler.ListSchedulableDags(scheduler_rr.ListSchedulableDagsRequest())
+
+
 async def test_the_example_dag_is_registered_and_a_triggered_run_succeeds(
     deployment: Deployment,
 ) -> None:
-    async with state_client(*deployment.state_addresses) as client:
+    async with state_client(*deployment.state_addresses, token=deployment.api_token) as client:
         deadline = time.monotonic() + 30
         while True:
             listing = await client.api.ListDags(api_rr.ListDagsRequest())
@@ -378,7 +421,7 @@ async def test_a_deferred_task_is_resumed_by_a_triggerer(deployment: Deployment)
     triggerers = deployment.of("triggerer")
     fired = "tradewind_triggerer_triggers_fired_total"
     fired_before = metric_total(triggerers, fired)
-    async with state_client(*deployment.state_addresses) as client:
+    async with state_client(*deployment.state_addresses, token=deployment.api_token) as client:
         deadline = time.monotonic() + 30
         while True:
             listing = await client.api.ListDags(api_rr.ListDagsRequest())
