@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
+from services.runtime.confinement import isolate, sandbox_from_environment
 from tradewind.sdk.exceptions import DagDefinitionError
 from tradewind.sdk.loader import combine_errors, describe_error, load_dags_from_file
 from tradewind.sdk.serialization import serialize_dag
@@ -73,4 +74,5 @@ def run(payload: bytes, result_fd: int) -> int:
 
 
 if __name__ == "__main__":
+    isolate(sandbox_from_environment())  # before anything of the user's is imported
     sys.exit(run(sys.stdin.buffer.read(), int(sys.argv[1])))

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,7 +22,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from protos.dag.v1 import message_pb2 as dag_pb2
 from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from services.runtime.forking import ForkServer, read_pipe
-from tradewind_common.secret_files import scrubbed_environment
 
 TARGET = "dag_processor.parse_file:run"
 
@@ -68,8 +68,9 @@ def failed_parse(job: ParseJob, message: str, details: str = "") -> processor_pb
 class Parser:
     """Runs parse jobs in forks of a warm process, or in fresh interpreters."""
 
-    def __init__(self, *, fork_server: ForkServer | None) -> None:
+    def __init__(self, *, fork_server: ForkServer | None, env: Mapping[str, str]) -> None:
         self._fork_server = fork_server
+        self._env = dict(env)
         #: Fresh interpreters by pid, reaped when their parse ends (forks are the server's).
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -85,7 +86,7 @@ class Parser:
                 stderr=out,
                 pass_fds=(result,),
                 start_new_session=True,
-                env=scrubbed_environment(),
+                env=self._env,
             )
             assert process.stdin is not None
             process.stdin.write(job.payload())

@@ -35,6 +35,7 @@ from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
 from protos.dag_processor.v1 import service_pb2 as processor_service
 from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
+from services.runtime.confinement import user_code_confinement, user_code_environment
 from services.runtime.forking import ForkServer
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
@@ -42,7 +43,6 @@ from tradewind.sdk.discovery import DagFileInfo, find_dag_files
 from tradewind.sdk.serialization import content_hash
 from tradewind_common import config as cfg
 from tradewind_common.channels import ChannelConfig, create_channel
-from tradewind_common.secret_files import scrubbed_environment
 
 logger = logging.getLogger("tradewind.dag_processor")
 
@@ -70,6 +70,12 @@ class DagProcessorApp:
     def __init__(self, config: ServerConfig, values: cfg.Settings) -> None:
         self._state: ChannelConfig = STATE.config(values)
         self._folder = values[cfg.DAGS_FOLDER].expanduser().resolve()
+        plugins = values[cfg.PLUGINS_FOLDER]
+        #: DAG files' top-level code cannot reach Tradewind's home nor this service's TLS key.
+        own_key = self._state.tls.key_file if self._state.tls else None
+        self._user_code_env = user_code_environment(
+            user_code_confinement(granted=[self._folder, plugins], protected=[own_key])
+        )
         self._timeout = values[PARSE_TIMEOUT]
         limit_mb = values[PARSE_MEMORY_LIMIT]
         self._memory_limit = limit_mb * 1024 * 1024 if limit_mb > 0 else 0
@@ -107,7 +113,7 @@ class DagProcessorApp:
                 extra={"action": "scan", "folder": str(self._folder)},
             )
         if self._use_fork_server:
-            server = ForkServer("dag_processor.parse_file:run", env=scrubbed_environment())
+            server = ForkServer("dag_processor.parse_file:run", env=self._user_code_env)
             try:
                 await server.start()
                 self._fork_server = server
@@ -115,7 +121,7 @@ class DagProcessorApp:
                 logger.warning(
                     "fork server unavailable", extra={"action": "fork_server", "error": str(err)}
                 )
-        self._parser = Parser(fork_server=self._fork_server)
+        self._parser = Parser(fork_server=self._fork_server, env=self._user_code_env)
         self._channel = create_channel(
             self._state, [processor_service.DESCRIPTOR.services_by_name["DagProcessorService"]]
         )

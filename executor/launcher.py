@@ -8,9 +8,9 @@ import subprocess
 import sys
 from typing import Protocol
 
+from executor.isolation import TaskIsolation
 from executor.spec import TrySpec
 from services.runtime.forking import ForkServer
-from tradewind_common.secret_files import scrubbed_environment
 
 logger = logging.getLogger("tradewind.executor")
 
@@ -33,7 +33,9 @@ class Launcher(Protocol):
 class SubprocessLauncher:
     """A fresh interpreter per try: slow to start, but needs nothing pre-started."""
 
-    def __init__(self) -> None:
+    def __init__(self, isolation: TaskIsolation) -> None:
+        self._env = isolation.environment()
+        self._options = isolation.popen_options()
         self._children: set[subprocess.Popen[bytes]] = set()
 
     async def launch(self, spec: TrySpec, stdout: int, stderr: int, result: int) -> int:
@@ -47,7 +49,8 @@ class SubprocessLauncher:
                 stderr=stderr,
                 pass_fds=(result,),
                 start_new_session=True,
-                env=scrubbed_environment(),
+                env=self._env,
+                **self._options,
             )
             assert process.stdin is not None
             process.stdin.write(spec.to_json())
@@ -73,9 +76,10 @@ class ForkServerLauncher:
     while it cannot be, tries start in fresh interpreters.
     """
 
-    def __init__(self) -> None:
-        self._server = ForkServer(TARGET, env=scrubbed_environment(), prepare=PREPARE)
-        self._fallback = SubprocessLauncher()
+    def __init__(self, isolation: TaskIsolation) -> None:
+        self._isolation = isolation
+        self._server = self._new_server()
+        self._fallback = SubprocessLauncher(isolation)
         self._restarting = asyncio.Lock()
 
     async def start(self) -> None:
@@ -98,7 +102,7 @@ class ForkServerLauncher:
                 "the fork server died; starting a new one", extra={"action": "fork_server"}
             )
             await self._server.close()
-            server = ForkServer(TARGET, env=scrubbed_environment(), prepare=PREPARE)
+            server = self._new_server()
             try:
                 await server.start()
             except (OSError, RuntimeError, TimeoutError) as err:
@@ -109,6 +113,14 @@ class ForkServerLauncher:
                 await server.close()
                 return
             self._server = server
+
+    def _new_server(self) -> ForkServer:
+        return ForkServer(
+            TARGET,
+            env=self._isolation.environment(),
+            prepare=PREPARE,
+            popen_options=self._isolation.popen_options(),
+        )
 
     async def close(self) -> None:
         """Stop the fork server."""

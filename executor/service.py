@@ -30,6 +30,7 @@ from core.proto_enums import DAG_RUN_TYPES, TRY_OUTCOMES
 from core.states import DagRunType, TryOutcome
 from executor import metrics
 from executor.capture import CHUNK_LINES, TryLog
+from executor.isolation import task_isolation
 from executor.launcher import ForkServerLauncher, Launcher, SubprocessLauncher
 from executor.settings import (
     FORK_SERVER,
@@ -157,7 +158,13 @@ class ExecutorApp:
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._launcher: Launcher = SubprocessLauncher()
+        own_key = self._state.tls.key_file if self._state.tls else None
+        self._isolation = task_isolation(
+            values,
+            granted=[Path(self._dags_folder), values[cfg.PLUGINS_FOLDER]],
+            own_key=own_key,
+        )
+        self._launcher: Launcher = SubprocessLauncher(self._isolation)
         self._launcher_name = "subprocess"
         self._channel: aio.Channel | None = None
 
@@ -168,8 +175,12 @@ class ExecutorApp:
     async def start(self, context: RuntimeContext) -> None:
         """Start the fork server, connect to the state service, and start the loops."""
         self.executor_id = context.identity.instance_id
+        logger.info(
+            f"task isolation: {self._isolation.describe()}",
+            extra={"action": "isolation", "isolation": self._isolation.describe()},
+        )
         if self._use_fork_server:
-            fork_server = ForkServerLauncher()
+            fork_server = ForkServerLauncher(self._isolation)
             try:
                 await fork_server.start()
             except (OSError, RuntimeError, TimeoutError) as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from executor.isolation import ISOLATION_SETTINGS
 from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 from tradewind_common.channels import ClientSettings
@@ -57,6 +58,7 @@ EXECUTOR_SETTINGS = (
     FORK_SERVER,
     TASK_TLS_CERT,
     TASK_TLS_KEY,
+    *ISOLATION_SETTINGS,
 )
 
 SERVICE = ServiceDefinition(

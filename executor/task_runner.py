@@ -27,6 +27,7 @@ from executor.capture import LOGGING_MARK
 from executor.grpc_runtime import GrpcTaskRuntime
 from executor.spec import TryResult, TrySpec
 from protos.run.v1 import message_pb2 as run_pb2
+from services.runtime.confinement import isolate, sandbox_from_environment
 from services.runtime.hardening import forbid_inspection
 from tradewind.sdk import serde
 from tradewind.sdk.asset_events import OutletEventPayload
@@ -277,5 +278,5 @@ def run_from_spec(spec_json: bytes, result_fd: int) -> int:
 
 
 if __name__ == "__main__":
-    forbid_inspection()  # before the spec (its lease) is read
+    isolate(sandbox_from_environment())  # before the spec (its lease) is read
     sys.exit(run_from_spec(sys.stdin.buffer.read(), int(sys.argv[1])))

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from services.runtime.forkserver import JOB_MESSAGE
 
@@ -22,11 +23,30 @@ START_SECONDS = 30.0
 class ForkServer:
     """A running fork server whose children call one target function."""
 
-    def __init__(self, target: str, *, env: Mapping[str, str], prepare: str = "") -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        env: Mapping[str, str],
+        prepare: str = "",
+        popen_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Describe the server; :meth:`start` starts it.
+
+        Args:
+            target: ``module:function`` its children call.
+            env: its environment (and so its children's).
+            prepare: ``module:function`` it calls before each fork, if any.
+            popen_options: how to start it as another user (``user``, ``group``, ``cwd``...).
+
+        """
         self._target = target
         self._prepare = prepare
         self._env = {**env, "GRPC_ENABLE_FORK_SUPPORT": "false"}
+        self._options = dict(popen_options or {})
         self._folder = tempfile.mkdtemp(prefix="tradewind-forkserver-")
+        if "user" in self._options:  # the server, as that user, binds its socket in here
+            os.chown(self._folder, self._options["user"], self._options.get("group", -1))
         self._path = str(Path(self._folder) / "socket")
         self._server: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
@@ -44,6 +64,7 @@ class ForkServer:
             ],
             stdout=subprocess.PIPE,
             env=self._env,
+            **self._options,
         )
 
     async def start(self) -> None:

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from services.runtime.hardening import forbid_inspection
+from services.runtime.confinement import Sandbox, isolate, sandbox_from_environment
 from tradewind_common.processes import die_with_parent
 
 Target = Callable[[bytes, int], int]
@@ -66,10 +66,17 @@ def load_target(reference: str) -> Any:
 
 
 def _child(
-    target: Target, listener: socket.socket, conn: socket.socket, spec: bytes, fds: list[int]
+    target: Target,
+    listener: socket.socket,
+    conn: socket.socket,
+    spec: bytes,
+    fds: list[int],
+    sandbox: Sandbox | None,
 ) -> None:
     listener.close()
     conn.close()
+    if sandbox is not None:
+        sandbox.enter()  # a layer of its own: siblings cannot signal or trace each other
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -95,9 +102,13 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
 
     The server, and so every child it forks, is non-dumpable: a job's payload (a try's lease)
     and a child's memory are out of reach of the other children, which run as the same user.
+    With a confinement handed on (see :mod:`services.runtime.confinement`) the server is
+    sandboxed before it imports anything of the user's, and each child once more; as root it
+    gives up its capabilities.
     """
     die_with_parent()
-    forbid_inspection()
+    sandbox = sandbox_from_environment()
+    isolate(sandbox)
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -120,7 +131,7 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
                 prepare(spec)
         pid = os.fork()
         if pid == 0:
-            _child(target, listener, conn, spec, fds)
+            _child(target, listener, conn, spec, fds, sandbox)
         for fd in fds:
             os.close(fd)
         conn.sendall(struct.pack(PID_FORMAT, pid))

@@ -9,7 +9,31 @@ become dumpable again, so user code runs as usual.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
 from tradewind_common.processes import PR_GET_DUMPABLE, PR_SET_DUMPABLE, on_linux, prctl
+
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+#: The capability sets' layout that capset(2) takes (two 32-bit words per set).
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_LAST_CAP_FILE = Path("/proc/sys/kernel/cap_last_cap")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def forbid_inspection() -> bool:
@@ -22,3 +46,40 @@ def inspection_allowed() -> bool:
     if not on_linux():
         return True
     return prctl(PR_GET_DUMPABLE) != 0
+
+
+def drop_capabilities() -> bool:
+    """Give up every capability for good, this process and what it executes (Linux).
+
+    A task told to run as root keeps uid 0 but loses what makes root more than a user:
+    reading non-dumpable processes (CAP_SYS_PTRACE), overriding file modes of other owners,
+    binding low ports, loading modules; programs it executes gain none back.
+
+    Returns:
+        Whether it took effect.
+
+    """
+    if not on_linux():
+        return False
+    try:
+        last = int(CAP_LAST_CAP_FILE.read_text())
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    except (OSError, ValueError):
+        return False
+    for capability in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    return int(libc.capset(ctypes.byref(header), data)) == 0
+
+
+def holds_capabilities() -> bool:
+    """Whether this process holds any effective capability."""
+    try:
+        for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16) != 0
+    except (OSError, ValueError):
+        pass
+    return False

@@ -112,8 +112,7 @@ class SecretBox:
         """Whether ``signature`` is :meth:`sign`'s for ``data`` under any of the keys."""
         given = signature.encode(errors="replace")  # compare_digest takes ASCII str only
         return any(
-            hmac.compare_digest(_signature(key, data).encode(), given)
-            for key in self._signing_keys
+            hmac.compare_digest(_signature(key, data).encode(), given) for key in self._signing_keys
         )
 
 

@@ -105,6 +105,11 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a child process: no TRADEWIND_* leaking in, the repo importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    if os.geteuid() == 0:
+        # Tests' DAG files live in root's private temporary folders, out of reach of 'nobody'
+        # (an executor's default task user under root): tests say explicitly that tasks run as
+        # root (without capabilities). tests/faults/test_attacks.py checks the default.
+        env["TRADEWIND_RUN_AS_USER"] = "root"
     env.update(extra or {})
     return env
 

@@ -320,6 +320,7 @@ def service_environment(
         ):
             del kept[name]
     kept.update(auth)
+    kept["TRADEWIND_HOME"] = str(values[cfg.HOME].expanduser())  # what task code may not reach
     if state and values[DATABASE_URL]:
         kept["TRADEWIND_DATABASE_URL"] = values[DATABASE_URL]
     return kept

@@ -26,12 +26,12 @@ with DAG("good", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.
 @pytest.fixture(params=["fork_server", "fresh_interpreter"])
 async def parser(request: pytest.FixtureRequest) -> AsyncIterator[Parser]:
     if request.param == "fresh_interpreter":
-        yield Parser(fork_server=None)
+        yield Parser(fork_server=None, env=scrubbed_environment())
         return
     server = ForkServer(TARGET, env=scrubbed_environment())
     await server.start()
     try:
-        yield Parser(fork_server=server)
+        yield Parser(fork_server=server, env=scrubbed_environment())
     finally:
         await server.close()
         # ForkServer.close leaves the server's stdout pipe open (for the garbage collector to

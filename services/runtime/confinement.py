@@ -1,0 +1,208 @@
+"""Landlock confinement of the processes that run user code (task tries, DAG file parses).
+
+A process running user code as the service's own OS user could otherwise open whatever that
+user can: Tradewind's home (the SQLite database, the Fernet key, the generated tokens), the
+service's TLS key. Landlock, which the kernel offers to unprivileged processes (and which binds
+root too), lets such a process give those paths up for good before user code runs: every path
+stays reachable except the protected ones, which become unreadable and unwritable, and signals
+to, and ptrace or ``/proc/<pid>/mem`` of, processes outside the sandbox are refused. Each job
+confines itself once more after the fork, so that tries are sandboxed from one another too.
+
+Landlock grants access per file hierarchy, so "everything but these paths" is granted as every
+sibling of each protected path and of each of their ancestors; the ancestors themselves are
+not granted (nothing new can be created directly in them: ``/``, ``/root`` for the default
+home). Paths granted explicitly (the DAG folder) stay reachable even inside a protected one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import landlockpy
+from landlockpy import AccessFS, AccessNet, Scope
+
+from services.runtime.hardening import drop_capabilities, forbid_inspection
+from tradewind_common.secret_files import home_folder, scrubbed_environment
+
+#: The variable through which a service hands its confinement to a fork server or a fresh
+#: interpreter (JSON: ``{"protected": [...], "granted": [...]}``).
+CONFINEMENT_ENV = "TRADEWIND_CONFINEMENT"
+#: The rights Landlock allows on a file that is not a directory.
+FILE_RIGHTS = (
+    AccessFS.EXECUTE
+    | AccessFS.WRITE_FILE
+    | AccessFS.READ_FILE
+    | AccessFS.TRUNCATE
+    | AccessFS.IOCTL_DEV
+)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What a process running user code must not reach, and what it must reach regardless."""
+
+    #: Files and folders that become unreachable.
+    protected: tuple[Path, ...] = ()
+    #: Folders reachable even inside a protected one (the DAG and plugins folders).
+    granted: tuple[Path, ...] = field(default=())
+
+    def to_env(self) -> str:
+        """The value of :data:`CONFINEMENT_ENV` that hands this confinement on."""
+        return json.dumps(
+            {
+                "protected": [str(p) for p in self.protected],
+                "granted": [str(p) for p in self.granted],
+            }
+        )
+
+    @classmethod
+    def from_env(cls, text: str) -> Confinement:
+        """The confinement a service handed on (see :meth:`to_env`)."""
+        raw = json.loads(text)
+        return cls(
+            protected=tuple(Path(p) for p in raw.get("protected", ())),
+            granted=tuple(Path(p) for p in raw.get("granted", ())),
+        )
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 where it has none (or it is disabled)."""
+    try:
+        return landlockpy.abi_version() if landlockpy.supported() else 0
+    except (OSError, landlockpy.LandlockError):
+        return 0
+
+
+def _inside(path: Path, folders: Iterable[Path]) -> bool:
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+def reachable_roots(protected: Sequence[Path]) -> list[Path]:
+    """The paths to grant so that everything is reachable except ``protected``.
+
+    Every entry of each protected path's ancestors, except those ancestors and the protected
+    paths themselves; an entry that is a symlink into a protected path, or to one of their
+    ancestors, is left out too.
+    """
+    blocked = {path for path in protected}
+    ancestors = {parent for path in protected for parent in path.parents}
+    roots = []
+    for folder in sorted(ancestors - blocked):
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry in blocked or entry in ancestors:
+                continue
+            target = entry.resolve() if entry.is_symlink() else entry
+            if _inside(target, blocked) or target in ancestors:
+                continue
+            roots.append(entry)
+    return roots
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A confinement worked out once (the paths to grant), entered by many processes."""
+
+    abi: int
+    roots: tuple[Path, ...]
+
+    @classmethod
+    def prepare(cls, confinement: Confinement) -> Sandbox | None:
+        """The sandbox of ``confinement``; None with no protected path or no Landlock."""
+        abi = landlock_abi()
+        protected = [Path(os.path.realpath(p)) for p in confinement.protected]
+        if abi == 0 or not protected:
+            return None
+        return cls(abi, (*reachable_roots(protected), *confinement.granted))
+
+    def enter(self) -> str:
+        """Confine this process and its future children; return what is in force, for logs.
+
+        Entered again in a child, it adds a layer of its own: processes in sibling layers
+        (two tries) cannot signal or trace each other.
+        """
+        rights = landlockpy.fs_for_abi(self.abi)
+        scopes = landlockpy.scope_for_abi(self.abi) & (Scope.SIGNAL | Scope.ABSTRACT_UNIX_SOCKET)
+        # Network access stays as it is: tasks reach databases and APIs of their own.
+        with landlockpy.Ruleset(
+            handled_fs=rights, handled_net=AccessNet.NONE, scoped=scopes
+        ) as ruleset:
+            for root in self.roots:
+                try:
+                    access = rights if root.is_dir() else rights & FILE_RIGHTS
+                    ruleset.allow_path(root, access)
+                except OSError:
+                    continue  # gone meanwhile, or a special file Landlock takes no rule for
+            ruleset.restrict()
+        return f"landlock ABI {self.abi}"
+
+
+def confine(confinement: Confinement) -> str:
+    """Confine this process (and its future children) with Landlock.
+
+    Returns:
+        What is in force, for the log (e.g. ``landlock ABI 7``); "" when nothing is (no
+        protected path, or a kernel without Landlock).
+
+    """
+    sandbox = Sandbox.prepare(confinement)
+    return sandbox.enter() if sandbox is not None else ""
+
+
+def sandbox_from_environment() -> Sandbox | None:
+    """The sandbox a service handed on in :data:`CONFINEMENT_ENV`, if any."""
+    text = os.environ.get(CONFINEMENT_ENV, "")
+    return Sandbox.prepare(Confinement.from_env(text)) if text else None
+
+
+def confine_from_environment() -> str:
+    """Apply the confinement a service handed on in :data:`CONFINEMENT_ENV`, if any."""
+    text = os.environ.get(CONFINEMENT_ENV, "")
+    return confine(Confinement.from_env(text)) if text else ""
+
+
+def user_code_confinement(
+    *, granted: Iterable[Path | None], protected: Iterable[Path | None] = ()
+) -> Confinement:
+    """The confinement of a service's user code: Tradewind's home and ``protected`` out of reach.
+
+    Args:
+        granted: folders user code needs even when they lie inside the home (the DAG folder,
+            the plugins folder); None entries are skipped.
+        protected: further paths (the service's own TLS key, operators' additions).
+
+    """
+    paths = [home_folder(), *(p for p in protected if p is not None)]
+    return Confinement(
+        protected=tuple(Path(os.path.realpath(p.expanduser())) for p in paths),
+        granted=tuple(Path(os.path.realpath(p.expanduser())) for p in granted if p is not None),
+    )
+
+
+def isolate(sandbox: Sandbox | None) -> list[str]:
+    """Isolate this process before it runs user code; return the protections in force.
+
+    Non-dumpable (same-user processes cannot read its memory), confined by ``sandbox`` when
+    there is one, and without capabilities when it runs as root.
+    """
+    in_force = ["non-dumpable"] if forbid_inspection() else []
+    if sandbox is not None:
+        in_force.append(sandbox.enter())
+    if os.geteuid() == 0 and drop_capabilities():
+        in_force.append("root without capabilities")
+    return in_force
+
+
+def user_code_environment(confinement: Confinement | None) -> dict[str, str]:
+    """The environment of a process running user code: no secret, the confinement handed on."""
+    env = scrubbed_environment()
+    if confinement is not None:
+        env[CONFINEMENT_ENV] = confinement.to_env()
+    return env
