@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from executor.isolation import default_user_can_run_tasks
 
 START_SECONDS = 60.0
 
@@ -69,6 +72,11 @@ class Suite:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tradewind-bench-")))
     services: list[Service] = field(default_factory=list)
 
+    @functools.cached_property
+    def _tasks_as_root(self) -> bool:
+        """Running as root where 'nobody' cannot run tasks: the executors are told root."""
+        return os.geteuid() == 0 and not default_user_can_run_tasks([self.dags_folder])
+
     @property
     def state_address(self) -> str:
         """Where the state service listens."""
@@ -78,6 +86,8 @@ class Suite:
         port = free_port()
         log = self.workdir / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
+        if self._tasks_as_root:
+            env["TRADEWIND_RUN_AS_USER"] = "root"
         process = subprocess.Popen(
             [
                 sys.executable,

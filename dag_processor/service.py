@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc import aio
@@ -35,7 +36,11 @@ from protos.dag_processor.v1 import message_pb2 as processor_pb2
 from protos.dag_processor.v1 import request_response_pb2 as rr
 from protos.dag_processor.v1 import service_pb2 as processor_service
 from protos.dag_processor.v1 import service_pb2_grpc as processor_grpc
-from services.runtime.confinement import user_code_confinement, user_code_environment
+from services.runtime.confinement import (
+    PROTECTED_PATHS,
+    user_code_confinement,
+    user_code_environment,
+)
 from services.runtime.forking import ForkServer
 from services.runtime.protoconv import duration
 from services.runtime.server import GrpcService, RuntimeContext, ServerConfig
@@ -74,7 +79,10 @@ class DagProcessorApp:
         #: DAG files' top-level code cannot reach Tradewind's home nor this service's TLS key.
         own_key = self._state.tls.key_file if self._state.tls else None
         self._user_code_env = user_code_environment(
-            user_code_confinement(granted=[self._folder, plugins], protected=[own_key])
+            user_code_confinement(
+                granted=[self._folder, plugins],
+                protected=[own_key, *(Path(p) for p in values[PROTECTED_PATHS])],
+            )
         )
         self._timeout = values[PARSE_TIMEOUT]
         limit_mb = values[PARSE_MEMORY_LIMIT]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.runtime.confinement import PROTECTED_PATHS
 from services.runtime.server import ServiceDefinition
 from tradewind_common import config as cfg
 from tradewind_common.channels import ClientSettings
@@ -64,6 +65,7 @@ PROCESSOR_SETTINGS = (
     cfg.DAGS_FOLDER,
     *cfg.PARSING_SETTINGS,
     PARSE_TIMEOUT,
+    PROTECTED_PATHS,
     PARSE_MEMORY_LIMIT,
     PARSING_PROCESSES,
     SCAN_INTERVAL,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.confinement import (
+    PROTECTED_PATHS,
     Confinement,
     landlock_abi,
     user_code_confinement,
@@ -33,13 +34,6 @@ RUN_AS_USER = cfg.Setting(
     default="",
     help="OS user that task processes run as; unset: the executor's own user, or 'nobody'"
     " when the executor runs as root ('root' runs tasks as root, without capabilities)",
-)
-PROTECTED_PATHS = cfg.Setting[tuple[str, ...]](
-    name="protected_paths",
-    parse=cfg.parse_list,
-    default=(),
-    help="comma-separated paths task code must not reach, besides $TRADEWIND_HOME and the"
-    " executor's TLS key (Landlock)",
 )
 CONFINE_TASKS = cfg.Setting(
     name="confine_tasks",
@@ -188,3 +182,20 @@ def task_isolation(
         folders = [Path(p) for p in granted if p is not None]
         check_user_can_run_tasks(user, folders, isolation.environment(), options)
     return isolation
+
+
+def default_user_can_run_tasks(folders: Iterable[Path]) -> bool:
+    """Whether an executor running as root could run tasks reading ``folders`` as 'nobody'.
+
+    Tools that start executors for people (the demo, the benchmarks) ask this on machines
+    where they run as root, and tell the executor to run tasks as root when it is False.
+    """
+    try:
+        user = look_up_user(DEFAULT_ROOT_TASK_USER)
+        isolation = TaskIsolation(user=user, confinement=None)
+        check_user_can_run_tasks(
+            user, list(folders), isolation.environment(), isolation.popen_options()
+        )
+    except ConfigError:
+        return False
+    return True

@@ -92,14 +92,23 @@ class ForkServerLauncher:
             await self._restart()
         if not self._server.alive:
             return await self._fallback.launch(spec, stdout, stderr, result)
-        return await self._server.fork(spec.to_json(), stdout, stderr, result)
+        server = self._server
+        try:
+            return await server.fork(spec.to_json(), stdout, stderr, result)
+        except RuntimeError:
+            # It went away before forking (killed): one new server, one more attempt.
+            await self._restart(failed=server)
+            if not self._server.alive:
+                return await self._fallback.launch(spec, stdout, stderr, result)
+            return await self._server.fork(spec.to_json(), stdout, stderr, result)
 
-    async def _restart(self) -> None:
+    async def _restart(self, failed: ForkServer | None = None) -> None:
         async with self._restarting:
-            if self._server.alive:
+            if self._server is not failed and self._server.alive:
                 return  # another try restarted it meanwhile
             logger.warning(
-                "the fork server died; starting a new one", extra={"action": "fork_server"}
+                "the fork server died; starting a new one",
+                extra={"action": "fork_server"},
             )
             await self._server.close()
             server = self._new_server()

@@ -21,14 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from executor.isolation import (
-    DEFAULT_ROOT_TASK_USER,
-    TaskIsolation,
-    check_user_can_run_tasks,
-    look_up_user,
-)
+from executor.isolation import default_user_can_run_tasks
 from tradewind.cli.standalone import PORT_OFFSETS
-from tradewind_common.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 90.0
@@ -50,18 +44,6 @@ def free_port_base() -> int:
             for sock in sockets:
                 sock.close()
     raise SystemExit("no free ports for the demo")
-
-
-def nobody_can_run_tasks() -> bool:
-    """Whether an executor running as root could run the example DAGs' tasks as 'nobody'."""
-    folder = ROOT / "examples" / "dags"
-    try:
-        user = look_up_user(DEFAULT_ROOT_TASK_USER)
-        isolation = TaskIsolation(user=user, confinement=None)
-        check_user_can_run_tasks(user, [folder], isolation.environment(), isolation.popen_options())
-    except ConfigError:
-        return False
-    return True
 
 
 def tradewind(*args: str, address: str) -> subprocess.CompletedProcess[str]:
@@ -104,7 +86,7 @@ def show(home: Path) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
     # The CLI finds the API token the suite generates in its home.
     os.environ["TRADEWIND_HOME"] = str(home)
-    if os.geteuid() == 0 and not nobody_can_run_tasks():
+    if os.geteuid() == 0 and not default_user_can_run_tasks([ROOT / "examples" / "dags"]):
         print(
             "Running as root, and user 'nobody' cannot run this Python: the demo's tasks run as"
             " root, without capabilities and confined (TRADEWIND_RUN_AS_USER=root).",

@@ -26,11 +26,19 @@ import landlockpy
 from landlockpy import AccessFS, AccessNet, Scope
 
 from services.runtime.hardening import drop_capabilities, forbid_inspection
+from tradewind_common import config as cfg
 from tradewind_common.secret_files import home_folder, scrubbed_environment
 
 #: The variable through which a service hands its confinement to a fork server or a fresh
 #: interpreter (JSON: ``{"protected": [...], "granted": [...]}``).
 CONFINEMENT_ENV = "TRADEWIND_CONFINEMENT"
+PROTECTED_PATHS = cfg.Setting[tuple[str, ...]](
+    name="protected_paths",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated paths task code must not reach, besides $TRADEWIND_HOME and the"
+    " service's TLS key (Landlock), e.g. a SQLite database outside the home",
+)
 #: The rights Landlock allows on a file that is not a directory.
 FILE_RIGHTS = (
     AccessFS.EXECUTE
@@ -81,6 +89,12 @@ def _inside(path: Path, folders: Iterable[Path]) -> bool:
     return any(path == folder or folder in path.parents for folder in folders)
 
 
+def ancestors_of(protected: Iterable[Path]) -> list[Path]:
+    """The folders above the protected paths (not themselves protected), sorted."""
+    blocked = set(protected)
+    return sorted({parent for path in blocked for parent in path.parents} - blocked)
+
+
 def reachable_roots(protected: Sequence[Path]) -> list[Path]:
     """The paths to grant so that everything is reachable except ``protected``.
 
@@ -88,10 +102,10 @@ def reachable_roots(protected: Sequence[Path]) -> list[Path]:
     paths themselves; an entry that is a symlink into a protected path, or to one of their
     ancestors, is left out too.
     """
-    blocked = {path for path in protected}
+    blocked = set(protected)
     ancestors = {parent for path in protected for parent in path.parents}
     roots = []
-    for folder in sorted(ancestors - blocked):
+    for folder in ancestors_of(protected):
         try:
             entries = sorted(folder.iterdir())
         except OSError:
@@ -112,6 +126,9 @@ class Sandbox:
 
     abi: int
     roots: tuple[Path, ...]
+    confinement: Confinement
+    #: The modification times of the folders whose entries were listed, when they were.
+    listed: tuple[tuple[Path, int], ...]
 
     @classmethod
     def prepare(cls, confinement: Confinement) -> Sandbox | None:
@@ -120,7 +137,18 @@ class Sandbox:
         protected = [Path(os.path.realpath(p)) for p in confinement.protected]
         if abi == 0 or not protected:
             return None
-        return cls(abi, (*reachable_roots(protected), *confinement.granted))
+        listed = _modified(protected)
+        roots = (*reachable_roots(protected), *confinement.granted)
+        return cls(abi, roots, confinement, listed)
+
+    def stale(self) -> bool:
+        """Whether a folder it lists has changed since (an entry added to ``/tmp``, say).
+
+        A process confined with a stale sandbox could not reach the new entries: a fork
+        server works its children's sandbox out again first.
+        """
+        protected = [Path(os.path.realpath(p)) for p in self.confinement.protected]
+        return _modified(protected) != self.listed
 
     def enter(self) -> str:
         """Confine this process and its future children; return what is in force, for logs.
@@ -142,6 +170,17 @@ class Sandbox:
                     continue  # gone meanwhile, or a special file Landlock takes no rule for
             ruleset.restrict()
         return f"landlock ABI {self.abi}"
+
+
+def _modified(protected: Sequence[Path]) -> tuple[tuple[Path, int], ...]:
+    """The modification time of each folder :func:`reachable_roots` lists for ``protected``."""
+    found = []
+    for folder in ancestors_of(protected):
+        try:
+            found.append((folder, os.stat(folder).st_mtime_ns))
+        except OSError:
+            found.append((folder, 0))
+    return tuple(found)
 
 
 def confine(confinement: Confinement) -> str:

@@ -102,13 +102,18 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
 
     The server, and so every child it forks, is non-dumpable: a job's payload (a try's lease)
     and a child's memory are out of reach of the other children, which run as the same user.
-    With a confinement handed on (see :mod:`services.runtime.confinement`) the server is
-    sandboxed before it imports anything of the user's, and each child once more; as root it
-    gives up its capabilities.
+    With a confinement handed on (see :mod:`services.runtime.confinement`) each child is
+    sandboxed before it runs anything of the user's, and ``prepare`` is skipped; as root the
+    server gives up its capabilities.
     """
     die_with_parent()
     sandbox = sandbox_from_environment()
-    isolate(sandbox)
+    isolate(None)
+    if sandbox is not None:
+        # ``prepare`` would run user code (a DAG file's) here, outside any sandbox: each child
+        # does that work itself once confined. The server stays unconfined so that it can work
+        # its children's sandbox out afresh when a folder it lists changes.
+        prepare = None
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -124,6 +129,8 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
             continue
         if not message:
             return
+        if sandbox is not None and sandbox.stale():
+            sandbox = Sandbox.prepare(sandbox.confinement)
         *fds, payload = fds
         spec = read_all(payload)
         if prepare is not None:

@@ -383,8 +383,9 @@ def test_authentication_is_on_with_generated_tokens_the_cli_finds(tmp_path: Path
         revealed = cli_as(suite, suite.home, "connections", "get", "db", "--reveal")
         assert revealed.returncode != 0
         assert "hunter2" not in revealed.stdout
-        # No command line holds the database URL; only the state service's environment does.
-        secret = str(database).encode()
+        # No command line holds the database URL; only the state service's environment does
+        # (the others know the file's path alone: task code must not reach it).
+        secret = f"sqlite:///{database}".encode()
         seen = command_lines_and_environments(suite.descendants())
         assert len(seen) >= 5
         assert not [pid for pid, (cmdline, _) in seen.items() if secret in cmdline]

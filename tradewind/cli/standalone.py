@@ -321,9 +321,20 @@ def service_environment(
             del kept[name]
     kept.update(auth)
     kept["TRADEWIND_HOME"] = str(values[cfg.HOME].expanduser())  # what task code may not reach
+    database = sqlite_file(values[DATABASE_URL])
+    if database is not None and not state:
+        kept["TRADEWIND_PROTECTED_PATHS"] = str(database)
     if state and values[DATABASE_URL]:
         kept["TRADEWIND_DATABASE_URL"] = values[DATABASE_URL]
     return kept
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (not in the home, so task code must be kept from it)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix:
+        return None
+    return Path(url.removeprefix(prefix).split("?", 1)[0]).expanduser().resolve()
 
 
 def build_children(values: cfg.Settings) -> list[Child]:
