@@ -80,6 +80,10 @@ def look_up_user(name: str) -> TaskUser:
     return TaskUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
 
 
+class TaskUserRefused(Exception):
+    """A task's run_as_user cannot be honoured; the message says why."""
+
+
 @dataclass(frozen=True)
 class TaskIsolation:
     """The user and confinement of the executor's task processes."""
@@ -105,6 +109,37 @@ class TaskIsolation:
             "extra_groups": [],
             "cwd": tempfile.gettempdir(),
         }
+
+    def for_task(self, requested: str) -> TaskIsolation:
+        """The isolation of a task that asks to run as ``requested`` (its ``run_as_user``).
+
+        As in Airflow, a task may name its OS user; the executor honours it when it runs as
+        root, and a task may ask for root only where the executor runs tasks as root anyway.
+
+        Raises:
+            TaskUserRefused: the executor cannot or may not switch to that user.
+
+        """
+        if not requested:
+            return self
+        current = self.user.name if self.user is not None else pwd.getpwuid(os.geteuid()).pw_name
+        try:
+            user = look_up_user(requested)
+        except ConfigError as err:
+            raise TaskUserRefused(f"run_as_user={requested!r}: no such user") from err
+        if user.name == current:
+            return self
+        if os.geteuid() != 0:
+            raise TaskUserRefused(
+                f"run_as_user={requested!r}: this executor runs as {current} and cannot switch"
+                " users; run it as root to honour run_as_user"
+            )
+        if user.uid == 0:
+            raise TaskUserRefused(
+                f"run_as_user={requested!r}: tasks run as root only on an executor started"
+                " with --run-as-user root"
+            )
+        return TaskIsolation(user=user, confinement=self.confinement)
 
     def describe(self) -> str:
         """What protects task processes, for the executor's start-up log."""

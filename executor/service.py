@@ -165,6 +165,8 @@ class ExecutorApp:
             own_key=own_key,
         )
         self._launcher: Launcher = SubprocessLauncher(self._isolation)
+        #: Launchers of tasks whose run_as_user names another user, by user.
+        self._user_launchers: dict[str, SubprocessLauncher] = {}
         self._launcher_name = "subprocess"
         self._channel: aio.Channel | None = None
 
@@ -228,6 +230,8 @@ class ExecutorApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._launcher.close()
+        for launcher in self._user_launchers.values():
+            await launcher.close()
         if self._channel is not None:
             await self._channel.close(None)
 
@@ -302,6 +306,23 @@ class ExecutorApp:
             partition_date=_iso(leased, "partition_date"),
         )
 
+    def _launcher_for(self, run_as_user: str) -> Launcher:
+        """The launcher of a task asking to run as ``run_as_user``.
+
+        Another user than the executor's choice gets fresh interpreters started as that user.
+
+        Raises:
+            TaskUserRefused: that user cannot or may not be switched to.
+
+        """
+        isolation = self._isolation.for_task(run_as_user)
+        if isolation is self._isolation:
+            return self._launcher
+        name = isolation.user.name if isolation.user is not None else ""
+        if name not in self._user_launchers:
+            self._user_launchers[name] = SubprocessLauncher(isolation)
+        return self._user_launchers[name]
+
     async def _run_try(self, running: RunningTry) -> None:
         leased = running.leased
         try:
@@ -329,7 +350,8 @@ class ExecutorApp:
         result_read, result_write = os.pipe()
         launch_started = time.perf_counter()
         try:
-            running.pid = await self._launcher.launch(
+            launcher = self._launcher_for(leased.run_as_user)
+            running.pid = await launcher.launch(
                 self._spec(leased), out_write, err_write, result_write
             )
         except Exception as err:

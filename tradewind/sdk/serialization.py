@@ -149,6 +149,7 @@ def task_definition(task: BaseOperator) -> dag_pb2.TaskDefinition:
         pool=task.pool,
         pool_slots=task.pool_slots,
         queue=task.queue,
+        run_as_user=task.run_as_user or "",
         priority_weight=task.priority_weight,
         weight_rule=ti_enums.PriorityWeightRule.Value(
             f"PRIORITY_WEIGHT_RULE_{task.weight_rule.name}"

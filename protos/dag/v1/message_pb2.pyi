@@ -1070,6 +1070,7 @@ class TaskDefinition(_message.Message):
     EXTERNAL_MARKER_FIELD_NUMBER: _builtins.int
     OUTLETS_FIELD_NUMBER: _builtins.int
     INLETS_FIELD_NUMBER: _builtins.int
+    RUN_AS_USER_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Unique within the DAG; task group ids are prefixed ("extract.load_users")."""
     operator: _builtins.str
@@ -1106,6 +1107,8 @@ class TaskDefinition(_message.Message):
     """For a task inside a mapped task group: the group's id. Its instance i depends only on
     instance i of the upstream tasks of the same group; map_length is then the group's.
     """
+    run_as_user: _builtins.str
+    """The OS user its process runs as (Airflow's run_as_user); empty: the executor's choice."""
     @_builtins.property
     def upstream_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The ids of this task's direct upstream tasks, sorted."""
@@ -1181,10 +1184,11 @@ class TaskDefinition(_message.Message):
         external_marker: Global___ExternalTaskMarkerSpec | None = ...,
         outlets: _abc.Iterable[Global___TaskAsset] | None = ...,
         inlets: _abc.Iterable[Global___TaskAsset] | None = ...,
+        run_as_user: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "map_length", b"map_length", "max_retry_delay", b"max_retry_delay", "retry_delay", b"retry_delay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "inlets", b"inlets", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "outlets", b"outlets", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_md", b"doc_md", "execution_timeout", b"execution_timeout", "external_marker", b"external_marker", "fields_json", b"fields_json", "has_on_failure_callback", b"has_on_failure_callback", "has_on_retry_callback", b"has_on_retry_callback", "has_on_success_callback", b"has_on_success_callback", "inlets", b"inlets", "is_setup", b"is_setup", "is_teardown", b"is_teardown", "map_index_template", b"map_index_template", "map_length", b"map_length", "mapped_group_id", b"mapped_group_id", "max_retry_delay", b"max_retry_delay", "on_failure_fail_dagrun", b"on_failure_fail_dagrun", "operator", b"operator", "outlets", b"outlets", "pool", b"pool", "pool_slots", b"pool_slots", "priority_weight", b"priority_weight", "queue", b"queue", "retries", b"retries", "retry_delay", b"retry_delay", "retry_exponential_backoff", b"retry_exponential_backoff", "run_as_user", b"run_as_user", "task_group_id", b"task_group_id", "task_id", b"task_id", "trigger_rule", b"trigger_rule", "upstream_edge_labels", b"upstream_edge_labels", "upstream_task_ids", b"upstream_task_ids", "weight_rule", b"weight_rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -51,6 +51,7 @@ class LeasedTry(_message.Message):
     TASK_RESCHEDULE_COUNT_FIELD_NUMBER: _builtins.int
     PARTITION_KEY_FIELD_NUMBER: _builtins.int
     PARTITION_DATE_FIELD_NUMBER: _builtins.int
+    RUN_AS_USER_FIELD_NUMBER: _builtins.int
     max_tries: _builtins.int
     operator: _builtins.str
     queue: _builtins.str
@@ -70,6 +71,8 @@ class LeasedTry(_message.Message):
     task_reschedule_count: _builtins.int
     partition_key: _builtins.str
     """The run's partition, when it is for one."""
+    run_as_user: _builtins.str
+    """The OS user the task asks to run as (its run_as_user); empty: the executor's choice."""
     @_builtins.property
     def lease(self) -> _message_pb2.TryLease: ...
     @_builtins.property
@@ -123,10 +126,11 @@ class LeasedTry(_message.Message):
         task_reschedule_count: _builtins.int = ...,
         partition_key: _builtins.str = ...,
         partition_date: _timestamp_pb2.Timestamp | None = ...,
+        run_as_user: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "first_reschedule_date", b"first_reschedule_date", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "partition_date", b"partition_date", "queued_at", b"queued_at", "run_start_date", b"run_start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "first_reschedule_date", b"first_reschedule_date", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "max_tries", b"max_tries", "next_kwargs_json", b"next_kwargs_json", "next_method", b"next_method", "operator", b"operator", "partition_date", b"partition_date", "partition_key", b"partition_key", "pool", b"pool", "queue", b"queue", "queued_at", b"queued_at", "relative_fileloc", b"relative_fileloc", "run_start_date", b"run_start_date", "run_type", b"run_type", "task_reschedule_count", b"task_reschedule_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conf_json", b"conf_json", "dag_content_hash", b"dag_content_hash", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "execution_timeout", b"execution_timeout", "first_reschedule_date", b"first_reschedule_date", "lease", b"lease", "lease_expires_at", b"lease_expires_at", "logical_date", b"logical_date", "max_tries", b"max_tries", "next_kwargs_json", b"next_kwargs_json", "next_method", b"next_method", "operator", b"operator", "partition_date", b"partition_date", "partition_key", b"partition_key", "pool", b"pool", "queue", b"queue", "queued_at", b"queued_at", "relative_fileloc", b"relative_fileloc", "run_as_user", b"run_as_user", "run_start_date", b"run_start_date", "run_type", b"run_type", "task_reschedule_count", b"task_reschedule_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

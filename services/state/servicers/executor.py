@@ -84,6 +84,7 @@ def leased_message(leased: execution.LeasedTry) -> executor_pb2.LeasedTry:
         queue=ti.queue,
         pool=ti.pool,
         execution_timeout=optional_duration(leased.execution_timeout),
+        run_as_user=leased.run_as_user,
         relative_fileloc=leased.dag.relative_fileloc if leased.dag is not None else "",
         dag_content_hash=run.dag_content_hash,
         run_type=DAG_RUN_TYPES.to_proto(run.run_type),

@@ -80,6 +80,8 @@ class LeasedTry:
     expires_at: datetime
     #: The task's execution_timeout in seconds, or None.
     execution_timeout: float | None
+    #: The OS user the task asks to run as; "" for the executor's choice.
+    run_as_user: str = ""
 
     @property
     def lease(self) -> TryLease:
@@ -217,6 +219,7 @@ def lease_task_instances(
                     if task is not None and task.HasField("execution_timeout")
                     else None
                 ),
+                run_as_user=task.run_as_user if task is not None else "",
             )
         )
     return leased

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -543,3 +544,52 @@ async def test_a_task_process_is_out_of_reach_of_the_others(
     # Even as root (the tests run tasks as root where they run as root): a task told to run as
     # root gives up its capabilities, CAP_SYS_PTRACE among them.
     assert json.loads((await xcom_values(client, run, "reach"))["return_value"]) == [0, False]
+
+
+async def test_a_task_runs_as_its_run_as_user_where_the_executor_may_switch(
+    client: StateClient, executor: ServiceProcess, dags_folder: Path
+) -> None:
+    # The tests' executors run tasks as their own user (told so); a task naming that user
+    # runs as usual, a task naming another is started as that user or refused with the reason.
+    own = pwd.getpwuid(os.geteuid()).pw_name
+    await register(
+        client,
+        dags_folder,
+        "run_as.py",
+        f"""
+        @task(run_as_user={own!r})
+        def as_executor() -> int:
+            return os.geteuid()
+
+        @task(run_as_user="nobody")
+        def as_nobody() -> int:
+            return os.geteuid()
+
+        @task(run_as_user="no-such-user-3c1")
+        def as_stranger() -> int:
+            return os.geteuid()
+
+        with DAG("run_as", schedule=None, start_date=START):
+            as_executor()
+            as_nobody()
+            as_stranger()
+        """,
+        ["run_as"],
+    )
+    run = await run_to_end(client, "run_as")
+    assert json.loads((await xcom_values(client, run, "as_executor"))["return_value"]) == (
+        os.geteuid()
+    )
+    errors = {t.key.task_id: t.error.message for t in await tries(client, run)}
+    assert "run_as_user='no-such-user-3c1': no such user" in errors["as_stranger"]
+    nobody = pwd.getpwnam("nobody").pw_uid
+    if os.geteuid() != 0:
+        assert "cannot switch users" in errors["as_nobody"]
+    else:
+        # Root switches: the task ran as nobody, or nobody could not start this Python (on a
+        # machine where it lives under /root) and the try says so.
+        ran = (await xcom_values(client, run, "as_nobody")).get("return_value")
+        refused = errors["as_nobody"]
+        assert ran == str(nobody) or (
+            "could not start the task process" in refused and "Permission denied" in refused
+        )
