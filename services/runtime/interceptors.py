@@ -28,7 +28,7 @@ from services.runtime.auth import (
     credentials_of,
     refusal_message,
 )
-from services.runtime.errors import ServiceError
+from services.runtime.errors import InvalidArgument, PermissionDenied, ServiceError, Unauthenticated
 from services.runtime.metrics import RPC_HANDLED, RPC_SECONDS, RPC_STARTED
 
 logger = logging.getLogger("tradewind.rpc")
@@ -113,10 +113,13 @@ def _decoding(behaviour: Callable[..., Any], deserializer: Any) -> Callable[...,
         try:
             return deserializer(raw)
         except Exception:  # protobuf raises DecodeError; nothing else is expected
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "the request could not be decoded as this method's message"
-                f" ({len(raw)} bytes): check the client's contract version",
+            await abort_with_error(
+                context,
+                InvalidArgument(
+                    "request",
+                    f"cannot be decoded as this method's message ({len(raw)} bytes):"
+                    " check the client's contract version",
+                ),
             )
 
     if inspect.isasyncgenfunction(behaviour):
@@ -251,7 +254,7 @@ class AuthInterceptor(_ServerInterceptor):
         async def check(context: aio.ServicerContext[Any, Any]) -> None:
             decision = authorize(method, call_credentials(context), config)
             if decision is not AuthDecision.ALLOW:
-                await context.abort(_REFUSAL_CODES[decision], refusal_message(method, decision))
+                await abort_with_error(context, refusal_error(method, decision))
 
         async def unary(
             run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
@@ -269,24 +272,32 @@ class AuthInterceptor(_ServerInterceptor):
         return wrap_handler(handler, unary, stream)
 
 
-_REFUSAL_CODES = {
-    AuthDecision.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
-    AuthDecision.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
-}
+def refusal_error(method: str, decision: AuthDecision) -> ServiceError:
+    """The error a refused call gets: its status code, message and standard details."""
+    message = refusal_message(method, decision)
+    if decision is AuthDecision.UNAUTHENTICATED:
+        return Unauthenticated(message)
+    return PermissionDenied(message)
+
+
+async def abort_with_error(context: aio.ServicerContext[Any, Any], err: ServiceError) -> None:
+    """Fail the call with ``err``: its code, message and details (Tradewind's and google.rpc's)."""
+    status = rpc_status.to_status(err.to_status())
+    await context.abort(status.code, status.details, status.trailing_metadata)
 
 
 def _refusal(method: str, decision: AuthDecision) -> tuple[UnaryAround, StreamAround]:
-    code, message = _REFUSAL_CODES[decision], refusal_message(method, decision)
+    error = refusal_error(method, decision)
 
     async def refuse_unary(
         run: Callable[[], Awaitable[Any]], context: aio.ServicerContext[Any, Any]
     ) -> Any:
-        await context.abort(code, message)
+        await abort_with_error(context, error)
 
     async def refuse_stream(
         run: Callable[[], AsyncIterator[Any]], context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
-        await context.abort(code, message)
+        await abort_with_error(context, error)
         yield  # pragma: no cover - abort raises
 
     return refuse_unary, refuse_stream
@@ -328,11 +339,9 @@ async def _abort_with(err: Exception, method: str, context: aio.ServicerContext[
     if isinstance(err, aio.AbortError):
         raise err
     if isinstance(err, ServiceError):
-        status = rpc_status.to_status(err.to_status())
-    else:
-        logger.exception(
-            "unexpected error in %s", method, extra={"action": "rpc_error", "method": method}
-        )
-        message = f"internal error in {method} ({type(err).__name__}); see the service log"
-        status = rpc_status.to_status(ServiceError(message).to_status())
-    await context.abort(status.code, status.details, status.trailing_metadata)
+        await abort_with_error(context, err)
+    logger.exception(
+        "unexpected error in %s", method, extra={"action": "rpc_error", "method": method}
+    )
+    message = f"internal error in {method} ({type(err).__name__}); see the service log"
+    await abort_with_error(context, ServiceError(message))

@@ -19,6 +19,7 @@ from google.protobuf.descriptor import (
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2
+from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -227,6 +228,11 @@ def test_every_rpc_answers_undecodable_bytes_with_invalid_argument(
         send()
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value.details()
     assert raised.value.details() == (
-        "the request could not be decoded as this method's message (5 bytes):"
+        "invalid request: cannot be decoded as this method's message (5 bytes):"
         " check the client's contract version"
     )
+    # With the standard details too, for clients of other languages.
+    status = rpc_status.from_call(raised.value)  # type: ignore[arg-type]
+    assert status is not None
+    kinds = {detail.type_url.rsplit("/", 1)[-1] for detail in status.details}
+    assert {"google.rpc.ErrorInfo", "google.rpc.BadRequest"} <= kinds
