@@ -40,7 +40,8 @@ SECRET_KEY = cfg.Setting(
         "Fernet keys, comma-separated, that encrypt connection secrets and variables at rest:"
         " the first encrypts, every one decrypts (rotation: put the new key first, then run"
         " `tradewind db rotate-fernet-key`); every replica needs the same list."
-        " Unset: the key file $TRADEWIND_HOME/fernet.key (one key per line), made on first start"
+        " Unset: the key file $TRADEWIND_HOME/fernet.key (one key per line), made on first start."
+        " Write --secret-key=KEYS: a key may begin with '-'"
     ),
 )
 EVENT_RETENTION = cfg.Setting(

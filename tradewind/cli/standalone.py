@@ -494,6 +494,13 @@ def main(argv: Sequence[str]) -> int:
             where = f"metrics :{info.metrics_port}" if info.metrics_port else "metrics off"
             say(f"  {child.name:<14} {info.grpc_address:<22} {where}")
         if not stopping[0]:
+            for child in started:  # one that served may have died while the next started
+                code = child.exited()
+                if code is not None:
+                    raise StartFailed(
+                        f"{child.name} exited with status {code} while the suite started:"
+                        f" {child.reason()}"
+                    )
             say(
                 f"Authentication on: the API token is in {tokens.api_file} (the CLI and the"
                 " client read it there)"

@@ -197,12 +197,16 @@ class CatalogApi:
     ) -> rr.GetVariableResponse:
         """Read one variable. NOT_FOUND when unknown."""
         key = identifier(request.key, "key")
-        variable = await self._services.read(
-            lambda s: resources.find_variable(s, key), name="get_variable"
-        )
+        secrets = self._services.secrets
+
+        def read(session: Any) -> resource_pb2.Variable | None:
+            row = resources.find_variable(session, key)
+            return variable_to_proto(row, secrets) if row is not None else None
+
+        variable = await self._services.read(read, name="get_variable")
         if variable is None:
             raise NotFound("variable", key)
-        return rr.GetVariableResponse(variable=variable_to_proto(variable, self._services.secrets))
+        return rr.GetVariableResponse(variable=variable)
 
     async def SetVariable(
         self, request: rr.SetVariableRequest, context: aio.ServicerContext[Any, Any]
