@@ -298,6 +298,7 @@ async def one_workload(
         schedulers=schedulers,
         executors=executors,
         workdir=workdir,
+        executor_args=tuple(args.executor_args.split()),
     ).start()
     api = Api(suite.state_address)
     try:
@@ -361,6 +362,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workloads", default="W1,W2,W3,W4", type=lambda s: s.split(","))
     parser.add_argument("--backends", default="sqlite,postgresql", type=lambda s: s.split(","))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--executor-args",
+        default="",
+        help="flags for every executor, e.g. '--no-confine-tasks' to compare one protection",
+    )
     parser.add_argument("--width", type=int, default=200, help="W1/W4 parallel tasks")
     parser.add_argument("--scale-width", type=int, default=1000, help="W5 parallel tasks")
     parser.add_argument("--length", type=int, default=50, help="W2 chain length")

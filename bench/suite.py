@@ -69,6 +69,8 @@ class Suite:
     executors: int = 1
     triggerers: int = 1
     slots: int = 16
+    #: Flags every executor gets besides the harness's own (``--no-confine-tasks``, say).
+    executor_args: tuple[str, ...] = ()
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tradewind-bench-")))
     services: list[Service] = field(default_factory=list)
 
@@ -146,6 +148,7 @@ class Suite:
                 str(self.dags_folder),
                 "--slots",
                 str(self.slots),
+                *self.executor_args,
             )
         for number in range(self.triggerers):
             self._start(

@@ -11,6 +11,7 @@ from typing import Protocol
 from executor.isolation import TaskIsolation
 from executor.spec import TrySpec
 from services.runtime.forking import ForkServer
+from services.runtime.forkserver import EXIT_STALE_SANDBOX
 
 logger = logging.getLogger("tradewind.executor")
 
@@ -92,25 +93,33 @@ class ForkServerLauncher:
             await self._restart()
         if not self._server.alive:
             return await self._fallback.launch(spec, stdout, stderr, result)
-        server = self._server
-        try:
-            return await server.fork(spec.to_json(), stdout, stderr, result)
-        except RuntimeError:
-            # It went away before forking (killed): one new server, one more attempt.
-            await self._restart(failed=server)
-            if not self._server.alive:
-                return await self._fallback.launch(spec, stdout, stderr, result)
-            return await self._server.fork(spec.to_json(), stdout, stderr, result)
+        for _ in range(2):
+            server = self._server
+            if not server.alive:
+                break
+            try:
+                return await server.fork(spec.to_json(), stdout, stderr, result)
+            except RuntimeError:
+                # It went away before forking (killed, or its sandbox went stale and it
+                # exited): a new server, one more attempt, then a fresh interpreter.
+                await self._restart(failed=server)
+        return await self._fallback.launch(spec, stdout, stderr, result)
 
     async def _restart(self, failed: ForkServer | None = None) -> None:
         async with self._restarting:
             if self._server is not failed and self._server.alive:
                 return  # another try restarted it meanwhile
-            logger.warning(
-                "the fork server died; starting a new one",
-                extra={"action": "fork_server"},
-            )
             await self._server.close()
+            if self._server.exit_status == EXIT_STALE_SANDBOX:
+                logger.info(
+                    "new entries beside a protected path: starting a fork server whose"
+                    " sandbox lets tasks reach them",
+                    extra={"action": "fork_server"},
+                )
+            else:
+                logger.warning(
+                    "the fork server died; starting a new one", extra={"action": "fork_server"}
+                )
             server = self._new_server()
             try:
                 await server.start()

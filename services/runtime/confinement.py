@@ -16,6 +16,7 @@ home). Paths granted explicitly (the DAG folder) stay reachable even inside a pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -120,6 +121,47 @@ def reachable_roots(protected: Sequence[Path]) -> list[Path]:
     return roots
 
 
+class FolderWatch:
+    """Notices entries added to folders, even from inside a sandbox that hides them.
+
+    It keeps a descriptor of each folder, opened before the process confines itself (Landlock
+    checks access when a file is opened, so listing through it keeps working), and the names
+    the folder held then. Children close theirs.
+    """
+
+    def __init__(self, folders: Iterable[Path]) -> None:
+        self._fds: dict[Path, int] = {}
+        self._names: dict[Path, frozenset[str]] = {}
+        self._mtimes: dict[Path, int] = {}
+        for folder in folders:
+            try:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            self._fds[folder] = fd
+            self._mtimes[folder] = os.fstat(fd).st_mtime_ns
+            self._names[folder] = frozenset(os.listdir(fd))
+
+    def added(self) -> bool:
+        """Whether any folder holds an entry it did not hold at the start (removals are fine)."""
+        for folder, fd in self._fds.items():
+            try:
+                if os.fstat(fd).st_mtime_ns == self._mtimes[folder]:
+                    continue
+                if not frozenset(os.listdir(fd)) <= self._names[folder]:
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def close(self) -> None:
+        """Close the descriptors."""
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """A confinement worked out once (the paths to grant), entered by many processes."""
@@ -127,8 +169,8 @@ class Sandbox:
     abi: int
     roots: tuple[Path, ...]
     confinement: Confinement
-    #: The modification times of the folders whose entries were listed, when they were.
-    listed: tuple[tuple[Path, int], ...]
+    #: The folders whose entries were granted one by one, watched for new entries.
+    watch: FolderWatch = field(compare=False)
 
     @classmethod
     def prepare(cls, confinement: Confinement) -> Sandbox | None:
@@ -137,18 +179,18 @@ class Sandbox:
         protected = [Path(os.path.realpath(p)) for p in confinement.protected]
         if abi == 0 or not protected:
             return None
-        listed = _modified(protected)
+        watch = FolderWatch(ancestors_of(protected))
         roots = (*reachable_roots(protected), *confinement.granted)
-        return cls(abi, roots, confinement, listed)
+        return cls(abi, roots, confinement, watch)
 
     def stale(self) -> bool:
-        """Whether a folder it lists has changed since (an entry added to ``/tmp``, say).
+        """Whether an entry was added since to a folder it lists (a file in ``/tmp``, say).
 
-        A process confined with a stale sandbox could not reach the new entries: a fork
-        server works its children's sandbox out again first.
+        A process confined with a stale sandbox cannot reach the new entries, nor widen its
+        sandbox: a fork server works its children's sandbox out again, or, confined itself,
+        exits to be started afresh.
         """
-        protected = [Path(os.path.realpath(p)) for p in self.confinement.protected]
-        return _modified(protected) != self.listed
+        return self.watch.added()
 
     def enter(self) -> str:
         """Confine this process and its future children; return what is in force, for logs.
@@ -170,17 +212,6 @@ class Sandbox:
                     continue  # gone meanwhile, or a special file Landlock takes no rule for
             ruleset.restrict()
         return f"landlock ABI {self.abi}"
-
-
-def _modified(protected: Sequence[Path]) -> tuple[tuple[Path, int], ...]:
-    """The modification time of each folder :func:`reachable_roots` lists for ``protected``."""
-    found = []
-    for folder in ancestors_of(protected):
-        try:
-            found.append((folder, os.stat(folder).st_mtime_ns))
-        except OSError:
-            found.append((folder, 0))
-    return tuple(found)
 
 
 def confine(confinement: Confinement) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 from services.runtime.forkserver import JOB_MESSAGE
 
+#: Seconds closing waits for a request in flight.
+CLOSE_WAIT_SECONDS = 5.0
 #: Seconds the fork server gets to import its target and start listening.
 START_SECONDS = 30.0
 
@@ -98,6 +100,11 @@ class ForkServer:
         _remove(self._path, self._folder)
 
     @property
+    def exit_status(self) -> int | None:
+        """The server's exit status once it has ended, else None."""
+        return self._server.poll() if self._server is not None else None
+
+    @property
     def alive(self) -> bool:
         """Whether the server still runs."""
         return self._server is not None and self._server.poll() is None
@@ -125,12 +132,22 @@ class ForkServer:
             return int(struct.unpack("!q", reply)[0])
 
         async with self._lock:
-            return await asyncio.get_running_loop().run_in_executor(None, request)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(None, request)
+            except OSError as err:  # its socket reset or closed under us
+                raise RuntimeError(f"the fork server went away ({err})") from err
 
     async def close(self) -> None:
         """Stop the server; running children are not affected (they are orphans now)."""
+        # A request in flight ends first (it fails at once if the server died); a hung
+        # server gets a few seconds.
+        acquired = False
+        with contextlib.suppress(TimeoutError):
+            acquired = await asyncio.wait_for(self._lock.acquire(), CLOSE_WAIT_SECONDS)
         if self._socket is not None:
             self._socket.close()
+        if acquired:
+            self._lock.release()
         if self._server is not None:
             self._server.terminate()
             await asyncio.get_running_loop().run_in_executor(None, self._server.wait)

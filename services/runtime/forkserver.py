@@ -38,6 +38,8 @@ Prepare = Callable[[bytes], None]
 #: The datagram that comes with a job's descriptors (its content is not used).
 JOB_MESSAGE = b"job"
 PID_FORMAT = "!q"
+#: The exit status of a confined fork server whose sandbox went stale (see ``Sandbox.stale``).
+EXIT_STALE_SANDBOX = 3
 
 
 def read_all(fd: int) -> bytes:
@@ -76,6 +78,7 @@ def _child(
     listener.close()
     conn.close()
     if sandbox is not None:
+        sandbox.watch.close()
         sandbox.enter()  # a layer of its own: siblings cannot signal or trace each other
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -103,17 +106,15 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
     The server, and so every child it forks, is non-dumpable: a job's payload (a try's lease)
     and a child's memory are out of reach of the other children, which run as the same user.
     With a confinement handed on (see :mod:`services.runtime.confinement`) each child is
-    sandboxed before it runs anything of the user's, and ``prepare`` is skipped; as root the
-    server gives up its capabilities.
+    sandboxed before it runs anything of the user's, and so is the server itself when it runs
+    ``prepare``; as root the server gives up its capabilities.
     """
     die_with_parent()
     sandbox = sandbox_from_environment()
-    isolate(None)
-    if sandbox is not None:
-        # ``prepare`` would run user code (a DAG file's) here, outside any sandbox: each child
-        # does that work itself once confined. The server stays unconfined so that it can work
-        # its children's sandbox out afresh when a folder it lists changes.
-        prepare = None
+    # With ``prepare`` the server runs user code itself (a DAG file's, imported once for its
+    # children): it is confined then, and exits when its sandbox goes stale.
+    confined = prepare is not None
+    isolate(sandbox if confined else None)
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -130,6 +131,9 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
         if not message:
             return
         if sandbox is not None and sandbox.stale():
+            if confined:  # its children could not reach what appeared: the client restarts it
+                os._exit(EXIT_STALE_SANDBOX)
+            sandbox.watch.close()
             sandbox = Sandbox.prepare(sandbox.confinement)
         *fds, payload = fds
         spec = read_all(payload)

@@ -5,8 +5,9 @@ started services, on both backends; the run carries a 5 MB conf (a try spec of a
 
 1. read the supervisor's and every service's environment and memory (tokens, database URL);
 2. read another running try's environment and memory (its lease), while that victim runs;
-3. open Tradewind's home: the SQLite database, the Fernet key, the generated tokens, the logs;
-4. call the public API without a token: reveal a connection's password, read variables;
+3. open Tradewind's home (the Fernet key, the generated tokens, the logs) and the SQLite file;
+4. call internal RPCs (lease other tries) without a token and with its own lease, and the
+   public API without a token: reveal a connection's password, read variables;
 5. find the database URL (its password) in any process's command line;
 6. signal the process that started it.
 
@@ -73,7 +74,10 @@ import grpc
 
 from protos.api.v1 import request_response_pb2 as api_rr
 from protos.api.v1 import service_pb2_grpc as api_grpc
+from protos.executor.v1 import request_response_pb2 as executor_rr
+from protos.executor.v1 import service_pb2_grpc as executor_grpc
 from tradewind import DAG, task
+from tradewind.sdk.runtime import current_runtime
 
 HOME = Path({home!r})
 DATABASE = {database!r}
@@ -159,9 +163,15 @@ def attacker(**context) -> dict:
         files["listing"] = True
     except OSError:
         files["listing"] = False
+    lease = [("authorization", f"Lease {{current_runtime()._lease.lease_id}}")]
     with grpc.insecure_channel(ADDRESS) as channel:
         api = api_grpc.ApiServiceStub(channel)
+        executor = executor_grpc.ExecutorServiceStub(channel)
+        lease_request = executor_rr.LeaseTaskInstancesRequest(executor_id="x", max_leases=5)
         calls = {{
+            "lease_tries": rpc(lambda: executor.LeaseTaskInstances(lease_request)),
+            "lease_tries_with_lease": rpc(
+                lambda: executor.LeaseTaskInstances(lease_request, metadata=lease)),
             "reveal": rpc(lambda: api.GetConnection(
                 api_rr.GetConnectionRequest(conn_id="warehouse", reveal_secrets=True))),
             "variables": rpc(lambda: api.ListVariables(api_rr.ListVariablesRequest())),
@@ -373,6 +383,10 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
         )
         if finished.state is not DagRunState.SUCCESS:
             logs = [line async for line in _logs(client, run.run_id)]
+            logs += [
+                f"{t.task_id} try {t.try_number}: {t.state} {t.error}"
+                async for t in client.task_instance_tries("attack", run.run_id)
+            ]
             services = [
                 f"{path.name}: {line}"
                 for path in sorted((suite.home / "logs").glob("*.log"))
@@ -391,7 +405,12 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
     assert not breached, f"read the memory or environment of {breached}"
     assert found["command_lines"] == [], "the database URL is on a command line"
     assert found["files"] == dict.fromkeys(ATTACKED_FILES, False)
-    assert found["calls"] == {"reveal": "UNAUTHENTICATED", "variables": "UNAUTHENTICATED"}
+    assert found["calls"] == {
+        "lease_tries": "UNAUTHENTICATED",
+        "lease_tries_with_lease": "PERMISSION_DENIED",
+        "reveal": "UNAUTHENTICATED",
+        "variables": "UNAUTHENTICATED",
+    }
     assert found["signalled_parent"] is False
     assert xcoms[("victim", "held")] == "victim-data"
     assert xcoms[("victim", "return_value")] == "original"
