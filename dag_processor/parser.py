@@ -80,7 +80,7 @@ class Parser:
 
         def spawn() -> subprocess.Popen[bytes]:
             process = subprocess.Popen(
-                [sys.executable, "-m", "dag_processor.parse_file", str(result)],
+                [sys.executable, "-P", "-m", "dag_processor.parse_file", str(result)],
                 stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=out,

@@ -12,7 +12,6 @@ import os
 import pwd
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,13 @@ RUN_AS_USER = cfg.Setting(
     help="OS user that task processes run as; unset: the executor's own user, or 'nobody'"
     " when the executor runs as root ('root' runs tasks as root, without capabilities)",
 )
+TASK_USERS = cfg.Setting[tuple[str, ...]](
+    name="task_users",
+    parse=cfg.parse_list,
+    default=(),
+    help="comma-separated OS users a task's run_as_user may name besides --run-as-user's"
+    " (unset: none; a DAG author could otherwise pick any account, 'postgres' say)",
+)
 CONFINE_TASKS = cfg.Setting(
     name="confine_tasks",
     parse=cfg.parse_bool,
@@ -42,7 +48,7 @@ CONFINE_TASKS = cfg.Setting(
     switch=True,
     help="confine task processes with Landlock where the kernel offers it",
 )
-ISOLATION_SETTINGS = (RUN_AS_USER, PROTECTED_PATHS, CONFINE_TASKS)
+ISOLATION_SETTINGS = (RUN_AS_USER, TASK_USERS, PROTECTED_PATHS, CONFINE_TASKS)
 #: The user an executor running as root gives task code unless told otherwise.
 DEFAULT_ROOT_TASK_USER = "nobody"
 #: Seconds the check that the task user can start Tradewind's task runner may take.
@@ -91,6 +97,8 @@ class TaskIsolation:
     #: None: the executor's own user.
     user: TaskUser | None
     confinement: Confinement | None
+    #: The users a task's run_as_user may name besides :attr:`user`.
+    allowed_users: frozenset[str] = frozenset()
 
     def environment(self) -> dict[str, str]:
         """The environment of a task process (or of the fork server that forks them)."""
@@ -107,14 +115,15 @@ class TaskIsolation:
             "user": self.user.uid,
             "group": self.user.gid,
             "extra_groups": [],
-            "cwd": tempfile.gettempdir(),
+            "cwd": "/",  # not a folder others may write to: nothing is imported from it
         }
 
     def for_task(self, requested: str) -> TaskIsolation:
         """The isolation of a task that asks to run as ``requested`` (its ``run_as_user``).
 
         As in Airflow, a task may name its OS user; the executor honours it when it runs as
-        root, and a task may ask for root only where the executor runs tasks as root anyway.
+        root and the user is among those it allows (``--task-users``), and a task may ask for
+        root only where the executor runs tasks as root anyway.
 
         Raises:
             TaskUserRefused: the executor cannot or may not switch to that user.
@@ -129,6 +138,11 @@ class TaskIsolation:
             raise TaskUserRefused(f"run_as_user={requested!r}: no such user") from err
         if user.name == current:
             return self
+        if user.name not in self.allowed_users:
+            raise TaskUserRefused(
+                f"run_as_user={requested!r}: not among the users this executor lets tasks"
+                " run as (--task-users)"
+            )
         if os.geteuid() != 0:
             raise TaskUserRefused(
                 f"run_as_user={requested!r}: this executor runs as {current} and cannot switch"
@@ -139,7 +153,9 @@ class TaskIsolation:
                 f"run_as_user={requested!r}: tasks run as root only on an executor started"
                 " with --run-as-user root"
             )
-        return TaskIsolation(user=user, confinement=self.confinement)
+        return TaskIsolation(
+            user=user, confinement=self.confinement, allowed_users=self.allowed_users
+        )
 
     def describe(self) -> str:
         """What protects task processes, for the executor's start-up log."""
@@ -170,7 +186,7 @@ def check_user_can_run_tasks(
     listing = "".join(f"; os.listdir({str(folder)!r})" for folder in folders)
     try:
         subprocess.run(
-            [sys.executable, "-c", f"import os, executor.task_runner{listing}"],
+            [sys.executable, "-P", "-c", f"import os, executor.task_runner{listing}"],
             env=env,
             check=True,
             capture_output=True,
@@ -211,7 +227,8 @@ def task_isolation(
         if values[CONFINE_TASKS]
         else None
     )
-    isolation = TaskIsolation(user=user, confinement=confinement)
+    allowed: tuple[str, ...] = values[TASK_USERS]
+    isolation = TaskIsolation(user=user, confinement=confinement, allowed_users=frozenset(allowed))
     options = isolation.popen_options()
     if user is not None and options:
         folders = [Path(p) for p in granted if p is not None]

@@ -11,7 +11,6 @@ from typing import Protocol
 from executor.isolation import TaskIsolation
 from executor.spec import TrySpec
 from services.runtime.forking import ForkServer
-from services.runtime.forkserver import EXIT_STALE_SANDBOX
 
 logger = logging.getLogger("tradewind.executor")
 
@@ -44,7 +43,7 @@ class SubprocessLauncher:
 
         def spawn() -> subprocess.Popen[bytes]:
             process = subprocess.Popen(
-                [sys.executable, "-m", "executor.task_runner", str(result)],
+                [sys.executable, "-P", "-m", "executor.task_runner", str(result)],
                 stdin=subprocess.PIPE,
                 stdout=stdout,
                 stderr=stderr,
@@ -100,8 +99,8 @@ class ForkServerLauncher:
             try:
                 return await server.fork(spec.to_json(), stdout, stderr, result)
             except RuntimeError:
-                # It went away before forking (killed, or its sandbox went stale and it
-                # exited): a new server, one more attempt, then a fresh interpreter.
+                # It went away before forking (killed): a new server, one more attempt,
+                # then a fresh interpreter.
                 await self._restart(failed=server)
         return await self._fallback.launch(spec, stdout, stderr, result)
 
@@ -110,16 +109,9 @@ class ForkServerLauncher:
             if self._server is not failed and self._server.alive:
                 return  # another try restarted it meanwhile
             await self._server.close()
-            if self._server.exit_status == EXIT_STALE_SANDBOX:
-                logger.info(
-                    "new entries beside a protected path: starting a fork server whose"
-                    " sandbox lets tasks reach them",
-                    extra={"action": "fork_server"},
-                )
-            else:
-                logger.warning(
-                    "the fork server died; starting a new one", extra={"action": "fork_server"}
-                )
+            logger.warning(
+                "the fork server died; starting a new one", extra={"action": "fork_server"}
+            )
             server = self._new_server()
             try:
                 await server.start()

@@ -154,6 +154,8 @@ def _file_value(setting: Setting[Any], env: Mapping[str, str]) -> str | None:
             f"cannot read {setting.env_file}={path} ({setting.flag}): {err.strerror or err}"
         ) from err
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:  # an empty token file must not switch authentication off unnoticed
+        raise ConfigError(f"{setting.env_file}={path} ({setting.flag}) names an empty file")
     return ",".join(lines)
 
 

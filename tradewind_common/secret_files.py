@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tradewind_common.config import ConfigError
+
 #: The folder of the home that holds the generated tokens.
 TOKENS_FOLDER = "auth"
 API_TOKEN_FILE = "api-token"
@@ -41,12 +43,25 @@ def write_secret_file(path: Path, text: str) -> None:
 def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
     """The secret in ``path``, or a new one from ``make`` written there first (owner-only)."""
     try:
-        return path.read_text().strip()
+        return _non_empty(path)
     except FileNotFoundError:
         pass
     with contextlib.suppress(FileExistsError):  # another process made it meanwhile
         write_secret_file(path, make())
-    return path.read_text().strip()
+    return _non_empty(path)
+
+
+def _non_empty(path: Path) -> str:
+    """The secret in ``path``.
+
+    Raises:
+        ConfigError: the file is empty (an empty token would turn authentication off).
+
+    """
+    text = path.read_text().strip()
+    if not text:
+        raise ConfigError(f"{path} is empty: delete it to have a new secret made, or fill it")
+    return text
 
 
 def new_token() -> str:
@@ -113,12 +128,17 @@ def local_api_token(targets: Sequence[str], home: Path | None = None) -> str:
 #: and credentials, the encryption key, and every token or private key a service holds
 #: (``TRADEWIND_SERVICE_TOKENS``, ``TRADEWIND_STATE_TOKEN``, ``TRADEWIND_STATE_TLS_KEY``, ...).
 SECRET_PREFIXES = ("TRADEWIND_DATABASE", "TRADEWIND_SECRET", "PG")
+#: Variables that lead to processes outside any sandbox of the same user (the session bus can
+#: start commands, an agent signs with the user's keys).
+SESSION_VARIABLES = frozenset({"DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR"})
 SECRET_SUFFIXES = ("_TOKEN", "_TOKENS", "_TLS_KEY", "_PASSWORD")
 
 
 def is_secret_variable(name: str) -> bool:
     """Whether an environment variable may hold a credential that user code must not see."""
     upper = name.upper().removesuffix("_FILE")  # a file holding a secret: its path too
+    if name in SESSION_VARIABLES:
+        return True
     return upper.startswith(SECRET_PREFIXES) or (
         upper.startswith("TRADEWIND_") and upper.endswith(SECRET_SUFFIXES)
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ PROTECTED_PATHS = cfg.Setting[tuple[str, ...]](
     help="comma-separated paths task code must not reach, besides $TRADEWIND_HOME and the"
     " service's TLS key (Landlock), e.g. a SQLite database outside the home",
 )
+#: The files SQLite keeps beside a database file ("<file>-wal" ...).
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 #: The rights Landlock allows on a file that is not a directory.
 FILE_RIGHTS = (
     AccessFS.EXECUTE
@@ -186,9 +189,8 @@ class Sandbox:
     def stale(self) -> bool:
         """Whether an entry was added since to a folder it lists (a file in ``/tmp``, say).
 
-        A process confined with a stale sandbox cannot reach the new entries, nor widen its
-        sandbox: a fork server works its children's sandbox out again, or, confined itself,
-        exits to be started afresh.
+        A process confined with a stale sandbox cannot reach the new entries: a fork server
+        works its children's sandbox out again first.
         """
         return self.watch.added()
 
@@ -204,14 +206,38 @@ class Sandbox:
         with landlockpy.Ruleset(
             handled_fs=rights, handled_net=AccessNet.NONE, scoped=scopes
         ) as ruleset:
+            protected = [Path(os.path.realpath(p)) for p in self.confinement.protected]
             for root in self.roots:
-                try:
-                    access = rights if root.is_dir() else rights & FILE_RIGHTS
-                    ruleset.allow_path(root, access)
-                except OSError:
-                    continue  # gone meanwhile, or a special file Landlock takes no rule for
+                self._grant(ruleset, root, rights, protected)
             ruleset.restrict()
         return f"landlock ABI {self.abi}"
+
+    def _grant(
+        self, ruleset: landlockpy.Ruleset, root: Path, rights: AccessFS, protected: list[Path]
+    ) -> None:
+        """Grant ``root`` as it is now, unless it now leads to a protected path.
+
+        A root is opened once and checked through its descriptor: an entry replaced by a
+        symlink to the home (say, by a task) since the sandbox was worked out is not granted.
+        """
+        try:
+            fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return  # gone meanwhile
+        try:
+            real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            holds_protected = any(real == p or real in p.parents for p in protected)
+            if holds_protected or (
+                root not in self.confinement.granted and _inside(real, protected)
+            ):
+                return
+            is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+            with contextlib.suppress(OSError):  # a special file Landlock takes no rule for
+                ruleset.allow_path(
+                    f"/proc/self/fd/{fd}", rights if is_dir else rights & FILE_RIGHTS
+                )
+        finally:
+            os.close(fd)
 
 
 def confine(confinement: Confinement) -> str:
@@ -250,6 +276,11 @@ def user_code_confinement(
 
     """
     paths = [home_folder(), *(p for p in protected if p is not None)]
+    runtime = os.environ.get("XDG_RUNTIME_DIR")  # the user's session bus, agents' sockets
+    if runtime:
+        paths.append(Path(runtime))
+    # A SQLite file's journal, WAL and shared memory hold its rows too.
+    paths += [p.with_name(p.name + suffix) for p in list(paths) for suffix in SQLITE_COMPANIONS]
     return Confinement(
         protected=tuple(Path(os.path.realpath(p.expanduser())) for p in paths),
         granted=tuple(Path(os.path.realpath(p.expanduser())) for p in granted if p is not None),

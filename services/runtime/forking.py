@@ -58,6 +58,7 @@ class ForkServer:
         return subprocess.Popen(
             [
                 sys.executable,
+                "-P",  # the working directory (tasks may write there) is not on sys.path
                 "-m",
                 "services.runtime.forkserver",
                 self._path,
@@ -65,6 +66,7 @@ class ForkServer:
                 *([self._prepare] if self._prepare else []),
             ],
             stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             env=self._env,
             **self._options,
         )
@@ -98,11 +100,6 @@ class ForkServer:
         # The server takes one connection: with its path gone nobody else can connect, and an
         # executor that is killed leaves no socket behind.
         _remove(self._path, self._folder)
-
-    @property
-    def exit_status(self) -> int | None:
-        """The server's exit status once it has ended, else None."""
-        return self._server.poll() if self._server is not None else None
 
     @property
     def alive(self) -> bool:

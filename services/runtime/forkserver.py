@@ -38,8 +38,6 @@ Prepare = Callable[[bytes], None]
 #: The datagram that comes with a job's descriptors (its content is not used).
 JOB_MESSAGE = b"job"
 PID_FORMAT = "!q"
-#: The exit status of a confined fork server whose sandbox went stale (see ``Sandbox.stale``).
-EXIT_STALE_SANDBOX = 3
 
 
 def read_all(fd: int) -> bytes:
@@ -85,6 +83,9 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.setsid()
     die_with_parent()
+    devnull = os.open(os.devnull, os.O_RDONLY)  # never the executor's terminal
+    os.dup2(devnull, 0)
+    os.close(devnull)
     out, err, result = fds
     os.dup2(out, 1)
     os.dup2(err, 2)
@@ -106,15 +107,17 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
     The server, and so every child it forks, is non-dumpable: a job's payload (a try's lease)
     and a child's memory are out of reach of the other children, which run as the same user.
     With a confinement handed on (see :mod:`services.runtime.confinement`) each child is
-    sandboxed before it runs anything of the user's, and so is the server itself when it runs
-    ``prepare``; as root the server gives up its capabilities.
+    sandboxed before it runs anything of the user's and ``prepare`` is skipped (the server
+    never runs user code); as root the server gives up its capabilities.
     """
     die_with_parent()
     sandbox = sandbox_from_environment()
-    # With ``prepare`` the server runs user code itself (a DAG file's, imported once for its
-    # children): it is confined then, and exits when its sandbox goes stale.
-    confined = prepare is not None
-    isolate(sandbox if confined else None)
+    isolate(None)
+    if sandbox is not None:
+        # ``prepare`` would run user code (a DAG file's top level) in the server, which sees
+        # every later job: it could patch the server and read other tries' specs (leases).
+        # Each child does that work itself, once confined.
+        prepare = None
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -131,8 +134,6 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
         if not message:
             return
         if sandbox is not None and sandbox.stale():
-            if confined:  # its children could not reach what appeared: the client restarts it
-                os._exit(EXIT_STALE_SANDBOX)
             sandbox.watch.close()
             sandbox = Sandbox.prepare(sandbox.confinement)
         *fds, payload = fds

@@ -9,7 +9,7 @@ from services.runtime.errors import Unavailable
 from services.runtime.logs import configure_logging
 from services.runtime.server import EXIT_CONFIG_ERROR, entry_point
 from services.state.app import build_app
-from services.state.crypto import SecretBox, load_or_create_key
+from services.state.crypto import KEY_FILE, SecretBox, load_or_create_key
 from services.state.db.engine import Database, DatabaseSettings
 from services.state.db.migrate import upgrade
 from services.state.settings import DATABASE_URL, SECRET_KEY, SERVICE, database_url
@@ -58,6 +58,12 @@ def rotate_key_main(argv: Sequence[str]) -> int:
         )
         values = cfg.resolve_settings(parser.parse_args(argv), settings)
         configure_logging(service="db", level=values[cfg.LOG_LEVEL], fmt="text")
+        key_file = values[cfg.HOME].expanduser() / KEY_FILE
+        if not values[SECRET_KEY] and not key_file.exists():
+            raise ConfigError(
+                f"no secret key: give --secret-key or TRADEWIND_SECRET_KEY(_FILE), or the"
+                f" --home whose {KEY_FILE} the state service uses (none at {key_file})"
+            )
         secrets = SecretBox(load_or_create_key(values[SECRET_KEY], values[cfg.HOME]))
         db = Database(DatabaseSettings(url=database_url(values)))
         try:

@@ -58,6 +58,7 @@ ATTACKED_FILES = (
     "auth/service-token",
     "logs/state.log",
     "database",
+    "database-wal",
     "listing",
 )
 
@@ -131,6 +132,7 @@ def victim() -> str:
     from tradewind.sdk.runtime import current_runtime
 
     current_runtime().push_xcom("held", "victim-data")
+    Path(str(FLAG) + ".victim-pid").write_text(str(os.getpid()))
     deadline = time.monotonic() + 90
     while not FLAG.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -143,11 +145,12 @@ def attacker(**context) -> dict:
     while time.monotonic() < deadline and not Path(str(FLAG) + ".victim-running").exists():
         time.sleep(0.05)
     own = mine()
-    environments, memories, command_lines = [], [], []
+    environments, memories, command_lines, scanned = [], [], [], []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) in own:
             continue
         pid = int(entry.name)
+        scanned.append(pid)
         if readable(f"/proc/{{pid}}/environ") is not None:
             environments.append(pid)
         if memory_of(pid) is not None:
@@ -157,7 +160,8 @@ def attacker(**context) -> dict:
     files = {{}}
     for name in ("fernet.key", "auth/api-token", "auth/service-token", "logs/state.log"):
         files[name] = readable(HOME / name, 16) is not None
-    files["database"] = DATABASE is not None and readable(DATABASE, 16) is not None
+    files["database"] = bool(DATABASE) and readable(DATABASE, 16) is not None
+    files["database-wal"] = bool(DATABASE) and readable(DATABASE + "-wal", 16) is not None
     try:
         os.listdir(HOME)
         files["listing"] = True
@@ -184,6 +188,7 @@ def attacker(**context) -> dict:
     FLAG.touch()
     return {{
         "environments": environments,
+        "scanned": scanned,
         "memories": memories,
         "command_lines": command_lines,
         "files": files,
@@ -354,7 +359,7 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
     flag = shared / "attack-done"
     source = ATTACK_DAG.format(
         home=str(suite.home),
-        database=str(suite.database_file),
+        database=str(suite.database_file) if suite.database_file else "",
         address=suite.address,
         marker=MARKER,
         flag=str(flag),
@@ -401,6 +406,9 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
     assert found["conf_bytes"] == CONF_BYTES
     # The attacker did look at the suite's processes, and reached none of them.
     assert len(suite_pids) >= 5
+    victim_pid = recorded_pid(flag)
+    assert victim_pid in found["scanned"], "the attacker did not see the running victim"
+    suite_pids.add(victim_pid)
     breached = (set(found["environments"]) | set(found["memories"])) & suite_pids
     assert not breached, f"read the memory or environment of {breached}"
     assert found["command_lines"] == [], "the database URL is on a command line"
@@ -418,7 +426,14 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
     for name in ("fernet.key", "auth/api-token", "auth/service-token"):
         assert (suite.home / name).exists(), name
     assert (suite.home / "logs/state.log").exists() == (len(suite.pids) == 1)
-    assert suite.database_file is None or suite.database_file.exists()
+    if suite.database_file is not None:
+        assert suite.database_file.exists()
+        assert suite.database_file.with_name(suite.database_file.name + "-wal").exists()
+
+
+def recorded_pid(flag: Path) -> int:
+    """The pid the victim task wrote beside the flag."""
+    return int(Path(str(flag) + ".victim-pid").read_text())
 
 
 async def _logs(client: Client, run_id: str) -> AsyncIterator[str]:

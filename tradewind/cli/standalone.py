@@ -197,7 +197,7 @@ class Child:
         if self.log is None:
             self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.args],
+            [sys.executable, "-P", "-m", self.module, *self.args],  # -P: no cwd on sys.path
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

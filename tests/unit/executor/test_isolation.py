@@ -31,7 +31,9 @@ def test_a_root_executor_switches_to_a_task_s_user_but_not_to_root(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     as_root(monkeypatch)
-    default = TaskIsolation(user=look_up_user("nobody"), confinement=None)
+    default = TaskIsolation(
+        user=look_up_user("nobody"), confinement=None, allowed_users=frozenset({"daemon", "root"})
+    )
     assert default.for_task("") is default
     assert default.for_task("nobody") is default
     other = default.for_task("daemon")
@@ -44,12 +46,15 @@ def test_a_root_executor_switches_to_a_task_s_user_but_not_to_root(
     assert told_root.for_task("root") is told_root
     with pytest.raises(TaskUserRefused, match="no such user"):
         default.for_task("no-such-user-3c1")
+    # A user the executor does not list is refused (a DAG author could pick 'postgres').
+    with pytest.raises(TaskUserRefused, match="--task-users"):
+        TaskIsolation(user=look_up_user("nobody"), confinement=None).for_task("daemon")
 
 
 def test_an_executor_not_running_as_root_cannot_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     nobody = look_up_user("nobody")
     as_root(monkeypatch, euid=nobody.uid)
-    own = TaskIsolation(user=None, confinement=None)
+    own = TaskIsolation(user=None, confinement=None, allowed_users=frozenset({"daemon"}))
     assert own.for_task("nobody") is own
     with pytest.raises(TaskUserRefused, match="cannot switch users"):
         own.for_task("daemon")
