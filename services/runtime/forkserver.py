@@ -29,7 +29,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from services.runtime.confinement import Sandbox, isolate, sandbox_from_environment
+from services.runtime.confinement import (
+    CONFINEMENT_ENV,
+    Sandbox,
+    isolate,
+    sandbox_from_environment,
+)
 from tradewind_common.processes import die_with_parent
 
 Target = Callable[[bytes, int], int]
@@ -113,7 +118,7 @@ def serve(path: str, target: Target, prepare: Prepare | None = None) -> None:
     die_with_parent()
     sandbox = sandbox_from_environment()
     isolate(None)
-    if sandbox is not None:
+    if os.environ.get(CONFINEMENT_ENV):  # isolation asked for, with or without Landlock
         # ``prepare`` would run user code (a DAG file's top level) in the server, which sees
         # every later job: it could patch the server and read other tries' specs (leases).
         # Each child does that work itself, once confined.
