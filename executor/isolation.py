@@ -72,6 +72,14 @@ def task_user_name(requested: str, euid: int) -> str:
     return DEFAULT_ROOT_TASK_USER if euid == 0 else ""
 
 
+def own_user_name() -> str:
+    """The name of the user this process runs as, or its uid where it has no passwd entry."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
 def look_up_user(name: str) -> TaskUser:
     """The user called ``name`` (or a numeric uid).
 
@@ -131,7 +139,7 @@ class TaskIsolation:
         """
         if not requested:
             return self
-        current = self.user.name if self.user is not None else pwd.getpwuid(os.geteuid()).pw_name
+        current = self.user.name if self.user is not None else own_user_name()
         try:
             user = look_up_user(requested)
         except ConfigError as err:
@@ -159,7 +167,7 @@ class TaskIsolation:
 
     def describe(self) -> str:
         """What protects task processes, for the executor's start-up log."""
-        who = self.user.name if self.user is not None else pwd.getpwuid(os.geteuid()).pw_name
+        who = self.user.name if self.user is not None else own_user_name()
         parts = [f"tasks run as {who}", "non-dumpable"]
         if who == "root" or (self.user is not None and self.user.uid == 0):
             parts.append("without capabilities")

@@ -357,6 +357,9 @@ def test_authentication_is_on_with_generated_tokens_the_cli_finds(tmp_path: Path
         auth = suite.home / "auth"
         assert any("Authentication on" in line and str(auth) in line for line in suite.lines)
         assert auth.stat().st_mode & 0o777 == 0o700
+        assert suite.home.stat().st_mode & 0o777 == 0o700
+        for log in (suite.home / "logs").iterdir():
+            assert log.stat().st_mode & 0o777 == 0o600, log
         for token_file in auth.iterdir():
             assert token_file.stat().st_mode & 0o777 == 0o600
         # The CLI finds the API token in the home; from another home it has none.

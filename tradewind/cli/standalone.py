@@ -195,7 +195,8 @@ class Child:
     def start(self) -> None:
         """Start (or restart) the process, appending to its log file."""
         if self.log is None:
-            self.log = self.log_path.open("ab")
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self.log = os.fdopen(fd, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-P", "-m", self.module, *self.args],  # -P: no cwd on sys.path
             stdout=self.log,
@@ -323,7 +324,9 @@ def service_environment(
     kept["TRADEWIND_HOME"] = str(values[cfg.HOME].expanduser())  # what task code may not reach
     database = sqlite_file(values[DATABASE_URL])
     if database is not None and not state:
-        kept["TRADEWIND_PROTECTED_PATHS"] = str(database)
+        kept["TRADEWIND_PROTECTED_PATHS"] = ",".join(
+            filter(None, [kept.get("TRADEWIND_PROTECTED_PATHS", ""), str(database)])
+        )
     if state and values[DATABASE_URL]:
         kept["TRADEWIND_DATABASE_URL"] = values[DATABASE_URL]
     return kept
@@ -343,7 +346,9 @@ def build_children(values: cfg.Settings) -> list[Child]:
     dags: Path = values[cfg.DAGS_FOLDER].expanduser().resolve()
     host, base, metrics = values[HOST], values[PORT_BASE], values[METRICS_PORT_BASE]
     logs = home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    if not home.exists():
+        home.mkdir(mode=0o700, parents=True)  # it will hold the database, keys and tokens
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def common(name: str) -> list[str]:
         offset = PORT_OFFSETS[name]
