@@ -95,6 +95,12 @@ def readable(path, size=-1):
         return None
 
 
+# The DAG file's top level runs wherever the file is imported (DAG processor parses, tries):
+# it tries the home too, and leaves a line for the test per process.
+with open(str(FLAG) + ".top-level", "a") as _log:
+    _log.write(f"{{os.getpid()}} {{readable(HOME / 'fernet.key', 16) is not None}}\\n")
+
+
 def mine():
     """This process and its descendants (the attack may read its own)."""
     own, frontier = set(), [os.getpid()]
@@ -380,7 +386,9 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
         await client.set_variable("api_key", "variable-secret")
         deadline = time.monotonic() + 60
         while not [dag async for dag in client.dags(dag_id_contains="attack")]:
-            assert time.monotonic() < deadline, "the attack DAG was not registered"
+            if time.monotonic() > deadline:
+                errors = [e.message async for e in client.import_errors()]
+                pytest.fail(f"the attack DAG was not registered: {errors}")
             await asyncio.sleep(0.2)
         run = await client.trigger("attack", conf={"blob": "x" * CONF_BYTES})
         finished = await client.wait_for_run(
@@ -420,6 +428,9 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
         "variables": "UNAUTHENTICATED",
     }
     assert found["signalled_parent"] is False
+    top_level = read_top_level(flag)
+    assert len(top_level) >= 2, "the DAG file's top level ran in no parse and no try"
+    assert set(top_level.values()) == {"False"}, f"top-level code read the key: {top_level}"
     assert xcoms[("victim", "held")] == "victim-data"
     assert xcoms[("victim", "return_value")] == "original"
     # The attacked files were there to be read (separate services log elsewhere).
@@ -429,6 +440,12 @@ async def test_every_attack_from_a_task_fails_and_the_victim_is_untouched(
     if suite.database_file is not None:
         assert suite.database_file.exists()
         assert suite.database_file.with_name(suite.database_file.name + "-wal").exists()
+
+
+def read_top_level(flag: Path) -> dict[str, str]:
+    """What the DAG file's top level reached in each process that imported it: pid -> key read."""
+    lines = Path(str(flag) + ".top-level").read_text().split("\n")
+    return dict(line.split(" ", 1) for line in lines if line)
 
 
 def recorded_pid(flag: Path) -> int:
