@@ -240,28 +240,10 @@ class Sandbox:
             os.close(fd)
 
 
-def confine(confinement: Confinement) -> str:
-    """Confine this process (and its future children) with Landlock.
-
-    Returns:
-        What is in force, for the log (e.g. ``landlock ABI 7``); "" when nothing is (no
-        protected path, or a kernel without Landlock).
-
-    """
-    sandbox = Sandbox.prepare(confinement)
-    return sandbox.enter() if sandbox is not None else ""
-
-
 def sandbox_from_environment() -> Sandbox | None:
     """The sandbox a service handed on in :data:`CONFINEMENT_ENV`, if any."""
     text = os.environ.get(CONFINEMENT_ENV, "")
     return Sandbox.prepare(Confinement.from_env(text)) if text else None
-
-
-def confine_from_environment() -> str:
-    """Apply the confinement a service handed on in :data:`CONFINEMENT_ENV`, if any."""
-    text = os.environ.get(CONFINEMENT_ENV, "")
-    return confine(Confinement.from_env(text)) if text else ""
 
 
 def user_code_confinement(

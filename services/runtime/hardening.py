@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 from pathlib import Path
 
 from tradewind_common.processes import PR_GET_DUMPABLE, PR_SET_DUMPABLE, on_linux, prctl
@@ -72,14 +71,3 @@ def drop_capabilities() -> bool:
     header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     return int(libc.capset(ctypes.byref(header), data)) == 0
-
-
-def holds_capabilities() -> bool:
-    """Whether this process holds any effective capability."""
-    try:
-        for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16) != 0
-    except (OSError, ValueError):
-        pass
-    return False
